@@ -1,0 +1,47 @@
+# PoxScreen: every target creates .venv on first use and installs into it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch comes first so pip takes the wheels this machine caches; override for other platforms.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+DIR ?= ../shared/datasets/msid
+OUT ?= results.csv
+ARGS ?=
+
+.PHONY: run test screen bench evaluate lint clean
+
+$(VENV)/.runtime: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_SPEC)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+## make run: start the app (until the desktop app lands: screen DIR headlessly)
+run: $(VENV)/.runtime
+	$(VENV)/bin/poxscreen screen "$(DIR)" --recursive --out "$(OUT)" $(ARGS)
+
+## make test: lint and run every test
+test: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(ARGS)
+
+## make screen DIR=folder [OUT=results.csv] [ARGS="--device cpu"]
+screen: $(VENV)/.runtime
+	$(VENV)/bin/poxscreen screen "$(DIR)" --recursive --out "$(OUT)" $(ARGS)
+
+## make bench: speed and memory figures (never part of make test)
+bench: $(VENV)/.dev
+	$(PY) bench/run_all.py $(ARGS)
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache bench/results

@@ -1,0 +1,239 @@
+"""The one model-file format: safetensors tensors plus a JSON metadata block.
+
+Config travels with the weights (classes, preprocessing, padding mode, lineage, metrics,
+calibration), so a model file alone is enough to screen. Nothing is ever unpickled from a file a
+user picked; the authors' plain ``.pth`` state dicts are read with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from engine.model import ARCHITECTURE, PADDING_MODES, MobileNetV2MSCAPFR
+
+FORMAT = "poxscreen-model"
+FORMAT_VERSION = 1
+METADATA_KEY = "poxscreen"
+DEFAULT_CLASSES = ("Chickenpox", "Measles", "Monkeypox", "Normal")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+TF_MEAN = (0.5, 0.5, 0.5)
+TF_STD = (0.5, 0.5, 0.5)
+
+
+class ModelFileError(Exception):
+    """A model file that cannot be used, with the file and the reason."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class ModelMeta:
+    """Everything needed to use and trace a model, stored inside its file."""
+
+    classes: list[str] = field(default_factory=lambda: list(DEFAULT_CLASSES))
+    architecture: str = ARCHITECTURE
+    input_size: int = 224
+    mean: list[float] = field(default_factory=lambda: list(TF_MEAN))
+    std: list[float] = field(default_factory=lambda: list(TF_STD))
+    padding: str = "tf"
+    name: str = "model"
+    created_at: str = field(default_factory=_now)
+    parent: str | None = None
+    trained: bool = False
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    temperature: float = 1.0
+    description: str = ""
+    content_hash: str = ""
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def version(self) -> str:
+        """Short, human-readable model version: name plus the first 12 hex digits of the hash."""
+        return f"{self.name}@{self.content_hash[:12]}" if self.content_hash else self.name
+
+    def to_json(self) -> str:
+        return json.dumps({"format": FORMAT, **dataclasses.asdict(self)}, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelMeta:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first field that makes no sense."""
+        if self.architecture != ARCHITECTURE:
+            raise ValueError(f"unsupported architecture {self.architecture!r} (expected {ARCHITECTURE!r})")
+        if self.format_version > FORMAT_VERSION:
+            raise ValueError(f"format version {self.format_version} is newer than this app supports ({FORMAT_VERSION})")
+        if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"classes must be at least two distinct names, got {self.classes!r}")
+        if not all(isinstance(c, str) and c for c in self.classes):
+            raise ValueError("class names must be non-empty strings")
+        if self.padding not in PADDING_MODES:
+            raise ValueError(f"unknown padding mode {self.padding!r}")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise ValueError("mean and std need three values each, std > 0")
+        if not 32 <= int(self.input_size) <= 1024:
+            raise ValueError(f"input size {self.input_size} out of range")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
+
+
+def state_dict_hash(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over names, dtypes, shapes and bytes, in name order: the model's identity."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def build_model(meta: ModelMeta) -> MobileNetV2MSCAPFR:
+    """An untrained network shaped by ``meta`` (class count, padding mode)."""
+    return MobileNetV2MSCAPFR(num_classes=len(meta.classes), padding=meta.padding)  # type: ignore[arg-type]
+
+
+def save_model(path: str | os.PathLike[str], model: torch.nn.Module, meta: ModelMeta) -> ModelMeta:
+    """Write ``model`` and ``meta`` atomically (temp file + rename); return the stored metadata."""
+    path = Path(path)
+    state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    meta = dataclasses.replace(meta, content_hash=state_dict_hash(state))
+    meta.validate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(state, tmp, metadata={METADATA_KEY: meta.to_json()})
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return meta
+
+
+def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
+    """Read and validate only the metadata (cheap: the header, not the tensors)."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(path, "file not found")
+    if path.is_dir():
+        raise ModelFileError(path, "is a directory, not a model file")
+    if path.stat().st_size == 0:
+        raise ModelFileError(path, "file is empty (0 bytes)")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            raw = (fh.metadata() or {}).get(METADATA_KEY)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(path, f"not a readable safetensors model file ({exc})") from exc
+    if raw is None:
+        raise ModelFileError(path, "safetensors file without PoxScreen metadata (not a PoxScreen model)")
+    try:
+        data = json.loads(raw)
+        if data.get("format") != FORMAT:
+            raise ValueError(f"unknown format {data.get('format')!r}")
+        meta = ModelMeta.from_dict(data)
+        meta.validate()
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(path, f"invalid metadata: {exc}") from exc
+    return meta
+
+
+def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu",
+               expected_classes: list[str] | None = None,
+               verify_hash: bool = True) -> tuple[MobileNetV2MSCAPFR, ModelMeta]:
+    """Load a model file, validating metadata, tensor names/shapes and the content hash."""
+    path = Path(path)
+    meta = read_meta(path)
+    if expected_classes is not None and list(expected_classes) != list(meta.classes):
+        raise ModelFileError(path, f"class mismatch: file has {meta.classes}, expected {list(expected_classes)}")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(path, f"truncated or corrupted tensor data ({exc})") from exc
+    if verify_hash and meta.content_hash and state_dict_hash(state) != meta.content_hash:
+        raise ModelFileError(path, "content hash mismatch: the weights are corrupted or were modified")
+    model = build_model(meta)
+    _load_state_checked(model, state, path, meta.classes)
+    return model.to(device).eval(), meta
+
+
+def _load_state_checked(model: torch.nn.Module, state: dict[str, torch.Tensor],
+                        path: Path, classes: list[str]) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ModelFileError(
+            path, f"wrong architecture: {len(missing)} missing tensors (e.g. {missing[:3]}), "
+            f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})")
+    head = "classifier.2.weight"
+    if state[head].shape[0] != len(classes):
+        raise ModelFileError(path, f"mismatched classes: metadata lists {len(classes)} classes, "
+                                   f"the classifier has {state[head].shape[0]} outputs")
+    for name, tensor in expected.items():
+        if state[name].shape != tensor.shape:
+            raise ModelFileError(path, f"wrong architecture: {name} has shape "
+                                       f"{tuple(state[name].shape)}, expected {tuple(tensor.shape)}")
+    model.load_state_dict(state, strict=True)
+
+
+def import_state_dict(path: str | os.PathLike[str], classes: list[str] | None = None,
+                      padding: str = "symmetric", mean: tuple[float, ...] = IMAGENET_MEAN,
+                      std: tuple[float, ...] = IMAGENET_STD,
+                      name: str | None = None) -> tuple[MobileNetV2MSCAPFR, ModelMeta]:
+    """Import the authors' plain PyTorch state dict (``.pth``) safely (``weights_only=True``).
+
+    Their networks were trained with PyTorch's symmetric padding and ImageNet mean/std, hence the
+    defaults. Accepts a bare state dict, ``{"state_dict": ...}`` / ``{"model": ...}`` wrappers and
+    ``module.`` prefixes from DataParallel.
+    """
+    path = Path(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for bad pickles; all mean "unusable"
+        raise ModelFileError(path, f"not a loadable PyTorch state dict ({type(exc).__name__}: {exc})") from exc
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelFileError(path, "file does not hold a state dict of tensors")
+    state = {k.removeprefix("module."): v for k, v in obj.items()}
+    n_out = state.get("classifier.2.weight", torch.empty(0)).shape[0]
+    classes = list(classes) if classes is not None else (
+        list(DEFAULT_CLASSES) if n_out == len(DEFAULT_CLASSES) else [f"class_{i}" for i in range(n_out)])
+    meta = ModelMeta(classes=classes, padding=padding, mean=list(mean), std=list(std),
+                     name=name or path.stem, trained=True,
+                     description=f"imported from {path.name}")
+    try:
+        meta.validate()
+    except ValueError as exc:
+        raise ModelFileError(path, str(exc)) from exc
+    model = build_model(meta)
+    _load_state_checked(model, state, path, classes)
+    meta.content_hash = state_dict_hash(model.state_dict())
+    return model.eval(), meta

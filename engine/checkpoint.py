@@ -106,7 +106,7 @@ def state_dict_hash(state: dict[str, torch.Tensor]) -> str:
     for name in sorted(state):
         tensor = state[name].detach().to("cpu").contiguous()
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -223,7 +223,10 @@ def import_state_dict(path: str | os.PathLike[str], classes: list[str] | None = 
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ModelFileError(path, "file does not hold a state dict of tensors")
     state = {k.removeprefix("module."): v for k, v in obj.items()}
-    n_out = state.get("classifier.2.weight", torch.empty(0)).shape[0]
+    if "classifier.2.weight" not in state or "features.0.0.weight" not in state:
+        raise ModelFileError(path, "wrong architecture: not a MobileNetV2-MSCA-PFR state dict "
+                                   f"(keys such as {sorted(state)[:3]})")
+    n_out = state["classifier.2.weight"].shape[0]
     classes = list(classes) if classes is not None else (
         list(DEFAULT_CLASSES) if n_out == len(DEFAULT_CLASSES) else [f"class_{i}" for i in range(n_out)])
     meta = ModelMeta(classes=classes, padding=padding, mean=list(mean), std=list(std),

@@ -1,0 +1,166 @@
+"""A screening job: folder walk -> predictor -> CSV and case store, with progress and cancel.
+
+The CLI and the GUI drive this one job. The CSV is written to a temporary file and renamed at
+the end (also after a cancel), so the output file is never half-written.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from engine.images import iter_image_files
+from engine.predictor import Prediction, Predictor
+
+
+class ResultStore(Protocol):
+    """What a screening needs from the case store (see ``engine.store``)."""
+
+    def begin_screening(self, folder: str, options: dict[str, Any], meta: Any) -> int: ...
+    def screened_hashes(self, model_hash: str) -> set[str]: ...
+    def record_screening(self, run_id: int, meta: Any, results: Sequence[Prediction]) -> None: ...
+    def finish_screening(self, run_id: int, status: str, counts: dict[str, int]) -> None: ...
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int
+    errors: int
+    skipped: int
+
+
+@dataclass
+class ScreeningSummary:
+    total: int = 0
+    predicted: int = 0
+    skipped: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    cancelled: bool = False
+    run_id: int | None = None
+    csv_path: Path | None = None
+    started_at: str = ""
+    finished_at: str = ""
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"total": self.total, "predicted": self.predicted, "skipped": self.skipped,
+                "errors": len(self.errors)}
+
+
+def csv_header(classes: Sequence[str]) -> list[str]:
+    return ["path", "sha256", "predicted_class", "confidence",
+            *[f"prob_{c}" for c in classes], "model_version", "model_trained", "error"]
+
+
+def csv_row(p: Prediction, classes: Sequence[str], trained: bool) -> list[str]:
+    def fmt(v: float | None) -> str:
+        return "" if v is None else f"{v:.6f}"
+
+    return [str(p.path), p.sha256 or "", p.top_class or "", fmt(p.confidence),
+            *[fmt(p.probabilities.get(c)) for c in classes], p.model_version,
+            str(trained).lower(), p.error or ""]
+
+
+class ScreeningJob:
+    """Screen ``folder`` (or explicit ``paths``) once; call :meth:`run` from any thread."""
+
+    def __init__(self, predictor: Predictor, folder: str | os.PathLike[str], *,
+                 recursive: bool = False, paths: Sequence[Path] | None = None,
+                 csv_path: str | os.PathLike[str] | None = None, store: ResultStore | None = None,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 on_results: Callable[[list[Prediction]], None] | None = None,
+                 cancel: threading.Event | None = None) -> None:
+        self.predictor = predictor
+        self.folder = Path(folder)
+        self.recursive = recursive
+        self.paths = list(paths) if paths is not None else None
+        self.csv_path = Path(csv_path) if csv_path else None
+        self.store = store
+        self.on_progress = on_progress
+        self.on_results = on_results
+        self.cancel = cancel or threading.Event()
+
+    def run(self) -> ScreeningSummary:
+        summary = ScreeningSummary(started_at=_now(), csv_path=self.csv_path)
+        paths = self.paths if self.paths is not None else iter_image_files(self.folder, self.recursive)
+        summary.total = len(paths)
+        meta = self.predictor.meta
+        done: set[str] = set()
+        if self.store is not None:
+            done = self.store.screened_hashes(meta.content_hash)
+            summary.run_id = self.store.begin_screening(
+                str(self.folder), {"recursive": self.recursive, "device": str(self.predictor.device),
+                                   "batch_size": self.predictor.batch_size}, meta)
+        writer = _AtomicCsv(self.csv_path, csv_header(meta.classes)) if self.csv_path else None
+        status = "failed"
+        try:
+            processed = 0
+            for batch in self.predictor.predict_paths(paths, skip=done.__contains__ if done else None,
+                                                      cancel=self.cancel):
+                for p in batch:
+                    if p.skipped:
+                        summary.skipped += 1
+                    elif p.error:
+                        summary.errors.append((str(p.path), p.error))
+                    else:
+                        summary.predicted += 1
+                if self.store is not None:
+                    self.store.record_screening(summary.run_id, meta, batch)  # type: ignore[arg-type]
+                if writer is not None:
+                    writer.write([csv_row(p, meta.classes, meta.trained) for p in batch if not p.skipped])
+                if self.on_results is not None:
+                    self.on_results(batch)
+                processed += len(batch)
+                if self.on_progress is not None:
+                    self.on_progress(Progress(processed, summary.total, len(summary.errors), summary.skipped))
+            summary.cancelled = self.cancel.is_set() and processed < summary.total
+            status = "cancelled" if summary.cancelled else "finished"
+            if writer is not None:
+                writer.commit()
+        finally:
+            if writer is not None:
+                writer.discard()
+            summary.finished_at = _now()
+            if self.store is not None and summary.run_id is not None:
+                self.store.finish_screening(summary.run_id, status, summary.counts)
+        return summary
+
+
+class _AtomicCsv:
+    """CSV rows go to a temp file beside the target; ``commit`` renames it into place."""
+
+    def __init__(self, path: Path, header: list[str]) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        self.tmp = Path(tmp)
+        self.fh = os.fdopen(fd, "w", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.fh)
+        self.writer.writerow(header)
+
+    def write(self, rows: list[list[str]]) -> None:
+        self.writer.writerows(rows)
+        self.fh.flush()
+
+    def commit(self) -> None:
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        if not self.fh.closed:
+            self.fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

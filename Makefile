@@ -37,7 +37,7 @@ screen: $(VENV)/.runtime
 
 ## make bench: speed and memory figures (never part of make test)
 bench: $(VENV)/.dev
-	$(PY) bench/run_all.py $(ARGS)
+	$(PY) bench/run_all.py
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,89 @@
+"""The case store: every screening result, clinician correction and model version, in SQLite
+(or any SQLAlchemy URL) through SQLAlchemy 2, migrated by Alembic, crash-safe and resumable.
+
+Open it::
+
+    from engine.store import Store
+    store = Store.open(db)          # db: path, SQLAlchemy URL, or None ($POXSCREEN_DB, then the
+                                    # user data dir); raises StoreVersionError for foreign/newer DBs
+
+Screening job (engine.screening) -- one transaction per call, so ``kill -9`` loses at most the
+batch in flight and a rerun resumes::
+
+    run_id = store.find_resumable_run(folder, meta.content_hash)   # optional: resume it
+    if run_id is None:
+        run_id = store.begin_run(folder, options, meta.content_hash, model_name=meta.name,
+                                 model_path=path, model_meta=meta_dict, total=n_files)
+    else:
+        store.reopen_run(run_id)
+    done = store.done_hashes(meta.content_hash, hashes_of_this_batch)   # skip these
+    store.record_results(run_id, results)   # results: mappings/objects with path, sha256,
+                                            # size_bytes, width, height, format, probabilities,
+                                            # top_class, confidence, error
+    store.finish_run(run_id, "finished" | "cancelled" | "failed", total=n, error=msg)
+
+GUI: ``review_queue(ReviewFilter(...), limit=100, after=page.next_cursor)``, ``count``,
+``class_counts``, ``image``, ``predictions``, ``label``, ``undo``, ``history``,
+``current_label``, ``runs``, ``run``. Trainer: ``labelled_images``, ``start_training_run``,
+``update_training_run``, ``register_model``, ``activate_model``, ``models``, ``active_model``.
+Exports: ``export_csv``, ``export_imagefolder``.
+"""
+
+import os
+
+from engine.store._base import IMAGE_STORE_ENV
+from engine.store.db import DB_ENV, default_db_path, head_revision, resolve_db_url
+from engine.store.dto import (
+    ImageRecord,
+    LabelEntry,
+    LabelledImage,
+    LabelOutcome,
+    ModelInfo,
+    PredictionRecord,
+    RecordStats,
+    ReviewItem,
+    ReviewPage,
+    RunCounts,
+    RunInfo,
+    TrainingRunInfo,
+)
+from engine.store.errors import NotFoundError, NothingToUndoError, StoreError, StoreVersionError
+from engine.store.export import ExportSummary
+from engine.store.models import REFER
+from engine.store.queries import ReviewFilter
+from engine.store.store import Store
+
+
+def open_store(db: str | os.PathLike[str] | None = None) -> Store:
+    """``Store.open(db)``: the entry point ``poxscreen screen --db`` uses."""
+    return Store.open(db)
+
+
+__all__ = [
+    "open_store",
+    "DB_ENV",
+    "IMAGE_STORE_ENV",
+    "REFER",
+    "ExportSummary",
+    "ImageRecord",
+    "LabelEntry",
+    "LabelOutcome",
+    "LabelledImage",
+    "ModelInfo",
+    "NotFoundError",
+    "NothingToUndoError",
+    "PredictionRecord",
+    "RecordStats",
+    "ReviewFilter",
+    "ReviewItem",
+    "ReviewPage",
+    "RunCounts",
+    "RunInfo",
+    "Store",
+    "StoreError",
+    "StoreVersionError",
+    "TrainingRunInfo",
+    "default_db_path",
+    "head_revision",
+    "resolve_db_url",
+]

@@ -1,0 +1,89 @@
+"""Connection plumbing shared by the Store facade: engine, sessions, image store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.paths import user_data_dir
+from engine.store import records, registry
+from engine.store.db import describe, open_engine, sqlite_file, writer
+from engine.store.errors import NotFoundError
+from engine.store.imagestore import ImageStore
+from engine.store.queries import ReviewFilter
+
+IMAGE_STORE_ENV = "POXSCREEN_IMAGE_STORE"
+_S = TypeVar("_S", bound="StoreBase")
+
+
+def default_image_root(engine: Engine) -> Path:
+    """``$POXSCREEN_IMAGE_STORE``, else ``<db name>-images`` beside an SQLite file, else
+    ``<user data dir>/images`` (a server database still keeps image copies per workstation)."""
+    override = os.environ.get(IMAGE_STORE_ENV)
+    if override:
+        return Path(override)
+    path = sqlite_file(engine.url)
+    if path is not None:
+        return path.with_name(f"{path.stem}-images")
+    return user_data_dir() / "images"
+
+
+class StoreBase:
+    """Engine, read/write sessions and the image store; see engine.store.store.Store."""
+
+    def __init__(self, engine: Engine, image_root: str | os.PathLike[str] | None = None) -> None:
+        self.engine = engine
+        self.location = describe(engine.url)
+        self.images = ImageStore(
+            image_root if image_root is not None else default_image_root(engine)
+        )
+        self._reader = sessionmaker(engine, expire_on_commit=False)
+        self._writer = sessionmaker(writer(engine), expire_on_commit=False)
+
+    @classmethod
+    def open(
+        cls: type[_S],
+        db: str | os.PathLike[str] | None = None,
+        *,
+        image_root: str | os.PathLike[str] | None = None,
+        upgrade: bool = True,
+    ) -> _S:
+        """Open (creating or migrating as needed) the database named by ``db`` / $POXSCREEN_DB."""
+        return cls(open_engine(db, upgrade=upgrade), image_root)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session in one write transaction: committed on success, rolled back on error."""
+        with self._writer() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session in one read transaction (a consistent snapshot)."""
+        with self._reader() as session, session.begin():
+            yield session
+
+    def _queue_model(self, s: Session, flt: ReviewFilter) -> int:
+        if flt.model_version:
+            return registry.find(s, flt.model_version).id
+        if flt.run_id is not None:
+            return records.get_run(s, flt.run_id).model_id
+        model = registry.active_model(s)
+        if model is None:
+            raise NotFoundError("no model is registered yet; screen a folder first")
+        return model.id

@@ -1,0 +1,260 @@
+"""Finding, checking, migrating and connecting to the case-store database.
+
+Where the database is: ``--db`` (a path or any SQLAlchemy URL) beats ``$POXSCREEN_DB`` beats
+``<user data dir>/poxscreen.db``. Before anything writes, the schema is inspected without writing
+(SQLite files are opened read-only): an empty database is created, an older PoxScreen schema is
+backed up and migrated with Alembic, and anything else -- not SQLite, someone else's tables, a
+revision from a newer PoxScreen -- raises :class:`StoreVersionError` with the file untouched.
+
+SQLite connections run in WAL mode with foreign keys on, ``synchronous=FULL`` (a clinician's
+correction survives a power cut) and a 30 s busy timeout. Transactions are opened explicitly:
+sessions bound to :func:`writer` start with ``BEGIN IMMEDIATE`` so two writers queue on the lock
+instead of failing half-way, while readers start a plain deferred ``BEGIN``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from engine.paths import user_data_dir
+from engine.store.errors import StoreError, StoreVersionError
+
+DB_ENV = "POXSCREEN_DB"
+DB_FILENAME = "poxscreen.db"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+_WRITE_OPTION = "poxscreen_write"
+
+
+def default_db_path() -> Path:
+    """The per-user database file used when neither ``--db`` nor ``$POXSCREEN_DB`` is given."""
+    return user_data_dir() / DB_FILENAME
+
+
+def resolve_db_url(db: str | os.PathLike[str] | URL | None = None) -> URL:
+    """Turn ``--db`` / ``$POXSCREEN_DB`` / the default into an SQLAlchemy URL."""
+    if isinstance(db, URL):
+        return db
+    value: str | os.PathLike[str] | None = db if db is not None else os.environ.get(DB_ENV) or None
+    if value is None:
+        value = default_db_path()
+    text_value = os.fspath(value)
+    if isinstance(value, str) and "://" in text_value:
+        try:
+            return make_url(text_value)
+        except ArgumentError as exc:
+            raise StoreError(
+                f"{text_value}: not a database path or SQLAlchemy URL ({exc})"
+            ) from exc
+    path = Path(text_value).expanduser().resolve()
+    return URL.create("sqlite", database=str(path))
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The database file behind an SQLite URL, or None for other back ends and memory DBs."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or url.query.get("mode"):
+        return None
+    return Path(database)
+
+
+def describe(url: URL) -> str:
+    """A location for messages: the file path, or the URL without its password."""
+    path = sqlite_file(url)
+    return str(path) if path is not None else url.render_as_string(hide_password=True)
+
+
+def _alembic_config(connection: Any = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def known_revisions() -> list[str]:
+    """Schema revisions this version can read, oldest first (the last one is the head)."""
+    script = ScriptDirectory.from_config(_alembic_config())
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+
+def head_revision() -> str:
+    return known_revisions()[-1]
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """What an inspection found: ``revision`` is None for an empty database."""
+
+    revision: str | None
+    tables: tuple[str, ...]
+
+
+def _inspect_sqlite_file(path: Path) -> SchemaState:
+    """Read tables and the Alembic revision of an SQLite file without writing to it."""
+    with path.open("rb") as f:
+        header = f.read(len(SQLITE_MAGIC))
+    if header and header != SQLITE_MAGIC:
+        raise StoreVersionError(str(path), "not an SQLite database; refusing to touch it")
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error as exc:
+        raise StoreVersionError(str(path), f"cannot be opened read-only ({exc})") from exc
+    try:
+        tables = tuple(
+            sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+        )
+        revisions: list[str] = []
+        if "alembic_version" in tables:
+            revisions = [r[0] for r in conn.execute("SELECT version_num FROM alembic_version")]
+    except sqlite3.Error as exc:
+        raise StoreVersionError(str(path), f"unreadable SQLite database ({exc})") from exc
+    finally:
+        conn.close()
+    return _state(str(path), tables, revisions)
+
+
+def _inspect_engine(engine: Engine, location: str) -> SchemaState:
+    try:
+        with engine.connect() as conn:
+            tables = tuple(sorted(inspect(conn).get_table_names()))
+            revisions: list[str] = []
+            if "alembic_version" in tables:
+                rows = conn.execute(text("SELECT version_num FROM alembic_version"))
+                revisions = [r[0] for r in rows]
+    except SQLAlchemyError as exc:
+        raise StoreError(f"{location}: cannot inspect the database ({exc})") from exc
+    return _state(location, tables, revisions)
+
+
+def _state(location: str, tables: tuple[str, ...], revisions: list[str]) -> SchemaState:
+    user_tables = tuple(t for t in tables if not t.startswith("sqlite_"))
+    if "alembic_version" not in user_tables:
+        if user_tables:
+            shown = ", ".join(user_tables[:6]) + (", ..." if len(user_tables) > 6 else "")
+            raise StoreVersionError(
+                location,
+                f"holds other tables ({shown}) and is not a PoxScreen case store; "
+                "choose another --db",
+            )
+        return SchemaState(None, user_tables)
+    known = known_revisions()
+    if len(revisions) != 1:
+        raise StoreVersionError(location, f"unexpected schema revisions {revisions!r}")
+    revision = revisions[0]
+    if revision not in known:
+        raise StoreVersionError(
+            location,
+            f"schema revision {revision!r} is unknown to this PoxScreen (it knows up to "
+            f"{known[-1]!r}); it was written by a newer version or another program -- "
+            "upgrade PoxScreen or choose another --db",
+        )
+    return SchemaState(revision, user_tables)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # transactions are begun by _on_begin below
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute("PRAGMA busy_timeout = 30000")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = FULL")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_store_engine(url: URL) -> Engine:
+    """An engine with the store's connection settings (no schema check: see open_engine)."""
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, whose transactions take the write lock up front (SQLite)."""
+    return engine.execution_options(**{_WRITE_OPTION: True})
+
+
+def _backup(path: Path, revision: str) -> Path:
+    """Copy an SQLite file (consistently, via the backup API) before migrating it."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.rev{revision}-{stamp}.bak")
+    src = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    return target
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade to the head revision in one transaction (a failed upgrade changes nothing)."""
+    with writer(engine).begin() as conn:
+        command.upgrade(_alembic_config(conn), "head")
+
+
+def open_engine(db: str | os.PathLike[str] | URL | None = None, *, upgrade: bool = True) -> Engine:
+    """Resolve, check and (when needed and allowed) create or migrate the database.
+
+    Raises StoreVersionError, leaving the database untouched, for a foreign or newer database,
+    and for an older one when ``upgrade`` is False.
+    """
+    url = resolve_db_url(db)
+    location = describe(url)
+    path = sqlite_file(url)
+    if path is not None:
+        if path.is_dir():
+            raise StoreError(f"{path}: is a folder; --db needs a database file")
+        state = _inspect_sqlite_file(path) if path.exists() else SchemaState(None, ())
+        if not path.exists():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"{path}: cannot create its folder ({exc})") from exc
+        engine = create_store_engine(url)
+    else:
+        engine = create_store_engine(url)
+        state = _inspect_engine(engine, location)
+
+    head = head_revision()
+    if state.revision != head:
+        if state.revision is not None and not upgrade:
+            engine.dispose()
+            raise StoreVersionError(
+                location, f"schema revision {state.revision!r} is older than {head!r}"
+            )
+        if state.revision is not None and path is not None:
+            _backup(path, state.revision)
+        try:
+            migrate(engine)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise StoreError(f"{location}: schema migration failed ({exc})") from exc
+    return engine

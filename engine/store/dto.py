@@ -1,0 +1,163 @@
+"""Plain, immutable results handed out by the store (no live ORM objects leave a session)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: int
+    sha256: str
+    path: str | None
+    size_bytes: int | None
+    width: int | None
+    height: int | None
+    format: str | None
+    stored_path: str | None
+    current_label: str | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    model_version: str
+    model_name: str
+    top_class: str
+    confidence: float
+    entropy: float | None
+    probabilities: dict[str, float]
+    run_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """``screened``: new predictions made by the run; ``skipped``: files already screened with the
+    same model; ``failed``: files that could not be screened; ``seen``: files recorded so far."""
+
+    seen: int = 0
+    screened: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    folder: str
+    options: dict[str, Any]
+    model_version: str
+    model_name: str
+    status: str
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    total: int | None
+    counts: RunCounts
+    error: str | None
+
+
+@dataclass(frozen=True)
+class RecordStats:
+    """What one ``record_results`` batch did (same meanings as RunCounts)."""
+
+    screened: int
+    skipped: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class LabelEntry:
+    """One event of an image's label history; ``label_after`` is the current label it left."""
+
+    id: int
+    kind: str
+    label: str | None
+    who: str
+    note: str | None
+    source: str
+    created_at: datetime
+    undoes_id: int | None
+    label_after: str | None
+
+
+@dataclass(frozen=True)
+class LabelOutcome:
+    """Result of a label or undo: the event written and where the image copy is (if any)."""
+
+    sha256: str
+    event_id: int
+    current_label: str | None
+    stored_path: Path | None
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """A training example: the image file to read (store copy first) and its current label."""
+
+    sha256: str
+    label: str
+    file: Path | None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    content_hash: str
+    name: str
+    path: str | None
+    meta: dict[str, Any]
+    metrics: dict[str, Any]
+    parent_hash: str | None
+    created_at: datetime
+    active: bool
+
+    @property
+    def version(self) -> str:
+        """``name@hash12``, as engine.checkpoint.ModelMeta.version spells it."""
+        return f"{self.name}@{self.content_hash[:12]}"
+
+
+@dataclass(frozen=True)
+class TrainingRunInfo:
+    id: int
+    base_model: str | None
+    result_model: str | None
+    params: dict[str, Any]
+    data_summary: dict[str, Any]
+    status: str
+    metrics: dict[str, Any]
+    log: str
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One row of the review queue: an image and the chosen model's prediction for it."""
+
+    image_id: int
+    sha256: str
+    path: str | None
+    stored_path: str | None
+    width: int | None
+    height: int | None
+    top_class: str
+    confidence: float
+    entropy: float | None
+    probabilities: dict[str, float]
+    current_label: str | None
+    prediction_id: int
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    """A page of the queue; pass ``next_cursor`` back as ``after`` for the next page."""
+
+    items: list[ReviewItem] = field(default_factory=list)
+    next_cursor: tuple[Any, ...] | None = None

@@ -1,0 +1,139 @@
+"""Exports: a run (or everything) as CSV, and labelled images as ``<out>/<class>/<sha256>.<ext>``.
+
+The image-folder export is the hand-over format for retraining elsewhere: one folder per current
+label, files named by content hash (so duplicates collapse and re-exporting is idempotent), copied
+from the app's image store first and from the last seen original path otherwise, always checked
+against the recorded hash.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, exists, null, select
+from sqlalchemy.orm import Session
+
+from engine.store.errors import StoreError
+from engine.store.imagestore import ImageStore, copy_verified, file_ext
+from engine.store.models import REFER, Image, ModelVersion, Prediction, Run, RunItem
+
+_UNSAFE = re.compile(r"[^\w\-. ]+")
+
+
+@dataclass
+class ExportSummary:
+    out: Path
+    written: int = 0
+    per_class: dict[str, int] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+
+def _safe_dirname(label: str) -> str:
+    name = _UNSAFE.sub("_", label).strip(" .")
+    return name or "_"
+
+
+def export_csv(session: Session, out_file: Path, *, model_id: int, run_id: int | None) -> int:
+    """Write one row per file of the run (or per known image) with the model's prediction."""
+    pred_join = and_(Prediction.image_id == Image.id, Prediction.model_id == model_id)
+    if run_id is not None:
+        stmt = (
+            select(RunItem.path, RunItem.error, Image, Prediction)
+            .outerjoin(Image, Image.id == RunItem.image_id)
+            .outerjoin(Prediction, pred_join)
+            .where(RunItem.run_id == run_id)
+            .order_by(RunItem.id)
+        )
+    else:
+        stmt = (
+            select(Image.path, null().label("error"), Image, Prediction)
+            .outerjoin(Prediction, pred_join)
+            .order_by(Image.id)
+        )
+    classes = _classes(session, model_id)
+    header = ["path", "sha256", "error", "width", "height", "top_class", "confidence", "entropy"]
+    header += [f"p_{c}" for c in classes] + ["label", "stored_path"]
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with out_file.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for path, error, img, pred in session.execute(stmt.execution_options(yield_per=2000)):
+            probs: dict[str, Any] = dict(pred.probabilities) if pred is not None else {}
+            writer.writerow(
+                [
+                    path,
+                    img.sha256 if img else "",
+                    error or "",
+                    img.width if img else "",
+                    img.height if img else "",
+                    pred.top_class if pred else "",
+                    f"{pred.confidence:.6f}" if pred else "",
+                    f"{pred.entropy:.6f}" if pred and pred.entropy is not None else "",
+                    *[f"{probs[c]:.6f}" if c in probs else "" for c in classes],
+                    (img.current_label or "") if img else "",
+                    (img.stored_path or "") if img else "",
+                ]
+            )
+            n += 1
+    return n
+
+
+def _classes(session: Session, model_id: int) -> list[str]:
+    model = session.get(ModelVersion, model_id)
+    listed = (model.meta or {}).get("classes") if model else None
+    if isinstance(listed, list) and listed:
+        return [str(c) for c in listed]
+    sample = session.scalar(select(Prediction.probabilities).where(Prediction.model_id == model_id))
+    return sorted(sample) if sample else []
+
+
+def export_imagefolder(
+    session: Session,
+    out_dir: Path,
+    images: ImageStore,
+    *,
+    run_id: int | None,
+    include_refer: bool = False,
+) -> ExportSummary:
+    """Copy every image with a current label into ``out_dir/<label>/``; report missing files."""
+    stmt = select(Image).where(Image.current_label.is_not(None)).order_by(Image.id)
+    if not include_refer:
+        stmt = stmt.where(Image.current_label != REFER)
+    if run_id is not None:
+        if session.get(Run, run_id) is None:
+            raise StoreError(f"no screening run #{run_id} in this database")
+        stmt = stmt.where(exists().where(RunItem.image_id == Image.id, RunItem.run_id == run_id))
+    summary = ExportSummary(out=out_dir)
+    counts: Counter[str] = Counter()
+    for img in session.scalars(stmt):
+        label = img.current_label or ""
+        sources = []
+        if img.stored_path:
+            sources.append(images.path(img.stored_path))
+        if img.path:
+            sources.append(Path(img.path))
+        ext = file_ext(sources[0]) if sources else ".img"
+        target = out_dir / _safe_dirname(label) / f"{img.sha256}{ext}"
+        done = target.exists() and img.size_bytes in (None, target.stat().st_size)
+        for src in sources if not done else []:
+            if not src.is_file():
+                continue
+            try:
+                copy_verified(src, target, img.sha256)
+            except StoreError:
+                continue
+            done = True
+            break
+        if done:
+            counts[label] += 1
+            summary.written += 1
+        else:
+            summary.missing.append(f"{img.sha256} ({img.path or 'no known path'})")
+    summary.per_class = dict(sorted(counts.items()))
+    return summary

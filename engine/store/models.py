@@ -1,0 +1,216 @@
+"""ORM tables of the case store (the head schema; Alembic revisions build the same tables).
+
+Identity choices, and why:
+- an image is the SHA-256 of its bytes, so the same photo in two folders is one row and a moved
+  file is recognised; ``path`` is only where it was last seen;
+- a prediction is unique per (image, model version): one model never overwrites another's;
+- labels are append-only events; ``images.current_label`` caches the result of replaying them
+  (kept in the same transaction as each event) so review filters stay index-only at 100k images.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+REFER = "refer"
+"""The label meaning "refer / uncertain": reviewed, but not a class the trainer can learn from."""
+
+RUN_STATUSES = ("running", "finished", "cancelled", "failed")
+TRAINING_STATUSES = ("running", "finished", "cancelled", "failed")
+LABEL_KINDS = ("set", "undo")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Aware UTC now; every timestamp in the store is UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC (SQLite has no time zones) and always hands back aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Image(Base):
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    path: Mapped[str | None] = mapped_column(Text)
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    format: Mapped[str | None] = mapped_column(String(16))
+    stored_path: Mapped[str | None] = mapped_column(Text)
+    current_label: Mapped[str | None] = mapped_column(String(64), index=True)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
+class ModelVersion(Base):
+    """The registry: one row per model content hash; at most one row is active."""
+
+    __tablename__ = "models"
+    __table_args__ = (
+        Index(
+            "uq_models_one_active",
+            "active",
+            unique=True,
+            sqlite_where=text("active = 1"),
+            postgresql_where=text("active"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    parent_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(default=False)
+
+
+class Run(Base):
+    """One screening of a folder with one model."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'finished', 'cancelled', 'failed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    folder: Mapped[str] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    n_total: Mapped[int | None] = mapped_column(Integer)
+    n_screened: Mapped[int] = mapped_column(default=0)
+    n_skipped: Mapped[int] = mapped_column(default=0)
+    n_failed: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RunItem(Base):
+    """A file seen by a run: what ties images (and errors) to the run that met them."""
+
+    __tablename__ = "run_items"
+    __table_args__ = (
+        UniqueConstraint("run_id", "path"),
+        Index("ix_run_items_image_id_run_id", "image_id", "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id"))
+    path: Mapped[str] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Prediction(Base):
+    __tablename__ = "predictions"
+    __table_args__ = (
+        UniqueConstraint("image_id", "model_id"),
+        Index("ix_predictions_model_id_confidence", "model_id", "confidence"),
+        Index(
+            "ix_predictions_model_id_top_class_confidence", "model_id", "top_class", "confidence"
+        ),
+        Index("ix_predictions_model_id_entropy", "model_id", "entropy"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    probabilities: Mapped[dict[str, Any]]
+    top_class: Mapped[str] = mapped_column(String(64))
+    confidence: Mapped[float] = mapped_column(Float)
+    entropy: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime]
+
+
+class LabelEvent(Base):
+    """Append-only label history; ``undo`` events name the ``set`` event they cancel."""
+
+    __tablename__ = "label_events"
+    __table_args__ = (
+        CheckConstraint("kind IN ('set', 'undo')", name="kind"),
+        CheckConstraint("(kind = 'set') = (label IS NOT NULL)", name="label_iff_set"),
+        Index("ix_label_events_image_id_id", "image_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    label: Mapped[str | None] = mapped_column(String(64))
+    who: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(32), default="clinician")
+    undoes_id: Mapped[int | None] = mapped_column(ForeignKey("label_events.id"))
+    created_at: Mapped[datetime]
+
+
+class TrainingRun(Base):
+    """A fine-tuning job: what it started from, with what data and settings, and how it ended."""
+
+    __tablename__ = "training_runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'finished', 'cancelled', 'failed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    base_model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"))
+    result_model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    data_summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    log: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]

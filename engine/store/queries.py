@@ -1,0 +1,157 @@
+"""The review queue the GUI pages through, built to stay fast at 100,000 images.
+
+Every query is anchored on one model's predictions (``model_id`` leads each index), then filtered
+and sorted by columns that are indexed: ``(model_id, confidence)``, ``(model_id, top_class,
+confidence)``, ``(model_id, entropy)``, ``images.current_label``, ``run_items(image_id, run_id)``.
+Pagination is keyset (``after`` = the previous page's ``next_cursor``) so page 500 costs what
+page 1 does; ``offset`` exists for simple callers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from engine.store.dto import ReviewItem, ReviewPage
+from engine.store.errors import StoreError
+from engine.store.models import REFER, Image, Prediction, RunItem
+
+SortKey = Literal["confidence", "entropy", "newest"]
+
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    """What to show. ``None`` means "do not filter on this".
+
+    - ``model_version``: whose predictions to show (default: the run's model, else the active one)
+    - ``run_id``: only images met by this screening run
+    - ``predicted_class``: the model's top class
+    - ``reviewed``: True = has a current label (``refer`` included), False = not yet labelled
+    - ``label``: current label equals this (e.g. ``"refer"``)
+    - ``disagreement``: True = labelled with a class that differs from the model's top class
+      (``refer`` is not a disagreement); False = not such a case
+    - ``max_confidence``: top-class confidence strictly below this threshold
+    - ``sort``: ``confidence`` (lowest first), ``entropy`` (highest first) or ``newest``
+    """
+
+    model_version: str | None = None
+    run_id: int | None = None
+    predicted_class: str | None = None
+    reviewed: bool | None = None
+    label: str | None = None
+    disagreement: bool | None = None
+    max_confidence: float | None = None
+    sort: SortKey = "confidence"
+
+
+def _disagrees() -> Any:
+    return and_(
+        Image.current_label.is_not(None),
+        Image.current_label != REFER,
+        Image.current_label != Prediction.top_class,
+    )
+
+
+def _filtered(stmt: Select[Any], flt: ReviewFilter, model_id: int) -> Select[Any]:
+    stmt = stmt.where(Prediction.model_id == model_id)
+    if flt.run_id is not None:
+        stmt = stmt.where(
+            exists().where(RunItem.image_id == Prediction.image_id, RunItem.run_id == flt.run_id)
+        )
+    if flt.predicted_class is not None:
+        stmt = stmt.where(Prediction.top_class == flt.predicted_class)
+    if flt.reviewed is True:
+        stmt = stmt.where(Image.current_label.is_not(None))
+    elif flt.reviewed is False:
+        stmt = stmt.where(Image.current_label.is_(None))
+    if flt.label is not None:
+        stmt = stmt.where(Image.current_label == flt.label)
+    if flt.disagreement is True:
+        stmt = stmt.where(_disagrees())
+    elif flt.disagreement is False:
+        stmt = stmt.where(~_disagrees())
+    if flt.max_confidence is not None:
+        stmt = stmt.where(Prediction.confidence < flt.max_confidence)
+    return stmt
+
+
+def _base() -> Select[Any]:
+    return select(Prediction, Image).join(Image, Image.id == Prediction.image_id)
+
+
+def _keyset(stmt: Select[Any], sort: SortKey, after: tuple[Any, ...] | None) -> Select[Any]:
+    if sort == "confidence":
+        if after is not None:
+            stmt = stmt.where(tuple_(Prediction.confidence, Prediction.id) > tuple_(*after))
+        return stmt.order_by(Prediction.confidence, Prediction.id)
+    if sort == "entropy":
+        # NULL entropy (never after migration 0002's backfill) sorts last as -1.
+        ent = func.coalesce(Prediction.entropy, -1.0)
+        if after is not None:
+            value, last_id = after
+            stmt = stmt.where(or_(ent < value, and_(ent == value, Prediction.id > last_id)))
+        return stmt.order_by(ent.desc(), Prediction.id)
+    if sort == "newest":
+        if after is not None:
+            stmt = stmt.where(Prediction.id < after[0])
+        return stmt.order_by(Prediction.id.desc())
+    raise StoreError(f"unknown sort {sort!r}; use confidence, entropy or newest")
+
+
+def _cursor(pred: Prediction, sort: SortKey) -> tuple[Any, ...]:
+    if sort == "confidence":
+        return (pred.confidence, pred.id)
+    if sort == "entropy":
+        return (pred.entropy if pred.entropy is not None else -1.0, pred.id)
+    return (pred.id,)
+
+
+def review_queue(
+    session: Session,
+    flt: ReviewFilter,
+    model_id: int,
+    *,
+    limit: int = 100,
+    after: tuple[Any, ...] | None = None,
+    offset: int = 0,
+) -> ReviewPage:
+    """One page of the queue in the filter's sort order."""
+    if limit <= 0:
+        raise StoreError("limit must be positive")
+    stmt = _keyset(_filtered(_base(), flt, model_id), flt.sort, after)
+    rows = session.execute(stmt.offset(offset).limit(limit)).all()
+    items = [
+        ReviewItem(
+            image_id=img.id,
+            sha256=img.sha256,
+            path=img.path,
+            stored_path=img.stored_path,
+            width=img.width,
+            height=img.height,
+            top_class=pred.top_class,
+            confidence=pred.confidence,
+            entropy=pred.entropy,
+            probabilities=dict(pred.probabilities),
+            current_label=img.current_label,
+            prediction_id=pred.id,
+        )
+        for pred, img in rows
+    ]
+    cursor = _cursor(rows[-1][0], flt.sort) if len(rows) == limit else None
+    return ReviewPage(items=items, next_cursor=cursor)
+
+
+def count(session: Session, flt: ReviewFilter, model_id: int) -> int:
+    """How many images the filter selects (for "n to review" badges)."""
+    stmt = select(func.count()).select_from(Prediction).join(Image, Image.id == Prediction.image_id)
+    return session.scalar(_filtered(stmt, flt, model_id)) or 0
+
+
+def class_counts(session: Session, flt: ReviewFilter, model_id: int) -> dict[str, int]:
+    """Images per predicted class under the filter (the gallery's class tabs)."""
+    stmt = select(Prediction.top_class, func.count()).join(Image, Image.id == Prediction.image_id)
+    stmt = _filtered(stmt, flt, model_id).group_by(Prediction.top_class)
+    return {cls: n for cls, n in session.execute(stmt)}

@@ -1,0 +1,205 @@
+"""The model registry (which model files exist, their lineage, which one is active) and the
+record of training runs.
+
+Invariant: once any model is registered exactly one is active. The first model registered
+becomes active; afterwards only :func:`activate` (or ``register(..., activate=True)``) moves the
+flag, in one transaction, guarded by a partial unique index on ``models.active``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from engine.store.dto import ModelInfo, TrainingRunInfo
+from engine.store.errors import NotFoundError, StoreError
+from engine.store.models import TRAINING_STATUSES, ModelVersion, TrainingRun
+
+_HEX = re.compile(r"^[0-9a-f]{6,64}$")
+
+
+def model_info(model: ModelVersion) -> ModelInfo:
+    return ModelInfo(
+        content_hash=model.content_hash,
+        name=model.name,
+        path=model.path,
+        meta=dict(model.meta or {}),
+        metrics=dict(model.metrics or {}),
+        parent_hash=model.parent_hash,
+        created_at=model.created_at,
+        active=model.active,
+    )
+
+
+def active_model(session: Session) -> ModelVersion | None:
+    return session.scalar(select(ModelVersion).where(ModelVersion.active.is_(True)))
+
+
+def _set_active(session: Session, model: ModelVersion) -> None:
+    session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.active.is_(True), ModelVersion.id != model.id)
+        .values(active=False)
+        .execution_options(synchronize_session="fetch")
+    )
+    session.flush()
+    model.active = True
+    session.flush()
+
+
+def register(
+    session: Session,
+    content_hash: str,
+    *,
+    name: str,
+    now: datetime,
+    path: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    parent_hash: str | None = None,
+    activate: bool | None = None,
+) -> ModelVersion:
+    """Add a model version, or refresh the path/metadata of a known one (same content hash).
+
+    ``activate``: True makes it active, False never does, None activates it only when no model
+    is active yet (so the registry always has exactly one active model).
+    """
+    content_hash = content_hash.strip().lower()
+    if not _HEX.match(content_hash):
+        raise StoreError(f"model content hash {content_hash!r} is not a hex digest")
+    model = session.scalar(select(ModelVersion).where(ModelVersion.content_hash == content_hash))
+    if model is None:
+        model = ModelVersion(
+            content_hash=content_hash,
+            name=name,
+            path=path,
+            meta=dict(meta or {}),
+            metrics=dict(metrics or {}),
+            parent_hash=parent_hash,
+            created_at=now,
+            active=False,
+        )
+        session.add(model)
+        session.flush()
+    else:
+        model.path = path or model.path
+        if meta:
+            model.meta = dict(meta)
+        if metrics:
+            model.metrics = dict(metrics)
+        model.parent_hash = parent_hash or model.parent_hash
+    if activate or (activate is None and active_model(session) is None):
+        _set_active(session, model)
+    return model
+
+
+def find(session: Session, ref: str) -> ModelVersion:
+    """A model by full hash, unique hash prefix (6+ hex digits), ``name@hash12`` or unique name."""
+    ref = ref.strip()
+    if "@" in ref:
+        ref = ref.rsplit("@", 1)[1]
+    matches: list[ModelVersion] = []
+    if _HEX.match(ref.lower()):
+        matches = list(
+            session.scalars(
+                select(ModelVersion).where(ModelVersion.content_hash.startswith(ref.lower()))
+            )
+        )
+    if not matches:
+        matches = list(session.scalars(select(ModelVersion).where(ModelVersion.name == ref)))
+    if not matches:
+        raise NotFoundError(f"no model matches {ref!r}; see `poxscreen models list`")
+    if len(matches) > 1:
+        listed = ", ".join(f"{m.name}@{m.content_hash[:12]}" for m in matches)
+        raise StoreError(f"{ref!r} matches several models ({listed}); give more of the hash")
+    return matches[0]
+
+
+def activate(session: Session, ref: str) -> ModelVersion:
+    model = find(session, ref)
+    _set_active(session, model)
+    return model
+
+
+def list_models(session: Session) -> list[ModelInfo]:
+    rows = session.scalars(select(ModelVersion).order_by(ModelVersion.created_at, ModelVersion.id))
+    return [model_info(m) for m in rows]
+
+
+# --- training runs -------------------------------------------------------------------------
+
+
+def start_training(
+    session: Session,
+    base_hash: str | None,
+    params: Mapping[str, Any],
+    data_summary: Mapping[str, Any],
+    now: datetime,
+) -> int:
+    base = find(session, base_hash) if base_hash else None
+    run = TrainingRun(
+        base_model_id=base.id if base else None,
+        params=dict(params),
+        data_summary=dict(data_summary),
+        status="running",
+        metrics={},
+        log="",
+        started_at=now,
+    )
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def update_training(
+    session: Session,
+    run_id: int,
+    now: datetime,
+    *,
+    status: str | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    append_log: str | None = None,
+    result_hash: str | None = None,
+) -> None:
+    run = session.get(TrainingRun, run_id)
+    if run is None:
+        raise NotFoundError(f"no training run #{run_id} in this database")
+    if status is not None:
+        if status not in TRAINING_STATUSES:
+            raise StoreError(f"training run #{run_id}: unknown status {status!r}")
+        run.status = status
+        run.finished_at = None if status == "running" else now
+    if metrics is not None:
+        run.metrics = {**(run.metrics or {}), **dict(metrics)}
+    if append_log:
+        run.log = (run.log or "") + append_log
+    if result_hash is not None:
+        run.result_model_id = find(session, result_hash).id
+
+
+def training_info(session: Session, run_id: int) -> TrainingRunInfo:
+    run = session.get(TrainingRun, run_id)
+    if run is None:
+        raise NotFoundError(f"no training run #{run_id} in this database")
+
+    def _hash(model_id: int | None) -> str | None:
+        model = session.get(ModelVersion, model_id) if model_id is not None else None
+        return model.content_hash if model else None
+
+    return TrainingRunInfo(
+        id=run.id,
+        base_model=_hash(run.base_model_id),
+        result_model=_hash(run.result_model_id),
+        params=dict(run.params),
+        data_summary=dict(run.data_summary),
+        status=run.status,
+        metrics=dict(run.metrics),
+        log=run.log,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+    )

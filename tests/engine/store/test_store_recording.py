@@ -85,7 +85,10 @@ def test_errors_and_skips_are_counted_and_kept_with_the_run(store: Store) -> Non
     with store.read() as s:
         stmt = select(RunItem.path, RunItem.error).where(RunItem.error.is_not(None))
         errors = {path: error for path, error in s.execute(stmt)}
-    assert errors == {"/photos/broken.jpg": "truncated JPEG", "/photos/unreadable.jpg": "permission denied"}
+    assert errors == {
+        "/photos/broken.jpg": "truncated JPEG",
+        "/photos/unreadable.jpg": "permission denied",
+    }
 
 
 def test_top_class_and_confidence_default_to_the_argmax(store: Store) -> None:

@@ -1,0 +1,217 @@
+"""Case-store sub-commands of ``poxscreen``: label, undo, history, runs, export, models.
+
+``engine.cli`` calls :func:`register`; every command takes ``--db`` (a path or SQLAlchemy URL;
+default ``$POXSCREEN_DB``, then the user data dir). SQLAlchemy is imported inside the handlers so
+``poxscreen --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+WHO_ENV = "POXSCREEN_USER"
+
+
+def _err(msg: str) -> None:
+    print(f"poxscreen: error: {msg}", file=sys.stderr)
+
+
+def _who(args: argparse.Namespace) -> str:
+    if args.who:
+        return str(args.who)
+    try:
+        return os.environ.get(WHO_ENV) or getpass.getuser()
+    except Exception:  # no login name (some containers): make the user say who they are
+        return ""
+
+
+def _guarded(
+    handler: Callable[[argparse.Namespace, Any], int],
+) -> Callable[[argparse.Namespace], int]:
+    """Open the store from ``--db``, run the handler, turn store errors into exit code 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        from engine.store import Store, StoreError
+
+        try:
+            with Store.open(args.db) as store:
+                return handler(args, store)
+        except StoreError as exc:
+            _err(str(exc))
+            return 2
+
+    return run
+
+
+def _label_classes(store: Any) -> list[str]:
+    classes = store.label_classes()
+    if classes is None:  # nothing registered yet: the shipped model's classes
+        from engine.checkpoint import DEFAULT_CLASSES
+
+        classes = list(DEFAULT_CLASSES)
+    return classes
+
+
+def cmd_label(args: argparse.Namespace, store: Any) -> int:
+    before = _current_or_none(store, args.image)
+    outcome = store.label(
+        args.image,
+        args.label,
+        who=_who(args),
+        note=args.note,
+        source=args.source,
+        classes=_label_classes(store),
+    )
+    print(
+        f"{args.image}: {before or '(no label)'} -> {outcome.current_label}  [{outcome.sha256[:12]}]"
+    )
+    if outcome.warning:
+        print(f"warning: {outcome.warning}", file=sys.stderr)
+    return 0
+
+
+def _current_or_none(store: Any, ref: str) -> str | None:
+    from engine.store import NotFoundError
+
+    try:
+        return store.current_label(ref)
+    except NotFoundError:
+        return None
+
+
+def cmd_undo(args: argparse.Namespace, store: Any) -> int:
+    outcome = store.undo(args.image, who=_who(args), note=args.note)
+    print(f"{args.image}: label now {outcome.current_label or '(no label)'}")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, store: Any) -> int:
+    image = store.image(args.image)
+    print(f"{image.sha256}  last seen at {image.path or '?'}")
+    entries = store.history(args.image)
+    if not entries:
+        print("no labels yet")
+    for e in entries:
+        what = f"set {e.label}" if e.kind == "set" else f"undo #{e.undoes_id}"
+        note = f"  note: {e.note}" if e.note else ""
+        when = e.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        print(
+            f"#{e.id:<5} {when}  {e.who:<16} {what:<22} -> {e.label_after or '-'}  ({e.source}){note}"
+        )
+    for p in store.predictions(args.image):
+        print(f"model {p.model_name}@{p.model_version[:12]}: {p.top_class} {p.confidence:.3f}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace, store: Any) -> int:
+    runs = store.runs(limit=args.limit)
+    if not runs:
+        print("no screening runs yet")
+    for r in runs:
+        c = r.counts
+        when = r.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        print(
+            f"#{r.id:<4} {when}  {r.status:<9} {c.screened:>6} screened {c.skipped:>6} skipped "
+            f"{c.failed:>4} failed  {r.model_name}@{r.model_version[:12]}  {r.folder}"
+        )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, store: Any) -> int:
+    out = Path(args.out)
+    if args.format == "csv":
+        target = (
+            out
+            if out.suffix.lower() == ".csv"
+            else out / (f"run-{args.run}.csv" if args.run is not None else "all-images.csv")
+        )
+        n = store.export_csv(target, run_id=args.run)
+        print(f"{n} rows -> {target}")
+        return 0
+    summary = store.export_imagefolder(out, run_id=args.run, include_refer=args.include_refer)
+    per_class = ", ".join(f"{k}: {v}" for k, v in summary.per_class.items()) or "none"
+    print(f"{summary.written} labelled images -> {out} ({per_class})")
+    for line in summary.missing:
+        print(f"missing (no copy and original gone or changed): {line}", file=sys.stderr)
+    return 1 if summary.missing else 0
+
+
+def cmd_models(args: argparse.Namespace, store: Any) -> int:
+    if args.action == "add":
+        info = store.register_model_file(args.ref, activate=True if args.activate else None)
+        print(f"registered {info.version}{'  (active)' if info.active else ''}")
+        return 0
+    if args.action == "activate":
+        info = store.activate_model(args.ref)
+        print(f"active model: {info.version}")
+        return 0
+    models = store.models()
+    if not models:
+        print("no models registered yet (screening registers the model it uses)")
+    for m in models:
+        mark = "*" if m.active else " "
+        when = m.created_at.astimezone().strftime("%Y-%m-%d")
+        parent = f"  parent {m.parent_hash[:12]}" if m.parent_hash else ""
+        print(f"{mark} {m.name}@{m.content_hash[:12]}  {when}  {m.path or '(no file)'}{parent}")
+    return 0
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", help="case store: a path or SQLAlchemy URL (default: user data dir)")
+
+
+def register(subparsers: Any) -> None:
+    """Add the case-store sub-commands to ``poxscreen``'s sub-parsers."""
+    p = subparsers.add_parser("label", help="label an image (file or sha256) in the case store")
+    p.add_argument("image", help="image file, or its sha256 (a unique prefix is enough)")
+    p.add_argument("label", help="a class name, or 'refer' for refer / uncertain")
+    p.add_argument("--who", help=f"clinician name (default: ${WHO_ENV} or the login name)")
+    p.add_argument("--note", help="optional free-text note")
+    p.add_argument("--source", default="clinician", help="clinician (default), import, ...")
+    _add_db(p)
+    p.set_defaults(func=_guarded(cmd_label))
+
+    p = subparsers.add_parser("undo", help="take back an image's latest label")
+    p.add_argument("image")
+    p.add_argument("--who")
+    p.add_argument("--note")
+    _add_db(p)
+    p.set_defaults(func=_guarded(cmd_undo))
+
+    p = subparsers.add_parser("history", help="an image's label history and predictions")
+    p.add_argument("image")
+    _add_db(p)
+    p.set_defaults(func=_guarded(cmd_history))
+
+    p = subparsers.add_parser("runs", help="list screening runs (newest first)")
+    p.add_argument("--limit", type=int, default=20)
+    _add_db(p)
+    p.set_defaults(func=_guarded(cmd_runs))
+
+    p = subparsers.add_parser("export", help="export a run as CSV, or labelled images by class")
+    p.add_argument("--run", type=int, help="screening run number (default: all images)")
+    p.add_argument("--format", choices=("csv", "imagefolder"), required=True)
+    p.add_argument("--out", required=True, help="output folder (or .csv file for --format csv)")
+    p.add_argument("--include-refer", action="store_true", help="also export 'refer' images")
+    _add_db(p)
+    p.set_defaults(func=_guarded(cmd_export))
+
+    p = subparsers.add_parser("models", help="list, add or activate model versions")
+    p.add_argument("action", choices=("list", "activate", "add"), nargs="?", default="list")
+    p.add_argument("ref", nargs="?", help="activate: hash, hash prefix or name; add: model file")
+    p.add_argument("--activate", action="store_true", help="add: make it the active model")
+    _add_db(p)
+    p.set_defaults(func=_guarded(_models_checked))
+
+
+def _models_checked(args: argparse.Namespace, store: Any) -> int:
+    if args.action in ("activate", "add") and not args.ref:
+        _err(f"models {args.action} needs a {'model' if args.action == 'activate' else 'file'}")
+        return 2
+    return cmd_models(args, store)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from engine.store.models import STALE_RUN_SECONDS
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,12 @@ class RunInfo:
     total: int | None
     counts: RunCounts
     error: str | None
+
+    @property
+    def interrupted(self) -> bool:
+        """Still marked running, but no batch recorded for a while: the process died."""
+        age = (datetime.now(timezone.utc) - self.updated_at).total_seconds()
+        return self.status == "running" and age >= STALE_RUN_SECONDS
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ REFER = "refer"
 RUN_STATUSES = ("running", "finished", "cancelled", "failed")
 TRAINING_STATUSES = ("running", "finished", "cancelled", "failed")
 LABEL_KINDS = ("set", "undo")
+STALE_RUN_SECONDS = 30.0
+"""A ``running`` run with no batch recorded for this long is taken as interrupted (a crash)."""
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -20,7 +20,15 @@ from sqlalchemy.orm import Session
 
 from engine.store.dto import RecordStats, RunCounts, RunInfo
 from engine.store.errors import NotFoundError, StoreError
-from engine.store.models import RUN_STATUSES, Image, ModelVersion, Prediction, Run, RunItem
+from engine.store.models import (
+    RUN_STATUSES,
+    STALE_RUN_SECONDS,
+    Image,
+    ModelVersion,
+    Prediction,
+    Run,
+    RunItem,
+)
 from engine.store.sqlutil import chunked, insert_ignore, upsert
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -165,10 +173,6 @@ def begin_run(
     session.add(run)
     session.flush()
     return run.id
-
-
-STALE_RUN_SECONDS = 30.0
-"""A ``running`` run with no batch recorded for this long is taken as interrupted (crash)."""
 
 
 def resumable_run(session: Session, folder: str, model_id: int, now: datetime) -> Run | None:

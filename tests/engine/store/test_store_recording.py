@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from engine.store import Store, StoreError
-from engine.store.models import Image, Prediction, RunItem
+from engine.store.models import Image, Prediction, Run, RunItem
 from tests.engine.store.conftest import CLASSES, MODEL_A, MODEL_B, entropy, fake_result
 
 
@@ -166,3 +167,15 @@ def test_begin_run_registers_an_unknown_model_and_makes_the_first_one_active(
     models = {m.content_hash: m for m in store.models()}
     assert models[MODEL_A].active and not models[MODEL_B].active
     assert models[MODEL_A].name == "msid" and models[MODEL_A].path == str(tmp_path / "m.st")
+
+
+def test_a_run_left_running_by_a_crash_is_interrupted_and_resumable(store: Store) -> None:
+    run = store.begin_run("/photos", {}, MODEL_A)
+    store.record_results(run, [fake_result(1)])
+    assert not store.run(run).interrupted
+    with store.write() as s:  # as if the process died a minute ago
+        row = s.get(Run, run)
+        row.updated_at = row.updated_at - timedelta(seconds=60)
+    assert store.run(run).interrupted
+    assert store.begin_run("/photos", {}, MODEL_A, resume=True) == run
+    assert not store.run(run).interrupted and store.run(run).counts.screened == 1

@@ -28,8 +28,13 @@ def tf_same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tupl
     smaller half before (top/left) and the rest after (bottom/right).
     """
     effective = (kernel - 1) * dilation + 1
-    out = (size + stride - 1) // stride
-    total = max((out - 1) * stride + effective - size, 0)
+    if effective >= stride:
+        # Same value without max(): keeps the pad a plain expression for torch.export with
+        # dynamic sizes ((ceil(n/s) - 1) * s + k - n == k - 1 - (n - 1) % s).
+        total = effective - 1 - (size - 1) % stride
+    else:
+        out = (size + stride - 1) // stride
+        total = max((out - 1) * stride + effective - size, 0)
     return total // 2, total - total // 2
 
 

@@ -159,11 +159,17 @@ class Prediction(Base):
     __tablename__ = "predictions"
     __table_args__ = (
         UniqueConstraint("image_id", "model_id"),
-        Index("ix_predictions_model_id_confidence", "model_id", "confidence"),
+        # image_id last: the queue's sort tie-break and join key, so the queries that filter on
+        # the image's label read these indexes only, never the wide prediction rows.
+        Index("ix_predictions_model_confidence", "model_id", "confidence", "image_id"),
         Index(
-            "ix_predictions_model_id_top_class_confidence", "model_id", "top_class", "confidence"
+            "ix_predictions_model_class_confidence",
+            "model_id",
+            "top_class",
+            "confidence",
+            "image_id",
         ),
-        Index("ix_predictions_model_id_entropy", "model_id", "entropy"),
+        Index("ix_predictions_model_entropy", "model_id", "entropy", "image_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,8 +1,9 @@
 """The review queue the GUI pages through, built to stay fast at 100,000 images.
 
 Every query is anchored on one model's predictions (``model_id`` leads each index), then filtered
-and sorted by columns that are indexed: ``(model_id, confidence)``, ``(model_id, top_class,
-confidence)``, ``(model_id, entropy)``, ``images.current_label``, ``run_items(image_id, run_id)``.
+and sorted by indexed columns: ``(model_id, confidence, image_id)``, ``(model_id, top_class,
+confidence, image_id)``, ``(model_id, entropy, image_id)``, ``images.current_label``,
+``run_items(image_id, run_id)``. Ties are broken by ``image_id`` (unique for one model).
 Pagination is keyset (``after`` = the previous page's ``next_cursor``) so page 500 costs what
 page 1 does; ``offset`` exists for simple callers.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
+from sqlalchemy import Select, and_, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from engine.store.dto import ReviewItem, ReviewPage
@@ -35,6 +36,7 @@ class ReviewFilter:
       (``refer`` is not a disagreement); False = not such a case
     - ``max_confidence``: top-class confidence strictly below this threshold
     - ``sort``: ``confidence`` (lowest first), ``entropy`` (highest first) or ``newest``
+      (latest prediction first)
     """
 
     model_version: str | None = None
@@ -83,17 +85,15 @@ def _base() -> Select[Any]:
 
 
 def _keyset(stmt: Select[Any], sort: SortKey, after: tuple[Any, ...] | None) -> Select[Any]:
+    # image_id breaks ties: unique per model, and the last column of each queue index.
     if sort == "confidence":
         if after is not None:
-            stmt = stmt.where(tuple_(Prediction.confidence, Prediction.id) > tuple_(*after))
-        return stmt.order_by(Prediction.confidence, Prediction.id)
+            stmt = stmt.where(tuple_(Prediction.confidence, Prediction.image_id) > tuple_(*after))
+        return stmt.order_by(Prediction.confidence, Prediction.image_id)
     if sort == "entropy":
-        # NULL entropy (never after migration 0002's backfill) sorts last as -1.
-        ent = func.coalesce(Prediction.entropy, -1.0)
         if after is not None:
-            value, last_id = after
-            stmt = stmt.where(or_(ent < value, and_(ent == value, Prediction.id > last_id)))
-        return stmt.order_by(ent.desc(), Prediction.id)
+            stmt = stmt.where(tuple_(Prediction.entropy, Prediction.image_id) < tuple_(*after))
+        return stmt.order_by(Prediction.entropy.desc(), Prediction.image_id.desc())
     if sort == "newest":
         if after is not None:
             stmt = stmt.where(Prediction.id < after[0])
@@ -103,9 +103,9 @@ def _keyset(stmt: Select[Any], sort: SortKey, after: tuple[Any, ...] | None) -> 
 
 def _cursor(pred: Prediction, sort: SortKey) -> tuple[Any, ...]:
     if sort == "confidence":
-        return (pred.confidence, pred.id)
+        return (pred.confidence, pred.image_id)
     if sort == "entropy":
-        return (pred.entropy if pred.entropy is not None else -1.0, pred.id)
+        return (pred.entropy, pred.image_id)
     return (pred.id,)
 
 

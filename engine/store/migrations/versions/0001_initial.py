@@ -115,11 +115,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_predictions"),
         sa.UniqueConstraint("image_id", "model_id", name="uq_predictions_image_id_model_id"),
     )
-    op.create_index("ix_predictions_model_id_confidence", "predictions", ["model_id", "confidence"])
     op.create_index(
-        "ix_predictions_model_id_top_class_confidence",
+        "ix_predictions_model_confidence", "predictions", ["model_id", "confidence", "image_id"]
+    )
+    op.create_index(
+        "ix_predictions_model_class_confidence",
         "predictions",
-        ["model_id", "top_class", "confidence"],
+        ["model_id", "top_class", "confidence", "image_id"],
     )
 
     op.create_table(

@@ -58,7 +58,9 @@ def upgrade() -> None:
             [{"pid": r.id, "value": _entropy(r.probabilities)} for r in rows],
         )
         last_id = rows[-1].id
-    op.create_index("ix_predictions_model_id_entropy", "predictions", ["model_id", "entropy"])
+    op.create_index(
+        "ix_predictions_model_entropy", "predictions", ["model_id", "entropy", "image_id"]
+    )
 
     op.create_table(
         "training_runs",
@@ -88,6 +90,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("training_runs")
-    op.drop_index("ix_predictions_model_id_entropy", table_name="predictions")
+    op.drop_index("ix_predictions_model_entropy", table_name="predictions")
     with op.batch_alter_table("predictions") as batch:
         batch.drop_column("entropy")

@@ -64,7 +64,7 @@ def _expected(cases: dict[str, Case], keep, sort: str = "confidence") -> list[st
     if sort == "confidence":
         chosen.sort(key=lambda c: (c.confidence, order.index(c.sha)))
     elif sort == "entropy":
-        chosen.sort(key=lambda c: (-c.entropy, order.index(c.sha)))
+        chosen.sort(key=lambda c: (-c.entropy, -order.index(c.sha)))
     return [c.sha for c in chosen]
 
 

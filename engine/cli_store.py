@@ -69,7 +69,8 @@ def cmd_label(args: argparse.Namespace, store: Any) -> int:
         classes=_label_classes(store),
     )
     print(
-        f"{args.image}: {before or '(no label)'} -> {outcome.current_label}  [{outcome.sha256[:12]}]"
+        f"{args.image}: {before or '(no label)'} -> {outcome.current_label}"
+        f"  [{outcome.sha256[:12]}]"
     )
     if outcome.warning:
         print(f"warning: {outcome.warning}", file=sys.stderr)
@@ -102,7 +103,8 @@ def cmd_history(args: argparse.Namespace, store: Any) -> int:
         note = f"  note: {e.note}" if e.note else ""
         when = e.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
         print(
-            f"#{e.id:<5} {when}  {e.who:<16} {what:<22} -> {e.label_after or '-'}  ({e.source}){note}"
+            f"#{e.id:<5} {when}  {e.who:<16} {what:<22} -> {e.label_after or '-'}"
+            f"  ({e.source}){note}"
         )
     for p in store.predictions(args.image):
         print(f"model {p.model_name}@{p.model_version[:12]}: {p.top_class} {p.confidence:.3f}")

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.paths import user_data_dir
 from engine.store import records, registry
 from engine.store.db import describe, open_engine, sqlite_file, writer
-from engine.store.errors import NotFoundError
+from engine.store.errors import NotFoundError, StoreError
 from engine.store.imagestore import ImageStore
 from engine.store.queries import ReviewFilter
 
@@ -32,6 +33,11 @@ def default_image_root(engine: Engine) -> Path:
     if path is not None:
         return path.with_name(f"{path.stem}-images")
     return user_data_dir() / "images"
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig) if orig is not None else str(exc).splitlines()[0]
 
 
 class StoreBase:
@@ -68,15 +74,24 @@ class StoreBase:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A session in one write transaction: committed on success, rolled back on error."""
-        with self._writer() as session, session.begin():
-            yield session
+        """A session in one write transaction: committed on success, rolled back on error.
+
+        Database failures (disk full, lock timeout, constraint) surface as StoreError naming
+        the database, with the driver's exception as ``__cause__``."""
+        try:
+            with self._writer() as session, session.begin():
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{self.location}: database error: {_reason(exc)}") from exc
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session in one read transaction (a consistent snapshot)."""
-        with self._reader() as session, session.begin():
-            yield session
+        try:
+            with self._reader() as session, session.begin():
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{self.location}: database error: {_reason(exc)}") from exc
 
     def _queue_model(self, s: Session, flt: ReviewFilter) -> int:
         if flt.model_version:

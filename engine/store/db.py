@@ -257,4 +257,12 @@ def open_engine(db: str | os.PathLike[str] | URL | None = None, *, upgrade: bool
         except SQLAlchemyError as exc:
             engine.dispose()
             raise StoreError(f"{location}: schema migration failed ({exc})") from exc
+    try:  # connect once now, so a read-only file or folder fails here with a clear message
+        with engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(
+            f"{location}: cannot open the database ({getattr(exc, 'orig', None) or exc})"
+        ) from exc
     return engine

@@ -238,7 +238,8 @@ def record_results(
                 "entropy": entropy(it.probabilities),
                 "created_at": now,
             }
-    insert_ignore(session, Prediction.__table__, new.values(), ["image_id", "model_id"])  # type: ignore[arg-type]
+    predictions: Any = Prediction.__table__
+    insert_ignore(session, predictions, new.values(), ["image_id", "model_id"])
     upsert(
         session,
         RunItem.__table__,  # type: ignore[arg-type]

@@ -87,11 +87,11 @@ class Store(ReviewAndModels):
                     meta=model_meta,
                 )
             if resume:
-                run = records.resumable_run(s, os.fspath(folder), model.id, utcnow())
+                run = records.resumable_run(s, os.path.abspath(folder), model.id, utcnow())
                 if run is not None:
                     records.reopen_run(run, options, total, utcnow())
                     return run.id
-            return records.begin_run(s, os.fspath(folder), options, model, utcnow(), total)
+            return records.begin_run(s, os.path.abspath(folder), options, model, utcnow(), total)
 
     def record_results(
         self, run_id: int, results: Sequence[Any], *, model_version: str | None = None
@@ -105,9 +105,10 @@ class Store(ReviewAndModels):
             if model_version is not None:
                 model = s.get(ModelVersion, run.model_id)
                 if model is None or model.content_hash != model_version.lower():
+                    used = model.content_hash[:12] if model else "?"
                     raise StoreError(
-                        f"run #{run_id} screens with model {model.content_hash[:12] if model else '?'}"
-                        f"..., not {model_version[:12]}...; start a new run for another model"
+                        f"run #{run_id} screens with model {used}..., not "
+                        f"{model_version[:12]}...; start a new run for another model"
                     )
             return records.record_results(s, run, results, utcnow())
 
@@ -129,7 +130,7 @@ class Store(ReviewAndModels):
             )
             if model is None:
                 return None
-            run = records.resumable_run(s, os.fspath(folder), model.id, utcnow())
+            run = records.resumable_run(s, os.path.abspath(folder), model.id, utcnow())
             return run.id if run else None
 
     def done_hashes(self, model_version: str, hashes: Iterable[str] | None = None) -> set[str]:

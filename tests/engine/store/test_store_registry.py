@@ -32,8 +32,10 @@ def test_first_model_is_active_and_activate_moves_the_single_flag(store: Store) 
 def test_the_database_refuses_a_second_active_model(store: Store) -> None:
     store.register_model(MODEL_A, name="a")
     store.register_model(MODEL_B, name="b")
-    with pytest.raises(IntegrityError), store.write() as s:
+    with pytest.raises(StoreError, match="UNIQUE constraint") as err, store.write() as s:
         s.execute(update(ModelVersion).values(active=True))
+    assert isinstance(err.value.__cause__, IntegrityError)
+    assert [m.name for m in store.models() if m.active] == ["a"]  # rolled back
 
 
 def test_registering_again_refreshes_without_duplicating(store: Store) -> None:

@@ -137,7 +137,8 @@ def test_kill_9_mid_run_leaves_a_consistent_store_and_the_rerun_completes_it(
         with store.read() as s:
             dupes = s.execute(
                 text(
-                    "SELECT image_id FROM predictions GROUP BY image_id, model_id HAVING count(*) > 1"
+                    "SELECT image_id FROM predictions GROUP BY image_id, model_id"
+                    " HAVING count(*) > 1"
                 )
             ).all()
             after = dict(s.execute(text("SELECT id, probabilities FROM predictions")).all())

@@ -64,7 +64,7 @@ def register(
     parent_hash: str | None = None,
     activate: bool | None = None,
 ) -> ModelVersion:
-    """Add a model version, or refresh the path/metadata of a known one (same content hash).
+    """Add a model version, or refresh the name/path/metadata of a known one (same hash).
 
     ``activate``: True makes it active, False never does, None activates it only when no model
     is active yet (so the registry always has exactly one active model).
@@ -87,6 +87,7 @@ def register(
         session.add(model)
         session.flush()
     else:
+        model.name = name
         model.path = path or model.path
         if meta:
             model.meta = dict(meta)

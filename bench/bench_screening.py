@@ -72,9 +72,13 @@ def main() -> None:
     model, meta = load_default_model()
     predictor = Predictor(model, meta, device=args.device, batch_size=args.batch_size)
     results: dict[str, object] = {
-        "device": str(predictor.choice), "cpu_count": os.cpu_count(), "torch": torch.__version__,
-        "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
-        "batch_size": args.batch_size, "model": meta.version,
+        "device": str(predictor.choice),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.processor() or platform.machine(),
+        "batch_size": args.batch_size,
+        "model": meta.version,
     }
     with tempfile.TemporaryDirectory() as tmp:
         pngs = make_folder(Path(tmp) / "png", args.n, (224, 224), "png")

@@ -83,9 +83,13 @@ class ModelMeta:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first field that makes no sense."""
         if self.architecture != ARCHITECTURE:
-            raise ValueError(f"unsupported architecture {self.architecture!r} (expected {ARCHITECTURE!r})")
+            raise ValueError(
+                f"unsupported architecture {self.architecture!r} (expected {ARCHITECTURE!r})"
+            )
         if self.format_version > FORMAT_VERSION:
-            raise ValueError(f"format version {self.format_version} is newer than this app supports ({FORMAT_VERSION})")
+            raise ValueError(
+                f"format version {self.format_version} is newer than this app supports ({FORMAT_VERSION})"
+            )
         if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
             raise ValueError(f"classes must be at least two distinct names, got {self.classes!r}")
         if not all(isinstance(c, str) and c for c in self.classes):
@@ -150,7 +154,9 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(path, f"not a readable safetensors model file ({exc})") from exc
     if raw is None:
-        raise ModelFileError(path, "safetensors file without PoxScreen metadata (not a PoxScreen model)")
+        raise ModelFileError(
+            path, "safetensors file without PoxScreen metadata (not a PoxScreen model)"
+        )
     try:
         data = json.loads(raw)
         if data.get("format") != FORMAT:
@@ -162,50 +168,70 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
     return meta
 
 
-def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu",
-               expected_classes: list[str] | None = None,
-               verify_hash: bool = True) -> tuple[MobileNetV2MSCAPFR, ModelMeta]:
+def load_model(
+    path: str | os.PathLike[str],
+    device: str | torch.device = "cpu",
+    expected_classes: list[str] | None = None,
+    verify_hash: bool = True,
+) -> tuple[MobileNetV2MSCAPFR, ModelMeta]:
     """Load a model file, validating metadata, tensor names/shapes and the content hash."""
     path = Path(path)
     meta = read_meta(path)
     if expected_classes is not None and list(expected_classes) != list(meta.classes):
-        raise ModelFileError(path, f"class mismatch: file has {meta.classes}, expected {list(expected_classes)}")
+        raise ModelFileError(
+            path, f"class mismatch: file has {meta.classes}, expected {list(expected_classes)}"
+        )
     try:
         with safe_open(str(path), framework="pt") as fh:
             state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open has no __iter__)
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise ModelFileError(path, f"truncated or corrupted tensor data ({exc})") from exc
     if verify_hash and meta.content_hash and state_dict_hash(state) != meta.content_hash:
-        raise ModelFileError(path, "content hash mismatch: the weights are corrupted or were modified")
+        raise ModelFileError(
+            path, "content hash mismatch: the weights are corrupted or were modified"
+        )
     model = build_model(meta)
     _load_state_checked(model, state, path, meta.classes)
     return model.to(device).eval(), meta
 
 
-def _load_state_checked(model: torch.nn.Module, state: dict[str, torch.Tensor],
-                        path: Path, classes: list[str]) -> None:
+def _load_state_checked(
+    model: torch.nn.Module, state: dict[str, torch.Tensor], path: Path, classes: list[str]
+) -> None:
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
         raise ModelFileError(
-            path, f"wrong architecture: {len(missing)} missing tensors (e.g. {missing[:3]}), "
-            f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})")
+            path,
+            f"wrong architecture: {len(missing)} missing tensors (e.g. {missing[:3]}), "
+            f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})",
+        )
     head = "classifier.2.weight"
     if state[head].shape[0] != len(classes):
-        raise ModelFileError(path, f"mismatched classes: metadata lists {len(classes)} classes, "
-                                   f"the classifier has {state[head].shape[0]} outputs")
+        raise ModelFileError(
+            path,
+            f"mismatched classes: metadata lists {len(classes)} classes, "
+            f"the classifier has {state[head].shape[0]} outputs",
+        )
     for name, tensor in expected.items():
         if state[name].shape != tensor.shape:
-            raise ModelFileError(path, f"wrong architecture: {name} has shape "
-                                       f"{tuple(state[name].shape)}, expected {tuple(tensor.shape)}")
+            raise ModelFileError(
+                path,
+                f"wrong architecture: {name} has shape "
+                f"{tuple(state[name].shape)}, expected {tuple(tensor.shape)}",
+            )
     model.load_state_dict(state, strict=True)
 
 
-def import_state_dict(path: str | os.PathLike[str], classes: list[str] | None = None,
-                      padding: str = "symmetric", mean: tuple[float, ...] = IMAGENET_MEAN,
-                      std: tuple[float, ...] = IMAGENET_STD,
-                      name: str | None = None) -> tuple[MobileNetV2MSCAPFR, ModelMeta]:
+def import_state_dict(
+    path: str | os.PathLike[str],
+    classes: list[str] | None = None,
+    padding: str = "symmetric",
+    mean: tuple[float, ...] = IMAGENET_MEAN,
+    std: tuple[float, ...] = IMAGENET_STD,
+    name: str | None = None,
+) -> tuple[MobileNetV2MSCAPFR, ModelMeta]:
     """Import the authors' plain PyTorch state dict (``.pth``) safely (``weights_only=True``).
 
     Their networks were trained with PyTorch's symmetric padding and ImageNet mean/std, hence the
@@ -216,7 +242,9 @@ def import_state_dict(path: str | os.PathLike[str], classes: list[str] | None = 
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for bad pickles; all mean "unusable"
-        raise ModelFileError(path, f"not a loadable PyTorch state dict ({type(exc).__name__}: {exc})") from exc
+        raise ModelFileError(
+            path, f"not a loadable PyTorch state dict ({type(exc).__name__}: {exc})"
+        ) from exc
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
@@ -224,14 +252,30 @@ def import_state_dict(path: str | os.PathLike[str], classes: list[str] | None = 
         raise ModelFileError(path, "file does not hold a state dict of tensors")
     state = {k.removeprefix("module."): v for k, v in obj.items()}
     if "classifier.2.weight" not in state or "features.0.0.weight" not in state:
-        raise ModelFileError(path, "wrong architecture: not a MobileNetV2-MSCA-PFR state dict "
-                                   f"(keys such as {sorted(state)[:3]})")
+        raise ModelFileError(
+            path,
+            "wrong architecture: not a MobileNetV2-MSCA-PFR state dict "
+            f"(keys such as {sorted(state)[:3]})",
+        )
     n_out = state["classifier.2.weight"].shape[0]
-    classes = list(classes) if classes is not None else (
-        list(DEFAULT_CLASSES) if n_out == len(DEFAULT_CLASSES) else [f"class_{i}" for i in range(n_out)])
-    meta = ModelMeta(classes=classes, padding=padding, mean=list(mean), std=list(std),
-                     name=name or path.stem, trained=True,
-                     description=f"imported from {path.name}")
+    classes = (
+        list(classes)
+        if classes is not None
+        else (
+            list(DEFAULT_CLASSES)
+            if n_out == len(DEFAULT_CLASSES)
+            else [f"class_{i}" for i in range(n_out)]
+        )
+    )
+    meta = ModelMeta(
+        classes=classes,
+        padding=padding,
+        mean=list(mean),
+        std=list(std),
+        name=name or path.stem,
+        trained=True,
+        description=f"imported from {path.name}",
+    )
     try:
         meta.validate()
     except ValueError as exc:

@@ -81,8 +81,15 @@ def cmd_screen(args: argparse.Namespace) -> int:
         bar.set_postfix(errors=p.errors, skipped=p.skipped, refresh=False)
         bar.refresh()
 
-    job = ScreeningJob(predictor, folder, recursive=args.recursive, csv_path=args.out,
-                       store=store, on_progress=on_progress, cancel=cancel)
+    job = ScreeningJob(
+        predictor,
+        folder,
+        recursive=args.recursive,
+        csv_path=args.out,
+        store=store,
+        on_progress=on_progress,
+        cancel=cancel,
+    )
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         summary = job.run()
@@ -93,9 +100,11 @@ def cmd_screen(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
         bar.close()
     state = "cancelled" if summary.cancelled else "done"
-    print(f"Screening {state}: {summary.predicted} screened, {summary.skipped} already screened "
-          f"(skipped), {len(summary.errors)} could not be read, of {summary.total} images.",
-          file=sys.stderr)
+    print(
+        f"Screening {state}: {summary.predicted} screened, {summary.skipped} already screened "
+        f"(skipped), {len(summary.errors)} could not be read, of {summary.total} images.",
+        file=sys.stderr,
+    )
     if args.out:
         print(f"Results: {args.out}", file=sys.stderr)
     if summary.errors:
@@ -140,9 +149,13 @@ def cmd_trainer(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="poxscreen", description=(
-        "Offline screening aid for skin photos (Mpox, Chickenpox, Measles, Normal). "
-        "Not a diagnosis."))
+    parser = argparse.ArgumentParser(
+        prog="poxscreen",
+        description=(
+            "Offline screening aid for skin photos (Mpox, Chickenpox, Measles, Normal). "
+            "Not a diagnosis."
+        ),
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("screen", help="screen a folder of photos")
@@ -168,8 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--padding", choices=("symmetric", "tf"), default="symmetric")
     p.set_defaults(func=cmd_import)
 
-    for name, text in (("train", "fine-tune a model (runs the trainer)"),
-                       ("evaluate", "evaluate a model on a labelled folder (runs the trainer)")):
+    for name, text in (
+        ("train", "fine-tune a model (runs the trainer)"),
+        ("evaluate", "evaluate a model on a labelled folder (runs the trainer)"),
+    ):
         p = sub.add_parser(name, help=text, add_help=False)
         p.set_defaults(func=None, passthrough=True)
 

@@ -22,8 +22,9 @@ UNTRAINED_WARNING = (
 )
 
 
-def untrained_model(classes: tuple[str, ...] | list[str] = DEFAULT_CLASSES,
-                    seed: int = 0) -> tuple[MobileNetV2MSCAPFR, ModelMeta]:
+def untrained_model(
+    classes: tuple[str, ...] | list[str] = DEFAULT_CLASSES, seed: int = 0
+) -> tuple[MobileNetV2MSCAPFR, ModelMeta]:
     """ImageNet-initialised backbone with a seeded random head: the start of a new model."""
     from engine.model.imagenet import imagenet_feature_state
 
@@ -31,8 +32,15 @@ def untrained_model(classes: tuple[str, ...] | list[str] = DEFAULT_CLASSES,
         torch.manual_seed(seed)
         model = MobileNetV2MSCAPFR(num_classes=len(classes), padding="tf")
     model.load_state_dict(imagenet_feature_state(), strict=False)
-    meta = ModelMeta(classes=list(classes), padding="tf", mean=list(TF_MEAN), std=list(TF_STD),
-                     name=UNTRAINED_NAME, trained=False, description=UNTRAINED_WARNING)
+    meta = ModelMeta(
+        classes=list(classes),
+        padding="tf",
+        mean=list(TF_MEAN),
+        std=list(TF_STD),
+        name=UNTRAINED_NAME,
+        trained=False,
+        description=UNTRAINED_WARNING,
+    )
     meta.content_hash = state_dict_hash(model.state_dict())
     return model.eval(), meta
 

@@ -48,7 +48,9 @@ def select_device(preference: str = "auto") -> DeviceChoice:
             raise DeviceError(f"CUDA requested but not usable: {info}")
         device = torch.device(pref)
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise DeviceError(f"{pref} requested but only {torch.cuda.device_count()} GPU(s) present")
+            raise DeviceError(
+                f"{pref} requested but only {torch.cuda.device_count()} GPU(s) present"
+            )
         return DeviceChoice(device, f"CUDA requested: {torch.cuda.get_device_name(device)}")
     if ok:
         return DeviceChoice(torch.device("cuda"), f"CUDA GPU found: {info}")

@@ -59,8 +59,14 @@ def default_threads() -> int:
 class Predictor:
     """A loaded model on a device, with its preprocessing and version."""
 
-    def __init__(self, model: torch.nn.Module, meta: ModelMeta, device: str = "auto",
-                 batch_size: int = 16, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        meta: ModelMeta,
+        device: str = "auto",
+        batch_size: int = 16,
+        workers: int | None = None,
+    ) -> None:
         self.choice: DeviceChoice = select_device(device)
         self.device = self.choice.device
         self.meta = meta
@@ -71,7 +77,9 @@ class Predictor:
         self._temperature = float(meta.temperature)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], device: str = "auto", **kwargs: int) -> Predictor:
+    def from_file(
+        cls, path: str | os.PathLike[str], device: str = "auto", **kwargs: int
+    ) -> Predictor:
         model, meta = load_model(path)
         return cls(model, meta, device=device, **kwargs)
 
@@ -120,9 +128,13 @@ class Predictor:
             pred.error = f"unexpected error: {type(exc).__name__}: {exc}"
         return _Prepared(pred, None)
 
-    def predict_paths(self, paths: Iterable[str | os.PathLike[str]], *,
-                      skip: Callable[[str], bool] | None = None,
-                      cancel: threading.Event | None = None) -> Iterator[list[Prediction]]:
+    def predict_paths(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        skip: Callable[[str], bool] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[list[Prediction]]:
         """Yield results batch by batch, in input order; decoding runs ahead on worker threads.
 
         ``skip(sha256)`` marks images already screened (resume) without decoding them;

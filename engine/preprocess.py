@@ -18,12 +18,14 @@ from engine.checkpoint import ModelMeta
 def make_transform(meta: ModelMeta) -> Callable[[Image.Image], torch.Tensor]:
     """PIL RGB image -> normalised float tensor (3 x S x S) for ``meta``'s model."""
     size = int(meta.input_size)
-    return v2.Compose([
-        v2.ToImage(),
-        v2.Resize((size, size), interpolation=v2.InterpolationMode.BILINEAR, antialias=True),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(mean=list(meta.mean), std=list(meta.std)),
-    ])
+    return v2.Compose(
+        [
+            v2.ToImage(),
+            v2.Resize((size, size), interpolation=v2.InterpolationMode.BILINEAR, antialias=True),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(mean=list(meta.mean), std=list(meta.std)),
+        ]
+    )
 
 
 def denormalize(x: torch.Tensor, meta: ModelMeta) -> torch.Tensor:

@@ -51,33 +51,59 @@ class ScreeningSummary:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {"total": self.total, "predicted": self.predicted, "skipped": self.skipped,
-                "errors": len(self.errors)}
+        return {
+            "total": self.total,
+            "predicted": self.predicted,
+            "skipped": self.skipped,
+            "errors": len(self.errors),
+        }
 
 
 def csv_header(classes: Sequence[str]) -> list[str]:
-    return ["path", "sha256", "predicted_class", "confidence",
-            *[f"prob_{c}" for c in classes], "model_version", "model_trained", "error"]
+    return [
+        "path",
+        "sha256",
+        "predicted_class",
+        "confidence",
+        *[f"prob_{c}" for c in classes],
+        "model_version",
+        "model_trained",
+        "error",
+    ]
 
 
 def csv_row(p: Prediction, classes: Sequence[str], trained: bool) -> list[str]:
     def fmt(v: float | None) -> str:
         return "" if v is None else f"{v:.6f}"
 
-    return [str(p.path), p.sha256 or "", p.top_class or "", fmt(p.confidence),
-            *[fmt(p.probabilities.get(c)) for c in classes], p.model_version,
-            str(trained).lower(), p.error or ""]
+    return [
+        str(p.path),
+        p.sha256 or "",
+        p.top_class or "",
+        fmt(p.confidence),
+        *[fmt(p.probabilities.get(c)) for c in classes],
+        p.model_version,
+        str(trained).lower(),
+        p.error or "",
+    ]
 
 
 class ScreeningJob:
     """Screen ``folder`` (or explicit ``paths``) once; call :meth:`run` from any thread."""
 
-    def __init__(self, predictor: Predictor, folder: str | os.PathLike[str], *,
-                 recursive: bool = False, paths: Sequence[Path] | None = None,
-                 csv_path: str | os.PathLike[str] | None = None, store: ResultStore | None = None,
-                 on_progress: Callable[[Progress], None] | None = None,
-                 on_results: Callable[[list[Prediction]], None] | None = None,
-                 cancel: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        predictor: Predictor,
+        folder: str | os.PathLike[str],
+        *,
+        recursive: bool = False,
+        paths: Sequence[Path] | None = None,
+        csv_path: str | os.PathLike[str] | None = None,
+        store: ResultStore | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_results: Callable[[list[Prediction]], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.predictor = predictor
         self.folder = Path(folder)
         self.recursive = recursive
@@ -90,21 +116,30 @@ class ScreeningJob:
 
     def run(self) -> ScreeningSummary:
         summary = ScreeningSummary(started_at=_now(), csv_path=self.csv_path)
-        paths = self.paths if self.paths is not None else iter_image_files(self.folder, self.recursive)
+        paths = (
+            self.paths if self.paths is not None else iter_image_files(self.folder, self.recursive)
+        )
         summary.total = len(paths)
         meta = self.predictor.meta
         done: set[str] = set()
         if self.store is not None:
             done = self.store.screened_hashes(meta.content_hash)
             summary.run_id = self.store.begin_screening(
-                str(self.folder), {"recursive": self.recursive, "device": str(self.predictor.device),
-                                   "batch_size": self.predictor.batch_size}, meta)
+                str(self.folder),
+                {
+                    "recursive": self.recursive,
+                    "device": str(self.predictor.device),
+                    "batch_size": self.predictor.batch_size,
+                },
+                meta,
+            )
         writer = _AtomicCsv(self.csv_path, csv_header(meta.classes)) if self.csv_path else None
         status = "failed"
         try:
             processed = 0
-            for batch in self.predictor.predict_paths(paths, skip=done.__contains__ if done else None,
-                                                      cancel=self.cancel):
+            for batch in self.predictor.predict_paths(
+                paths, skip=done.__contains__ if done else None, cancel=self.cancel
+            ):
                 for p in batch:
                     if p.skipped:
                         summary.skipped += 1
@@ -115,12 +150,16 @@ class ScreeningJob:
                 if self.store is not None:
                     self.store.record_screening(summary.run_id, meta, batch)  # type: ignore[arg-type]
                 if writer is not None:
-                    writer.write([csv_row(p, meta.classes, meta.trained) for p in batch if not p.skipped])
+                    writer.write(
+                        [csv_row(p, meta.classes, meta.trained) for p in batch if not p.skipped]
+                    )
                 if self.on_results is not None:
                     self.on_results(batch)
                 processed += len(batch)
                 if self.on_progress is not None:
-                    self.on_progress(Progress(processed, summary.total, len(summary.errors), summary.skipped))
+                    self.on_progress(
+                        Progress(processed, summary.total, len(summary.errors), summary.skipped)
+                    )
             summary.cancelled = self.cancel.is_set() and processed < summary.total
             status = "cancelled" if summary.cancelled else "finished"
             if writer is not None:

@@ -21,8 +21,13 @@ class MobileNetV2MSCAPFR(nn.Module):
     so Grad-CAM needs gradients only through the head.
     """
 
-    def __init__(self, num_classes: int = 4, padding: PaddingMode = "symmetric",
-                 width: int = 256, hidden: int = 512) -> None:
+    def __init__(
+        self,
+        num_classes: int = 4,
+        padding: PaddingMode = "symmetric",
+        width: int = 256,
+        hidden: int = 512,
+    ) -> None:
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"need at least 2 classes, got {num_classes}")

@@ -62,8 +62,13 @@ class Mlp(nn.Module):
 class PFR(nn.Module):
     """Pre-norm residual block: token mixing then MLP, each with a small learnable layer scale."""
 
-    def __init__(self, dim: int = 256, mlp_ratio: float = 4.0, drop: float = 0.1,
-                 layer_scale_init: float = 1e-5) -> None:
+    def __init__(
+        self,
+        dim: int = 256,
+        mlp_ratio: float = 4.0,
+        drop: float = 0.1,
+        layer_scale_init: float = 1e-5,
+    ) -> None:
         super().__init__()
         self.norm1 = nn.GroupNorm(1, dim)
         self.token_mixer = PoolAttn(dim)

@@ -23,8 +23,9 @@ class AuthorsMSCA(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.size(2), x.size(3)
-        g = F.interpolate(self.global_conv(self.global_pool(x)), size=(h, w), mode="bilinear",
-                          align_corners=True)
+        g = F.interpolate(
+            self.global_conv(self.global_pool(x)), size=(h, w), mode="bilinear", align_corners=True
+        )
         out = torch.cat([self.branch1(x), self.branch3(x), self.branch_dilated(x), g], 1)
         return F.relu(self.bn(self.fuse(out)))
 

@@ -18,8 +18,14 @@ from engine.model import MobileNetV2MSCAPFR
 def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, MobileNetV2MSCAPFR, ModelMeta]:
     torch.manual_seed(0)
     model = MobileNetV2MSCAPFR(4, padding="symmetric").eval()
-    meta = ModelMeta(name="unit", padding="symmetric", trained=True, parent="abc",
-                     metrics={"macro_f1": 0.5}, temperature=1.7)
+    meta = ModelMeta(
+        name="unit",
+        padding="symmetric",
+        trained=True,
+        parent="abc",
+        metrics={"macro_f1": 0.5},
+        temperature=1.7,
+    )
     path = tmp_path_factory.mktemp("models") / "m.safetensors"
     stored = save_model(path, model, meta)
     return path, model, stored
@@ -57,12 +63,15 @@ def test_save_is_atomic_when_write_fails(saved, tmp_path: Path, monkeypatch) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.safetensors"]
 
 
-@pytest.mark.parametrize("damage, reason", [
-    (lambda b: b"", "empty"),
-    (lambda b: b[: len(b) // 2], "safetensors|truncated"),
-    (lambda b: b[:100], "safetensors|truncated"),
-    (lambda b: b"this is not a model" * 10, "safetensors"),
-])
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda b: b"", "empty"),
+        (lambda b: b[: len(b) // 2], "safetensors|truncated"),
+        (lambda b: b[:100], "safetensors|truncated"),
+        (lambda b: b"this is not a model" * 10, "safetensors"),
+    ],
+)
 def test_damaged_files_give_clear_errors(saved, tmp_path: Path, damage, reason) -> None:
     path, _, _ = saved
     bad = tmp_path / "bad.safetensors"
@@ -102,34 +111,42 @@ def read_meta_raw(path: Path) -> str:
 
 def test_wrong_architecture(saved, tmp_path: Path) -> None:
     path, _, _ = saved
-    bad = _rewrite(path, tmp_path / "arch.safetensors",
-                   state_edit=lambda s: {k: v for k, v in s.items() if not k.startswith("pfr.")},
-                   meta_edit=lambda m: m.update(content_hash=""))
+    bad = _rewrite(
+        path,
+        tmp_path / "arch.safetensors",
+        state_edit=lambda s: {k: v for k, v in s.items() if not k.startswith("pfr.")},
+        meta_edit=lambda m: m.update(content_hash=""),
+    )
     with pytest.raises(ModelFileError, match="wrong architecture"):
         load_model(bad)
-    other = _rewrite(path, tmp_path / "other.safetensors",
-                     meta_edit=lambda m: m.update(architecture="resnet50"))
+    other = _rewrite(
+        path, tmp_path / "other.safetensors", meta_edit=lambda m: m.update(architecture="resnet50")
+    )
     with pytest.raises(ModelFileError, match="unsupported architecture"):
         load_model(other)
 
 
 def test_mismatched_classes(saved, tmp_path: Path) -> None:
     path, _, _ = saved
-    bad = _rewrite(path, tmp_path / "cls.safetensors",
-                   meta_edit=lambda m: m.update(classes=["a", "b", "c"]))
+    bad = _rewrite(
+        path, tmp_path / "cls.safetensors", meta_edit=lambda m: m.update(classes=["a", "b", "c"])
+    )
     with pytest.raises(ModelFileError, match="mismatched classes"):
         load_model(bad)
     with pytest.raises(ModelFileError, match="class mismatch"):
         load_model(path, expected_classes=["Normal", "Mpox"])
 
 
-@pytest.mark.parametrize("edit, reason", [
-    (lambda m: m.update(format="something-else"), "unknown format"),
-    (lambda m: m.update(format_version=99), "newer"),
-    (lambda m: m.update(classes=["a", "a", "b", "c"]), "distinct"),
-    (lambda m: m.update(padding="reflect"), "padding"),
-    (lambda m: m.update(temperature=0), "temperature"),
-])
+@pytest.mark.parametrize(
+    "edit, reason",
+    [
+        (lambda m: m.update(format="something-else"), "unknown format"),
+        (lambda m: m.update(format_version=99), "newer"),
+        (lambda m: m.update(classes=["a", "a", "b", "c"]), "distinct"),
+        (lambda m: m.update(padding="reflect"), "padding"),
+        (lambda m: m.update(temperature=0), "temperature"),
+    ],
+)
 def test_invalid_metadata(saved, tmp_path: Path, edit, reason) -> None:
     path, _, _ = saved
     bad = _rewrite(path, tmp_path / "meta.safetensors", meta_edit=edit)

@@ -23,7 +23,10 @@ def _randomise(module: torch.nn.Module, seed: int = 0) -> None:
                 if name.endswith("running_var"):
                     t.copy_(torch.rand(t.shape, generator=g) + 0.5)
                 else:
-                    t.copy_(torch.randn(t.shape, generator=g) * 0.05 + (1.0 if "layer_scale" in name else 0))
+                    t.copy_(
+                        torch.randn(t.shape, generator=g) * 0.05
+                        + (1.0 if "layer_scale" in name else 0)
+                    )
 
 
 def test_parameter_count_matches_design() -> None:
@@ -76,7 +79,12 @@ def test_authors_checkpoint_imports_key_for_key(tmp_path: Path) -> None:
     pth = tmp_path / "authors.pth"
     torch.save(reference.state_dict(), pth)
     model, meta = import_state_dict(pth)
-    assert meta.padding == "symmetric" and meta.classes == ["Chickenpox", "Measles", "Monkeypox", "Normal"]
+    assert meta.padding == "symmetric" and meta.classes == [
+        "Chickenpox",
+        "Measles",
+        "Monkeypox",
+        "Normal",
+    ]
     x = torch.randn(3, 3, 224, 224, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-5)
@@ -86,8 +94,10 @@ def test_authors_checkpoint_wrapped_and_dataparallel(tmp_path: Path) -> None:
     reference = AuthorsNet(num_classes=3)
     _randomise(reference, seed=3)
     pth = tmp_path / "wrapped.pth"
-    torch.save({"state_dict": {f"module.{k}": v for k, v in reference.state_dict().items()},
-                "epoch": 12}, pth)
+    torch.save(
+        {"state_dict": {f"module.{k}": v for k, v in reference.state_dict().items()}, "epoch": 12},
+        pth,
+    )
     model, meta = import_state_dict(pth, classes=["a", "b", "c"])
     assert meta.classes == ["a", "b", "c"]
     for k, v in reference.state_dict().items():

@@ -28,7 +28,9 @@ def test_auto_without_cuda_says_why(monkeypatch) -> None:
 
 
 def test_cuda_requested_without_gpu_is_a_clear_error(monkeypatch) -> None:
-    monkeypatch.setattr(device_mod, "cuda_status", lambda: (False, "this PyTorch build has no CUDA support"))
+    monkeypatch.setattr(
+        device_mod, "cuda_status", lambda: (False, "this PyTorch build has no CUDA support")
+    )
     with pytest.raises(DeviceError, match="CUDA requested but not usable"):
         select_device("cuda")
 
@@ -48,7 +50,9 @@ def test_unknown_device_rejected() -> None:
 def test_cuda_predictions_match_cpu(model_file: Path, photo_folder: Path) -> None:
     paths = sorted(photo_folder.glob("img*.png"))
     cpu = [p for b in Predictor.from_file(model_file, device="cpu").predict_paths(paths) for p in b]
-    gpu = [p for b in Predictor.from_file(model_file, device="cuda").predict_paths(paths) for p in b]
+    gpu = [
+        p for b in Predictor.from_file(model_file, device="cuda").predict_paths(paths) for p in b
+    ]
     for a, b in zip(cpu, gpu, strict=True):
         assert a.top_class == b.top_class
         assert a.confidence == pytest.approx(b.confidence, abs=1e-3)
@@ -87,7 +91,9 @@ def test_temperature_softens_confidence(model_file: Path, photo_folder: Path) ->
     sharp = Predictor.from_file(model_file, device="cpu")
     soft = Predictor(sharp.model, dataclasses.replace(sharp.meta, temperature=5.0), device="cpu")
     image = [Image.open(photo_folder / "img1.png").convert("RGB")]
-    assert max(soft.predict_images(image)[0].values()) < max(sharp.predict_images(image)[0].values())
+    assert max(soft.predict_images(image)[0].values()) < max(
+        sharp.predict_images(image)[0].values()
+    )
 
 
 def test_skip_and_cancel(model_file: Path, photo_folder: Path) -> None:

@@ -25,12 +25,18 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_job_writes_one_row_per_image_and_lists_bad_files(model_file: Path, photo_folder: Path,
-                                                           tmp_path: Path) -> None:
+def test_job_writes_one_row_per_image_and_lists_bad_files(
+    model_file: Path, photo_folder: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out" / "results.csv"
     progress = []
-    job = ScreeningJob(Predictor.from_file(model_file, device="cpu", batch_size=4), photo_folder,
-                       recursive=True, csv_path=out, on_progress=progress.append)
+    job = ScreeningJob(
+        Predictor.from_file(model_file, device="cpu", batch_size=4),
+        photo_folder,
+        recursive=True,
+        csv_path=out,
+        on_progress=progress.append,
+    )
     summary = job.run()
     assert (summary.total, summary.predicted, len(summary.errors)) == (9, 6, 3)
     assert not summary.cancelled
@@ -40,8 +46,14 @@ def test_job_writes_one_row_per_image_and_lists_bad_files(model_file: Path, phot
     assert progress[-1].done == 9 and progress[-1].errors == 3
     header = list(rows[0])
     assert header[:4] == ["path", "sha256", "predicted_class", "confidence"]
-    assert {"prob_Chickenpox", "prob_Measles", "prob_Monkeypox", "prob_Normal", "model_version",
-            "error"} <= set(header)
+    assert {
+        "prob_Chickenpox",
+        "prob_Measles",
+        "prob_Monkeypox",
+        "prob_Normal",
+        "model_version",
+        "error",
+    } <= set(header)
     good = [r for r in rows if not r["error"]]
     assert len(good) == 6 and any("éruption" in r["path"] for r in good)
     for r in good:
@@ -63,8 +75,13 @@ def test_cancel_leaves_complete_csv(model_file: Path, tmp_path: Path) -> None:
         make_photo(folder / f"p{i:02}.png", i)
     cancel = threading.Event()
     out = tmp_path / "partial.csv"
-    job = ScreeningJob(Predictor.from_file(model_file, device="cpu", batch_size=2), folder,
-                       csv_path=out, cancel=cancel, on_results=lambda batch: cancel.set())
+    job = ScreeningJob(
+        Predictor.from_file(model_file, device="cpu", batch_size=2),
+        folder,
+        csv_path=out,
+        cancel=cancel,
+        on_results=lambda batch: cancel.set(),
+    )
     summary = job.run()
     assert summary.cancelled and summary.predicted == 2
     rows = _rows(out)
@@ -73,14 +90,32 @@ def test_cancel_leaves_complete_csv(model_file: Path, tmp_path: Path) -> None:
 
 def _cli(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "POXSCREEN_DATA_DIR": str(kwargs.pop("data_dir"))}
-    return subprocess.Popen([sys.executable, "-m", "engine", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def test_cli_screen_reports_bad_files(model_file: Path, photo_folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli.csv"
-    proc = _cli("screen", str(photo_folder), "--recursive", "--out", str(out), "--model",
-                str(model_file), "--device", "cpu", "--no-store", data_dir=tmp_path / "data")
+    proc = _cli(
+        "screen",
+        str(photo_folder),
+        "--recursive",
+        "--out",
+        str(out),
+        "--model",
+        str(model_file),
+        "--device",
+        "cpu",
+        "--no-store",
+        data_dir=tmp_path / "data",
+    )
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     assert "6 screened" in stderr and "3 could not be read" in stderr
@@ -106,8 +141,20 @@ def test_cli_ctrl_c_keeps_output_consistent(model_file: Path, tmp_path: Path) ->
     for i in range(300):
         make_photo(folder / f"p{i:03}.png", i, size=(64, 64))
     out = tmp_path / "ctrlc.csv"
-    proc = _cli("screen", str(folder), "--out", str(out), "--model", str(model_file), "--device",
-                "cpu", "--batch-size", "2", "--no-store", data_dir=tmp_path / "data")
+    proc = _cli(
+        "screen",
+        str(folder),
+        "--out",
+        str(out),
+        "--model",
+        str(model_file),
+        "--device",
+        "cpu",
+        "--batch-size",
+        "2",
+        "--no-store",
+        data_dir=tmp_path / "data",
+    )
     deadline = time.monotonic() + 120
     while not any(tmp_path.glob(".ctrlc.csv.*.partial")) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -42,10 +42,10 @@ def pg_server() -> Iterator[str]:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed")
     base = Path(tempfile.mkdtemp(prefix="poxscreen-pg-"))
     base.chmod(0o777)
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
     data, port = base / "data", _free_port()
     try:
+        if os.geteuid() == 0:
+            shutil.chown(base, "postgres")
         subprocess.run(
             _as_postgres(
                 [
@@ -72,7 +72,7 @@ def pg_server() -> Iterator[str]:
             check=True,
             capture_output=True,
         )
-    except (subprocess.CalledProcessError, KeyError, OSError) as exc:
+    except (subprocess.CalledProcessError, LookupError, OSError) as exc:
         shutil.rmtree(base, ignore_errors=True)
         pytest.skip(f"could not start a throwaway PostgreSQL: {exc}")
     try:

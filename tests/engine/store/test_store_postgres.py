@@ -25,9 +25,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _is_root() -> bool:
+    return getattr(os, "geteuid", lambda: -1)() == 0
+
+
 def _as_postgres(cmd: list[str]) -> list[str]:
     """initdb/postgres refuse to run as root: run them as the postgres user then."""
-    if os.geteuid() == 0:
+    if _is_root():
         if shutil.which("runuser") is None:
             pytest.skip("running as root without runuser: cannot start PostgreSQL")
         return ["runuser", "-u", "postgres", "--", *cmd]
@@ -44,7 +48,7 @@ def pg_server() -> Iterator[str]:
     base.chmod(0o777)
     data, port = base / "data", _free_port()
     try:
-        if os.geteuid() == 0:
+        if _is_root():
             shutil.chown(base, "postgres")
         subprocess.run(
             _as_postgres(

@@ -7,25 +7,26 @@ Open it::
     store = Store.open(db)          # db: path, SQLAlchemy URL, or None ($POXSCREEN_DB, then the
                                     # user data dir); raises StoreVersionError for foreign/newer DBs
 
-Screening job (engine.screening) -- one transaction per call, so ``kill -9`` loses at most the
-batch in flight and a rerun resumes::
+Screening job -- one transaction per call, so ``kill -9`` loses at most the batch in flight and
+a rerun resumes. engine.screening.ScreeningJob already drives it through the ResultStore protocol
+methods ``begin_screening``, ``screened_hashes``, ``record_screening``, ``finish_screening``;
+underneath, and for any other caller::
 
-    run_id = store.find_resumable_run(folder, meta.content_hash)   # optional: resume it
-    if run_id is None:
-        run_id = store.begin_run(folder, options, meta.content_hash, model_name=meta.name,
-                                 model_path=path, model_meta=meta_dict, total=n_files)
-    else:
-        store.reopen_run(run_id)
-    done = store.done_hashes(meta.content_hash, hashes_of_this_batch)   # skip these
+    run_id = store.begin_run(folder, options, meta.content_hash, model_name=meta.name,
+                             model_path=path, model_meta=meta_dict, total=n_files,
+                             resume=True)       # reopens an interrupted run of folder + model
+    done = store.done_hashes(meta.content_hash, hashes)   # already screened: skip these
     store.record_results(run_id, results)   # results: mappings/objects with path, sha256,
                                             # size_bytes, width, height, format, probabilities,
-                                            # top_class, confidence, error
+                                            # top_class, confidence, error (skipped=True or
+                                            # probabilities=None: already screened)
     store.finish_run(run_id, "finished" | "cancelled" | "failed", total=n, error=msg)
 
 GUI: ``review_queue(ReviewFilter(...), limit=100, after=page.next_cursor)``, ``count``,
 ``class_counts``, ``image``, ``predictions``, ``label``, ``undo``, ``history``,
 ``current_label``, ``runs``, ``run``. Trainer: ``labelled_images``, ``start_training_run``,
-``update_training_run``, ``register_model``, ``activate_model``, ``models``, ``active_model``.
+``update_training_run``, ``register_model``, ``register_model_file``, ``activate_model``,
+``models``, ``active_model``, ``active_model_path``.
 Exports: ``export_csv``, ``export_imagefolder``.
 """
 

@@ -8,6 +8,7 @@ batches only, and a rerun that skips :func:`done_hashes` finishes the job with n
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ def normalise_result(result: Any) -> _Result:
     path = _field(result, "path")
     if path is None:
         raise StoreError(f"screening result without a path: {result!r}")
-    path = fspath(path)
+    path = os.path.abspath(fspath(path))
     sha = _field(result, "sha256")
     sha = check_sha256(sha, path) if sha else None
     error = _field(result, "error")

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,11 +76,14 @@ def open_interpreter(
         resolver = (
             OpResolverType.AUTO if delegates else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         )
-        interp = Interpreter(
-            model_path=str(path),
-            experimental_op_resolver_type=resolver,
-            experimental_preserve_all_tensors=preserve_all_tensors,
-        )
+        with warnings.catch_warnings():
+            # preserve_all_tensors is wanted here (logits read from an intermediate tensor)
+            warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
+            interp = Interpreter(
+                model_path=str(path),
+                experimental_op_resolver_type=resolver,
+                experimental_preserve_all_tensors=preserve_all_tensors,
+            )
         interp.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise TFLiteImportError(path, f"not a readable TFLite model: {exc}") from exc

@@ -50,9 +50,10 @@ class TFLiteClassifier:
     the SOFTMAX op's input, which needs ``experimental_preserve_all_tensors``.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], delegates: bool = True) -> None:
+        """``delegates``: the default TFLite interpreter (XNNPACK); False: builtin kernels."""
         self.path = Path(path)
-        self.interp = open_interpreter(path, preserve_all_tensors=True, delegates=True)
+        self.interp = open_interpreter(path, preserve_all_tensors=True, delegates=delegates)
         self.input = self.interp.get_input_details()[0]
         softmax = [op for op in self.interp._get_ops_details() if op["op_name"] == "SOFTMAX"]
         if len(softmax) != 1:
@@ -87,3 +88,36 @@ class TFLiteClassifier:
         scale, zero = self.logits_detail["quantization"]
         values = raw.astype(np.float32) if not scale else (raw.astype(np.float32) - zero) * scale
         return values[1:] if values.size == 1001 else values
+
+
+def torch_logits(
+    model: torch.nn.Module, pixels: Sequence[np.ndarray], batch_size: int = 64
+) -> np.ndarray:
+    """Logits of ``model`` for a list of H x W x 3 uint8 images (model set to eval, channels-last)."""
+    model = model.eval().to(memory_format=torch.channels_last)
+    outs = []
+    with torch.inference_mode():
+        for start in range(0, len(pixels), batch_size):
+            x = pixels_to_tensor(pixels[start : start + batch_size])
+            outs.append(model(x.to(memory_format=torch.channels_last)).float().numpy())
+    return np.concatenate(outs)
+
+
+def agreement(ours: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """How far two N x C logit arrays agree: top-1, reference top-1 within our top-5, Pearson r.
+
+    ``top5`` is the share of images whose reference top-1 class is among our five best.
+    """
+    if ours.shape != ref.shape or ours.ndim != 2:
+        raise ValueError(f"logit arrays differ in shape: {ours.shape} vs {ref.shape}")
+    ref_top1 = ref.argmax(1)
+    top5 = np.argsort(-ours, axis=1)[:, :5]
+    a = ours - ours.mean(1, keepdims=True)
+    b = ref - ref.mean(1, keepdims=True)
+    corr = (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
+    return {
+        "n": float(len(ours)),
+        "top1": float((ours.argmax(1) == ref_top1).mean()),
+        "top5": float((top5 == ref_top1[:, None]).any(1).mean()),
+        "corr": float(corr.mean()),
+    }

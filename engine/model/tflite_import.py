@@ -127,8 +127,9 @@ def read_tflite_layers(path: str | os.PathLike[str]) -> list[TFLiteLayer]:
         except ValueError as exc:
             raise TFLiteImportError(path, str(exc)) from exc
         b_scales = b_det["quantization_parameters"]["scales"]
-        if b_det["dtype"] == np.int32 and len(b_scales):
-            expected = x_det["quantization_parameters"]["scales"][0] * np.asarray(
+        x_scales = x_det["quantization_parameters"]["scales"]
+        if b_det["dtype"] == np.int32 and len(b_scales) and len(x_scales):
+            expected = x_scales[0] * np.asarray(
                 w_det["quantization_parameters"]["scales"], dtype=np.float64
             )
             if not np.allclose(b_scales, expected, rtol=1e-3):

@@ -6,7 +6,7 @@ correlation of the 1000 logits, for TF "SAME" padding and for stock symmetric pa
 TFLite run with its builtin (reference) kernels and with the default XNNPACK delegate (their
 int8 rounding differs slightly). Needs ../shared and ai-edge-litert (dev dependency).
 
-    python bench/tflite_agreement.py [--shared DIR]
+    python bench/bench_tflite_agreement.py [--shared DIR]
 
 Writes bench/results/tflite_agreement.json.
 """

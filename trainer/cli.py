@@ -1,0 +1,342 @@
+"""``python -m trainer`` (also what ``poxscreen train|evaluate`` runs as a child process).
+
+Sub-commands: ``train``, ``evaluate``, ``split``, ``rollback``. Exit codes: 0 done (also after a
+clean stop that kept a model), 1 error (an ``error`` progress event says why), 2 bad arguments,
+130 aborted (second Ctrl+C: nothing registered).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from engine.device import DEVICE_CHOICES
+
+COMMANDS = ("train", "evaluate", "split", "rollback")
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not within [0, 1]")
+    return value
+
+
+def _add_train(sub: Any) -> None:
+    from trainer.fit import BALANCING, MONITORS
+    from trainer.metrics import COMPARABLE
+
+    p = sub.add_parser(
+        "train",
+        help="fine-tune a model on labelled folders and/or the case store",
+        description="Fine-tune MobileNetV2-MSCA-PFR. Progress: '@progress {json}' "
+        "lines on stdout; stop cleanly with a STOP file in the run folder, "
+        "SIGTERM or Ctrl+C.",
+    )
+    p.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="DIR",
+        type=Path,
+        help="ImageFolder-style folder (DIR/<class>/<images>); repeatable",
+    )
+    p.add_argument(
+        "--from-store",
+        action="store_true",
+        help="also train on the case store's labelled images (not 'refer')",
+    )
+    p.add_argument(
+        "--db",
+        help="case store: path or SQLAlchemy URL (default: $POXSCREEN_DB, then the user data dir)",
+    )
+    p.add_argument(
+        "--no-register",
+        action="store_true",
+        help="only write the run folder; do not register the model in the store",
+    )
+    p.add_argument(
+        "--init",
+        default="auto",
+        metavar="auto|active|imagenet|random|FILE",
+        help="start model (default: the store's active model, else ImageNet)",
+    )
+    p.add_argument("--classes", nargs="+", help="train only these classes")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="RUN_DIR",
+        help="run folder (default: <user data dir>/training/<time>)",
+    )
+    p.add_argument(
+        "--split",
+        type=Path,
+        metavar="FILE",
+        dest="split_file",
+        help="recorded split to reuse and extend, or to create (JSON)",
+    )
+    p.add_argument("--val-fraction", type=_fraction, default=0.15)
+    p.add_argument(
+        "--test-fraction",
+        type=_fraction,
+        default=0.0,
+        help="hold out a test split too (reported, never used for choices)",
+    )
+    p.add_argument(
+        "--hash-threshold",
+        type=int,
+        default=None,
+        help="pHash Hamming distance for near-duplicates (default 10 of 64)",
+    )
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    p.add_argument(
+        "--monitor",
+        choices=MONITORS,
+        default="macro_f1",
+        help="validation metric for early stopping and the best checkpoint",
+    )
+    p.add_argument(
+        "--balance",
+        choices=BALANCING,
+        default="sampler",
+        help="class imbalance: balanced sampling, weighted loss, or none",
+    )
+    p.add_argument(
+        "--freeze",
+        type=_fraction,
+        default=0.45,
+        help="fraction of backbone blocks to freeze (default 0.45)",
+    )
+    p.add_argument(
+        "--bn",
+        choices=("auto", "preserve", "recalibrate", "none"),
+        default="auto",
+        help="BatchNorm before training: preserve = function-preserving re-estimation "
+        "(pretrained starts), recalibrate = plain statistics (random starts); auto picks",
+    )
+    p.add_argument("--no-augment", action="store_true", help="no online augmentation")
+    p.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)}, cuda:N")
+    p.add_argument("--input-size", type=int, help="override the model's input size")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
+    p.add_argument("--name", help="model name (default: finetune-<time>)")
+    p.add_argument("--promote-metric", choices=sorted(COMPARABLE), default="macro_f1")
+    p.add_argument(
+        "--force-promote",
+        action="store_true",
+        help="activate the new model even if it does not beat the active one",
+    )
+    p.add_argument(
+        "--stop-file", type=Path, help="stop cleanly when this file appears (default: RUN_DIR/STOP)"
+    )
+    p.add_argument("--no-progress-bar", action="store_true")
+    p.set_defaults(handler=cmd_train)
+
+
+def _add_others(sub: Any) -> None:
+    p = sub.add_parser("evaluate", help="score a model on a labelled folder; write report + plots")
+    p.add_argument("model", type=Path)
+    p.add_argument("data_dir", type=Path, nargs="+", metavar="DATA_DIR")
+    p.add_argument("--out", type=Path, default=None, help="report folder (default: ./evaluation)")
+    p.add_argument(
+        "--split",
+        type=Path,
+        dest="split_file",
+        metavar="FILE",
+        help="evaluate only one part of this recorded split",
+    )
+    p.add_argument(
+        "--subset",
+        choices=("train", "val", "test"),
+        default=None,
+        help="which part of --split (default: test)",
+    )
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser("split", help="make (and record) a grouped, stratified split of folders")
+    p.add_argument("data_dir", type=Path, nargs="+", metavar="DATA_DIR")
+    p.add_argument("--out", type=Path, required=True, help="split JSON file to write")
+    p.add_argument("--val-fraction", type=_fraction, default=0.15)
+    p.add_argument("--test-fraction", type=_fraction, default=0.15)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hash-threshold", type=int, default=None)
+    p.set_defaults(handler=cmd_split)
+
+    p = sub.add_parser(
+        "rollback", help="activate an earlier model version (default: the active model's parent)"
+    )
+    p.add_argument("version", nargs="?", help="hash, hash prefix, name@hash or unique name")
+    p.add_argument("--db")
+    p.set_defaults(handler=cmd_rollback)
+
+
+def register(subparsers: Any) -> None:
+    """Add the trainer's sub-commands to another program's argparse sub-parsers."""
+    _add_train(subparsers)
+    _add_others(subparsers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer", description="PoxScreen trainer (runs as its own process)"
+    )
+    register(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from trainer.fit import FitConfig
+    from trainer.progress import Reporter, StopControl
+    from trainer.splits import DEFAULT_THRESHOLD
+    from trainer.train import TrainOptions, run_training
+
+    fit = FitConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        patience=args.patience,
+        monitor=args.monitor,
+        balance=args.balance,
+        seed=args.seed,
+        num_workers=args.workers,
+    )
+    opts = TrainOptions(
+        data_dirs=list(args.data),
+        from_store=args.from_store,
+        db=args.db,
+        register=not args.no_register,
+        init=args.init,
+        classes=args.classes,
+        out=args.out,
+        split_file=args.split_file,
+        val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
+        hash_threshold=args.hash_threshold
+        if args.hash_threshold is not None
+        else DEFAULT_THRESHOLD,
+        freeze=args.freeze,
+        bn=args.bn,
+        augment=not args.no_augment,
+        device=args.device,
+        input_size=args.input_size,
+        name=args.name,
+        promote_metric=args.promote_metric,
+        force_promote=args.force_promote,
+        stop_file=args.stop_file,
+        fit=fit,
+    )
+    reporter = Reporter(bar=False if args.no_progress_bar else None)
+    stop = StopControl(args.stop_file).install()
+    try:
+        if opts.out is None:
+            from trainer.train import default_run_dir
+
+            opts.out = default_run_dir()
+        if stop.stop_file is None:
+            stop.stop_file = Path(opts.out) / "STOP"
+        report = run_training(opts, reporter, stop)
+    except KeyboardInterrupt:
+        reporter.close_bar()
+        reporter.emit("error", message="aborted by the user; nothing was registered")
+        return 130
+    except Exception as exc:  # report every failure as an event, then exit non-zero
+        reporter.close_bar()
+        reporter.emit("error", message=f"{type(exc).__name__}: {exc}")
+        logging.getLogger(__name__).debug("training failed", exc_info=True)
+        print(traceback.format_exc(), file=sys.stderr)
+        return 1
+    finally:
+        stop.uninstall()
+    promo = report.get("promotion", {})
+    reporter.say(f"{report['status']}: {report['model']}  ({report['version']})")
+    if report.get("registered"):
+        reporter.say(
+            ("activated" if report["registered"]["activated"] else "registered, not activated")
+            + f": {promo.get('reason')}"
+        )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from trainer.evaluate import evaluate_folder
+
+    out = args.out or Path("evaluation")
+    report = evaluate_folder(
+        args.model,
+        args.data_dir,
+        out,
+        split_file=args.split_file,
+        subset=args.subset,
+        device=args.device,
+        batch_size=args.batch_size,
+    )
+    m = report["metrics"]
+    print(
+        f"{report['model']['version']} on {m['n']} images: accuracy {m.get('accuracy', 0):.4f}"
+        f"  macro-F1 {m.get('macro_f1', 0):.4f}  MCC {m.get('mcc', 0):.4f}"
+        f"  ECE {m.get('ece', 0):.4f}"
+    )
+    for name, c in m.get("per_class", {}).items():
+        print(
+            f"  {name:<12} precision {c['precision']:.3f}  recall {c['recall']:.3f}  "
+            f"F1 {c['f1']:.3f}  (n={c['support']})"
+        )
+    print(f"report: {out / 'report.json'}")
+    return 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from engine.images import load_image
+    from trainer.data import merge_samples, scan_image_folder
+    from trainer.splits import DEFAULT_THRESHOLD, make_split, phash_pair
+
+    found = [scan_image_folder(d)[0] for d in args.data_dir]
+    samples, _ = merge_samples(*found)
+    hashes = [phash_pair(load_image(s.path, target_size=256)) for s in samples]
+    split = make_split(
+        [s.sha256 for s in samples],
+        [s.label for s in samples],
+        hashes,
+        val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+        threshold=args.hash_threshold if args.hash_threshold is not None else DEFAULT_THRESHOLD,
+        paths=[str(s.path) for s in samples],
+    )
+    split.save(args.out)
+    print(json.dumps(split.counts(), indent=1))
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from trainer.promote import rollback
+    from trainer.sources import open_store
+
+    with open_store(args.db) as store:
+        info = rollback(store, args.version)
+    print(f"active model: {info.version}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    if args.command == "train":
+        return args.handler(args)
+    try:
+        return int(args.handler(args) or 0)
+    except Exception as exc:  # typed errors (bad folder, model file, split) -> one clear line
+        print(f"python -m trainer {args.command}: error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,274 @@
+"""The training loop: Adam + cross-entropy, validation every epoch, early stopping, clean stop.
+
+The best model so far (by the monitored validation metric) is written atomically to
+``best.safetensors`` in the run folder after every improvement, so a stop -- or a crash -- never
+loses more than the epoch in progress, and the file on disk is always whole.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from engine.checkpoint import ModelMeta, save_model
+from trainer.bn import trainable_parameters
+from trainer.calibration import softmax_t
+from trainer.data import balanced_sampler, class_weights
+from trainer.metrics import classification_metrics
+from trainer.progress import Reporter, StopControl
+
+MONITORS = ("macro_f1", "accuracy", "val_loss")
+BALANCING = ("sampler", "loss", "none")
+
+
+@dataclass
+class FitConfig:
+    """Recipe defaults from the authors (Adam 1e-4, batch 32, CE, <= 100 epochs, early stop)."""
+
+    epochs: int = 100
+    batch_size: int = 32
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    patience: int = 10
+    monitor: str = "macro_f1"
+    balance: str = "sampler"
+    seed: int = 0
+    num_workers: int = 0
+
+    def validate(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
+            raise ValueError("epochs, batch size and patience must be at least 1")
+        if not self.lr > 0 or self.weight_decay < 0:
+            raise ValueError("learning rate must be > 0 and weight decay >= 0")
+        if self.monitor not in MONITORS:
+            raise ValueError(f"monitor must be one of {MONITORS}, got {self.monitor!r}")
+        if self.balance not in BALANCING:
+            raise ValueError(f"balance must be one of {BALANCING}, got {self.balance!r}")
+
+
+@dataclass
+class FitResult:
+    status: str  # "finished" (epoch limit) | "early_stopped" | "stopped"
+    best_epoch: int | None
+    best_state: dict[str, torch.Tensor] | None
+    best_val: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str | None = None
+    epochs_run: int = 0
+    train_seconds: float = 0.0
+    images_seen: int = 0
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and torch; ask torch for deterministic kernels where it has them."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def _worker_init(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def make_train_loader(
+    dataset: Dataset[Any], targets: list[int], num_classes: int, config: FitConfig
+) -> DataLoader[Any]:
+    """Shuffled (or class-balanced) batches from a seeded generator: same seed, same batches."""
+    generator = torch.Generator().manual_seed(config.seed)
+    sampler = (
+        balanced_sampler(targets, num_classes, generator) if config.balance == "sampler" else None
+    )
+    n = len(targets)
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=generator,
+        num_workers=config.num_workers,
+        worker_init_fn=_worker_init,
+        # a last batch of one breaks BatchNorm in training mode; drop it only then
+        drop_last=n > config.batch_size and n % config.batch_size == 1,
+        persistent_workers=config.num_workers > 0,
+    )
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module, loader: DataLoader[Any], device: torch.device
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and targets for a whole loader, in eval mode."""
+    was_training = model.training
+    model.eval()
+    logits: list[torch.Tensor] = []
+    targets: list[torch.Tensor] = []
+    for x, y in loader:
+        logits.append(model(x.to(device)).float().cpu())
+        targets.append(torch.as_tensor(y))
+    model.train(was_training)
+    if not logits:
+        return np.zeros((0, 0)), np.zeros(0, dtype=np.int64)
+    return torch.cat(logits).numpy(), torch.cat(targets).numpy()
+
+
+def _score(monitor: str, val: dict[str, Any]) -> tuple[float, ...]:
+    loss = val.get("nll", math.inf)
+    if monitor == "val_loss":
+        return (-loss,)
+    return (val.get(monitor, -math.inf), -loss)  # ties broken by lower validation loss
+
+
+def fit(
+    model: nn.Module,
+    train_set: Dataset[Any],
+    train_targets: list[int],
+    val_loader: DataLoader[Any],
+    classes: list[str],
+    config: FitConfig,
+    device: torch.device,
+    run_dir: Path,
+    checkpoint_meta: ModelMeta,
+    reporter: Reporter,
+    stop: StopControl,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> FitResult:
+    """Train ``model`` in place; keep and return the best validated state.
+
+    ``model`` should already be frozen/re-estimated as wanted; only parameters with
+    ``requires_grad`` are optimised.
+    """
+    config.validate()
+    k = len(classes)
+    loader = make_train_loader(train_set, train_targets, k, config)
+    steps = len(loader)
+    weight = class_weights(train_targets, k).to(device) if config.balance == "loss" else None
+    optimizer = torch.optim.Adam(
+        trainable_parameters(model), lr=config.lr, weight_decay=config.weight_decay
+    )
+    result = FitResult(status="finished", best_epoch=None, best_state=None)
+    best_score: tuple[float, ...] | None = None
+    bad_epochs = 0
+    start = time.monotonic()
+    step_times: list[float] = []
+    epoch_overhead: list[float] = []
+    best_path = run_dir / "best.safetensors"
+
+    for epoch in range(1, config.epochs + 1):
+        if stop.requested:
+            break
+        model.train()
+        reporter.epoch_bar(epoch, config.epochs, steps)
+        running, seen = 0.0, 0
+        for step, (x, y) in enumerate(loader, start=1):
+            if stop.requested:
+                break
+            t0 = time.monotonic()
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x), y, weight=weight)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch} step {step}")
+            loss.backward()
+            optimizer.step()
+            running += loss.item() * len(y)
+            seen += len(y)
+            result.images_seen += len(y)
+            step_times.append(time.monotonic() - t0)
+            per_step = float(np.mean(step_times[-50:]))
+            per_epoch = per_step * steps + (float(np.mean(epoch_overhead)) if epoch_overhead else 0)
+            reporter.step(
+                force=step == steps,
+                epoch=epoch,
+                epochs=config.epochs,
+                step=step,
+                steps=steps,
+                loss=running / seen,
+                lr=config.lr,
+                elapsed_s=round(time.monotonic() - start, 2),
+                eta_s=round(per_step * (steps - step) + per_epoch * (config.epochs - epoch), 1),
+            )
+        reporter.close_bar()
+        if stop.requested and result.best_state is not None:
+            break  # a partial epoch is not validated; the best validated model stands
+        t_val = time.monotonic()
+        logits, y_val = predict_logits(model, val_loader, device)
+        val = classification_metrics(y_val, softmax_t(logits), classes) if len(y_val) else {}
+        epoch_overhead.append(time.monotonic() - t_val)
+        score = _score(config.monitor, val)
+        improved = best_score is None or score > best_score
+        if improved:
+            best_score, bad_epochs = score, 0
+            result.best_epoch, result.best_val = epoch, val
+            result.best_state = copy.deepcopy(
+                {k_: v.detach().cpu() for k_, v in model.state_dict().items()}
+            )
+            meta = dataclasses.replace(
+                checkpoint_meta,
+                metrics={"val": _brief(val)},
+                training={**checkpoint_meta.training, "best_epoch": epoch},
+            )
+            save_model(best_path, model, meta)
+        else:
+            bad_epochs += 1
+        result.epochs_run = epoch
+        per_epoch = float(np.mean(step_times[-50:])) * steps + float(np.mean(epoch_overhead))
+        row = {
+            "epoch": epoch,
+            "epochs": config.epochs,
+            "train_loss": running / seen if seen else None,
+            "val_loss": val.get("nll"),
+            "val_accuracy": val.get("accuracy"),
+            "val_macro_f1": val.get("macro_f1"),
+            "improved": improved,
+            "best_epoch": result.best_epoch,
+            "best_score": best_score[0] if best_score else None,
+            "bad_epochs": bad_epochs,
+            "patience": config.patience,
+            "elapsed_s": round(time.monotonic() - start, 2),
+            "eta_s": round(per_epoch * (config.epochs - epoch), 1),
+            "eta_patience_s": round(
+                per_epoch * min(config.patience - bad_epochs, config.epochs - epoch), 1
+            ),
+        }
+        if stop.requested:
+            row["partial"] = seen < steps * config.batch_size
+        result.history.append(row)
+        reporter.emit("epoch", **row)
+        reporter.say(
+            f"epoch {epoch}: train loss {row['train_loss'] or math.nan:.4f}  "
+            f"val loss {row['val_loss'] or math.nan:.4f}  "
+            f"val acc {row['val_accuracy'] or math.nan:.3f}  "
+            f"macro-F1 {row['val_macro_f1'] or math.nan:.3f}" + ("  *" if improved else "")
+        )
+        if on_epoch is not None:
+            on_epoch(row)
+        if bad_epochs >= config.patience:
+            result.status = "early_stopped"
+            break
+    if stop.requested:
+        result.status, result.stop_reason = "stopped", stop.reason
+    result.train_seconds = time.monotonic() - start
+    return result
+
+
+def _brief(val: dict[str, Any]) -> dict[str, Any]:
+    keys = ("n", "accuracy", "macro_f1", "weighted_f1", "mcc", "nll", "ece")
+    return {k: val[k] for k in keys if k in val}

@@ -1,0 +1,78 @@
+"""The case store as a training source (labelled images), and where store-side files live.
+
+Kept apart from the rest of the trainer so folder-only training works without a database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.paths import user_data_dir, user_models_dir
+from trainer.data import Sample, Skipped
+
+
+def open_store(db: str | os.PathLike[str] | None) -> Any:
+    """Open the case store named by ``--db`` (or $POXSCREEN_DB, or the user data dir)."""
+    from engine.store import Store
+
+    return Store.open(db)
+
+
+def store_samples(
+    store: Any,
+    classes: Sequence[str] | None = None,
+) -> tuple[list[Sample], list[Skipped]]:
+    """Every image with a current label, except "refer / uncertain" (the store leaves those out),
+    read from the store's own copy when it has one. Images whose file is gone are skipped."""
+    samples: list[Sample] = []
+    skipped: list[Skipped] = []
+    for item in store.labelled_images():
+        if item.file is None:
+            skipped.append(
+                Skipped(
+                    f"sha256:{item.sha256}",
+                    "labelled, but no copy of the image "
+                    "is in the store and the original file is gone",
+                )
+            )
+            continue
+        if classes is not None and item.label not in classes:
+            skipped.append(
+                Skipped(str(item.file), f"label {item.label!r} not among the classes being trained")
+            )
+            continue
+        samples.append(
+            Sample(path=Path(item.file), label=item.label, sha256=item.sha256, source="store")
+        )
+    return samples, skipped
+
+
+def _beside_db(store: Any, suffix: str) -> Path | None:
+    from engine.store.db import sqlite_file
+
+    path = sqlite_file(store.engine.url)
+    return None if path is None else path.with_name(f"{path.stem}-{suffix}")
+
+
+def store_models_dir(store: Any | None) -> Path:
+    """Where registered model files are kept: ``<db name>-models`` beside an SQLite file."""
+    return (_beside_db(store, "models") if store is not None else None) or user_models_dir()
+
+
+def store_split_path(store: Any | None) -> Path:
+    """The split recorded for training from the store (validation stays fixed across runs)."""
+    folder = _beside_db(store, "splits") if store is not None else None
+    return (folder or user_data_dir() / "splits") / "store-split.json"
+
+
+def active_model_path(store: Any | None) -> Path | None:
+    """The active model's file, when the store has one and the file exists."""
+    if store is None:
+        return None
+    info = store.active_model()
+    if info is None or not info.path or not Path(info.path).is_file():
+        return None
+    return Path(info.path)

@@ -1,0 +1,276 @@
+"""One training run, start to finish: data -> split -> start model -> BN -> fit -> calibrate ->
+evaluate -> model file + report -> registration (last, and only with a complete model file).
+
+Run folder contents: ``split.json`` (the images of each split, by SHA-256), ``best.safetensors``
+(rewritten at each improvement), ``model.safetensors`` (the final, calibrated model),
+``report.json`` and PNG figures (training curves; confusion matrix, ROC, PR and reliability for
+each evaluated split). A file named ``STOP`` in the run folder stops the run cleanly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.device import select_device
+from engine.paths import user_data_dir
+from trainer.bn import freeze_backbone, frozen_block_count, recalibrate_bn, reestimate_bn
+from trainer.data import DataError, TrainDataset
+from trainer.finish import finish
+from trainer.fit import FitConfig, fit, seed_everything
+from trainer.prepare import SplitRequest, gather, prepare
+from trainer.progress import Reporter, StopControl
+from trainer.splits import DEFAULT_THRESHOLD
+from trainer.start import start_model
+
+BN_MODES = ("auto", "preserve", "recalibrate", "none")
+BN_IMAGES = 512
+
+
+@dataclass
+class TrainOptions:
+    """Everything ``python -m trainer train`` can set (see its --help)."""
+
+    data_dirs: list[Path] = field(default_factory=list)
+    from_store: bool = False
+    db: str | None = None
+    register: bool = True
+    init: str = "auto"
+    classes: list[str] | None = None
+    out: Path | None = None
+    split_file: Path | None = None
+    val_fraction: float = 0.15
+    test_fraction: float = 0.0
+    hash_threshold: int = DEFAULT_THRESHOLD
+    freeze: float = 0.45
+    bn: str = "auto"
+    augment: bool = True
+    device: str = "auto"
+    input_size: int | None = None
+    name: str | None = None
+    promote_metric: str = "macro_f1"
+    force_promote: bool = False
+    stop_file: Path | None = None
+    fit: FitConfig = field(default_factory=FitConfig)
+
+
+def stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def default_run_dir() -> Path:
+    return user_data_dir() / "training" / stamp()
+
+
+def prepare_bn(
+    model: torch.nn.Module, mode: str, train_set: TrainDataset, seed: int, device: torch.device
+) -> str:
+    """Make BatchNorm fit for training mode before anything is frozen; returns what was done.
+
+    "preserve" (pretrained starts): re-estimate statistics keeping the eval function, so the
+    ImageNet features survive training mode. "recalibrate" (random starts): plain statistics
+    update. Uses up to 512 augmented training images, seeded.
+    """
+    if mode == "none":
+        return "none"
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(train_set), generator=gen)[:BN_IMAGES].tolist()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        batches = [
+            torch.stack([train_set[i][0] for i in idx[j : j + 32]]) for j in range(0, len(idx), 32)
+        ]
+    if mode == "recalibrate":
+        recalibrate_bn(model, batches, device=device)
+    else:
+        reestimate_bn(model, batches, device=device)
+    return mode
+
+
+def run_training(
+    opts: TrainOptions, reporter: Reporter | None = None, stop: StopControl | None = None
+) -> dict[str, Any]:
+    """Train, evaluate, write the model and the report, and (optionally) register it."""
+    reporter = reporter or Reporter()
+    opts.fit.validate()
+    if opts.bn not in BN_MODES:
+        raise ValueError(f"bn mode must be one of {BN_MODES}, got {opts.bn!r}")
+    if not opts.data_dirs and not opts.from_store:
+        raise DataError("no training data: give --data DIR and/or --from-store")
+    run_dir = Path(opts.out) if opts.out else default_run_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stop = stop or StopControl(opts.stop_file or run_dir / "STOP")
+    store = None
+    if opts.from_store or opts.register:
+        from trainer.sources import open_store
+
+        store = open_store(opts.db)
+    try:
+        return _run(opts, reporter, stop, run_dir, store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run(
+    opts: TrainOptions, reporter: Reporter, stop: StopControl, run_dir: Path, store: Any
+) -> dict[str, Any]:
+    from trainer.sources import active_model_path, store_split_path
+
+    t0 = time.monotonic()
+    cfg = opts.fit
+    seed_everything(cfg.seed)
+    choice = select_device(opts.device)
+    device = choice.device
+    reporter.emit("stage", stage="scan", message="finding labelled images")
+    samples, skipped, per_source = gather(
+        opts.data_dirs, store if opts.from_store else None, opts.classes
+    )
+    classes = sorted({s.label for s in samples})
+    if len(classes) < 2:
+        raise DataError(f"need labelled images of at least 2 classes, found {classes or 'none'}")
+    active_path = active_model_path(store)
+    model, meta, start_desc = start_model(
+        opts.init, classes, cfg.seed, active_path=active_path, input_size=opts.input_size
+    )
+    parent_hash = meta.content_hash or None
+    model.to(device)
+    record = opts.split_file or (store_split_path(store) if opts.from_store else None)
+    request = SplitRequest(
+        record, opts.val_fraction, opts.test_fraction, cfg.seed, opts.hash_threshold
+    )
+    data = prepare(
+        samples,
+        skipped,
+        per_source,
+        meta,
+        request,
+        run_dir,
+        reporter,
+        augment=opts.augment,
+        eval_batch=max(cfg.batch_size, 32),
+    )
+    n_train = len(data.train_set)
+    steps = n_train // cfg.batch_size + (n_train % cfg.batch_size > 1)
+    reporter.emit(
+        "start",
+        run_dir=run_dir,
+        device=str(device),
+        device_reason=choice.reason,
+        classes=data.classes,
+        n_train=n_train,
+        n_val=len(data.parts["val"]),
+        n_test=len(data.parts["test"]),
+        counts=data.counts,
+        epochs=cfg.epochs,
+        steps=steps,
+        start_model=start_desc,
+        skipped=len(data.skipped),
+    )
+    reporter.say(
+        f"start: {start_desc}; device {choice}; train {n_train}, "
+        f"val {len(data.parts['val'])}, test {len(data.parts['test'])}"
+    )
+
+    bn_mode = opts.bn
+    if bn_mode == "auto":
+        bn_mode = "recalibrate" if opts.init == "random" else "preserve"
+    reporter.emit("stage", stage="bn", message=f"BatchNorm statistics: {bn_mode}")
+    prepare_bn(model, bn_mode, data.train_set, cfg.seed, device)
+    freeze_backbone(model, opts.freeze)
+
+    params = {
+        "init": start_desc,
+        "parent": parent_hash,
+        "freeze": opts.freeze,
+        "frozen_blocks": frozen_block_count(len(list(model.features.children())), opts.freeze),
+        "bn": bn_mode,
+        "augment": opts.augment,
+        "device": str(device),
+        "input_size": meta.input_size,
+        **{f"fit_{k}": v for k, v in dataclasses.asdict(cfg).items()},
+    }
+    data_summary = {
+        "sources": per_source,
+        "classes": data.classes,
+        "counts": data.counts,
+        "skipped": len(data.skipped),
+        "split_file": str(record) if record else None,
+        "split_seed": data.split.seed,
+        "split_added": data.added,
+        "val_sha256": data.split.members("val"),
+    }
+    ck_meta = dataclasses.replace(
+        meta,
+        name=opts.name or f"finetune-{stamp()}",
+        parent=parent_hash,
+        trained=True,
+        training=params,
+        metrics={},
+        temperature=1.0,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        description=f"fine-tuned from {start_desc}",
+    )
+    result = fit(
+        model,
+        data.train_set,
+        data.train_set.targets,
+        data.val_loader,
+        data.classes,
+        cfg,
+        device,
+        run_dir,
+        ck_meta,
+        reporter,
+        stop,
+    )
+    if result.best_state is None:
+        raise DataError("training stopped before any epoch was validated; nothing to keep")
+    if result.status == "stopped":
+        reporter.emit("stopping", reason=result.stop_reason)
+    model.load_state_dict(result.best_state)
+    model.eval()
+    report = finish(
+        model=model,
+        ck_meta=ck_meta,
+        data=data,
+        result=result,
+        run_dir=run_dir,
+        device=device,
+        reporter=reporter,
+        store=store,
+        active_path=active_path,
+        register=opts.register,
+        promote_metric=opts.promote_metric,
+        force_promote=opts.force_promote,
+        params=params,
+        data_summary=data_summary,
+    )
+    registered = report.get("registered")
+    reporter.emit(
+        "done",
+        status=result.status,
+        model=report["model"],
+        report=run_dir / "report.json",
+        version=report["version"],
+        metrics={k: v["metrics"] for k, v in _brief(report).items()},
+        registered=registered is not None,
+        activated=bool(registered and registered["activated"]),
+        promotion=report["promotion"],
+        elapsed_s=round(time.monotonic() - t0, 1),
+    )
+    return report
+
+
+def _brief(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    keys = ("n", "accuracy", "macro_f1", "weighted_f1", "mcc", "ece", "nll")
+    return {
+        name: {"metrics": {k: sec["metrics"].get(k) for k in keys}}
+        for name, sec in report["splits"].items()
+    }

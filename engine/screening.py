@@ -27,6 +27,9 @@ class ResultStore(Protocol):
     def screened_hashes(self, model_hash: str) -> set[str]: ...
     def record_screening(self, run_id: int, meta: Any, results: Sequence[Prediction]) -> None: ...
     def finish_screening(self, run_id: int, status: str, counts: dict[str, int]) -> None: ...
+    def stored_predictions(
+        self, model_hash: str, hashes: Sequence[str]
+    ) -> dict[str, tuple[dict[str, float], str, float]]: ...
 
 
 @dataclass
@@ -69,6 +72,7 @@ def csv_header(classes: Sequence[str]) -> list[str]:
         "model_version",
         "model_trained",
         "error",
+        "source",
     ]
 
 
@@ -85,6 +89,7 @@ def csv_row(p: Prediction, classes: Sequence[str], trained: bool) -> list[str]:
         p.model_version,
         str(trained).lower(),
         p.error or "",
+        "case store (screened earlier)" if p.skipped else "",
     ]
 
 
@@ -150,8 +155,13 @@ class ScreeningJob:
                 if self.store is not None:
                     self.store.record_screening(summary.run_id, meta, batch)  # type: ignore[arg-type]
                 if writer is not None:
+                    self._fill_skipped(batch)
                     writer.write(
-                        [csv_row(p, meta.classes, meta.trained) for p in batch if not p.skipped]
+                        [
+                            csv_row(p, meta.classes, meta.trained)
+                            for p in batch
+                            if not p.skipped or p.top_class
+                        ]
                     )
                 if self.on_results is not None:
                     self.on_results(batch)
@@ -171,6 +181,20 @@ class ScreeningJob:
             if self.store is not None and summary.run_id is not None:
                 self.store.finish_screening(summary.run_id, status, summary.counts)
         return summary
+
+    def _fill_skipped(self, batch: list[Prediction]) -> None:
+        """Give already-screened images their stored result, so a resumed CSV is complete."""
+        skipped = [p for p in batch if p.skipped and p.sha256]
+        if not skipped or self.store is None:
+            return
+        stored = self.store.stored_predictions(
+            self.predictor.meta.content_hash,
+            [p.sha256 for p in skipped],  # type: ignore[misc]
+        )
+        for p in skipped:
+            hit = stored.get(p.sha256 or "")
+            if hit is not None:
+                p.probabilities, p.top_class, p.confidence = hit
 
 
 class _AtomicCsv:

@@ -331,3 +331,22 @@ def done_hashes(session: Session, model_id: int, hashes: Iterable[str] | None) -
             session.scalars(select(Image.sha256).where(Image.sha256.in_(chunk), has_prediction))
         )
     return out
+
+
+def stored_predictions(
+    session: Session, model_id: int, hashes: Iterable[str]
+) -> dict[str, tuple[dict[str, Any], str, float]]:
+    """sha256 -> (probabilities, top class, confidence) of this model's earlier predictions."""
+    wanted = sorted({h.lower() for h in hashes})
+    out: dict[str, tuple[dict[str, Any], str, float]] = {}
+    for chunk in chunked(wanted):
+        stmt = (
+            select(
+                Image.sha256, Prediction.probabilities, Prediction.top_class, Prediction.confidence
+            )
+            .join(Prediction, Prediction.image_id == Image.id)
+            .where(Prediction.model_id == model_id, Image.sha256.in_(chunk))
+        )
+        for sha, probs, top, conf in session.execute(stmt):
+            out[sha] = (dict(probs), top, conf)
+    return out

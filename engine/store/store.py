@@ -142,6 +142,17 @@ class Store(ReviewAndModels):
                 return set()
             return records.done_hashes(s, model.id, hashes)
 
+    def stored_predictions(
+        self, model_version: str, hashes: Iterable[str]
+    ) -> dict[str, tuple[dict[str, Any], str, float]]:
+        """Earlier results of this model for ``hashes``: a resumed screening still reports them."""
+        with self.read() as s:
+            try:
+                model = registry.find(s, model_version)
+            except NotFoundError:
+                return {}
+            return records.stored_predictions(s, model.id, hashes)
+
     def run(self, run_id: int) -> RunInfo:
         with self.read() as s:
             return records.run_info(s, records.get_run(s, run_id))

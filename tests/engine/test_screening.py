@@ -167,3 +167,28 @@ def test_cli_ctrl_c_keeps_output_consistent(model_file: Path, tmp_path: Path) ->
     assert 0 < len(rows) < 300
     assert all(r["predicted_class"] and r["sha256"] for r in rows)
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_rerun_with_store_skips_but_still_reports_every_image(
+    model_file: Path, photo_folder: Path, tmp_path: Path
+) -> None:
+    from engine.store import Store
+
+    predictor = Predictor.from_file(model_file, device="cpu", batch_size=4)
+    with Store.open(tmp_path / "cases.db") as store:
+        first = ScreeningJob(
+            predictor, photo_folder, recursive=True, csv_path=tmp_path / "a.csv", store=store
+        ).run()
+        second = ScreeningJob(
+            predictor, photo_folder, recursive=True, csv_path=tmp_path / "b.csv", store=store
+        ).run()
+    assert (first.predicted, first.skipped) == (6, 0)
+    assert (second.predicted, second.skipped, len(second.errors)) == (0, 6, 3)
+    a = {r["path"]: r for r in _rows(tmp_path / "a.csv")}
+    b = {r["path"]: r for r in _rows(tmp_path / "b.csv")}
+    assert a.keys() == b.keys()
+    for path, row in a.items():
+        if not row["error"]:
+            assert b[path]["predicted_class"] == row["predicted_class"]
+            assert float(b[path]["confidence"]) == pytest.approx(float(row["confidence"]), abs=1e-6)
+            assert b[path]["source"].startswith("case store") and row["source"] == ""

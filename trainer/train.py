@@ -111,9 +111,14 @@ def run_training(
         from trainer.sources import open_store
 
         store = open_store(opts.db)
+    deterministic = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     try:
         return _run(opts, reporter, stop, run_dir, store)
-    finally:
+    finally:  # leave the process as found (matters when called in-process, e.g. tests)
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
         if store is not None:
             store.close()
 

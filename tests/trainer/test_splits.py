@@ -1,0 +1,144 @@
+"""Splits: near-duplicates (mirrors, re-encodes) never straddle two splits; seeded; recorded."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageOps
+
+from engine.images import load_image
+from tests.trainer.synth import add_near_duplicates, make_folder, photo
+from trainer.data import merge_samples, scan_image_folder
+from trainer.splits import (
+    Split,
+    SplitError,
+    extend_split,
+    group_near_duplicates,
+    make_split,
+    phash_pair,
+)
+
+
+def _hashed(root: Path):
+    samples, skipped = scan_image_folder(root)
+    assert not skipped
+    samples, conflicts = merge_samples(samples)
+    assert not conflicts
+    hashes = [phash_pair(load_image(s.path)) for s in samples]
+    return samples, hashes
+
+
+def test_mirror_and_reencode_are_near_duplicates_but_distinct_photos_are_not() -> None:
+    a, b = photo(1, "Red"), photo(2, "Red")
+    mirrored = ImageOps.mirror(a)
+    reencoded = a.resize((72, 72)).convert("L").convert("RGB")
+    groups = group_near_duplicates([phash_pair(im) for im in (a, b, mirrored, reencoded)])
+    assert groups[0] == groups[2] == groups[3]
+    assert groups[1] != groups[0]
+
+
+def test_split_keeps_near_duplicate_groups_together(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "d", per_class=18)
+    copies = add_near_duplicates(root, every=2)  # 9 groups of 3 per class
+    samples, hashes = _hashed(root)
+    by_path = {str(s.path): s.sha256 for s in samples}
+    for seed in (0, 1, 2):
+        split = make_split(
+            [s.sha256 for s in samples],
+            [s.label for s in samples],
+            hashes,
+            val_fraction=0.2,
+            test_fraction=0.2,
+            seed=seed,
+        )
+        for original, dups in copies.items():
+            names = {split.assignment[by_path[str(p)]] for p in [Path(original), *dups]}
+            assert len(names) == 1, f"{original} and its copies straddle {names}"
+        counts = split.counts()
+        for name in ("train", "val", "test"):  # stratified: every class in every split
+            assert set(counts[name]) == {"Blue", "Green", "Red"}, (name, counts)
+        total = Counter(split.assignment.values())
+        assert 0.1 < total["val"] / len(samples) < 0.3
+        assert 0.1 < total["test"] / len(samples) < 0.3
+
+
+def test_ungrouped_split_would_leak(tmp_path: Path) -> None:
+    """Control: with grouping disabled (threshold -1) copies do land in different splits, so
+    the test above is able to fail."""
+    root = make_folder(tmp_path / "d", per_class=18)
+    copies = add_near_duplicates(root, every=2)
+    samples, hashes = _hashed(root)
+    by_path = {str(s.path): s.sha256 for s in samples}
+    split = make_split(
+        [s.sha256 for s in samples],
+        [s.label for s in samples],
+        hashes,
+        val_fraction=0.2,
+        test_fraction=0.2,
+        seed=0,
+        threshold=-1,
+    )
+    straddling = sum(
+        len({split.assignment[by_path[str(p)]] for p in [Path(o), *d]}) > 1
+        for o, d in copies.items()
+    )
+    assert straddling > 0
+
+
+def test_split_is_seeded_and_round_trips(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "d", per_class=12)
+    samples, hashes = _hashed(root)
+    args = ([s.sha256 for s in samples], [s.label for s in samples], hashes)
+    a = make_split(*args, seed=3, paths=[str(s.path) for s in samples])
+    b = make_split(*args, seed=3)
+    c = make_split(*args, seed=4)
+    assert a.assignment == b.assignment
+    assert a.assignment != c.assignment
+    path = a.save(tmp_path / "split.json")
+    loaded = Split.load(path)
+    assert loaded.assignment == a.assignment
+    assert loaded.labels == a.labels
+    assert loaded.hashes == a.hashes
+    assert loaded.members("val") == a.members("val")
+
+
+def test_extend_keeps_recorded_assignment_and_sends_copies_to_their_split(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "d", per_class=12)
+    samples, hashes = _hashed(root)
+    split = make_split([s.sha256 for s in samples], [s.label for s in samples], hashes, seed=0)
+    val_sha = split.members("val")[0]
+    val_hash = split.hashes[val_sha]
+    new_image = photo(999_999, "Red")
+    # a mirror image of a validation photo, and a brand-new photo
+    val_path = next(s.path for s in samples if s.sha256 == val_sha)
+    mirror = ImageOps.mirror(Image.open(val_path).convert("RGB"))
+    new = [
+        ("m" * 64, split.labels[val_sha], phash_pair(mirror)),
+        ("n" * 64, "Red", phash_pair(new_image)),
+    ]
+    extended, added = extend_split(
+        split, [n[0] for n in new], [n[1] for n in new], [n[2] for n in new]
+    )
+    assert all(extended.assignment[s] == split.assignment[s] for s in split.assignment)
+    assert extended.assignment["m" * 64] == "val"
+    assert extended.assignment["n" * 64] == "train"
+    assert added == {"val": 1, "train": 1}
+    assert val_hash == extended.hashes[val_sha]
+
+
+def test_bad_split_requests_are_typed_errors() -> None:
+    with pytest.raises(SplitError, match="at least 3"):
+        make_split(["a", "b"], ["x", "y"], [(0, 0), (1, 1)])
+    with pytest.raises(SplitError, match="fractions"):
+        make_split(
+            ["a", "b", "c"], ["x", "y", "x"], [(0, 0)] * 3, val_fraction=0.9, test_fraction=0.2
+        )
+
+
+def test_unreadable_split_file_names_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "split.json"
+    bad.write_text("{not json")
+    with pytest.raises(SplitError, match="split.json"):
+        Split.load(bad)

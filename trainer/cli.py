@@ -127,6 +127,9 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)}, cuda:N")
     p.add_argument("--input-size", type=int, help="override the model's input size")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)"
+    )
     p.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
     p.add_argument("--name", help="model name (default: finetune-<time>)")
     p.add_argument("--promote-metric", choices=sorted(COMPARABLE), default="macro_f1")
@@ -237,6 +240,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         stop_file=args.stop_file,
         fit=fit,
     )
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     reporter = Reporter(bar=False if args.no_progress_bar else None)
     stop = StopControl(args.stop_file).install()
     try:

@@ -3,6 +3,7 @@
 Protocol (stdout, one event per line, flushed): ``@progress {json}``. Every object has ``event``
 and ``time`` (unix seconds). Events, in order of a run:
 
+- ``run`` (first, at once): run_dir, stop_file (create it to stop cleanly), pid
 - ``start``: run_dir, device, device_reason, classes, n_train, n_val, n_test, epochs, steps
 - ``stage``: stage ("scan" | "decode" | "split" | "bn" | "calibrate" | "evaluate" | "save" |
   "register"), message, optionally done/total

@@ -10,6 +10,7 @@ each evaluated split). A file named ``STOP`` in the run folder stops the run cle
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -106,6 +107,7 @@ def run_training(
     run_dir = Path(opts.out) if opts.out else default_run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     stop = stop or StopControl(opts.stop_file or run_dir / "STOP")
+    reporter.emit("run", run_dir=run_dir, stop_file=stop.stop_file, pid=os.getpid())
     store = None
     if opts.from_store or opts.register:
         from trainer.sources import open_store
@@ -266,6 +268,7 @@ def _run(
         version=report["version"],
         metrics={k: v["metrics"] for k, v in _brief(report).items()},
         registered=registered is not None,
+        registration=registered,
         activated=bool(registered and registered["activated"]),
         promotion=report["promotion"],
         elapsed_s=round(time.monotonic() - t0, 1),

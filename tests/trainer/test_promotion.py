@@ -1,0 +1,91 @@
+"""Promotion gate both ways, forced promotion, training-run records and rollback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.checkpoint import read_meta
+from tests.trainer.conftest import RecordingReporter, TrainedRun, open_test_store, quick_options
+from trainer.promote import decide, rollback
+from trainer.train import run_training
+
+
+def test_better_model_is_registered_and_activated(trained_run: TrainedRun) -> None:
+    report = trained_run.report
+    promo = report["promotion"]
+    assert promo["activate"] is True
+    assert promo["active_version"].endswith(trained_run.untrained_hash[:12])
+    assert promo["new_value"] > promo["active_value"]  # judged on the same validation images
+    assert report["registered"]["activated"] is True
+    with open_test_store(trained_run.db) as store:
+        active = store.active_model()
+        assert active is not None and active.content_hash == report["content_hash"]
+        assert active.parent_hash == trained_run.untrained_hash
+        assert Path(active.path).is_file()  # a copy beside the database, not the run folder
+        assert Path(active.path).parent == trained_run.db.with_name("store-models")
+        assert read_meta(active.path).content_hash == report["content_hash"]
+        run = store.training_run(report["registered"]["training_run"])
+        assert run.status == "finished" and run.result_model == report["content_hash"]
+        assert run.base_model == trained_run.untrained_hash
+        assert run.data_summary["val_sha256"]  # the validation split is recorded with the run
+
+
+def test_worse_model_is_registered_but_not_activated_unless_forced(
+    trained_run: TrainedRun, tmp_path: Path
+) -> None:
+    """Starting from the untrained model with a negligible learning rate gives a model that
+    cannot beat the trained active one: registered, not active; --force-promote activates it."""
+    with open_test_store(trained_run.db) as store:
+        active_before = store.active_model()
+    assert active_before is not None
+    weak = dict(
+        init=str(trained_run.untrained),
+        lr=1e-9,
+        epochs=1,
+        freeze=1.0,
+        register=True,
+        db=str(trained_run.db),
+        split_file=Path(trained_run.report["run_dir"]) / "split.json",
+    )
+    report = run_training(
+        quick_options(trained_run.data, tmp_path / "weak", **weak), RecordingReporter()
+    )
+    assert report["promotion"]["activate"] is False
+    assert report["promotion"]["active_value"] > report["promotion"]["new_value"]
+    with open_test_store(trained_run.db) as store:
+        assert store.active_model().content_hash == active_before.content_hash
+        versions = {m.content_hash: m for m in store.models()}
+        assert report["content_hash"] in versions
+        assert not versions[report["content_hash"]].active
+
+    forced = run_training(
+        quick_options(trained_run.data, tmp_path / "forced", seed=1, force_promote=True, **weak),
+        RecordingReporter(),
+    )
+    assert forced["promotion"]["activate"] is True
+    assert forced["promotion"]["reason"] == "forced by the user"
+    with open_test_store(trained_run.db) as store:
+        assert store.active_model().content_hash == forced["content_hash"]
+        # rollback without a version: back to the parent (the untrained start model) ...
+        assert rollback(store).content_hash == trained_run.untrained_hash
+        # ... and to any named earlier version
+        assert rollback(store, active_before.content_hash[:12]).content_hash == (
+            active_before.content_hash
+        )
+        assert store.active_model().content_hash == active_before.content_hash
+
+
+def test_gate_rules() -> None:
+    assert decide({"macro_f1": 0.5}, None, None).activate  # first model
+    assert not decide({"macro_f1": 0.9}, None, "old@1", comparable=False).activate
+    assert decide({"macro_f1": 0.9}, None, "old@1", comparable=False, force=True).activate
+    tie = decide({"macro_f1": 0.8}, {"macro_f1": 0.8}, "old@1")
+    assert not tie.activate and "does not beat" in tie.reason
+    assert decide({"nll": 0.3}, {"nll": 0.4}, "old@1", metric="nll").activate
+
+
+def test_rollback_needs_a_parent_or_a_version(tmp_path: Path) -> None:
+    with open_test_store(tmp_path / "empty.db") as store, pytest.raises(ValueError):
+        rollback(store)

@@ -305,13 +305,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_split(args: argparse.Namespace) -> int:
+    from engine.checkpoint import ModelMeta
     from engine.images import load_image
-    from trainer.data import merge_samples, scan_image_folder
+    from trainer.data import cache_size_for, merge_samples, scan_image_folder
     from trainer.splits import DEFAULT_THRESHOLD, make_split, phash_pair
 
     found = [scan_image_folder(d)[0] for d in args.data_dir]
     samples, _ = merge_samples(*found)
-    hashes = [phash_pair(load_image(s.path, target_size=256)) for s in samples]
+    size = cache_size_for(ModelMeta())  # decode as training does, so hashes match exactly
+    hashes = [phash_pair(load_image(s.path, target_size=size)) for s in samples]
     split = make_split(
         [s.sha256 for s in samples],
         [s.label for s in samples],

@@ -7,6 +7,7 @@ figures next, and the store is touched only after both are complete.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,26 +46,36 @@ def calibrate_and_evaluate(
     return t, evals
 
 
-def score_active(
-    store: Any, active_path: Path | None, data: Prepared, device: torch.device
-) -> tuple[str | None, dict[str, Any] | None]:
-    """The active model's version and its metrics on the same validation images.
+@dataclass
+class Baseline:
+    """The model in use when the run ends: what the new model must beat."""
 
-    Metrics are None when there is no active model, its file cannot be read, or its classes
-    differ (then the two cannot be compared fairly).
-    """
+    version: str | None = None
+    metrics: dict[str, Any] | None = None  # on the same validation images; None: not comparable
+    path: Path | None = None
+    meta: ModelMeta | None = None
+    registered: bool = True
+
+
+def score_current(
+    store: Any, current: tuple[Path | None, bool], data: Prepared, device: torch.device
+) -> Baseline:
+    """Score the model in use (the store's active model, else the shipped default) on the
+    validation images. Metrics stay None when its file cannot be read or its classes differ
+    (the two cannot then be compared fairly)."""
+    path, registered = current
     info = store.active_model() if store is not None else None
-    if info is None:
-        return None, None
-    if active_path is None:
-        return info.version, None
+    base = Baseline(version=info.version if info else None, path=path, registered=registered)
+    if path is None:
+        return base
     try:
-        model, meta = load_model(active_path, device=device)
-    except Exception:  # an unreadable active model cannot be compared; the gate says so
-        return info.version, None
-    if sorted(meta.classes) != sorted(data.classes):
-        return meta.version, None
-    return meta.version, score_samples(model, meta, data.samples("val"), device).metrics
+        model, meta = load_model(path, device=device)
+    except Exception:  # an unreadable model cannot be compared; the gate says so
+        return base
+    base.version, base.meta = meta.version, meta
+    if sorted(meta.classes) == sorted(data.classes):
+        base.metrics = score_samples(model, meta, data.samples("val"), device).metrics
+    return base
 
 
 def brief(evals: dict[str, Evaluation]) -> dict[str, dict[str, Any]]:
@@ -81,7 +92,7 @@ def finish(
     device: torch.device,
     reporter: Reporter,
     store: Any,
-    active_path: Path | None,
+    current: tuple[Path | None, bool],
     register: bool,
     promote_metric: str,
     force_promote: bool,
@@ -91,14 +102,14 @@ def finish(
     """Calibrate, evaluate, save ``model.safetensors`` + report, decide promotion, register."""
     t, evals = calibrate_and_evaluate(model, ck_meta, data, device, reporter)
     summary = brief(evals)
-    active_version, active_val = score_active(store, active_path, data, device)
+    baseline = score_current(store, current, data, device)
     decision: Decision = decide(
         evals["val"].metrics,
-        active_val,
-        active_version,
+        baseline.metrics,
+        baseline.version,
         metric=promote_metric,
         force=force_promote,
-        comparable=active_val is not None,
+        comparable=baseline.metrics is not None,
     )
     status = {
         "best_epoch": result.best_epoch,
@@ -138,7 +149,11 @@ def finish(
         "train_images_per_second": round(result.images_seen / max(result.train_seconds, 1e-9), 2),
         "skipped": [s.__dict__ for s in data.skipped],
         "splits": {},
-        "active_model": {"version": active_version, "val": active_val},
+        "model_in_use": {
+            "version": baseline.version,
+            "val": baseline.metrics,
+            "registered": baseline.registered,
+        },
         "promotion": dataclasses.asdict(decision),
         "registered": None,
     }
@@ -162,6 +177,7 @@ def finish(
             metrics={**summary, "promotion_metric": promote_metric},
             status="cancelled" if result.status == "stopped" else "finished",
             log=f"{result.status}; best epoch {result.best_epoch}; {decision.reason}\n",
+            baseline=None if baseline.registered else (baseline.meta, baseline.path),
         )
         write_json(run_dir / "report.json", report)
     return report

@@ -93,9 +93,14 @@ def register_trained(
     metrics: dict[str, Any],
     status: str,
     log: str = "",
+    baseline: tuple[ModelMeta | None, Path | None] | None = None,
 ) -> dict[str, Any]:
     """Copy ``model_file`` beside the database, then in one transaction: register the version
-    (active or not, per ``decision``) and record the training run with its result."""
+    (active or not, per ``decision``) and record the training run with its result.
+
+    ``baseline``: the model in use when the store had none registered (the shipped default);
+    it is registered first (and so becomes active, as it was in use), keeping lineage and
+    rollback whole."""
     from engine.store import registry
     from engine.store.models import utcnow
 
@@ -105,6 +110,23 @@ def register_trained(
     meta_dict = dataclasses.asdict(meta)
     with store.write() as s:
         now = utcnow()
+        base_meta, base_path = baseline or (None, None)
+        if (
+            base_meta is not None
+            and base_meta.content_hash
+            and not _known(s, base_meta.content_hash)
+        ):
+            registry.register(
+                s,
+                base_meta.content_hash,
+                name=base_meta.name,
+                now=now,
+                path=str(base_path) if base_path else None,
+                meta=dataclasses.asdict(base_meta),
+                metrics=base_meta.metrics,
+                parent_hash=base_meta.parent,
+                activate=None,
+            )
         row = registry.register(
             s,
             meta.content_hash,

@@ -68,6 +68,17 @@ def store_split_path(store: Any | None) -> Path:
     return (folder or user_data_dir() / "splits") / "store-split.json"
 
 
+def current_model_path(store: Any | None) -> tuple[Path | None, bool]:
+    """The model in use and whether the store knows it: the store's active model (its file may
+    be missing: then None), else -- nothing registered yet -- the shipped default model."""
+    from engine.paths import default_model_path
+
+    if store is not None and store.active_model() is not None:
+        return active_model_path(store), True
+    shipped = default_model_path()
+    return (shipped, False) if shipped.is_file() else (None, False)
+
+
 def active_model_path(store: Any | None) -> Path | None:
     """The active model's file, when the store has one and the file exists."""
     if store is None:

@@ -117,11 +117,21 @@ def group_near_duplicates(
 
 def _one_fold(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of one stratified group fold holding about ``fraction`` of the photos."""
-    n_splits = max(2, round(1.0 / fraction))
+    n_groups = len(np.unique(groups))
+    if n_groups < 2:
+        raise SplitError(
+            f"only {n_groups} distinct photo(s) after grouping near-duplicates: cannot hold any "
+            "out for validation; label more photos"
+        )
+    largest_class = int(np.unique(labels, return_counts=True)[1].max())
+    n_splits = min(max(2, round(1.0 / fraction)), n_groups, max(2, largest_class))
     with warnings.catch_warnings():  # "least populated class has only k members": fine, small data
         warnings.simplefilter("ignore", UserWarning)
         sgkf = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        _, held = next(iter(sgkf.split(np.zeros(len(labels)), labels, groups)))
+        try:
+            _, held = next(iter(sgkf.split(np.zeros(len(labels)), labels, groups)))
+        except ValueError as exc:  # too few photos per class for any fold
+            raise SplitError(f"too few labelled photos to split ({exc}); label more") from exc
     mask = np.zeros(len(labels), dtype=bool)
     mask[held] = True
     return mask

@@ -1,4 +1,5 @@
-"""Where a training run starts: the active model, a model file, the ImageNet backbone, or random.
+"""Where a training run starts: the model in use (the store's active model, else the shipped
+default), a model file, the ImageNet backbone, or random weights.
 
 A start model whose classes differ from the data's keeps everything except the last classifier
 layer, which is re-initialised for the new class list.
@@ -76,14 +77,14 @@ def start_model(
 ) -> tuple[MobileNetV2MSCAPFR, ModelMeta, str]:
     """The model a run starts from, its metadata and a one-line description of the choice.
 
-    ``init``: "auto" (the active model when there is one, else ImageNet), "active", "imagenet",
-    "random", or a model file path.
+    ``init``: "auto" (the model in use, ``active_path``, when there is one, else ImageNet),
+    "active" (that model, or an error), "imagenet", "random", or a model file path.
     """
     if init == "auto":
         init = "active" if active_path is not None else "imagenet"
     if init == "active":
         if active_path is None:
-            raise ValueError("--init active: the store has no active model")
+            raise ValueError("--init active: no model is in use (none active, none shipped)")
         path = active_path
     elif init == "imagenet":
         model, meta = imagenet_model(classes, seed)

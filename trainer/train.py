@@ -128,7 +128,7 @@ def run_training(
 def _run(
     opts: TrainOptions, reporter: Reporter, stop: StopControl, run_dir: Path, store: Any
 ) -> dict[str, Any]:
-    from trainer.sources import active_model_path, store_split_path
+    from trainer.sources import current_model_path, store_split_path
 
     t0 = time.monotonic()
     cfg = opts.fit
@@ -142,9 +142,9 @@ def _run(
     classes = sorted({s.label for s in samples})
     if len(classes) < 2:
         raise DataError(f"need labelled images of at least 2 classes, found {classes or 'none'}")
-    active_path = active_model_path(store)
+    current = current_model_path(store)
     model, meta, start_desc = start_model(
-        opts.init, classes, cfg.seed, active_path=active_path, input_size=opts.input_size
+        opts.init, classes, cfg.seed, active_path=current[0], input_size=opts.input_size
     )
     parent_hash = meta.content_hash or None
     model.to(device)
@@ -252,7 +252,7 @@ def _run(
         device=device,
         reporter=reporter,
         store=store,
-        active_path=active_path,
+        current=current,
         register=opts.register,
         promote_metric=opts.promote_metric,
         force_promote=opts.force_promote,

@@ -89,3 +89,32 @@ def test_gate_rules() -> None:
 def test_rollback_needs_a_parent_or_a_version(tmp_path: Path) -> None:
     with open_test_store(tmp_path / "empty.db") as store, pytest.raises(ValueError):
         rollback(store)
+
+
+def test_shipped_default_is_the_baseline_before_anything_is_registered(
+    trained_run: TrainedRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an empty store the model in use is the shipped default: training starts from it, must
+    beat it, and registering keeps the lineage (default registered first, rollback works)."""
+    import engine.paths
+
+    monkeypatch.setattr(engine.paths, "default_model_path", lambda: trained_run.untrained)
+    db = tmp_path / "fresh.db"
+    opts = quick_options(
+        trained_run.data,
+        tmp_path / "run",
+        init="auto",
+        register=True,
+        db=str(db),
+        epochs=2,
+        freeze=1.0,
+    )
+    report = run_training(opts, RecordingReporter())
+    assert report["params"]["parent"] == trained_run.untrained_hash  # started from the default
+    assert report["model_in_use"]["registered"] is False
+    assert report["model_in_use"]["val"] is not None
+    assert report["promotion"]["activate"] is True
+    with open_test_store(db) as store:
+        hashes = {m.content_hash: m.active for m in store.models()}
+        assert hashes == {trained_run.untrained_hash: False, report["content_hash"]: True}
+        assert rollback(store).content_hash == trained_run.untrained_hash

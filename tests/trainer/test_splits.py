@@ -142,3 +142,22 @@ def test_unreadable_split_file_names_the_file(tmp_path: Path) -> None:
     bad.write_text("{not json")
     with pytest.raises(SplitError, match="split.json"):
         Split.load(bad)
+
+
+def test_too_few_distinct_photos_is_a_clear_error(tmp_path: Path) -> None:
+    one = phash_pair(photo(5, "Red"))
+    with pytest.raises(SplitError, match="distinct photo"):
+        make_split(["a", "b", "c"], ["Red", "Red", "Blue"], [one, one, one])
+    few = [phash_pair(photo(i, "Red")) for i in range(4)]  # fewer groups than folds: still splits
+    split = make_split(["a", "b", "c", "d"], ["Red", "Red", "Blue", "Blue"], few, val_fraction=0.15)
+    assert 1 <= len(split.members("val")) <= 2
+
+
+def test_split_command_records_a_three_way_split(tmp_path: Path, capsys) -> None:
+    from trainer.cli import main
+
+    root = make_folder(tmp_path / "d", per_class=10)
+    assert main(["split", str(root), "--out", str(tmp_path / "s.json"), "--seed", "1"]) == 0
+    split = Split.load(tmp_path / "s.json")
+    assert {n: sum(c.values()) for n, c in split.counts().items()}["test"] >= 3
+    assert sum(len(split.members(n)) for n in ("train", "val", "test")) == 30

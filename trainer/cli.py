@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from trainer.fit import FitConfig
-    from trainer.progress import Reporter, StopControl
+    from trainer.progress import Reporter, StopControl, StoppedEarly
     from trainer.splits import DEFAULT_THRESHOLD
     from trainer.train import TrainOptions, run_training
 
@@ -254,6 +254,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         if stop.stop_file is None:
             stop.stop_file = Path(opts.out) / "STOP"
         report = run_training(opts, reporter, stop)
+    except StoppedEarly as exc:
+        reporter.close_bar()
+        reporter.emit(
+            "done",
+            status="stopped",
+            model=None,
+            registered=False,
+            activated=False,
+            message=str(exc),
+        )
+        reporter.say(str(exc))
+        return 0
     except KeyboardInterrupt:
         reporter.close_bar()
         reporter.emit("error", message="aborted by the user; nothing was registered")

@@ -23,7 +23,7 @@ from trainer.data import (
     scan_image_folder,
     train_transform,
 )
-from trainer.progress import Reporter
+from trainer.progress import Reporter, StopControl
 from trainer.splits import SPLIT_NAMES, Split, extend_split, make_split, phash_pair
 
 
@@ -129,6 +129,7 @@ def prepare(
     run_dir: Path,
     reporter: Reporter,
     *,
+    stop: StopControl | None = None,
     augment: bool = True,
     eval_batch: int = 32,
 ) -> Prepared:
@@ -146,6 +147,8 @@ def prepare(
     )
 
     def progress(i: int, n: int) -> None:
+        if stop is not None:
+            stop.check("while decoding images")
         if i % 50 == 0 or i == n:
             reporter.emit("stage", stage="decode", done=i, total=n)
 

@@ -3,7 +3,8 @@
 Protocol (stdout, one event per line, flushed): ``@progress {json}``. Every object has ``event``
 and ``time`` (unix seconds). Events, in order of a run:
 
-- ``run`` (first, at once): run_dir, stop_file (create it to stop cleanly), pid
+- ``run`` (first, at once): run_dir, stop_file (create it to stop cleanly; a stop file that
+  exists before this event is treated as stale and removed), pid
 - ``start``: run_dir, device, device_reason, classes, n_train, n_val, n_test, epochs, steps
 - ``stage``: stage ("scan" | "decode" | "split" | "bn" | "calibrate" | "evaluate" | "save" |
   "register"), message, optionally done/total
@@ -15,6 +16,8 @@ and ``time`` (unix seconds). Events, in order of a run:
 - ``stopping``: reason ("stop file" | "SIGTERM" | "SIGINT")
 - ``done``: status ("finished" | "stopped" | "early_stopped"), model, report, metrics,
   registered (bool), activated (bool), version
+- ``done`` also ends a run stopped before its first validated epoch: status "stopped",
+  model null, registered false (nothing to keep; exit code 0)
 - ``error``: message (then the process exits non-zero)
 
 Other stdout lines (none expected) and all of stderr are for humans.
@@ -111,6 +114,10 @@ class Reporter:
             print(message, file=sys.stderr, flush=True)
 
 
+class StoppedEarly(Exception):
+    """A stop was requested before any epoch was validated: there is no model to keep."""
+
+
 class StopControl:
     """A stop request from a stop file, SIGTERM or SIGINT; checked between training steps.
 
@@ -151,6 +158,11 @@ class StopControl:
             file=sys.stderr,
             flush=True,
         )
+
+    def check(self, where: str) -> None:
+        """Raise StoppedEarly when a stop was requested (used before training has a model)."""
+        if self.requested:
+            raise StoppedEarly(f"stopped ({self.reason}) {where}; nothing was trained or kept")
 
     @property
     def requested(self) -> bool:

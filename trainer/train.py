@@ -26,7 +26,7 @@ from trainer.data import DataError, TrainDataset
 from trainer.finish import finish
 from trainer.fit import FitConfig, fit, seed_everything
 from trainer.prepare import SplitRequest, gather, prepare
-from trainer.progress import Reporter, StopControl
+from trainer.progress import Reporter, StopControl, StoppedEarly
 from trainer.splits import DEFAULT_THRESHOLD
 from trainer.start import start_model
 
@@ -107,6 +107,8 @@ def run_training(
     run_dir = Path(opts.out) if opts.out else default_run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     stop = stop or StopControl(opts.stop_file or run_dir / "STOP")
+    if stop.stop_file is not None:  # a stop file left by an earlier run in this folder is stale
+        stop.stop_file.unlink(missing_ok=True)
     reporter.emit("run", run_dir=run_dir, stop_file=stop.stop_file, pid=os.getpid())
     store = None
     if opts.from_store or opts.register:
@@ -160,6 +162,7 @@ def _run(
         request,
         run_dir,
         reporter,
+        stop=stop,
         augment=opts.augment,
         eval_batch=max(cfg.batch_size, 32),
     )
@@ -189,6 +192,7 @@ def _run(
     if bn_mode == "auto":
         bn_mode = "recalibrate" if opts.init == "random" else "preserve"
     reporter.emit("stage", stage="bn", message=f"BatchNorm statistics: {bn_mode}")
+    stop.check("before training")
     prepare_bn(model, bn_mode, data.train_set, cfg.seed, device)
     freeze_backbone(model, opts.freeze)
 
@@ -238,7 +242,7 @@ def _run(
         stop,
     )
     if result.best_state is None:
-        raise DataError("training stopped before any epoch was validated; nothing to keep")
+        raise StoppedEarly(f"stopped ({stop.reason}) before any epoch was validated; nothing kept")
     if result.status == "stopped":
         reporter.emit("stopping", reason=result.stop_reason)
     model.load_state_dict(result.best_state)

@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from engine.checkpoint import load_model, read_meta
 from tests.trainer.conftest import RecordingReporter, TrainedRun, quick_options
 from tests.trainer.synth import make_folder
 from trainer.cli import main as trainer_main
-from trainer.progress import StopControl
+from trainer.progress import StopControl, StoppedEarly
 from trainer.train import run_training
 
 
@@ -171,3 +173,19 @@ def test_evaluate_reports_a_bad_folder_as_one_line(
     code = trainer_main(["evaluate", trained_run.report["model"], str(tmp_path / "nope")])
     assert code == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_stop_before_training_keeps_nothing_and_stale_stop_files_are_ignored(
+    tmp_path: Path,
+) -> None:
+    data = make_folder(tmp_path / "data", per_class=6)
+    run = tmp_path / "run"
+    stop = StopControl(None)
+    stop.request("test")
+    with pytest.raises(StoppedEarly, match="nothing was trained"):
+        run_training(quick_options(data, run), RecordingReporter(), stop)
+    assert not (run / "model.safetensors").exists()
+    assert not (run / "best.safetensors").exists()
+    (run / "STOP").touch()  # left over from that run: the next run in this folder must train
+    report = run_training(quick_options(data, run, epochs=1, freeze=1.0), RecordingReporter())
+    assert report["status"] == "finished"

@@ -28,7 +28,7 @@ def _fraction(text: str) -> float:
 
 
 def _add_train(sub: Any) -> None:
-    from trainer.fit import BALANCING, MONITORS
+    from trainer.fit import BALANCING, MONITORS, SCHEDULES
     from trainer.metrics import COMPARABLE
 
     p = sub.add_parser(
@@ -97,6 +97,12 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default="constant",
+        help="learning rate per epoch: constant (recipe), halve on plateau, or cosine",
+    )
     p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
     p.add_argument(
         "--monitor",
@@ -214,6 +220,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         balance=args.balance,
         seed=args.seed,
         num_workers=args.workers,
+        schedule=args.schedule,
     )
     opts = TrainOptions(
         data_dirs=list(args.data),

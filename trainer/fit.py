@@ -32,6 +32,7 @@ from trainer.progress import Reporter, StopControl
 
 MONITORS = ("macro_f1", "accuracy", "val_loss")
 BALANCING = ("sampler", "loss", "none")
+SCHEDULES = ("constant", "plateau", "cosine")
 
 
 @dataclass
@@ -47,6 +48,7 @@ class FitConfig:
     balance: str = "sampler"
     seed: int = 0
     num_workers: int = 0
+    schedule: str = "constant"
 
     def validate(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
@@ -57,6 +59,8 @@ class FitConfig:
             raise ValueError(f"monitor must be one of {MONITORS}, got {self.monitor!r}")
         if self.balance not in BALANCING:
             raise ValueError(f"balance must be one of {BALANCING}, got {self.balance!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
 
 
 @dataclass
@@ -129,6 +133,18 @@ def predict_logits(
     return torch.cat(logits).numpy(), torch.cat(targets).numpy()
 
 
+def make_scheduler(optimizer: torch.optim.Optimizer, config: FitConfig) -> Any:
+    """Learning-rate schedule per epoch: constant (the authors' recipe), halve on a plateau of
+    the monitored metric (after patience // 3 epochs), or cosine decay over the epoch limit."""
+    if config.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=0.5, patience=max(1, config.patience // 3)
+        )
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    return None
+
+
 def _score(monitor: str, val: dict[str, Any]) -> tuple[float, ...]:
     loss = val.get("nll", math.inf)
     if monitor == "val_loss":
@@ -163,6 +179,7 @@ def fit(
     optimizer = torch.optim.Adam(
         trainable_parameters(model), lr=config.lr, weight_decay=config.weight_decay
     )
+    scheduler = make_scheduler(optimizer, config)
     result = FitResult(status="finished", best_epoch=None, best_state=None)
     best_score: tuple[float, ...] | None = None
     bad_epochs = 0
@@ -201,7 +218,7 @@ def fit(
                 step=step,
                 steps=steps,
                 loss=running / seen,
-                lr=config.lr,
+                lr=optimizer.param_groups[0]["lr"],
                 elapsed_s=round(time.monotonic() - start, 2),
                 eta_s=round(per_step * (steps - step) + per_epoch * (config.epochs - epoch), 1),
             )
@@ -228,6 +245,10 @@ def fit(
             save_model(best_path, model, meta)
         else:
             bad_epochs += 1
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(score[0])
+        elif scheduler is not None:
+            scheduler.step()
         result.epochs_run = epoch
         per_epoch = float(np.mean(step_times[-50:])) * steps + float(np.mean(epoch_overhead))
         row = {

@@ -189,3 +189,29 @@ def test_stop_before_training_keeps_nothing_and_stale_stop_files_are_ignored(
     (run / "STOP").touch()  # left over from that run: the next run in this folder must train
     report = run_training(quick_options(data, run, epochs=1, freeze=1.0), RecordingReporter())
     assert report["status"] == "finished"
+
+
+def test_learning_rate_schedules() -> None:
+    import torch
+
+    from trainer.fit import FitConfig, make_scheduler
+
+    def opt() -> torch.optim.Optimizer:
+        return torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+
+    assert make_scheduler(opt(), FitConfig()) is None  # the recipe: constant
+    o = opt()
+    plateau = make_scheduler(o, FitConfig(schedule="plateau", patience=6))  # waits 2 epochs
+    for score in (0.5, 0.5, 0.5):
+        plateau.step(score)
+    assert o.param_groups[0]["lr"] == pytest.approx(1e-3)
+    plateau.step(0.5)
+    assert o.param_groups[0]["lr"] == pytest.approx(5e-4)
+    o = opt()
+    cosine = make_scheduler(o, FitConfig(schedule="cosine", epochs=4))
+    for _ in range(4):
+        o.step()
+        cosine.step()
+    assert o.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match="schedule"):
+        FitConfig(schedule="wavy").validate()

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from trainer.metrics import curves  # noqa: E402
 
@@ -44,6 +45,8 @@ def plot_training_curves(history: Sequence[dict[str, Any]], path: Path) -> Path:
     ax2.set_ylim(0, 1.02)
     ax2.set_xlabel("epoch")
     ax2.legend()
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _save(fig, path)
 
 

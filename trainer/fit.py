@@ -274,10 +274,10 @@ def fit(
         result.history.append(row)
         reporter.emit("epoch", **row)
         reporter.say(
-            f"epoch {epoch}: train loss {row['train_loss'] or math.nan:.4f}  "
-            f"val loss {row['val_loss'] or math.nan:.4f}  "
-            f"val acc {row['val_accuracy'] or math.nan:.3f}  "
-            f"macro-F1 {row['val_macro_f1'] or math.nan:.3f}" + ("  *" if improved else "")
+            f"epoch {epoch}: train loss {_num(row['train_loss']):.4f}  "
+            f"val loss {_num(row['val_loss']):.4f}  "
+            f"val acc {_num(row['val_accuracy']):.3f}  "
+            f"macro-F1 {_num(row['val_macro_f1']):.3f}" + ("  *" if improved else "")
         )
         if on_epoch is not None:
             on_epoch(row)
@@ -288,6 +288,10 @@ def fit(
         result.status, result.stop_reason = "stopped", stop.reason
     result.train_seconds = time.monotonic() - start
     return result
+
+
+def _num(x: float | None) -> float:
+    return math.nan if x is None else x
 
 
 def _brief(val: dict[str, Any]) -> dict[str, Any]:

@@ -121,6 +121,22 @@ def run_training(
     )
     try:
         return _run(opts, reporter, stop, run_dir, store)
+    except Exception as exc:
+        if store is not None and opts.register and not isinstance(exc, StoppedEarly):
+            from trainer.promote import record_failed_run
+
+            record_failed_run(  # a note for the GUI's history; never a model
+                store,
+                {
+                    "data_dirs": [str(d) for d in opts.data_dirs],
+                    "from_store": opts.from_store,
+                    "init": opts.init,
+                    "run_dir": str(run_dir),
+                },
+                {},
+                f"{type(exc).__name__}: {exc}\n",
+            )
+        raise
     finally:  # leave the process as found (matters when called in-process, e.g. tests)
         torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
         if store is not None:

@@ -118,3 +118,20 @@ def test_shipped_default_is_the_baseline_before_anything_is_registered(
         hashes = {m.content_hash: m.active for m in store.models()}
         assert hashes == {trained_run.untrained_hash: False, report["content_hash"]: True}
         assert rollback(store).content_hash == trained_run.untrained_hash
+
+
+def test_a_failed_run_is_noted_but_registers_no_model(tmp_path: Path) -> None:
+    from tests.trainer.synth import make_folder
+    from trainer.data import DataError
+
+    data = make_folder(tmp_path / "data", per_class=4, classes=("Red",))  # one class: unusable
+    db = tmp_path / "store.db"
+    with pytest.raises(DataError, match="at least 2 classes"):
+        run_training(
+            quick_options(data, tmp_path / "run", register=True, db=str(db)), RecordingReporter()
+        )
+    with open_test_store(db) as store:
+        assert store.models() == []
+        run = store.training_run(1)
+        assert run.status == "failed" and "at least 2 classes" in run.log
+        assert run.result_model is None

@@ -29,7 +29,7 @@ run: $(VENV)/.runtime
 ## make test: lint and run every test
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(ARGS)
+	OMP_WAIT_POLICY=PASSIVE QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(ARGS)
 
 ## make screen DIR=folder [OUT=results.csv] [ARGS="--device cpu"]
 screen: $(VENV)/.runtime

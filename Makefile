@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 # torch comes first so pip takes the wheels this machine caches; override for other platforms.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 DIR ?= ../shared/datasets/msid
+DATA ?= ../shared/datasets/msid
+MODEL ?= resources/models/default.safetensors
 OUT ?= results.csv
 ARGS ?=
 
@@ -38,6 +40,10 @@ screen: $(VENV)/.runtime
 ## make bench: speed and memory figures (never part of make test)
 bench: $(VENV)/.dev
 	$(PY) bench/run_all.py
+
+## make evaluate: reproduce the shipped model's test-split figures (report + plots in evaluation/)
+evaluate: $(VENV)/.dev
+	$(PY) -m trainer evaluate "$(MODEL)" "$(DATA)" --split resources/models/msid_split.json --subset test --out evaluation
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

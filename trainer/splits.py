@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -30,6 +29,8 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageOps
 from sklearn.model_selection import StratifiedGroupKFold
+
+from engine.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -191,17 +192,7 @@ class Split:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write atomically (temp file + rename): a kill never leaves half a split file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.to_json(), fh, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write_text(path, json.dumps(self.to_json(), indent=1))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Split:

@@ -31,7 +31,7 @@ LIMITATIONS = """\
 - **The Normal class is mostly stock and portrait photos** rather than close-ups of healthy skin,
   so a model can separate Normal by photo style; normal-skin close-ups may be misread.
 - **Small data.** 605 photos in all, 84 Chickenpox and 72 Measles; the test split is small, so
-  each per-class figure below has a wide confidence interval (one photo of 10 Measles = 0.10 recall).
+  each per-class figure in this card has a wide confidence interval (one photo of 10 Measles = 0.10 recall).
 - **No skin-tone analysis.** The data set records no skin type; performance across skin tones
   is unknown and may be uneven.
 - **Four classes only.** Other rashes (e.g. herpes zoster, hand-foot-and-mouth, scabies, drug
@@ -43,7 +43,25 @@ def _f(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
-def render(meta: ModelMeta, report: dict[str, Any], split: dict[str, Any] | None) -> str:
+def _train_flags(t: dict[str, Any]) -> str:
+    """The trainer flags that re-run this model's recipe."""
+    flags = {
+        "--epochs": t.get("fit_epochs"),
+        "--patience": t.get("fit_patience"),
+        "--lr": t.get("fit_lr"),
+        "--batch-size": t.get("fit_batch_size"),
+        "--freeze": t.get("freeze"),
+        "--balance": t.get("fit_balance"),
+        "--weight-decay": t.get("fit_weight_decay"),
+        "--schedule": t.get("fit_schedule"),
+        "--seed": t.get("fit_seed"),
+    }
+    return " ".join(f"{k} {v}" for k, v in flags.items() if v is not None)
+
+
+def render(
+    meta: ModelMeta, report: dict[str, Any], split: dict[str, Any] | None, notes: str = ""
+) -> str:
     m = report["metrics"]
     cal = report.get("calibration", {})
     classes = m["classes"]
@@ -134,7 +152,8 @@ def render(meta: ModelMeta, report: dict[str, Any], split: dict[str, Any] | None
         "```bash",
         "make evaluate            # test-split figures of the shipped model (needs ../shared)",
         "python -m trainer train --data ../shared/datasets/msid --init imagenet \\",
-        "    --split resources/models/msid_split.json --no-register --out runs/msid",
+        "    --split resources/models/msid_split.json --no-register --out runs/msid \\",
+        "    " + _train_flags(meta.training),
         "```",
         "",
     ]
@@ -147,11 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("report")
     parser.add_argument("out")
     parser.add_argument("--split")
+    parser.add_argument("--notes", help="Markdown file to include (e.g. how the model was chosen)")
     args = parser.parse_args(argv)
     meta = read_meta(args.model)
     report = json.loads(Path(args.report).read_text())
     split = json.loads(Path(args.split).read_text()) if args.split else None
-    Path(args.out).write_text(render(meta, report, split), encoding="utf-8")
+    notes = Path(args.notes).read_text(encoding="utf-8") if args.notes else ""
+    Path(args.out).write_text(render(meta, report, split, notes), encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
 

@@ -217,8 +217,18 @@ def load_image_bytes(
 def image_info(path: _Source) -> ImageInfo:
     """Width, height (as displayed), format and file size, read from the header without decoding."""
     p = Path(path)
-    size = _check_file(p)
-    with _open(p, p) as im:
+    return _info(p, p, _check_file(p))
+
+
+def image_info_bytes(data: bytes, *, name: str = "<bytes>") -> ImageInfo:
+    """Like :func:`image_info` for bytes already read (screening reads each file once)."""
+    if not data:
+        raise ImageLoadError(name, "file is empty (0 bytes)")
+    return _info(name, io.BytesIO(data), len(data))
+
+
+def _info(name: _Source, fp: Path | IO[bytes], size: int) -> ImageInfo:
+    with _open(name, fp) as im:
         width, height = im.size
         try:
             exif = Image.Exif()  # PNG's getexif() would decode pixels to find a late eXIf chunk

@@ -20,7 +20,7 @@ from PIL import Image
 
 from engine.checkpoint import ModelMeta, load_model
 from engine.device import DeviceChoice, select_device
-from engine.images import ImageLoadError, image_info, load_image_bytes
+from engine.images import ImageLoadError, image_info_bytes, load_image_bytes
 from engine.preprocess import make_transform
 
 
@@ -119,7 +119,7 @@ class Predictor:
                 pred.skipped = True
                 return _Prepared(pred, None)
             image = load_image_bytes(data, name=str(path), target_size=self.meta.input_size)
-            info = image_info(path)
+            info = image_info_bytes(data, name=str(path))
             pred.width, pred.height = info.width, info.height
             return _Prepared(pred, self.transform(image))
         except ImageLoadError as exc:

@@ -18,6 +18,7 @@ from engine.images import (
     ImageInfo,
     ImageLoadError,
     image_info,
+    image_info_bytes,
     iter_image_files,
     load_image,
     load_image_bytes,
@@ -371,6 +372,15 @@ def test_image_info_reads_header(tmp_path: Path) -> None:
     assert (image_info(png).width, image_info(png).height) == load_image(png).size == (32, 64)
     with pytest.raises(ImageLoadError, match="file not found"):
         image_info(tmp_path / "nope.png")
+
+
+def test_image_info_bytes_agrees_with_the_file(tmp_path: Path) -> None:
+    path = save_with_orientation(tmp_path / "o.jpg", quadrants(64, 32), 6)
+    assert image_info_bytes(path.read_bytes(), name=str(path)) == image_info(path)
+    with pytest.raises(ImageLoadError, match="x.jpg: file is empty"):
+        image_info_bytes(b"", name="x.jpg")
+    with pytest.raises(ImageLoadError, match="x.jpg: not an image"):
+        image_info_bytes(b"hello", name="x.jpg")
 
 
 def test_sha256_file_streams_whole_file(tmp_path: Path) -> None:

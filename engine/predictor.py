@@ -51,11 +51,6 @@ class _Prepared:
     tensor: torch.Tensor | None
 
 
-def default_threads() -> int:
-    """Intra-op threads: all cores, but leave nothing oversubscribed on small machines."""
-    return max(1, os.cpu_count() or 1)
-
-
 class Predictor:
     """A loaded model on a device, with its preprocessing and version."""
 
@@ -74,7 +69,6 @@ class Predictor:
         self.transform = make_transform(meta)
         self.batch_size = max(1, int(batch_size))
         self.workers = workers if workers is not None else min(4, max(2, (os.cpu_count() or 2)))
-        self._temperature = float(meta.temperature)
 
     @classmethod
     def from_file(
@@ -95,7 +89,7 @@ class Predictor:
     def predict_tensor(self, x: torch.Tensor) -> torch.Tensor:
         """Calibrated class probabilities (B x classes) for a normalised batch."""
         logits = self.model(x.to(self.device, non_blocking=True))
-        return torch.softmax(logits.float() / self._temperature, dim=1).cpu()
+        return torch.softmax(logits.float() / float(self.meta.temperature), dim=1).cpu()
 
     def predict_images(self, images: Sequence[Image.Image]) -> list[dict[str, float]]:
         """Probabilities per class for already-decoded RGB images."""

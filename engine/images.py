@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -153,10 +154,16 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 
 def _decode(
-    name: _Source, fp: Path | IO[bytes], target_size: int | None, max_pixels: int
+    name: _Source,
+    fp: Path | IO[bytes],
+    target_size: int | None,
+    max_pixels: int,
+    max_side: int | None = None,
 ) -> Image.Image:
     if target_size is not None and target_size <= 0:
         raise ValueError(f"target_size must be positive, got {target_size}")
+    if max_side is not None and max_side <= 0:
+        raise ValueError(f"max_side must be positive, got {max_side}")
     with _open(name, fp) as im:
         pixels = im.width * im.height
         if pixels > max_pixels:  # header only: nothing has been decoded yet
@@ -167,6 +174,10 @@ def _decode(
                 # picks the largest scale that keeps both sides >= target_size, so preprocessing
                 # still downsamples rather than upsamples. A square request is orientation-proof.
                 im.draft("RGB", (target_size, target_size))
+            elif max_side is not None and max(im.size) > max_side:
+                # Proportional request: the long side stays >= max_side, whatever the rotation.
+                scale = max_side / max(im.size)
+                im.draft("RGB", (math.ceil(im.width * scale), math.ceil(im.height * scale)))
             im.load()
         except MemoryError as exc:
             raise ImageLoadError(name, "not enough memory to decode image") from exc
@@ -179,9 +190,12 @@ def _decode(
         except Exception as exc:  # broken EXIF must not make a readable photo unusable
             log.warning("%s: ignoring unreadable EXIF orientation (%s)", name, exc)
         try:
-            return _to_rgb(im)
+            rgb = _to_rgb(im)
         except (ValueError, OSError) as exc:
             raise ImageLoadError(name, f"unsupported colour mode {im.mode}") from exc
+        if max_side is not None and max(rgb.size) > max_side:
+            rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        return rgb
 
 
 def load_image(
@@ -199,6 +213,32 @@ def load_image(
     p = Path(path)
     _check_file(p)
     return _decode(p, p, target_size, max_pixels)
+
+
+def load_preview(
+    path: _Source, max_side: int = 1600, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Image.Image:
+    """Decode ``path`` for display: upright RGB whose long side is at most ``max_side``.
+
+    Large JPEGs decode at a reduced scale (a 12 MP photo for a 1600 px panel decodes a quarter
+    of its pixels), then shrink to fit. Same errors and limits as :func:`load_image`.
+    """
+    p = Path(path)
+    _check_file(p)
+    return _decode(p, p, None, max_pixels, max_side)
+
+
+def load_preview_bytes(
+    data: bytes,
+    max_side: int = 1600,
+    *,
+    name: str = "<bytes>",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Image.Image:
+    """Like :func:`load_preview` for bytes already read."""
+    if not data:
+        raise ImageLoadError(name, "file is empty (0 bytes)")
+    return _decode(name, io.BytesIO(data), None, max_pixels, max_side)
 
 
 def load_image_bytes(

@@ -18,9 +18,10 @@ import logging
 import math
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -44,6 +45,10 @@ _SWAPS_AXES = {5, 6, 7, 8}  # orientations that rotate by 90/270 degrees
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 _Source = str | os.PathLike[str]
+
+
+class _Cancel(Protocol):
+    def is_set(self) -> bool: ...
 
 
 class ImageLoadError(Exception):
@@ -310,8 +315,12 @@ def _is_visible_image(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def iter_image_files(folder: _Source, recursive: bool = False) -> list[Path]:
-    """Image files in ``folder`` sorted case-insensitively by path, skipping hidden files/folders.
+def walk_image_files(
+    folder: _Source, recursive: bool = False, cancel: _Cancel | None = None
+) -> Iterator[Path]:
+    """Yield image files in ``folder`` as they are found (unsorted), skipping hidden files and
+    folders; stops early once ``cancel.is_set()``. A folder of 100,000 photos yields its first
+    file at once, so a caller can show progress and honour a cancel during the walk.
 
     Extensions match case-insensitively (phones write ``.JPG``). Symlinked folders are followed
     once each, so a link pointing back up the tree cannot loop forever.
@@ -320,10 +329,11 @@ def iter_image_files(folder: _Source, recursive: bool = False) -> list[Path]:
     if not root.is_dir():
         what = "is not a folder" if root.exists() else "does not exist"
         raise NotADirectoryError(f"{root}: image folder {what}")
-    found: list[Path] = []
     seen: set[tuple[int, int]] = set()
     pending = [root]
     while pending:
+        if cancel is not None and cancel.is_set():
+            return
         current = pending.pop()
         try:
             st = current.stat()
@@ -339,11 +349,20 @@ def iter_image_files(folder: _Source, recursive: bool = False) -> list[Path]:
             continue
         for entry in entries:
             if _is_visible_image(entry):
-                found.append(current / entry.name)
+                yield current / entry.name
             elif recursive and not entry.name.startswith("."):
                 try:
                     if entry.is_dir():
                         pending.append(current / entry.name)
                 except OSError:
                     continue
-    return sorted(found, key=lambda p: (str(p).casefold(), str(p)))
+
+
+def sort_paths(paths: Iterable[Path]) -> list[Path]:
+    """The app's file order: case-insensitive by path (ties by exact spelling)."""
+    return sorted(paths, key=lambda p: (str(p).casefold(), str(p)))
+
+
+def iter_image_files(folder: _Source, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` sorted case-insensitively by path (see walk_image_files)."""
+    return sort_paths(walk_image_files(folder, recursive))

@@ -1,0 +1,317 @@
+"""Background work for the review panel: decoding, Grad-CAM and store writes, off the GUI thread.
+
+Every engine call the panel makes goes through the small functions here, so that following a
+change in the engine API (docs/engine-api.md) is a one-place edit. Tasks run on a QThreadPool and
+report through a :class:`Relay` that lives on the GUI thread; they never touch a widget. Each
+result carries the request id it was started with, so the panel drops answers for an image it
+no longer shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Signal
+from PySide6.QtGui import QImage
+
+log = logging.getLogger(__name__)
+
+#: Longest side of the photo the panel shows. Large enough for 100% zoom on any phone photo of a
+#: lesion; bounds the memory of one decoded image (8192 x 6144 RGB is 150 MB).
+PHOTO_MAX_SIDE = 8192
+#: Longest side Grad-CAM's image is prepared at; the heat layer is stretched over the photo.
+EXPLAIN_MAX_SIDE = 1600
+
+
+# --- images -------------------------------------------------------------------------------
+
+
+def pil_to_qimage(image: Any) -> QImage:
+    """An independent QImage copy of a PIL RGB image (QImage, unlike QPixmap, is thread-safe)."""
+    rgb = image.convert("RGB")
+    data = rgb.tobytes("raw", "RGB")
+    qimg = QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888)
+    return qimg.copy()
+
+
+def image_file(store: Any, item: Any) -> Path:
+    """The file to show for a queue item: the original if it is still there, else the copy the
+    store kept when it was labelled. Raises FileNotFoundError naming both when neither exists."""
+    original = Path(item.path) if getattr(item, "path", None) else None
+    if original is not None and original.is_file():
+        return original
+    stored = getattr(item, "stored_path", None)
+    images = getattr(store, "images", None)
+    if stored and images is not None:
+        copy = Path(images.path(stored))
+        if copy.is_file():
+            return copy
+    raise FileNotFoundError(f"{item.path or item.sha256}: file not found (moved or deleted?)")
+
+
+def load_photo(path: Path, max_side: int = PHOTO_MAX_SIDE) -> QImage:
+    """Decode the photo through the one loader (EXIF applied), bounded to ``max_side``."""
+    from engine import images
+
+    preview = getattr(images, "load_preview", None)
+    if preview is not None:
+        image = preview(path, max_side=max_side)
+    else:
+        image = images.load_image(path)
+        if max(image.size) > max_side:
+            image.thumbnail((max_side, max_side))
+    return pil_to_qimage(image)
+
+
+# --- Grad-CAM -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewExplanation:
+    """The fields of ``engine.explain.ImageExplanation`` the panel uses (legacy adapter)."""
+
+    path: str
+    image: Any
+    heatmap: Any
+    heat_rgb: Any
+    overlay: Any
+    probabilities: dict[str, float]
+    top_class: str
+    confidence: float
+    model_version: str
+    elapsed_ms: float
+
+
+class LegacyExplainer:
+    """``Explainer.explain`` built on engine.explain.GradCAM, for engines without Explainer."""
+
+    def __init__(self, model: Any, meta: Any, device: Any = "cpu") -> None:
+        self.model, self.meta, self.device = model, meta, device
+
+    def explain(
+        self,
+        path: str | Path,
+        max_side: int = EXPLAIN_MAX_SIDE,
+        colormap: str = "inferno",
+        alpha: float = 0.45,
+    ) -> ReviewExplanation:
+        import time
+
+        from engine.explain import GradCAM, overlay
+        from engine.images import load_image
+        from engine.preprocess import make_transform
+
+        start = time.perf_counter()
+        image = load_image(path, target_size=max_side)
+        if max(image.size) > max_side:
+            image.thumbnail((max_side, max_side))
+        x = make_transform(self.meta)(image).unsqueeze(0).to(self.device)
+        with GradCAM(self.model, temperature=float(self.meta.temperature)) as cam:
+            result = cam(x)
+        heatmap = result.heatmaps[0]
+        probs = {
+            c: float(p) for c, p in zip(self.meta.classes, result.probabilities[0], strict=True)
+        }
+        top = max(probs, key=probs.__getitem__)
+        return ReviewExplanation(
+            path=str(path),
+            image=image,
+            heatmap=heatmap,
+            heat_rgb=overlay(image, heatmap, alpha=1.0, colormap=colormap),
+            overlay=overlay(image, heatmap, alpha=alpha, colormap=colormap),
+            probabilities=probs,
+            top_class=top,
+            confidence=probs[top],
+            model_version=self.meta.version,
+            elapsed_ms=(time.perf_counter() - start) * 1000.0,
+        )
+
+
+def explainer_from_file(path: str | Path, device: str = "cpu") -> Any:
+    """An Explainer for a model file: the engine's when it has one, else the legacy adapter."""
+    from engine import explain
+    from engine.checkpoint import load_model
+
+    model, meta = load_model(path, device=device)
+    engine_explainer = getattr(explain, "Explainer", None)
+    if engine_explainer is not None:
+        return engine_explainer(model, meta, device=device)
+    return LegacyExplainer(model, meta, device)
+
+
+class ExplainerCache:
+    """Calls the services' explainer factory once (on a worker) and runs one explanation at a
+    time: Grad-CAM already uses every core, and queued requests for images the clinician has
+    skipped past are dropped before they start."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._explainer: Any = None
+        self._lock = threading.Lock()
+
+    def explain(self, path: Path, *, colormap: str, alpha: float, still_wanted: Callable[[], bool]):
+        with self._lock:
+            if not still_wanted():
+                return None
+            if self._explainer is None:
+                self._explainer = self._factory()
+            return self._explainer.explain(
+                path, max_side=EXPLAIN_MAX_SIDE, colormap=colormap, alpha=alpha
+            )
+
+
+# --- the case store -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One line of an image's label history, ready to show."""
+
+    when: datetime
+    who: str
+    what: str
+    label_after: str | None
+    note: str | None
+    model: str | None  # which model's prediction was on screen, e.g. "msid@0123abcd: Measles 0.81"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _describe(entry: Any) -> str:
+    if entry.kind == "undo":
+        return "undo"
+    if getattr(entry, "source", "") == "redo" or entry.kind == "redo":
+        return f"redo {entry.label}"
+    return str(entry.label)
+
+
+def _model_text(entry: Any, predictions: list[Any]) -> str | None:
+    """The engine's own link when its LabelEntry has one, else the newest earlier prediction."""
+    for attr in ("prediction", "model_prediction"):
+        linked = getattr(entry, attr, None)
+        if linked is not None:
+            return _prediction_text(linked)
+    version = getattr(entry, "model_version", None)
+    if version:
+        return str(version)
+    earlier = [p for p in predictions if _utc(p.created_at) <= _utc(entry.created_at)]
+    return _prediction_text(earlier[-1]) if earlier else None
+
+
+def _prediction_text(pred: Any) -> str:
+    name = getattr(pred, "model_name", "") or "model"
+    version = str(getattr(pred, "model_version", ""))[:8]
+    return f"{name}@{version}: {pred.top_class} {pred.confidence:.2f}"
+
+
+def load_history(store: Any, sha256: str) -> list[HistoryRow]:
+    """An image's label events, newest first, each with the model prediction shown then."""
+    predictions = list(store.predictions(sha256))
+    rows = [
+        HistoryRow(
+            when=_utc(e.created_at),
+            who=e.who,
+            what=_describe(e),
+            label_after=e.label_after,
+            note=e.note,
+            model=_model_text(e, predictions),
+        )
+        for e in store.history(sha256)
+    ]
+    return rows[::-1]
+
+
+def referral_flag(store: Any, item: Any) -> bool:
+    """The item's referral flag if the engine set one, else the store's rule applied to it."""
+    flagged = getattr(item, "referral", None)
+    if flagged is not None:
+        return bool(flagged)
+    rule = getattr(store, "referral_rule", None)
+    return bool(rule().flags(item.probabilities)) if rule is not None else False
+
+
+def save_label(store: Any, sha256: str, label: str, who: str, note: str | None) -> str | None:
+    """Record a label event; returns the label now in force."""
+    return store.label(sha256, label, who=who, note=note or None).current_label
+
+
+def undo_label(store: Any, sha256: str, who: str) -> str | None:
+    """Take back the label in force (an undo event); returns the label now in force."""
+    return store.undo(sha256, who=who).current_label
+
+
+def _redo_label(entries: list[Any]) -> str | None:
+    """The label a redo would restore: undone labels not yet redone, cleared by a new label."""
+    by_id = {e.id: e for e in entries}
+    stack: list[str] = []
+    for e in entries:
+        if e.kind == "undo" and e.undoes_id in by_id:
+            stack.append(str(by_id[e.undoes_id].label))
+        elif getattr(e, "source", "") == "redo":
+            if stack:
+                stack.pop()
+        else:
+            stack.clear()
+    return stack[-1] if stack else None
+
+
+def redo_label(store: Any, sha256: str, who: str) -> str | None:
+    """Redo the last undone label (a label event too); raises LookupError when there is none."""
+    if hasattr(store, "redo"):
+        return store.redo(sha256, who=who).current_label
+    label = _redo_label(list(store.history(sha256)))
+    if label is None:
+        raise LookupError("nothing to redo")
+    return store.label(sha256, label, who=who, source="redo").current_label
+
+
+# --- tasks --------------------------------------------------------------------------------
+
+
+class Relay(QObject):
+    """Lives on the GUI thread; tasks emit on it from pool threads, so slots run queued."""
+
+    done = Signal(str, int, object)  # kind, request id, result
+    failed = Signal(str, int, str)  # kind, request id, readable message
+
+
+def readable_error(exc: BaseException) -> str:
+    """One sentence for the panel; the traceback goes to the log."""
+    reason = getattr(exc, "reason", None)
+    path = getattr(exc, "path", None)
+    if reason and path:
+        return f"{Path(str(path)).name}: {reason}"
+    return str(exc) or type(exc).__name__
+
+
+class Task(QRunnable):
+    """Run ``fn()`` on the pool and report ``(kind, request)`` with its result or error."""
+
+    def __init__(self, relay: Relay, kind: str, request: int, fn: Callable[[], Any]) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._relay, self._kind, self._request, self._fn = relay, kind, request, fn
+
+    def run(self) -> None:
+        try:
+            result = self._fn()
+        except Exception as exc:  # reported to the panel, never raised into Qt
+            log.warning("%s task failed:\n%s", self._kind, traceback.format_exc())
+            self._emit(self._relay.failed, readable_error(exc))
+            return
+        self._emit(self._relay.done, result)
+
+    def _emit(self, signal: Any, payload: Any) -> None:
+        try:
+            signal.emit(self._kind, self._request, payload)
+        except RuntimeError:  # the panel was closed while the task ran
+            log.debug("%s result dropped: receiver gone", self._kind)

@@ -1,0 +1,243 @@
+"""The review panel driven like a clinician would: keys, overlay, opacity, labels, undo/redo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+
+from tests.desktop.review_support import (
+    WHO,
+    GatedExplainer,
+    build_env,
+    make_model,
+    make_panel,
+    view_pixels,
+    wait_loaded,
+    wait_pool,
+)
+
+
+@pytest.fixture(scope="module")
+def review_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_model(tmp_path_factory.mktemp("model") / "test.safetensors")
+
+
+@pytest.fixture()
+def review_env(tmp_path: Path, review_model: Path, monkeypatch: pytest.MonkeyPatch):
+    yield from build_env(tmp_path, review_model, monkeypatch)
+
+
+def _changed_fraction(a: np.ndarray, b: np.ndarray) -> float:
+    return float((np.abs(a.astype(int) - b.astype(int)).max(axis=2) > 8).mean())
+
+
+def test_show_item_and_toggle_overlay_with_g(qtbot, review_env) -> None:
+    panel = make_panel(qtbot, review_env.services)
+    item = review_env.items[0]
+    panel.show_item(item)
+    wait_loaded(qtbot, panel)
+    assert panel.title.text() == "lesion0.png"
+    assert panel.chart.probabilities() == item.probabilities
+    with_overlay = view_pixels(panel)
+    qtbot.keyClick(panel.view, Qt.Key.Key_G)
+    assert not panel.overlay_box.isChecked() and not panel.overlay_action.isChecked()
+    without = view_pixels(panel)
+    assert _changed_fraction(with_overlay, without) > 0.2  # the heat layer covers the photo
+    qtbot.keyClick(panel.view, Qt.Key.Key_G)
+    assert np.array_equal(view_pixels(panel), with_overlay)
+
+
+def test_opacity_slider_recomposites_without_recomputing(qtbot, review_env) -> None:
+    panel = make_panel(qtbot, review_env.services)
+    panel.show_item(review_env.items[1])
+    wait_loaded(qtbot, panel)
+    calls = review_env.explainer.calls
+    panel.opacity.setValue(10)
+    faint = view_pixels(panel)
+    panel.opacity.setValue(90)
+    strong = view_pixels(panel)
+    assert panel.opacity_value.text() == "90%"
+    assert _changed_fraction(faint, strong) > 0.2
+    assert review_env.explainer.calls == calls == 1
+
+
+def test_number_key_labels_saves_and_asks_for_next(qtbot, review_env) -> None:
+    panel = make_panel(qtbot, review_env.services)
+    item = review_env.items[0]
+    panel.show_item(item)
+    events = []
+    panel.labelled.connect(lambda sha, label: events.append(("labelled", sha, label)))
+    panel.navigate.connect(lambda where: events.append(("navigate", where)))
+    with qtbot.waitSignal(panel.navigate, timeout=10_000):
+        qtbot.keyClick(panel.view, Qt.Key.Key_2)
+    assert events == [("labelled", item.sha256, "Measles"), ("navigate", "next")]
+    assert review_env.store.current_label(item.sha256) == "Measles"
+    (entry,) = review_env.store.history(item.sha256)
+    assert (entry.kind, entry.label, entry.who) == ("set", "Measles", WHO)
+    wait_pool(panel, qtbot, lambda: "Measles" in panel.history.row_texts()[0][2])
+    assert panel.labels.button("Measles").isChecked()
+    row = panel.history.row_texts()[0]
+    assert row[1] == WHO and row[3].startswith("testmodel@")  # the prediction on screen then
+
+
+def test_refer_key_saves_note_typed_before(qtbot, review_env) -> None:
+    panel = make_panel(qtbot, review_env.services)
+    item = review_env.items[2]
+    panel.show_item(item)
+    panel.note.setFocus()
+    qtbot.waitUntil(panel.note.hasFocus)
+    qtbot.keyClicks(panel.note, "ask derm")
+    qtbot.keyClick(panel.note, Qt.Key.Key_Escape)
+    assert not panel.note.hasFocus()
+    with qtbot.waitSignal(panel.labelled, timeout=10_000):
+        qtbot.keyClick(panel.view, Qt.Key.Key_R)
+    (entry,) = review_env.store.history(item.sha256)
+    assert (entry.label, entry.note) == ("refer", "ask derm")
+    assert panel.note.text() == ""
+
+
+def test_undo_and_redo_are_recorded_as_events(qtbot, review_env) -> None:
+    panel = make_panel(qtbot, review_env.services)
+    item = review_env.items[0]
+    panel.show_item(item)
+    store = review_env.store
+    for key, expected in [
+        (Qt.Key.Key_1, "Chickenpox"),
+        (Qt.Key.Key_4, "Normal"),
+    ]:
+        with qtbot.waitSignal(panel.labelled, timeout=10_000):
+            qtbot.keyClick(panel.view, key)
+        assert store.current_label(item.sha256) == expected
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    with qtbot.waitSignal(panel.labelled, timeout=10_000) as undone:
+        qtbot.keyClick(panel.view, Qt.Key.Key_Z, ctrl)
+    assert undone.args == [item.sha256, "Chickenpox"]
+    with qtbot.waitSignal(panel.labelled, timeout=10_000) as redone:
+        qtbot.keyClick(panel.view, Qt.Key.Key_Z, ctrl | shift)
+    assert redone.args == [item.sha256, "Normal"]
+    kinds = [(e.kind, e.label_after) for e in store.history(item.sha256)]
+    assert kinds == [
+        ("set", "Chickenpox"),
+        ("set", "Normal"),
+        ("undo", "Chickenpox"),
+        ("set", "Normal"),
+    ]
+    assert panel.labels.button("Normal").isChecked()
+
+
+def test_single_keys_off_while_the_note_has_focus(qtbot, review_env) -> None:
+    panel = make_panel(qtbot, review_env.services)
+    item = review_env.items[0]
+    panel.show_item(item)
+    panel.note.setFocus()
+    qtbot.waitUntil(panel.note.hasFocus)
+    navigated = []
+    panel.navigate.connect(navigated.append)
+    for key in (Qt.Key.Key_1, Qt.Key.Key_G, Qt.Key.Key_R, Qt.Key.Key_Space, Qt.Key.Key_N):
+        qtbot.keyClick(panel.note, key)
+    wait_pool(panel, qtbot)
+    assert panel.note.text().upper() == "1GR N"
+    assert review_env.store.history(item.sha256) == []
+    assert navigated == [] and panel.overlay_box.isChecked()
+    assert not any(a.isEnabled() for a in panel.review_actions() if a.property("single_key"))
+    assert all(a.isEnabled() for a in panel.review_actions() if not a.property("single_key"))
+    panel.view.setFocus()
+    qtbot.waitUntil(panel.view.hasFocus)
+    with qtbot.waitSignal(panel.navigate, timeout=5000) as nav:
+        qtbot.keyClick(panel.view, Qt.Key.Key_U)
+    assert nav.args == ["unreviewed"]
+
+
+def test_navigation_keys(qtbot, review_env) -> None:
+    panel = make_panel(qtbot, review_env.services)
+    panel.show_item(review_env.items[0])
+    seen = []
+    panel.navigate.connect(seen.append)
+    for key in (Qt.Key.Key_Space, Qt.Key.Key_Backspace, Qt.Key.Key_U, Qt.Key.Key_N):
+        qtbot.keyClick(panel.view, key)
+    assert seen == ["next", "prev", "unreviewed", "uncertain"]
+
+
+def test_empty_state_and_missing_file(qtbot, review_env) -> None:
+    panel = make_panel(qtbot, review_env.services)
+    panel.show_item(None)
+    assert panel.title.text() == "No image selected"
+    assert not any(a.isEnabled() for a in panel.review_actions()[:5])
+    qtbot.keyClick(panel.view, Qt.Key.Key_1)  # nothing to label: no crash, nothing written
+    item = review_env.items[1]
+    (review_env.folder / "lesion1.png").unlink()
+    panel.show_item(item)
+    qtbot.waitUntil(lambda: "file not found" in panel.status.text(), timeout=10_000)
+    assert not panel.view.has_photo() and not panel.view.has_heat()
+
+
+def test_fit_and_actual_size(qtbot, review_env) -> None:
+    panel = make_panel(qtbot, review_env.services)
+    panel.show_item(review_env.items[0])
+    wait_loaded(qtbot, panel)
+    qtbot.keyClick(panel.view, Qt.Key.Key_0)
+    assert abs(panel.view.scale_factor() - 1.0) < 1e-6
+    panel.view.zoom_by(2.0)
+    assert abs(panel.view.scale_factor() - 2.0) < 1e-6
+    qtbot.keyClick(panel.view, Qt.Key.Key_F)
+    viewport = panel.view.viewport().size()
+    shown = panel.view.mapFromScene(panel.view.sceneRect()).boundingRect()
+    assert shown.width() <= viewport.width() + 2 and shown.height() <= viewport.height() + 2
+    assert max(shown.width() / viewport.width(), shown.height() / viewport.height()) > 0.9
+
+
+def test_actions_have_shortcuts_and_tooltips(qtbot, review_env) -> None:
+    panel = make_panel(qtbot, review_env.services)
+    keys = {a.shortcut().toString() for a in panel.review_actions()}
+    expected = {
+        "1",
+        "2",
+        "3",
+        "4",
+        "R",
+        "G",
+        "Space",
+        "Backspace",
+        "U",
+        "N",
+        "F",
+        "0",
+        "Ctrl+Z",
+        "Ctrl+Shift+Z",
+        "F11",
+    }
+    assert expected <= keys
+    for action in panel.review_actions():
+        assert action.shortcut().toString() in action.toolTip()
+    assert "(3)" in panel.labels.button("Monkeypox").toolTip()
+
+
+def test_stale_answers_for_a_previous_item_are_dropped(qtbot, review_env) -> None:
+    items, folder = review_env.items, review_env.folder
+    colours = {"lesion0.png": (0, 255, 0), "lesion1.png": (0, 0, 255), "lesion2.png": (255, 0, 0)}
+    gated = GatedExplainer(colours, gated=["lesion0.png", "lesion2.png"])
+    review_env.services.explainer = lambda: gated
+    panel = make_panel(qtbot, review_env.services)
+    panel.show_item(items[0])
+    assert gated.entered["lesion0.png"].wait(10)  # Grad-CAM for lesion0 is running...
+    panel.show_item(items[1])  # ...when the clinician moves on, and on again
+    panel.show_item(items[2])
+    qtbot.waitUntil(panel.view.has_photo, timeout=10_000)
+    expected = QImage(str(folder / "lesion2.png")).convertToFormat(QImage.Format.Format_RGB888)
+    assert panel.view.photo_image().convertToFormat(QImage.Format.Format_RGB888) == expected
+    gated.release["lesion0.png"].set()  # lesion0's overlay arrives late...
+    assert gated.entered["lesion2.png"].wait(10)
+    qtbot.waitUntil(lambda: panel.stale_dropped >= 1, timeout=5000)
+    qtbot.wait(100)
+    assert not panel.view.has_heat()  # ...and is never laid over lesion2
+    gated.release["lesion2.png"].set()
+    wait_pool(panel, qtbot, panel.view.has_heat)
+    heat = panel.view.heat_image()
+    colour = heat.pixelColor(heat.width() // 2, heat.height() // 2)
+    assert (colour.red(), colour.green(), colour.blue()) == colours["lesion2.png"]
+    assert panel.title.text() == "lesion2.png"
+    assert gated.calls == ["lesion0.png", "lesion2.png"]  # lesion1's was skipped unstarted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
@@ -12,7 +13,7 @@ COLUMNS = ("When", "Who", "What", "Model said")
 
 def _what(row) -> str:  # noqa: ANN001 (desktop.review_worker.HistoryRow)
     if row.what == "undo":
-        return f"undo (now {display_name(row.label_after)})"
+        return f"undo (now {display_name(row.label_after) if row.label_after else 'unlabelled'})"
     if row.what.startswith("redo "):
         return f"redo {display_name(row.what[5:])}"
     return display_name(row.what)
@@ -43,6 +44,11 @@ class HistoryView(QTreeWidget):
         self.setToolTip("Label history of this image, newest first")
         self.set_rows([])
 
+    def sizeHint(self) -> QSize:
+        """About six rows: the photo keeps the space; the list scrolls."""
+        rows = 6 * (self.fontMetrics().height() + 6) + self.header().sizeHint().height()
+        return QSize(320, rows + 2 * self.frameWidth())
+
     def set_rows(self, rows: list) -> None:
         """Show ``desktop.review_worker.HistoryRow`` items; an empty list says so."""
         self.clear()
@@ -54,14 +60,15 @@ class HistoryView(QTreeWidget):
         for row in rows:
             when = row.when.astimezone().strftime("%Y-%m-%d %H:%M")
             item = QTreeWidgetItem([when, row.who, _what(row), row.model or "-"])
+            item.setToolTip(3, row.model_detail or "no screening result before this label")
             shown = row.label_after if row.what == "undo" else row.what.removeprefix("redo ")
             if shown:
                 item.setIcon(2, _swatch(shown))
             if row.note:
                 item.setToolTip(2, f"Note: {row.note}")
                 item.addChild(QTreeWidgetItem(["", "", f"note: {row.note}", ""]))
-                item.setExpanded(True)
             self.addTopLevelItem(item)
+            item.setExpanded(True)
         self.setRootIsDecorated(any(r.note for r in rows))
 
     def row_texts(self) -> list[list[str]]:

@@ -8,7 +8,7 @@ class name and number, and the top class is bold.
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop.review_services import class_colour, display_name
@@ -49,7 +49,8 @@ class ProbChart(QWidget):
         return QSize(160, self.sizeHint().height())
 
     def _label_width(self) -> int:
-        fm = self.fontMetrics()
+        """Wide enough for every name in bold (the top class is drawn bold)."""
+        fm = QFontMetrics(self._font(bold=True))
         names = [display_name(k) for k, _ in self._probs] or ["Chickenpox"]
         return max(fm.horizontalAdvance(n) for n in names) + 8
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QSizePolicy,
     QSlider,
     QSplitter,
     QTextEdit,
@@ -99,8 +100,8 @@ class ReviewPanel(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.addWidget(top)
         self.splitter.addWidget(self._build_lower())
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
         self.splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -164,7 +165,8 @@ class ReviewPanel(QWidget):
         for widget in (self.status, self.chart, self.labels, self.note):
             layout.addWidget(widget)
         layout.addWidget(QLabel("History", self))
-        layout.addWidget(self.history, 1)
+        layout.addWidget(self.history)
+        lower.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         return lower
 
     def _escape_action(self) -> QAction:
@@ -262,7 +264,7 @@ class ReviewPanel(QWidget):
     def _show_empty(self) -> None:
         self.title.setText("No image selected")
         self.summary.setText("Pick a photo in the gallery; Space goes to the next one.")
-        self.flags.clear()
+        self._set_flags("")
         self.view.show_message("No image selected")
         self.chart.set_probabilities(None)
         self.labels.set_current(None)
@@ -278,9 +280,9 @@ class ReviewPanel(QWidget):
         classes = [c for c in item.probabilities if c != REFER] or list(DEFAULT_CLASSES)
         self.labels.set_classes(classes)
         self._retitle_label_actions()
-        self.chart.set_probabilities(item.probabilities, "Screening model")
+        self.chart.set_probabilities(item.probabilities)
         self._show_label(item.current_label)
-        self.flags.setText(self._flag_text(item, None))
+        self._set_flags(self._flag_text(item, None))
         self.history.set_rows([])
 
     def _show_label(self, label: str | None) -> None:
@@ -288,6 +290,10 @@ class ReviewPanel(QWidget):
         said = f"Model: {display_name(item.top_class)} {item.confidence:.2f}"
         self.summary.setText(f"{said}   ·   Label: {display_name(label)}")
         self.labels.set_current(label)
+
+    def _set_flags(self, text: str) -> None:
+        self.flags.setText(text)
+        self.flags.setVisible(bool(text))
 
     def _flag_text(self, item: Any, referral: bool | None) -> str:
         """Referral, out-of-scope and quality marks; attributes other streams may add."""
@@ -352,7 +358,7 @@ class ReviewPanel(QWidget):
         elif kind == "meta":
             rows, referral = result
             self.history.set_rows(rows)
-            self.flags.setText(self._flag_text(self._item, referral))
+            self._set_flags(self._flag_text(self._item, referral))
 
     def _show_explanation(self, ex: Any, heat: Any) -> None:
         if self.view.has_photo():
@@ -360,11 +366,12 @@ class ReviewPanel(QWidget):
         else:
             self._heat_pending = heat
         ms = getattr(ex, "elapsed_ms", None)
-        took = f", {ms:.0f} ms" if ms else ""
+        took = f" · {ms:.0f} ms" if ms else ""
         self.status.setText(
-            f"Grad-CAM shows where {ex.model_version} looked for "
-            f"{display_name(ex.top_class)} ({ex.confidence:.2f}{took})"
+            f"Grad-CAM: where the model looked for {display_name(ex.top_class)} "
+            f"({ex.confidence:.2f}){took}"
         )
+        self.status.setToolTip(f"Model {ex.model_version}")
 
     def _on_failed(self, kind: str, request: int, message: str) -> None:
         if kind in ("label", "undo", "redo"):

@@ -179,7 +179,8 @@ class HistoryRow:
     what: str
     label_after: str | None
     note: str | None
-    model: str | None  # which model's prediction was on screen, e.g. "msid@0123abcd: Measles 0.81"
+    model: str | None  # the prediction on screen then, e.g. "Measles 0.81 (msid-v1)"
+    model_detail: str | None = None  # the same with the model version, for a tooltip
 
 
 def _utc(moment: datetime) -> datetime:
@@ -194,39 +195,36 @@ def _describe(entry: Any) -> str:
     return str(entry.label)
 
 
-def _model_text(entry: Any, predictions: list[Any]) -> str | None:
+def _shown_prediction(entry: Any, predictions: list[Any]) -> Any:
     """The engine's own link when its LabelEntry has one, else the newest earlier prediction."""
     for attr in ("prediction", "model_prediction"):
         linked = getattr(entry, attr, None)
         if linked is not None:
-            return _prediction_text(linked)
-    version = getattr(entry, "model_version", None)
-    if version:
-        return str(version)
+            return linked
     earlier = [p for p in predictions if _utc(p.created_at) <= _utc(entry.created_at)]
-    return _prediction_text(earlier[-1]) if earlier else None
+    return earlier[-1] if earlier else None
 
 
-def _prediction_text(pred: Any) -> str:
+def _prediction_texts(pred: Any) -> tuple[str | None, str | None]:
+    """Short text for the history column and a longer one with the model version."""
+    if pred is None:
+        return None, None
     name = getattr(pred, "model_name", "") or "model"
-    version = str(getattr(pred, "model_version", ""))[:8]
-    return f"{name}@{version}: {pred.top_class} {pred.confidence:.2f}"
+    version = str(getattr(pred, "model_version", ""))[:12]
+    said = f"{pred.top_class} {pred.confidence:.2f}"
+    return f"{said} ({name})", f"{said} from model {name}@{version}"
 
 
 def load_history(store: Any, sha256: str) -> list[HistoryRow]:
     """An image's label events, newest first, each with the model prediction shown then."""
     predictions = list(store.predictions(sha256))
-    rows = [
-        HistoryRow(
-            when=_utc(e.created_at),
-            who=e.who,
-            what=_describe(e),
-            label_after=e.label_after,
-            note=e.note,
-            model=_model_text(e, predictions),
+    rows = []
+    for e in store.history(sha256):
+        short, detail = _prediction_texts(_shown_prediction(e, predictions))
+        what = _describe(e)
+        rows.append(
+            HistoryRow(_utc(e.created_at), e.who, what, e.label_after, e.note, short, detail)
         )
-        for e in store.history(sha256)
-    ]
     return rows[::-1]
 
 

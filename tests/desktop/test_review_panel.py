@@ -81,7 +81,8 @@ def test_number_key_labels_saves_and_asks_for_next(qtbot, review_env) -> None:
     wait_pool(panel, qtbot, lambda: "Measles" in panel.history.row_texts()[0][2])
     assert panel.labels.button("Measles").isChecked()
     row = panel.history.row_texts()[0]
-    assert row[1] == WHO and row[3].startswith("testmodel@")  # the prediction on screen then
+    assert row[1] == WHO  # and the prediction on screen then:
+    assert row[3] == f"{item.top_class} {item.confidence:.2f} (testmodel)"
 
 
 def test_refer_key_saves_note_typed_before(qtbot, review_env) -> None:

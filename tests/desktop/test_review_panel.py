@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QListWidget, QWidget
 
+from desktop.review_panel import ReviewPanel
 from tests.desktop.review_support import (
     WHO,
     GatedExplainer,
@@ -242,3 +248,97 @@ def test_stale_answers_for_a_previous_item_are_dropped(qtbot, review_env) -> Non
     assert (colour.red(), colour.green(), colour.blue()) == colours["lesion2.png"]
     assert panel.title.text() == "lesion2.png"
     assert gated.calls == ["lesion0.png", "lesion2.png"]  # lesion1's was skipped unstarted
+
+
+HIDPI_SCRIPT = """
+from PySide6.QtGui import QImage, QColor
+from PySide6.QtWidgets import QApplication
+from desktop.image_view import ImageView
+app = QApplication([])
+view = ImageView()
+view.resize(400, 300)
+view.show()
+image = QImage(200, 160, QImage.Format.Format_RGB888)
+image.fill(QColor("#D55E00"))
+view.set_photo(image)
+view.actual_size()
+shown = view.mapFromScene(view.sceneRect()).boundingRect()
+print(view.devicePixelRatioF(), view.scale_factor(), shown.width(), shown.height())
+"""
+
+
+def test_actual_size_is_one_photo_pixel_per_device_pixel_on_high_dpi(tmp_path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", HIDPI_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert out.returncode == 0, out.stderr
+    dpr, scale, width, height = (float(v) for v in out.stdout.split())
+    assert dpr == 2.0 and scale == pytest.approx(1.0)
+    assert (width, height) == pytest.approx((100, 80), abs=1)  # logical px: 200 x 160 device px
+
+
+def test_keys_work_from_elsewhere_in_the_window_but_not_in_a_search_field(
+    qtbot, review_env
+) -> None:
+    window = QWidget()
+    gallery, search = QListWidget(window), QLineEdit(window)
+    panel = ReviewPanel(review_env.services, window)
+    layout = QHBoxLayout(window)
+    for widget in (gallery, search, panel):
+        layout.addWidget(widget)
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    item = review_env.items[0]
+    panel.show_item(item)
+    search.setFocus()
+    qtbot.waitUntil(search.hasFocus)
+    qtbot.keyClick(search, Qt.Key.Key_3)
+    wait_pool(panel, qtbot)
+    assert search.text() == "3" and review_env.store.history(item.sha256) == []
+    gallery.setFocus()
+    qtbot.waitUntil(gallery.hasFocus)
+    with qtbot.waitSignal(panel.labelled, timeout=10_000):
+        qtbot.keyClick(gallery, Qt.Key.Key_3)
+    assert review_env.store.current_label(item.sha256) == "Monkeypox"
+    wait_pool(panel, qtbot)
+
+
+def test_f11_detaches_the_panel_and_puts_it_back(qtbot, review_env) -> None:
+    window = QWidget()
+    panel = ReviewPanel(review_env.services, window)
+    QHBoxLayout(window).addWidget(panel)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    detach = next(a for a in panel.review_actions() if a.shortcut().toString() == "F11")
+    detach.trigger()
+    assert panel.isWindow() and panel.isVisible() and panel.parentWidget() is window
+    detach.trigger()
+    assert not panel.isWindow() and panel.isVisible()
+
+
+def test_referral_and_quality_marks_are_shown_when_present(qtbot, review_env) -> None:
+    panel = make_panel(qtbot, review_env.services)
+    item = review_env.items[0]
+    marked = SimpleNamespace(**vars(item), referral=True, out_of_scope=True, quality="blurred")
+    panel.show_item(marked)
+    wait_pool(panel, qtbot)
+    text = panel.flags.text()
+    assert "Referral" in text and "Out of scope" in text and "blurred" in text
+    panel.show_item(item)
+    wait_pool(panel, qtbot)
+    expected = bool(getattr(review_env.store, "referral_rule", None))
+    assert ("Referral" in panel.flags.text()) is (
+        expected and review_env.store.referral_rule().flags(item.probabilities)
+    )
+    assert panel.flags.isVisible() is bool(panel.flags.text())

@@ -6,7 +6,7 @@ shown checked, so the clinician sees what is saved without reading the history.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QPushButton, QSizePolicy, QWidget
 
 from desktop.review_services import class_colour, display_name
@@ -53,6 +53,8 @@ class LabelBar(QWidget):
         key = button_key(index, name)
         button = QPushButton(f"{key}  {display_name(name)}", self)
         button.setCheckable(True)
+        # Tab reaches the buttons, but a click leaves focus where it was (the keys keep working)
+        button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         button.setAutoExclusive(False)
         button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         button.setToolTip(f"Label as {display_name(name)}, save and go to the next image ({key})")

@@ -25,6 +25,7 @@ class ProbChart(QWidget):
         self._caption = ""
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.setToolTip("Calibrated class probabilities of the screening model")
+        self.setAccessibleName("Class probabilities")
 
     def set_probabilities(self, probs: dict[str, float] | None, caption: str = "") -> None:
         """Show ``probs`` (``None`` or empty clears the chart); ``caption`` names the model."""

@@ -90,6 +90,7 @@ class ReviewPanel(QWidget):
         self.flags.setWordWrap(True)
         self.view = ImageView(self)
         self.view.set_opacity(self.services.opacity)
+        self.view.setAccessibleName("Photo with Grad-CAM overlay")
         top = QWidget(self)
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -161,6 +162,7 @@ class ReviewPanel(QWidget):
         )
         self.note.setClearButtonEnabled(True)
         self.note.addAction(self._escape_action())
+        self.note.returnPressed.connect(self.view.setFocus)
         self.history = HistoryView(self)
         for widget in (self.status, self.chart, self.labels, self.note):
             layout.addWidget(widget)

@@ -243,8 +243,14 @@ def save_label(store: Any, sha256: str, label: str, who: str, note: str | None) 
 
 
 def undo_label(store: Any, sha256: str, who: str) -> str | None:
-    """Take back the label in force (an undo event); returns the label now in force."""
-    return store.undo(sha256, who=who).current_label
+    """Take back the label in force (an undo event); returns the label now in force.
+    Raises LookupError when the image has no label to take back."""
+    from engine.store import NothingToUndoError
+
+    try:
+        return store.undo(sha256, who=who).current_label
+    except NothingToUndoError as exc:
+        raise LookupError("nothing to undo: this image has no label") from exc
 
 
 def _redo_label(entries: list[Any]) -> str | None:
@@ -268,7 +274,7 @@ def redo_label(store: Any, sha256: str, who: str) -> str | None:
         return store.redo(sha256, who=who).current_label
     label = _redo_label(list(store.history(sha256)))
     if label is None:
-        raise LookupError("nothing to redo")
+        raise LookupError("nothing to redo: no label was undone since the last one")
     return store.label(sha256, label, who=who, source="redo").current_label
 
 
@@ -284,6 +290,8 @@ class Relay(QObject):
 
 def readable_error(exc: BaseException) -> str:
     """One sentence for the panel; the traceback goes to the log."""
+    if isinstance(exc, LookupError) and exc.args:
+        return str(exc.args[0])
     reason = getattr(exc, "reason", None)
     path = getattr(exc, "path", None)
     if reason and path:

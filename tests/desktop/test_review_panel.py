@@ -342,3 +342,20 @@ def test_referral_and_quality_marks_are_shown_when_present(qtbot, review_env) ->
         expected and review_env.store.referral_rule().flags(item.probabilities)
     )
     assert panel.flags.isVisible() is bool(panel.flags.text())
+
+
+def test_undo_with_nothing_to_undo_says_so_and_keys_still_work(qtbot, review_env) -> None:
+    panel = make_panel(qtbot, review_env.services)
+    item = review_env.items[1]
+    panel.show_item(item)
+    emitted = []
+    panel.labelled.connect(lambda *args: emitted.append(args))
+    qtbot.keyClick(panel.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: "nothing to undo" in panel.status.text(), timeout=10_000)
+    redo = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(panel.view, Qt.Key.Key_Z, redo)
+    qtbot.waitUntil(lambda: "nothing to redo" in panel.status.text(), timeout=10_000)
+    assert emitted == [] and review_env.store.history(item.sha256) == []
+    with qtbot.waitSignal(panel.labelled, timeout=10_000):
+        qtbot.keyClick(panel.view, Qt.Key.Key_1)
+    assert review_env.store.current_label(item.sha256) == "Chickenpox"

@@ -7,7 +7,7 @@ per device pixel, so a high-DPI screen shows the real pixels too.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -72,19 +72,40 @@ class ImageView(QGraphicsView):
         self.scene().setSceneRect(QRectF(self._photo.pixmap().rect()))
         self.fit()
 
+    def upgrade_photo(self, image: QImage) -> None:
+        """Swap in a sharper version of the photo on show, keeping zoom, position and heat."""
+        old = self._photo.pixmap()
+        if old.isNull() or not image.width():
+            self.set_photo(image)
+            return
+        ratio = image.width() / old.width()
+        centre = self.mapToScene(self.viewport().rect().center()) * ratio
+        self._photo.setPixmap(QPixmap.fromImage(image))
+        self.scene().setSceneRect(QRectF(self._photo.pixmap().rect()))
+        self._place_heat()
+        if self._fit:
+            self.fit()
+            return
+        scale = self.transform().m11() / ratio
+        self.setTransform(self.transform().fromScale(scale, scale))
+        self.centerOn(centre)
+        self.zoomChanged.emit(self.scale_factor())
+
     def has_photo(self) -> bool:
         return not self._photo.pixmap().isNull()
 
     def set_heat(self, heat: QImage) -> None:
         """The coloured heatmap for the photo on show, stretched over the whole photo."""
-        pixmap = QPixmap.fromImage(heat)
-        self._heat.setPixmap(pixmap)
-        photo = self._photo.pixmap()
-        if not photo.isNull() and pixmap.width() and pixmap.height():
-            sx = photo.width() / pixmap.width()
-            sy = photo.height() / pixmap.height()
-            self._heat.setTransform(self._heat.transform().fromScale(sx, sy))
+        self._heat.setPixmap(QPixmap.fromImage(heat))
+        self._place_heat()
         self._apply_heat()
+
+    def _place_heat(self) -> None:
+        """Stretch the heat layer over the whole photo (the model saw the whole photo)."""
+        photo, heat = self._photo.pixmap(), self._heat.pixmap()
+        if not photo.isNull() and heat.width() and heat.height():
+            sx, sy = photo.width() / heat.width(), photo.height() / heat.height()
+            self._heat.setTransform(self._heat.transform().fromScale(sx, sy))
 
     def clear_heat(self) -> None:
         self._heat.setPixmap(QPixmap())
@@ -92,6 +113,10 @@ class ImageView(QGraphicsView):
 
     def has_heat(self) -> bool:
         return not self._heat.pixmap().isNull()
+
+    def photo_size(self) -> QSize:
+        """Pixel size of the photo on show (empty when none)."""
+        return self._photo.pixmap().size()
 
     def photo_image(self) -> QImage:
         """The photo on show (null when none), for tests and screenshots."""

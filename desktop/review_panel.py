@@ -315,9 +315,9 @@ class ReviewPanel(QWidget):
         request, store, services = self._request, self.services.store, self.services
         file = {}
 
-        def photo() -> Any:
+        def photo(early: Any) -> Any:
             file["path"] = rw.image_file(store, item)
-            return rw.load_photo(file["path"])
+            return rw.load_photo_staged(file["path"], early)
 
         def explain() -> Any:
             path = file.get("path") or rw.image_file(store, item)
@@ -333,8 +333,8 @@ class ReviewPanel(QWidget):
             return rw.load_history(store, item.sha256), rw.referral_flag(store, item)
 
         self.status.setText("Computing Grad-CAM...")
-        for kind, fn in (("photo", photo), ("meta", meta)):
-            services.pool.start(rw.Task(self._relay, kind, request, fn))
+        services.pool.start(rw.Task(self._relay, "photo", request, photo, staged=True))
+        services.pool.start(rw.Task(self._relay, "meta", request, meta))
         self._gradcam_pool.start(rw.Task(self._relay, "explain", request, explain))
 
     def wait_idle(self, msecs: int = 30_000) -> bool:
@@ -350,17 +350,25 @@ class ReviewPanel(QWidget):
         if request != self._request:
             self.stale_dropped += 1
             return
-        if kind == "photo":
-            self.view.set_photo(result)
-            if self._heat_pending is not None:
-                self.view.set_heat(self._heat_pending)
-                self._heat_pending = None
+        if kind == "photo:early":
+            self._show_photo(result, first=True)
+        elif kind == "photo" and result is not None:
+            self._show_photo(result, first=False)
         elif kind == "explain" and result is not None:
             self._show_explanation(*result)
         elif kind == "meta":
             rows, referral = result
             self.history.set_rows(rows)
             self._set_flags(self._flag_text(self._item, referral))
+
+    def _show_photo(self, image: Any, first: bool) -> None:
+        if first:
+            self.view.set_photo(image)
+        else:
+            self.view.upgrade_photo(image)
+        if self._heat_pending is not None:
+            self.view.set_heat(self._heat_pending)
+            self._heat_pending = None
 
     def _show_explanation(self, ex: Any, heat: Any) -> None:
         if self.view.has_photo():

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 PHOTO_MAX_SIDE = 8192
 #: Longest side Grad-CAM's image is prepared at; the heat layer is stretched over the photo.
 EXPLAIN_MAX_SIDE = 1600
+#: Longest side of the quick first paint: a reduced JPEG decode, replaced by the full photo.
+PREVIEW_MAX_SIDE = 1600
 
 
 # --- images -------------------------------------------------------------------------------
@@ -64,10 +66,21 @@ def load_photo(path: Path, max_side: int = PHOTO_MAX_SIDE) -> QImage:
     if preview is not None:
         image = preview(path, max_side=max_side)
     else:
-        image = images.load_image(path)
+        # the same reduced JPEG decode load_preview does: shorter side still >= what we keep
+        image = images.load_image(path, target_size=max_side // 2)
         if max(image.size) > max_side:
             image.thumbnail((max_side, max_side))
     return pil_to_qimage(image)
+
+
+def load_photo_staged(path: Path, show: Callable[[QImage], None]) -> QImage | None:
+    """A quick reduced photo first (``show``), then the full one when the photo is larger;
+    returns the full photo, or None when the first was already the whole photo."""
+    first = load_photo(path, PREVIEW_MAX_SIDE)
+    show(first)
+    if max(first.width(), first.height()) < PREVIEW_MAX_SIDE:
+        return None
+    return load_photo(path, PHOTO_MAX_SIDE)
 
 
 # --- Grad-CAM -----------------------------------------------------------------------------
@@ -300,16 +313,28 @@ def readable_error(exc: BaseException) -> str:
 
 
 class Task(QRunnable):
-    """Run ``fn()`` on the pool and report ``(kind, request)`` with its result or error."""
+    """Run ``fn()`` on the pool and report ``(kind, request)`` with its result or error.
 
-    def __init__(self, relay: Relay, kind: str, request: int, fn: Callable[[], Any]) -> None:
+    With ``staged``, ``fn`` gets a callable that reports an early result as ``kind + ":early"``
+    (a quick preview before the full answer)."""
+
+    def __init__(
+        self, relay: Relay, kind: str, request: int, fn: Callable[..., Any], staged: bool = False
+    ) -> None:
         super().__init__()
         self.setAutoDelete(True)
         self._relay, self._kind, self._request, self._fn = relay, kind, request, fn
+        self._staged = staged
+
+    def _early(self, payload: Any) -> None:
+        try:
+            self._relay.done.emit(f"{self._kind}:early", self._request, payload)
+        except RuntimeError:
+            log.debug("%s early result dropped: receiver gone", self._kind)
 
     def run(self) -> None:
         try:
-            result = self._fn()
+            result = self._fn(self._early) if self._staged else self._fn()
         except Exception as exc:  # reported to the panel, never raised into Qt
             log.warning("%s task failed:\n%s", self._kind, traceback.format_exc())
             self._emit(self._relay.failed, readable_error(exc))

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QListWidget, QWidget
 
+from desktop.image_view import ImageView
 from desktop.review_panel import ReviewPanel
 from tests.desktop.review_support import (
     WHO,
@@ -21,6 +22,8 @@ from tests.desktop.review_support import (
     build_env,
     make_model,
     make_panel,
+    screen_folder,
+    skin_photo,
     view_pixels,
     wait_loaded,
     wait_pool,
@@ -359,3 +362,48 @@ def test_undo_with_nothing_to_undo_says_so_and_keys_still_work(qtbot, review_env
     with qtbot.waitSignal(panel.labelled, timeout=10_000):
         qtbot.keyClick(panel.view, Qt.Key.Key_1)
     assert review_env.store.current_label(item.sha256) == "Chickenpox"
+
+
+def test_large_photo_paints_a_quick_preview_then_full_resolution(
+    qtbot, review_env, review_model, tmp_path
+) -> None:
+    folder = tmp_path / "big"
+    folder.mkdir()
+    skin_photo(folder / "big.jpg", seed=9, size=(3200, 2400))
+    items = screen_folder(review_env.store, review_model, folder)
+    (item,) = [i for i in items if i.path.endswith("big.jpg")]
+    panel = make_panel(qtbot, review_env.services)
+    shown = []
+    for name in ("set_photo", "upgrade_photo"):
+        original = getattr(panel.view, name)
+
+        def record(image, n=name, f=original):  # noqa: ANN001, ANN202
+            shown.append((n, image.width()))
+            return f(image)
+
+        setattr(panel.view, name, record)
+    panel.show_item(item)
+    wait_pool(panel, qtbot, lambda: panel.view.photo_image().width() == 3200)
+    wait_loaded(qtbot, panel)
+    assert shown == [("set_photo", 1600), ("upgrade_photo", 3200)]
+    heat = panel.view._heat.sceneBoundingRect()
+    assert (heat.width(), heat.height()) == (3200, 2400)
+
+
+def test_upgrading_the_photo_keeps_what_is_on_screen(qtbot) -> None:
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    small = QImage(800, 600, QImage.Format.Format_RGB888)
+    small.fill(Qt.GlobalColor.darkRed)
+    view.set_photo(small)
+    view.actual_size()
+    view.centerOn(200, 150)
+    before = view.mapToScene(view.viewport().rect().center())
+    large = small.scaled(1600, 1200)
+    view.upgrade_photo(large)
+    after = view.mapToScene(view.viewport().rect().center())
+    assert view.scale_factor() == pytest.approx(0.5)
+    assert (after.x(), after.y()) == pytest.approx((before.x() * 2, before.y() * 2), abs=2)

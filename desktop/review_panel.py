@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from desktop import review_worker as rw
 from desktop.history_view import HistoryView
-from desktop.image_view import ImageView
+from desktop.image_view import WHEEL_STEP, ImageView
 from desktop.label_bar import REFER, LabelBar
 from desktop.prob_chart import ProbChart
 from desktop.review_services import DEFAULT_CLASSES, ReviewServices, display_name
@@ -60,6 +60,7 @@ class ReviewPanel(QWidget):
         self._saving = False
         self._text_focus = False
         self._heat_pending: Any = None
+        self._last_explanation: Any = None  # of the image on show: recolouring needs no Grad-CAM
         self.stale_dropped = 0  # answers dropped because their image is no longer shown
         self._explainer = rw.ExplainerCache(services.explainer)
         # Grad-CAM runs one at a time on its own thread: it never holds up photo decodes or
@@ -213,6 +214,8 @@ class ReviewPanel(QWidget):
             *nav,
             self.overlay_action,
             self._action("Fit photo", "F", self.view.fit),
+            self._action("Zoom in", "+", lambda: self.view.zoom_by(WHEEL_STEP)),
+            self._action("Zoom out", "-", lambda: self.view.zoom_by(1 / WHEEL_STEP)),
             self._action("Actual pixels (100%)", "0", self.view.actual_size),
             self._action("Detach / maximise review", "F11", self.toggle_detached, False),
         ]
@@ -250,8 +253,17 @@ class ReviewPanel(QWidget):
         return self._item
 
     def show_item(self, item: Any) -> None:
-        """Show ``item`` (an engine.store.ReviewItem) or, for ``None``, the empty state."""
+        """Show ``item`` (an engine.store.ReviewItem) or, for ``None``, the empty state.
+
+        The image on show again (a refreshed queue row) keeps its photo and Grad-CAM; only the
+        label, marks and history are re-read."""
+        if item is not None and self._item is not None and item.sha256 == self._item.sha256:
+            self._item = item
+            self._show_label(item.current_label)
+            self._load_meta()
+            return
         self._request += 1
+        self._last_explanation = None
         self._item, self._heat_pending = item, None
         self.note.clear()
         self.status.clear()
@@ -329,13 +341,19 @@ class ReviewPanel(QWidget):
             )
             return None if ex is None else (ex, rw.pil_to_qimage(ex.heat_rgb))
 
+        self.status.setText("Computing Grad-CAM...")
+        services.pool.start(rw.Task(self._relay, "photo", request, photo, staged=True))
+        self._load_meta()
+        self._gradcam_pool.start(rw.Task(self._relay, "explain", request, explain))
+
+    def _load_meta(self) -> None:
+        """Re-read the history and the referral flag of the image on show."""
+        store, item = self.services.store, self._item
+
         def meta() -> Any:
             return rw.load_history(store, item.sha256), rw.referral_flag(store, item)
 
-        self.status.setText("Computing Grad-CAM...")
-        services.pool.start(rw.Task(self._relay, "photo", request, photo, staged=True))
-        services.pool.start(rw.Task(self._relay, "meta", request, meta))
-        self._gradcam_pool.start(rw.Task(self._relay, "explain", request, explain))
+        self.services.pool.start(rw.Task(self._relay, "meta", self._request, meta))
 
     def wait_idle(self, msecs: int = 30_000) -> bool:
         """Wait for this panel's background work (closing the app, tests)."""
@@ -356,10 +374,18 @@ class ReviewPanel(QWidget):
             self._show_photo(result, first=False)
         elif kind == "explain" and result is not None:
             self._show_explanation(*result)
+        elif kind == "recolour":
+            self._show_heat(result)
         elif kind == "meta":
             rows, referral = result
             self.history.set_rows(rows)
             self._set_flags(self._flag_text(self._item, referral))
+
+    def _show_heat(self, heat: Any) -> None:
+        if self.view.has_photo():
+            self.view.set_heat(heat)
+        else:
+            self._heat_pending = heat
 
     def _show_photo(self, image: Any, first: bool) -> None:
         if first:
@@ -371,10 +397,8 @@ class ReviewPanel(QWidget):
             self._heat_pending = None
 
     def _show_explanation(self, ex: Any, heat: Any) -> None:
-        if self.view.has_photo():
-            self.view.set_heat(heat)
-        else:
-            self._heat_pending = heat
+        self._last_explanation = ex
+        self._show_heat(heat)
         ms = getattr(ex, "elapsed_ms", None)
         took = f" · {ms:.0f} ms" if ms else ""
         self.status.setText(
@@ -405,6 +429,23 @@ class ReviewPanel(QWidget):
 
     def set_overlay_visible(self, on: bool) -> None:
         self.overlay_box.setChecked(on)
+
+    def set_opacity(self, opacity: float) -> None:
+        """The overlay opacity in [0, 1] (Settings' default); recomposites only."""
+        self.opacity.setValue(round(min(1.0, max(0.0, opacity)) * 100))
+
+    def set_colormap(self, name: str) -> None:
+        """Heatmap colours (Settings). The image on show is recoloured from its stored heatmap
+        on a worker, without running Grad-CAM again; later images use ``name`` directly."""
+        self.services.colormap = name
+        ex = self._last_explanation
+        if ex is not None:
+            task = rw.Task(self._relay, "recolour", self._request, lambda: rw.recolour(ex, name))
+            self.services.pool.start(task)
+
+    def reset_explainer(self) -> None:
+        """Forget the cached explainer (the active model changed); the next image reloads it."""
+        self._explainer = rw.ExplainerCache(self.services.explainer)
 
     # --- labels --------------------------------------------------------------------------
 
@@ -455,15 +496,7 @@ class ReviewPanel(QWidget):
             if kind == "label"
             else f"{kind.capitalize()} saved; label now {display_name(now)}"
         )
-        store, item = self.services.store, self._item
-        self.services.pool.start(
-            rw.Task(
-                self._relay,
-                "meta",
-                request,
-                lambda: (rw.load_history(store, item.sha256), rw.referral_flag(store, item)),
-            )
-        )
+        self._load_meta()
         if kind == "label":
             self.navigate.emit("next")
 

@@ -147,6 +147,16 @@ class LegacyExplainer:
         )
 
 
+def recolour(ex: Any, colormap: str) -> QImage:
+    """The explanation's heatmap in other colours, at its image size (no Grad-CAM rerun)."""
+    from engine import explain
+
+    colour = getattr(explain, "colour_heatmap", None)
+    if colour is not None:
+        return pil_to_qimage(colour(ex.heatmap, ex.image.size, colormap))
+    return pil_to_qimage(explain.overlay(ex.image, ex.heatmap, alpha=1.0, colormap=colormap))
+
+
 def explainer_from_file(path: str | Path, device: str = "cpu") -> Any:
     """An Explainer for a model file: the engine's when it has one, else the legacy adapter."""
     from engine import explain

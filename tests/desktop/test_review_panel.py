@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -407,3 +408,39 @@ def test_upgrading_the_photo_keeps_what_is_on_screen(qtbot) -> None:
     after = view.mapToScene(view.viewport().rect().center())
     assert view.scale_factor() == pytest.approx(0.5)
     assert (after.x(), after.y()) == pytest.approx((before.x() * 2, before.y() * 2), abs=2)
+
+
+def test_colormap_change_recolours_without_recomputing(qtbot, review_env) -> None:
+    panel = make_panel(qtbot, review_env.services)
+    panel.show_item(review_env.items[0])
+    wait_loaded(qtbot, panel)
+    before = panel.view.heat_image()
+    panel.set_colormap("viridis")
+    wait_pool(panel, qtbot, lambda: panel.view.heat_image() != before)
+    assert review_env.explainer.calls == 1
+    assert review_env.services.colormap == "viridis"
+
+
+def test_showing_the_same_image_again_keeps_its_grad_cam(qtbot, review_env) -> None:
+    panel = make_panel(qtbot, review_env.services)
+    item = review_env.items[0]
+    panel.show_item(item)
+    wait_loaded(qtbot, panel)
+    review_env.store.label(item.sha256, "Normal", who="Dr Other")
+    refreshed = dataclasses.replace(item, current_label="Normal")
+    panel.show_item(refreshed)
+    wait_pool(panel, qtbot, lambda: "Dr Other" in panel.history.row_texts()[0])
+    assert panel.labels.button("Normal").isChecked() and panel.view.has_heat()
+    assert review_env.explainer.calls == 1
+
+
+def test_plus_and_minus_zoom(qtbot, review_env) -> None:
+    panel = make_panel(qtbot, review_env.services)
+    panel.show_item(review_env.items[0])
+    wait_loaded(qtbot, panel)
+    qtbot.keyClick(panel.view, Qt.Key.Key_0)
+    qtbot.keyClick(panel.view, Qt.Key.Key_Plus)
+    assert panel.view.scale_factor() == pytest.approx(1.25)
+    qtbot.keyClick(panel.view, Qt.Key.Key_Minus)
+    qtbot.keyClick(panel.view, Qt.Key.Key_Minus)
+    assert panel.view.scale_factor() == pytest.approx(0.8)

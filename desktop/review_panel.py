@@ -399,11 +399,12 @@ class ReviewPanel(QWidget):
     def _show_explanation(self, ex: Any, heat: Any) -> None:
         self._last_explanation = ex
         self._show_heat(heat)
+        target = getattr(ex, "target_class", ex.top_class)
         ms = getattr(ex, "elapsed_ms", None)
         took = f" · {ms:.0f} ms" if ms else ""
         self.status.setText(
-            f"Grad-CAM: where the model looked for {display_name(ex.top_class)} "
-            f"({ex.confidence:.2f}){took}"
+            f"Grad-CAM: where the model looked for {display_name(target)} "
+            f"({ex.probabilities.get(target, ex.confidence):.2f}){took}"
         )
         self.status.setToolTip(f"Model {ex.model_version}")
 

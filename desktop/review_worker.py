@@ -60,17 +60,9 @@ def image_file(store: Any, item: Any) -> Path:
 
 def load_photo(path: Path, max_side: int = PHOTO_MAX_SIDE) -> QImage:
     """Decode the photo through the one loader (EXIF applied), bounded to ``max_side``."""
-    from engine import images
+    from engine.images import load_preview
 
-    preview = getattr(images, "load_preview", None)
-    if preview is not None:
-        image = preview(path, max_side=max_side)
-    else:
-        # the same reduced JPEG decode load_preview does: shorter side still >= what we keep
-        image = images.load_image(path, target_size=max_side // 2)
-        if max(image.size) > max_side:
-            image.thumbnail((max_side, max_side))
-    return pil_to_qimage(image)
+    return pil_to_qimage(load_preview(path, max_side=max_side))
 
 
 def load_photo_staged(path: Path, show: Callable[[QImage], None]) -> QImage | None:
@@ -86,87 +78,20 @@ def load_photo_staged(path: Path, show: Callable[[QImage], None]) -> QImage | No
 # --- Grad-CAM -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ReviewExplanation:
-    """The fields of ``engine.explain.ImageExplanation`` the panel uses (legacy adapter)."""
-
-    path: str
-    image: Any
-    heatmap: Any
-    heat_rgb: Any
-    overlay: Any
-    probabilities: dict[str, float]
-    top_class: str
-    confidence: float
-    model_version: str
-    elapsed_ms: float
-
-
-class LegacyExplainer:
-    """``Explainer.explain`` built on engine.explain.GradCAM, for engines without Explainer."""
-
-    def __init__(self, model: Any, meta: Any, device: Any = "cpu") -> None:
-        self.model, self.meta, self.device = model, meta, device
-
-    def explain(
-        self,
-        path: str | Path,
-        max_side: int = EXPLAIN_MAX_SIDE,
-        colormap: str = "inferno",
-        alpha: float = 0.45,
-    ) -> ReviewExplanation:
-        import time
-
-        from engine.explain import GradCAM, overlay
-        from engine.images import load_image
-        from engine.preprocess import make_transform
-
-        start = time.perf_counter()
-        image = load_image(path, target_size=max_side)
-        if max(image.size) > max_side:
-            image.thumbnail((max_side, max_side))
-        x = make_transform(self.meta)(image).unsqueeze(0).to(self.device)
-        with GradCAM(self.model, temperature=float(self.meta.temperature)) as cam:
-            result = cam(x)
-        heatmap = result.heatmaps[0]
-        probs = {
-            c: float(p) for c, p in zip(self.meta.classes, result.probabilities[0], strict=True)
-        }
-        top = max(probs, key=probs.__getitem__)
-        return ReviewExplanation(
-            path=str(path),
-            image=image,
-            heatmap=heatmap,
-            heat_rgb=overlay(image, heatmap, alpha=1.0, colormap=colormap),
-            overlay=overlay(image, heatmap, alpha=alpha, colormap=colormap),
-            probabilities=probs,
-            top_class=top,
-            confidence=probs[top],
-            model_version=self.meta.version,
-            elapsed_ms=(time.perf_counter() - start) * 1000.0,
-        )
-
-
 def recolour(ex: Any, colormap: str) -> QImage:
     """The explanation's heatmap in other colours, at its image size (no Grad-CAM rerun)."""
-    from engine import explain
+    from engine.explain import colour_heatmap
 
-    colour = getattr(explain, "colour_heatmap", None)
-    if colour is not None:
-        return pil_to_qimage(colour(ex.heatmap, ex.image.size, colormap))
-    return pil_to_qimage(explain.overlay(ex.image, ex.heatmap, alpha=1.0, colormap=colormap))
+    return pil_to_qimage(colour_heatmap(ex.heatmap, ex.image.size, colormap))
 
 
 def explainer_from_file(path: str | Path, device: str = "cpu") -> Any:
-    """An Explainer for a model file: the engine's when it has one, else the legacy adapter."""
-    from engine import explain
+    """An ``engine.explain.Explainer`` for a model file (tests, benchmarks, screenshots)."""
     from engine.checkpoint import load_model
+    from engine.explain import Explainer
 
     model, meta = load_model(path, device=device)
-    engine_explainer = getattr(explain, "Explainer", None)
-    if engine_explainer is not None:
-        return engine_explainer(model, meta, device=device)
-    return LegacyExplainer(model, meta, device)
+    return Explainer(model, meta, device=device)
 
 
 class ExplainerCache:

@@ -23,6 +23,7 @@ from desktop import review_worker as rw  # noqa: E402
 from desktop.review_panel import ReviewPanel  # noqa: E402
 from desktop.review_services import ReviewServices  # noqa: E402
 from engine.checkpoint import ModelMeta, save_model  # noqa: E402
+from engine.explain import ImageExplanation  # noqa: E402
 from engine.model import MobileNetV2MSCAPFR  # noqa: E402
 from engine.predictor import Predictor  # noqa: E402
 from engine.screening import ScreeningJob  # noqa: E402
@@ -137,7 +138,7 @@ class GatedExplainer:
         self.release = {name: threading.Event() for name in gated}
         self.calls: list[str] = []
 
-    def explain(self, path: Any, **kwargs: Any) -> rw.ReviewExplanation:
+    def explain(self, path: Any, **kwargs: Any) -> ImageExplanation:
         name = Path(path).name
         self.calls.append(name)
         if name in self.entered:
@@ -146,8 +147,20 @@ class GatedExplainer:
         img = Image.open(path).convert("RGB")
         heat = Image.new("RGB", img.size, self.colours[name])
         probs = {"Chickenpox": 0.1, "Measles": 0.2, "Monkeypox": 0.6, "Normal": 0.1}
-        return rw.ReviewExplanation(
-            str(path), img, None, heat, heat, probs, "Monkeypox", 0.6, "fake@0", 1.0
+        heatmap = np.zeros((224, 224), np.float32)
+        return ImageExplanation(
+            path=Path(path),
+            sha256="0" * 64,
+            image=img,
+            heatmap=heatmap,
+            heat_rgb=heat,
+            overlay=heat,
+            probabilities=probs,
+            top_class="Monkeypox",
+            confidence=0.6,
+            target_class="Monkeypox",
+            model_version="fake@0",
+            elapsed_ms=1.0,
         )
 
 

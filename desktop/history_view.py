@@ -1,79 +1,82 @@
-"""An image's label history: when, who, what, and which model's prediction was on screen."""
+"""An image's label history: what, who, when, and which model's prediction was on screen.
+
+Two lines per event rather than table columns, so the history stays readable in a narrow
+review pane: the label (with a swatch of its class colour), who and when; then, in a quieter
+line, what the model said at the time and the clinician's note.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
 from desktop.review_services import class_colour, display_name
-
-COLUMNS = ("When", "Who", "What", "Model said")
 
 
 def _what(row) -> str:  # noqa: ANN001 (desktop.review_worker.HistoryRow)
     if row.what == "undo":
-        return f"undo (now {display_name(row.label_after) if row.label_after else 'unlabelled'})"
+        now = display_name(row.label_after) if row.label_after else "unlabelled"
+        return f"Undo (now {now})"
     if row.what.startswith("redo "):
-        return f"redo {display_name(row.what[5:])}"
+        return f"Redo {display_name(row.what[5:])}"
     return display_name(row.what)
 
 
-def _swatch(label: str) -> QIcon:
-    """A small square of the class colour beside the text (colour is never the only cue)."""
+def _swatch(label: str | None) -> QIcon:
+    """A small square of the class colour beside the text (colour is never the only cue);
+    a blank one for "unlabelled" so every entry's text lines up."""
     pixmap = QPixmap(12, 12)
-    pixmap.fill(class_colour(label))
+    pixmap.fill(class_colour(label) if label else Qt.GlobalColor.transparent)
     return QIcon(pixmap)
 
 
-class HistoryView(QTreeWidget):
-    """Newest event first; a note shows as the row's tooltip and in a child line."""
+def row_text(row) -> str:  # noqa: ANN001 (desktop.review_worker.HistoryRow)
+    """The two lines shown for one event."""
+    when = row.when.astimezone().strftime("%d %b %Y %H:%M")
+    second = f"model said {row.model}" if row.model else "no screening result before this label"
+    if row.note:
+        second += f" · note: {row.note}"
+    return f"{_what(row)} — {row.who}, {when}\n{second}"
+
+
+class HistoryView(QListWidget):
+    """Newest event first; the model version is in each entry's tooltip."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setColumnCount(len(COLUMNS))
-        self.setHeaderLabels(list(COLUMNS))
-        self.setRootIsDecorated(False)
-        self.setUniformRowHeights(False)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setWordWrap(True)
         self.setAlternatingRowColors(True)
-        header = self.header()
-        header.setStretchLastSection(True)
-        for col in range(len(COLUMNS) - 1):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setToolTip("Label history of this image, newest first")
+        self._rows: list = []
         self.set_rows([])
 
     def sizeHint(self) -> QSize:
-        """About six rows: the photo keeps the space; the list scrolls."""
-        rows = 6 * (self.fontMetrics().height() + 6) + self.header().sizeHint().height()
-        return QSize(320, rows + 2 * self.frameWidth())
+        """About three events: the photo keeps the space; the list scrolls."""
+        return QSize(320, 6 * (self.fontMetrics().height() + 3) + 2 * self.frameWidth())
 
     def set_rows(self, rows: list) -> None:
         """Show ``desktop.review_worker.HistoryRow`` items; an empty list says so."""
         self.clear()
+        self._rows = list(rows)
         if not rows:
-            item = QTreeWidgetItem(["", "", "not labelled yet", ""])
-            item.setDisabled(True)
-            self.addTopLevelItem(item)
+            item = QListWidgetItem("Not labelled yet")
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.addItem(item)
             return
         for row in rows:
-            when = row.when.astimezone().strftime("%Y-%m-%d %H:%M")
-            item = QTreeWidgetItem([when, row.who, _what(row), row.model or "-"])
-            item.setToolTip(3, row.model_detail or "no screening result before this label")
+            item = QListWidgetItem(row_text(row))
             shown = row.label_after if row.what == "undo" else row.what.removeprefix("redo ")
-            if shown:
-                item.setIcon(2, _swatch(shown))
-            if row.note:
-                item.setToolTip(2, f"Note: {row.note}")
-                item.addChild(QTreeWidgetItem(["", "", f"note: {row.note}", ""]))
-            self.addTopLevelItem(item)
-            item.setExpanded(True)
-        self.setRootIsDecorated(any(r.note for r in rows))
+            item.setIcon(_swatch(shown))
+            item.setToolTip(row.model_detail or "no screening result before this label")
+            self.addItem(item)
 
-    def row_texts(self) -> list[list[str]]:
-        """The visible text of every top-level row (tests and accessibility)."""
-        return [
-            [self.topLevelItem(i).text(c) for c in range(len(COLUMNS))]
-            for i in range(self.topLevelItemCount())
-        ]
+    def rows(self) -> list:
+        """The HistoryRow objects on show, newest first."""
+        return list(self._rows)
+
+    def texts(self) -> list[str]:
+        """The visible text of every entry (tests and accessibility)."""
+        return [self.item(i).text() for i in range(self.count())]

@@ -401,12 +401,12 @@ class ReviewPanel(QWidget):
         self._show_heat(heat)
         target = getattr(ex, "target_class", ex.top_class)
         ms = getattr(ex, "elapsed_ms", None)
-        took = f" · {ms:.0f} ms" if ms else ""
+        took = f", computed in {ms:.0f} ms" if ms else ""
         self.status.setText(
             f"Grad-CAM: where the model looked for {display_name(target)} "
-            f"({ex.probabilities.get(target, ex.confidence):.2f}){took}"
+            f"({ex.probabilities.get(target, ex.confidence):.2f})"
         )
-        self.status.setToolTip(f"Model {ex.model_version}")
+        self.status.setToolTip(f"Model {ex.model_version}{took}")
 
     def _on_failed(self, kind: str, request: int, message: str) -> None:
         if kind in ("label", "undo", "redo"):

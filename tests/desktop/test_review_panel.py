@@ -88,11 +88,11 @@ def test_number_key_labels_saves_and_asks_for_next(qtbot, review_env) -> None:
     assert review_env.store.current_label(item.sha256) == "Measles"
     (entry,) = review_env.store.history(item.sha256)
     assert (entry.kind, entry.label, entry.who) == ("set", "Measles", WHO)
-    wait_pool(panel, qtbot, lambda: "Measles" in panel.history.row_texts()[0][2])
+    wait_pool(panel, qtbot, lambda: panel.history.texts()[0].startswith("Measles — "))
     assert panel.labels.button("Measles").isChecked()
-    row = panel.history.row_texts()[0]
-    assert row[1] == WHO  # and the prediction on screen then:
-    assert row[3] == f"{item.top_class} {item.confidence:.2f} (testmodel)"
+    first, second = panel.history.texts()[0].splitlines()
+    assert WHO in first  # and the prediction on screen then:
+    assert second == f"model said {item.top_class} {item.confidence:.2f} (testmodel)"
 
 
 def test_refer_key_saves_note_typed_before(qtbot, review_env) -> None:
@@ -429,7 +429,7 @@ def test_showing_the_same_image_again_keeps_its_grad_cam(qtbot, review_env) -> N
     review_env.store.label(item.sha256, "Normal", who="Dr Other")
     refreshed = dataclasses.replace(item, current_label="Normal")
     panel.show_item(refreshed)
-    wait_pool(panel, qtbot, lambda: "Dr Other" in panel.history.row_texts()[0])
+    wait_pool(panel, qtbot, lambda: "Dr Other" in panel.history.texts()[0])
     assert panel.labels.button("Normal").isChecked() and panel.view.has_heat()
     assert review_env.explainer.calls == 1
 

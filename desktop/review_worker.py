@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Signal
@@ -139,16 +140,25 @@ def _describe(entry: Any) -> str:
     if entry.kind == "undo":
         return "undo"
     if getattr(entry, "source", "") == "redo" or entry.kind == "redo":
-        return f"redo {entry.label}"
+        return f"redo {entry.label or entry.label_after}"
     return str(entry.label)
 
 
 def _shown_prediction(entry: Any, predictions: list[Any]) -> Any:
-    """The engine's own link when its LabelEntry has one, else the newest earlier prediction."""
-    for attr in ("prediction", "model_prediction"):
-        linked = getattr(entry, attr, None)
-        if linked is not None:
-            return linked
+    """The prediction the store linked to the label event (``LabelEntry.predicted_class``, with
+    ``model_version`` "name@hash12"); for events without that link (older databases), the
+    newest prediction made before the event."""
+    predicted = getattr(entry, "predicted_class", None)
+    if predicted is not None:
+        version = str(getattr(entry, "model_version", "") or "")
+        name, _, digest = version.partition("@")
+        conf = getattr(entry, "confidence", None)
+        return SimpleNamespace(
+            model_name=name or "model",
+            model_version=digest,
+            top_class=predicted,
+            confidence=float(conf) if conf is not None else float("nan"),
+        )
     earlier = [p for p in predictions if _utc(p.created_at) <= _utc(entry.created_at)]
     return earlier[-1] if earlier else None
 
@@ -219,7 +229,13 @@ def _redo_label(entries: list[Any]) -> str | None:
 def redo_label(store: Any, sha256: str, who: str) -> str | None:
     """Redo the last undone label (a label event too); raises LookupError when there is none."""
     if hasattr(store, "redo"):
-        return store.redo(sha256, who=who).current_label
+        from engine.store import errors
+
+        nothing = getattr(errors, "NothingToRedoError", LookupError)
+        try:
+            return store.redo(sha256, who=who).current_label
+        except nothing as exc:
+            raise LookupError("nothing to redo: no label was undone since the last one") from exc
     label = _redo_label(list(store.history(sha256)))
     if label is None:
         raise LookupError("nothing to redo: no label was undone since the last one")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -108,3 +110,38 @@ def test_readable_error_names_the_file() -> None:
     err = ImageLoadError("/photos/clinic/a.jpg", "file is empty (0 bytes)")
     assert rw.readable_error(err) == "a.jpg: file is empty (0 bytes)"
     assert rw.readable_error(ValueError()) == "ValueError"
+
+
+def test_history_uses_the_prediction_the_store_linked_to_the_label() -> None:
+    """docs/engine-api.md: LabelEntry.model_version ("name@hash12"), .predicted_class and
+    .confidence name the prediction shown when labelling; they win over the time-based guess."""
+    when = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+    entry = SimpleNamespace(
+        id=1,
+        kind="redo",
+        label="Measles",
+        who=WHO,
+        note=None,
+        source="clinician",
+        created_at=when,
+        undoes_id=None,
+        label_after="Measles",
+        model_version="msid-v2@0123456789ab",
+        predicted_class="Measles",
+        confidence=0.81,
+    )
+    older = SimpleNamespace(
+        model_name="msid-v1",
+        model_version="f" * 64,
+        top_class="Normal",
+        confidence=0.6,
+        created_at=when - timedelta(days=1),
+    )
+    store = SimpleNamespace(history=lambda sha: [entry], predictions=lambda sha: [older])
+    (row,) = rw.load_history(store, "ab" * 32)
+    assert (row.what, row.model) == ("redo Measles", "Measles 0.81 (msid-v2)")
+    assert row.model_detail == "Measles 0.81 from model msid-v2@0123456789ab"
+    unlinked = SimpleNamespace(**{**vars(entry), "predicted_class": None, "kind": "set"})
+    store = SimpleNamespace(history=lambda sha: [unlinked], predictions=lambda sha: [older])
+    (row,) = rw.load_history(store, "ab" * 32)
+    assert row.model == "Normal 0.60 (msid-v1)"  # older databases: the newest earlier prediction

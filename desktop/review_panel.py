@@ -51,6 +51,7 @@ class ReviewPanel(QWidget):
 
     labelled = Signal(str, str)  # sha256, label now in force ("" when none) after label/undo/redo
     navigate = Signal(str)  # "next" | "prev" | "unreviewed" | "uncertain"
+    reveal = Signal(str)  # sha256 of an image an undo/redo changed while another was on show
 
     def __init__(self, services: ReviewServices, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +59,8 @@ class ReviewPanel(QWidget):
         self._item: Any = None
         self._request = 0
         self._saving = False
+        self._writing: tuple[str, str] = ("", "")  # the image of the label write in flight
+        self._session = rw.LabelSession()
         self._text_focus = False
         self._heat_pending: Any = None
         self._last_explanation: Any = None  # of the image on show: recolouring needs no Grad-CAM
@@ -411,6 +414,8 @@ class ReviewPanel(QWidget):
     def _on_failed(self, kind: str, request: int, message: str) -> None:
         if kind in ("label", "undo", "redo"):
             self._saving = False
+            if kind != "label":
+                self._session.failed(kind, self._writing)
             self._update_actions()
             what = {"label": "Label NOT saved", "undo": "Undo failed", "redo": "Redo failed"}
             self.status.setText(f"{what[kind]}: {message}")
@@ -461,42 +466,50 @@ class ReviewPanel(QWidget):
         if item is None or self._saving:
             return
         note, who, store = self.note.text().strip(), self.services.who(), self.services.store
-        self._write("label", lambda: rw.save_label(store, item.sha256, label, who, note))
+        target = (item.sha256, self._name(item))
+        self._write("label", target, lambda: rw.save_label(store, item.sha256, label, who, note))
         self.status.setText(f"Saving {display_name(label)}...")
 
     def undo(self) -> None:
-        """Take back the label in force for the image on show (the store records an event)."""
-        if self._item is not None and not self._saving:
-            sha, who, store = self._item.sha256, self.services.who(), self.services.store
-            self._write("undo", lambda: rw.undo_label(store, sha, who))
+        """Take back the last label given in this session (else the one on the image on show);
+        the store records an undo event."""
+        target = self._session.undo_target(self._on_show())
+        if target is not None and not self._saving:
+            who, store = self.services.who(), self.services.store
+            self._write("undo", target, lambda: rw.undo_label(store, target[0], who))
 
     def redo(self) -> None:
         """Restore the label the last undo took back (recorded as a label event)."""
-        if self._item is not None and not self._saving:
-            sha, who, store = self._item.sha256, self.services.who(), self.services.store
-            self._write("redo", lambda: rw.redo_label(store, sha, who))
+        target = self._session.redo_target(self._on_show())
+        if target is not None and not self._saving:
+            who, store = self.services.who(), self.services.store
+            self._write("redo", target, lambda: rw.redo_label(store, target[0], who))
 
-    def _write(self, kind: str, fn: Any) -> None:
-        sha = self._item.sha256
-        self._saving = True
-        self._update_actions()
-        self.services.pool.start(rw.Task(self._relay, kind, self._request, lambda: (sha, fn())))
+    def _on_show(self) -> tuple[str, str] | None:
+        return None if self._item is None else (self._item.sha256, self._name(self._item))
 
-    def _on_saved(self, kind: str, request: int, result: tuple[str, str | None]) -> None:
-        sha, now = result
-        self._saving = False
+    def _write(self, kind: str, target: tuple[str, str], fn: Any) -> None:
+        self._saving, self._writing = True, target
         self._update_actions()
-        self.labelled.emit(sha, now or "")
-        if request != self._request:
+        self.services.pool.start(rw.Task(self._relay, kind, self._request, fn))
+
+    def _on_saved(self, kind: str, request: int, now: str | None) -> None:
+        target, self._saving = self._writing, False
+        self._session.saved(kind, target)
+        self._update_actions()
+        self.labelled.emit(target[0], now or "")
+        on_show = self._item is not None and self._item.sha256 == target[0]
+        if kind == "label" and request != self._request:
             return  # saved for an image no longer shown: the gallery still hears of it
+        if not on_show:  # undo/redo of the previous image: say which, and offer to show it
+            self.status.setText(f"{kind.capitalize()} on {target[1]}: now {display_name(now)}")
+            self.reveal.emit(target[0])
+            return
         if kind == "label":
             self.note.clear()
         self._show_label(now)
-        self.status.setText(
-            f"Saved: {display_name(now)}"
-            if kind == "label"
-            else f"{kind.capitalize()} saved; label now {display_name(now)}"
-        )
+        done = "Saved:" if kind == "label" else f"{kind.capitalize()} saved; label now"
+        self.status.setText(f"{done} {display_name(now)}")
         self._load_meta()
         if kind == "label":
             self.navigate.emit("next")

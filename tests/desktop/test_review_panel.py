@@ -444,3 +444,29 @@ def test_plus_and_minus_zoom(qtbot, review_env) -> None:
     qtbot.keyClick(panel.view, Qt.Key.Key_Minus)
     qtbot.keyClick(panel.view, Qt.Key.Key_Minus)
     assert panel.view.scale_factor() == pytest.approx(0.8)
+
+
+def test_ctrl_z_after_auto_advance_undoes_the_label_just_given(qtbot, review_env) -> None:
+    """Labelling advances at once, so "undo the last label" must reach the previous image."""
+    panel = make_panel(qtbot, review_env.services)
+    first, second = review_env.items[0], review_env.items[1]
+    panel.navigate.connect(lambda where: panel.show_item(second) if where == "next" else None)
+    panel.show_item(first)
+    with qtbot.waitSignal(panel.navigate, timeout=10_000):
+        qtbot.keyClick(panel.view, Qt.Key.Key_4)
+    assert panel.current_item() is second
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    heard = []
+    panel.labelled.connect(lambda sha, label: heard.append(("labelled", sha, label)))
+    panel.reveal.connect(lambda sha: heard.append(("reveal", sha)))
+    with qtbot.waitSignal(panel.reveal, timeout=10_000):
+        qtbot.keyClick(panel.view, Qt.Key.Key_Z, ctrl)
+    assert heard == [("labelled", first.sha256, ""), ("reveal", first.sha256)]
+    assert review_env.store.current_label(first.sha256) is None
+    assert review_env.store.history(second.sha256) == []
+    assert "lesion0.png" in panel.status.text()
+    with qtbot.waitSignal(panel.labelled, timeout=10_000) as redone:
+        qtbot.keyClick(panel.view, Qt.Key.Key_Z, ctrl | Qt.KeyboardModifier.ShiftModifier)
+    assert redone.args == [first.sha256, "Normal"]
+    assert [e.kind for e in review_env.store.history(first.sha256)][:2] == ["set", "undo"]
+    assert review_env.store.current_label(first.sha256) == "Normal"

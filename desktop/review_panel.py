@@ -35,7 +35,12 @@ from desktop.history_view import HistoryView
 from desktop.image_view import WHEEL_STEP, ImageView
 from desktop.label_bar import REFER, LabelBar
 from desktop.prob_chart import ProbChart
-from desktop.review_services import DEFAULT_CLASSES, ReviewServices, display_name
+from desktop.review_services import (
+    DEFAULT_CLASSES,
+    ReviewServices,
+    class_colour,
+    display_name,
+)
 
 _TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
 _NAV = (
@@ -92,6 +97,8 @@ class ReviewPanel(QWidget):
         self.summary = QLabel(self)
         self.flags = QLabel(self)
         self.flags.setWordWrap(True)
+        refer = class_colour(REFER).name()
+        self.flags.setStyleSheet(f"QLabel {{ border-left: 6px solid {refer}; padding-left: 6px; }}")
         self.view = ImageView(self)
         self.view.set_opacity(self.services.opacity)
         self.view.setAccessibleName("Photo with Grad-CAM overlay")
@@ -305,7 +312,9 @@ class ReviewPanel(QWidget):
     def _show_label(self, label: str | None) -> None:
         item = self._item
         said = f"Model: {display_name(item.top_class)} {item.confidence:.2f}"
-        self.summary.setText(f"{said}   ·   Label: {display_name(label)}")
+        differs = label not in (None, REFER, item.top_class)
+        mark = "  (! differs from the model)" if differs else ""
+        self.summary.setText(f"{said}   ·   Label: {display_name(label)}{mark}")
         self.labels.set_current(label)
 
     def _set_flags(self, text: str) -> None:

@@ -3,6 +3,17 @@
 The main window builds one :class:`ReviewServices` and hands it to the panel; the panel never
 opens a store or loads a model by itself, so tests can give it a temporary store and a small
 model, and the app can swap the model without rebuilding the panel.
+
+Wiring in a main window::
+
+    panel = ReviewPanel(services)
+    panel.navigate.connect(gallery.go)           # "next" | "prev" | "unreviewed" | "uncertain"
+    panel.labelled.connect(gallery.refresh_row)  # (sha256, label now in force or "")
+    panel.reveal.connect(gallery.select_sha)     # optional: an undo changed another image
+    review_menu.addActions(panel.review_actions())
+    gallery.current_changed.connect(panel.show_item)   # a ReviewItem, or None
+    # settings: panel.set_colormap(name), panel.set_opacity(x); model change:
+    # panel.reset_explainer(); closing: panel.wait_idle()
 """
 
 from __future__ import annotations

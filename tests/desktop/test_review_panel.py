@@ -90,6 +90,7 @@ def test_number_key_labels_saves_and_asks_for_next(qtbot, review_env) -> None:
     assert (entry.kind, entry.label, entry.who) == ("set", "Measles", WHO)
     wait_pool(panel, qtbot, lambda: panel.history.texts()[0].startswith("Measles — "))
     assert panel.labels.button("Measles").isChecked()
+    assert ("differs from the model" in panel.summary.text()) is (item.top_class != "Measles")
     first, second = panel.history.texts()[0].splitlines()
     assert WHO in first  # and the prediction on screen then:
     assert second == f"model said {item.top_class} {item.confidence:.2f} (testmodel)"

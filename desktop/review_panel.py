@@ -159,8 +159,11 @@ class ReviewPanel(QWidget):
         lower = QWidget(self)
         layout = QVBoxLayout(lower)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.status = QLabel(self)
+        self.info = QLabel(self)  # the photo and its Grad-CAM
+        self.info.setWordWrap(True)
+        self.status = QLabel(self)  # label saves, undo, redo: never overwritten by Grad-CAM news
         self.status.setWordWrap(True)
+        self.status.setAccessibleName("Label status")
         self.chart = ProbChart(self)
         self.labels = LabelBar(self)
         self.labels.set_classes(list(DEFAULT_CLASSES))
@@ -175,7 +178,7 @@ class ReviewPanel(QWidget):
         self.note.addAction(self._escape_action())
         self.note.returnPressed.connect(self.view.setFocus)
         self.history = HistoryView(self)
-        for widget in (self.status, self.chart, self.labels, self.note):
+        for widget in (self.info, self.chart, self.labels, self.status, self.note):
             layout.addWidget(widget)
         layout.addWidget(QLabel("History", self))
         layout.addWidget(self.history)
@@ -276,7 +279,7 @@ class ReviewPanel(QWidget):
         self._last_explanation = None
         self._item, self._heat_pending = item, None
         self.note.clear()
-        self.status.clear()
+        self.info.clear()
         if item is None:
             self._show_empty()
         else:
@@ -353,7 +356,7 @@ class ReviewPanel(QWidget):
             )
             return None if ex is None else (ex, rw.pil_to_qimage(ex.heat_rgb))
 
-        self.status.setText("Computing Grad-CAM...")
+        self.info.setText("Computing Grad-CAM...")
         services.pool.start(rw.Task(self._relay, "photo", request, photo, staged=True))
         self._load_meta()
         self._gradcam_pool.start(rw.Task(self._relay, "explain", request, explain))
@@ -414,11 +417,11 @@ class ReviewPanel(QWidget):
         target = getattr(ex, "target_class", ex.top_class)
         ms = getattr(ex, "elapsed_ms", None)
         took = f", computed in {ms:.0f} ms" if ms else ""
-        self.status.setText(
+        self.info.setText(
             f"Grad-CAM: where the model looked for {display_name(target)} "
             f"({ex.probabilities.get(target, ex.confidence):.2f})"
         )
-        self.status.setToolTip(f"Model {ex.model_version}{took}")
+        self.info.setToolTip(f"Model {ex.model_version}{took}")
 
     def _on_failed(self, kind: str, request: int, message: str) -> None:
         if kind in ("label", "undo", "redo"):
@@ -434,7 +437,7 @@ class ReviewPanel(QWidget):
             return
         if kind == "photo":
             self.view.show_message(f"Cannot show this photo:\n{message}")
-        self.status.setText(f"{'Grad-CAM' if kind == 'explain' else 'Loading'} failed: {message}")
+        self.info.setText(f"{'Grad-CAM' if kind == 'explain' else 'Loading'} failed: {message}")
 
     # --- overlay and zoom ----------------------------------------------------------------
 
@@ -517,8 +520,8 @@ class ReviewPanel(QWidget):
         if kind == "label":
             self.note.clear()
         self._show_label(now)
-        done = "Saved:" if kind == "label" else f"{kind.capitalize()} saved; label now"
-        self.status.setText(f"{done} {display_name(now)}")
+        done = "Saved" if kind == "label" else f"{kind.capitalize()} saved; label now"
+        self.status.setText(f"{done} {display_name(now)} for {target[1]}")
         self._load_meta()
         if kind == "label":
             self.navigate.emit("next")

@@ -139,7 +139,7 @@ def _utc(moment: datetime) -> datetime:
 def _describe(entry: Any) -> str:
     if entry.kind == "undo":
         return "undo"
-    if getattr(entry, "source", "") == "redo" or entry.kind == "redo":
+    if entry.kind == "redo":
         return f"redo {entry.label or entry.label_after}"
     return str(entry.label)
 
@@ -187,12 +187,12 @@ def load_history(store: Any, sha256: str) -> list[HistoryRow]:
 
 
 def referral_flag(store: Any, item: Any) -> bool:
-    """The item's referral flag if the engine set one, else the store's rule applied to it."""
+    """The item's referral flag if the queue row carries one, else the store's rule (kept in
+    the database, so the panel, the CLI and the report agree) applied to its probabilities."""
     flagged = getattr(item, "referral", None)
     if flagged is not None:
         return bool(flagged)
-    rule = getattr(store, "referral_rule", None)
-    return bool(rule().flags(item.probabilities)) if rule is not None else False
+    return bool(store.referral_rule().flags(item.probabilities))
 
 
 def save_label(store: Any, sha256: str, label: str, who: str, note: str | None) -> str | None:
@@ -211,35 +211,14 @@ def undo_label(store: Any, sha256: str, who: str) -> str | None:
         raise LookupError("nothing to undo: this image has no label") from exc
 
 
-def _redo_label(entries: list[Any]) -> str | None:
-    """The label a redo would restore: undone labels not yet redone, cleared by a new label."""
-    by_id = {e.id: e for e in entries}
-    stack: list[str] = []
-    for e in entries:
-        if e.kind == "undo" and e.undoes_id in by_id:
-            stack.append(str(by_id[e.undoes_id].label))
-        elif getattr(e, "source", "") == "redo":
-            if stack:
-                stack.pop()
-        else:
-            stack.clear()
-    return stack[-1] if stack else None
-
-
 def redo_label(store: Any, sha256: str, who: str) -> str | None:
-    """Redo the last undone label (a label event too); raises LookupError when there is none."""
-    if hasattr(store, "redo"):
-        from engine.store import errors
+    """Redo the last undone label (a ``redo`` label event); LookupError when there is none."""
+    from engine.store.errors import NothingToRedoError
 
-        nothing = getattr(errors, "NothingToRedoError", LookupError)
-        try:
-            return store.redo(sha256, who=who).current_label
-        except nothing as exc:
-            raise LookupError("nothing to redo: no label was undone since the last one") from exc
-    label = _redo_label(list(store.history(sha256)))
-    if label is None:
-        raise LookupError("nothing to redo: no label was undone since the last one")
-    return store.label(sha256, label, who=who, source="redo").current_label
+    try:
+        return store.redo(sha256, who=who).current_label
+    except NothingToRedoError as exc:
+        raise LookupError("nothing to redo: no label was undone since the last one") from exc
 
 
 class LabelSession:

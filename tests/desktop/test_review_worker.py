@@ -99,9 +99,12 @@ def test_referral_flag_prefers_the_engine_flag(review_env) -> None:
         probabilities = item.probabilities
 
     assert rw.referral_flag(review_env.store, Flagged()) is True
-    rule = getattr(review_env.store, "referral_rule", None)
-    expected = bool(rule().flags(item.probabilities)) if rule else False
+    expected = review_env.store.referral_rule().flags(item.probabilities)
     assert rw.referral_flag(review_env.store, item) is expected
+    from engine.referral import ReferralRule
+
+    review_env.store.set_referral_rule(ReferralRule(min_confidence=1.0, mpox_above=0.3), who=WHO)
+    assert rw.referral_flag(review_env.store, item) is True  # every photo is below 100%
 
 
 def test_readable_error_names_the_file() -> None:

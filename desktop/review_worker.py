@@ -186,13 +186,24 @@ def load_history(store: Any, sha256: str) -> list[HistoryRow]:
     return rows[::-1]
 
 
-def referral_flag(store: Any, item: Any) -> bool:
-    """The item's referral flag if the queue row carries one, else the store's rule (kept in
-    the database, so the panel, the CLI and the report agree) applied to its probabilities."""
+def referral_reason(store: Any, item: Any) -> str | None:
+    """Why the referral rule flags the item (None when it does not). The rule is the store's
+    (kept in the database, so the panel, the CLI and the report agree); a flag the queue row
+    already carries wins."""
     flagged = getattr(item, "referral", None)
-    if flagged is not None:
-        return bool(flagged)
-    return bool(store.referral_rule().flags(item.probabilities))
+    if flagged is not None and not flagged:
+        return None
+    rule, probs = store.referral_rule(), item.probabilities
+    if not rule.flags(probs):
+        return "flagged for referral" if flagged else None
+    top = max(probs.values())
+    mpox = float(probs.get(rule.mpox_class, 0.0))
+    reasons = []
+    if top < rule.min_confidence:
+        reasons.append(f"confidence {top:.2f} below {rule.min_confidence:.2f}")
+    if mpox > rule.mpox_above:
+        reasons.append(f"Mpox probability {mpox:.2f} above {rule.mpox_above:.2f}")
+    return "; ".join(reasons) or "flagged for referral"
 
 
 def save_label(store: Any, sha256: str, label: str, who: str, note: str | None) -> str | None:

@@ -24,9 +24,9 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-## make run: start the app (until the desktop app lands: screen DIR headlessly)
+## make run: open the desktop app (ARGS="--db FILE --screen FOLDER" also work)
 run: $(VENV)/.runtime
-	$(VENV)/bin/poxscreen screen "$(DIR)" --recursive --out "$(OUT)" $(ARGS)
+	$(PY) -m desktop $(ARGS)
 
 ## make test: lint and run every test
 test: $(VENV)/.dev

@@ -175,11 +175,13 @@ class GalleryView(QListView):
         self.setItemDelegate(self.delegate)
         self.empty_text = "No images match this filter."
         self._keep: tuple[str | None, int] = (None, 0)
+        self._pending: str | None = None
 
     def setModel(self, model: Any) -> None:  # noqa: N802 (Qt API)
         super().setModel(model)
         model.modelAboutToBeReset.connect(self._remember)
         model.modelReset.connect(self._restore)
+        model.rowsInserted.connect(self._restore_later)
         self.selectionModel().currentChanged.connect(self._on_current)
 
     def set_thumb_size(self, size: int) -> None:
@@ -212,13 +214,30 @@ class GalleryView(QListView):
 
     def _restore(self) -> None:
         sha, scroll = self._keep
-        row = self.model().row_of(sha) if sha else -1
-        if row >= 0:
-            blocker = self.selectionModel().blockSignals(True)
-            self.setCurrentIndex(self.model().index(row, 0))
-            self.selectionModel().blockSignals(blocker)
+        if not self._select_quietly(sha):
+            self._pending = sha  # not loaded (yet): select it if a later page brings it
         self.doItemsLayout()
         self.verticalScrollBar().setValue(scroll)
+
+    def _restore_later(self, *_args: Any) -> None:
+        if (
+            self._pending
+            and not self.currentIndex().isValid()
+            and self._select_quietly(self._pending)
+        ):
+            self.scrollTo(self.currentIndex())
+
+    def _select_quietly(self, sha: str | None) -> bool:
+        """Make ``sha`` current without telling the review panel (it already shows it)."""
+        row = self.model().row_of(sha) if sha else -1
+        if row < 0:
+            return False
+        self._pending = None
+        blocker = self.selectionModel().blockSignals(True)
+        self.setCurrentIndex(self.model().index(row, 0))
+        self.selectionModel().blockSignals(blocker)
+        self.viewport().update()
+        return True
 
     def paintEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         super().paintEvent(event)

@@ -76,7 +76,7 @@ class ErrorsPanel(QDockWidget):
         n = self.count()
         self.setWindowTitle(f"Unreadable files ({n})" if n else "Unreadable files")
         self.summary.setText(
-            f"{n} file{'s' if n != 1 else ''} could not be screened. They were skipped; "
-            "everything else was screened."
+            f"{n} file{'s' if n != 1 else ''} could not be screened and "
+            f"{'were' if n != 1 else 'was'} skipped; the other photos are not affected."
         )
         self.setVisible(n > 0)

@@ -43,12 +43,12 @@ CLASSES = ("Chickenpox", "Measles", "Monkeypox", "Normal")
 
 
 def run_title(run: Any) -> str:
-    """ "clinic-0312 · 412 photos · 2026-03-12" for the runs list."""
+    """Two lines for the runs list: "clinic-0312" over "412 photos · 2026-03-12 09:30"."""
     name = os.path.basename(run.folder.rstrip("/\\")) or run.folder
     n = run.counts.seen or run.total or 0
     when = run.started_at.strftime("%Y-%m-%d %H:%M")
     state = "" if run.status == "finished" else f" · {run.status}"
-    return f"{name} · {n} photo{'s' if n != 1 else ''} · {when}{state}"
+    return f"{name}\n{n} photo{'s' if n != 1 else ''} · {when}{state}"
 
 
 class FilterPanel(QWidget):
@@ -62,6 +62,9 @@ class FilterPanel(QWidget):
         layout.addWidget(QLabel("<b>Runs</b>"))
         self.runs = QListWidget()
         self.runs.setAccessibleName("Screening runs")
+        self.runs.setWordWrap(True)
+        self.runs.setSpacing(2)
+        self.runs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.runs.setToolTip("Show the images of one screening run, or of all runs")
         layout.addWidget(self.runs, 1)
         layout.addWidget(self._show_box())

@@ -75,6 +75,7 @@ class TileDelegate(QStyledItemDelegate):
         p.fillRect(r, pal.base())
         self._paint_thumb(p, r, index)
         self._paint_text(p, r, item, bool(index.data(GalleryModel.ReferralRole)), option)
+        p.setBrush(Qt.BrushStyle.NoBrush)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         if selected:
             pen = QPen(pal.highlight().color(), 4)

@@ -117,7 +117,7 @@ class MainWindow(QMainWindow):
             self.splitter.addWidget(w)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setStretchFactor(2, 2)
-        self.splitter.setSizes([230, 700, 480])
+        self.splitter.setSizes([250, 740, 450])
         self.banner = UntrainedBanner()
         self.progress = ProgressStrip()
         body = QWidget()
@@ -377,17 +377,20 @@ class MainWindow(QMainWindow):
             self._screening_done()
 
     def _on_results(self, batch: list[Any]) -> None:
+        shown = self.errors.isVisible()
         for p in batch:
             if p.error:
                 self.errors.add(str(p.path), p.error)
+        if not shown and self.errors.isVisible():
+            self.resizeDocks([self.errors], [170], Qt.Orientation.Vertical)
         if not self.refresh_timer.isActive():
             self.refresh_timer.start()
 
     def _on_screening_finished(self, summary: Any) -> None:
         state = "cancelled" if summary.cancelled else "finished"
         self.statusBar().showMessage(
-            f"Screening {state}: {summary.predicted} screened, {summary.skipped} already screened, "
-            f"{len(summary.errors)} unreadable, of {summary.total} images.",
+            f"Screening {state}: {summary.predicted} new, {summary.skipped} already screened, "
+            f"{len(summary.errors)} unreadable",
             15_000,
         )
         for path, reason in summary.errors:

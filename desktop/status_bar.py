@@ -29,8 +29,9 @@ class StatusBar(QStatusBar):
 
     def set_model(self, handle: Any) -> None:
         trained = "trained" if handle.trained else "UNTRAINED"
-        self.model_label.setText(f"model {handle.version} ({trained})")
-        self.model_label.setToolTip(f"Loaded in {handle.loaded_s:.1f} s")
+        name = handle.version.partition("@")[0]
+        self.model_label.setText(f"Model {name} ({trained})")
+        self.model_label.setToolTip(f"{handle.version}, loaded in {handle.loaded_s:.1f} s")
         self.device_label.setText(handle.device_text)
         self.device_label.setToolTip(f"Device: {handle.device}")
 

@@ -88,7 +88,7 @@ def test_referral_filter_follows_the_rule(filled: tuple[Any, dict[str, str]], qt
 def test_runs_list_filters_by_run(filled: tuple[Any, dict[str, str]], qtbot: Any) -> None:
     w, _ = filled
     qtbot.waitUntil(lambda: w.filters.runs.count() == 2)
-    assert "cases" in w.filters.runs.item(1).text() and "6 photos" in w.filters.runs.item(1).text()
+    assert "cases\n6 photos" in w.filters.runs.item(1).text()
     w.filters.runs.setCurrentRow(1)
     settle(qtbot, w)
     assert w.model.query.run_id is not None

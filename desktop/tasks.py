@@ -36,11 +36,14 @@ class Task(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self.fn()
-        except Exception as exc:  # handed to the GUI thread: never lost, never a crash
-            self.signals.failed.emit(exc)
-        else:
-            self.signals.done.emit(result)
+            try:
+                result = self.fn()
+            except Exception as exc:  # handed to the GUI thread: never lost, never a crash
+                self.signals.failed.emit(exc)
+            else:
+                self.signals.done.emit(result)
+        except RuntimeError:  # the app is shutting down and the receiver is gone
+            log.debug("task finished after shutdown; result dropped")
 
 
 def run_task(

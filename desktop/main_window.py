@@ -435,6 +435,12 @@ class MainWindow(QMainWindow):
         if "device" in changed:
             self.models.reset(device=self.settings.device)
             self.models.load()
+            if hasattr(self.review, "reset_explainer"):
+                self.review.reset_explainer()
+        if "colormap" in changed and hasattr(self.review, "set_colormap"):
+            self.review.set_colormap(self.settings.colormap)
+        if "opacity" in changed and hasattr(self.review, "set_opacity"):
+            self.review.set_opacity(self.settings.opacity)
         services = getattr(self, "review_services", None)
         if services is not None:
             services.colormap, services.opacity = self.settings.colormap, self.settings.opacity
@@ -479,6 +485,8 @@ class MainWindow(QMainWindow):
         self.model.set_store(store)
         if hasattr(self, "review_services"):
             self.review_services.store = store
+        if hasattr(self.review, "reset_explainer"):
+            self.review.reset_explainer()
         self.review.show_item(None)
         self.refresh_all()
 

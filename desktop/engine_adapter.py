@@ -95,11 +95,11 @@ def stats(store: Any) -> Stats:
     return Stats(screened, reviewed, screened - reviewed)
 
 
-def run_errors(store: Any, run_id: int | None) -> list[tuple[str, str]]:
-    """Unreadable files of a run (path, reason); empty until the store records them."""
+def run_errors(store: Any, run_id: int | None) -> list[tuple[str, str]] | None:
+    """Unreadable files of a run (path, reason); None when this store cannot list them yet."""
     if run_id is None or not hasattr(store, "run_errors"):
-        return []
-    return list(store.run_errors(run_id))
+        return None
+    return [(str(p), str(r)) for p, r in store.run_errors(run_id)]
 
 
 # --- referral rule -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -85,7 +86,10 @@ class ErrorReporter(QObject):
 
     @Slot(str, str, str)
     def _on_show(self, what: str, reason: str, details: str) -> None:
-        box = QMessageBox(self.parent_widget)
+        parent = self.parent_widget
+        if parent is not None and not shiboken6.isValid(parent):  # the window is gone
+            parent = self.parent_widget = None
+        box = QMessageBox(parent)
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("PoxScreen: something went wrong")
         box.setText(f"<b>{_escape(what)}</b>")

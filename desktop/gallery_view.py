@@ -42,7 +42,11 @@ def tile_marks(item: Any, referral: bool) -> list[tuple[str, str]]:
         marks.append(("⚑", "flagged for referral"))
     if label and label != "refer" and label != item.top_class:
         marks.append(("!", "clinician disagreed with the model"))
-    out_of_scope = getattr(item, "out_of_scope", None) or getattr(item, "quality_issue", None)
+    out_of_scope = (
+        getattr(item, "out_of_scope", None)
+        or getattr(item, "quality_issue", None)
+        or getattr(item, "quality", None)
+    )
     if out_of_scope:
         marks.append(("?", f"out of scope or poor quality: {out_of_scope}"))
     return marks

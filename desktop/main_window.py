@@ -242,6 +242,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.empty.screenRequested.connect(lambda: self.screen_folder())
         self.filters.queryChanged.connect(self.model.set_query)
+        self.filters.queryChanged.connect(self._show_run_errors)
         self.gallery.currentItemChanged.connect(self.review.show_item)
         self.progress.cancelRequested.connect(self.cancel_screening)
         self.refresh_timer.timeout.connect(self._refresh_live)
@@ -322,6 +323,18 @@ class MainWindow(QMainWindow):
         self.status.set_counts(stats)
         empty = stats.screened == 0 and self.worker is None and self.model.rowCount() == 0
         self.center.setCurrentWidget(self.empty if empty else self.gallery)
+
+    def _show_run_errors(self, query: ea.GalleryQuery) -> None:
+        """Selecting a run lists its unreadable files (when the store keeps them)."""
+        if query.run_id is None or self.worker is not None:
+            return
+        store, run_id = self.store, query.run_id
+
+        def shown(errors: list[tuple[str, str]] | None) -> None:
+            if errors is not None and self.worker is None:
+                self.errors.set_errors(errors)
+
+        run_task(self.pool, lambda: ea.run_errors(store, run_id), shown, reporter=self.reporter)
 
     def _on_rule(self, rule: Any) -> None:
         self.rule = rule

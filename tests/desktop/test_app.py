@@ -195,3 +195,22 @@ def test_menus_shortcuts_and_part_two_entries(make_window: Any) -> None:
     for text in ("Fine-tune...", "Models...", "Export", "Print report..."):
         a = w.part2[text]
         assert not a.isEnabled() and "part 2" in a.toolTip()
+
+
+def test_untrained_model_gets_a_permanent_banner(
+    make_window: Any, desk_env: Path, qtbot: Any
+) -> None:
+    from engine.checkpoint import save_model
+    from engine.default_model import untrained_model
+    from engine.store import Store
+
+    model, meta = untrained_model()
+    path = desk_env / "untrained.safetensors"
+    save_model(path, model, meta)
+    with Store.open(desk_env / "case.db") as store:
+        store.register_model_file(path, activate=True)
+    w = make_window()
+    qtbot.waitUntil(lambda: w.models.handle is not None, timeout=60_000)
+    assert w.banner.isVisible()
+    assert "NOT a diagnosis" in w.banner.label.text()
+    assert "UNTRAINED" in w.status.model_label.text()

@@ -1,16 +1,12 @@
-"""The one module where the desktop meets engine calls that are still landing (issue #8).
+"""The one module where the desktop calls the engine (docs/engine-api.md is the contract).
 
-docs/engine-api.md is the contract. Where the engine in this checkout already has a call, it is
-used directly; where it does not yet (``engine.session``, ``engine.thumbnails``, richer
-``Progress``, ``ReviewFilter(search=, sort="name", referral=)``, ``run_errors``, ``stats``,
-``referral_rule``), a small fallback with the same shape stands in, so switching to the real
-call is a change to this file only. Qt-free, and import-light: torch is imported only inside
-the functions that load a model, which callers run on worker threads.
+Widgets never import engine modules themselves: they call these small functions, each run on a
+worker thread, and get plain values back. An engine change is then a change to this file only.
+Qt-free and import-light: torch is imported only inside the functions that load a model.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -81,68 +77,46 @@ class Stats:
 
 
 def stats(store: Any) -> Stats:
-    """``store.stats()`` once it exists; until then three counts over the active model."""
-    if hasattr(store, "stats"):
-        s = store.stats()
-        return Stats(s.screened, s.reviewed, s.to_review)
-    from engine.store import NotFoundError, ReviewFilter
-
-    try:
-        screened = store.count(ReviewFilter())
-        reviewed = store.count(ReviewFilter(reviewed=True))
-    except NotFoundError:  # no model registered yet: nothing screened
-        return Stats()
-    return Stats(screened, reviewed, screened - reviewed)
+    """Images screened by the active model, reviewed, and left to review."""
+    s = store.stats()
+    return Stats(s.screened, s.reviewed, s.to_review)
 
 
 def run_errors(store: Any, run_id: int | None) -> list[tuple[str, str]] | None:
-    """Unreadable files of a run (path, reason); None when this store cannot list them yet."""
-    if run_id is None or not hasattr(store, "run_errors"):
+    """Unreadable files of a run (path, reason); None when no run is chosen."""
+    if run_id is None:
         return None
     return [(str(p), str(r)) for p, r in store.run_errors(run_id)]
 
 
-# --- referral rule -----------------------------------------------------------------------
+# --- referral rule ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LocalReferralRule:
-    """Stands in for engine.store's ReferralRule until it lands (same fields and ``flags``)."""
+def default_rule() -> Any:
+    from engine.referral import DEFAULT_REFERRAL_RULE
 
-    min_confidence: float = 0.7
-    mpox_above: float = 0.3
-
-    def flags(self, probabilities: dict[str, float]) -> bool:
-        if not probabilities:
-            return False
-        if max(probabilities.values()) < self.min_confidence:
-            return True
-        mpox = probabilities.get("Monkeypox", probabilities.get("Mpox", 0.0))
-        return mpox > self.mpox_above
+    return DEFAULT_REFERRAL_RULE
 
 
 def referral_rule(store: Any) -> Any:
-    """The rule kept in the case store (a default until the store keeps one)."""
-    if hasattr(store, "referral_rule"):
-        return store.referral_rule()
-    return LocalReferralRule()
+    """The rule kept in the case store (the CLI and reports apply the same one)."""
+    return store.referral_rule()
 
 
 def referral_rule_editable(store: Any) -> bool:
     return hasattr(store, "set_referral_rule")
 
 
-def set_referral_rule(store: Any, min_confidence: float, mpox_above: float, who: str) -> None:
-    """Save the rule in the case store, so the CLI and reports apply the same one."""
-    from engine.store import ReferralRule  # type: ignore[attr-defined]
+def set_referral_rule(store: Any, min_confidence: float, mpox_above: float, who: str) -> Any:
+    """Save new thresholds in the case store; the rule's own checks apply."""
+    import dataclasses as dc
 
-    store.set_referral_rule(
-        ReferralRule(min_confidence=min_confidence, mpox_above=mpox_above), who=who
-    )
+    rule = dc.replace(store.referral_rule(), min_confidence=min_confidence, mpox_above=mpox_above)
+    return store.set_referral_rule(rule, who=who)
 
 
 def is_referral(item: Any, rule: Any) -> bool:
-    """A tile's referral flag: the store's own, else the rule applied to its probabilities."""
+    """A tile's referral flag: the item's own when it has one, else the rule applied."""
     flag = getattr(item, "referral", None)
     if flag is not None:
         return bool(flag)
@@ -163,22 +137,10 @@ class GalleryQuery:
     search: str = ""
 
 
-def _filter_fields() -> set[str]:
-    from engine.store import ReviewFilter
-
-    return {f.name for f in dataclasses.fields(ReviewFilter)}
-
-
-def _server_sorts() -> bool:
-    """Whether the store sorts by name itself (ReviewFilter gained sort="name" with #8)."""
-    return "search" in _filter_fields()
-
-
 def review_filter(q: GalleryQuery) -> Any:
-    """The engine's ReviewFilter for a gallery query (only the fields this engine knows)."""
+    """The engine's ReviewFilter for a gallery query."""
     from engine.store import ReviewFilter
 
-    fields = _filter_fields()
     kw: dict[str, Any] = {"run_id": q.run_id, "predicted_class": q.predicted_class}
     if q.show == "to_review":
         kw["reviewed"] = False
@@ -186,61 +148,22 @@ def review_filter(q: GalleryQuery) -> Any:
         kw["reviewed"] = True
     elif q.show == "disagreed":
         kw["disagreement"] = True
-    elif q.show == "referral" and "referral" in fields:
+    elif q.show == "referral":
         kw["referral"] = True
-    if q.search and "search" in fields:
-        kw["search"] = q.search
-    sort = SORT_KEYS.get(q.sort, "entropy")
-    if sort == "name" and not _server_sorts():
-        sort = "newest"  # sorted here instead (see fetch_page)
-    kw["sort"] = sort
-    return ReviewFilter(**kw)
-
-
-def _client_side(q: GalleryQuery) -> bool:
-    """Parts of the query this engine cannot do in SQL yet (done here, on a worker thread)."""
-    fields = _filter_fields()
-    return (
-        (q.show == "referral" and "referral" not in fields)
-        or (bool(q.search) and "search" not in fields)
-        or (q.sort == "name" and not _server_sorts())
-    )
-
-
-def _keep(item: Any, q: GalleryQuery, rule: Any) -> bool:
-    if q.search and q.search.lower() not in os.path.basename(item.path or "").lower():
-        return False
-    return not (q.show == "referral" and not is_referral(item, rule))
+    return ReviewFilter(**kw, search=q.search or None, sort=SORT_KEYS.get(q.sort, "entropy"))
 
 
 def fetch_page(
     store: Any, q: GalleryQuery, *, limit: int = 200, after: Any = None
 ) -> tuple[list[Any], Any]:
-    """One page of gallery items and the cursor for the next (None: no more).
-
-    With an engine that filters and sorts everything in SQL this is one keyset query. Until then
-    the parts it lacks are done here over the whole result, returned as one page."""
+    """One keyset page of gallery items and the cursor for the next (None: no more)."""
     from engine.store import NotFoundError
 
-    flt = review_filter(q)
     try:
-        if not _client_side(q):
-            page = store.review_queue(flt, limit=limit, after=after)
-            return list(page.items), page.next_cursor
-        rule = referral_rule(store)
-        items: list[Any] = []
-        cursor = None
-        while True:
-            page = store.review_queue(flt, limit=2000, after=cursor)
-            items.extend(i for i in page.items if _keep(i, q, rule))
-            cursor = page.next_cursor
-            if cursor is None:
-                break
+        page = store.review_queue(review_filter(q), limit=limit, after=after)
     except NotFoundError:  # no model registered: an empty store
         return [], None
-    if q.sort == "name":
-        items.sort(key=lambda i: (os.path.basename(i.path or "").lower(), i.image_id))
-    return items, None
+    return list(page.items), page.next_cursor
 
 
 def runs(store: Any, limit: int = 100) -> list[Any]:
@@ -282,26 +205,17 @@ class ActiveModelHandle:
 
 def load_active_model(store: Any, device: str = "auto") -> ActiveModelHandle:
     """Open the store's active model (the shipped default on first use). Heavy: imports torch."""
-    start = time.perf_counter()
-    try:
-        from engine.session import open_active_model  # type: ignore[import-not-found]
-    except ImportError:
-        open_active_model = None
-    if open_active_model is not None:
-        active = open_active_model(store, device=device)
-        model, meta, choice = active.model, active.meta, active.device
-    else:
-        from engine.cli import resolve_model
-        from engine.device import select_device
+    from engine.session import open_active_model
 
-        model, meta = resolve_model(None, store)
-        choice = select_device(device)
+    start = time.perf_counter()
+    active = open_active_model(store, device=device)
+    model = active.model  # loads the weights here, on the worker thread
     return ActiveModelHandle(
         model=model,
-        meta=meta,
-        version=meta.version,
-        trained=bool(meta.trained),
-        device=choice,
+        meta=active.meta,
+        version=active.version,
+        trained=active.trained,
+        device=active.device,
         loaded_s=time.perf_counter() - start,
     )
 
@@ -309,25 +223,10 @@ def load_active_model(store: Any, device: str = "auto") -> ActiveModelHandle:
 # --- thumbnails --------------------------------------------------------------------------
 
 
-class _DecodeThumbnails:
-    """Stands in for engine.thumbnails.ThumbnailCache (no disk cache): decode and shrink."""
-
-    def get(self, path: str | os.PathLike[str], sha256: str | None = None, size: int = 160) -> Any:
-        from PIL import Image
-
-        from engine.images import load_image
-
-        img = load_image(path, target_size=size)
-        img.thumbnail((size, size), Image.Resampling.BILINEAR)
-        return img
-
-
 def thumbnail_cache(root: str | os.PathLike[str] | None = None) -> Any:
-    """The engine's disk thumbnail cache, or a plain decoder until it lands."""
-    try:
-        from engine.thumbnails import ThumbnailCache  # type: ignore[import-not-found]
-    except ImportError:
-        return _DecodeThumbnails()
+    """The engine's disk thumbnail cache (SHA-256 keyed, <user data dir>/thumbnails)."""
+    from engine.thumbnails import ThumbnailCache
+
     return ThumbnailCache(root=root)
 
 
@@ -348,30 +247,18 @@ class ProgressView:
     phase: str
 
 
-class ProgressTracker:
-    """Turns engine Progress into a ProgressView, computing rate and time left if it lacks them."""
-
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-
-    def view(self, p: Any) -> ProgressView:
-        elapsed = max(1e-6, time.monotonic() - self.start)
-        rate = getattr(p, "rate", None)
-        if rate is None:
-            rate = p.done / elapsed
-        eta = getattr(p, "eta_s", None)
-        if eta is None and not hasattr(p, "eta_s") and rate > 0 and p.total:
-            eta = max(0.0, (p.total - p.done) / rate)
-        return ProgressView(
-            done=p.done,
-            total=p.total,
-            errors=p.errors,
-            skipped=p.skipped,
-            rate=float(rate),
-            eta_s=eta,
-            current=getattr(p, "current", None),
-            phase=getattr(p, "phase", "screening"),
-        )
+def progress_view(p: Any) -> ProgressView:
+    """What the progress strip shows for an engine Progress."""
+    return ProgressView(
+        done=p.done,
+        total=p.total,
+        errors=p.errors,
+        skipped=p.skipped,
+        rate=float(p.rate or 0.0),
+        eta_s=p.eta_s,
+        current=p.current,
+        phase=p.phase,
+    )
 
 
 def image_file(store: Any, item: Any) -> str | None:

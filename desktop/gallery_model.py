@@ -48,7 +48,7 @@ class GalleryModel(QAbstractListModel):
         self.page_size = page_size
         self.reporter = reporter
         self.query = ea.GalleryQuery()
-        self.rule: Any = ea.LocalReferralRule()
+        self.rule: Any = ea.default_rule()
         self._items: list[Any] = []
         self._rows: dict[str, int] = {}
         self._cursor: Any = _START

@@ -87,7 +87,7 @@ class MainWindow(QMainWindow):
         self.screen_pool.setMaxThreadCount(1)
         self.worker: ScreeningWorker | None = None
         self._pending_folder: str | None = None
-        self.rule: Any = ea.LocalReferralRule()
+        self.rule: Any = ea.default_rule()
         self.models = ModelService(store, settings.device, self.pool, reporter)
         self._build_widgets()
         self._build_actions()

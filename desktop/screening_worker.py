@@ -56,7 +56,6 @@ class ScreeningWorker(QRunnable):
     def _run(self) -> Any:
         from engine.screening import ScreeningJob
 
-        tracker = ea.ProgressTracker()
         walking = ea.ProgressView(0, 0, 0, 0, 0.0, None, None, "walking")
         self.signals.progress.emit(walking)
         log.info("screening %s with %s on %s", self.folder, self.handle.version, self.handle.device)
@@ -65,7 +64,7 @@ class ScreeningWorker(QRunnable):
             self.folder,
             recursive=True,
             store=self.store,
-            on_progress=lambda p: self.signals.progress.emit(tracker.view(p)),
+            on_progress=lambda p: self.signals.progress.emit(ea.progress_view(p)),
             on_results=lambda batch: self.signals.results.emit(list(batch)),
             cancel=self.cancel_event,
         )

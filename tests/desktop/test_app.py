@@ -17,16 +17,23 @@ def test_settings_and_splitters_persist_across_a_restart(
     make_window: Any, desk_env: Path, qtbot: Any
 ) -> None:
     w = make_window()
-    dlg = SettingsDialog(w.settings, w.rule, False, w)
+    dlg = SettingsDialog(w.settings, w.rule, True, w)
     dlg.clinician.setText("Dr Amara Okafor")
+    dlg.min_conf.setValue(0.55)
+    dlg.mpox_above.setValue(0.25)
     dlg.device.setCurrentIndex(dlg.device.findData("cpu"))
     dlg.colormap.setCurrentText("viridis")
     dlg.opacity.setValue(60)
     dlg.thumb.setCurrentIndex(dlg.thumb.findData(200))
     changed = dlg.apply()
-    assert changed == {"clinician", "device", "colormap", "opacity", "thumb_size"}
+    assert changed == {"clinician", "device", "colormap", "opacity", "thumb_size", "referral"}
     w.apply_settings(changed, dlg.rule_values())
     assert w.gallery.delegate.thumb_size == 200
+    # the referral rule goes to the case store (shared with the CLI and reports), not QSettings
+    qtbot.waitUntil(lambda: w.rule.min_confidence == 0.55, timeout=10_000)
+    rule = w.store.referral_rule()
+    assert (rule.min_confidence, rule.mpox_above) == (0.55, 0.25)
+    assert "referral" not in Path(w.settings.file).read_text(encoding="utf-8").lower()
     w.resize(760, 540)  # fits the offscreen screen, so the restored geometry is the same
     w.splitter.setSizes([200, 300, 240])
     sizes = w.splitter.sizes()

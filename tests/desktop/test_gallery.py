@@ -148,7 +148,7 @@ def test_tiles_paint_thumbnails_and_marks(filled: tuple[Any, dict[str, str]], qt
 def test_referral_flags_follow_the_thresholds(
     filled: tuple[Any, dict[str, str]], qtbot: Any
 ) -> None:
-    from desktop.engine_adapter import LocalReferralRule
+    from engine.referral import ReferralRule
 
     w, shas = filled
 
@@ -156,7 +156,7 @@ def test_referral_flags_follow_the_thresholds(
         rows = range(w.model.rowCount())
         return {names(w)[r] for r in rows if w.model.index(r).data(GalleryModel.ReferralRole)}
 
-    w.model.set_rule(LocalReferralRule(min_confidence=0.5, mpox_above=0.99))
+    w.model.set_rule(ReferralRule(min_confidence=0.5, mpox_above=0.99))
     assert flagged() == {"bravo.png"}  # only confidence 0.40 is below 0.5
-    w.model.set_rule(LocalReferralRule(min_confidence=0.0, mpox_above=0.6))
+    w.model.set_rule(ReferralRule(min_confidence=0.0, mpox_above=0.6))
     assert flagged() == {"delta.png", "echo.png"}  # Mpox 0.95 and 0.62

@@ -37,7 +37,7 @@ class ProgressStrip(QWidget):
         self.rate = QLabel()
         self.eta = QLabel()
         self.cancel = QPushButton("Cancel")
-        self.cancel.setToolTip("Stop after the current batch; what was screened is kept (Esc)")
+        self.cancel.setToolTip("Stop after the current batch; what was screened is kept (Ctrl+.)")
         self.cancel.clicked.connect(self._on_cancel)
         for w in (self.title, self.bar, self.count, self.rate, self.eta, self.cancel):
             lay.addWidget(w)

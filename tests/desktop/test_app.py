@@ -221,3 +221,22 @@ def test_untrained_model_gets_a_permanent_banner(
     assert w.banner.isVisible()
     assert "NOT a diagnosis" in w.banner.label.text()
     assert "UNTRAINED" in w.status.model_label.text()
+
+
+def test_entry_points_reach_the_desktop_app() -> None:
+    import subprocess
+    import sys
+
+    for cmd in (["-m", "engine", "gui", "--help"], ["-m", "desktop", "--help"]):
+        out = subprocess.run([sys.executable, *cmd], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert "--screen FOLDER" in out.stdout and "--db" in out.stdout
+
+
+def test_desktop_package_is_qt_free_and_light() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, desktop; print('PySide6' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "False"]

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 PART2 = "coming in part 2"
 REFRESH_MS = 600  # gallery/status refresh while results arrive
+MODEL_PRELOAD_MS = 1500  # after start-up, so importing torch does not slow the first paint
 
 
 def dropped_folder(event: QDragEnterEvent | QDropEvent) -> str | None:
@@ -96,7 +97,8 @@ class MainWindow(QMainWindow):
         self._restore_state()
         self.setAcceptDrops(True)
         self.refresh_all()
-        QTimer.singleShot(0, self.models.load)  # torch loads in the background, off start-up
+        # torch loads in the background once the gallery is up (a screening asks for it sooner)
+        QTimer.singleShot(MODEL_PRELOAD_MS, self.models.load)
 
     # --- construction --------------------------------------------------------------------
 

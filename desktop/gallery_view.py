@@ -208,6 +208,15 @@ class GalleryView(QListView):
         self.scrollTo(idx)
         return True
 
+    def select_sha(self, sha256: str) -> bool:
+        """Select an image by hash; when its row is not loaded yet, select it when it arrives."""
+        row = self.model().row_of(sha256)
+        if row >= 0:
+            return self.select_row(row)
+        self._pending = sha256
+        self.setCurrentIndex(self.model().index(-1, 0))
+        return False
+
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.currentItemChanged.emit(
             current.data(GalleryModel.ItemRole) if current.isValid() else None

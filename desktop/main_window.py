@@ -252,6 +252,8 @@ class MainWindow(QMainWindow):
         self.models.failed.connect(self.status.set_model_error)
         if hasattr(self.review, "navigate"):
             self.review.navigate.connect(self.navigate)
+        if hasattr(self.review, "reveal"):  # an undo changed another image: show that one
+            self.review.reveal.connect(self._reveal)
         if hasattr(self.review, "labelled"):
             self.review.labelled.connect(lambda _sha, _label: self.refresh_timer.start())
         self.model.pageArrived.connect(self._on_page)
@@ -277,6 +279,8 @@ class MainWindow(QMainWindow):
             self.worker.cancel()
             self.screen_pool.waitForDone(30_000)
         self.save_state()
+        if hasattr(self.review, "wait_idle"):
+            self.review.wait_idle(10_000)  # a label being saved is finished, not cut off
         self.thumbs.clear()
         self.thumbs.wait(5000)
         self.pool.waitForDone(10_000)
@@ -431,6 +435,10 @@ class MainWindow(QMainWindow):
         row = next_row(self.model, self.gallery.currentIndex().row(), where)
         if row >= 0:
             self.gallery.select_row(row)
+
+    def _reveal(self, sha256: str) -> None:
+        if not self.gallery.select_sha(sha256):
+            self.model.refresh()
 
     # --- dialogs ---------------------------------------------------------------------------
 

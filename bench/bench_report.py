@@ -62,6 +62,23 @@ def synthetic_photos(folder: Path, n: int) -> list[Path]:
     return out
 
 
+def measure(store: Store, run_id: int, tmp: Path, gradcam: bool) -> dict[str, object]:
+    """One report of the run: size, pages, time, and whether any EXIF made it into the PDF."""
+    out = tmp / f"report_{int(gradcam)}.pdf"
+    opts = ReportOptions(clinic="Bench clinic", gradcam=gradcam, device="cpu")
+    rep = write_report(store, out, run_id, options=opts)
+    return {
+        "gradcam": rep.gradcam,
+        "images": rep.images,
+        "pages": rep.pages,
+        "size_mb": round(rep.size_bytes / 2**20, 2),
+        "kb_per_image": round(rep.size_bytes / 1024 / max(rep.images, 1), 1),
+        "seconds": round(rep.elapsed_s, 2),
+        "ms_per_image": round(1000 * rep.elapsed_s / max(rep.images, 1), 1),
+        "exif_in_pdf": b"BenchCam" in out.read_bytes(),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=500)
@@ -82,23 +99,7 @@ def main() -> int:
         classes = predictor.meta.classes
         for i, p in enumerate(paths[::10]):
             store.label(p, classes[i % 4], who="dr bench", note=f"bench note {i}", classes=classes)
-        rows = []
-        for gradcam in (True, False):
-            out = tmp / f"report_{int(gradcam)}.pdf"
-            opts = ReportOptions(clinic="Bench clinic", gradcam=gradcam, device="cpu")
-            rep = write_report(store, out, summary.run_id, options=opts)
-            rows.append(
-                {
-                    "gradcam": rep.gradcam,
-                    "images": rep.images,
-                    "pages": rep.pages,
-                    "size_mb": round(rep.size_bytes / 2**20, 2),
-                    "kb_per_image": round(rep.size_bytes / 1024 / max(rep.images, 1), 1),
-                    "seconds": round(rep.elapsed_s, 2),
-                    "ms_per_image": round(1000 * rep.elapsed_s / max(rep.images, 1), 1),
-                    "exif_in_pdf": b"BenchCam" in out.read_bytes(),
-                }
-            )
+        rows = [measure(store, summary.run_id, tmp, gradcam) for gradcam in (True, False)]
         t0 = time.perf_counter()
         collect_cases(store, summary.run_id)
         collect_s = time.perf_counter() - t0

@@ -7,6 +7,7 @@ Every store call and file operation runs on the thread pool; "Evaluate on a fold
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,18 @@ def _data_summary(meta: dict[str, Any]) -> str:
     if not train:
         return "shipped / not recorded" if meta.get("trained") else "not trained"
     return f"{sum(train.values())} train images, {len(train)} classes"
+
+
+def _eval_summary(folder: Path) -> str:
+    """One line from an evaluation's report.json (empty when it cannot be read)."""
+    try:
+        m = json.loads((folder / "report.json").read_text(encoding="utf-8"))["metrics"]
+        return (
+            f"{m['n']} images: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, "
+            f"ECE {m['ece']:.3f}."
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
 
 
 def _metric(metrics: dict[str, Any], key: str) -> str:
@@ -297,7 +310,9 @@ class ModelsDialog(QDialog):
             log = (self.eval_dir / "evaluate.log").read_text(errors="replace").strip()
             self.eval_status.setText(f"Evaluation failed: {log.splitlines()[-1] if log else code}")
             return
-        self.eval_status.setText(f"Report and plots saved in {self.eval_dir}")
+        self.eval_status.setText(
+            f"{_eval_summary(self.eval_dir)} Report and plots saved in {self.eval_dir}"
+        )
         for name, label in self.plots.items():
             png = self.eval_dir / f"eval_{name}.png"
             if png.is_file():

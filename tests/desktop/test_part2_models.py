@@ -155,3 +155,21 @@ def test_promotion_gate_refuses_unless_forced_and_records_forced(part2_env: Path
         runs = s.scalars(select(TrainingRun)).all()
         assert [r.metrics["promotion"]["forced"] for r in runs] == [True]
     store.close()
+
+
+def test_evaluate_on_a_folder_shows_the_saved_plots(qtbot: Any, part2_env: Path) -> None:  # noqa: F811
+    from tests.trainer.synth import make_folder
+
+    store, _, _ = _store_with_lineage(part2_env)
+    data = make_folder(part2_env / "eval", per_class=4, classes=tuple(CLASSES3))
+    dialog = _open(qtbot, store)
+    dialog.table.selectRow(_row(dialog, "clinic-v1"))
+    dialog.evaluate(data, out_root=part2_env / "evaluations")
+    assert not dialog.buttons["evaluate"].isEnabled()  # one evaluation at a time
+    qtbot.waitUntil(lambda: dialog.eval_proc is None, timeout=180_000)
+    assert "saved in" in dialog.eval_status.text(), dialog.eval_status.text()
+    assert dialog.eval_dir is not None and (dialog.eval_dir / "report.json").is_file()
+    for name, label in dialog.plots.items():
+        assert (dialog.eval_dir / f"eval_{name}.png").is_file()
+        assert not label.pixmap().isNull(), name
+    store.close()

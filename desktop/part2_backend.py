@@ -60,13 +60,8 @@ class TrainingPlan:
 
 
 def split_path(store: Any) -> Path:
-    """The split recorded for training from the store (mirrors trainer.sources.store_split_path:
-    ``<db name>-splits/store-split.json`` beside an SQLite file, else the user data dir)."""
-    from engine.store.db import sqlite_file
-
-    db = sqlite_file(store.engine.url)
-    folder = db.with_name(f"{db.stem}-splits") if db is not None else user_data_dir() / "splits"
-    return folder / "store-split.json"
+    """The split recorded for training from the store (trainer.sources.store_split_path)."""
+    return Path(store.splits_dir) / "store-split.json"
 
 
 def count_class_folders(folders: Sequence[Path]) -> dict[str, int]:

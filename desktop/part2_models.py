@@ -73,19 +73,6 @@ def load_comparison(run_dir: Path) -> Comparison:
         raise StoreError(f"{path}: not a readable training report ({exc})") from exc
 
 
-def models_dir(store: Store) -> Path:
-    """Where registered model files live: the store's own folder (issue #8) or, as the trainer
-    does, ``<db name>-models`` beside an SQLite file."""
-    own = getattr(store, "models_dir", None)
-    if own:
-        return Path(own)
-    from engine.paths import user_models_dir
-    from engine.store.db import sqlite_file
-
-    db = sqlite_file(store.engine.url)
-    return db.with_name(f"{db.stem}-models") if db is not None else user_models_dir()
-
-
 def validate_model_file(path: Path) -> Any:
     """Load the whole file (hash, architecture, classes checked); ModelFileError says why not."""
     from engine.checkpoint import load_model
@@ -94,19 +81,10 @@ def validate_model_file(path: Path) -> Any:
     return meta
 
 
-def _copy_in(store: Store, src: Path, meta: Any) -> Path:
-    target = models_dir(store) / f"{meta.name}-{meta.content_hash[:12]}.safetensors"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(target) as tmp:
-            shutil.copyfile(src, tmp)
-    return target
-
-
 def import_model(store: Store, path: Path) -> ModelInfo:
     """Validate, copy beside the database and register (not activated)."""
-    meta = validate_model_file(path)
-    return store.register_model_file(_copy_in(store, Path(path), meta), activate=False)
+    validate_model_file(path)
+    return store.add_model_file(path, activate=False)
 
 
 def promote(store: Store, comparison: Comparison, *, force: bool, who: str) -> ModelInfo:
@@ -117,7 +95,7 @@ def promote(store: Store, comparison: Comparison, *, force: bool, who: str) -> M
     if not comparison.gate_allows and not force:
         raise PromotionRefused(str(comparison.decision.get("reason", "the gate said no")))
     meta = validate_model_file(comparison.new_model)
-    info = store.register_model_file(_copy_in(store, comparison.new_model, meta), activate=True)
+    info = store.add_model_file(comparison.new_model, activate=True)
     decision = {**comparison.decision, "forced": bool(force and not comparison.gate_allows)}
     run_id = store.start_training_run(
         comparison.active_version.rsplit("@", 1)[-1] if comparison.active_version else None,

@@ -91,6 +91,7 @@ def run(args: argparse.Namespace, app: QApplication, tmp: Path) -> dict[str, obj
         dialog.grab().save(str(shots / "finetune_dialog.png"))
         if dialog.compare is not None:
             dialog.compare.grab().save(str(shots / "compare_view.png"))
+            dialog.compare.confirm_force = lambda: True  # no one to answer the question here
             dialog.compare.promote()
             wait(app, lambda: dialog.compare.outcome is not None, 120)
         models = ModelsDialog(store)

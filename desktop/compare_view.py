@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractScrollArea,
     QDialog,
     QGridLayout,
     QGroupBox,
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -61,6 +64,16 @@ def _num(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def _fit(table: QTableWidget) -> None:
+    """Size a small table to its contents (no empty area below or beside it)."""
+    table.resizeColumnsToContents()
+    table.resizeRowsToContents()
+    table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+    table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    table.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Maximum)
+
+
 def _table(rows: int, headers: list[str]) -> QTableWidget:
     table = QTableWidget(rows, len(headers))
     table.setHorizontalHeaderLabels(headers)
@@ -74,8 +87,7 @@ class ConfusionTable(QTableWidget):
 
     def __init__(self, classes: list[str], matrix: list[list[int]] | None) -> None:
         super().__init__(len(classes), len(classes))
-        short = [c[:5] for c in classes]
-        self.setHorizontalHeaderLabels(short)
+        self.setHorizontalHeaderLabels(classes)
         self.setVerticalHeaderLabels(classes)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setToolTip("rows: clinician's / true class; columns: the model's prediction")
@@ -87,7 +99,7 @@ class ConfusionTable(QTableWidget):
                 diag = r == c
                 item.setBackground(QColor(shade, 255, shade) if diag else QColor(255, shade, shade))
                 self.setItem(r, c, item)
-        self.resizeColumnsToContents()
+        _fit(self)
 
 
 class CompareView(QDialog):
@@ -110,7 +122,7 @@ class CompareView(QDialog):
         layout.addLayout(body)
         layout.addWidget(self._matrices())
         layout.addLayout(self._buttons())
-        self.resize(1100, 820)
+        self.resize(1060, 740)
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -122,7 +134,7 @@ class CompareView(QDialog):
             f"<b>Active:</b> {cmp.active_version or '(none)'} &nbsp;&nbsp; "
             f"<b>New:</b> {cmp.new_version} ({cmp.status.replace('_', ' ')})<br/>"
             f"Both scored on the same {cmp.new_val.get('n', '?')} validation images.<br/>"
-            f"<b>Gate:</b> {verdict} \u2014 {gate.get('reason', 'no decision recorded')}"
+            f"<b>Gate:</b> {verdict} \u2014 {_short_numbers(gate.get('reason', 'no decision recorded'))}"
         )
         self.gate_label = QLabel(text, wordWrap=True)
         self.gate_label.setTextFormat(Qt.TextFormat.RichText)
@@ -147,8 +159,10 @@ class CompareView(QDialog):
                 if b != a:
                     change.setBackground(BETTER if improved else WORSE)
                 self.overall.setItem(row, 3, change)
-        self.overall.resizeColumnsToContents()
-        QVBoxLayout(box).addWidget(self.overall)
+        _fit(self.overall)
+        col = QVBoxLayout(box)
+        col.addWidget(self.overall)
+        col.addStretch(1)
         return box
 
     def _per_class(self) -> QGroupBox:
@@ -168,8 +182,10 @@ class CompareView(QDialog):
                         item.setBackground(BETTER if new_v > old_v else WORSE)
                 self.per_class.setItem(row, col, item)
             self.per_class.setItem(row, 4, _cell(_num(b.get("support"))))
-        self.per_class.resizeColumnsToContents()
-        QVBoxLayout(box).addWidget(self.per_class)
+        _fit(self.per_class)
+        col = QVBoxLayout(box)
+        col.addWidget(self.per_class)
+        col.addStretch(1)
         return box
 
     def _matrices(self) -> QGroupBox:
@@ -190,17 +206,18 @@ class CompareView(QDialog):
         if figure is not None and figure.is_file():
             pixmap = QPixmap(str(figure))
             self.reliability.setPixmap(
-                pixmap.scaled(300, 240, Qt.AspectRatioMode.KeepAspectRatio,
+                pixmap.scaled(380, 300, Qt.AspectRatioMode.KeepAspectRatio,
                               Qt.TransformationMode.SmoothTransformation)
             )  # fmt: skip
         else:
             self.reliability.setText("no reliability diagram in this run's report")
-        grid.addWidget(self.reliability, 1, 2)
+        grid.addWidget(self.reliability, 1, 2, 2, 1)
+        grid.setRowStretch(2, 1)
         ece_a = (self.comparison.active_val or {}).get("ece")
         ece_b = self.comparison.new_val.get("ece")
         grid.addWidget(
             QLabel(f"ECE active {_num(ece_a)} \u2192 new {_num(ece_b)} (lower: more honest)"),
-            2, 2,
+            3, 2,
         )  # fmt: skip
         return box
 
@@ -271,6 +288,11 @@ class CompareView(QDialog):
         self.status.setText(f"Not done: {exc}")
         self.promote_button.setEnabled(True)
         self.discard_button.setEnabled(True)
+
+
+def _short_numbers(text: str) -> str:
+    """0.9518242122719733 -> 0.9518 in the gate's reason."""
+    return re.sub(r"\d+\.\d{5,}", lambda m: f"{float(m.group()):.4f}", str(text))
 
 
 def _who() -> str:

@@ -78,6 +78,7 @@ class FinetuneDialog(QDialog):
         self.compare: Any = None
         self._started_at = 0.0
         self._plan_gen = 0  # answers for an older request are dropped
+        self._epoch_text = ""
         self._timer = QTimer(self, interval=POLL_MS, timeout=self._poll)
         layout = QVBoxLayout(self)
         layout.addWidget(self._build_data())
@@ -311,6 +312,7 @@ class FinetuneDialog(QDialog):
 
     def _begin_watching(self, text: str) -> None:
         self.result = None
+        self._epoch_text = ""
         self.curves.clear()
         self._started_at = time.monotonic()
         self.status.setText(text)
@@ -343,29 +345,49 @@ class FinetuneDialog(QDialog):
                 f"Training on {event.get('n_train')} images, validating on {event.get('n_val')}; "
                 f"device {event.get('device')} ({event.get('device_reason', '')})"
             )
-            self.bar.setRange(0, int(event.get("epochs") or 1))
+            self.bar.setRange(0, 1000 * int(event.get("epochs") or 1))
         elif kind == "stage":
             self.status.setText(str(event.get("message") or event.get("stage")))
+        elif kind == "step":
+            self._show_step(event)
         elif kind == "epoch":
             self.curves.add_epoch(event)
             self._show_epoch(event)
         elif kind == "stopping":
             self.status.setText(f"Stopping ({event.get('reason')}); keeping the best model...")
 
+    def _show_step(self, event: dict[str, Any]) -> None:
+        """Within an epoch (epochs may take minutes on a CPU): step, running loss, time left."""
+        epoch, steps = int(event.get("epoch", 0)), int(event.get("steps", 0) or 1)
+        done = epoch - 1 + int(event.get("step", 0)) / steps
+        self.bar.setRange(0, 1000 * int(event.get("epochs", 0) or 1))
+        self.bar.setValue(int(1000 * done))
+        self.times.setText(
+            f"elapsed {_fmt_duration(event.get('elapsed_s'))} \u00b7 "
+            f"left at most {_fmt_duration(event.get('eta_s'))}"
+        )
+        loss = event.get("loss")
+        self.status.setText(
+            f"Epoch {epoch}/{event.get('epochs')}, step {event.get('step')}/{steps}"
+            + (f", training loss {loss:.3f}" if isinstance(loss, (int, float)) else "")
+            + (f". Last epoch: {self._epoch_text}" if self._epoch_text else "")
+        )
+
     def _show_epoch(self, event: dict[str, Any]) -> None:
         epoch, epochs = int(event.get("epoch", 0)), int(event.get("epochs", 0) or 1)
-        self.bar.setRange(0, epochs)
-        self.bar.setValue(epoch)
+        self.bar.setRange(0, 1000 * epochs)
+        self.bar.setValue(1000 * epoch)
         etas = [v for v in (event.get("eta_s"), event.get("eta_patience_s")) if v is not None]
         self.times.setText(
             f"elapsed {_fmt_duration(event.get('elapsed_s'))} \u00b7 "
             f"left at most {_fmt_duration(min(etas) if etas else None)}"
         )
         best = event.get("best_score")
-        self.status.setText(
-            f"Epoch {epoch}/{epochs}: validation macro-F1 {event.get('val_macro_f1', 0):.3f}, "
+        self._epoch_text = (
+            f"validation macro-F1 {event.get('val_macro_f1') or 0:.3f}, "
             f"best {best if best is None else f'{best:.3f}'} (epoch {event.get('best_epoch')})"
         )
+        self.status.setText(f"Epoch {epoch}/{epochs}: {self._epoch_text}")
 
     def _finished(self, result: backend.TrainingResult | None) -> None:
         self.result = result

@@ -52,7 +52,7 @@ def _data_summary(meta: dict[str, Any]) -> str:
     counts = (meta.get("training") or {}).get("split_counts") or {}
     train = counts.get("train") or {}
     if not train:
-        return "shipped / not recorded" if meta.get("trained") else "not trained"
+        return "not recorded" if meta.get("trained") else "not trained"
     return f"{sum(train.values())} train images, {len(train)} classes"
 
 
@@ -188,6 +188,7 @@ class ModelsDialog(QDialog):
         self.table.resizeColumnsToContents()
         if self.models and not self.table.selectedItems():
             self.table.selectRow(0)
+        self._selected()  # the same row may stay selected: refresh its buttons and agreement
         self.buttons["rollback"].setEnabled(any(m.active and m.parent_hash for m in self.models))
 
     def selected(self) -> Any | None:
@@ -204,6 +205,9 @@ class ModelsDialog(QDialog):
 
     def _show_agreement(self, counts: dict[str, tuple[int, int]]) -> None:
         self.agreement.setRowCount(len(counts))
+        self.agreement.setToolTip(
+            "" if counts else "No clinician has labelled an image this version predicted yet."
+        )
         for row, (name, (agreed, disagreed)) in enumerate(counts.items()):
             total = agreed + disagreed
             rate = f"{agreed / total:.0%}" if total else "-"

@@ -27,13 +27,14 @@ class EpochAxis(pg.AxisItem):
         return [str(int(round(v))) if abs(v - round(v)) < 1e-6 else "" for v in values]
 
 
-def _plot(title: str, y_label: str) -> pg.PlotWidget:
+def _plot(title: str, y_label: str, legend_at: tuple[int, int]) -> pg.PlotWidget:
     plot = pg.PlotWidget(background="w", axisItems={"bottom": EpochAxis("bottom")})
     plot.setTitle(title, color="#222", size="10pt")
     plot.setLabel("bottom", "epoch")
     plot.setLabel("left", y_label)
     plot.showGrid(x=True, y=True, alpha=0.25)
-    plot.addLegend(offset=(-10, 10))
+    plot.getAxis("left").enableAutoSIPrefix(False)
+    plot.addLegend(offset=legend_at)
     plot.setMinimumHeight(180)
     return plot
 
@@ -43,8 +44,8 @@ class TrainingCurves(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.loss_plot = _plot("Loss", "loss")
-        self.metric_plot = _plot("Validation", "score")
+        self.loss_plot = _plot("Loss", "loss", (-10, 10))  # top right
+        self.metric_plot = _plot("Validation", "score", (-10, -30))  # bottom right
         self.metric_plot.setYRange(0, 1)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -74,7 +74,7 @@ def test_tiny_training_runs_to_the_end_and_is_promoted(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from desktop.compare_view import CompareView
+    from desktop.compare_view import CompareView, _short_numbers
 
     store = trained_store.store
     dialog = _open(qtbot, store, tmp_path / "runs")
@@ -94,7 +94,7 @@ def test_tiny_training_runs_to_the_end_and_is_promoted(
     cmp = compare.comparison
     assert cmp.active_version and cmp.active_version.endswith(trained_store.start_hash[:12])
     assert compare.overall.item(1, 2).text() == f"{cmp.new_val['macro_f1']:.3f}"
-    assert cmp.decision["reason"] in compare.gate_label.text()
+    assert _short_numbers(cmp.decision["reason"]) in compare.gate_label.text()
     screenshot(compare, "compare_view")
     asked: list[bool] = []
     monkeypatch.setattr(compare, "confirm_force", lambda: asked.append(True) or True)

@@ -83,3 +83,19 @@ def test_closing_while_training_asks(qtbot: Any, part2_env: Path, choice: str) -
     assert window.isVisible() == (choice == "cancel")
     assert part2.finetune_dialog.stopped == (choice == "stop")
     window.store.close()
+
+
+def test_part2_never_imports_the_trainer() -> None:
+    """The GUI reaches the trainer only through a child process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, desktop.part2, desktop.finetune_dialog, desktop.compare_view, "
+        "desktop.models_dialog, desktop.export_dialog, engine.report, engine.cases\n"
+        "bad = sorted(m for m in sys.modules if m == 'trainer' or m.startswith('trainer.'))\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -87,7 +87,9 @@ class ConfusionTable(QTableWidget):
 
     def __init__(self, classes: list[str], matrix: list[list[int]] | None) -> None:
         super().__init__(len(classes), len(classes))
-        self.setHorizontalHeaderLabels(classes)
+        self.setHorizontalHeaderLabels([_short_class(c) for c in classes])
+        for i, name in enumerate(classes):
+            self.horizontalHeaderItem(i).setToolTip(f"predicted {name}")
         self.setVerticalHeaderLabels(classes)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setToolTip("rows: clinician's / true class; columns: the model's prediction")
@@ -100,6 +102,7 @@ class ConfusionTable(QTableWidget):
                 item.setBackground(QColor(shade, 255, shade) if diag else QColor(255, shade, shade))
                 self.setItem(r, c, item)
         _fit(self)
+        self.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Minimum)
 
 
 class CompareView(QDialog):
@@ -206,13 +209,14 @@ class CompareView(QDialog):
         if figure is not None and figure.is_file():
             pixmap = QPixmap(str(figure))
             self.reliability.setPixmap(
-                pixmap.scaled(380, 300, Qt.AspectRatioMode.KeepAspectRatio,
+                pixmap.scaled(330, 270, Qt.AspectRatioMode.KeepAspectRatio,
                               Qt.TransformationMode.SmoothTransformation)
             )  # fmt: skip
         else:
             self.reliability.setText("no reliability diagram in this run's report")
         grid.addWidget(self.reliability, 1, 2, 2, 1)
         grid.setRowStretch(2, 1)
+        grid.setColumnStretch(2, 1)
         ece_a = (self.comparison.active_val or {}).get("ece")
         ece_b = self.comparison.new_val.get("ece")
         grid.addWidget(
@@ -288,6 +292,13 @@ class CompareView(QDialog):
         self.status.setText(f"Not done: {exc}")
         self.promote_button.setEnabled(True)
         self.discard_button.setEnabled(True)
+
+
+def _short_class(name: str) -> str:
+    """Column headers narrow enough for two matrices side by side (full name in the tooltip)."""
+    if name == "Monkeypox":
+        return "Mpox"
+    return name if len(name) <= 7 else f"{name[:5]}."
 
 
 def _short_numbers(text: str) -> str:

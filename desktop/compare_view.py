@@ -45,6 +45,7 @@ OVERALL = [  # key, label, higher is better
     ("nll", "Log loss (NLL)", False),
     ("n", "Validation images", None),
 ]
+_SPLIT_NAMES = {"gate": "held-out gate images", "val": "validation images"}
 BETTER = QColor("#DFF2E9")
 WORSE = QColor("#FBE3D6")
 
@@ -136,7 +137,7 @@ class CompareView(QDialog):
         text = (
             f"<b>Active:</b> {cmp.active_version or '(none)'} &nbsp;&nbsp; "
             f"<b>New:</b> {cmp.new_version} ({cmp.status.replace('_', ' ')})<br/>"
-            f"Both scored on the same {cmp.new_val.get('n', '?')} validation images.<br/>"
+            f"Both scored on the same {cmp.new_val.get('n', '?')} {_SPLIT_NAMES.get(cmp.split, cmp.split)}.<br/>"
             f"<b>Gate:</b> {verdict} \u2014 {_short_numbers(gate.get('reason', 'no decision recorded'))}"
         )
         self.gate_label = QLabel(text, wordWrap=True)
@@ -146,7 +147,7 @@ class CompareView(QDialog):
         return self.gate_label
 
     def _overall(self) -> QGroupBox:
-        box = QGroupBox("Overall (validation)")
+        box = QGroupBox(f"Overall ({_SPLIT_NAMES.get(self.comparison.split, '')})")
         self.overall = _table(len(OVERALL), ["Metric", "Active", "New", "Change"])
         active = self.comparison.active_val or {}
         new = self.comparison.new_val
@@ -192,7 +193,9 @@ class CompareView(QDialog):
         return box
 
     def _matrices(self) -> QGroupBox:
-        box = QGroupBox("Confusion matrices and calibration (validation images)")
+        box = QGroupBox(
+            f"Confusion matrices and calibration ({_SPLIT_NAMES.get(self.comparison.split, '')})"
+        )
         grid = QGridLayout(box)
         classes = self.comparison.classes
         active_cm = (self.comparison.active_val or {}).get("confusion_matrix")
@@ -269,10 +272,10 @@ class CompareView(QDialog):
 
     def discard(self) -> None:
         self._busy("Discarding...")
-        run_dir = self.run_dir
+        store, cmp, who = self.store, self.comparison, _who()
         run_in_pool(
-            lambda: models.discard(run_dir),
-            lambda _r: self._done("discarded", "The new model was discarded."),
+            lambda: models.discard(store, cmp, who),
+            lambda _r: self._done("discarded", "Discarded: the active model stays in use."),
             self._failed,
         )
 

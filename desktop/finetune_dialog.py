@@ -307,7 +307,7 @@ class FinetuneDialog(QDialog):
         run_dir = None
         if self.run_root is not None:
             run_dir = self.run_root / f"gui-{time.strftime('%Y%m%d-%H%M%S')}"
-        self.proc = backend.TrainingProcess.start(args, db=db_url(self.store), run_dir=run_dir)
+        self.proc = backend.start_training(args, db_url(self.store), run_dir)
         self._begin_watching("Starting the trainer...")
 
     def _begin_watching(self, text: str) -> None:
@@ -324,8 +324,10 @@ class FinetuneDialog(QDialog):
         self._timer.start()
 
     def stop(self) -> None:
+        """Clean stop off the GUI thread (STOP file, then SIGTERM; the best epoch is kept)."""
         if self.proc is not None:
-            self.proc.stop()
+            proc = self.proc
+            run_in_pool(proc.stop, lambda _r: None, self._plan_failed)
             self.stop_button.setEnabled(False)
             self.status.setText("Stopping after the current step; the best model so far is kept...")
 
@@ -393,13 +395,13 @@ class FinetuneDialog(QDialog):
         self.result = result
         self.stop_button.setEnabled(False)
         self.start_button.setEnabled(bool(self.plan and self.plan.can_start))
-        if result is None or result.model is None:
+        if backend.model_file(result) is None:
             why = result.message if result else "the trainer ended without a result"
             self.status.setText(f"No new model: {why}")
             return
         self.bar.setValue(self.bar.maximum())
         self.status.setText(
-            f"Training {result.status.replace('_', ' ')}: {result.version}. "
+            f"Training {result.status.replace('_', ' ')}: {result.model_version}. "
             "Compare it with the active model to promote or discard it."
         )
         self.compare_button.setEnabled(True)
@@ -416,7 +418,7 @@ class FinetuneDialog(QDialog):
         self.compare.show()
 
     def _try_attach(self) -> None:
-        run_dir = backend.latest_gui_run(self.run_root)
+        run_dir = backend.latest_run(self.run_root)
         if run_dir is None or (run_dir / "DECIDED").exists() or (run_dir / "DISCARDED").exists():
             return
         self.proc = backend.TrainingProcess.attach(run_dir)
@@ -429,8 +431,9 @@ class FinetuneDialog(QDialog):
 
     def _finished_quietly(self, result: backend.TrainingResult | None) -> None:
         self.result = result
-        if result is not None and result.model is not None and result.model.is_file():
-            self.status.setText(f"A finished run awaits a decision: {result.version}.")
+        model = backend.model_file(result)
+        if result is not None and model is not None and model.is_file():
+            self.status.setText(f"A finished run awaits a decision: {result.model_version}.")
             self.compare_button.setEnabled(True)
 
     # --- closing ------------------------------------------------------------------------------
@@ -464,6 +467,6 @@ class FinetuneDialog(QDialog):
                 event.ignore()
                 return
             if choice == STOP:
-                self.proc.stop()
+                backend.request_stop(self.proc)
         self._timer.stop()
         event.accept()

@@ -85,6 +85,7 @@ class ModelsDialog(QDialog):
         self.models: list[Any] = []
         self.eval_proc: Any = None
         self.eval_dir: Path | None = None
+        self._agree_gen = 0
         self._eval_timer = QTimer(self, interval=500, timeout=self._poll_evaluation)
         layout = QVBoxLayout(self)
         split = QSplitter(Qt.Orientation.Vertical)
@@ -115,7 +116,9 @@ class ModelsDialog(QDialog):
         row = QHBoxLayout(widget)
         agree_box = QGroupBox("Clinicians' agreement with this version's predictions")
         self.agreement = QTableWidget(0, 4)
-        self.agreement.setHorizontalHeaderLabels(["Predicted class", "Agreed", "Disagreed", "Rate"])
+        self.agreement.setHorizontalHeaderLabels(
+            ["Clinician's label", "Agreed", "Disagreed", "Rate"]
+        )
         self.agreement.verticalHeader().setVisible(False)
         self.agreement.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         QVBoxLayout(agree_box).addWidget(self.agreement)
@@ -201,7 +204,13 @@ class ModelsDialog(QDialog):
             return
         self.buttons["activate"].setEnabled(not model.active)
         store, version = self.store, model.version
-        run_in_pool(lambda: ops.agreement(store, version), self._show_agreement, self._failed)
+        self._agree_gen += 1
+        gen = self._agree_gen  # an answer for a row no longer selected is dropped
+        run_in_pool(
+            lambda: ops.agreement(store, version),
+            lambda counts: self._show_agreement(counts) if gen == self._agree_gen else None,
+            self._failed,
+        )
 
     def _show_agreement(self, counts: dict[str, tuple[int, int]]) -> None:
         self.agreement.setRowCount(len(counts))

@@ -1,10 +1,8 @@
 """Model operations for the models view and the comparison (Qt-free; the adapter's other half).
 
-Promotion, rollback and agreement go through the store's own methods when it has them (issue
-#8: ``store.promote``, ``store.rollback``, ``store.agreement``); until then they fall back to
-the registry's plain activation with the trainer's gate decision read from the run's report,
-and to agreement counted from the review queue. Model files are validated by a full load
-(engine.checkpoint: hash, architecture, classes) before anything is registered.
+Promotion goes through ``Store.promote`` (the gate re-checked inside the activating transaction);
+a forced promotion is noted on the run's training record. Model files are validated by a full
+load (engine.checkpoint: hash, architecture, classes) before anything is registered.
 """
 
 from __future__ import annotations
@@ -13,13 +11,12 @@ import json
 import shutil
 import subprocess
 import sys
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.atomic import atomic_path
-from engine.store import REFER, ModelInfo, ReviewFilter, Store, StoreError
+from engine.store import ModelInfo, Store, StoreError
 
 
 class PromotionRefused(Exception):
@@ -40,6 +37,8 @@ class Comparison:
     decision: dict[str, Any]
     figures: dict[str, Path] = field(default_factory=dict)
     status: str = ""
+    split: str = "gate"
+    training_run: int | None = None
 
     @property
     def gate_allows(self) -> bool:
@@ -47,29 +46,35 @@ class Comparison:
 
 
 def load_comparison(run_dir: Path) -> Comparison:
-    """Read a finished training run's report; StoreError naming the file when unusable."""
+    """Read a finished training run's report; StoreError naming the file when unusable.
+
+    Both models are shown on the images the gate judged them on (the recorded gate slice;
+    the validation images for reports written before the gate existed)."""
     path = Path(run_dir) / "report.json"
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
-        val = report["splits"]["val"]
+        split = "gate" if (report["splits"].get("gate") or {}).get("metrics") else "val"
+        section = report["splits"][split]
         in_use = report.get("model_in_use") or {}
         figures = {
-            name.removeprefix("val_").removesuffix(".png"): Path(run_dir) / name
-            for name in val.get("figures", [])
+            name.removeprefix(f"{split}_").removesuffix(".png"): Path(run_dir) / name
+            for name in section.get("figures", [])
         }
         return Comparison(
             run_dir=Path(run_dir),
             classes=list(report["classes"]),
             new_version=str(report["version"]),
             new_model=Path(report["model"]),
-            new_val=dict(val["metrics"]),
+            new_val=dict(section["metrics"]),
             active_version=in_use.get("version"),
-            active_val=in_use.get("val"),
+            active_val=in_use.get(split),
             decision=dict(report.get("promotion") or {}),
             figures=figures,
             status=str(report.get("status", "")),
+            split=split,
+            training_run=(report.get("registered") or {}).get("training_run"),
         )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StoreError(f"{path}: not a readable training report ({exc})") from exc
 
 
@@ -88,61 +93,40 @@ def import_model(store: Store, path: Path) -> ModelInfo:
 
 
 def promote(store: Store, comparison: Comparison, *, force: bool, who: str) -> ModelInfo:
-    """Make the run's model active if the gate allows it, or when forced (recorded as forced)."""
-    if hasattr(store, "promote"):  # issue #8: the gate re-checked inside the transaction
-        result = store.promote(comparison.new_version.rsplit("@", 1)[-1], force=force)
-        return getattr(result, "model", None) or store.active_model()
-    if not comparison.gate_allows and not force:
-        raise PromotionRefused(str(comparison.decision.get("reason", "the gate said no")))
-    meta = validate_model_file(comparison.new_model)
-    info = store.add_model_file(comparison.new_model, activate=True)
-    decision = {**comparison.decision, "forced": bool(force and not comparison.gate_allows)}
-    run_id = store.start_training_run(
-        comparison.active_version.rsplit("@", 1)[-1] if comparison.active_version else None,
-        {"run_dir": str(comparison.run_dir), "promoted_by": who},
-        {},
-    )
-    store.update_training_run(
-        run_id, status="finished", result_hash=meta.content_hash, metrics={"promotion": decision}
-    )
-    return info
+    """Make the run's model active through the store's gate, or forced (noted as forced)."""
+    ref = comparison.new_version.rsplit("@", 1)[-1]
+    result = store.promote(ref, force=force)
+    if not result.promoted:
+        raise PromotionRefused(result.reason)
+    if force and comparison.training_run is not None:
+        note = {"forced": True, "by": who, "previous": result.previous}
+        store.update_training_run(
+            comparison.training_run,
+            metrics={"promotion_by_user": note},
+            append_log=f"promoted against the gate by {who} (forced)\n",
+        )
+    return result.model
 
 
-def discard(run_dir: Path) -> None:
-    """Drop a run's model file (never registered: nothing else refers to it)."""
-    (Path(run_dir) / "model.safetensors").unlink(missing_ok=True)
-    (Path(run_dir) / "DISCARDED").write_text("discarded from the GUI\n")
+def discard(store: Store, comparison: Comparison, who: str) -> None:
+    """Leave the new version inactive and say so on its training record; the run folder is
+    marked so the fine-tune dialog does not offer it again. (The registry keeps the row: the
+    store has no call to remove a registered version.)"""
+    if comparison.training_run is not None:
+        store.update_training_run(
+            comparison.training_run, append_log=f"discarded by {who} after comparison\n"
+        )
+    (comparison.run_dir / "DISCARDED").write_text(f"discarded by {who}\n", encoding="utf-8")
 
 
 def rollback(store: Store) -> ModelInfo:
     """Back to the active model's parent (the version it was fine-tuned from)."""
-    if hasattr(store, "rollback"):
-        return store.rollback()
-    active = store.active_model()
-    if active is None or not active.parent_hash:
-        raise StoreError("the active model has no recorded parent to roll back to")
-    return store.activate_model(active.parent_hash)
+    return store.rollback()
 
 
 def agreement(store: Store, version: str) -> dict[str, tuple[int, int]]:
-    """Per predicted class: (agreed, disagreed) clinician labels on this version's predictions."""
-    if hasattr(store, "agreement"):
-        counts = store.agreement(version)
-        return {k: (int(v.agreed), int(v.disagreed)) for k, v in counts.items()}
-    agreed: Counter[str] = Counter()
-    disagreed: Counter[str] = Counter()
-    flt = ReviewFilter(model_version=version, reviewed=True)
-    after = None
-    while True:
-        page = store.review_queue(flt, limit=1000, after=after)
-        for item in page.items:
-            if item.current_label == REFER:
-                continue
-            (agreed if item.current_label == item.top_class else disagreed)[item.top_class] += 1
-        if page.next_cursor is None:
-            break
-        after = page.next_cursor
-    return {c: (agreed[c], disagreed[c]) for c in sorted(set(agreed) | set(disagreed))}
+    """Per clinician label: (agreed, disagreed) with this version's top class."""
+    return {k: (v.agreed, v.disagreed) for k, v in store.agreement(version).items()}
 
 
 def export_model(info: ModelInfo, dest: Path) -> Path:

@@ -27,7 +27,7 @@ CaseSource = int | ReviewFilter | Sequence[ReviewItem]
 
 ReferralCheck = Callable[[Mapping[str, float]], bool]
 
-EXTRA_COLUMNS = ["label", "label_who", "label_at", "label_note", "referral"]
+EXTRA_COLUMNS = ["label", "label_who", "label_at", "label_note"]
 """What the case CSV adds to the screening CSV's columns (engine.screening.csv_header)."""
 
 _PAGE = 1000
@@ -47,8 +47,9 @@ class Case:
     label_who: str | None
     label_at: datetime | None
     label_note: str | None
-    referral: bool
+    referral: bool  # the rule flags it, or the clinician labelled it "refer"
     file: Path | None  # the bytes to read: the image-store copy first, else the original path
+    rule_flag: bool | None = None  # the referral rule on the probabilities (None: no prediction)
 
     @property
     def disagreement(self) -> bool:
@@ -76,13 +77,9 @@ class CaseSet:
         return bool(self.model.get("meta", {}).get("trained", False))
 
 
-def store_referral_check(store: Store) -> ReferralCheck | None:
-    """The store's referral rule (``store.referral_rule()``, issue #8) as a predicate, if any."""
-    getter = getattr(store, "referral_rule", None)
-    if getter is None:
-        return None
-    rule = getter()
-    return rule.flags if rule is not None else None
+def store_referral_check(store: Store) -> ReferralCheck:
+    """The referral rule kept in the store, as a predicate on the probabilities."""
+    return store.referral_rule().flags
 
 
 def collect_cases(
@@ -166,7 +163,8 @@ def _case(
     store: Store, raw: rows.RawCase, detail: rows.LabelDetail | None, check: ReferralCheck | None
 ) -> Case:
     label = raw.current_label
-    flagged = label == REFER or bool(check and raw.probabilities and check(raw.probabilities))
+    rule_flag = bool(check(raw.probabilities)) if check and raw.probabilities else None
+    flagged = label == REFER or bool(rule_flag)
     file = store.images.path(raw.stored_path) if raw.stored_path else None
     if (file is None or not file.is_file()) and raw.path and Path(raw.path).is_file():
         file = Path(raw.path)
@@ -183,6 +181,7 @@ def _case(
         label_note=detail.note if detail and label else None,
         referral=flagged,
         file=file,
+        rule_flag=rule_flag,
     )
 
 
@@ -208,7 +207,7 @@ def csv_columns(classes: Sequence[str]) -> list[str]:
     """The screening CSV's header (engine.screening.csv_header) plus :data:`EXTRA_COLUMNS`."""
     base = ["path", "sha256", "predicted_class", "confidence"]
     base += [f"prob_{c}" for c in classes]
-    base += ["model_version", "model_trained", "error", "source"]
+    base += ["model_version", "model_trained", "error", "source", "referral"]
     return base + EXTRA_COLUMNS
 
 
@@ -226,11 +225,11 @@ def case_csv_row(case: Case, classes: Sequence[str], version: str, trained: bool
         str(trained).lower() if case.top_class else "",
         case.error or "",
         "case store",
+        "" if case.rule_flag is None else str(case.rule_flag).lower(),
         case.label or "",
         case.label_who or "",
         case.label_at.isoformat(timespec="seconds") if case.label_at else "",
         case.label_note or "",
-        "yes" if case.referral else "no",
     ]
 
 

@@ -62,7 +62,7 @@ def label_details(session: Session, image_ids: Iterable[int]) -> dict[int, Label
         for ev in events:
             per_image.setdefault(ev.image_id, []).append(ev)
         for image_id, evs in per_image.items():
-            _, stack = replay(evs)
+            stack = replay(evs)[1]  # the label-giving events still in force
             if stack:
                 top = stack[-1]
                 out[image_id] = LabelDetail(top.label or "", top.who, top.created_at, top.note)

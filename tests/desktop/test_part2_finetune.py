@@ -84,7 +84,8 @@ def test_tiny_training_runs_to_the_end_and_is_promoted(
     assert dialog.is_running and not dialog.start_button.isEnabled()
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=TRAIN_TIMEOUT_MS)
     assert dialog.result.status in ("finished", "early_stopped"), dialog.result
-    assert dialog.result.model is not None and dialog.result.model.is_file()
+    assert dialog.result.registered and not dialog.result.activated  # the clinician decides
+    assert Path(dialog.result.model_path).is_file()
     assert dialog.curves.epochs_drawn == 2
     assert store.active_model().content_hash == trained_store.start_hash  # not yet promoted
     screenshot(dialog, "finetune_dialog")
@@ -103,6 +104,9 @@ def test_tiny_training_runs_to_the_end_and_is_promoted(
     assert asked == ([] if cmp.gate_allows else [True])  # confirmation only when forced
     active = store.active_model()
     assert active.version == cmp.new_version and active.parent_hash == trained_store.start_hash
+    if not cmp.gate_allows:  # a forced promotion is on the run's record
+        note = store.training_run(cmp.training_run).metrics["promotion_by_user"]
+        assert note["forced"] is True and note["by"] == "dr-test"
 
 
 def test_stop_midway_background_reattach_and_discard(
@@ -127,12 +131,14 @@ def test_stop_midway_background_reattach_and_discard(
     assert second.curves.epochs_drawn >= 1  # the curves so far were replayed
     second.stop()
     qtbot.waitUntil(lambda: second.result is not None, timeout=TRAIN_TIMEOUT_MS)
-    assert second.result.status == "stopped" and second.result.model.is_file()  # best kept
+    assert second.result.status == "stopped"
+    assert Path(second.result.model_path).is_file()  # the best epoch is kept
     compare = second.compare
     compare.discard()
     qtbot.waitUntil(lambda: compare.outcome == "discarded", timeout=30_000)
-    assert not second.result.model.exists()
     assert store.active_model().content_hash == trained_store.start_hash
+    run = store.training_run(compare.comparison.training_run)
+    assert "discarded by dr-test" in run.log
     third = _open(qtbot, store, root)  # a discarded run is not offered again
     assert third.proc is None and not third.compare_button.isEnabled()
 

@@ -125,7 +125,8 @@ def test_agreement_per_class(qtbot: Any, part2_env: Path) -> None:  # noqa: F811
         dialog.agreement.item(r, 0).text(): [dialog.agreement.item(r, c).text() for c in (1, 2, 3)]
         for r in range(2)
     }
-    assert rows == {"Blue": ["2", "1", "67%"], "Red": ["1", "0", "100%"]}  # refer not counted
+    # per clinician label: Blue twice predicted Blue; Red once Blue, once Red; refer left out
+    assert rows == {"Blue": ["2", "0", "100%"], "Red": ["1", "1", "50%"]}
     store.close()
 
 
@@ -136,24 +137,22 @@ def test_promotion_gate_refuses_unless_forced_and_records_forced(part2_env: Path
     run_dir = part2_env / "run"
     run_dir.mkdir()
     new = save_model_file(run_dir / "model.safetensors", CLASSES3, "new", seed=4)
+    store.add_model_file(run_dir / "model.safetensors", activate=False)  # no gate result recorded
+    run_id = store.start_training_run(parent.content_hash, {}, {})
     cmp = ops.Comparison(
         run_dir=run_dir, classes=CLASSES3, new_version=new.version,
         new_model=run_dir / "model.safetensors", new_val={"macro_f1": 0.5},
         active_version=parent.version, active_val={"macro_f1": 0.6},
-        decision={"activate": False, "reason": "macro_f1 0.5 does not beat 0.6"},
+        decision={"activate": False, "reason": "does not beat"}, training_run=run_id,
     )  # fmt: skip
-    with pytest.raises(ops.PromotionRefused, match="does not beat"):
+    with pytest.raises(ops.PromotionRefused):
         ops.promote(store, cmp, force=False, who="dr")
     assert store.active_model().version == parent.version
     info = ops.promote(store, cmp, force=True, who="dr")
-    assert info.active and store.active_model().content_hash == new.content_hash
-    with store.read() as s:
-        from sqlalchemy import select
-
-        from engine.store.models import TrainingRun
-
-        runs = s.scalars(select(TrainingRun)).all()
-        assert [r.metrics["promotion"]["forced"] for r in runs] == [True]
+    assert info.content_hash == new.content_hash == store.active_model().content_hash
+    note = store.training_run(run_id).metrics["promotion_by_user"]
+    assert note == {"forced": True, "by": "dr", "previous": parent.version}
+    assert "forced" in store.training_run(run_id).log
     store.close()
 
 

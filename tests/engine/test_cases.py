@@ -57,8 +57,12 @@ def test_run_export_has_every_file_with_the_label_in_force(
     assert float(first["prob_Chickenpox"]) == pytest.approx(0.55)
     undone = by_path[str(photos[1])]
     assert undone["label"] == undone["label_who"] == undone["label_at"] == ""
-    assert by_path[str(photos[2])]["referral"] == "yes"  # labelled refer
-    assert [r["referral"] for r in rows].count("yes") == 1
+    assert by_path[str(photos[2])]["label"] == REFER
+    assert {r["referral"] for r in rows if r["predicted_class"]} == {"false"}  # the rule's flag
+    referred = [
+        c.name for c in collect_cases(st, sc.run_id, referral=lambda p: False).cases if c.referral
+    ]
+    assert referred == ["case_2.jpg"]  # the report also refers what the clinician referred
     broken = by_path[str(sc.broken)]
     assert broken["error"] and broken["predicted_class"] == "" and broken["sha256"] == ""
     assert [r["path"] for r in rows][:-1] == [str(p) for p in photos]  # the run's order
@@ -69,6 +73,11 @@ def test_referral_rule_flags_probabilities(tmp_path: Path, model_file: Path) -> 
     cases = collect_cases(sc.store, sc.run_id, referral=lambda p: p["Monkeypox"] > 0.5).cases
     flagged = {Path(c.path).name for c in cases if c.referral}
     assert flagged == {"case_2.jpg"}  # the only image with Monkeypox on top (0.65)
+    # by default the store's own rule: below 0.7 confidence, or P(Mpox) above 0.3
+    rule = sc.store.referral_rule()
+    default = {c.name: c.referral for c in collect_cases(sc.store, sc.run_id).cases if c.top_class}
+    assert default == {c.name: rule.flags(c.probabilities) for c in cases if c.top_class}
+    assert default["case_0.jpg"] and not default["case_4.jpg"]  # 0.55 vs 0.75 Chickenpox
 
 
 def test_filter_and_item_list_select_the_same_cases(tmp_path: Path, model_file: Path) -> None:

@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+    from engine.cli_report import register as register_report
+
+    register_report(sub)
     return parser
 
 

@@ -25,13 +25,22 @@ def resolve_model(model_path: str | None, store: Any = None) -> tuple[Any, Any]:
     from engine.checkpoint import load_model
     from engine.default_model import load_default_model
 
+    path = resolve_model_file(model_path, store)
+    return load_model(path) if path is not None else load_default_model()
+
+
+def resolve_model_file(model_path: str | None, store: Any = None) -> Path | None:
+    """The model file :func:`resolve_model` would load (None: the untrained fallback); no torch."""
+    from engine.paths import default_model_path
+
     if model_path:
-        return load_model(model_path)
+        return Path(model_path)
     if store is not None:
         active = store.active_model_path()
         if active is not None:
-            return load_model(active)
-    return load_default_model()
+            return Path(active)
+    default = default_model_path()
+    return default if default.exists() else None
 
 
 def open_store_from_args(args: argparse.Namespace) -> Any:
@@ -45,10 +54,9 @@ def open_store_from_args(args: argparse.Namespace) -> Any:
 def cmd_screen(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from engine.checkpoint import ModelFileError
-    from engine.default_model import UNTRAINED_WARNING
+    from engine.backends import screening_predictor
     from engine.device import DeviceError
-    from engine.predictor import Predictor
+    from engine.modelmeta import ModelFileError
     from engine.screening import Progress, ScreeningJob
 
     folder = Path(args.folder)
@@ -57,13 +65,23 @@ def cmd_screen(args: argparse.Namespace) -> int:
         return 2
     store = open_store_from_args(args)
     try:
-        model, meta = resolve_model(args.model, store)
-        predictor = Predictor(model, meta, device=args.device, batch_size=args.batch_size)
+        path = resolve_model_file(args.model, store)
+        predictor = screening_predictor(
+            path,
+            device=args.device,
+            batch_size=args.batch_size,
+            load_torch=None if path else lambda: resolve_model(None),
+        )
     except (ModelFileError, DeviceError) as exc:
         _err(str(exc))
         return 2
+    meta = predictor.meta
     print(f"Model: {meta.version}  Device: {predictor.choice}", file=sys.stderr)
+    if predictor.note:
+        print(f"Note: {predictor.note}", file=sys.stderr)
     if not meta.trained:
+        from engine.default_model import UNTRAINED_WARNING
+
         print(f"WARNING: {UNTRAINED_WARNING}", file=sys.stderr)
     cancel = threading.Event()
 

@@ -148,6 +148,10 @@ def cmd_models(args: argparse.Namespace, store: Any) -> int:
     if args.action == "add":
         info = store.register_model_file(args.ref, activate=True if args.activate else None)
         print(f"registered {info.version}{'  (active)' if info.active else ''}")
+        from engine.onnx_export import try_export  # torch: export the fast screening graph now
+
+        graph, note = try_export(args.ref)
+        print(f"screening graph: {graph}" if graph else f"note: {note}")
         return 0
     if args.action == "activate":
         info = store.activate_model(args.ref)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from engine.images import iter_image_files
-from engine.predictor import Prediction, Predictor
+from engine.pipeline import BatchPredictor, Prediction
 
 
 class ResultStore(Protocol):
@@ -98,7 +98,7 @@ class ScreeningJob:
 
     def __init__(
         self,
-        predictor: Predictor,
+        predictor: BatchPredictor,
         folder: str | os.PathLike[str],
         *,
         recursive: bool = False,

@@ -17,6 +17,7 @@ from typing import Any
 
 from engine.atomic import atomic_path
 from engine.checkpoint import ModelMeta
+from engine.onnx_predictor import graph_path
 from trainer.metrics import is_better
 from trainer.sources import store_models_dir
 
@@ -97,6 +98,9 @@ def register_trained(
     target = store_models_dir(store) / f"{meta.name}-{meta.content_hash[:12]}.safetensors"
     if not target.exists():
         _copy_atomic(model_file, target)
+    graph = graph_path(model_file, meta.content_hash)  # exported beside the run's model file
+    if graph.is_file() and not graph_path(target, meta.content_hash).exists():
+        _copy_atomic(graph, graph_path(target, meta.content_hash))
     meta_dict = dataclasses.asdict(meta)
     with store.write() as s:
         now = utcnow()

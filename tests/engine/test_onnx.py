@@ -181,3 +181,14 @@ def test_screen_command_never_imports_torch(tmp_path: Path, photo_folder: Path) 
     assert runs[1].stdout.strip() == "0 []", runs[1].stderr  # up to date: no migration code
     assert "ONNX Runtime" in runs[1].stderr
     assert len((tmp_path / "out.csv").read_text().splitlines()) == 1 + 8  # header + 8 files
+
+
+def test_registering_a_model_exports_its_graph(model_file: Path, tmp_path: Path, capsys) -> None:
+    from engine.cli import main
+
+    path = tmp_path / "added.safetensors"
+    shutil.copyfile(model_file, path)
+    assert main(["models", "add", str(path), "--db", str(tmp_path / "db.sqlite")]) == 0
+    graph = graph_path(path, read_meta(path).content_hash)
+    assert graph.is_file() and f"screening graph: {graph}" in capsys.readouterr().out
+    assert isinstance(backends.screening_predictor(path, device="cpu"), OnnxPredictor)

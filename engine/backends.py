@@ -44,6 +44,7 @@ def screening_predictor(
     meta: ModelMeta | None = None,
     device: str = "auto",
     batch_size: int = 16,
+    workers: int | None = None,
     load_torch: TorchLoader | None = None,
 ) -> BatchPredictor:
     """The fastest usable predictor for the model file at ``model_path``.
@@ -65,19 +66,20 @@ def screening_predictor(
 
         try:
             return OnnxPredictor.from_model_file(
-                model_path, meta, batch_size=batch_size, reason=cpu_reason
+                model_path, meta, batch_size=batch_size, workers=workers, reason=cpu_reason
             )
         except OnnxUnavailable as exc:
             note = f"ONNX Runtime not used ({exc.reason}); screening with PyTorch"
     elif cpu_reason is not None:
         note = "this model has no file, so no ONNX graph; screening with PyTorch"
-    return _torch_predictor(model_path, device, batch_size, load_torch, note)
+    return _torch_predictor(model_path, device, batch_size, workers, load_torch, note)
 
 
 def _torch_predictor(
     model_path: str | os.PathLike[str] | None,
     device: str,
     batch_size: int,
+    workers: int | None,
     load_torch: TorchLoader | None,
     note: str,
 ) -> BatchPredictor:
@@ -94,6 +96,6 @@ def _torch_predictor(
             return load_model(path)
 
     model, meta = load_torch()
-    predictor = Predictor(model, meta, device=device, batch_size=batch_size)
+    predictor = Predictor(model, meta, device=device, batch_size=batch_size, workers=workers)
     predictor.note = note
     return predictor

@@ -20,29 +20,6 @@ def _err(msg: str) -> None:
     print(f"poxscreen: error: {msg}", file=sys.stderr)
 
 
-def resolve_model(model_path: str | None, store: Any = None) -> tuple[Any, Any]:
-    """--model FILE, else the store's active model, else the shipped default, else untrained."""
-    from engine.checkpoint import load_model
-    from engine.default_model import load_default_model
-
-    path = resolve_model_file(model_path, store)
-    return load_model(path) if path is not None else load_default_model()
-
-
-def resolve_model_file(model_path: str | None, store: Any = None) -> Path | None:
-    """The model file :func:`resolve_model` would load (None: the untrained fallback); no torch."""
-    from engine.paths import default_model_path
-
-    if model_path:
-        return Path(model_path)
-    if store is not None:
-        active = store.active_model_path()
-        if active is not None:
-            return Path(active)
-    default = default_model_path()
-    return default if default.exists() else None
-
-
 def open_store_from_args(args: argparse.Namespace) -> Any:
     if getattr(args, "no_store", False):
         return None
@@ -54,10 +31,10 @@ def open_store_from_args(args: argparse.Namespace) -> Any:
 def cmd_screen(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from engine.backends import screening_predictor
     from engine.device import DeviceError
     from engine.modelmeta import ModelFileError
     from engine.screening import Progress, ScreeningJob
+    from engine.session import open_model
 
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -65,17 +42,12 @@ def cmd_screen(args: argparse.Namespace) -> int:
         return 2
     store = open_store_from_args(args)
     try:
-        path = resolve_model_file(args.model, store)
-        predictor = screening_predictor(
-            path,
-            device=args.device,
-            batch_size=args.batch_size,
-            load_torch=None if path else lambda: resolve_model(None),
-        )
+        active = open_model(store, args.model, args.device)
+        predictor = active.predictor(batch_size=args.batch_size)
     except (ModelFileError, DeviceError) as exc:
         _err(str(exc))
         return 2
-    meta = predictor.meta
+    meta = active.meta
     print(f"Model: {meta.version}  Device: {predictor.choice}", file=sys.stderr)
     if predictor.note:
         print(f"Note: {predictor.note}", file=sys.stderr)
@@ -94,6 +66,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     bar = tqdm(total=0, unit="img", file=sys.stderr, disable=args.quiet)
 
     def on_progress(p: Progress) -> None:
+        bar.set_description("listing" if p.phase == "walking" else "screening", refresh=False)
         bar.total = p.total
         bar.n = p.done
         bar.set_postfix(errors=p.errors, skipped=p.skipped, refresh=False)
@@ -135,7 +108,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     import json
 
-    from engine.checkpoint import ModelFileError, read_meta
+    from engine.modelmeta import ModelFileError, read_meta
 
     try:
         meta = read_meta(args.model)

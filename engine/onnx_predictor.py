@@ -113,7 +113,13 @@ class OnnxPredictor(BatchPredictor):
     ) -> OnnxPredictor:
         """The predictor for a model file's graph (metadata read without torch)."""
         meta = meta or read_meta(model_path)
-        return cls(graph_path(model_path, meta.content_hash), meta, **kwargs)
+        graph = graph_path(model_path, meta.content_hash)
+        if not graph.is_file():  # e.g. a store's copy of the shipped default made before graphs
+            from engine.paths import default_model_path
+
+            shipped = graph_path(default_model_path(), meta.content_hash)
+            graph = shipped if shipped.is_file() else graph
+        return cls(graph, meta, **kwargs)
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         try:

@@ -192,3 +192,26 @@ def test_registering_a_model_exports_its_graph(model_file: Path, tmp_path: Path,
     graph = graph_path(path, read_meta(path).content_hash)
     assert graph.is_file() and f"screening graph: {graph}" in capsys.readouterr().out
     assert isinstance(backends.screening_predictor(path, device="cpu"), OnnxPredictor)
+
+
+def test_active_model_screens_with_onnx_and_no_torch(tmp_path: Path) -> None:
+    """The store's copy of the shipped default carries its graph; opening it imports no torch."""
+    code = (
+        "import sys; from engine.store import open_store; from engine.session import open_model; "
+        f"store = open_store({str(tmp_path / 'db.sqlite')!r}); active = open_model(store, None, 'cpu'); "
+        "p = active.predictor(); "
+        "print(type(p).__name__, p.graph.parent == store.models_dir, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.strip() == "OnnxPredictor True False", out.stderr
+
+
+def test_store_copy_without_graph_uses_the_shipped_one(tmp_path: Path) -> None:
+    """Stores that copied the default before graphs existed still screen with ONNX Runtime."""
+    copy = tmp_path / "poxscreen-msid-v1-copy.safetensors"
+    shutil.copyfile(default_model_path(), copy)
+    predictor = backends.screening_predictor(copy, device="cpu")
+    assert (
+        isinstance(predictor, OnnxPredictor)
+        and predictor.graph.parent == default_model_path().parent
+    )

@@ -66,12 +66,12 @@ def make_folder(name: str, n: int, size: tuple[int, int], fmt: str) -> Path:
     return folder
 
 
-def run_process(cmd: list[str]) -> dict[str, float]:
-    """Wall seconds, CPU seconds and peak RSS (MB) of one child process."""
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(REPO)}
+def run_process(cmd: list[str], src: Path = REPO) -> dict[str, float]:
+    """Wall seconds, CPU seconds and peak RSS (MB) of one child process (code from ``src``)."""
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(src)}
     start = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd, cwd=src, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start

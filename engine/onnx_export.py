@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import glob
 import json
 import logging
 import os
@@ -148,7 +149,17 @@ def ensure_graph(
             pass  # stale or unreadable: export again
     if model is None:
         model, meta = load_model(model_path)
-    return export_graph(model, meta, out)
+    export_graph(model, meta, out)
+    _remove_stale_graphs(Path(model_path), keep=out)
+    return out
+
+
+def _remove_stale_graphs(model_path: Path, keep: Path) -> None:
+    """Graphs of earlier weights saved under the same file name (a retrained default) go."""
+    for old in model_path.parent.glob(f"{glob.escape(model_path.stem)}.*.onnx"):
+        key = old.name[len(model_path.stem) + 1 : -len(".onnx")]
+        if old != keep and len(key) == 16 and all(c in "0123456789abcdef" for c in key):
+            old.unlink(missing_ok=True)
 
 
 def try_export(

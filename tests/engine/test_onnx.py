@@ -96,6 +96,18 @@ def test_stale_graph_is_refused_and_torch_used(
     assert predictor.meta.content_hash == new_meta.content_hash
 
 
+def test_export_replaces_the_graph_of_earlier_weights(exported: Path, tmp_path: Path) -> None:
+    """Re-exporting after retraining (same file name) leaves only the current graph."""
+    path = tmp_path / exported.name
+    shutil.copyfile(exported, path)
+    stale = path.with_name(f"{path.stem}.0123456789abcdef.onnx")
+    other = path.with_name("other.0123456789abcdef.onnx")
+    stale.write_bytes(b"old")
+    other.write_bytes(b"another model's graph")
+    graph = ensure_graph(path)
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == sorted([graph.name, other.name])
+
+
 def test_missing_graph_and_missing_onnxruntime_fall_back(
     exported: Path, tmp_path: Path, monkeypatch
 ) -> None:

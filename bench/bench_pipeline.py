@@ -38,7 +38,17 @@ from engine.paths import default_model_path  # noqa: E402
 RESULTS = HERE / "results" / "pipeline.json"
 DATA = HERE / ".data"
 GFLOP_PER_IMAGE = 0.727
-SHARED = Path(os.environ.get("POXSCREEN_SHARED", REPO.parent / "shared")) / "datasets" / "msid"
+SHARED = next(
+    (
+        p / "datasets" / "msid"
+        for p in (
+            Path(os.environ.get("POXSCREEN_SHARED", REPO.parent / "shared")),
+            REPO.parents[1] / "shared",
+        )
+        if (p / "datasets" / "msid").is_dir()
+    ),
+    REPO.parent / "shared" / "datasets" / "msid",
+)
 POXSCREEN = [sys.executable, "-m", "engine", "screen"]
 NAIVE = [sys.executable, str(HERE / "naive_screen.py")]
 
@@ -102,9 +112,8 @@ class Runner:
         db = self.work / f"run{self.n}.db"
         shutil.copyfile(self.template, db)
         out = self.work / f"ours{self.n}.csv"
-        return run_process(
-            [*POXSCREEN, str(folder), "-r", "--db", str(db), "--out", str(out), "-q"]
-        )
+        cmd = [*POXSCREEN, str(folder), "-r", "--db", str(db), "--out", str(out), "-q"]
+        return run_process(cmd, self.src)
 
     def naive(self, folder: Path) -> dict[str, float]:
         self.n += 1
@@ -193,6 +202,7 @@ def main() -> None:
     parser.add_argument("--src", type=Path, default=REPO, help="measure another checkout's code")
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON file to write")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--only", default="", help="run only the cases whose name contains this")
     args = parser.parse_args()
     repeats = 1 if args.quick else args.repeats
     n_memory = 1000 if args.quick else args.memory_images
@@ -211,6 +221,8 @@ def main() -> None:
         if SHARED.is_dir():
             cases["605 MSID PNGs 224x224"] = (SHARED, sum(1 for _ in SHARED.rglob("*.png")))
         for name, (folder, n) in cases.items():
+            if args.only not in name:
+                continue
             results[name] = runner.compare(folder, n, repeats)
             print(f"{name}: {json.dumps(results[name])}", flush=True)
         if not args.skip_memory:

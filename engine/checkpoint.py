@@ -25,16 +25,25 @@ from engine.modelmeta import (  # noqa: F401 (re-exported: the model-file API li
     IMAGENET_MEAN,
     IMAGENET_STD,
     METADATA_KEY,
+    OUTPUT_FIELDS,
     TF_MEAN,
     TF_STD,
     ModelFileError,
     ModelMeta,
+    identity_hash,
     read_meta,
 )
 
 
+def stamp_hashes(meta: ModelMeta, state: dict[str, torch.Tensor]) -> ModelMeta:
+    """``meta`` with ``weights_hash`` and ``content_hash`` computed for ``state``."""
+    weights = state_dict_hash(state)
+    meta = dataclasses.replace(meta, weights_hash=weights)
+    return dataclasses.replace(meta, content_hash=identity_hash(weights, meta))
+
+
 def state_dict_hash(state: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over names, dtypes, shapes and bytes, in name order: the model's identity."""
+    """SHA-256 over names, dtypes, shapes and bytes, in name order: the weights' hash."""
     digest = hashlib.sha256()
     for name in sorted(state):
         tensor = state[name].detach().to("cpu").contiguous()
@@ -52,7 +61,7 @@ def save_model(path: str | os.PathLike[str], model: torch.nn.Module, meta: Model
     """Write ``model`` and ``meta`` atomically (temp file + rename); return the stored metadata."""
     path = Path(path)
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    meta = dataclasses.replace(meta, content_hash=state_dict_hash(state))
+    meta = stamp_hashes(meta, state)
     meta.validate()
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={METADATA_KEY: meta.to_json()})
@@ -77,7 +86,7 @@ def load_model(
             state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open has no __iter__)
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise ModelFileError(path, f"truncated or corrupted tensor data ({exc})") from exc
-    if verify_hash and meta.content_hash and state_dict_hash(state) != meta.content_hash:
+    if verify_hash and meta.weights_hash and state_dict_hash(state) != meta.weights_hash:
         raise ModelFileError(
             path, "content hash mismatch: the weights are corrupted or were modified"
         )
@@ -115,6 +124,23 @@ def _load_state_checked(
     model.load_state_dict(state, strict=True)
 
 
+def _check_pth(path: Path) -> None:
+    """Plain-words reasons for files that cannot be a PyTorch state dict at all."""
+    if not path.exists():
+        raise ModelFileError(path, "file not found")
+    if path.is_dir():
+        raise ModelFileError(path, "is a directory, not a .pth file")
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    if not head:
+        raise ModelFileError(path, "file is empty (0 bytes)")
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch zip, or legacy pickle
+        return
+    if b"\x00" in head:  # binary, but neither of torch's formats
+        raise ModelFileError(path, "not a PyTorch state dict file (.pth): unrecognised content")
+    raise ModelFileError(path, "not a PyTorch state dict file (.pth): it holds text")
+
+
 def import_state_dict(
     path: str | os.PathLike[str],
     classes: list[str] | None = None,
@@ -130,11 +156,14 @@ def import_state_dict(
     ``module.`` prefixes from DataParallel.
     """
     path = Path(path)
+    _check_pth(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for bad pickles; all mean "unusable"
         raise ModelFileError(
-            path, f"not a loadable PyTorch state dict ({type(exc).__name__}: {exc})"
+            path,
+            "not a loadable PyTorch state dict: the file is damaged, or holds objects other "
+            "than tensors (which are never loaded, for safety)",
         ) from exc
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
@@ -149,15 +178,13 @@ def import_state_dict(
             f"(keys such as {sorted(state)[:3]})",
         )
     n_out = state["classifier.2.weight"].shape[0]
-    classes = (
-        list(classes)
-        if classes is not None
-        else (
-            list(DEFAULT_CLASSES)
-            if n_out == len(DEFAULT_CLASSES)
-            else [f"class_{i}" for i in range(n_out)]
+    if classes is None and n_out != len(DEFAULT_CLASSES):
+        raise ModelFileError(
+            path,
+            f"its classifier has {n_out} outputs, not the {len(DEFAULT_CLASSES)} PoxScreen "
+            f"classes; give --classes with {n_out} names, in the order of its outputs",
         )
-    )
+    classes = list(classes) if classes is not None else list(DEFAULT_CLASSES)
     meta = ModelMeta(
         classes=classes,
         padding=padding,
@@ -173,5 +200,4 @@ def import_state_dict(
         raise ModelFileError(path, str(exc)) from exc
     model = build_model(meta)
     _load_state_checked(model, state, path, classes)
-    meta.content_hash = state_dict_hash(model.state_dict())
-    return model.eval(), meta
+    return model.eval(), stamp_hashes(meta, model.state_dict())

@@ -8,6 +8,7 @@ plain JSON; PoxScreen's metadata is one JSON string in that map under ``poxscree
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import struct
@@ -64,6 +65,7 @@ class ModelMeta:
     description: str = ""
     content_hash: str = ""
     format_version: int = FORMAT_VERSION
+    weights_hash: str = ""
 
     @property
     def version(self) -> str:
@@ -100,6 +102,23 @@ class ModelMeta:
             raise ValueError(f"input size {self.input_size} out of range")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
+
+
+#: Metadata that changes a model's outputs: part of its identity (``content_hash``), so two files
+#: with the same weights but another padding, normalisation, temperature, class order or input
+#: size are two models (two registry rows, two resume states), never one.
+OUTPUT_FIELDS = ("architecture", "classes", "input_size", "mean", "std", "padding", "temperature")
+
+
+def identity_hash(weights_hash: str, meta: ModelMeta) -> str:
+    """SHA-256 of the weights hash and the output-changing metadata: the model's identity."""
+    fields = {name: getattr(meta, name) for name in OUTPUT_FIELDS}
+    fields["input_size"] = int(fields["input_size"])
+    fields["temperature"] = float(fields["temperature"])
+    fields["mean"] = [float(v) for v in fields["mean"]]
+    fields["std"] = [float(v) for v in fields["std"]]
+    text = json.dumps({"weights": weights_hash, **fields}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def read_safetensors_header(path: Path) -> dict[str, Any]:
@@ -156,4 +175,20 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
         meta.validate()
     except (ValueError, TypeError) as exc:
         raise ModelFileError(path, f"invalid metadata: {exc}") from exc
+    return _checked_identity(path, meta)
+
+
+def _checked_identity(path: Path, meta: ModelMeta) -> ModelMeta:
+    """Files written before identities covered metadata stored the weights' hash as the content
+    hash: upgrade them in memory. Newer files must carry a consistent identity: an edited
+    temperature or class order in the header would otherwise pass as the same model."""
+    if not meta.content_hash:
+        return meta
+    if not meta.weights_hash:
+        meta = dataclasses.replace(meta, weights_hash=meta.content_hash)
+        return dataclasses.replace(meta, content_hash=identity_hash(meta.weights_hash, meta))
+    if identity_hash(meta.weights_hash, meta) != meta.content_hash:
+        raise ModelFileError(
+            path, "metadata was modified after saving (its identity hash does not match)"
+        )
     return meta

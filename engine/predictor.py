@@ -15,13 +15,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
-from engine.checkpoint import ModelMeta, load_model
+from engine.checkpoint import ModelMeta, load_model_and_guard
 from engine.device import DeviceChoice, select_device
+from engine.guard import ScopeGuard, pooled_features
 from engine.images import ImageLoadError, image_info_bytes, load_image_bytes
 from engine.preprocess import make_transform
+from engine.quality import check_quality
 
 
 @dataclass
@@ -39,6 +42,13 @@ class Prediction:
     confidence: float | None = None
     error: str | None = None
     skipped: bool = False
+    #: pooled backbone features (1280,) from the same forward pass; the guard's input
+    features: np.ndarray | None = field(default=None, repr=False)
+    #: out-of-scope distance / threshold (> 1: probably not a skin photo); None: no guard
+    scope_score: float | None = None
+    out_of_scope: bool | None = None
+    #: "blurry;too dark" style, "" when fine, None when not checked
+    quality_issues: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -61,7 +71,11 @@ class Predictor:
         device: str = "auto",
         batch_size: int = 16,
         workers: int | None = None,
+        guard: ScopeGuard | None = None,
+        quality_check: bool = True,
     ) -> None:
+        self.guard = guard
+        self.quality_check = quality_check
         self.choice: DeviceChoice = select_device(device)
         self.device = self.choice.device
         self.meta = meta
@@ -74,8 +88,8 @@ class Predictor:
     def from_file(
         cls, path: str | os.PathLike[str], device: str = "auto", **kwargs: int
     ) -> Predictor:
-        model, meta = load_model(path)
-        return cls(model, meta, device=device, **kwargs)
+        model, meta, guard = load_model_and_guard(path)
+        return cls(model, meta, device=device, guard=guard, **kwargs)
 
     @property
     def version(self) -> str:
@@ -85,11 +99,32 @@ class Predictor:
     def classes(self) -> list[str]:
         return list(self.meta.classes)
 
+    @property
+    def guard_status(self) -> str:
+        """One line for the GUI and the CLI: whether out-of-scope pictures are flagged."""
+        from engine.guard import UNAVAILABLE
+
+        return "guard active" if self.guard is not None else UNAVAILABLE
+
     @torch.inference_mode()
     def predict_tensor(self, x: torch.Tensor) -> torch.Tensor:
         """Calibrated class probabilities (B x classes) for a normalised batch."""
-        logits = self.model(x.to(self.device, non_blocking=True))
-        return torch.softmax(logits.float() / float(self.meta.temperature), dim=1).cpu()
+        return self.predict_with_features(x)[0]
+
+    @torch.inference_mode()
+    def predict_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+        """Probabilities and pooled backbone features from one forward pass."""
+        feats = self.model.forward_features(x.to(self.device, non_blocking=True))
+        logits = self.model.forward_head(feats)
+        probs = torch.softmax(logits.float() / float(self.meta.temperature), dim=1).cpu()
+        return probs, pooled_features(feats).cpu().numpy()
+
+    def scope_scores(self, features: np.ndarray) -> list[tuple[float | None, bool | None]]:
+        """(scope_score, out_of_scope) per row; (None, None) when the model has no guard."""
+        if self.guard is None or len(features) == 0:
+            return [(None, None)] * len(features)
+        scores = self.guard.score(features)
+        return [(float(v), bool(v > 1.0)) for v in scores]
 
     def predict_images(self, images: Sequence[Image.Image]) -> list[dict[str, float]]:
         """Probabilities per class for already-decoded RGB images."""
@@ -115,6 +150,8 @@ class Predictor:
             image = load_image_bytes(data, name=str(path), target_size=self.meta.input_size)
             info = image_info_bytes(data, name=str(path))
             pred.width, pred.height = info.width, info.height
+            if self.quality_check:
+                pred.quality_issues = _quality_text(image, (info.width, info.height))
             return _Prepared(pred, self.transform(image))
         except ImageLoadError as exc:
             pred.error = exc.reason
@@ -161,15 +198,27 @@ class Predictor:
         ready = [p for p in batch if p.tensor is not None]
         if ready:
             try:
-                probs = self.predict_tensor(torch.stack([p.tensor for p in ready]))  # type: ignore[misc]
+                x = torch.stack([p.tensor for p in ready])  # type: ignore[misc]
+                probs, feats = self.predict_with_features(x)
+                scopes = self.scope_scores(feats)
             except RuntimeError as exc:  # e.g. out of memory: report per image, keep going
                 for p in ready:
                     p.prediction.error = f"inference failed: {exc}"
             else:
-                for p, row in zip(ready, probs, strict=True):
+                for p, row, f, scope in zip(ready, probs, feats, scopes, strict=True):
+                    p.prediction.features = f
+                    p.prediction.scope_score, p.prediction.out_of_scope = scope
                     values = row.tolist()
                     best = int(row.argmax())
                     p.prediction.probabilities = dict(zip(self.classes, values, strict=True))
                     p.prediction.top_class = self.classes[best]
                     p.prediction.confidence = values[best]
         return [p.prediction for p in batch]
+
+
+def _quality_text(image: Image.Image, size: tuple[int, int]) -> str | None:
+    """The quality check's issues, or None when it could not run (never fails a screening)."""
+    try:
+        return check_quality(image, size).text
+    except Exception:  # a quality check must never cost the clinician the result itself
+        return None

@@ -73,6 +73,9 @@ def csv_header(classes: Sequence[str]) -> list[str]:
         "model_trained",
         "error",
         "source",
+        "out_of_scope",
+        "scope_score",
+        "quality_issues",
     ]
 
 
@@ -90,6 +93,9 @@ def csv_row(p: Prediction, classes: Sequence[str], trained: bool) -> list[str]:
         str(trained).lower(),
         p.error or "",
         "case store (screened earlier)" if p.skipped else "",
+        "" if p.out_of_scope is None else str(int(p.out_of_scope)),
+        fmt(p.scope_score),
+        p.quality_issues or "",
     ]
 
 
@@ -195,6 +201,13 @@ class ScreeningJob:
             hit = stored.get(p.sha256 or "")
             if hit is not None:
                 p.probabilities, p.top_class, p.confidence = hit
+        checks = getattr(self.store, "stored_checks", None)  # a store without the guard columns
+        if checks is None:
+            return
+        found = checks(self.predictor.meta.content_hash, [p.sha256 for p in skipped])
+        for p in skipped:
+            if (hit := found.get(p.sha256 or "")) is not None:
+                p.scope_score, p.out_of_scope, p.quality_issues = hit
 
 
 class _AtomicCsv:

@@ -161,6 +161,14 @@ class ReviewItem:
     probabilities: dict[str, float]
     current_label: str | None
     prediction_id: int
+    scope_score: float | None = None  # distance / threshold; > 1: probably not a skin photo
+    out_of_scope: bool | None = None  # None: the model had no guard
+    quality_issues: str | None = None  # "blurry;too dark"; "" fine; None: not checked
+
+    @property
+    def check_photo(self) -> bool:
+        """Refer with "check photo": not a skin photo? or a quality problem (never dropped)."""
+        return bool(self.out_of_scope) or bool(self.quality_issues)
 
 
 @dataclass(frozen=True)

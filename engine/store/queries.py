@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, exists, func, select, tuple_
+from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from engine.store.dto import ReviewItem, ReviewPage
@@ -35,6 +35,9 @@ class ReviewFilter:
     - ``disagreement``: True = labelled with a class that differs from the model's top class
       (``refer`` is not a disagreement); False = not such a case
     - ``max_confidence``: top-class confidence strictly below this threshold
+    - ``out_of_scope``: True = the guard says "not a skin photo?", False = it does not (or the
+      model had no guard)
+    - ``check_photo``: True = out of scope or a quality issue (the "check photo" referral)
     - ``sort``: ``confidence`` (lowest first), ``entropy`` (highest first) or ``newest``
       (latest prediction first)
     """
@@ -46,6 +49,8 @@ class ReviewFilter:
     label: str | None = None
     disagreement: bool | None = None
     max_confidence: float | None = None
+    out_of_scope: bool | None = None
+    check_photo: bool | None = None
     sort: SortKey = "confidence"
 
 
@@ -54,6 +59,14 @@ def _disagrees() -> Any:
         Image.current_label.is_not(None),
         Image.current_label != REFER,
         Image.current_label != Prediction.top_class,
+    )
+
+
+def check_photo_clause() -> Any:
+    """SQL for "refer: check photo" (out of scope, or any quality issue)."""
+    return or_(
+        Prediction.out_of_scope.is_(True),
+        and_(Prediction.quality_issues.is_not(None), Prediction.quality_issues != ""),
     )
 
 
@@ -77,6 +90,14 @@ def _filtered(stmt: Select[Any], flt: ReviewFilter, model_id: int) -> Select[Any
         stmt = stmt.where(~_disagrees())
     if flt.max_confidence is not None:
         stmt = stmt.where(Prediction.confidence < flt.max_confidence)
+    if flt.out_of_scope is True:
+        stmt = stmt.where(Prediction.out_of_scope.is_(True))
+    elif flt.out_of_scope is False:
+        stmt = stmt.where(Prediction.out_of_scope.is_not(True))
+    if flt.check_photo is True:
+        stmt = stmt.where(check_photo_clause())
+    elif flt.check_photo is False:
+        stmt = stmt.where(~check_photo_clause())
     return stmt
 
 
@@ -137,6 +158,9 @@ def review_queue(
             probabilities=dict(pred.probabilities),
             current_label=img.current_label,
             prediction_id=pred.id,
+            scope_score=pred.scope_score,
+            out_of_scope=pred.out_of_scope,
+            quality_issues=pred.quality_issues,
         )
         for pred, img in rows
     ]
@@ -151,7 +175,14 @@ def count(session: Session, flt: ReviewFilter, model_id: int) -> int:
 
 
 def class_counts(session: Session, flt: ReviewFilter, model_id: int) -> dict[str, int]:
-    """Images per predicted class under the filter (the gallery's class tabs)."""
+    """Images per predicted class under the filter (the gallery's class tabs).
+
+    Pictures the guard calls "not a skin photo" are not counted in any class unless the filter
+    asks for them (``out_of_scope=True``): a screenshot is no Mpox case.
+    """
     stmt = select(Prediction.top_class, func.count()).join(Image, Image.id == Prediction.image_id)
-    stmt = _filtered(stmt, flt, model_id).group_by(Prediction.top_class)
+    stmt = _filtered(stmt, flt, model_id)
+    if flt.out_of_scope is None:
+        stmt = stmt.where(Prediction.out_of_scope.is_not(True))
+    stmt = stmt.group_by(Prediction.top_class)
     return {cls: n for cls, n in session.execute(stmt)}

@@ -137,7 +137,10 @@ def save_model(
     if guard is not None:
         guard.validate()
         state.update(guard.to_tensors())
-    guard_info = {**meta.guard, **guard.summary()} if guard is not None else {}
+    if guard is not None:
+        guard_info = {**meta.guard, **guard.summary()}
+    else:  # only a reason why there is none survives (the fitted facts would be stale)
+        guard_info = {k: v for k, v in meta.guard.items() if k == "unavailable"}
     meta = dataclasses.replace(meta, content_hash=state_dict_hash(state), guard=guard_info)
     meta.validate()
     with atomic_path(path) as tmp:

@@ -59,8 +59,14 @@ class ScopeGuard:
         centred = x - self.center
         z = centred @ self.basis
         residual = np.einsum("ij,ij->i", centred, centred) - np.einsum("ij,ij->i", z, z)
-        d = z[:, None, :] - self.class_means[None, :, :]
-        maha = np.einsum("bck,kl,bcl->bc", d, self.precision, d).min(axis=1)
+        # (z - m)' P (z - m) = z'Pz - 2 z'Pm + m'Pm for every class mean m, as matrix products
+        zp = z @ self.precision
+        mp = self.class_means @ self.precision
+        maha = (
+            np.einsum("ij,ij->i", zp, z)[:, None]
+            - 2.0 * zp @ self.class_means.T
+            + np.einsum("cj,cj->c", mp, self.class_means)[None, :]
+        ).min(axis=1)
         return maha + self.residual_weight * np.maximum(residual, 0.0)
 
     def score(self, features: np.ndarray | torch.Tensor) -> np.ndarray:

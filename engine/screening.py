@@ -10,14 +10,16 @@ import csv
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.images import iter_image_files
+from engine.images import sort_paths, walk_image_files
 from engine.predictor import Prediction, Predictor
+from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule, needs_photo_check
 
 
 class ResultStore(Protocol):
@@ -34,10 +36,19 @@ class ResultStore(Protocol):
 
 @dataclass
 class Progress:
+    """Where a screening is. While ``phase`` is "walking" the folder is still being listed:
+    ``total`` counts the images found so far and grows. ``rate`` is images per second of the
+    screening phase; ``eta_s`` is None until there is a rate."""
+
     done: int
     total: int
     errors: int
     skipped: int
+    current: str | None = None
+    elapsed_s: float = 0.0
+    rate: float = 0.0
+    eta_s: float | None = None
+    phase: str = "screening"
 
 
 @dataclass
@@ -73,13 +84,22 @@ def csv_header(classes: Sequence[str]) -> list[str]:
         "model_trained",
         "error",
         "source",
+        "referral",
         "out_of_scope",
         "scope_score",
         "quality_issues",
     ]
 
 
-def csv_row(p: Prediction, classes: Sequence[str], trained: bool) -> list[str]:
+def refers(rule: ReferralRule, p: Prediction) -> bool:
+    """The referral flag: the rule on the probabilities, or "check photo" (out of scope or a
+    quality issue), so a flagged picture never drops silently out of triage."""
+    return rule.flags(p.probabilities) or needs_photo_check(p.out_of_scope, p.quality_issues)
+
+
+def csv_row(
+    p: Prediction, classes: Sequence[str], trained: bool, rule: ReferralRule = DEFAULT_REFERRAL_RULE
+) -> list[str]:
     def fmt(v: float | None) -> str:
         return "" if v is None else f"{v:.6f}"
 
@@ -93,6 +113,7 @@ def csv_row(p: Prediction, classes: Sequence[str], trained: bool) -> list[str]:
         str(trained).lower(),
         p.error or "",
         "case store (screened earlier)" if p.skipped else "",
+        "" if not p.probabilities else str(refers(rule, p)).lower(),
         "" if p.out_of_scope is None else str(int(p.out_of_scope)),
         fmt(p.scope_score),
         p.quality_issues or "",
@@ -114,6 +135,7 @@ class ScreeningJob:
         on_progress: Callable[[Progress], None] | None = None,
         on_results: Callable[[list[Prediction]], None] | None = None,
         cancel: threading.Event | None = None,
+        referral: ReferralRule | None = None,
     ) -> None:
         self.predictor = predictor
         self.folder = Path(folder)
@@ -124,16 +146,54 @@ class ScreeningJob:
         self.on_progress = on_progress
         self.on_results = on_results
         self.cancel = cancel or threading.Event()
+        self._t0 = self._t_screen = 0.0
+        self.referral = referral
+
+    def _walk(self, t0: float) -> list[Path]:
+        """List the folder, reporting progress as images are found; stops on cancel."""
+        found: list[Path] = []
+        last = 0.0
+        for path in walk_image_files(self.folder, self.recursive, cancel=self.cancel):
+            if self.cancel.is_set():
+                break
+            found.append(path)
+            now = time.monotonic()
+            if self.on_progress is not None and (len(found) == 1 or now - last >= 0.1):
+                last = now
+                self.on_progress(
+                    Progress(0, len(found), 0, 0, str(path), now - t0, 0.0, None, "walking")
+                )
+        return sort_paths(found)
+
+    def _report(self, summary: ScreeningSummary, done: int, current: str | None) -> None:
+        if self.on_progress is None:
+            return
+        now, t0, t_screen = time.monotonic(), self._t0, self._t_screen
+        rate = done / (now - t_screen) if done and now > t_screen else 0.0
+        eta = (summary.total - done) / rate if rate > 0 else None
+        self.on_progress(
+            Progress(
+                done,
+                summary.total,
+                len(summary.errors),
+                summary.skipped,
+                current,
+                now - t0,
+                rate,
+                eta,
+                "screening",
+            )
+        )
 
     def run(self) -> ScreeningSummary:
+        self._t0 = t0 = time.monotonic()
         summary = ScreeningSummary(started_at=_now(), csv_path=self.csv_path)
-        paths = (
-            self.paths if self.paths is not None else iter_image_files(self.folder, self.recursive)
-        )
+        paths = self.paths if self.paths is not None else self._walk(t0)
+        walk_cancelled = self.cancel.is_set() and self.paths is None
         summary.total = len(paths)
         meta = self.predictor.meta
         done: set[str] = set()
-        if self.store is not None:
+        if self.store is not None and not walk_cancelled:
             done = self.store.screened_hashes(meta.content_hash)
             summary.run_id = self.store.begin_screening(
                 str(self.folder),
@@ -145,26 +205,25 @@ class ScreeningJob:
                 meta,
             )
         writer = _AtomicCsv(self.csv_path, csv_header(meta.classes)) if self.csv_path else None
+        rule = self._referral_rule()
         status = "failed"
+        self._t_screen = time.monotonic()
         try:
             processed = 0
+            self._report(summary, 0, None)
             for batch in self.predictor.predict_paths(
-                paths, skip=done.__contains__ if done else None, cancel=self.cancel
+                [] if walk_cancelled else paths,
+                skip=done.__contains__ if done else None,
+                cancel=self.cancel,
             ):
-                for p in batch:
-                    if p.skipped:
-                        summary.skipped += 1
-                    elif p.error:
-                        summary.errors.append((str(p.path), p.error))
-                    else:
-                        summary.predicted += 1
+                _tally(summary, batch)
                 if self.store is not None:
                     self.store.record_screening(summary.run_id, meta, batch)  # type: ignore[arg-type]
+                self._fill_skipped(batch)  # resumed images carry their stored result everywhere
                 if writer is not None:
-                    self._fill_skipped(batch)
                     writer.write(
                         [
-                            csv_row(p, meta.classes, meta.trained)
+                            csv_row(p, meta.classes, meta.trained, rule)
                             for p in batch
                             if not p.skipped or p.top_class
                         ]
@@ -172,11 +231,10 @@ class ScreeningJob:
                 if self.on_results is not None:
                     self.on_results(batch)
                 processed += len(batch)
-                if self.on_progress is not None:
-                    self.on_progress(
-                        Progress(processed, summary.total, len(summary.errors), summary.skipped)
-                    )
-            summary.cancelled = self.cancel.is_set() and processed < summary.total
+                self._report(summary, processed, str(batch[-1].path) if batch else None)
+            summary.cancelled = walk_cancelled or (
+                self.cancel.is_set() and processed < summary.total
+            )
             status = "cancelled" if summary.cancelled else "finished"
             if writer is not None:
                 writer.commit()
@@ -187,6 +245,13 @@ class ScreeningJob:
             if self.store is not None and summary.run_id is not None:
                 self.store.finish_screening(summary.run_id, status, summary.counts)
         return summary
+
+    def _referral_rule(self) -> ReferralRule:
+        """The rule given, else the case store's (so CLI and GUI agree), else the default."""
+        if self.referral is not None:
+            return self.referral
+        read = getattr(self.store, "referral_rule", None)
+        return read() if callable(read) else DEFAULT_REFERRAL_RULE
 
     def _fill_skipped(self, batch: list[Prediction]) -> None:
         """Give already-screened images their stored result, so a resumed CSV is complete."""
@@ -208,6 +273,16 @@ class ScreeningJob:
         for p in skipped:
             if (hit := found.get(p.sha256 or "")) is not None:
                 p.scope_score, p.out_of_scope, p.quality_issues = hit
+
+
+def _tally(summary: ScreeningSummary, batch: list[Prediction]) -> None:
+    for p in batch:
+        if p.skipped:
+            summary.skipped += 1
+        elif p.error:
+            summary.errors.append((str(p.path), p.error))
+        else:
+            summary.predicted += 1
 
 
 class _AtomicCsv:

@@ -81,7 +81,9 @@ class RecordStats:
 
 @dataclass(frozen=True)
 class LabelEntry:
-    """One event of an image's label history; ``label_after`` is the current label it left."""
+    """One event of an image's label history; ``label_after`` is the current label it left.
+    ``kind``: set, undo or redo. ``model_version`` / ``predicted_class`` / ``confidence``: the
+    model prediction the clinician was shown when labelling (None when unknown)."""
 
     id: int
     kind: str
@@ -92,6 +94,9 @@ class LabelEntry:
     created_at: datetime
     undoes_id: int | None
     label_after: str | None
+    model_version: str | None = None
+    predicted_class: str | None = None
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -168,7 +173,9 @@ class ReviewItem:
     @property
     def check_photo(self) -> bool:
         """Refer with "check photo": not a skin photo? or a quality problem (never dropped)."""
-        return bool(self.out_of_scope) or bool(self.quality_issues)
+        from engine.referral import needs_photo_check
+
+        return needs_photo_check(self.out_of_scope, self.quality_issues)
 
 
 @dataclass(frozen=True)
@@ -177,3 +184,45 @@ class ReviewPage:
 
     items: list[ReviewItem] = field(default_factory=list)
     next_cursor: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
+class AgreementCounts:
+    """For one clinician label class: images where the model's top class agreed or not."""
+
+    agreed: int = 0
+    disagreed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.agreed + self.disagreed
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """Status-bar counts for the active model: images it screened, of them labelled, left."""
+
+    screened: int = 0
+    reviewed: int = 0
+    to_review: int = 0
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What registering a trained model did: its stored file, whether it became active, why."""
+
+    path: str
+    version: str
+    activated: bool
+    training_run: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    """The answer to a Promote: whether ``model`` is now active and, in plain words, why."""
+
+    promoted: bool
+    reason: str
+    model: ModelInfo
+    previous: str | None  # the version that was active before

@@ -78,3 +78,30 @@ def test_rates_on_the_shared_photos(shared_dir: Path) -> None:
     assert flagged <= 0.05
     for degrade in (blur, darken, over_expose):
         assert np.mean([bool(check_quality(degrade(im)).issues) for im in photos]) >= 0.90
+
+
+def test_screening_csv_carries_the_checks_and_refers_a_flagged_photo(
+    model_file: Path, photo_folder: Path, tmp_path: Path
+) -> None:
+    """A too-small photo is referred ("check photo") even by a rule that refers nothing."""
+    import csv
+
+    from engine.predictor import Predictor
+    from engine.referral import ReferralRule
+    from engine.screening import ScreeningJob
+
+    out = tmp_path / "out.csv"
+    predictor = Predictor.from_file(model_file, device="cpu")  # no guard in this file
+    ScreeningJob(
+        predictor,
+        photo_folder,
+        recursive=True,
+        csv_path=out,
+        referral=ReferralRule(min_confidence=0.0, mpox_above=1.0),
+    ).run()
+    with open(out, newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if not r["error"]]
+    assert len(rows) == 6
+    assert {r["quality_issues"] for r in rows} == {TOO_SMALL}  # 96 x 80 px test photos
+    assert {r["referral"] for r in rows} == {"true"}
+    assert {r["out_of_scope"] for r in rows} == {""} and {r["scope_score"] for r in rows} == {""}

@@ -117,6 +117,10 @@ def run_folds(
     from trainer.train import run_training
 
     splits = fold_splits(Split.load(split_file), folds)
+    record = out / "folds" / "folds.json"
+    if record.exists() and json.loads(record.read_text())["folds"] != folds:
+        raise SystemExit(f"{out} holds a different number of folds; use another --out")
+    atomic_write_text(record, json.dumps({"folds": folds, "split": str(split_file)}))
     for i, fold in enumerate(splits):
         path = out / "folds" / f"fold{i}.json"
         if not path.exists():

@@ -50,6 +50,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         return 2
     meta = active.meta
     print(f"Model: {meta.version}  Device: {predictor.choice}", file=sys.stderr)
+    print(f"Out-of-scope check: {predictor.guard_status}", file=sys.stderr)
     if not meta.trained:
         print(f"WARNING: {UNTRAINED_WARNING}", file=sys.stderr)
     cancel = threading.Event()

@@ -34,6 +34,7 @@ class ActiveModel:
     device: DeviceChoice
     registered: bool = True
     _model: Any = field(default=None, repr=False)
+    _guard: Any = field(default=None, repr=False)  # engine.guard.ScopeGuard, loaded with the model
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -49,14 +50,20 @@ class ActiveModel:
         """The network in eval mode on ``device``; loaded (and its hash checked) once."""
         with self._lock:
             if self._model is None:
-                from engine.checkpoint import load_model
+                from engine.checkpoint import load_model_and_guard
 
                 assert self.path is not None
-                model, meta = load_model(self.path, device=self.device.device)
+                model, meta, guard = load_model_and_guard(self.path, device=self.device.device)
                 if meta.content_hash != self.meta.content_hash:
                     raise ModelFileError(self.path, "the file changed since it was opened")
-                self._model = model
+                self._model, self._guard = model, guard
             return self._model
+
+    @property
+    def guard(self) -> Any:
+        """The "not a skin photo" guard stored with the weights (None: the file has none)."""
+        _ = self.model  # the guard is read with the weights, in the same (hash-checked) pass
+        return self._guard
 
     def predictor(self, batch_size: int = 16, workers: int | None = None) -> Predictor:
         """A screening predictor for this model on this device."""
@@ -68,6 +75,7 @@ class ActiveModel:
             device=str(self.device.device),
             batch_size=batch_size,
             workers=workers,
+            guard=self.guard,
         )
 
 

@@ -138,3 +138,23 @@ def test_shipped_model_passes_held_out_skin_photos(
     with safe_open(str(default_model_path()), framework="pt") as fh:
         meta = json.loads(fh.metadata()[METADATA_KEY])
     assert meta["guard"]["threshold_from"] == "validation photos"
+
+
+def test_the_app_session_screens_with_the_guard(
+    model_file: Path, photo_folder: Path, tmp_path: Path
+) -> None:
+    """The CLI and the desktop screen through engine.session: the guard must come along."""
+    from engine.session import open_model
+    from engine.store import Store
+
+    model, meta = load_model(model_file)
+    path = tmp_path / "g.safetensors"
+    save_model(path, model, meta, guard=make_guard())
+    with Store.open(tmp_path / "case.db") as store:
+        predictor = open_model(store, path, "cpu").predictor()
+    assert predictor.guard is not None and predictor.guard_status == "guard active"
+    (first, *_) = [
+        p for b in predictor.predict_paths(sorted(photo_folder.glob("img*.png"))) for p in b
+    ]
+    assert first.out_of_scope is not None
+    assert open_model(None, model_file, "cpu").predictor().guard is None

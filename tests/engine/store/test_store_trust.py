@@ -69,3 +69,17 @@ def test_a_resumed_screening_reports_the_stored_checks(store: Store) -> None:
     checks = store.stored_checks(MODEL_A, [r["sha256"] for r in results.values()])
     assert checks[results["screenshot"]["sha256"]] == (3.2, True, "")
     assert checks[results["old"]["sha256"]] == (None, None, None)
+
+
+def test_the_csv_export_carries_the_checks(store: Store, tmp_path) -> None:
+    import csv
+
+    results = _record(store)
+    out = tmp_path / "export.csv"
+    store.export_csv(out)
+    with open(out, newline="", encoding="utf-8") as fh:
+        rows = {r["sha256"]: r for r in csv.DictReader(fh)}
+    shot = rows[results["screenshot"]["sha256"]]
+    assert (shot["out_of_scope"], float(shot["scope_score"])) == ("1", 3.2)
+    assert rows[results["blurry"]["sha256"]]["quality_issues"] == "blurry;too dark"
+    assert rows[results["old"]["sha256"]]["out_of_scope"] == ""

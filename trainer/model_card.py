@@ -231,6 +231,8 @@ def render(
         "```",
         "",
     ]
+    if notes.strip():  # how the model was chosen, measured checks: written by people
+        lines += [notes.strip(), ""]
     return "\n".join(lines)
 
 

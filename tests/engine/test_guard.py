@@ -90,7 +90,7 @@ def test_every_prediction_carries_the_guard_and_quality_fields(
     model, meta = load_model(model_file)
     path = tmp_path / "g.safetensors"
     save_model(path, model, dataclasses.replace(meta), guard=make_guard())
-    predictor = Predictor.from_file(path, device="cpu")
+    predictor = Predictor.from_file(path, device="cpu", keep_features=True)
     results = [p for b in predictor.predict_paths(sorted(photo_folder.rglob("*"))) for p in b]
     ok = [p for p in results if p.ok]
     assert len(ok) == 6

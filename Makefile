@@ -11,7 +11,7 @@ MODEL ?= resources/models/default.safetensors
 OUT ?= results.csv
 ARGS ?=
 
-.PHONY: run test screen bench evaluate train-default guard-default lint clean
+.PHONY: run test screen bench evaluate train-default guard-default lint clean screenshots
 
 $(VENV)/.runtime: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,9 +24,9 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-## make run: start the app (until the desktop app lands: screen DIR headlessly)
+## make run: open the desktop app (ARGS="--db FILE --screen FOLDER" also work)
 run: $(VENV)/.runtime
-	$(VENV)/bin/poxscreen screen "$(DIR)" --recursive --out "$(OUT)" $(ARGS)
+	$(PY) -m desktop $(ARGS)
 
 ## make test: lint and run every test
 test: $(VENV)/.dev
@@ -60,6 +60,13 @@ train-default: $(VENV)/.dev
 ## make guard-default: refit the shipped model's out-of-scope guard from its recorded split
 guard-default: $(VENV)/.dev
 	$(PY) -m trainer.guard "$(MODEL)" --data "$(DATA)" --split resources/models/msid_split.json
+
+## make screenshots: the real app on a sample folder, one PNG per screen in docs/screenshots/
+## (under Xvfb when xvfb-run is installed, else Qt's offscreen platform)
+screenshots: $(VENV)/.dev
+	if command -v xvfb-run >/dev/null; then \
+		xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m desktop.screenshots; \
+	else QT_QPA_PLATFORM=offscreen $(PY) -m desktop.screenshots; fi
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -83,3 +83,17 @@ def test_the_csv_export_carries_the_checks(store: Store, tmp_path) -> None:
     assert (shot["out_of_scope"], float(shot["scope_score"])) == ("1", 3.2)
     assert rows[results["blurry"]["sha256"]]["quality_issues"] == "blurry;too dark"
     assert rows[results["old"]["sha256"]]["out_of_scope"] == ""
+
+
+def test_cases_for_export_and_print_carry_the_check_photo_referral(store: Store) -> None:
+    from engine.cases import collect_cases
+    from engine.report_layout import _check_photo
+
+    results = _record(store)
+    store.set_referral_rule(ReferralRule(min_confidence=0.0, mpox_above=1.0), who="dr a")
+    cases = {c.sha256: c for c in collect_cases(store, ReviewFilter()).cases}
+    shot, blurry = cases[results["screenshot"]["sha256"]], cases[results["blurry"]["sha256"]]
+    assert shot.referral and shot.check_photo and blurry.referral
+    assert not cases[results["plain"]["sha256"]].referral
+    assert "not a skin photo?" in _check_photo(shot) and "blurry;too dark" in _check_photo(blurry)
+    assert _check_photo(cases[results["old"]["sha256"]]) == ""

@@ -116,10 +116,13 @@ def set_referral_rule(store: Any, min_confidence: float, mpox_above: float, who:
 
 
 def is_referral(item: Any, rule: Any) -> bool:
-    """A tile's referral flag: the item's own when it has one, else the rule applied."""
+    """A tile's referral flag: the item's own when it has one, else the rule applied, or the
+    "check photo" referral (not a skin photo? poor quality?), which is never dropped."""
     flag = getattr(item, "referral", None)
     if flag is not None:
         return bool(flag)
+    if getattr(item, "check_photo", False):
+        return True
     return bool(rule.flags(dict(getattr(item, "probabilities", {}) or {})))
 
 
@@ -183,6 +186,7 @@ class ActiveModelHandle:
     trained: bool
     device: Any  # engine.device.DeviceChoice
     loaded_s: float = 0.0
+    guard: Any = None  # engine.guard.ScopeGuard from the model file (None: "guard unavailable")
 
     @property
     def device_text(self) -> str:
@@ -193,7 +197,11 @@ class ActiveModelHandle:
         from engine.predictor import Predictor
 
         return Predictor(
-            self.model, self.meta, device=str(self.device.device), batch_size=batch_size
+            self.model,
+            self.meta,
+            device=str(self.device.device),
+            batch_size=batch_size,
+            guard=self.guard,
         )
 
     def explainer(self) -> Any:
@@ -217,6 +225,7 @@ def load_active_model(store: Any, device: str = "auto") -> ActiveModelHandle:
         trained=active.trained,
         device=active.device,
         loaded_s=time.perf_counter() - start,
+        guard=active.guard,
     )
 
 

@@ -42,14 +42,24 @@ def tile_marks(item: Any, referral: bool) -> list[tuple[str, str]]:
         marks.append(("⚑", "flagged for referral"))
     if label and label != "refer" and label != item.top_class:
         marks.append(("!", "clinician disagreed with the model"))
-    out_of_scope = (
-        getattr(item, "out_of_scope", None)
-        or getattr(item, "quality_issue", None)
-        or getattr(item, "quality", None)
-    )
-    if out_of_scope:
-        marks.append(("?", f"out of scope or poor quality: {out_of_scope}"))
+    check = photo_check_text(item)
+    if check:
+        marks.append(("?", f"check photo: {check}"))
     return marks
+
+
+def photo_check_text(item: Any) -> str:
+    """Why the photo needs checking ("not a skin photo?", "blurry;too dark"), "" when it does
+    not: ReviewItem's ``out_of_scope`` / ``quality_issues`` (its ``check_photo``)."""
+    reasons = []
+    if getattr(item, "out_of_scope", None):
+        reasons.append("not a skin photo?")
+    quality = getattr(item, "quality_issues", None)
+    if quality:
+        reasons.append(f"poor quality ({quality})")
+    if not reasons and getattr(item, "check_photo", False):
+        reasons.append("check photo")
+    return ", ".join(reasons)
 
 
 def _text_colour(bg: QColor) -> QColor:

@@ -26,7 +26,7 @@ def mark_text(item: Any, referral: str | None) -> str:
         marks.append(f"⚑ Refer: {referral}")
     if getattr(item, "out_of_scope", False):
         marks.append("? Out of scope: may not be a skin photo the model knows")
-    quality = getattr(item, "quality", None) or getattr(item, "quality_issue", None)
+    quality = getattr(item, "quality_issues", None)
     if quality:
         marks.append(
             f"? Poor quality: {quality}" if isinstance(quality, str) else "? Poor quality photo"

@@ -195,6 +195,8 @@ def referral_reason(store: Any, item: Any) -> str | None:
         return None
     rule, probs = store.referral_rule(), item.probabilities
     if not rule.flags(probs):
+        if getattr(item, "check_photo", False):
+            return "check photo"
         return "flagged for referral" if flagged else None
     top = max(probs.values())
     mpox = float(probs.get(rule.mpox_class, 0.0))

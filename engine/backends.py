@@ -3,7 +3,8 @@
 ONNX Runtime needs no torch import (start-up well under a second instead of several) and ran
 the network 2-4x faster than eager PyTorch on the 2-core development machine. PyTorch remains
 for GPUs, for models without an exported graph and when onnxruntime is not installed; the
-returned predictor's ``note`` says why it was used.
+returned predictor's ``note`` says why it was used. Either carries the model file's "not a skin
+photo" guard and runs the photo-quality check (:mod:`engine.pipeline`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from engine.pipeline import BatchPredictor
 #: ``POXSCREEN_BACKEND=torch`` forces PyTorch (comparisons, troubleshooting).
 BACKEND_ENV = "POXSCREEN_BACKEND"
 
-TorchLoader = Callable[[], tuple[Any, ModelMeta]]
+#: Returns ``(model, meta, guard)``: the loaded network, its metadata and its ScopeGuard (or None).
+TorchLoader = Callable[[], tuple[Any, ModelMeta, Any]]
 
 
 def _cpu_reason(pref: str) -> str | None:
@@ -46,11 +48,14 @@ def screening_predictor(
     batch_size: int = 16,
     workers: int | None = None,
     load_torch: TorchLoader | None = None,
+    quality_check: bool = True,
+    keep_features: bool = False,
 ) -> BatchPredictor:
     """The fastest usable predictor for the model file at ``model_path``.
 
     ``model_path`` None means a model with no file (the untrained fallback): PyTorch only.
-    ``load_torch`` returns ``(model, meta)`` for the PyTorch fallback (default: load the file);
+    ``load_torch`` returns ``(model, meta, guard)`` for the PyTorch fallback (default: load the
+    file); ``quality_check`` and ``keep_features`` are the predictors' own options;
     raises :class:`engine.device.DeviceError` for an unusable device and
     :class:`engine.modelmeta.ModelFileError` for a bad model file.
     """
@@ -66,13 +71,20 @@ def screening_predictor(
 
         try:
             return OnnxPredictor.from_model_file(
-                model_path, meta, batch_size=batch_size, workers=workers, reason=cpu_reason
+                model_path,
+                meta,
+                batch_size=batch_size,
+                workers=workers,
+                reason=cpu_reason,
+                quality_check=quality_check,
+                keep_features=keep_features,
             )
         except OnnxUnavailable as exc:
             note = f"ONNX Runtime not used ({exc.reason}); screening with PyTorch"
     elif cpu_reason is not None:
         note = "this model has no file, so no ONNX graph; screening with PyTorch"
-    return _torch_predictor(model_path, device, batch_size, workers, load_torch, note)
+    options = {"quality_check": quality_check, "keep_features": keep_features}
+    return _torch_predictor(model_path, device, batch_size, workers, load_torch, note, options)
 
 
 def _torch_predictor(
@@ -82,20 +94,23 @@ def _torch_predictor(
     workers: int | None,
     load_torch: TorchLoader | None,
     note: str,
+    options: dict[str, bool],
 ) -> BatchPredictor:
     from engine.predictor import Predictor
 
     if load_torch is None:
         if model_path is None:
             raise ValueError("a model file or a load_torch callable is needed")
-        from engine.checkpoint import load_model
+        from engine.checkpoint import load_model_and_guard
 
         path = Path(model_path)
 
-        def load_torch() -> tuple[Any, ModelMeta]:
-            return load_model(path)
+        def load_torch() -> tuple[Any, ModelMeta, Any]:
+            return load_model_and_guard(path)
 
-    model, meta = load_torch()
-    predictor = Predictor(model, meta, device=device, batch_size=batch_size, workers=workers)
+    model, meta, guard = load_torch()
+    predictor = Predictor(
+        model, meta, device=device, batch_size=batch_size, workers=workers, guard=guard, **options
+    )
     predictor.note = note
     return predictor

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.atomic import atomic_path
+from engine.referral import needs_photo_check
 from engine.store import REFER, ReviewFilter, ReviewItem, RunInfo, Store
 from engine.store import case_rows as rows
 from engine.store.errors import NotFoundError
@@ -50,6 +51,14 @@ class Case:
     referral: bool  # the rule flags it, or the clinician labelled it "refer"
     file: Path | None  # the bytes to read: the image-store copy first, else the original path
     rule_flag: bool | None = None  # the referral rule on the probabilities (None: no prediction)
+    out_of_scope: bool | None = None  # "not a skin photo?" (None: not checked)
+    scope_score: float | None = None
+    quality_issues: str | None = None  # "blurry;too dark" ("" fine, None: not checked)
+
+    @property
+    def check_photo(self) -> bool:
+        """Referred with "check photo": out of scope or a quality issue."""
+        return needs_photo_check(self.out_of_scope, self.quality_issues)
 
     @property
     def disagreement(self) -> bool:
@@ -155,6 +164,9 @@ def _item_raws(store: Store, items: Sequence[ReviewItem]) -> tuple[list[rows.Raw
             entropy=i.entropy,
             probabilities=dict(i.probabilities),
             current_label=i.current_label,
+            out_of_scope=i.out_of_scope,
+            scope_score=i.scope_score,
+            quality_issues=i.quality_issues,
         )
         for i in items
     ]
@@ -166,6 +178,8 @@ def _case(
 ) -> Case:
     label = raw.current_label
     rule_flag = bool(check(raw.probabilities)) if check and raw.probabilities else None
+    if rule_flag is not None:  # "check photo" is part of the referral flag everywhere
+        rule_flag = rule_flag or needs_photo_check(raw.out_of_scope, raw.quality_issues)
     flagged = label == REFER or bool(rule_flag)
     file = store.images.path(raw.stored_path) if raw.stored_path else None
     if (file is None or not file.is_file()) and raw.path and Path(raw.path).is_file():
@@ -184,6 +198,9 @@ def _case(
         referral=flagged,
         file=file,
         rule_flag=rule_flag,
+        out_of_scope=raw.out_of_scope,
+        scope_score=raw.scope_score,
+        quality_issues=raw.quality_issues,
     )
 
 
@@ -218,6 +235,7 @@ def csv_columns(classes: Sequence[str]) -> list[str]:
     base = ["path", "sha256", "predicted_class", "confidence"]
     base += [f"prob_{c}" for c in classes]
     base += ["model_version", "model_trained", "error", "source", "referral"]
+    base += ["out_of_scope", "scope_score", "quality_issues"]
     return base + EXTRA_COLUMNS
 
 
@@ -236,6 +254,9 @@ def case_csv_row(case: Case, classes: Sequence[str], version: str, trained: bool
         case.error or "",
         "case store",
         "" if case.rule_flag is None else str(case.rule_flag).lower(),
+        "" if case.out_of_scope is None else str(int(case.out_of_scope)),
+        fmt(case.scope_score),
+        case.quality_issues or "",
         case.label or "",
         case.label_who or "",
         case.label_at.isoformat(timespec="seconds") if case.label_at else "",

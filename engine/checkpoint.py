@@ -17,6 +17,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from engine.atomic import atomic_path
+from engine.guard import ScopeGuard, split_guard_tensors
 from engine.model import MobileNetV2MSCAPFR
 from engine.modelmeta import (  # noqa: F401 (re-exported: the model-file API lives here)
     DEFAULT_CLASSES,
@@ -57,11 +58,26 @@ def build_model(meta: ModelMeta) -> MobileNetV2MSCAPFR:
     return MobileNetV2MSCAPFR(num_classes=len(meta.classes), padding=meta.padding)  # type: ignore[arg-type]
 
 
-def save_model(path: str | os.PathLike[str], model: torch.nn.Module, meta: ModelMeta) -> ModelMeta:
-    """Write ``model`` and ``meta`` atomically (temp file + rename); return the stored metadata."""
+def save_model(
+    path: str | os.PathLike[str],
+    model: torch.nn.Module,
+    meta: ModelMeta,
+    guard: ScopeGuard | None = None,
+) -> ModelMeta:
+    """Write ``model`` and ``meta`` atomically (temp file + rename); return the stored metadata.
+
+    ``guard``'s statistics are stored beside the weights and count in the content hash (they
+    change what every prediction says); without one, ``meta.guard`` is cleared.
+    """
     path = Path(path)
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    meta = stamp_hashes(meta, state)
+    if guard is not None:  # all tensors in the file count in the weights hash
+        guard.validate()
+        state.update(guard.to_tensors())
+        guard_info = {**meta.guard, **guard.summary()}
+    else:  # only a reason why there is none survives (the fitted facts would be stale)
+        guard_info = {k: v for k, v in meta.guard.items() if k == "unavailable"}
+    meta = stamp_hashes(dataclasses.replace(meta, guard=guard_info), state)
     meta.validate()
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={METADATA_KEY: meta.to_json()})
@@ -75,6 +91,17 @@ def load_model(
     verify_hash: bool = True,
 ) -> tuple[MobileNetV2MSCAPFR, ModelMeta]:
     """Load a model file, validating metadata, tensor names/shapes and the content hash."""
+    model, meta, _ = load_model_and_guard(path, device, expected_classes, verify_hash)
+    return model, meta
+
+
+def load_model_and_guard(
+    path: str | os.PathLike[str],
+    device: str | torch.device = "cpu",
+    expected_classes: list[str] | None = None,
+    verify_hash: bool = True,
+) -> tuple[MobileNetV2MSCAPFR, ModelMeta, ScopeGuard | None]:
+    """Like :func:`load_model`, plus the out-of-scope guard (None: the file has none)."""
     path = Path(path)
     meta = read_meta(path)
     if expected_classes is not None and list(expected_classes) != list(meta.classes):
@@ -90,9 +117,14 @@ def load_model(
         raise ModelFileError(
             path, "content hash mismatch: the weights are corrupted or were modified"
         )
+    state, guard_tensors = split_guard_tensors(state)
+    try:
+        guard = ScopeGuard.from_tensors(guard_tensors)
+    except ValueError as exc:
+        raise ModelFileError(path, str(exc)) from exc
     model = build_model(meta)
     _load_state_checked(model, state, path, meta.classes)
-    return model.to(device).eval(), meta
+    return model.to(device).eval(), meta, guard
 
 
 def _load_state_checked(

@@ -51,6 +51,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     print(f"Model: {meta.version}  Device: {predictor.choice}", file=sys.stderr)
     if predictor.note:
         print(f"Note: {predictor.note}", file=sys.stderr)
+    print(f"Out-of-scope check: {predictor.guard_status}", file=sys.stderr)
     if not meta.trained:
         from engine.default_model import UNTRAINED_WARNING
 

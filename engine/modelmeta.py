@@ -64,6 +64,7 @@ class ModelMeta:
     temperature: float = 1.0
     description: str = ""
     content_hash: str = ""
+    guard: dict[str, Any] = field(default_factory=dict)  # how the out-of-scope guard was fitted
     format_version: int = FORMAT_VERSION
     weights_hash: str = ""
 

@@ -4,8 +4,9 @@
 
 writes ``MODEL.<hash16>.onnx`` beside the model (the shipped default included: run it on
 ``resources/models/default.safetensors`` after retraining). The graph has two outputs, ``logits``
-(B x classes) and ``features`` (B x 256, the pooled pre-logits), a dynamic batch dimension, and
-records the weights' content hash, so a changed model never uses a stale graph. It is exported
+(B x classes) and ``features`` (B x 1280, the globally pooled backbone output: the "not a skin
+photo" guard's input, from the same pass), a dynamic batch dimension, and records the model's
+content hash, so a changed model never uses a stale graph. It is exported
 with the dynamo exporter at opset 18 (the legacy exporter fails on the 7->4 adaptive pooling)
 and checked against PyTorch before it is kept.
 """
@@ -28,7 +29,10 @@ from torch import nn
 
 from engine.atomic import atomic_path
 from engine.checkpoint import ModelFileError, ModelMeta, load_model, read_meta
+from engine.guard import pooled_features
 from engine.onnx_predictor import (
+    FEATURES_KEY,
+    FEATURES_KIND,
     HASH_KEY,
     INPUT_NAME,
     OUTPUT_NAMES,
@@ -47,15 +51,16 @@ class GraphExportError(Exception):
 
 
 class _LogitsAndFeatures(nn.Module):
-    """The network with both outputs: class logits and the pooled pre-logit features."""
+    """The network with both outputs: class logits and the pooled backbone features (the guard's
+    input), from one pass over the backbone."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feats = self.model.forward_head(self.model.forward_features(x), pre_logits=True)
-        return self.model.classifier(feats), feats
+        feature_map = self.model.forward_features(x)
+        return self.model.forward_head(feature_map), pooled_features(feature_map)
 
 
 def export_graph(model: nn.Module, meta: ModelMeta, out: str | os.PathLike[str]) -> Path:
@@ -86,6 +91,7 @@ def export_graph(model: nn.Module, meta: ModelMeta, out: str | os.PathLike[str])
     program.model.metadata_props.update(
         {
             HASH_KEY: meta.content_hash,
+            FEATURES_KEY: FEATURES_KIND,
             "poxscreen.version": meta.version,
             "poxscreen.classes": json.dumps(list(meta.classes)),
             "poxscreen.exported_with": f"torch {torch.__version__}, opset {OPSET}",

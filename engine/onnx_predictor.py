@@ -1,9 +1,10 @@
 """Screening with ONNX Runtime: the same pipeline and results as the torch backend, no torch.
 
-Each model's graph (``logits`` and pooled ``features`` outputs, dynamic batch; see
-:mod:`engine.onnx_export`) lies beside its model file, named by the model's content hash, and
-records that hash inside; a graph exported from any other weights is refused, so a changed model
-never runs a stale graph.
+Each model's graph (``logits`` and the pooled backbone ``features`` (B x 1280) outputs, dynamic
+batch; see :mod:`engine.onnx_export`) lies beside its model file, named by the model's content
+hash, and records that hash inside; a graph exported from any other weights is refused, so a
+changed model never runs a stale graph. The "not a skin photo" guard is read from the model file
+with safetensors' numpy API, so screening stays torch-free.
 """
 
 from __future__ import annotations
@@ -11,16 +12,23 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.device import DeviceChoice
-from engine.modelmeta import ModelMeta, read_meta
+from engine.modelmeta import ModelFileError, ModelMeta, read_meta
 from engine.pipeline import BatchPredictor
+
+if TYPE_CHECKING:
+    from engine.guard import ScopeGuard
 
 #: Graph metadata key holding the content hash of the weights the graph was exported from.
 HASH_KEY = "poxscreen.content_hash"
+#: Graph metadata key saying what the ``features`` output is; graphs exported before it was the
+#: pooled backbone output (the guard's input) returned 256 pre-logits and are refused as stale.
+FEATURES_KEY = "poxscreen.features"
+FEATURES_KIND = "backbone_pool"
 INPUT_NAME = "input"
 OUTPUT_NAMES = ("logits", "features")
 #: Inference threads. Decoding and hashing run on the other cores meanwhile; on the 2-core
@@ -75,6 +83,8 @@ def check_graph(session: Any, meta: ModelMeta, graph: Path) -> None:
     outputs = [o.name for o in session.get_outputs()]
     if outputs != list(OUTPUT_NAMES):
         raise OnnxUnavailable(f"graph {graph.name} has outputs {outputs}, not {OUTPUT_NAMES}")
+    if props.get(FEATURES_KEY) != FEATURES_KIND:
+        raise OnnxUnavailable(f"graph {graph.name} predates pooled backbone features (stale)")
     shape = session.get_inputs()[0].shape
     size = int(meta.input_size)
     if list(shape[1:]) != [3, size, size]:
@@ -96,14 +106,29 @@ class OnnxPredictor(BatchPredictor):
         workers: int | None = None,
         threads: int | None = None,
         reason: str = "CPU",
+        guard: ScopeGuard | None = None,
+        quality_check: bool = True,
+        keep_features: bool = False,
     ) -> None:
-        super().__init__(meta, batch_size=batch_size, workers=workers)
+        super().__init__(
+            meta,
+            batch_size=batch_size,
+            workers=workers,
+            guard=guard,
+            quality_check=quality_check,
+            keep_features=keep_features,
+        )
         self.graph = Path(graph)
         if not self.graph.is_file():
             raise OnnxUnavailable(f"no ONNX graph for {meta.version} ({self.graph.name} missing)")
         self.threads = threads or default_threads()
         self.session = _session(self.graph, self.threads)
         check_graph(self.session, meta, self.graph)
+        dim = self.session.get_outputs()[1].shape[-1]
+        if guard is not None and dim != guard.dim:
+            raise OnnxUnavailable(
+                f"graph {self.graph.name} returns {dim} features, the guard takes {guard.dim}"
+            )
         self.device = "cpu"
         self.choice = DeviceChoice("cpu", f"{reason}; ONNX Runtime, {self.threads} thread(s)")
 
@@ -111,8 +136,13 @@ class OnnxPredictor(BatchPredictor):
     def from_model_file(
         cls, model_path: str | os.PathLike[str], meta: ModelMeta | None = None, **kwargs: Any
     ) -> OnnxPredictor:
-        """The predictor for a model file's graph (metadata read without torch)."""
+        """The predictor for a model file's graph and guard (both read without torch).
+
+        Raises :class:`engine.modelmeta.ModelFileError` when the guard's statistics are damaged.
+        """
         meta = meta or read_meta(model_path)
+        if "guard" not in kwargs:
+            kwargs["guard"] = _file_guard(Path(model_path))
         graph = graph_path(model_path, meta.content_hash)
         if not graph.is_file():  # e.g. a store's copy of the shipped default made before graphs
             from engine.paths import default_model_path
@@ -127,3 +157,15 @@ class OnnxPredictor(BatchPredictor):
         except Exception as exc:  # ORT's exceptions do not derive from RuntimeError
             raise RuntimeError(f"ONNX Runtime: {exc}") from exc
         return logits, feats
+
+
+def _file_guard(path: Path) -> ScopeGuard | None:
+    """The model file's guard (None: it has none), its problems named with the file."""
+    from safetensors import SafetensorError
+
+    from engine.guard import load_guard
+
+    try:
+        return load_guard(path)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(path, f"out-of-scope statistics unreadable ({exc})") from exc

@@ -3,6 +3,10 @@
 Torch-free on purpose: the ONNX Runtime backend screens without importing torch. Decoding (JPEG,
 EXIF, resize) and hashing release the GIL, so a small thread pool prepares the next batches while
 the current batch runs; the backend only supplies :meth:`BatchPredictor._forward`.
+
+Every backend gets the same trust checks: the photo-quality check (:mod:`engine.quality`) on the
+decoded, reduced image while it is prepared, and the "not a skin photo" guard
+(:mod:`engine.guard`) on the pooled backbone features of the same forward pass.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -24,13 +28,17 @@ from engine.images import ImageLoadError, image_info_bytes, load_image_bytes
 from engine.modelmeta import ModelMeta
 from engine.preprocess import to_input
 
+if TYPE_CHECKING:
+    from engine.guard import ScopeGuard
+
 
 @dataclass
 class Prediction:
     """One image's result, or the reason it could not be screened.
 
-    ``features`` is the model's pooled pre-logit vector (256 floats) when the backend computed it
-    (both built-in backends do), for out-of-scope checks; ``None`` otherwise.
+    ``features`` is the pooled backbone output (1280 floats, the guard's input) from the same
+    forward pass, kept only with ``keep_features=True`` (a screening of 100,000 photos would
+    hold 0.5 GB); ``None`` otherwise.
     """
 
     path: Path
@@ -45,6 +53,11 @@ class Prediction:
     error: str | None = None
     skipped: bool = False
     features: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: out-of-scope distance / threshold (> 1: probably not a skin photo); None: no guard
+    scope_score: float | None = None
+    out_of_scope: bool | None = None
+    #: "blurry;too dark" style, "" when fine, None when not checked
+    quality_issues: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -74,7 +87,9 @@ class BatchPredictor:
     """A model on a device with its preprocessing and version; subclasses run the network.
 
     Subclasses set ``choice`` (a device with a reason) and ``device`` and implement
-    :meth:`_forward`.
+    :meth:`_forward`. ``guard`` scores every photo (None: "guard unavailable");
+    ``quality_check`` names blurry, dark, over-exposed and small photos; ``keep_features``
+    keeps each photo's 1280 features on its Prediction (5 KB each).
     """
 
     choice: Any
@@ -83,10 +98,21 @@ class BatchPredictor:
     note: str = ""
     backend: str = ""
 
-    def __init__(self, meta: ModelMeta, batch_size: int = 16, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        meta: ModelMeta,
+        batch_size: int = 16,
+        workers: int | None = None,
+        guard: ScopeGuard | None = None,
+        quality_check: bool = True,
+        keep_features: bool = False,
+    ) -> None:
         self.meta = meta
         self.batch_size = max(1, int(batch_size))
         self.workers = workers if workers is not None else default_workers()
+        self.guard = guard
+        self.quality_check = quality_check
+        self.keep_features = keep_features  # 5 KB per image: off unless a caller needs them
 
     @property
     def version(self) -> str:
@@ -96,9 +122,27 @@ class BatchPredictor:
     def classes(self) -> list[str]:
         return list(self.meta.classes)
 
+    @property
+    def guard_status(self) -> str:
+        """One line for the GUI and the CLI: whether out-of-scope pictures are flagged."""
+        from engine.guard import UNAVAILABLE
+
+        return "guard active" if self.guard is not None else UNAVAILABLE
+
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Logits (B x classes) and pooled features (B x 256, or None) for a normalised batch."""
+        """Logits (B x classes) and pooled backbone features (B x 1280, or None) for a
+        normalised batch."""
         raise NotImplementedError
+
+    def scope_scores(
+        self, features: np.ndarray | None, n: int | None = None
+    ) -> list[tuple[float | None, bool | None]]:
+        """(scope_score, out_of_scope) per row of ``features`` (``n`` rows when it is None);
+        (None, None) without a guard or features, as for a model file without one."""
+        n = len(features) if n is None and features is not None else int(n or 0)
+        if self.guard is None or features is None or n == 0:
+            return [(None, None)] * n
+        return [(float(v), bool(v > 1.0)) for v in self.guard.score(features)]
 
     def predict_array(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Calibrated probabilities (B x classes, float64) and features for a normalised batch."""
@@ -129,6 +173,8 @@ class BatchPredictor:
             image = load_image_bytes(data, name=str(path), target_size=self.meta.input_size)
             info = image_info_bytes(data, name=str(path))
             pred.width, pred.height = info.width, info.height
+            if self.quality_check:
+                pred.quality_issues = _quality_text(image, (info.width, info.height))
             return _Prepared(pred, to_input(image, self.meta))
         except ImageLoadError as exc:
             pred.error = exc.reason
@@ -177,6 +223,7 @@ class BatchPredictor:
             return [p.prediction for p in batch]
         try:
             probs, feats = self.predict_array(np.stack([p.array for p in ready]))  # type: ignore[misc]
+            scopes = self.scope_scores(feats, len(ready))
         except (RuntimeError, MemoryError) as exc:  # e.g. out of memory: report, keep going
             for p in ready:
                 p.prediction.error = f"inference failed: {exc}"
@@ -187,5 +234,17 @@ class BatchPredictor:
                 p.prediction.probabilities = dict(zip(self.classes, values, strict=True))
                 p.prediction.top_class = self.classes[best]
                 p.prediction.confidence = values[best]
-                p.prediction.features = None if feats is None else feats[i].copy()
+                p.prediction.scope_score, p.prediction.out_of_scope = scopes[i]
+                if self.keep_features and feats is not None:
+                    p.prediction.features = feats[i].copy()
         return [p.prediction for p in batch]
+
+
+def _quality_text(image: Image.Image, size: tuple[int, int]) -> str | None:
+    """The quality check's issues, or None when it could not run (never fails a screening)."""
+    try:
+        from engine.quality import check_quality
+
+        return check_quality(image, size).text
+    except Exception:  # a quality check must never cost the clinician the result itself
+        return None

@@ -54,5 +54,11 @@ class ReferralRule:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def needs_photo_check(out_of_scope: bool | None, quality_issues: str | None) -> bool:
+    """The "check photo" referral: the guard says "not a skin photo?" or the quality check
+    found an issue (blurry, too dark...). Such photos are referred whatever the probabilities."""
+    return bool(out_of_scope) or bool(quality_issues)
+
+
 DEFAULT_REFERRAL_RULE = ReferralRule()
 """The one place the default thresholds live."""

@@ -179,6 +179,13 @@ def _clinician(case: Case) -> str:
     return text
 
 
+def _check_photo(case: Case) -> str:
+    """The "?" mark: not a skin photo? and quality issues (empty when neither)."""
+    marks = ["not a skin photo?"] if case.out_of_scope else []
+    marks += [esc(case.quality_issues)] if case.quality_issues else []
+    return f"<b>? Check photo:</b> {'; '.join(marks)}" if marks else ""
+
+
 def _details(case: Case, classes: Sequence[str], problem: str | None, st: dict[str, Any]) -> list:
     colour = CLASS_COLOURS.get(case.top_class or "", "#555555")
     conf = f" {case.confidence:.2f}" if case.confidence is not None else ""
@@ -190,6 +197,7 @@ def _details(case: Case, classes: Sequence[str], problem: str | None, st: dict[s
         _probabilities(case, classes),
         _clinician(case),
         referral if case.referral else "Referral: no",
+        _check_photo(case),
     ]
     out = [Paragraph(line, st["base"]) for line in lines if line]
     small = f"SHA-256 {esc((case.sha256 or '')[:16])}…"

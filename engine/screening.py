@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from engine.images import sort_paths, walk_image_files
 from engine.pipeline import BatchPredictor, Prediction
-from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
+from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule, needs_photo_check
 
 
 class ResultStore(Protocol):
@@ -85,7 +85,16 @@ def csv_header(classes: Sequence[str]) -> list[str]:
         "error",
         "source",
         "referral",
+        "out_of_scope",
+        "scope_score",
+        "quality_issues",
     ]
+
+
+def refers(rule: ReferralRule, p: Prediction) -> bool:
+    """The referral flag: the rule on the probabilities, or "check photo" (out of scope or a
+    quality issue), so a flagged picture never drops silently out of triage."""
+    return rule.flags(p.probabilities) or needs_photo_check(p.out_of_scope, p.quality_issues)
 
 
 def csv_row(
@@ -104,7 +113,10 @@ def csv_row(
         str(trained).lower(),
         p.error or "",
         "case store (screened earlier)" if p.skipped else "",
-        "" if not p.probabilities else str(rule.flags(p.probabilities)).lower(),
+        "" if not p.probabilities else str(refers(rule, p)).lower(),
+        "" if p.out_of_scope is None else str(int(p.out_of_scope)),
+        fmt(p.scope_score),
+        p.quality_issues or "",
     ]
 
 
@@ -254,6 +266,13 @@ class ScreeningJob:
             hit = stored.get(p.sha256 or "")
             if hit is not None:
                 p.probabilities, p.top_class, p.confidence = hit
+        checks = getattr(self.store, "stored_checks", None)  # a store without the guard columns
+        if checks is None:
+            return
+        found = checks(self.predictor.meta.content_hash, [p.sha256 for p in skipped])
+        for p in skipped:
+            if (hit := found.get(p.sha256 or "")) is not None:
+                p.scope_score, p.out_of_scope, p.quality_issues = hit
 
 
 def _tally(summary: ScreeningSummary, batch: list[Prediction]) -> None:

@@ -40,6 +40,7 @@ class ActiveModel:
     device_preference: str = "auto"
     registered: bool = True
     _model: Any = field(default=None, repr=False)
+    _guard: Any = field(default=None, repr=False)  # engine.guard.ScopeGuard, loaded with the model
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _device: Any = field(default=None, repr=False)
 
@@ -65,18 +66,25 @@ class ActiveModel:
         """The network in eval mode on ``device``; loaded (and its hash checked) once."""
         with self._lock:
             if self._model is None:
-                from engine.checkpoint import load_model
+                from engine.checkpoint import load_model_and_guard
 
                 assert self.path is not None
-                model, meta = load_model(self.path, device=self.device.device)
+                model, meta, guard = load_model_and_guard(self.path, device=self.device.device)
                 if meta.content_hash != self.meta.content_hash:
                     raise ModelFileError(self.path, "the file changed since it was opened")
-                self._model = model
+                self._model, self._guard = model, guard
             return self._model
+
+    @property
+    def guard(self) -> Any:
+        """The "not a skin photo" guard stored with the weights (None: the file has none)."""
+        _ = self.model  # the guard is read with the weights, in the same (hash-checked) pass
+        return self._guard
 
     def predictor(self, batch_size: int = 16, workers: int | None = None) -> BatchPredictor:
         """The fastest usable screening predictor: ONNX Runtime on CPU when this model has a
-        graph (no torch import), else PyTorch on ``device``; ``.note`` says why when it fell back."""
+        graph (no torch import), else PyTorch on ``device``; ``.note`` says why when it fell back.
+        Both carry the model file's out-of-scope guard."""
         from engine.backends import screening_predictor
 
         return screening_predictor(
@@ -85,7 +93,7 @@ class ActiveModel:
             device=self.device_preference,
             batch_size=batch_size,
             workers=workers,
-            load_torch=lambda: (self.model, self.meta),
+            load_torch=lambda: (self.model, self.meta, self.guard),
         )
 
 

@@ -59,6 +59,9 @@ def test_model_card_quotes_the_shipped_figures(shipped) -> None:
         assert f"{test[key]:.3f}" in card, key
     assert re.search(r"not a diagnosis", card, re.I)
     assert "CC BY 4.0" in card
+    notes = (resources_dir() / "models" / "selection_notes.md").read_text(encoding="utf-8")
+    assert notes.strip() in card  # how the model was chosen: the card carries the notes
+    assert "## Not measured" in card and "Out-of-scope guard" in card
 
 
 def test_split_keeps_listed_near_duplicates_together(shared_dir: Path) -> None:

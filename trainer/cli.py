@@ -137,6 +137,17 @@ def _add_train(sub: Any) -> None:
         "(pretrained starts), recalibrate = plain statistics (random starts); auto picks",
     )
     p.add_argument("--no-augment", action="store_true", help="no online augmentation")
+    p.add_argument(
+        "--augmentation",
+        choices=("standard", "phone"),
+        default="standard",
+        help="phone: also white balance, slight blur, JPEG re-compression, 20 degree turns",
+    )
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument(
+        "--ema", type=float, default=0.0, help="EMA decay of the weights (e.g. 0.99; 0 = off)"
+    )
+    p.add_argument("--warmup", type=int, default=0, help="linear warm-up epochs")
     p.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)}, cuda:N")
     p.add_argument("--input-size", type=int, help="override the model's input size")
     p.add_argument("--seed", type=int, default=0)
@@ -248,6 +259,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         num_workers=args.workers,
         schedule=args.schedule,
+        label_smoothing=args.label_smoothing,
+        ema_decay=args.ema,
+        warmup_epochs=args.warmup,
     )
     opts = TrainOptions(
         data_dirs=list(args.data),
@@ -267,6 +281,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         freeze=args.freeze,
         bn=args.bn,
         augment=not args.no_augment,
+        augmentation=args.augmentation,
         device=args.device,
         input_size=args.input_size,
         name=args.name,

@@ -144,15 +144,43 @@ def cache_size_for(meta: ModelMeta) -> int:
     return math.ceil(int(meta.input_size) * CACHE_MARGIN)
 
 
-def train_transform(meta: ModelMeta, augment: bool = True) -> v2.Compose:
+AUGMENTATIONS = ("standard", "phone")
+
+
+class WhiteBalance(torch.nn.Module):
+    """Random per-channel gain on a uint8 image: a camera's white balance or the room's light."""
+
+    def __init__(self, spread: float = 0.08) -> None:
+        super().__init__()
+        self.spread = spread
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        gains = 1.0 + (torch.rand(3, 1, 1) * 2 - 1) * self.spread
+        return (img.float() * gains).clamp(0, 255).to(img.dtype)
+
+
+def phone_extras() -> list[torch.nn.Module]:
+    """What phone photos add to web photos: white balance, slight defocus, JPEG re-compression
+    (each applied to a random part of the images, mild enough to keep the lesion readable)."""
+    return [
+        v2.RandomApply([WhiteBalance(0.08)], p=0.5),
+        v2.RandomApply([v2.GaussianBlur(5, sigma=(0.1, 1.2))], p=0.25),
+        v2.RandomApply([v2.JPEG((50, 95))], p=0.3),
+    ]
+
+
+def train_transform(meta: ModelMeta, augment: bool = True, profile: str = "standard") -> v2.Compose:
     """Online augmentation suited to skin photos, ending in ``meta``'s normalisation.
 
     Geometry: small rotation (+-10 degrees, on a reflect-padded copy so no black corners appear:
     they are edges no real photo has), random resized crop keeping 70-100% of the area (a lesion
     near the edge stays in most crops), horizontal and vertical flips (lesions have no up or
     down). Colour: mild brightness/contrast/saturation and a very small hue shift (redness is a
-    cue).
+    cue). ``profile="phone"`` adds white-balance shifts, slight blur and JPEG re-compression,
+    and rotations up to 20 degrees.
     """
+    if profile not in AUGMENTATIONS:
+        raise ValueError(f"augmentation must be one of {AUGMENTATIONS}, got {profile!r}")
     size = int(meta.input_size)
     cache = cache_size_for(meta)
     pad = math.ceil(0.1 * cache)
@@ -162,12 +190,15 @@ def train_transform(meta: ModelMeta, augment: bool = True) -> v2.Compose:
     return v2.Compose(
         [
             v2.Pad(pad, padding_mode="reflect"),
-            v2.RandomRotation(10, interpolation=v2.InterpolationMode.BILINEAR),
+            v2.RandomRotation(
+                20 if profile == "phone" else 10, interpolation=v2.InterpolationMode.BILINEAR
+            ),
             v2.CenterCrop(cache),
             v2.RandomResizedCrop(size, scale=(0.7, 1.0), ratio=(0.8, 1.25), antialias=True),
             v2.RandomHorizontalFlip(),
             v2.RandomVerticalFlip(),
             v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.15, hue=0.02),
+            *(phone_extras() if profile == "phone" else []),
             *norm,
         ]
     )

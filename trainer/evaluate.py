@@ -127,8 +127,9 @@ def write_evaluation(out_dir: Path, ev: Evaluation, name: str) -> dict[str, Any]
                 "path": str(s.path),
                 "label": s.label,
                 "predicted": ev.metrics["classes"][int(i)],
+                "probabilities": [round(float(v), 6) for v in row],
             }
-            for s, i in zip(ev.samples, ev.logits.argmax(1), strict=True)
+            for s, i, row in zip(ev.samples, ev.logits.argmax(1), ev.probs, strict=True)
         ]
         if len(ev.targets)
         else [],

@@ -15,10 +15,12 @@ import torch
 from torch import nn
 
 from engine.checkpoint import ModelMeta, load_model, save_model
+from engine.guard import ScopeGuard
 from engine.onnx_export import try_export
 from trainer.calibration import fit_temperature, softmax_t
 from trainer.evaluate import Evaluation, score_samples, write_evaluation
 from trainer.fit import FitResult
+from trainer.guard import GuardError, guard_for_model
 from trainer.metrics import classification_metrics
 from trainer.plots import plot_training_curves, write_json
 from trainer.prepare import Prepared
@@ -58,6 +60,22 @@ class Baseline:
     path: Path | None = None
     meta: ModelMeta | None = None
     registered: bool = True
+
+
+def fit_run_guard(
+    model: nn.Module, meta: ModelMeta, data: Prepared, device: torch.device, reporter: Reporter
+) -> tuple[ScopeGuard | None, ModelMeta]:
+    """The out-of-scope guard from this run's training photos, threshold from its validation
+    photos; without enough of them the model says "guard unavailable" and why."""
+    reporter.emit("stage", stage="guard", message="fitting the out-of-scope guard")
+    try:
+        guard, info = guard_for_model(
+            model, meta, data.samples("train"), data.samples("val"), device
+        )
+    except GuardError as exc:
+        reporter.say(f"out-of-scope guard unavailable: {exc}")
+        return None, dataclasses.replace(meta, guard={"unavailable": str(exc)})
+    return guard, dataclasses.replace(meta, guard=info)
 
 
 def score_current(
@@ -141,9 +159,10 @@ def finish(
             "temperature": t,
         },
     )
+    guard, meta = fit_run_guard(model, meta, data, device, reporter)
     reporter.emit("stage", stage="save", message="writing the model and the report")
     model_path = run_dir / "model.safetensors"
-    meta = save_model(model_path, model, meta)
+    meta = save_model(model_path, model, meta, guard=guard)
     reporter.emit("stage", stage="export", message="exporting the screening graph (ONNX)")
     graph, graph_note = try_export(model_path, model=model, meta=meta)
     report: dict[str, Any] = {

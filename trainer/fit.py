@@ -49,6 +49,10 @@ class FitConfig:
     seed: int = 0
     num_workers: int = 0
     schedule: str = "constant"
+    label_smoothing: float = 0.0
+    ema_decay: float = 0.0  # 0: off; else validate and keep an exponential moving average
+    warmup_epochs: int = 0  # linear warm-up before the constant or cosine schedule
+    keep_last: bool = False  # keep the last epoch (an epoch count chosen by cross-validation)
 
     def validate(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
@@ -61,6 +65,10 @@ class FitConfig:
             raise ValueError(f"balance must be one of {BALANCING}, got {self.balance!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not 0 <= self.label_smoothing < 1 or not 0 <= self.ema_decay < 1:
+            raise ValueError("label smoothing and EMA decay must be in [0, 1)")
+        if self.warmup_epochs < 0 or (self.warmup_epochs and self.schedule == "plateau"):
+            raise ValueError("warm-up needs a constant or cosine schedule and >= 0 epochs")
 
 
 @dataclass
@@ -140,9 +148,32 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: FitConfig) -> Any:
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="max", factor=0.5, patience=max(1, config.patience // 3)
         )
+    warm = config.warmup_epochs
+    if warm:  # linear ramp over ``warm`` epochs, then constant or cosine over the rest
+
+        def factor(epoch: int) -> float:
+            if epoch < warm:
+                return (epoch + 1) / (warm + 1)
+            if config.schedule != "cosine":
+                return 1.0
+            done = (epoch - warm) / max(1, config.epochs - warm)
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     if config.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     return None
+
+
+def make_ema(model: nn.Module, config: FitConfig) -> nn.Module | None:
+    """An exponential moving average of the weights (and BatchNorm buffers), or None."""
+    if not config.ema_decay:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(
+        model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True
+    )
 
 
 def _score(monitor: str, val: dict[str, Any]) -> tuple[float, ...]:
@@ -180,6 +211,8 @@ def fit(
         trainable_parameters(model), lr=config.lr, weight_decay=config.weight_decay
     )
     scheduler = make_scheduler(optimizer, config)
+    ema = make_ema(model, config)
+    scored = ema.module if ema is not None else model  # what is validated and kept
     result = FitResult(status="finished", best_epoch=None, best_state=None)
     best_score: tuple[float, ...] | None = None
     bad_epochs = 0
@@ -200,11 +233,15 @@ def fit(
             t0 = time.monotonic()
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(x), y, weight=weight)
+            loss = F.cross_entropy(
+                model(x), y, weight=weight, label_smoothing=config.label_smoothing
+            )
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch} step {step}")
             loss.backward()
             optimizer.step()
+            if ema is not None:
+                ema.update_parameters(model)
             running += loss.item() * len(y)
             seen += len(y)
             result.images_seen += len(y)
@@ -226,23 +263,23 @@ def fit(
         if stop.requested and result.best_state is not None:
             break  # a partial epoch is not validated; the best validated model stands
         t_val = time.monotonic()
-        logits, y_val = predict_logits(model, val_loader, device)
+        logits, y_val = predict_logits(scored, val_loader, device)
         val = classification_metrics(y_val, softmax_t(logits), classes) if len(y_val) else {}
         epoch_overhead.append(time.monotonic() - t_val)
         score = _score(config.monitor, val)
-        improved = best_score is None or score > best_score
+        improved = config.keep_last or best_score is None or score > best_score
         if improved:
             best_score, bad_epochs = score, 0
             result.best_epoch, result.best_val = epoch, val
             result.best_state = copy.deepcopy(
-                {k_: v.detach().cpu() for k_, v in model.state_dict().items()}
+                {k_: v.detach().cpu() for k_, v in scored.state_dict().items()}
             )
             meta = dataclasses.replace(
                 checkpoint_meta,
                 metrics={"val": _brief(val)},
                 training={**checkpoint_meta.training, "best_epoch": epoch},
             )
-            save_model(best_path, model, meta)
+            save_model(best_path, scored, meta)
         else:
             bad_epochs += 1
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):

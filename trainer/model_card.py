@@ -39,6 +39,79 @@ LIMITATIONS = """\
 - Near-duplicates (re-encodes, mirror images) were grouped so that none straddles splits."""
 
 
+UNMEASURED = """\
+## Not measured
+- **Skin tone, body site, age and sex**: MSID carries no such labels, so no figure in this card
+  can be broken down by them; performance on darker skin, on genital or mucosal lesions and on
+  children is unknown.
+- **Real clinic photos**: every figure here is on web photos; no prospective evaluation exists."""
+
+#: The app's default referral rule (engine API: ReferralRule(min_confidence=0.7, mpox_above=0.3)).
+MPOX_ABOVE = 0.3
+MIN_CONFIDENCE = 0.7
+MPOX = "Monkeypox"
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval for k successes of n (sound at 10 photos, unlike k/n +- 2se)."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _ci(k: int, n: int) -> str:
+    lo, hi = wilson(k, n)
+    return f"{k / n:.3f} ({lo:.2f}-{hi:.2f})" if n else "n/a"
+
+
+def trust_section(meta: ModelMeta, report: dict[str, Any]) -> list[str]:
+    """Per-class figures with 95% CIs, Mpox sensitivity/specificity at the referral rule, and
+    the out-of-scope guard's fitting facts."""
+    m = report["metrics"]
+    classes, cm = m["classes"], m["confusion_matrix"]
+    lines = [
+        "Per class, test split, with 95% Wilson intervals:",
+        "",
+        "| class | recall (95% CI) | precision (95% CI) |",
+        "|---|---|---|",
+    ]
+    for i, c in enumerate(classes):
+        tp, row, col = cm[i][i], sum(cm[i]), sum(r[i] for r in cm)
+        lines.append(f"| {c} | {_ci(tp, row)} | {_ci(tp, col)} |")
+    images = report.get("images", [])
+    if MPOX in classes and images and "probabilities" in images[0]:
+        j = classes.index(MPOX)
+        flagged = [
+            (im["label"] == MPOX, im["probabilities"][j] > MPOX_ABOVE or im["predicted"] == MPOX)
+            for im in images
+        ]
+        pos = [f for t, f in flagged if t]
+        neg = [not f for t, f in flagged if not t]
+        lines += [
+            "",
+            f"Mpox at the default referral rule (P(Mpox) > {MPOX_ABOVE} or Mpox on top; the rule "
+            f"also refers any photo whose top confidence is below {MIN_CONFIDENCE}): "
+            f"sensitivity {_ci(sum(pos), len(pos))}, specificity {_ci(sum(neg), len(neg))}.",
+        ]
+    g = meta.guard
+    lines += [
+        "",
+        "## Out-of-scope guard",
+        (
+            f"Statistics of the pooled backbone features ({g.get('components')} principal "
+            f"components + residual) from {g.get('n_fit')} training photos; threshold set on "
+            f"{g.get('n_threshold')} {g.get('threshold_from')} so that at least "
+            f"{g.get('pass_quantile', 0):.0%} pass ({g.get('val_flagged', 0):.1%} flagged)."
+            if g and "components" in g
+            else "Guard unavailable: this model file carries no out-of-scope statistics."
+        ),
+    ]
+    return lines
+
+
 def _f(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
@@ -145,9 +218,10 @@ def render(
     ]
     for c, row in zip(classes, m["confusion_matrix"], strict=True):
         lines.append(f"| {c} | " + " | ".join(str(v) for v in row) + " |")
+    lines += ["", *trust_section(meta, report), "", LIMITATIONS]
     lines += [
         "",
-        LIMITATIONS,
+        UNMEASURED,
         "",
         "## Reproduce",
         "```bash",
@@ -158,6 +232,8 @@ def render(
         "```",
         "",
     ]
+    if notes.strip():  # how the model was chosen, measured checks: written by people
+        lines += [notes.strip(), ""]
     return "\n".join(lines)
 
 

@@ -133,6 +133,7 @@ def prepare(
     *,
     stop: StopControl | None = None,
     augment: bool = True,
+    augmentation: str = "standard",
     eval_batch: int = 32,
 ) -> Prepared:
     """Decode every sample once, split, record the split, and build the datasets."""
@@ -169,7 +170,7 @@ def prepare(
             "images; label more images"
         )
     index = {c: i for i, c in enumerate(classes)}
-    train_set = TrainDataset(parts["train"], index, train_transform(meta, augment))
+    train_set = TrainDataset(parts["train"], index, train_transform(meta, augment, augmentation))
     val_set = EvalDataset([d.sample for d in parts["val"]], index, meta, cache=True)
     counts = {
         n: class_counts([index[d.sample.label] for d in p], len(classes)) for n, p in parts.items()

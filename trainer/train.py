@@ -53,6 +53,7 @@ class TrainOptions:
     freeze: float = 0.45
     bn: str = "auto"
     augment: bool = True
+    augmentation: str = "standard"  # or "phone" (see trainer.data.train_transform)
     device: str = "auto"
     input_size: int | None = None
     name: str | None = None
@@ -185,6 +186,7 @@ def _run(
         reporter,
         stop=stop,
         augment=opts.augment,
+        augmentation=opts.augmentation,
         eval_batch=max(cfg.batch_size, 32),
     )
     n_train = len(data.train_set)
@@ -226,6 +228,7 @@ def _run(
         "frozen_blocks": frozen_block_count(len(list(model.features.children())), opts.freeze),
         "bn": bn_mode,
         "augment": opts.augment,
+        "augmentation": opts.augmentation,
         "device": str(device),
         "input_size": meta.input_size,
         **{f"fit_{k}": v for k, v in dataclasses.asdict(cfg).items()},

@@ -47,6 +47,9 @@ class RawCase:
     entropy: float | None
     probabilities: dict[str, float]
     current_label: str | None
+    out_of_scope: bool | None = None  # the guard (None: not checked)
+    scope_score: float | None = None
+    quality_issues: str | None = None  # the quality check (None: not checked)
 
 
 def label_details(session: Session, image_ids: Iterable[int]) -> dict[int, LabelDetail]:
@@ -98,6 +101,9 @@ def _raw(
         entropy=pred.entropy if pred else None,
         probabilities=dict(pred.probabilities) if pred else {},
         current_label=img.current_label if img else None,
+        out_of_scope=pred.out_of_scope if pred else None,
+        scope_score=pred.scope_score if pred else None,
+        quality_issues=pred.quality_issues if pred else None,
     )
 
 

@@ -166,6 +166,16 @@ class ReviewItem:
     probabilities: dict[str, float]
     current_label: str | None
     prediction_id: int
+    scope_score: float | None = None  # distance / threshold; > 1: probably not a skin photo
+    out_of_scope: bool | None = None  # None: the model had no guard
+    quality_issues: str | None = None  # "blurry;too dark"; "" fine; None: not checked
+
+    @property
+    def check_photo(self) -> bool:
+        """Refer with "check photo": not a skin photo? or a quality problem (never dropped)."""
+        from engine.referral import needs_photo_check
+
+        return needs_photo_check(self.out_of_scope, self.quality_issues)
 
 
 @dataclass(frozen=True)

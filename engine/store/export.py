@@ -58,6 +58,7 @@ def export_csv(session: Session, out_file: Path, *, model_id: int, run_id: int |
     classes = _classes(session, model_id)
     header = ["path", "sha256", "error", "width", "height", "top_class", "confidence", "entropy"]
     header += [f"p_{c}" for c in classes] + ["label", "stored_path"]
+    header += ["out_of_scope", "scope_score", "quality_issues"]
     out_file.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     with out_file.open("w", newline="", encoding="utf-8") as f:
@@ -78,10 +79,20 @@ def export_csv(session: Session, out_file: Path, *, model_id: int, run_id: int |
                     *[f"{probs[c]:.6f}" if c in probs else "" for c in classes],
                     (img.current_label or "") if img else "",
                     (img.stored_path or "") if img else "",
+                    *_checks(pred),
                 ]
             )
             n += 1
     return n
+
+
+def _checks(pred: Prediction | None) -> list[str]:
+    """out_of_scope (1/0, empty: not checked), scope_score, quality_issues."""
+    if pred is None:
+        return ["", "", ""]
+    flag = "" if pred.out_of_scope is None else str(int(pred.out_of_scope))
+    score = "" if pred.scope_score is None else f"{pred.scope_score:.6f}"
+    return [flag, score, pred.quality_issues or ""]
 
 
 def _classes(session: Session, model_id: int) -> list[str]:

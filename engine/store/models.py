@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -180,6 +181,10 @@ class Prediction(Base):
     top_class: Mapped[str] = mapped_column(String(64))
     confidence: Mapped[float] = mapped_column(Float)
     entropy: Mapped[float | None] = mapped_column(Float)
+    # the "not a skin photo" guard (None: the model had none) and the photo-quality check
+    scope_score: Mapped[float | None] = mapped_column(Float)
+    out_of_scope: Mapped[bool | None] = mapped_column(Boolean)
+    quality_issues: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
 
 

@@ -36,7 +36,11 @@ class ReviewFilter:
     - ``disagreement``: True = labelled with a class that differs from the model's top class
       (``refer`` is not a disagreement); False = not such a case
     - ``max_confidence``: top-class confidence strictly below this threshold
-    - ``referral``: True = flagged by the store's referral rule (engine.referral), False = not
+    - ``out_of_scope``: True = the guard says "not a skin photo?", False = it does not (or the
+      model had no guard)
+    - ``check_photo``: True = out of scope or a quality issue (the "check photo" referral)
+    - ``referral``: True = flagged by the store's referral rule (engine.referral) or by "check
+      photo", False = neither
     - ``search``: file-path substring, case-insensitive (e.g. part of a file name)
     - ``sort``: ``confidence`` (lowest first), ``entropy`` (highest first), ``newest``
       (latest prediction first) or ``name`` (by file path as stored)
@@ -49,6 +53,8 @@ class ReviewFilter:
     label: str | None = None
     disagreement: bool | None = None
     max_confidence: float | None = None
+    out_of_scope: bool | None = None
+    check_photo: bool | None = None
     referral: bool | None = None
     search: str | None = None
     sort: SortKey = "confidence"
@@ -62,11 +68,23 @@ def _disagrees() -> Any:
     )
 
 
+def check_photo_clause() -> Any:
+    """SQL for "refer: check photo" (out of scope, or any quality issue)."""
+    return or_(
+        Prediction.out_of_scope.is_(True),
+        and_(Prediction.quality_issues.is_not(None), Prediction.quality_issues != ""),
+    )
+
+
 def referral_clause(rule: ReferralRule) -> Any:
-    """SQL for ReferralRule.flags on the stored prediction (SQLite and PostgreSQL JSON)."""
+    """SQL for ReferralRule.flags on the stored prediction (SQLite and PostgreSQL JSON), plus
+    the "check photo" referral: a picture the guard or the quality check flags is never dropped
+    silently out of triage."""
     mpox = Prediction.probabilities[rule.mpox_class].as_float()
     return or_(
-        Prediction.confidence < rule.min_confidence, func.coalesce(mpox, 0.0) > rule.mpox_above
+        Prediction.confidence < rule.min_confidence,
+        func.coalesce(mpox, 0.0) > rule.mpox_above,
+        check_photo_clause(),
     )
 
 
@@ -102,6 +120,14 @@ def _filtered(
         stmt = stmt.where(~_disagrees())
     if flt.max_confidence is not None:
         stmt = stmt.where(Prediction.confidence < flt.max_confidence)
+    if flt.out_of_scope is True:
+        stmt = stmt.where(Prediction.out_of_scope.is_(True))
+    elif flt.out_of_scope is False:
+        stmt = stmt.where(Prediction.out_of_scope.is_not(True))
+    if flt.check_photo is True:
+        stmt = stmt.where(check_photo_clause())
+    elif flt.check_photo is False:
+        stmt = stmt.where(~check_photo_clause())
     return stmt
 
 
@@ -170,6 +196,9 @@ def review_queue(
             probabilities=dict(pred.probabilities),
             current_label=img.current_label,
             prediction_id=pred.id,
+            scope_score=pred.scope_score,
+            out_of_scope=pred.out_of_scope,
+            quality_issues=pred.quality_issues,
         )
         for pred, img in rows
     ]
@@ -188,7 +217,14 @@ def count(
 def class_counts(
     session: Session, flt: ReviewFilter, model_id: int, rule: ReferralRule | None = None
 ) -> dict[str, int]:
-    """Images per predicted class under the filter (the gallery's class tabs)."""
+    """Images per predicted class under the filter (the gallery's class tabs).
+
+    Pictures the guard calls "not a skin photo" are not counted in any class unless the filter
+    asks for them (``out_of_scope=True``): a screenshot is no Mpox case.
+    """
     stmt = select(Prediction.top_class, func.count()).join(Image, Image.id == Prediction.image_id)
-    stmt = _filtered(stmt, flt, model_id, rule).group_by(Prediction.top_class)
+    stmt = _filtered(stmt, flt, model_id, rule)
+    if flt.out_of_scope is None:
+        stmt = stmt.where(Prediction.out_of_scope.is_not(True))
+    stmt = stmt.group_by(Prediction.top_class)
     return {cls: n for cls, n in session.execute(stmt)}

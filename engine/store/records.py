@@ -47,6 +47,9 @@ class _Result:
     top_class: str | None
     confidence: float | None
     error: str | None
+    scope_score: float | None = None
+    out_of_scope: bool | None = None
+    quality_issues: str | None = None
 
 
 def _field(result: Any, name: str) -> Any:
@@ -105,7 +108,22 @@ def normalise_result(result: Any) -> _Result:
         top_class=None if probs is None else str(top),
         confidence=None if probs is None else float(conf),
         error=str(error) if error else None,
+        **_checks(result, probs is not None),
     )
+
+
+def _checks(result: Any, predicted: bool) -> dict[str, Any]:
+    """The guard's and the quality check's fields, when the result has a prediction."""
+    score, flag, issues = (
+        _field(result, k) for k in ("scope_score", "out_of_scope", "quality_issues")
+    )
+    if not predicted:
+        return {}
+    return {
+        "scope_score": None if score is None else float(score),
+        "out_of_scope": None if flag is None else bool(flag),
+        "quality_issues": None if issues is None else str(issues),
+    }
 
 
 def model_by_hash(session: Session, content_hash: str) -> ModelVersion:
@@ -237,6 +255,9 @@ def record_results(
                 "top_class": it.top_class,
                 "confidence": it.confidence,
                 "entropy": entropy(it.probabilities),
+                "scope_score": it.scope_score,
+                "out_of_scope": it.out_of_scope,
+                "quality_issues": it.quality_issues,
                 "created_at": now,
             }
     predictions: Any = Prediction.__table__
@@ -349,4 +370,26 @@ def stored_predictions(
         )
         for sha, probs, top, conf in session.execute(stmt):
             out[sha] = (dict(probs), top, conf)
+    return out
+
+
+def stored_checks(
+    session: Session, model_id: int, hashes: Iterable[str]
+) -> dict[str, tuple[float | None, bool | None, str | None]]:
+    """sha256 -> (scope_score, out_of_scope, quality_issues) of this model's earlier predictions."""
+    wanted = sorted({h.lower() for h in hashes})
+    out: dict[str, tuple[float | None, bool | None, str | None]] = {}
+    for chunk in chunked(wanted):
+        stmt = (
+            select(
+                Image.sha256,
+                Prediction.scope_score,
+                Prediction.out_of_scope,
+                Prediction.quality_issues,
+            )
+            .join(Prediction, Prediction.image_id == Image.id)
+            .where(Prediction.model_id == model_id, Image.sha256.in_(chunk))
+        )
+        for sha, score, flag, issues in session.execute(stmt):
+            out[sha] = (score, flag, issues)
     return out

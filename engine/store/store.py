@@ -154,6 +154,18 @@ class Store(ModelMethods, ClinicMethods):
                 return {}
             return records.stored_predictions(s, model.id, hashes)
 
+    def stored_checks(
+        self, model_version: str, hashes: Iterable[str]
+    ) -> dict[str, tuple[float | None, bool | None, str | None]]:
+        """Earlier guard and quality results of this model: (scope_score, out_of_scope,
+        quality_issues) per SHA-256, so a resumed screening's CSV still carries them."""
+        with self.read() as s:
+            try:
+                model = registry.find(s, model_version)
+            except NotFoundError:
+                return {}
+            return records.stored_checks(s, model.id, hashes)
+
     def run(self, run_id: int) -> RunInfo:
         with self.read() as s:
             return records.run_info(s, records.get_run(s, run_id))

@@ -337,11 +337,13 @@ def test_f11_detaches_the_panel_and_puts_it_back(qtbot, review_env) -> None:
 def test_referral_and_quality_marks_are_shown_when_present(qtbot, review_env) -> None:
     panel = make_panel(qtbot, review_env.services)
     item = review_env.items[0]
-    marked = SimpleNamespace(**vars(item), referral=True, out_of_scope=True, quality="blurred")
+    marked = SimpleNamespace(
+        **{**vars(item), "referral": True, "out_of_scope": True, "quality_issues": "blurry"}
+    )
     panel.show_item(marked)
     wait_pool(panel, qtbot)
     text = panel.flags.text()
-    assert "Refer" in text and "Out of scope" in text and "blurred" in text
+    assert "Refer" in text and "Out of scope" in text and "blurry" in text
     panel.show_item(item)
     wait_pool(panel, qtbot)
     expected = review_env.store.referral_rule().flags(item.probabilities)

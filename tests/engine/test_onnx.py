@@ -13,11 +13,18 @@ import torch
 
 from engine import backends, onnx_export
 from engine.checkpoint import load_model, read_meta, save_model
-from engine.images import iter_image_files
+from engine.images import iter_image_files, load_image
 from engine.onnx_export import ensure_graph
-from engine.onnx_predictor import HASH_KEY, OnnxPredictor, OnnxUnavailable, graph_path
+from engine.onnx_predictor import (
+    FEATURES_KEY,
+    HASH_KEY,
+    OnnxPredictor,
+    OnnxUnavailable,
+    graph_path,
+)
 from engine.paths import default_model_path
 from engine.predictor import Predictor
+from engine.preprocess import to_input
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,8 +62,8 @@ def test_graph_beside_model_keyed_by_hash(exported: Path) -> None:
 
 def test_same_results_and_features_as_torch(exported: Path, photo_folder: Path) -> None:
     paths = sorted(p for p in photo_folder.rglob("*") if p.is_file())
-    onnx = _all(OnnxPredictor.from_model_file(exported, batch_size=3), paths)
-    ref = _all(Predictor.from_file(exported, device="cpu", batch_size=2), paths)
+    onnx = _all(OnnxPredictor.from_model_file(exported, batch_size=3, keep_features=True), paths)
+    ref = _all(Predictor.from_file(exported, device="cpu", batch_size=2, keep_features=True), paths)
     assert [p.path for p in onnx] == paths
     assert [p.error is None for p in onnx] == [p.error is None for p in ref]
     good = [(a, b) for a, b in zip(onnx, ref, strict=True) if a.ok]
@@ -64,18 +71,61 @@ def test_same_results_and_features_as_torch(exported: Path, photo_folder: Path) 
     assert _max_diff([a for a, _ in good], [b for _, b in good]) < 1e-4
     for a, b in good:
         assert a.top_class == b.top_class and (a.width, a.height) == (b.width, b.height)
-        assert a.features.shape == (256,) and np.allclose(a.features, b.features, atol=1e-4)
-    # features are the pooled pre-logits: the classifier on them gives the logits
+        assert a.features.shape == (1280,) and np.allclose(a.features, b.features, atol=1e-4)
+        assert a.quality_issues == b.quality_issues and a.quality_issues is not None
+    # features are the globally pooled backbone output (the guard's input), computed here apart
     model, meta = load_model(exported)
+    x = np.stack([to_input(load_image(a.path, target_size=224), meta) for a, _ in good])
     with torch.inference_mode():
-        logits = model.classifier(torch.from_numpy(np.stack([a.features for a, _ in good])))
-    probs = torch.softmax(logits / meta.temperature, dim=1).numpy()
-    assert (
-        np.abs(
-            probs - np.array([[a.probabilities[c] for c in meta.classes] for a, _ in good])
-        ).max()
-        < 1e-5
-    )
+        pooled = model.forward_features(torch.from_numpy(x)).mean((2, 3)).numpy()
+    assert np.abs(pooled - np.stack([a.features for a, _ in good])).max() < 1e-4
+
+
+def test_features_are_dropped_unless_kept(exported: Path, photo_folder: Path) -> None:
+    """5 KB per photo: a long screening keeps none unless a caller asks."""
+    paths = sorted(p for p in photo_folder.rglob("*") if p.is_file())
+    results = _all(OnnxPredictor.from_model_file(exported), paths)
+    assert any(p.ok for p in results) and all(p.features is None for p in results)
+
+
+def test_onnx_screening_carries_the_model_files_guard(
+    exported: Path, photo_folder: Path, tmp_path: Path
+) -> None:
+    """The guard is read from the model file without torch; its scores match PyTorch's."""
+    from tests.engine.test_guard import make_guard
+
+    model, meta = load_model(exported)
+    path = tmp_path / "guarded.safetensors"
+    save_model(path, model, meta, guard=make_guard())
+    ensure_graph(path)
+    onnx_predictor = OnnxPredictor.from_model_file(path)
+    assert onnx_predictor.guard is not None and onnx_predictor.guard_status == "guard active"
+    paths = sorted(photo_folder.glob("img*.png"))
+    onnx = _all(onnx_predictor, paths)
+    ref = _all(Predictor.from_file(path, device="cpu"), paths)
+    assert onnx and all(p.ok for p in onnx)
+    for a, b in zip(onnx, ref, strict=True):
+        assert a.out_of_scope is not None and a.out_of_scope == b.out_of_scope
+        assert a.scope_score == pytest.approx(b.scope_score, rel=1e-3)
+    plain = OnnxPredictor.from_model_file(exported)
+    assert plain.guard is None and _all(plain, paths[:1])[0].out_of_scope is None
+
+
+def test_graph_without_backbone_features_is_stale(exported: Path, tmp_path: Path) -> None:
+    """Graphs exported before the features were the backbone's (256 pre-logits) are refused."""
+    import onnx
+
+    meta = read_meta(exported)
+    graph = onnx.load(str(graph_path(exported, meta.content_hash)))
+    kept = [p for p in graph.metadata_props if p.key != FEATURES_KEY]
+    del graph.metadata_props[:]
+    graph.metadata_props.extend(kept)
+    path = tmp_path / exported.name
+    shutil.copyfile(exported, path)
+    onnx.save(graph, str(graph_path(path, meta.content_hash)))
+    with pytest.raises(OnnxUnavailable, match="predates pooled backbone features"):
+        OnnxPredictor.from_model_file(path)
+    assert isinstance(backends.screening_predictor(path, device="cpu"), Predictor)
 
 
 def test_stale_graph_is_refused_and_torch_used(
@@ -212,10 +262,11 @@ def test_active_model_screens_with_onnx_and_no_torch(tmp_path: Path) -> None:
         "import sys; from engine.store import open_store; from engine.session import open_model; "
         f"store = open_store({str(tmp_path / 'db.sqlite')!r}); active = open_model(store, None, 'cpu'); "
         "p = active.predictor(); "
-        "print(type(p).__name__, p.graph.parent == store.models_dir, 'torch' in sys.modules)"
+        "print(type(p).__name__, p.graph.parent == store.models_dir, p.guard is not None, "
+        "'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert out.stdout.strip() == "OnnxPredictor True False", out.stderr
+    assert out.stdout.strip() == "OnnxPredictor True True False", out.stderr
 
 
 def test_store_copy_without_graph_uses_the_shipped_one(tmp_path: Path) -> None:

@@ -161,8 +161,8 @@ def test_screening_csv_flags_referrals_by_the_stores_rule(
     model = tmp_path / "m.safetensors"
     save_model(model, MobileNetV2MSCAPFR(4).eval(), ModelMeta(name="m", trained=True))
     folder = tmp_path / "photos"
-    for i in range(4):
-        make_photo(folder / f"p{i}.png", seed=i)
+    for i in range(4):  # 224 px or more: a smaller photo is referred as "check photo" (too small)
+        make_photo(folder / f"p{i}.png", seed=i, size=(240, 224))
     db = str(db_path)
     out = tmp_path / "out.csv"
 
@@ -185,3 +185,4 @@ def test_screening_csv_flags_referrals_by_the_stores_rule(
 
     assert {r["referral"] for r in screen(("1", "1"))} == {"true"}  # nothing is that sure
     assert {r["referral"] for r in screen(("0", "1"))} == {"false"}  # refer nothing
+    assert {r["quality_issues"] for r in screen(("0", "1"))} == {""}

@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
-from engine.store import Store, StoreError, StoreVersionError, head_revision
+from engine.store import ReviewFilter, Store, StoreError, StoreVersionError, head_revision
 from engine.store.db import _alembic_config, default_db_path, known_revisions, resolve_db_url
 from engine.store.models import Base
 from tests.engine.store.conftest import MODEL_A, entropy, probs_for
@@ -38,8 +38,8 @@ def test_new_database_is_created_at_head_with_wal_and_foreign_keys(db_path: Path
     with Store.open(db_path) as store, store.read() as s:
         assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
-        assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
-    assert known_revisions() == ["0001", "0002", "0003"] and head_revision() == "0003"
+        assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+    assert known_revisions() == ["0001", "0002", "0003", "0005"] and head_revision() == "0005"
 
 
 def test_migrations_build_exactly_the_orm_schema(db_path: Path) -> None:
@@ -92,6 +92,32 @@ def test_database_at_first_revision_is_backed_up_migrated_and_keeps_its_data(db_
     with sqlite3.connect(backups[0]) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
     conn.close()
+
+
+def test_predictions_from_before_the_guard_read_as_not_checked(db_path: Path) -> None:
+    _create_at_revision(db_path, "0002")
+    now = datetime(2024, 5, 1, 12, 0, 0)
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "INSERT INTO models (id, content_hash, name, meta, metrics, created_at, active) "
+            "VALUES (1, ?, 'old', '{}', '{}', ?, 1)",
+            (MODEL_A, now),
+        )
+        conn.execute(
+            "INSERT INTO images (id, sha256, path, first_seen_at, last_seen_at) "
+            "VALUES (1, ?, '/old/a.jpg', ?, ?)",
+            ("e" * 64, now, now),
+        )
+        conn.execute(
+            "INSERT INTO predictions (image_id, model_id, probabilities, top_class, confidence,"
+            " created_at) VALUES (1, 1, ?, 'Measles', 0.7, ?)",
+            (json.dumps(probs_for("Measles", 0.7)), now),
+        )
+    conn.close()
+    with Store.open(db_path) as store:
+        (item,) = store.review_queue(ReviewFilter()).items
+        assert (item.scope_score, item.out_of_scope, item.quality_issues) == (None, None, None)
+        assert not item.check_photo
 
 
 def test_old_database_is_not_touched_when_upgrade_is_refused(db_path: Path) -> None:

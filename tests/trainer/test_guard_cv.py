@@ -1,0 +1,128 @@
+"""Trainer side of issue #14: the guard fitted by every run, the new recipe options, and the
+resumable grouped cross-validation driver."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.checkpoint import load_model_and_guard
+from engine.paths import resources_dir
+from tests.trainer.conftest import RecordingReporter, TrainedRun, quick_options
+from trainer.cv import RECIPES, fold_splits, summarise
+from trainer.fit import FitConfig, make_scheduler
+from trainer.guard import GuardError, extract_features, fit_guard
+from trainer.splits import Split
+from trainer.train import run_training
+
+
+def _features(rng: np.random.Generator, means: np.ndarray, n: int) -> tuple[np.ndarray, list[int]]:
+    labels = rng.integers(0, len(means), n)
+    x = means[labels] + rng.normal(0, 0.1, (n, means.shape[1]))
+    return np.square(np.clip(x, 0, None)), labels.tolist()  # the guard takes sqrt of features
+
+
+def test_fit_guard_passes_its_own_kind_and_flags_other_pictures() -> None:
+    rng = np.random.default_rng(0)
+    means = rng.uniform(0.5, 1.5, (3, 64))
+    x_train, y_train = _features(rng, means, 300)
+    x_val, _ = _features(rng, means, 100)
+    guard, info = fit_guard(x_train, y_train, x_val, components=16)
+    assert info["val_flagged"] <= 0.05 and info["n_threshold"] == 100
+    x_new, _ = _features(rng, means, 400)
+    assert np.mean(guard.score(x_new) > 1) <= 0.10
+    other = np.square(rng.uniform(0.0, 2.0, (100, 64)))  # not drawn from the classes at all
+    assert np.mean(guard.score(other) > 1) >= 0.95
+
+
+def test_too_few_validation_photos_means_no_guard() -> None:
+    rng = np.random.default_rng(0)
+    x, y = _features(rng, rng.uniform(0.5, 1.5, (2, 16)), 50)
+    with pytest.raises(GuardError, match="validation photos"):
+        fit_guard(x, y, x[:5])
+
+
+def test_every_run_writes_a_guard_fitted_on_its_own_photos(trained_run: TrainedRun) -> None:
+    model, meta, guard = load_model_and_guard(trained_run.report["model"])
+    assert guard is not None
+    assert meta.guard["threshold_from"] == "validation photos" and meta.guard["n_fit"] > 0
+    split = Split.load(Path(trained_run.report["run_dir"]) / "split.json")
+    from trainer.data import scan_image_folder
+
+    samples, _ = scan_image_folder(trained_run.data)
+    val = [s for s in samples if split.assignment.get(s.sha256) == "val"]
+    feats, _ = extract_features(model, meta, val)
+    assert np.mean(guard.score(feats) <= 1.0) >= 0.95  # the threshold's promise on its own data
+
+
+def test_warmup_then_cosine_schedule() -> None:
+    import torch
+
+    o = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    sched = make_scheduler(o, FitConfig(schedule="cosine", epochs=6, warmup_epochs=2))
+    lrs = []
+    for _ in range(6):
+        lrs.append(o.param_groups[0]["lr"])
+        o.step()
+        sched.step()
+    assert lrs[0] < lrs[1] < lrs[2] == pytest.approx(1e-3)
+    assert lrs[2] > lrs[3] > lrs[4] > lrs[5]
+    with pytest.raises(ValueError, match="warm-up"):
+        FitConfig(schedule="plateau", warmup_epochs=2).validate()
+    with pytest.raises(ValueError, match="smoothing"):
+        FitConfig(label_smoothing=1.0).validate()
+
+
+def test_new_recipe_options_run_end_to_end(tmp_path: Path, trained_run: TrainedRun) -> None:
+    opts = quick_options(
+        trained_run.data, tmp_path / "run", epochs=2, augmentation="phone", freeze=1.0
+    )
+    opts.fit.label_smoothing, opts.fit.ema_decay, opts.fit.keep_last = 0.1, 0.9, True
+    report = run_training(opts, RecordingReporter())
+    assert report["best_epoch"] == 2  # keep_last: the last epoch is the model
+    assert report["params"]["augmentation"] == "phone"
+    assert report["params"]["fit_ema_decay"] == 0.9
+
+
+def test_folds_keep_groups_whole_and_never_touch_the_test_part() -> None:
+    recorded = Split.load(resources_dir() / "models" / "msid_split.json")
+    folds = fold_splits(recorded, 5)
+    test = {s for s, p in recorded.assignment.items() if p == "test"}
+    seen: Counter[str] = Counter()
+    for fold in folds:
+        assert {s for s, p in fold.assignment.items() if p == "test"} == test
+        val = [s for s, p in fold.assignment.items() if p == "val"]
+        seen.update(val)
+        val_groups = {recorded.groups[s] for s in val}
+        train_groups = {recorded.groups[s] for s, p in fold.assignment.items() if p == "train"}
+        assert not val_groups & train_groups  # near-duplicates never straddle train and val
+        counts = Counter(recorded.labels[s] for s in val)
+        assert all(counts[c] >= 10 for c in ("Chickenpox", "Measles", "Monkeypox", "Normal"))
+    assert set(seen) == set(recorded.assignment) - test and set(seen.values()) == {1}
+
+
+def test_summary_reports_mean_and_spread_and_chooses_on_validation(tmp_path: Path) -> None:
+    def report(recipe: str, fold: int, f1: float, epoch: int) -> None:
+        per_class = {c: {"recall": f1} for c in ("A", "B")}
+        val = {"macro_f1": f1, "accuracy": f1, "per_class": per_class}
+        test = {"macro_f1": 1.0 - f1}  # never read: choosing on the test part is not allowed
+        body = {"best_epoch": epoch, "splits": {"val": {"metrics": val}, "test": test}}
+        path = tmp_path / recipe / f"fold{fold}" / "report.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(body))
+
+    names = list(RECIPES)
+    for i, f1 in enumerate((0.80, 0.90)):
+        report(names[0], i, f1, 10 + i)
+    for i, f1 in enumerate((0.86, 0.88)):
+        report(names[1], i, f1, 20)
+    summary = summarise(tmp_path)
+    first = summary["recipes"][names[0]]
+    assert first["macro_f1"]["mean"] == pytest.approx(0.85)
+    assert first["macro_f1"]["sd"] == pytest.approx(np.std([0.8, 0.9], ddof=1))
+    assert summary["chosen"] == names[1] and first["best_epochs"] == [10, 11]
+    assert json.loads((tmp_path / "cv_summary.json").read_text())["chosen"] == names[1]

@@ -1,0 +1,218 @@
+"""Choosing the default model's recipe by grouped, stratified k-fold cross-validation.
+
+One validation split of ~86 photos is noisier than the differences between recipes, so recipes
+are compared on k folds of every photo outside the recorded test part (near-duplicate groups
+stay whole, classes stay balanced: ``StratifiedGroupKFold`` on the recorded group ids). The
+test part is in no fold and no choice; the final training reports it once.
+
+Resumable: each (recipe, fold) run writes ``<out>/<recipe>/fold<i>/report.json`` last, and a run
+whose report exists is not repeated, so the folds can be spread over sessions (or machines).
+
+    python -m trainer.cv run --data DIR --split resources/models/msid_split.json --out runs/cv
+    python -m trainer.cv summary --out runs/cv
+    python -m trainer.cv final --data DIR --split resources/models/msid_split.json --out runs/cv
+
+``final`` trains the chosen recipe on the recorded train part for the median best epoch of its
+folds (the last epoch is kept), with the recorded validation part as the calibration and gate
+part (temperature, guard threshold, later promotion gates), and reports the test part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
+
+from engine.atomic import atomic_write_text
+from trainer.fit import FitConfig
+from trainer.splits import Split
+
+_BASE = {
+    "epochs": 40,
+    "patience": 12,
+    "lr": 1e-4,
+    "batch_size": 32,
+    "balance": "loss",
+    "weight_decay": 1e-4,
+}
+#: At most three recipes (compute is tight). "shipped" is the recipe of the shipped model.
+RECIPES: dict[str, dict[str, Any]] = {
+    "shipped": {"fit": {**_BASE, "schedule": "plateau"}, "augmentation": "standard"},
+    "phone-smooth-ema": {
+        "fit": {
+            **_BASE,
+            "schedule": "cosine",
+            "warmup_epochs": 2,
+            "label_smoothing": 0.1,
+            "ema_decay": 0.99,
+        },
+        "augmentation": "phone",
+    },
+}
+FREEZE = 0.45
+
+
+def fold_splits(split: Split, folds: int, seed: int = 0) -> list[Split]:
+    """``folds`` splits of the non-test photos (train/val), the test part kept as recorded."""
+    shas = sorted(s for s, part in split.assignment.items() if part != "test")
+    labels = np.array([split.labels[s] for s in shas])
+    groups = np.array([split.groups.get(s, i) for i, s in enumerate(shas)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        sgkf = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        held = [val for _, val in sgkf.split(np.zeros(len(shas)), labels, groups)]
+    out = []
+    for val in held:
+        assignment = dict.fromkeys(shas, "train")
+        assignment.update({shas[i]: "val" for i in val})
+        assignment.update({s: "test" for s, p in split.assignment.items() if p == "test"})
+        out.append(
+            dataclasses.replace(
+                split,
+                assignment=assignment,
+                fractions={"val": 1 / folds, "test": split.fractions.get("test", 0.0)},
+            )
+        )
+    return out
+
+
+def _options(recipe: str, data: Path, split_file: Path, out: Path, epochs: int | None) -> Any:
+    from trainer.train import TrainOptions
+
+    spec = RECIPES[recipe]
+    fit = FitConfig(**spec["fit"])
+    if epochs is not None:
+        fit = dataclasses.replace(fit, epochs=epochs)
+    return TrainOptions(
+        data_dirs=[data],
+        register=False,
+        init="imagenet",
+        out=out,
+        split_file=split_file,
+        freeze=FREEZE,
+        augmentation=spec["augmentation"],
+        name=f"cv-{recipe}",
+        fit=fit,
+    )
+
+
+def run_folds(
+    data: Path,
+    split_file: Path,
+    out: Path,
+    folds: int = 5,
+    recipes: list[str] | None = None,
+    only_folds: list[int] | None = None,
+    epochs: int | None = None,
+) -> None:
+    """Run every missing (recipe, fold); finished ones (report.json present) are skipped."""
+    from trainer.progress import Reporter
+    from trainer.train import run_training
+
+    splits = fold_splits(Split.load(split_file), folds)
+    record = out / "folds" / "folds.json"
+    if record.exists() and json.loads(record.read_text())["folds"] != folds:
+        raise SystemExit(f"{out} holds a different number of folds; use another --out")
+    atomic_write_text(record, json.dumps({"folds": folds, "split": str(split_file)}))
+    for i, fold in enumerate(splits):
+        path = out / "folds" / f"fold{i}.json"
+        if not path.exists():
+            fold.save(path)
+    for recipe in recipes or list(RECIPES):
+        for i in only_folds if only_folds is not None else range(folds):
+            run_dir = out / recipe / f"fold{i}"
+            if (run_dir / "report.json").exists():
+                continue
+            opts = _options(recipe, data, out / "folds" / f"fold{i}.json", run_dir, epochs)
+            run_training(opts, Reporter(bar=False))
+
+
+def _fold_row(report: dict[str, Any]) -> dict[str, Any]:
+    val = report["splits"]["val"]["metrics"]
+    per_class = val.get("per_class", {})
+    return {
+        "macro_f1": val["macro_f1"],
+        "accuracy": val["accuracy"],
+        "best_epoch": report["best_epoch"],
+        "recall": {c: v.get("recall") for c, v in per_class.items()},
+    }
+
+
+def summarise(out: Path) -> dict[str, Any]:
+    """Per recipe: mean and spread (sample s.d.) over finished folds of validation figures."""
+    table: dict[str, Any] = {}
+    for recipe in RECIPES:
+        rows = [
+            _fold_row(json.loads(p.read_text()))
+            for p in sorted((out / recipe).glob("fold*/report.json"))
+        ]
+        if not rows:
+            continue
+
+        def ms(values: list[float]) -> dict[str, float]:
+            sd = statistics.stdev(values) if len(values) > 1 else float("nan")
+            return {"mean": statistics.fmean(values), "sd": sd}
+
+        classes = sorted(rows[0]["recall"])
+        table[recipe] = {
+            "folds": len(rows),
+            "macro_f1": ms([r["macro_f1"] for r in rows]),
+            "accuracy": ms([r["accuracy"] for r in rows]),
+            "recall": {c: ms([r["recall"][c] for r in rows]) for c in classes},
+            "best_epochs": [r["best_epoch"] for r in rows],
+        }
+    chosen = max(table, key=lambda r: table[r]["macro_f1"]["mean"]) if table else None
+    summary = {"recipes": table, "chosen": chosen, "chosen_by": "mean validation macro-F1"}
+    atomic_write_text(out / "cv_summary.json", json.dumps(summary, indent=1))
+    return summary
+
+
+def final(data: Path, split_file: Path, out: Path, recipe: str | None = None) -> dict[str, Any]:
+    """Train the chosen recipe on the recorded split for the CV-chosen epoch count."""
+    from trainer.progress import Reporter
+    from trainer.train import run_training
+
+    summary = summarise(out)
+    recipe = recipe or summary["chosen"]
+    if recipe is None:
+        raise SystemExit(f"{out}: no finished folds; run `python -m trainer.cv run` first")
+    epochs = int(statistics.median(summary["recipes"][recipe]["best_epochs"]))
+    opts = _options(recipe, data, split_file, out / "final", epochs)
+    opts.fit = dataclasses.replace(opts.fit, keep_last=True)
+    opts.name = "poxscreen-msid"
+    return run_training(opts, Reporter(bar=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: run | summary | final (see the module docstring)."""
+    p = argparse.ArgumentParser(prog="python -m trainer.cv", description=__doc__.splitlines()[0])
+    p.add_argument("command", choices=("run", "summary", "final"))
+    p.add_argument("--data", type=Path, default=Path("../shared/datasets/msid"))
+    p.add_argument("--split", type=Path, default=Path("resources/models/msid_split.json"))
+    p.add_argument("--out", type=Path, default=Path("runs/cv"))
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--recipes", nargs="+", choices=sorted(RECIPES))
+    p.add_argument("--only-folds", nargs="+", type=int, help="run just these folds (resumable)")
+    p.add_argument("--epochs", type=int, help="override the recipes' epoch limit (quick runs)")
+    p.add_argument("--recipe", help="final: train this recipe instead of the chosen one")
+    a = p.parse_args(argv)
+    if a.command == "run":
+        run_folds(a.data, a.split, a.out, a.folds, a.recipes, a.only_folds, a.epochs)
+        a.command = "summary"
+    if a.command == "summary":
+        print(json.dumps(summarise(a.out), indent=1))
+    else:
+        report = final(a.data, a.split, a.out, a.recipe)
+        print(f"final model: {report['model']} ({report['version']})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
+from desktop.engine_adapter import is_referral
 from desktop.gallery_model import GalleryModel, next_row
 from desktop.gallery_view import tile_marks
+from engine.referral import ReferralRule
+from engine.store.dto import ReviewItem
 from tests.desktop.casefill import CASES, fill_store
 
 
@@ -160,3 +163,30 @@ def test_referral_flags_follow_the_thresholds(
     assert flagged() == {"bravo.png"}  # only confidence 0.40 is below 0.5
     w.model.set_rule(ReferralRule(min_confidence=0.0, mpox_above=0.6))
     assert flagged() == {"delta.png", "echo.png"}  # Mpox 0.95 and 0.62
+
+
+def _item(**kw: Any) -> ReviewItem:
+    probs = {"Chickenpox": 0.97, "Measles": 0.01, "Monkeypox": 0.01, "Normal": 0.01}
+    base = dict(image_id=1, sha256="a" * 64, path="/p/a.png", stored_path=None, width=224)
+    base |= dict(height=224, top_class="Chickenpox", confidence=0.97, entropy=0.1)
+    base |= dict(probabilities=probs, current_label=None, prediction_id=1)
+    return ReviewItem(**(base | kw))
+
+
+def test_tiles_mark_photos_to_check_and_refer_them() -> None:
+    """ReviewItem.out_of_scope / quality_issues (check_photo) give the '?' mark and a referral."""
+    rule = ReferralRule(min_confidence=0.7, mpox_above=0.3)
+    fine = _item(out_of_scope=False, quality_issues="", scope_score=0.4)
+    assert tile_marks(fine, is_referral(fine, rule)) == []
+    blurry = _item(out_of_scope=False, quality_issues="blurry;too dark")
+    assert tile_marks(blurry, is_referral(blurry, rule)) == [
+        ("⚑", "flagged for referral"),
+        ("?", "check photo: poor quality (blurry;too dark)"),
+    ]
+    odd = _item(out_of_scope=True, scope_score=3.2, quality_issues="")
+    assert odd.check_photo and tile_marks(odd, is_referral(odd, rule))[-1] == (
+        "?",
+        "check photo: not a skin photo?",
+    )
+    unchecked = _item()  # a model without a guard, a store from before the check: no mark
+    assert tile_marks(unchecked, False) == []

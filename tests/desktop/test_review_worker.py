@@ -151,3 +151,18 @@ def test_history_uses_the_prediction_the_store_linked_to_the_label() -> None:
     store = SimpleNamespace(history=lambda sha: [unlinked], predictions=lambda sha: [older])
     (row,) = rw.load_history(store, "ab" * 32)
     assert row.model == "Normal 0.60 (msid-v1)"  # older databases: the newest earlier prediction
+
+
+def test_check_photo_is_a_referral_reason_whatever_the_probabilities(review_env) -> None:
+    """A blurry or out-of-scope photo is referred ("check photo") even when the rule is silent."""
+    from engine.referral import ReferralRule
+
+    store, item = review_env.store, review_env.items[0]
+    sure = {"Chickenpox": 0.97, "Measles": 0.01, "Monkeypox": 0.01, "Normal": 0.01}
+    row = dataclasses.replace(item, probabilities=sure, quality_issues="", out_of_scope=False)
+    store.set_referral_rule(ReferralRule(min_confidence=0.7, mpox_above=0.3), who=WHO)
+    assert rw.referral_reason(store, row) is None
+    assert rw.referral_reason(store, dataclasses.replace(row, quality_issues="blurry")) == (
+        "check photo"
+    )
+    assert rw.referral_reason(store, dataclasses.replace(row, out_of_scope=True)) == "check photo"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 _live: set[_Task] = set()  # keeps signal objects alive until their result is delivered
@@ -37,11 +38,26 @@ def run_in_pool(
     on_done: Callable[[Any], None],
     on_error: Callable[[BaseException], None],
 ) -> None:
-    """Start ``fn`` off the GUI thread; exactly one of ``on_done``/``on_error`` runs on it."""
+    """Start ``fn`` off the GUI thread; exactly one of ``on_done``/``on_error`` runs on it.
+
+    The widget that asked (the owner of ``on_error`` when it is a bound method of a QObject)
+    may be closed and deleted before the answer arrives; the answer is then dropped."""
     task = _Task(fn)
-    task.signals.done.connect(on_done)
-    task.signals.failed.connect(on_error)
+    owner = getattr(on_error, "__self__", None)
+    task.signals.done.connect(_unless_deleted(owner, on_done))
+    task.signals.failed.connect(_unless_deleted(owner, on_error))
     task.signals.done.connect(lambda _r: _live.discard(task))
     task.signals.failed.connect(lambda _e: _live.discard(task))
     _live.add(task)
     QThreadPool.globalInstance().start(task)
+
+
+def _unless_deleted(owner: Any, callback: Callable[[Any], None]) -> Callable[[Any], None]:
+    if not isinstance(owner, QObject):
+        return callback
+
+    def deliver(value: Any) -> None:
+        if shiboken6.isValid(owner):
+            callback(value)
+
+    return deliver

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.device import DEVICE_CHOICES
+from engine.paths import display_path
 
 
 def _err(msg: str) -> None:
@@ -110,7 +111,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     if summary.errors:
         print("Files that could not be screened:", file=sys.stderr)
         for path, reason in summary.errors:
-            print(f"  {path}: {reason}", file=sys.stderr)
+            print(f"  {display_path(path)}: {reason}", file=sys.stderr)
     return 130 if summary.cancelled else 0
 
 

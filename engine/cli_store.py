@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.paths import display_path
+
 WHO_ENV = "POXSCREEN_USER"
 
 
@@ -69,7 +71,7 @@ def cmd_label(args: argparse.Namespace, store: Any) -> int:
         classes=_label_classes(store),
     )
     print(
-        f"{args.image}: {before or '(no label)'} -> {outcome.current_label}"
+        f"{display_path(args.image)}: {before or '(no label)'} -> {outcome.current_label}"
         f"  [{outcome.sha256[:12]}]"
     )
     if outcome.warning:
@@ -88,13 +90,13 @@ def _current_or_none(store: Any, ref: str) -> str | None:
 
 def cmd_undo(args: argparse.Namespace, store: Any) -> int:
     outcome = store.undo(args.image, who=_who(args), note=args.note)
-    print(f"{args.image}: label now {outcome.current_label or '(no label)'}")
+    print(f"{display_path(args.image)}: label now {outcome.current_label or '(no label)'}")
     return 0
 
 
 def cmd_history(args: argparse.Namespace, store: Any) -> int:
     image = store.image(args.image)
-    print(f"{image.sha256}  last seen at {image.path or '?'}")
+    print(f"{image.sha256}  last seen at {display_path(image.path or '?')}")
     entries = store.history(args.image)
     if not entries:
         print("no labels yet")
@@ -120,7 +122,7 @@ def cmd_runs(args: argparse.Namespace, store: Any) -> int:
         when = r.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
         print(
             f"#{r.id:<4} {when}  {r.status:<9} {c.screened:>6} screened {c.skipped:>6} skipped "
-            f"{c.failed:>4} failed  {r.model_name}@{r.model_version[:12]}  {r.folder}"
+            f"{c.failed:>4} failed  {r.model_name}@{r.model_version[:12]}  {display_path(r.folder)}"
         )
     return 0
 

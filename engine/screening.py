@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from engine.images import iter_image_files
+from engine.paths import display_path
 from engine.predictor import Prediction, Predictor
 
 
@@ -81,7 +82,7 @@ def csv_row(p: Prediction, classes: Sequence[str], trained: bool) -> list[str]:
         return "" if v is None else f"{v:.6f}"
 
     return [
-        str(p.path),
+        display_path(p.path),  # undecodable bytes as U+FFFD; the sha256 column identifies it
         p.sha256 or "",
         p.top_class or "",
         fmt(p.confidence),

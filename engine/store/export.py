@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import and_, exists, null, select
 from sqlalchemy.orm import Session
 
+from engine.paths import display_path, path_from_text
 from engine.store.errors import StoreError
 from engine.store.imagestore import ImageStore, copy_verified, file_ext
 from engine.store.models import REFER, Image, ModelVersion, Prediction, Run, RunItem
@@ -67,7 +68,7 @@ def export_csv(session: Session, out_file: Path, *, model_id: int, run_id: int |
             probs: dict[str, Any] = dict(pred.probabilities) if pred is not None else {}
             writer.writerow(
                 [
-                    path,
+                    display_path(path) if path else "",
                     img.sha256 if img else "",
                     error or "",
                     img.width if img else "",
@@ -117,7 +118,7 @@ def export_imagefolder(
         if img.stored_path:
             sources.append(images.path(img.stored_path))
         if img.path:
-            sources.append(Path(img.path))
+            sources.append(Path(path_from_text(img.path)))
         ext = file_ext(sources[0]) if sources else ".img"
         target = out_dir / _safe_dirname(label) / f"{img.sha256}{ext}"
         done = target.exists() and img.size_bytes in (None, target.stat().st_size)
@@ -134,6 +135,7 @@ def export_imagefolder(
             counts[label] += 1
             summary.written += 1
         else:
-            summary.missing.append(f"{img.sha256} ({img.path or 'no known path'})")
+            where = display_path(img.path) if img.path else "no known path"
+            summary.missing.append(f"{img.sha256} ({where})")
     summary.per_class = dict(sorted(counts.items()))
     return summary

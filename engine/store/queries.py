@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, and_, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from engine.paths import path_from_text
 from engine.store.dto import ReviewItem, ReviewPage
 from engine.store.errors import StoreError
 from engine.store.models import REFER, Image, Prediction, RunItem
@@ -127,7 +128,7 @@ def review_queue(
         ReviewItem(
             image_id=img.id,
             sha256=img.sha256,
-            path=img.path,
+            path=path_from_text(img.path) if img.path else None,
             stored_path=img.stored_path,
             width=img.width,
             height=img.height,

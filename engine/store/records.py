@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.paths import display_path, path_from_text, path_to_text
 from engine.store.dto import RecordStats, RunCounts, RunInfo
 from engine.store.errors import NotFoundError, StoreError
 from engine.store.models import (
@@ -71,7 +72,7 @@ def normalise_result(result: Any) -> _Result:
     path = _field(result, "path")
     if path is None:
         raise StoreError(f"screening result without a path: {result!r}")
-    path = os.path.abspath(fspath(path))
+    path = path_to_text(os.path.abspath(fspath(path)))  # invalid UTF-8 names kept losslessly
     sha = _field(result, "sha256")
     sha = check_sha256(sha, path) if sha else None
     error = _field(result, "error")
@@ -104,7 +105,7 @@ def normalise_result(result: Any) -> _Result:
         probabilities=probs,
         top_class=None if probs is None else str(top),
         confidence=None if probs is None else float(conf),
-        error=str(error) if error else None,
+        error=display_path(str(error)) if error else None,
     )
 
 
@@ -152,6 +153,11 @@ def upsert_images(session: Session, items: Iterable[_Result], now: datetime) -> 
         rows = session.execute(select(Image.sha256, Image.id).where(Image.sha256.in_(chunk)))
         ids.update((sha, image_id) for sha, image_id in rows)
     return ids
+
+
+def folder_key(folder: str | os.PathLike[str]) -> str:
+    """How a screened folder is stored: absolute, as storable text (see engine.paths)."""
+    return path_to_text(os.path.abspath(folder))
 
 
 def begin_run(
@@ -301,7 +307,7 @@ def run_info(session: Session, run: Run) -> RunInfo:
         counts = RunCounts(seen, run.n_screened, run.n_skipped, run.n_failed)
     return RunInfo(
         id=run.id,
-        folder=run.folder,
+        folder=path_from_text(run.folder),
         options=dict(run.options),
         model_version=model.content_hash,
         model_name=model.name,

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.paths import path_from_text
 from engine.store import labels, records, registry
 from engine.store._review import ReviewAndModels
 from engine.store.dto import (
@@ -39,7 +40,7 @@ def _image_record(img: Image) -> ImageRecord:
     return ImageRecord(
         id=img.id,
         sha256=img.sha256,
-        path=img.path,
+        path=path_from_text(img.path) if img.path else None,
         size_bytes=img.size_bytes,
         width=img.width,
         height=img.height,
@@ -87,11 +88,11 @@ class Store(ReviewAndModels):
                     meta=model_meta,
                 )
             if resume:
-                run = records.resumable_run(s, os.path.abspath(folder), model.id, utcnow())
+                run = records.resumable_run(s, records.folder_key(folder), model.id, utcnow())
                 if run is not None:
                     records.reopen_run(run, options, total, utcnow())
                     return run.id
-            return records.begin_run(s, os.path.abspath(folder), options, model, utcnow(), total)
+            return records.begin_run(s, records.folder_key(folder), options, model, utcnow(), total)
 
     def record_results(
         self, run_id: int, results: Sequence[Any], *, model_version: str | None = None
@@ -130,7 +131,7 @@ class Store(ReviewAndModels):
             )
             if model is None:
                 return None
-            run = records.resumable_run(s, os.path.abspath(folder), model.id, utcnow())
+            run = records.resumable_run(s, records.folder_key(folder), model.id, utcnow())
             return run.id if run else None
 
     def done_hashes(self, model_version: str, hashes: Iterable[str] | None = None) -> set[str]:
@@ -263,7 +264,7 @@ class Store(ReviewAndModels):
         else:
             with self.read() as s:
                 img = _image_record(self._find_image(s, ref))
-            source_file = Path(img.path) if img.path else None
+            source_file = Path(img.path) if img.path else None  # already decoded
         stored, warning = img.stored_path, None
         if stored is None or not self.images.path(stored).is_file():
             try:
@@ -320,8 +321,9 @@ class Store(ReviewAndModels):
             out = []
             for img in s.scalars(stmt):
                 file = self.images.path(img.stored_path) if img.stored_path else None
-                if (file is None or not file.is_file()) and img.path and Path(img.path).is_file():
-                    file = Path(img.path)
+                original = Path(path_from_text(img.path)) if img.path else None
+                if (file is None or not file.is_file()) and original and original.is_file():
+                    file = original
                 out.append(LabelledImage(img.sha256, img.current_label or "", file))
             return out
 

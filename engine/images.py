@@ -17,6 +17,7 @@ import io
 import logging
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -244,14 +245,45 @@ def _info(name: _Source, fp: Path | IO[bytes], size: int) -> ImageInfo:
         return ImageInfo(width=width, height=height, format=im.format or "", size_bytes=size)
 
 
+def _open_regular(path: Path) -> int:
+    """Open for reading only if it is a regular file (never blocks on a FIFO named ``x.jpg``).
+
+    O_NONBLOCK lets the open of a FIFO return at once; fstat on the open descriptor then
+    refuses it, with no window for the file to be swapped between check and read.
+    """
+    if path.is_dir():
+        raise ImageLoadError(path, "is a directory")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise ImageLoadError(path, _os_reason(exc)) from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ImageLoadError(path, "not a regular file (a pipe, device or socket); refused")
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return fd
+
+
+def read_file_bytes(path: _Source) -> bytes:
+    """All bytes of a regular file; folders, FIFOs and devices raise ImageLoadError."""
+    p = Path(path)
+    fd = _open_regular(p)
+    try:
+        with os.fdopen(fd, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise ImageLoadError(p, _os_reason(exc)) from exc
+
+
 def sha256_file(path: _Source) -> str:
     """Hex SHA-256 of the file bytes, streamed in 1 MiB chunks; the app-wide image identity."""
     p = Path(path)
-    if p.is_dir():
-        raise ImageLoadError(p, "is a directory")
+    fd = _open_regular(p)
     digest = hashlib.sha256()
     try:
-        with p.open("rb") as f:
+        with os.fdopen(fd, "rb") as f:
             while chunk := f.read(_HASH_CHUNK):
                 digest.update(chunk)
     except OSError as exc:
@@ -259,28 +291,34 @@ def sha256_file(path: _Source) -> str:
     return digest.hexdigest()
 
 
-def _is_visible_image(entry: os.DirEntry[str]) -> bool:
+def _is_visible_image(entry: os.DirEntry[str], root: str) -> bool:
     if entry.name.startswith("."):
         return False
     if os.path.splitext(entry.name)[1].lower() not in IMAGE_EXTENSIONS:
         return False
     try:
-        return entry.is_file()  # follows symlinks; broken links and folders named x.jpg fail
-    except OSError:
+        if not entry.is_symlink():
+            return entry.is_file(follow_symlinks=False)  # FIFOs/devices named x.jpg are not
+        # A file link counts only when it stays inside the chosen tree (issue #9: never leave it).
+        target = os.path.realpath(entry.path)
+        return os.path.commonpath([target, root]) == root and os.path.isfile(target)
+    except (OSError, ValueError):  # broken link, or a target on another drive (Windows)
         return False
 
 
 def iter_image_files(folder: _Source, recursive: bool = False) -> list[Path]:
     """Image files in ``folder`` sorted case-insensitively by path, skipping hidden files/folders.
 
-    Extensions match case-insensitively (phones write ``.JPG``). Symlinked folders are followed
-    once each, so a link pointing back up the tree cannot loop forever.
+    Extensions match case-insensitively (phones write ``.JPG``). The walk never leaves the chosen
+    tree: folder links are not followed (``ln -s / x`` would screen the whole disk, ``ln -s ..``
+    the parent's photos) and a file link counts only when its target lies inside the tree.
     """
     root = Path(folder)
     if not root.is_dir():
         what = "is not a folder" if root.exists() else "does not exist"
         raise NotADirectoryError(f"{root}: image folder {what}")
     found: list[Path] = []
+    real_root = os.path.realpath(root)
     seen: set[tuple[int, int]] = set()
     pending = [root]
     while pending:
@@ -298,11 +336,11 @@ def iter_image_files(folder: _Source, recursive: bool = False) -> list[Path]:
             log.warning("skipping unreadable folder %s (%s)", current, exc)
             continue
         for entry in entries:
-            if _is_visible_image(entry):
+            if _is_visible_image(entry, real_root):
                 found.append(current / entry.name)
             elif recursive and not entry.name.startswith("."):
                 try:
-                    if entry.is_dir():
+                    if entry.is_dir(follow_symlinks=False):
                         pending.append(current / entry.name)
                 except OSError:
                     continue

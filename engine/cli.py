@@ -36,36 +36,56 @@ def resolve_model(model_path: str | None, store: Any = None) -> tuple[Any, Any]:
 
 
 def open_store_from_args(args: argparse.Namespace) -> Any:
+    """The case store a screening writes into (created, and announced, when new)."""
     if getattr(args, "no_store", False):
         return None
-    from engine.store import open_store
+    from engine.cli_store import open_store_cli
 
-    return open_store(getattr(args, "db", None))
+    return open_store_cli(getattr(args, "db", None), writes=True)
+
+
+def _screen_setup(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The store and predictor for ``screen``; errors become messages naming file and cause."""
+    from engine.checkpoint import ModelFileError
+    from engine.default_model import UNTRAINED_WARNING
+    from engine.device import DeviceError
+    from engine.predictor import Predictor
+    from engine.store import StoreError
+
+    store = None
+    try:
+        store = open_store_from_args(args)
+        model, meta = resolve_model(args.model, store)
+        predictor = Predictor(model, meta, device=args.device, batch_size=args.batch_size)
+    except (ModelFileError, DeviceError, StoreError) as exc:
+        if store is not None:
+            store.close()
+        raise _SetupFailed(str(exc)) from exc
+    print(f"Model: {meta.version}  Device: {predictor.choice}", file=sys.stderr)
+    if not meta.trained:
+        print(f"WARNING: {UNTRAINED_WARNING}", file=sys.stderr)
+    return store, predictor
+
+
+class _SetupFailed(Exception):
+    pass
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from engine.checkpoint import ModelFileError
-    from engine.default_model import UNTRAINED_WARNING
-    from engine.device import DeviceError
-    from engine.predictor import Predictor
-    from engine.screening import Progress, ScreeningJob
+    from engine.screening import Progress, ScreeningFailed, ScreeningJob
+    from engine.store import StoreError
 
     folder = Path(args.folder)
     if not folder.is_dir():
-        _err(f"{folder}: not a folder")
+        _err(f"{display_path(folder)}: not a folder")
         return 2
-    store = open_store_from_args(args)
     try:
-        model, meta = resolve_model(args.model, store)
-        predictor = Predictor(model, meta, device=args.device, batch_size=args.batch_size)
-    except (ModelFileError, DeviceError) as exc:
+        store, predictor = _screen_setup(args)
+    except _SetupFailed as exc:
         _err(str(exc))
         return 2
-    print(f"Model: {meta.version}  Device: {predictor.choice}", file=sys.stderr)
-    if not meta.trained:
-        print(f"WARNING: {UNTRAINED_WARNING}", file=sys.stderr)
     cancel = threading.Event()
 
     def on_sigint(signum: int, frame: Any) -> None:
@@ -97,22 +117,48 @@ def cmd_screen(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("Aborted: no output file written.", file=sys.stderr)
         return 130
+    except (ScreeningFailed, StoreError, OSError) as exc:
+        return _screen_failed(exc, args.out)
     finally:
         signal.signal(signal.SIGINT, previous)
         bar.close()
+        if store is not None:
+            store.close()
+    return _screen_done(summary, args.out)
+
+
+def _screen_done(summary: Any, out: str | None) -> int:
     state = "cancelled" if summary.cancelled else "done"
     print(
         f"Screening {state}: {summary.predicted} screened, {summary.skipped} already screened "
         f"(skipped), {len(summary.errors)} could not be read, of {summary.total} images.",
         file=sys.stderr,
     )
-    if args.out:
-        print(f"Results: {args.out}", file=sys.stderr)
+    if out:
+        print(f"Results: {out}", file=sys.stderr)
     if summary.errors:
         print("Files that could not be screened:", file=sys.stderr)
         for path, reason in summary.errors:
             print(f"  {display_path(path)}: {reason}", file=sys.stderr)
     return 130 if summary.cancelled else 0
+
+
+def _screen_failed(exc: Exception, out: str | None) -> int:
+    """A screening stopped by a store or output error: say which file and why, and where the
+    results screened so far are (the run is already closed as failed)."""
+    summary = getattr(exc, "summary", None)
+    if summary is None:  # failed before anything was screened (e.g. --out is a folder)
+        _err(display_path(str(exc)))
+        return 2
+    _err(f"screening stopped: {display_path(str(exc))}")
+    if out:
+        if summary.csv_kept:
+            print(
+                f"Results of the {summary.predicted} images screened so far: {out}", file=sys.stderr
+            )
+        else:
+            print(f"No results file written ({out}).", file=sys.stderr)
+    return 1
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -195,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+        from engine.cli_care import register as register_care
+
+        register_care(sub)
     return parser
 
 

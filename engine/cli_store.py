@@ -33,18 +33,32 @@ def _who(args: argparse.Namespace) -> str:
         return ""
 
 
+def open_store_cli(db: str | None, *, writes: bool) -> Any:
+    """Open ``--db`` for a command. Only commands that write may create a database (a mistyped
+    --db must not become an empty store), and a new one is announced."""
+    from engine.store import Store
+    from engine.store.db import missing_sqlite_file
+
+    new = missing_sqlite_file(db) if writes else None
+    store = Store.open(db, create=writes)
+    if new is not None:
+        print(f"poxscreen: created a new, empty case store at {new}", file=sys.stderr)
+    return store
+
+
 def _guarded(
-    handler: Callable[[argparse.Namespace, Any], int],
+    handler: Callable[[argparse.Namespace, Any], int], *, writes: bool = False
 ) -> Callable[[argparse.Namespace], int]:
-    """Open the store from ``--db``, run the handler, turn store errors into exit code 2."""
+    """Open the store from ``--db``, run the handler; store and file errors become a message
+    naming the file and the cause, and exit code 2 (never a traceback)."""
 
     def run(args: argparse.Namespace) -> int:
-        from engine.store import Store, StoreError
+        from engine.store import StoreError
 
         try:
-            with Store.open(args.db) as store:
+            with open_store_cli(args.db, writes=writes) as store:
                 return handler(args, store)
-        except StoreError as exc:
+        except (StoreError, OSError) as exc:
             _err(str(exc))
             return 2
 
@@ -142,7 +156,7 @@ def cmd_export(args: argparse.Namespace, store: Any) -> int:
     per_class = ", ".join(f"{k}: {v}" for k, v in summary.per_class.items()) or "none"
     print(f"{summary.written} labelled images -> {out} ({per_class})")
     for line in summary.missing:
-        print(f"missing (no copy and original gone or changed): {line}", file=sys.stderr)
+        print(f"not exported: {line}", file=sys.stderr)
     return 1 if summary.missing else 0
 
 
@@ -179,14 +193,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--note", help="optional free-text note")
     p.add_argument("--source", default="clinician", help="clinician (default), import, ...")
     _add_db(p)
-    p.set_defaults(func=_guarded(cmd_label))
+    p.set_defaults(func=_guarded(cmd_label, writes=True))
 
     p = subparsers.add_parser("undo", help="take back an image's latest label")
     p.add_argument("image")
     p.add_argument("--who")
     p.add_argument("--note")
     _add_db(p)
-    p.set_defaults(func=_guarded(cmd_undo))
+    p.set_defaults(func=_guarded(cmd_undo, writes=True))
 
     p = subparsers.add_parser("history", help="an image's label history and predictions")
     p.add_argument("image")
@@ -211,11 +225,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("ref", nargs="?", help="activate: hash, hash prefix or name; add: model file")
     p.add_argument("--activate", action="store_true", help="add: make it the active model")
     _add_db(p)
-    p.set_defaults(func=_guarded(_models_checked))
+    p.set_defaults(func=_models_checked)
 
 
-def _models_checked(args: argparse.Namespace, store: Any) -> int:
+def _models_checked(args: argparse.Namespace) -> int:
     if args.action in ("activate", "add") and not args.ref:
         _err(f"models {args.action} needs a {'model' if args.action == 'activate' else 'file'}")
         return 2
-    return cmd_models(args, store)
+    return _guarded(cmd_models, writes=args.action != "list")(args)

@@ -266,6 +266,12 @@ def _open_regular(path: Path) -> int:
     return fd
 
 
+def open_regular_file(path: _Source) -> IO[bytes]:
+    """A binary file object for a regular file; folders, FIFOs and devices raise
+    ImageLoadError (the image store copies through this, so a FIFO never blocks it)."""
+    return os.fdopen(_open_regular(Path(path)), "rb")
+
+
 def read_file_bytes(path: _Source) -> bytes:
     """All bytes of a regular file; folders, FIFOs and devices raise ImageLoadError."""
     p = Path(path)

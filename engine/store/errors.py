@@ -7,6 +7,11 @@ class StoreError(Exception):
     """The store cannot do what was asked (bad input, unknown image/run/model, I/O trouble)."""
 
 
+class StoreWriteError(StoreError):
+    """A file of the store (an image copy, an export) could not be written: disk full,
+    read-only folder... The message names the file and that cause, never "original gone"."""
+
+
 class StoreVersionError(StoreError):
     """The database is not a PoxScreen store this version can use; the file was left untouched."""
 

@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import and_, exists, null, select
 from sqlalchemy.orm import Session
 
+from engine.atomic import WriteFailed, atomic_open
 from engine.paths import display_path, path_from_text
-from engine.store.errors import StoreError
+from engine.store.errors import StoreError, StoreWriteError
 from engine.store.imagestore import ImageStore, copy_verified, file_ext
 from engine.store.models import REFER, Image, ModelVersion, Prediction, Run, RunItem
 
@@ -59,12 +60,20 @@ def export_csv(session: Session, out_file: Path, *, model_id: int, run_id: int |
     classes = _classes(session, model_id)
     header = ["path", "sha256", "error", "width", "height", "top_class", "confidence", "entropy"]
     header += [f"p_{c}" for c in classes] + ["label", "stored_path"]
-    out_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        rows = session.execute(stmt.execution_options(yield_per=2000))
+        return _write_csv(out_file, header, classes, rows)
+    except WriteFailed as exc:
+        raise StoreWriteError(str(exc)) from exc
+
+
+def _write_csv(out_file: Path, header: list[str], classes: list[str], rows: Any) -> int:
+    """The CSV written atomically: a reader never sees half an export."""
     n = 0
-    with out_file.open("w", newline="", encoding="utf-8") as f:
+    with atomic_open(out_file, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(header)
-        for path, error, img, pred in session.execute(stmt.execution_options(yield_per=2000)):
+        for path, error, img, pred in rows:
             probs: dict[str, Any] = dict(pred.probabilities) if pred is not None else {}
             writer.writerow(
                 [
@@ -122,12 +131,14 @@ def export_imagefolder(
         ext = file_ext(sources[0]) if sources else ".img"
         target = out_dir / _safe_dirname(label) / f"{img.sha256}{ext}"
         done = target.exists() and img.size_bytes in (None, target.stat().st_size)
+        reasons: list[str] = []
         for src in sources if not done else []:
-            if not src.is_file():
-                continue
             try:
                 copy_verified(src, target, img.sha256)
-            except StoreError:
+            except StoreWriteError:
+                raise  # disk full or read-only: every later copy fails too; say so, once
+            except StoreError as exc:
+                reasons.append(str(exc))
                 continue
             done = True
             break
@@ -136,6 +147,7 @@ def export_imagefolder(
             summary.written += 1
         else:
             where = display_path(img.path) if img.path else "no known path"
-            summary.missing.append(f"{img.sha256} ({where})")
+            why = "; ".join(reasons) or "no copy in the image store and no original path"
+            summary.missing.append(f"{img.sha256} ({where}): {display_path(why)}")
     summary.per_class = dict(sorted(counts.items()))
     return summary

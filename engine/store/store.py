@@ -346,8 +346,10 @@ class Store(ReviewAndModels):
     def record_screening(self, run_id: int, meta: Any, results: Sequence[Any]) -> None:
         self.record_results(run_id, results, model_version=meta.content_hash)
 
-    def finish_screening(self, run_id: int, status: str, counts: Mapping[str, int]) -> None:
-        self.finish_run(run_id, status, total=counts.get("total"))
+    def finish_screening(
+        self, run_id: int, status: str, counts: Mapping[str, int], error: str | None = None
+    ) -> None:
+        self.finish_run(run_id, status, total=counts.get("total"), error=error)
 
     def active_model_path(self) -> Path | None:
         """The active model's file, when one is registered and still on disk."""

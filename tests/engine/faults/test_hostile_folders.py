@@ -52,6 +52,9 @@ def test_fifo_is_refused_not_read(tmp_path: Path) -> None:
 @posix_only
 @pytest.mark.parametrize("command", ["label", "history"])
 def test_label_and_history_on_fifo_do_not_hang(tmp_path: Path, command: str) -> None:
+    from engine.store import Store
+
+    Store.open(tmp_path / "c.db").close()
     fifo = tmp_path / "pipe.jpg"
     os.mkfifo(fifo)
     args = [fifo, "Normal"] if command == "label" else [fifo]

@@ -117,25 +117,57 @@ def _open(name: _Source, fp: Path | IO[bytes]) -> Image.Image:
         raise ImageLoadError(name, "not an image or unsupported format") from exc
 
 
-def _scale_to_8bit(im: Image.Image) -> Image.Image:
+def _scale_params(im: Image.Image) -> tuple[float, float] | None:
+    """(offset, scale) mapping the image's values to 0..255, or None for a flat image."""
+    if im.mode.startswith("I;16"):  # (Pillow has no extrema for I;16B; none are needed)
+        return 0.0, 1.0 / 257.0
+    lo, hi = (float(v) for v in im.getextrema())  # computed in C, no copy of the pixels
+    if im.mode == "I" and lo >= 0 and hi <= 65535:
+        return 0.0, 1.0 / 257.0
+    if im.mode == "F" and lo >= 0 and hi <= 1.0:
+        return 0.0, 255.0
+    return (-lo, 255.0 / (hi - lo)) if hi > lo else None
+
+
+def _reduce_factor(size: tuple[int, int], target_size: int | None) -> int:
+    """Largest integer reduction keeping the shorter side >= target_size (as JPEG draft does)."""
+    return max(1, min(size) // target_size) if target_size else 1
+
+
+def _scale_to_8bit(im: Image.Image, target_size: int | None = None) -> Image.Image:
     """Map 16/32-bit integer and float greyscale to "L" by scaling the range, never clipping.
 
     16-bit data (I;16*, or "I" holding 0..65535, as some decoders deliver 16-bit PNG/TIFF) is
     divided by 257 so 65535 -> 255 and brightness is preserved. Floats in 0..1 are multiplied by
     255. Anything else is stretched min..max, the only faithful choice without a known range.
+
+    Memory: a 100 MP 16-bit image must not need gigabytes. The range comes from Pillow's
+    extrema, "I"/"F" images are reduced first when only ``target_size`` is needed, and values
+    are scaled in row blocks of ~1 MP into one uint8 array, so the peak is the decoded image plus
+    the 8-bit result plus one block.
     """
-    arr = np.asarray(im).astype(np.float64)
-    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
-    if im.mode.startswith("I;16") or (im.mode == "I" and lo >= 0 and hi <= 65535):
-        arr = arr / 257.0
-    elif im.mode == "F" and lo >= 0 and hi <= 1.0:
-        arr = arr * 255.0
-    else:
-        arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
-    return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), mode="L")
+    params = _scale_params(im)
+    factor = _reduce_factor(im.size, target_size)
+    if factor > 1 and im.mode in ("I", "F"):  # Pillow cannot reduce I;16: done on "L" below
+        im, factor = im.reduce(factor), 1
+    width, height = im.size
+    out = np.zeros((height, width), dtype=np.uint8)
+    if params is not None:
+        offset, scale = params
+        step = max(1, (1 << 20) // max(width, 1))
+        for y in range(0, height, step):
+            block = np.asarray(im.crop((0, y, width, min(height, y + step))), dtype=np.float64)
+            if offset:
+                block += offset
+            block *= scale
+            np.rint(block, out=block)
+            np.clip(block, 0, 255, out=block)
+            out[y : y + step] = block
+    result = Image.fromarray(out, mode="L")
+    return result.reduce(factor) if factor > 1 else result
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
+def _to_rgb(im: Image.Image, target_size: int | None = None) -> Image.Image:
     """Convert any decoded mode to RGB.
 
     Transparency is composited onto white rather than dropped: dropping alpha exposes whatever
@@ -143,7 +175,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     model could mistake for a lesion border; white is also how viewers show such files.
     """
     if im.mode.startswith("I") or im.mode == "F":
-        im = _scale_to_8bit(im)
+        im = _scale_to_8bit(im, target_size)
     if im.mode in _ALPHA_MODES or "transparency" in im.info:
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -180,7 +212,7 @@ def _decode(
         except Exception as exc:  # broken EXIF must not make a readable photo unusable
             log.warning("%s: ignoring unreadable EXIF orientation (%s)", name, exc)
         try:
-            return _to_rgb(im)
+            return _to_rgb(im, target_size)
         except (ValueError, OSError) as exc:
             raise ImageLoadError(name, f"unsupported colour mode {im.mode}") from exc
 

@@ -27,7 +27,8 @@ GUI: ``review_queue(ReviewFilter(...), limit=100, after=page.next_cursor)``, ``c
 ``current_label``, ``runs``, ``run``. Trainer: ``labelled_images``, ``start_training_run``,
 ``update_training_run``, ``register_model``, ``register_model_file``, ``activate_model``,
 ``models``, ``active_model``, ``active_model_path``.
-Exports: ``export_csv``, ``export_imagefolder``.
+Exports: ``export_csv``, ``export_imagefolder``. Patient data: ``forget`` (copy, thumbnails,
+previews and paths removed; hash and history kept), ``check`` (integrity), ``backup``.
 """
 
 import os
@@ -50,6 +51,7 @@ from engine.store.dto import (
 )
 from engine.store.errors import NotFoundError, NothingToUndoError, StoreError, StoreVersionError
 from engine.store.export import ExportSummary
+from engine.store.forget import ForgetOutcome
 from engine.store.models import REFER
 from engine.store.queries import ReviewFilter
 from engine.store.store import Store
@@ -66,6 +68,7 @@ __all__ = [
     "IMAGE_STORE_ENV",
     "REFER",
     "ExportSummary",
+    "ForgetOutcome",
     "ImageRecord",
     "LabelEntry",
     "LabelOutcome",

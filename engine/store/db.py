@@ -209,6 +209,7 @@ def _configure_sqlite(engine: Engine) -> None:
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = FULL")
+            cur.execute("PRAGMA secure_delete = ON")  # a forgotten case's text is overwritten
         finally:
             cur.close()
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.paths import path_from_text
-from engine.store import labels, records, registry
+from engine.store import forget, labels, records, registry
 from engine.store._review import ReviewAndModels
 from engine.store.dto import (
     ImageRecord,
@@ -31,7 +31,8 @@ from engine.store.dto import (
     RunInfo,
 )
 from engine.store.errors import NotFoundError, StoreError
-from engine.store.models import REFER, Image, ModelVersion, Prediction, Run, utcnow
+from engine.store.forget import ForgetOutcome
+from engine.store.models import REFER, Image, ModelVersion, Prediction, Run, RunItem, utcnow
 
 _HEXREF = re.compile(r"^[0-9a-fA-F]{6,64}$")
 
@@ -326,6 +327,22 @@ class Store(ReviewAndModels):
                     file = original
                 out.append(LabelledImage(img.sha256, img.current_label or "", file))
             return out
+
+    def forget(self, ref: str | os.PathLike[str]) -> ForgetOutcome:
+        """Remove a photo's pixels from the data folder: its image-store copy, thumbnails and
+        previews, and its file paths in the database. The hash, predictions and label history
+        stay (the audit trail). Files that cannot be deleted are listed in ``failed``."""
+        from engine.paths import user_data_dir
+
+        with self.write() as s:
+            img = self._find_image(s, ref)
+            sha, stored = img.sha256, img.stored_path
+            img.stored_path = None
+            img.path = None
+            img.forgotten_at = utcnow()
+            for item in s.scalars(select(RunItem).where(RunItem.image_id == img.id)):
+                item.path = f"(forgotten) {sha[:16]} #{item.id}"
+        return forget.remove_files(sha, self.images, user_data_dir(), stored)
 
     # --- engine.screening.ResultStore protocol -------------------------------------------
 

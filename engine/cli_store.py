@@ -154,7 +154,9 @@ def cmd_export(args: argparse.Namespace, store: Any) -> int:
         return 0
     summary = store.export_imagefolder(out, run_id=args.run, include_refer=args.include_refer)
     per_class = ", ".join(f"{k}: {v}" for k, v in summary.per_class.items()) or "none"
-    print(f"{summary.written} labelled images -> {out} ({per_class})")
+    print(f"{summary.written} labelled images -> {out} ({per_class}), without metadata")
+    if summary.manifest is not None:
+        print(f"original and exported SHA-256 of each file: {summary.manifest}")
     for line in summary.missing:
         print(f"not exported: {line}", file=sys.stderr)
     return 1 if summary.missing else 0

@@ -18,6 +18,7 @@ from engine.store.db import describe, open_engine, sqlite_cause, sqlite_file, wr
 from engine.store.errors import NotFoundError, StoreError
 from engine.store.health import Housekeeping, sqlite_check
 from engine.store.imagestore import ImageStore
+from engine.store.owner import Heartbeat
 from engine.store.queries import ReviewFilter
 
 IMAGE_STORE_ENV = "POXSCREEN_IMAGE_STORE"
@@ -60,6 +61,7 @@ class StoreBase:
         self._writer = sessionmaker(writer(engine), expire_on_commit=False)
         # Integrity quick check and stale-temporary cleanup run in the background (issue #9).
         self.housekeeping = Housekeeping(sqlite_file(engine.url), self.images.root).start()
+        self._heartbeats: dict[int, Heartbeat] = {}  # runs this object screens (store.py)
 
     @classmethod
     def open(
@@ -86,6 +88,9 @@ class StoreBase:
         return sqlite_check(path, full=full)
 
     def close(self) -> None:
+        for beat in self._heartbeats.values():
+            beat.stop()
+        self._heartbeats.clear()
         self.engine.dispose()
 
     def __enter__(self: _S) -> _S:

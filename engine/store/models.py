@@ -36,8 +36,9 @@ REFER = "refer"
 RUN_STATUSES = ("running", "finished", "cancelled", "failed")
 TRAINING_STATUSES = ("running", "finished", "cancelled", "failed")
 LABEL_KINDS = ("set", "undo")
-STALE_RUN_SECONDS = 30.0
-"""A ``running`` run with no batch recorded for this long is taken as interrupted (a crash)."""
+STALE_RUN_SECONDS = 120.0
+"""A ``running`` run silent (no batch, no heartbeat) this long is taken as interrupted; on the
+same host a dead owner process counts at once (engine.store.owner.OWNER_SILENT_SECONDS)."""
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

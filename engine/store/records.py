@@ -24,13 +24,13 @@ from engine.store.dto import RecordStats, RunCounts, RunInfo
 from engine.store.errors import NotFoundError, StoreError
 from engine.store.models import (
     RUN_STATUSES,
-    STALE_RUN_SECONDS,
     Image,
     ModelVersion,
     Prediction,
     Run,
     RunItem,
 )
+from engine.store.owner import owner_gone
 from engine.store.sqlutil import chunked, insert_ignore, upsert
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -167,8 +167,14 @@ def begin_run(
     model: ModelVersion,
     now: datetime,
     total: int | None,
+    owner: tuple[str, int, str] | None = None,
 ) -> int:
+    host, pid, token = owner or (None, None, None)
     run = Run(
+        owner_host=host,
+        owner_pid=pid,
+        owner_token=token,
+        heartbeat_at=now,
         folder=folder,
         options=dict(options),
         model_id=model.id,
@@ -191,13 +197,28 @@ def resumable_run(session: Session, folder: str, model_id: int, now: datetime) -
     )
     if run is None:
         return None
-    if run.status == "running" and (now - run.updated_at).total_seconds() < STALE_RUN_SECONDS:
-        return None  # probably still alive in another process or thread
+    if run.status == "running" and not run_owner_gone(run, now):
+        return None  # alive in another process or thread: never write into its run
     return run
 
 
-def reopen_run(run: Run, options: Mapping[str, Any], total: int | None, now: datetime) -> None:
+def run_owner_gone(run: Run, now: datetime) -> bool:
+    """The owner of a ``running`` run is gone (see engine.store.owner)."""
+    last = max(run.updated_at, run.heartbeat_at or run.updated_at)
+    return owner_gone(run.owner_host, run.owner_pid, last, now)
+
+
+def reopen_run(
+    run: Run,
+    options: Mapping[str, Any],
+    total: int | None,
+    now: datetime,
+    owner: tuple[str, int, str] | None = None,
+) -> None:
     run.status, run.finished_at, run.error, run.updated_at = "running", None, None, now
+    if owner is not None:
+        run.owner_host, run.owner_pid, run.owner_token = owner
+    run.heartbeat_at = now
     run.options = {**run.options, **dict(options)}
     run.n_total = total if total is not None else run.n_total
 
@@ -318,6 +339,9 @@ def run_info(session: Session, run: Run) -> RunInfo:
         total=run.n_total,
         counts=counts,
         error=run.error,
+        owner_host=run.owner_host,
+        owner_pid=run.owner_pid,
+        heartbeat_at=run.heartbeat_at,
     )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.paths import path_from_text
@@ -33,6 +33,7 @@ from engine.store.dto import (
 from engine.store.errors import NotFoundError, StoreError
 from engine.store.forget import ForgetOutcome
 from engine.store.models import REFER, Image, ModelVersion, Prediction, Run, RunItem, utcnow
+from engine.store.owner import Heartbeat, new_owner
 
 _HEXREF = re.compile(r"^[0-9a-fA-F]{6,64}$")
 
@@ -88,12 +89,34 @@ class Store(ReviewAndModels):
                     path=os.fspath(model_path) if model_path else None,
                     meta=model_meta,
                 )
+            owner = new_owner()
+            run_id = None
             if resume:
                 run = records.resumable_run(s, records.folder_key(folder), model.id, utcnow())
                 if run is not None:
-                    records.reopen_run(run, options, total, utcnow())
-                    return run.id
-            return records.begin_run(s, records.folder_key(folder), options, model, utcnow(), total)
+                    records.reopen_run(run, options, total, utcnow(), owner)
+                    run_id = run.id
+            if run_id is None:
+                key = records.folder_key(folder)
+                run_id = records.begin_run(s, key, options, model, utcnow(), total, owner)
+        self._start_heartbeat(run_id, owner[2])
+        return run_id
+
+    def _start_heartbeat(self, run_id: int, token: str) -> None:
+        """Keep the run visibly alive while this process owns it (engine.store.owner)."""
+
+        def beat() -> None:
+            with self.write() as s:
+                s.execute(
+                    update(Run)
+                    .where(Run.id == run_id, Run.owner_token == token, Run.status == "running")
+                    .values(heartbeat_at=utcnow())
+                )
+
+        old = self._heartbeats.pop(run_id, None)
+        if old is not None:
+            old.stop()
+        self._heartbeats[run_id] = Heartbeat(beat).start()
 
     def record_results(
         self, run_id: int, results: Sequence[Any], *, model_version: str | None = None
@@ -118,6 +141,9 @@ class Store(ReviewAndModels):
         self, run_id: int, status: str, *, total: int | None = None, error: str | None = None
     ) -> RunInfo:
         """Close a run as finished, cancelled or failed; counts are recomputed from the tables."""
+        beat = self._heartbeats.pop(run_id, None)
+        if beat is not None:
+            beat.stop()
         with self.write() as s:
             run = records.get_run(s, run_id)
             records.finish_run(s, run, status, utcnow(), total, error)
@@ -125,7 +151,7 @@ class Store(ReviewAndModels):
 
     def find_resumable_run(self, folder: str | os.PathLike[str], model_version: str) -> int | None:
         """The latest interrupted run of this folder with this model (cancelled, failed, or
-        ``running`` with no batch recorded for ``STALE_RUN_SECONDS``), or None."""
+        ``running`` whose owner is gone: see engine.store.owner), or None."""
         with self.read() as s:
             model = s.scalar(
                 select(ModelVersion).where(ModelVersion.content_hash == model_version.lower())

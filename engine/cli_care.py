@@ -43,6 +43,35 @@ def cmd_forget(args: argparse.Namespace, store: Any) -> int:
     return 1 if outcome.failed else 0
 
 
+def cmd_backup(args: argparse.Namespace, store: Any) -> int:
+    info = store.backup(args.dest)
+    print(f"backup written: {info.folder} (database and {info.images} image copies)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Put a backup in place of the store (the current database is moved aside, not deleted)."""
+    from pathlib import Path
+
+    from engine.store import StoreError
+    from engine.store._base import default_image_root
+    from engine.store.backup import restore
+    from engine.store.db import resolve_db_url, sqlite_file
+
+    try:
+        path = sqlite_file(resolve_db_url(args.db))
+        if path is None:
+            raise StoreError("restore works on SQLite stores; use the server's tools for others")
+        moved = restore(Path(args.backup), path, default_image_root(None, path))
+    except (StoreError, OSError) as exc:
+        print(f"poxscreen: error: {exc}", file=sys.stderr)
+        return 2
+    if moved is not None:
+        print(f"the database it replaced was kept as {moved}")
+    print(f"restored {args.backup} -> {path}")
+    return 0
+
+
 def register(subparsers: Any) -> None:
     """Add the store-care sub-commands to ``poxscreen``'s sub-parsers."""
     p = subparsers.add_parser("check", help="check the case store for damage (full check)")
@@ -54,3 +83,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--yes", action="store_true", help="really forget (cannot be undone)")
     _add_db(p)
     p.set_defaults(func=_guarded(cmd_forget))
+
+    p = subparsers.add_parser("backup", help="back up the case store and its image copies")
+    p.add_argument("dest", help="folder in which a new backup folder is made")
+    _add_db(p)
+    p.set_defaults(func=_guarded(cmd_backup))
+
+    p = subparsers.add_parser("restore", help="restore a backup made by 'poxscreen backup'")
+    p.add_argument("backup", help="the backup folder (poxscreen-backup-...)")
+    _add_db(p)
+    p.set_defaults(func=cmd_restore)

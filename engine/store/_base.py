@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.paths import user_data_dir
 from engine.store import records, registry
-from engine.store.db import describe, open_engine, sqlite_cause, sqlite_file, writer
+from engine.store.backup import BackupInfo
+from engine.store.db import (
+    describe,
+    head_revision,
+    open_engine,
+    sqlite_cause,
+    sqlite_file,
+    writer,
+)
 from engine.store.errors import NotFoundError, StoreError
 from engine.store.health import Housekeeping, sqlite_check
 from engine.store.imagestore import ImageStore
@@ -25,13 +33,14 @@ IMAGE_STORE_ENV = "POXSCREEN_IMAGE_STORE"
 _S = TypeVar("_S", bound="StoreBase")
 
 
-def default_image_root(engine: Engine) -> Path:
+def default_image_root(engine: Engine | None, path: Path | None = None) -> Path:
     """``$POXSCREEN_IMAGE_STORE``, else ``<db name>-images`` beside an SQLite file, else
     ``<user data dir>/images`` (a server database still keeps image copies per workstation)."""
     override = os.environ.get(IMAGE_STORE_ENV)
     if override:
         return Path(override)
-    path = sqlite_file(engine.url)
+    if engine is not None:
+        path = sqlite_file(engine.url)
     if path is not None:
         return path.with_name(f"{path.stem}-images")
     return user_data_dir() / "images"
@@ -86,6 +95,19 @@ class StoreBase:
                 s.execute(text("SELECT 1"))
             return []
         return sqlite_check(path, full=full)
+
+    def backup(self, dest: str | os.PathLike[str]) -> BackupInfo:
+        """A consistent backup (database and image copies) in a new folder under ``dest``;
+        safe while others screen and label. See engine.store.backup for ``restore``."""
+        from engine.store.backup import backup
+
+        path = sqlite_file(self.engine.url)
+        if path is None:
+            raise StoreError(
+                f"{self.location}: a server database is backed up with the server's own tools "
+                "(pg_dump); PoxScreen backs up SQLite stores"
+            )
+        return backup(path, self.images.root, Path(dest), head_revision())
 
     def close(self) -> None:
         for beat in self._heartbeats.values():

@@ -14,6 +14,7 @@ instead of failing half-way, while readers start a plain deferred ``BEGIN``.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from engine.atomic import free_bytes
 from engine.paths import user_data_dir
 from engine.store.errors import StoreError, StoreVersionError
+
+log = logging.getLogger(__name__)
 
 DB_ENV = "POXSCREEN_DB"
 DB_FILENAME = "poxscreen.db"
@@ -56,7 +59,7 @@ def resolve_db_url(db: str | os.PathLike[str] | URL | None = None) -> URL:
     if isinstance(value, str) and "://" in text_value:
         try:
             return make_url(text_value)
-        except ArgumentError as exc:
+        except (ArgumentError, ValueError) as exc:  # e.g. a port that is not a number
             raise StoreError(
                 f"{text_value}: not a database path or SQLAlchemy URL ({exc})"
             ) from exc
@@ -87,6 +90,19 @@ def describe(url: URL) -> str:
     """A location for messages: the file path, or the URL without its password."""
     path = sqlite_file(url)
     return str(path) if path is not None else url.render_as_string(hide_password=True)
+
+
+def setting_text(db: str | os.PathLike[str] | URL | None) -> str:
+    """What a settings file may keep for ``db``: the URL *without* its password. The password
+    belongs in the server's password file (``~/.pgpass``, ``PGPASSFILE``) or ``PGPASSWORD``,
+    which the PostgreSQL driver reads by itself when the URL has none."""
+    url = resolve_db_url(db)
+    if sqlite_file(url) is not None:
+        return str(sqlite_file(url))
+    bare = URL.create(
+        url.drivername, url.username, None, url.host, url.port, url.database, url.query
+    )
+    return bare.render_as_string(hide_password=False)
 
 
 def _alembic_config(connection: Any = None) -> Config:
@@ -292,6 +308,12 @@ def open_engine(
             _check_new_file(path, create)
         engine = create_store_engine(url)
     else:
+        if url.password:
+            log.warning(
+                "%s: the database URL holds a password; keep it in ~/.pgpass or PGPASSWORD "
+                "instead, so it is never written to settings",
+                location,
+            )
         engine = create_store_engine(url)
         state = _inspect_engine(engine, location)
 

@@ -71,13 +71,13 @@ def fsync_dir(folder: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def _temp_beside(target: Path) -> tuple[int, Path]:
+def _temp_beside(target: Path, suffix: str = TEMP_SUFFIX) -> tuple[int, Path]:
     if target.is_dir():
         raise WriteFailed(errno.EISDIR, f"{target}: cannot write: it is a folder")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(
-            prefix=f"{TEMP_PREFIX}{target.name[:80]}.", suffix=TEMP_SUFFIX, dir=target.parent
+            prefix=f"{TEMP_PREFIX}{target.name[:80]}.", suffix=suffix, dir=target.parent
         )
     except OSError as exc:
         raise write_failed(target, exc) from exc
@@ -121,9 +121,11 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", **kwargs: Any) -
 @contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str = TEMP_SUFFIX) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` for writers that need a file name (safetensors,
-    matplotlib); on success it is fsynced and renamed into place, as :func:`atomic_open` does."""
+    matplotlib: give ``suffix=".png"`` where the writer picks the format from it); on success
+    it is fsynced and renamed into place, as :func:`atomic_open` does. Stale-temporary cleanup
+    finds only names ending in ``.tmp``, so prefer the default suffix."""
     target = Path(path)
-    fd, tmp = _temp_beside(target)
+    fd, tmp = _temp_beside(target, suffix)
     os.close(fd)
     try:
         yield tmp

@@ -21,20 +21,6 @@ def _err(msg: str) -> None:
     print(f"poxscreen: error: {msg}", file=sys.stderr)
 
 
-def resolve_model(model_path: str | None, store: Any = None) -> tuple[Any, Any]:
-    """--model FILE, else the store's active model, else the shipped default, else untrained."""
-    from engine.checkpoint import load_model
-    from engine.default_model import load_default_model
-
-    if model_path:
-        return load_model(model_path)
-    if store is not None:
-        active = store.active_model_path()
-        if active is not None:
-            return load_model(active)
-    return load_default_model()
-
-
 def open_store_from_args(args: argparse.Namespace) -> Any:
     """The case store a screening writes into (created, and announced, when new)."""
     if getattr(args, "no_store", False):
@@ -49,18 +35,19 @@ def _screen_setup(args: argparse.Namespace) -> tuple[Any, Any]:
     from engine.checkpoint import ModelFileError
     from engine.default_model import UNTRAINED_WARNING
     from engine.device import DeviceError
-    from engine.predictor import Predictor
+    from engine.session import open_model
     from engine.store import StoreError
 
     store = None
     try:
         store = open_store_from_args(args)
-        model, meta = resolve_model(args.model, store)
-        predictor = Predictor(model, meta, device=args.device, batch_size=args.batch_size)
+        active = open_model(store, args.model, args.device)
+        predictor = active.predictor(batch_size=args.batch_size)
     except (ModelFileError, DeviceError, StoreError) as exc:
         if store is not None:
             store.close()
         raise _SetupFailed(str(exc)) from exc
+    meta = active.meta
     print(f"Model: {meta.version}  Device: {predictor.choice}", file=sys.stderr)
     if not meta.trained:
         print(f"WARNING: {UNTRAINED_WARNING}", file=sys.stderr)
@@ -97,6 +84,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     bar = tqdm(total=0, unit="img", file=sys.stderr, disable=args.quiet)
 
     def on_progress(p: Progress) -> None:
+        bar.set_description("listing" if p.phase == "walking" else "screening", refresh=False)
         bar.total = p.total
         bar.n = p.done
         bar.set_postfix(errors=p.errors, skipped=p.skipped, refresh=False)

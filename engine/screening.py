@@ -10,6 +10,7 @@ import csv
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from engine.atomic import WriteFailed, atomic_open, write_failed
-from engine.images import iter_image_files
+from engine.images import sort_paths, walk_image_files
 from engine.paths import display_path
 from engine.predictor import Prediction, Predictor
+from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +42,19 @@ class ResultStore(Protocol):
 
 @dataclass
 class Progress:
+    """Where a screening is. While ``phase`` is "walking" the folder is still being listed:
+    ``total`` counts the images found so far and grows. ``rate`` is images per second of the
+    screening phase; ``eta_s`` is None until there is a rate."""
+
     done: int
     total: int
     errors: int
     skipped: int
+    current: str | None = None
+    elapsed_s: float = 0.0
+    rate: float = 0.0
+    eta_s: float | None = None
+    phase: str = "screening"
 
 
 @dataclass
@@ -80,10 +91,13 @@ def csv_header(classes: Sequence[str]) -> list[str]:
         "model_trained",
         "error",
         "source",
+        "referral",
     ]
 
 
-def csv_row(p: Prediction, classes: Sequence[str], trained: bool) -> list[str]:
+def csv_row(
+    p: Prediction, classes: Sequence[str], trained: bool, rule: ReferralRule = DEFAULT_REFERRAL_RULE
+) -> list[str]:
     def fmt(v: float | None) -> str:
         return "" if v is None else f"{v:.6f}"
 
@@ -97,6 +111,7 @@ def csv_row(p: Prediction, classes: Sequence[str], trained: bool) -> list[str]:
         str(trained).lower(),
         p.error or "",
         "case store (screened earlier)" if p.skipped else "",
+        "" if not p.probabilities else str(rule.flags(p.probabilities)).lower(),
     ]
 
 
@@ -115,6 +130,7 @@ class ScreeningJob:
         on_progress: Callable[[Progress], None] | None = None,
         on_results: Callable[[list[Prediction]], None] | None = None,
         cancel: threading.Event | None = None,
+        referral: ReferralRule | None = None,
     ) -> None:
         self.predictor = predictor
         self.folder = Path(folder)
@@ -125,6 +141,44 @@ class ScreeningJob:
         self.on_progress = on_progress
         self.on_results = on_results
         self.cancel = cancel or threading.Event()
+        self._t0 = self._t_screen = 0.0
+        self.referral = referral
+
+    def _walk(self, t0: float) -> list[Path]:
+        """List the folder, reporting progress as images are found; stops on cancel."""
+        found: list[Path] = []
+        last = 0.0
+        for path in walk_image_files(self.folder, self.recursive, cancel=self.cancel):
+            if self.cancel.is_set():
+                break
+            found.append(path)
+            now = time.monotonic()
+            if self.on_progress is not None and (len(found) == 1 or now - last >= 0.1):
+                last = now
+                self.on_progress(
+                    Progress(0, len(found), 0, 0, str(path), now - t0, 0.0, None, "walking")
+                )
+        return sort_paths(found)
+
+    def _report(self, summary: ScreeningSummary, done: int, current: str | None) -> None:
+        if self.on_progress is None:
+            return
+        now, t0, t_screen = time.monotonic(), self._t0, self._t_screen
+        rate = done / (now - t_screen) if done and now > t_screen else 0.0
+        eta = (summary.total - done) / rate if rate > 0 else None
+        self.on_progress(
+            Progress(
+                done,
+                summary.total,
+                len(summary.errors),
+                summary.skipped,
+                current,
+                now - t0,
+                rate,
+                eta,
+                "screening",
+            )
+        )
 
     def run(self) -> ScreeningSummary:
         """Screen everything; the run's status is set only once the CSV is safely written.
@@ -132,17 +186,17 @@ class ScreeningJob:
         A store or output failure part-way raises :class:`ScreeningFailed` after closing the
         run as failed and keeping the CSV of what was screened (see ``csv_kept``).
         """
+        self._t0 = t0 = time.monotonic()
         summary = ScreeningSummary(started_at=_now(), csv_path=self.csv_path)
-        paths = (
-            self.paths if self.paths is not None else iter_image_files(self.folder, self.recursive)
-        )
+        paths = self.paths if self.paths is not None else self._walk(t0)
+        walk_cancelled = self.cancel.is_set() and self.paths is None
         summary.total = len(paths)
         meta = self.predictor.meta
         # Open the output first: a folder or unwritable --out fails before any run is begun.
         writer = _AtomicCsv(self.csv_path, csv_header(meta.classes)) if self.csv_path else None
         done: set[str] = set()
         try:
-            if self.store is not None:
+            if self.store is not None and not walk_cancelled:
                 done = self.store.screened_hashes(meta.content_hash)
                 summary.run_id = self.store.begin_screening(
                     str(self.folder),
@@ -158,8 +212,10 @@ class ScreeningJob:
                 writer.discard()
             raise
         status, error = "failed", None
+        self._t_screen = time.monotonic()
         try:
-            self._screen(paths, done, writer, summary)
+            self._screen([] if walk_cancelled else paths, done, writer, summary)
+            summary.cancelled = walk_cancelled or summary.cancelled
             if writer is not None:
                 writer.commit()
             status = "cancelled" if summary.cancelled else "finished"
@@ -183,22 +239,18 @@ class ScreeningJob:
         summary: ScreeningSummary,
     ) -> None:
         meta = self.predictor.meta
+        rule = self._referral_rule()
         processed = 0
+        self._report(summary, 0, None)
         for batch in self.predictor.predict_paths(
             paths, skip=done.__contains__ if done else None, cancel=self.cancel
         ):
-            for p in batch:
-                if p.skipped:
-                    summary.skipped += 1
-                elif p.error:
-                    summary.errors.append((str(p.path), p.error))
-                else:
-                    summary.predicted += 1
+            _tally(summary, batch)
+            self._fill_skipped(batch)  # resumed images carry their stored result everywhere
             if writer is not None:  # before the store: a store failure keeps this batch's rows
-                self._fill_skipped(batch)
                 writer.write(
                     [
-                        csv_row(p, meta.classes, meta.trained)
+                        csv_row(p, meta.classes, meta.trained, rule)
                         for p in batch
                         if not p.skipped or p.top_class
                     ]
@@ -208,11 +260,8 @@ class ScreeningJob:
             if self.on_results is not None:
                 self.on_results(batch)
             processed += len(batch)
-            if self.on_progress is not None:
-                self.on_progress(
-                    Progress(processed, summary.total, len(summary.errors), summary.skipped)
-                )
-        summary.cancelled = self.cancel.is_set() and processed < summary.total
+            self._report(summary, processed, str(batch[-1].path) if batch else None)
+        summary.cancelled = self.cancel.is_set() and processed < len(paths)
 
     def _close_run(self, summary: ScreeningSummary, status: str, error: str | None) -> None:
         """Record how the run ended; while another error propagates, a second one (the store
@@ -229,6 +278,13 @@ class ScreeningJob:
                 raise
             log.warning("run #%s could not be closed as failed", summary.run_id, exc_info=True)
 
+    def _referral_rule(self) -> ReferralRule:
+        """The rule given, else the case store's (so CLI and GUI agree), else the default."""
+        if self.referral is not None:
+            return self.referral
+        read = getattr(self.store, "referral_rule", None)
+        return read() if callable(read) else DEFAULT_REFERRAL_RULE
+
     def _fill_skipped(self, batch: list[Prediction]) -> None:
         """Give already-screened images their stored result, so a resumed CSV is complete."""
         skipped = [p for p in batch if p.skipped and p.sha256]
@@ -242,6 +298,16 @@ class ScreeningJob:
             hit = stored.get(p.sha256 or "")
             if hit is not None:
                 p.probabilities, p.top_class, p.confidence = hit
+
+
+def _tally(summary: ScreeningSummary, batch: list[Prediction]) -> None:
+    for p in batch:
+        if p.skipped:
+            summary.skipped += 1
+        elif p.error:
+            summary.errors.append((str(p.path), p.error))
+        else:
+            summary.predicted += 1
 
 
 class ScreeningFailed(Exception):

@@ -29,16 +29,16 @@ class ForgetOutcome:
     kept: str = "hash, predictions and label history"
 
 
-def _thumbnail_files(sha: str, data_dir: Path) -> list[Path]:
+def _forget_thumbnails(sha: str, data_dir: Path) -> list[Path]:
     """Thumbnails through engine.thumbnails when present, else by its documented layout
-    ``<data dir>/thumbnails/<sha[:2]>/<sha256>-<size>.jpg``."""
+    ``<data dir>/thumbnails/<sha[:2]>/<sha256>-<size>.jpg``; returns the files it held."""
+    files = list((data_dir / THUMBNAILS_DIR / sha[:2]).glob(f"{sha}*"))
     try:
-        from engine.thumbnails import ThumbnailCache  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        ThumbnailCache = None  # noqa: N806
-    if ThumbnailCache is not None:
-        ThumbnailCache(root=data_dir / THUMBNAILS_DIR).forget(sha)
-    return list((data_dir / THUMBNAILS_DIR / sha[:2]).glob(f"{sha}*"))
+        from engine.thumbnails import ThumbnailCache
+    except ImportError:  # a build without the thumbnail cache: files deleted below
+        return files
+    ThumbnailCache(root=data_dir / THUMBNAILS_DIR).forget(sha)
+    return files
 
 
 def _named_for(sha: str, root: Path) -> list[Path]:
@@ -57,7 +57,9 @@ def remove_files(sha: str, images: ImageStore, data_dir: Path, stored: str | Non
     targets: list[Path] = []
     if stored:
         targets.append(images.path(stored))
-    targets += _thumbnail_files(sha, data_dir)
+    thumbnails = _forget_thumbnails(sha, data_dir)
+    outcome.removed += [f for f in thumbnails if not f.exists()]
+    targets += [f for f in thumbnails if f.exists()]
     for name in PREVIEW_DIRS:
         targets += _named_for(sha, data_dir / name)
     targets += _named_for(sha, images.root / sha[:2] / sha[2:4])

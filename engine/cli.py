@@ -21,6 +21,12 @@ def _err(msg: str) -> None:
     print(f"poxscreen: error: {msg}", file=sys.stderr)
 
 
+def _store_errors() -> tuple[type[Exception], ...]:
+    """StoreError when the case store is in use (``--no-store`` never imports SQLAlchemy)."""
+    store = sys.modules.get("engine.store")
+    return (store.StoreError,) if store is not None else ()
+
+
 def open_store_from_args(args: argparse.Namespace) -> Any:
     """The case store a screening writes into (created, and announced, when new)."""
     if getattr(args, "no_store", False):
@@ -36,14 +42,13 @@ def _screen_setup(args: argparse.Namespace) -> tuple[Any, Any]:
     from engine.default_model import UNTRAINED_WARNING
     from engine.device import DeviceError
     from engine.session import open_model
-    from engine.store import StoreError
 
     store = None
     try:
         store = open_store_from_args(args)
         active = open_model(store, args.model, args.device)
         predictor = active.predictor(batch_size=args.batch_size)
-    except (ModelFileError, DeviceError, StoreError) as exc:
+    except (ModelFileError, DeviceError, *_store_errors()) as exc:
         if store is not None:
             store.close()
         raise _SetupFailed(str(exc)) from exc
@@ -62,7 +67,6 @@ def cmd_screen(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from engine.screening import Progress, ScreeningFailed, ScreeningJob
-    from engine.store import StoreError
 
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -105,7 +109,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("Aborted: no output file written.", file=sys.stderr)
         return 130
-    except (ScreeningFailed, StoreError, OSError) as exc:
+    except (ScreeningFailed, OSError, *_store_errors()) as exc:
         return _screen_failed(exc, args.out)
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -238,7 +238,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--who")
     p.add_argument("--note")
     _add_db(p)
-    p.set_defaults(func=_guarded(cmd_undo, writes=True))
+    p.set_defaults(func=_guarded(cmd_undo))  # nothing to undo in a new store
 
     p = subparsers.add_parser("redo", help="restore the label the latest undo took back")
     p.add_argument("image")

@@ -11,7 +11,7 @@ MODEL ?= resources/models/default.safetensors
 OUT ?= results.csv
 ARGS ?=
 
-.PHONY: run test screen bench evaluate lint clean
+.PHONY: run test screen bench evaluate lint clean screenshots
 
 $(VENV)/.runtime: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,9 +24,9 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-## make run: start the app (until the desktop app lands: screen DIR headlessly)
+## make run: open the desktop app (ARGS="--db FILE --screen FOLDER" also work)
 run: $(VENV)/.runtime
-	$(VENV)/bin/poxscreen screen "$(DIR)" --recursive --out "$(OUT)" $(ARGS)
+	$(PY) -m desktop $(ARGS)
 
 ## make test: lint and run every test
 test: $(VENV)/.dev
@@ -44,6 +44,13 @@ bench: $(VENV)/.dev
 ## make evaluate: reproduce the shipped model's test-split figures (report + plots in evaluation/)
 evaluate: $(VENV)/.dev
 	$(PY) -m trainer evaluate "$(MODEL)" "$(DATA)" --split resources/models/msid_split.json --subset test --out evaluation
+
+## make screenshots: the real app on a sample folder, one PNG per screen in docs/screenshots/
+## (under Xvfb when xvfb-run is installed, else Qt's offscreen platform)
+screenshots: $(VENV)/.dev
+	if command -v xvfb-run >/dev/null; then \
+		xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m desktop.screenshots; \
+	else QT_QPA_PLATFORM=offscreen $(PY) -m desktop.screenshots; fi
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -3,7 +3,8 @@
 Every part of PoxScreen reads photos through this module so that the pixels the clinician sees,
 the pixels the model scores and the pixels a fine-tune trains on are decoded identically:
 EXIF orientation applied, alpha flattened onto white, high bit depths scaled (not clipped) to
-8 bit, always RGB. Bad files become an :class:`ImageLoadError` naming the file and a short
+8 bit, always RGB, no metadata left in ``info`` (so none reaches a picture saved from it).
+Bad files become an :class:`ImageLoadError` naming the file and a short
 reason, never a raw Pillow traceback.
 
 ICC profiles are deliberately ignored: Keras/torchvision training pipelines decode with plain
@@ -238,6 +239,9 @@ def _decode(
             raise ImageLoadError(name, f"unsupported colour mode {im.mode}") from exc
         if max_side is not None and max(rgb.size) > max_side:
             rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        # Pixels only: Pillow re-writes info["exif"] / ["comment"] / XMP when an image is saved,
+        # so a report picture or saved overlay would carry GPS, serials and notes (issue #9).
+        rgb.info.clear()
         return rgb
 
 

@@ -81,3 +81,16 @@ def test_export_strips_metadata_and_records_both_hashes(tmp_path: Path) -> None:
         assert _leaks(exported) == []
         assert hashlib.sha256(exported.read_bytes()).hexdigest() == row["exported_sha256"]
         assert exported.stem == row["original_sha256"] != row["exported_sha256"]
+
+
+def test_report_pictures_and_thumbnails_carry_no_metadata(tmp_path: Path) -> None:
+    from engine.report_images import jpeg_bytes
+    from engine.thumbnails import ThumbnailCache
+
+    src = _photo(tmp_path / "gps.jpg", 3)
+    picture = tmp_path / "report-picture.jpg"
+    picture.write_bytes(jpeg_bytes(load_image(src), 85))
+    assert _leaks(picture) == []
+    ThumbnailCache(root=tmp_path / "thumbs").get(src, size=64)
+    (thumb,) = (tmp_path / "thumbs").rglob("*.jpg")
+    assert _leaks(thumb) == []

@@ -48,3 +48,29 @@ def test_screen_folder_with_invalid_utf8_name(model_file: Path, tmp_path: Path) 
         assert again.skipped == 2
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert sorted(r["path"].rsplit("/", 1)[-1] for r in rows) == ["bad\ufffd.png", "good.png"]
+
+
+@posix_only
+def test_case_csv_and_report_show_an_invalid_utf8_name(tmp_path: Path) -> None:
+    from engine.cases import export_cases_csv
+    from engine.report import ReportOptions, write_report
+    from tests.engine.store.conftest import fake_result
+
+    bad = os.fsdecode(b"/photos/b\xffad.jpg")
+    with Store.open(tmp_path / "case.db") as store:
+        run = store.begin_run("/photos", {}, "a" * 64, model_meta={"classes": ["Measles"]})
+        store.record_results(
+            run,
+            [
+                {**fake_result(1), "path": bad},
+                fake_result(2, path=bad + "x", error="truncated", sha256=None, probabilities=None),
+            ],
+        )
+        out = tmp_path / "cases.csv"
+        assert export_cases_csv(store, out, run) == 2
+        summary = write_report(
+            store, tmp_path / "r.pdf", run, options=ReportOptions(gradcam=False, device="cpu")
+        )
+        assert summary.images >= 0 and (tmp_path / "r.pdf").is_file()
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert {r["path"] for r in rows} == {"/photos/b\ufffdad.jpg", "/photos/b\ufffdad.jpgx"}

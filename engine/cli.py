@@ -38,9 +38,8 @@ def open_store_from_args(args: argparse.Namespace) -> Any:
 
 def _screen_setup(args: argparse.Namespace) -> tuple[Any, Any]:
     """The store and predictor for ``screen``; errors become messages naming file and cause."""
-    from engine.checkpoint import ModelFileError
-    from engine.default_model import UNTRAINED_WARNING
     from engine.device import DeviceError
+    from engine.modelmeta import ModelFileError
     from engine.session import open_model
 
     store = None
@@ -54,7 +53,11 @@ def _screen_setup(args: argparse.Namespace) -> tuple[Any, Any]:
         raise _SetupFailed(str(exc)) from exc
     meta = active.meta
     print(f"Model: {meta.version}  Device: {predictor.choice}", file=sys.stderr)
+    if predictor.note:
+        print(f"Note: {predictor.note}", file=sys.stderr)
     if not meta.trained:
+        from engine.default_model import UNTRAINED_WARNING
+
         print(f"WARNING: {UNTRAINED_WARNING}", file=sys.stderr)
     return store, predictor
 
@@ -156,7 +159,7 @@ def _screen_failed(exc: Exception, out: str | None) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     import json
 
-    from engine.checkpoint import ModelFileError, read_meta
+    from engine.modelmeta import ModelFileError, read_meta
 
     try:
         meta = read_meta(args.model)

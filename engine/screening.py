@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from engine.atomic import WriteFailed, atomic_open, write_failed
 from engine.images import sort_paths, walk_image_files
 from engine.paths import display_path
-from engine.predictor import Prediction, Predictor
+from engine.pipeline import BatchPredictor, Prediction
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class ScreeningJob:
 
     def __init__(
         self,
-        predictor: Predictor,
+        predictor: BatchPredictor,
         folder: str | os.PathLike[str],
         *,
         recursive: bool = False,

@@ -111,16 +111,21 @@ def ensure_active_model(store: Store) -> ModelInfo:
     from engine.store import StoreError
 
     info = store.active_model()
-    if info is not None and info.path and Path(info.path).is_file():
-        return info
     shipped = paths.default_model_path()
     try:
+        if info is not None and info.path and Path(info.path).is_file():
+            meta = read_meta(info.path)
+            if meta.content_hash != info.content_hash and meta.weights_hash == info.content_hash:
+                # registered before identities covered metadata (by its weights' hash): the
+                # same file under its identity now, made active in its place
+                return store.add_model_file(info.path, activate=True)
+            return info
         if info is None:
             if shipped.is_file():
                 return store.add_model_file(shipped, activate=None)
             return _untrained_into(store)
-        if shipped.is_file() and read_meta(shipped).content_hash == info.content_hash:
-            return store.add_model_file(shipped, activate=None)
+        if shipped.is_file() and info.content_hash in _identities(read_meta(shipped)):
+            return store.add_model_file(shipped, activate=True)
     except StoreError as exc:
         raise ModelFileError(store.models_dir, str(exc)) from exc
     where = info.path or info.version
@@ -136,6 +141,11 @@ def open_active_model(store: Store, device: str = "auto") -> ActiveModel:
     info = ensure_active_model(store)
     assert info.path is not None
     return _open(Path(info.path), device, expected=info.content_hash)
+
+
+def _identities(meta: ModelMeta) -> tuple[str, str]:
+    """A model's identity now and the weights-only hash older versions registered it by."""
+    return meta.content_hash, meta.weights_hash
 
 
 def open_model(

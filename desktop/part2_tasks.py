@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 _live: set[_Task] = set()  # keeps signal objects alive until their result is delivered
@@ -37,10 +38,15 @@ def run_in_pool(
     on_done: Callable[[Any], None],
     on_error: Callable[[BaseException], None],
 ) -> None:
-    """Start ``fn`` off the GUI thread; exactly one of ``on_done``/``on_error`` runs on it."""
+    """Start ``fn`` off the GUI thread; exactly one of ``on_done``/``on_error`` runs on it.
+
+    When ``on_error`` is a method of a widget (every dialog passes its own), an answer that
+    arrives after that widget was closed and deleted is dropped instead of touching it."""
+    owner = getattr(on_error, "__self__", None)
+    alive = (lambda: shiboken6.isValid(owner)) if isinstance(owner, QObject) else (lambda: True)
     task = _Task(fn)
-    task.signals.done.connect(on_done)
-    task.signals.failed.connect(on_error)
+    task.signals.done.connect(lambda result: on_done(result) if alive() else None)
+    task.signals.failed.connect(lambda exc: on_error(exc) if alive() else None)
     task.signals.done.connect(lambda _r: _live.discard(task))
     task.signals.failed.connect(lambda _e: _live.discard(task))
     _live.add(task)

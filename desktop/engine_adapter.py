@@ -187,6 +187,7 @@ class ActiveModelHandle:
     device: Any  # engine.device.DeviceChoice
     loaded_s: float = 0.0
     guard: Any = None  # engine.guard.ScopeGuard from the model file (None: "guard unavailable")
+    session: Any = None  # engine.session.ActiveModel: picks the fastest screening backend
 
     @property
     def device_text(self) -> str:
@@ -194,6 +195,8 @@ class ActiveModelHandle:
         return f"{kind} ({self.device.reason})"
 
     def predictor(self, batch_size: int = 16) -> Any:
+        if self.session is not None:  # ONNX Runtime on CPU when the model has a graph
+            return self.session.predictor(batch_size=batch_size)
         from engine.predictor import Predictor
 
         return Predictor(
@@ -226,6 +229,7 @@ def load_active_model(store: Any, device: str = "auto") -> ActiveModelHandle:
         device=active.device,
         loaded_s=time.perf_counter() - start,
         guard=active.guard,
+        session=active,
     )
 
 

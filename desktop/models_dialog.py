@@ -213,6 +213,10 @@ class ModelsDialog(QDialog):
         )
 
     def _show_agreement(self, counts: dict[str, tuple[int, int]]) -> None:
+        import shiboken6
+
+        if not shiboken6.isValid(self.agreement):  # the dialog closed before the answer came
+            return
         self.agreement.setRowCount(len(counts))
         self.agreement.setToolTip(
             "" if counts else "No clinician has labelled an image this version predicted yet."

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,7 +164,9 @@ def start_evaluation(model: Path, folder: Path, out_dir: Path) -> subprocess.Pop
     """``python -m trainer evaluate`` as a child process (report.json + PNGs in ``out_dir``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     log = (out_dir / "evaluate.log").open("wb")
-    cmd = [sys.executable, "-m", "trainer", "evaluate", str(model), str(folder)]
+    from engine.training import trainer_command  # `python -m trainer`, or the frozen app
+
+    cmd = [*trainer_command(), "evaluate", str(model), str(folder)]
     return subprocess.Popen(
         [*cmd, "--out", str(out_dir)],
         stdout=log,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.atomic import atomic_path
+from engine.paths import display_path
 from engine.referral import needs_photo_check
 from engine.store import REFER, ReviewFilter, ReviewItem, RunInfo, Store
 from engine.store import case_rows as rows
@@ -68,7 +69,7 @@ class Case:
 
     @property
     def name(self) -> str:
-        return Path(self.path).name if self.path else (self.sha256 or "")[:12]
+        return display_path(Path(self.path).name) if self.path else (self.sha256 or "")[:12]
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,7 @@ def case_csv_row(case: Case, classes: Sequence[str], version: str, trained: bool
         return "" if v is None else f"{v:.6f}"
 
     return [
-        case.path,
+        display_path(case.path),  # undecodable bytes as U+FFFD; the sha256 column identifies it
         case.sha256 or "",
         case.top_class or "",
         fmt(case.confidence),

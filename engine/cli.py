@@ -14,39 +14,43 @@ from pathlib import Path
 from typing import Any
 
 from engine.device import DEVICE_CHOICES
+from engine.paths import display_path
 
 
 def _err(msg: str) -> None:
     print(f"poxscreen: error: {msg}", file=sys.stderr)
 
 
+def _store_errors() -> tuple[type[Exception], ...]:
+    """StoreError when the case store is in use (``--no-store`` never imports SQLAlchemy)."""
+    store = sys.modules.get("engine.store")
+    return (store.StoreError,) if store is not None else ()
+
+
 def open_store_from_args(args: argparse.Namespace) -> Any:
+    """The case store a screening writes into (created, and announced, when new)."""
     if getattr(args, "no_store", False):
         return None
-    from engine.store import open_store
+    from engine.cli_store import open_store_cli
 
-    return open_store(getattr(args, "db", None))
+    return open_store_cli(getattr(args, "db", None), writes=True)
 
 
-def cmd_screen(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+def _screen_setup(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The store and predictor for ``screen``; errors become messages naming file and cause."""
     from engine.device import DeviceError
     from engine.modelmeta import ModelFileError
-    from engine.screening import Progress, ScreeningJob
     from engine.session import open_model
 
-    folder = Path(args.folder)
-    if not folder.is_dir():
-        _err(f"{folder}: not a folder")
-        return 2
-    store = open_store_from_args(args)
+    store = None
     try:
+        store = open_store_from_args(args)
         active = open_model(store, args.model, args.device)
         predictor = active.predictor(batch_size=args.batch_size)
-    except (ModelFileError, DeviceError) as exc:
-        _err(str(exc))
-        return 2
+    except (ModelFileError, DeviceError, *_store_errors()) as exc:
+        if store is not None:
+            store.close()
+        raise _SetupFailed(str(exc)) from exc
     meta = active.meta
     print(f"Model: {meta.version}  Device: {predictor.choice}", file=sys.stderr)
     if predictor.note:
@@ -56,6 +60,27 @@ def cmd_screen(args: argparse.Namespace) -> int:
         from engine.default_model import UNTRAINED_WARNING
 
         print(f"WARNING: {UNTRAINED_WARNING}", file=sys.stderr)
+    return store, predictor
+
+
+class _SetupFailed(Exception):
+    pass
+
+
+def cmd_screen(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from engine.screening import Progress, ScreeningFailed, ScreeningJob
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        _err(f"{display_path(folder)}: not a folder")
+        return 2
+    try:
+        store, predictor = _screen_setup(args)
+    except _SetupFailed as exc:
+        _err(str(exc))
+        return 2
     cancel = threading.Event()
 
     def on_sigint(signum: int, frame: Any) -> None:
@@ -88,22 +113,48 @@ def cmd_screen(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("Aborted: no output file written.", file=sys.stderr)
         return 130
+    except (ScreeningFailed, OSError, *_store_errors()) as exc:
+        return _screen_failed(exc, args.out)
     finally:
         signal.signal(signal.SIGINT, previous)
         bar.close()
+        if store is not None:
+            store.close()
+    return _screen_done(summary, args.out)
+
+
+def _screen_done(summary: Any, out: str | None) -> int:
     state = "cancelled" if summary.cancelled else "done"
     print(
         f"Screening {state}: {summary.predicted} screened, {summary.skipped} already screened "
         f"(skipped), {len(summary.errors)} could not be read, of {summary.total} images.",
         file=sys.stderr,
     )
-    if args.out:
-        print(f"Results: {args.out}", file=sys.stderr)
+    if out:
+        print(f"Results: {out}", file=sys.stderr)
     if summary.errors:
         print("Files that could not be screened:", file=sys.stderr)
         for path, reason in summary.errors:
-            print(f"  {path}: {reason}", file=sys.stderr)
+            print(f"  {display_path(path)}: {reason}", file=sys.stderr)
     return 130 if summary.cancelled else 0
+
+
+def _screen_failed(exc: Exception, out: str | None) -> int:
+    """A screening stopped by a store or output error: say which file and why, and where the
+    results screened so far are (the run is already closed as failed)."""
+    summary = getattr(exc, "summary", None)
+    if summary is None:  # failed before anything was screened (e.g. --out is a folder)
+        _err(display_path(str(exc)))
+        return 2
+    _err(f"screening stopped: {display_path(str(exc))}")
+    if out:
+        if summary.csv_kept:
+            print(
+                f"Results of the {summary.predicted} images screened so far: {out}", file=sys.stderr
+            )
+        else:
+            print(f"No results file written ({out}).", file=sys.stderr)
+    return 1
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -196,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+        from engine.cli_care import register as register_care
+
+        register_care(sub)
     from engine.cli_report import register as register_report
 
     register_report(sub)

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.paths import display_path
+
 WHO_ENV = "POXSCREEN_USER"
 
 
@@ -32,18 +34,32 @@ def _who(args: argparse.Namespace) -> str:
         return ""
 
 
+def open_store_cli(db: str | None, *, writes: bool) -> Any:
+    """Open ``--db`` for a command. Only commands that write may create a database (a mistyped
+    --db must not become an empty store), and a new one is announced."""
+    from engine.store import Store
+    from engine.store.db import missing_sqlite_file
+
+    new = missing_sqlite_file(db) if writes else None
+    store = Store.open(db, create=writes)
+    if new is not None:
+        print(f"poxscreen: created a new, empty case store at {new}", file=sys.stderr)
+    return store
+
+
 def _guarded(
-    handler: Callable[[argparse.Namespace, Any], int],
+    handler: Callable[[argparse.Namespace, Any], int], *, writes: bool = False
 ) -> Callable[[argparse.Namespace], int]:
-    """Open the store from ``--db``, run the handler, turn store errors into exit code 2."""
+    """Open the store from ``--db``, run the handler; store and file errors become a message
+    naming the file and the cause, and exit code 2 (never a traceback)."""
 
     def run(args: argparse.Namespace) -> int:
-        from engine.store import Store, StoreError
+        from engine.store import StoreError
 
         try:
-            with Store.open(args.db) as store:
+            with open_store_cli(args.db, writes=writes) as store:
                 return handler(args, store)
-        except StoreError as exc:
+        except (StoreError, OSError) as exc:
             _err(str(exc))
             return 2
 
@@ -70,7 +86,7 @@ def cmd_label(args: argparse.Namespace, store: Any) -> int:
         classes=_label_classes(store),
     )
     print(
-        f"{args.image}: {before or '(no label)'} -> {outcome.current_label}"
+        f"{display_path(args.image)}: {before or '(no label)'} -> {outcome.current_label}"
         f"  [{outcome.sha256[:12]}]"
     )
     if outcome.warning:
@@ -89,7 +105,7 @@ def _current_or_none(store: Any, ref: str) -> str | None:
 
 def cmd_undo(args: argparse.Namespace, store: Any) -> int:
     outcome = store.undo(args.image, who=_who(args), note=args.note)
-    print(f"{args.image}: label now {outcome.current_label or '(no label)'}")
+    print(f"{display_path(args.image)}: label now {outcome.current_label or '(no label)'}")
     return 0
 
 
@@ -130,7 +146,7 @@ def cmd_referral(args: argparse.Namespace, store: Any) -> int:
 
 def cmd_history(args: argparse.Namespace, store: Any) -> int:
     image = store.image(args.image)
-    print(f"{image.sha256}  last seen at {image.path or '?'}")
+    print(f"{image.sha256}  last seen at {display_path(image.path or '?')}")
     entries = store.history(args.image)
     if not entries:
         print("no labels yet")
@@ -156,7 +172,7 @@ def cmd_runs(args: argparse.Namespace, store: Any) -> int:
         when = r.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
         print(
             f"#{r.id:<4} {when}  {r.status:<9} {c.screened:>6} screened {c.skipped:>6} skipped "
-            f"{c.failed:>4} failed  {r.model_name}@{r.model_version[:12]}  {r.folder}"
+            f"{c.failed:>4} failed  {r.model_name}@{r.model_version[:12]}  {display_path(r.folder)}"
         )
     return 0
 
@@ -182,9 +198,11 @@ def cmd_export(args: argparse.Namespace, store: Any) -> int:
         return 0
     summary = store.export_imagefolder(out, run_id=args.run, include_refer=args.include_refer)
     per_class = ", ".join(f"{k}: {v}" for k, v in summary.per_class.items()) or "none"
-    print(f"{summary.written} labelled images -> {out} ({per_class})")
+    print(f"{summary.written} labelled images -> {out} ({per_class}), without metadata")
+    if summary.manifest is not None:
+        print(f"original and exported SHA-256 of each file: {summary.manifest}")
     for line in summary.missing:
-        print(f"missing (no copy and original gone or changed): {line}", file=sys.stderr)
+        print(f"not exported: {line}", file=sys.stderr)
     return 1 if summary.missing else 0
 
 
@@ -225,14 +243,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--note", help="optional free-text note")
     p.add_argument("--source", default="clinician", help="clinician (default), import, ...")
     _add_db(p)
-    p.set_defaults(func=_guarded(cmd_label))
+    p.set_defaults(func=_guarded(cmd_label, writes=True))
 
     p = subparsers.add_parser("undo", help="take back an image's latest label")
     p.add_argument("image")
     p.add_argument("--who")
     p.add_argument("--note")
     _add_db(p)
-    p.set_defaults(func=_guarded(cmd_undo))
+    p.set_defaults(func=_guarded(cmd_undo))  # nothing to undo in a new store
 
     p = subparsers.add_parser("redo", help="restore the label the latest undo took back")
     p.add_argument("image")
@@ -279,11 +297,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("ref", nargs="?", help="activate: hash, hash prefix or name; add: model file")
     p.add_argument("--activate", action="store_true", help="add: make it the active model")
     _add_db(p)
-    p.set_defaults(func=_guarded(_models_checked))
+    p.set_defaults(func=_models_checked)
 
 
-def _models_checked(args: argparse.Namespace, store: Any) -> int:
+def _models_checked(args: argparse.Namespace) -> int:
     if args.action in ("activate", "add") and not args.ref:
         _err(f"models {args.action} needs a {'model' if args.action == 'activate' else 'file'}")
         return 2
-    return cmd_models(args, store)
+    return _guarded(cmd_models, writes=args.action != "list")(args)

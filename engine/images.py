@@ -3,7 +3,8 @@
 Every part of PoxScreen reads photos through this module so that the pixels the clinician sees,
 the pixels the model scores and the pixels a fine-tune trains on are decoded identically:
 EXIF orientation applied, alpha flattened onto white, high bit depths scaled (not clipped) to
-8 bit, always RGB. Bad files become an :class:`ImageLoadError` naming the file and a short
+8 bit, always RGB, no metadata left in ``info`` (so none reaches a picture saved from it).
+Bad files become an :class:`ImageLoadError` naming the file and a short
 reason, never a raw Pillow traceback.
 
 ICC profiles are deliberately ignored: Keras/torchvision training pipelines decode with plain
@@ -18,6 +19,7 @@ import logging
 import math
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,25 +124,62 @@ def _open(name: _Source, fp: Path | IO[bytes]) -> Image.Image:
         raise ImageLoadError(name, "not an image or unsupported format") from exc
 
 
-def _scale_to_8bit(im: Image.Image) -> Image.Image:
+def _scale_params(im: Image.Image) -> tuple[float, float] | None:
+    """(offset, scale) mapping the image's values to 0..255, or None for a flat image."""
+    if im.mode.startswith("I;16"):  # (Pillow has no extrema for I;16B; none are needed)
+        return 0.0, 1.0 / 257.0
+    lo, hi = (float(v) for v in im.getextrema())  # computed in C, no copy of the pixels
+    if im.mode == "I" and lo >= 0 and hi <= 65535:
+        return 0.0, 1.0 / 257.0
+    if im.mode == "F" and lo >= 0 and hi <= 1.0:
+        return 0.0, 255.0
+    return (-lo, 255.0 / (hi - lo)) if hi > lo else None
+
+
+def _reduce_factor(
+    size: tuple[int, int], target_size: int | None, max_side: int | None = None
+) -> int:
+    """Largest integer reduction keeping the shorter side >= target_size (as JPEG draft does),
+    or the longer side >= max_side (previews)."""
+    if target_size:
+        return max(1, min(size) // target_size)
+    return max(1, max(size) // max_side) if max_side else 1
+
+
+def _scale_to_8bit(im: Image.Image, factor: int = 1) -> Image.Image:
     """Map 16/32-bit integer and float greyscale to "L" by scaling the range, never clipping.
 
     16-bit data (I;16*, or "I" holding 0..65535, as some decoders deliver 16-bit PNG/TIFF) is
     divided by 257 so 65535 -> 255 and brightness is preserved. Floats in 0..1 are multiplied by
     255. Anything else is stretched min..max, the only faithful choice without a known range.
+
+    Memory: a 100 MP 16-bit image must not need gigabytes. The range comes from Pillow's
+    extrema, "I"/"F" images are reduced first by ``factor`` (a model-sized image or a preview is
+    all that is needed), and values
+    are scaled in row blocks of ~1 MP into one uint8 array, so the peak is the decoded image plus
+    the 8-bit result plus one block.
     """
-    arr = np.asarray(im).astype(np.float64)
-    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
-    if im.mode.startswith("I;16") or (im.mode == "I" and lo >= 0 and hi <= 65535):
-        arr = arr / 257.0
-    elif im.mode == "F" and lo >= 0 and hi <= 1.0:
-        arr = arr * 255.0
-    else:
-        arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
-    return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), mode="L")
+    params = _scale_params(im)
+    if factor > 1 and im.mode in ("I", "F"):  # Pillow cannot reduce I;16: done on "L" below
+        im, factor = im.reduce(factor), 1
+    width, height = im.size
+    out = np.zeros((height, width), dtype=np.uint8)
+    if params is not None:
+        offset, scale = params
+        step = max(1, (1 << 20) // max(width, 1))
+        for y in range(0, height, step):
+            block = np.asarray(im.crop((0, y, width, min(height, y + step))), dtype=np.float64)
+            if offset:
+                block += offset
+            block *= scale
+            np.rint(block, out=block)
+            np.clip(block, 0, 255, out=block)
+            out[y : y + step] = block
+    result = Image.fromarray(out, mode="L")
+    return result.reduce(factor) if factor > 1 else result
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
+def _to_rgb(im: Image.Image, factor: int = 1) -> Image.Image:
     """Convert any decoded mode to RGB.
 
     Transparency is composited onto white rather than dropped: dropping alpha exposes whatever
@@ -148,7 +187,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     model could mistake for a lesion border; white is also how viewers show such files.
     """
     if im.mode.startswith("I") or im.mode == "F":
-        im = _scale_to_8bit(im)
+        im = _scale_to_8bit(im, factor)
     if im.mode in _ALPHA_MODES or "transparency" in im.info:
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -195,11 +234,14 @@ def _decode(
         except Exception as exc:  # broken EXIF must not make a readable photo unusable
             log.warning("%s: ignoring unreadable EXIF orientation (%s)", name, exc)
         try:
-            rgb = _to_rgb(im)
+            rgb = _to_rgb(im, _reduce_factor(im.size, target_size, max_side))
         except (ValueError, OSError) as exc:
             raise ImageLoadError(name, f"unsupported colour mode {im.mode}") from exc
         if max_side is not None and max(rgb.size) > max_side:
             rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        # Pixels only: Pillow re-writes info["exif"] / ["comment"] / XMP when an image is saved,
+        # so a report picture or saved overlay would carry GPS, serials and notes (issue #9).
+        rgb.info.clear()
         return rgb
 
 
@@ -289,14 +331,51 @@ def _info(name: _Source, fp: Path | IO[bytes], size: int) -> ImageInfo:
         return ImageInfo(width=width, height=height, format=im.format or "", size_bytes=size)
 
 
+def _open_regular(path: Path) -> int:
+    """Open for reading only if it is a regular file (never blocks on a FIFO named ``x.jpg``).
+
+    O_NONBLOCK lets the open of a FIFO return at once; fstat on the open descriptor then
+    refuses it, with no window for the file to be swapped between check and read.
+    """
+    if path.is_dir():
+        raise ImageLoadError(path, "is a directory")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise ImageLoadError(path, _os_reason(exc)) from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ImageLoadError(path, "not a regular file (a pipe, device or socket); refused")
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return fd
+
+
+def open_regular_file(path: _Source) -> IO[bytes]:
+    """A binary file object for a regular file; folders, FIFOs and devices raise
+    ImageLoadError (the image store copies through this, so a FIFO never blocks it)."""
+    return os.fdopen(_open_regular(Path(path)), "rb")
+
+
+def read_file_bytes(path: _Source) -> bytes:
+    """All bytes of a regular file; folders, FIFOs and devices raise ImageLoadError."""
+    p = Path(path)
+    fd = _open_regular(p)
+    try:
+        with os.fdopen(fd, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise ImageLoadError(p, _os_reason(exc)) from exc
+
+
 def sha256_file(path: _Source) -> str:
     """Hex SHA-256 of the file bytes, streamed in 1 MiB chunks; the app-wide image identity."""
     p = Path(path)
-    if p.is_dir():
-        raise ImageLoadError(p, "is a directory")
+    fd = _open_regular(p)
     digest = hashlib.sha256()
     try:
-        with p.open("rb") as f:
+        with os.fdopen(fd, "rb") as f:
             while chunk := f.read(_HASH_CHUNK):
                 digest.update(chunk)
     except OSError as exc:
@@ -304,14 +383,18 @@ def sha256_file(path: _Source) -> str:
     return digest.hexdigest()
 
 
-def _is_visible_image(entry: os.DirEntry[str]) -> bool:
+def _is_visible_image(entry: os.DirEntry[str], root: str) -> bool:
     if entry.name.startswith("."):
         return False
     if os.path.splitext(entry.name)[1].lower() not in IMAGE_EXTENSIONS:
         return False
     try:
-        return entry.is_file()  # follows symlinks; broken links and folders named x.jpg fail
-    except OSError:
+        if not entry.is_symlink():
+            return entry.is_file(follow_symlinks=False)  # FIFOs/devices named x.jpg are not
+        # A file link counts only when it stays inside the chosen tree (issue #9: never leave it).
+        target = os.path.realpath(entry.path)
+        return os.path.commonpath([target, root]) == root and os.path.isfile(target)
+    except (OSError, ValueError):  # broken link, or a target on another drive (Windows)
         return False
 
 
@@ -322,13 +405,15 @@ def walk_image_files(
     folders; stops early once ``cancel.is_set()``. A folder of 100,000 photos yields its first
     file at once, so a caller can show progress and honour a cancel during the walk.
 
-    Extensions match case-insensitively (phones write ``.JPG``). Symlinked folders are followed
-    once each, so a link pointing back up the tree cannot loop forever.
+    Extensions match case-insensitively (phones write ``.JPG``). The walk never leaves the chosen
+    tree: folder links are not followed (``ln -s / x`` would screen the whole disk, ``ln -s ..``
+    the parent's photos) and a file link counts only when its target lies inside the tree.
     """
     root = Path(folder)
     if not root.is_dir():
         what = "is not a folder" if root.exists() else "does not exist"
         raise NotADirectoryError(f"{root}: image folder {what}")
+    real_root = os.path.realpath(root)
     seen: set[tuple[int, int]] = set()
     pending = [root]
     while pending:
@@ -348,11 +433,11 @@ def walk_image_files(
             log.warning("skipping unreadable folder %s (%s)", current, exc)
             continue
         for entry in entries:
-            if _is_visible_image(entry):
+            if _is_visible_image(entry, real_root):
                 yield current / entry.name
             elif recursive and not entry.name.startswith("."):
                 try:
-                    if entry.is_dir():
+                    if entry.is_dir(follow_symlinks=False):
                         pending.append(current / entry.name)
                 except OSError:
                     continue

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from engine.images import ImageLoadError, image_info_bytes, load_image_bytes
+from engine.images import ImageLoadError, image_info_bytes, load_image_bytes, read_file_bytes
 from engine.modelmeta import ModelMeta
 from engine.preprocess import to_input
 
@@ -159,12 +159,7 @@ class BatchPredictor:
     def _prepare(self, path: Path, skip: Callable[[str], bool] | None) -> _Prepared:
         pred = Prediction(path=path, model_version=self.version)
         try:
-            if path.is_dir():
-                raise ImageLoadError(path, "is a directory")
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise ImageLoadError(path, exc.strerror or str(exc)) from exc
+            data = read_file_bytes(path)  # folders, FIFOs and devices: a clear ImageLoadError
             pred.sha256 = hashlib.sha256(data).hexdigest()
             pred.size_bytes = len(data)
             if skip is not None and skip(pred.sha256):

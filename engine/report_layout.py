@@ -16,6 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
 
 from engine.cases import Case, CaseSet
+from engine.paths import display_path
 from engine.report import CLASS_COLOURS, NOTICE, ReportOptions, esc, image_flowable
 from engine.report_images import Pictures
 from engine.store import REFER
@@ -245,7 +246,8 @@ def errors_table(failed: Sequence[Case], st: dict[str, Any], width: float) -> li
     """Files of the run that could not be read, with the reason."""
     data = [[Paragraph("File", st["bold"]), Paragraph("Why it could not be read", st["bold"])]]
     data += [
-        [Paragraph(esc(c.path), st["small"]), Paragraph(esc(c.error), st["small"])] for c in failed
+        [Paragraph(esc(display_path(c.path)), st["small"]), Paragraph(esc(c.error), st["small"])]
+        for c in failed
     ]
     table = Table(data, colWidths=[width * 0.55, width * 0.45], repeatRows=1)
     table.setStyle(

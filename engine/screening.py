@@ -7,8 +7,8 @@ the end (also after a cancel), so the output file is never half-written.
 from __future__ import annotations
 
 import csv
+import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,9 +17,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from engine.atomic import WriteFailed, atomic_open, write_failed
 from engine.images import sort_paths, walk_image_files
+from engine.paths import display_path
 from engine.pipeline import BatchPredictor, Prediction
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule, needs_photo_check
+
+log = logging.getLogger(__name__)
 
 
 class ResultStore(Protocol):
@@ -28,7 +32,9 @@ class ResultStore(Protocol):
     def begin_screening(self, folder: str, options: dict[str, Any], meta: Any) -> int: ...
     def screened_hashes(self, model_hash: str) -> set[str]: ...
     def record_screening(self, run_id: int, meta: Any, results: Sequence[Prediction]) -> None: ...
-    def finish_screening(self, run_id: int, status: str, counts: dict[str, int]) -> None: ...
+    def finish_screening(
+        self, run_id: int, status: str, counts: dict[str, int], error: str | None = None
+    ) -> None: ...
     def stored_predictions(
         self, model_hash: str, hashes: Sequence[str]
     ) -> dict[str, tuple[dict[str, float], str, float]]: ...
@@ -62,6 +68,7 @@ class ScreeningSummary:
     csv_path: Path | None = None
     started_at: str = ""
     finished_at: str = ""
+    csv_kept: bool = False  # a failed screening left the rows screened so far in csv_path
 
     @property
     def counts(self) -> dict[str, int]:
@@ -104,7 +111,7 @@ def csv_row(
         return "" if v is None else f"{v:.6f}"
 
     return [
-        str(p.path),
+        display_path(p.path),  # undecodable bytes as U+FFFD; the sha256 column identifies it
         p.sha256 or "",
         p.top_class or "",
         fmt(p.confidence),
@@ -186,65 +193,102 @@ class ScreeningJob:
         )
 
     def run(self) -> ScreeningSummary:
+        """Screen everything; the run's status is set only once the CSV is safely written.
+
+        A store or output failure part-way raises :class:`ScreeningFailed` after closing the
+        run as failed and keeping the CSV of what was screened (see ``csv_kept``).
+        """
         self._t0 = t0 = time.monotonic()
         summary = ScreeningSummary(started_at=_now(), csv_path=self.csv_path)
         paths = self.paths if self.paths is not None else self._walk(t0)
         walk_cancelled = self.cancel.is_set() and self.paths is None
         summary.total = len(paths)
         meta = self.predictor.meta
-        done: set[str] = set()
-        if self.store is not None and not walk_cancelled:
-            done = self.store.screened_hashes(meta.content_hash)
-            summary.run_id = self.store.begin_screening(
-                str(self.folder),
-                {
-                    "recursive": self.recursive,
-                    "device": str(self.predictor.device),
-                    "batch_size": self.predictor.batch_size,
-                },
-                meta,
-            )
+        # Open the output first: a folder or unwritable --out fails before any run is begun.
         writer = _AtomicCsv(self.csv_path, csv_header(meta.classes)) if self.csv_path else None
-        rule = self._referral_rule()
-        status = "failed"
+        done: set[str] = set()
+        try:
+            if self.store is not None and not walk_cancelled:
+                done = self.store.screened_hashes(meta.content_hash)
+                summary.run_id = self.store.begin_screening(
+                    str(self.folder),
+                    {
+                        "recursive": self.recursive,
+                        "device": str(self.predictor.device),
+                        "batch_size": self.predictor.batch_size,
+                    },
+                    meta,
+                )
+        except BaseException:
+            if writer is not None:
+                writer.discard()
+            raise
+        status, error = "failed", None
         self._t_screen = time.monotonic()
         try:
-            processed = 0
-            self._report(summary, 0, None)
-            for batch in self.predictor.predict_paths(
-                [] if walk_cancelled else paths,
-                skip=done.__contains__ if done else None,
-                cancel=self.cancel,
-            ):
-                _tally(summary, batch)
-                if self.store is not None:
-                    self.store.record_screening(summary.run_id, meta, batch)  # type: ignore[arg-type]
-                self._fill_skipped(batch)  # resumed images carry their stored result everywhere
-                if writer is not None:
-                    writer.write(
-                        [
-                            csv_row(p, meta.classes, meta.trained, rule)
-                            for p in batch
-                            if not p.skipped or p.top_class
-                        ]
-                    )
-                if self.on_results is not None:
-                    self.on_results(batch)
-                processed += len(batch)
-                self._report(summary, processed, str(batch[-1].path) if batch else None)
-            summary.cancelled = walk_cancelled or (
-                self.cancel.is_set() and processed < summary.total
-            )
-            status = "cancelled" if summary.cancelled else "finished"
+            self._screen([] if walk_cancelled else paths, done, writer, summary)
+            summary.cancelled = walk_cancelled or summary.cancelled
             if writer is not None:
                 writer.commit()
+            status = "cancelled" if summary.cancelled else "finished"
+        except Exception as exc:
+            error = str(exc) or type(exc).__name__
+            if writer is not None and not isinstance(exc, WriteFailed):
+                summary.csv_kept = writer.keep_partial()
+            raise ScreeningFailed(error, summary) from exc
         finally:
             if writer is not None:
                 writer.discard()
             summary.finished_at = _now()
-            if self.store is not None and summary.run_id is not None:
-                self.store.finish_screening(summary.run_id, status, summary.counts)
+            self._close_run(summary, status, error)
         return summary
+
+    def _screen(
+        self,
+        paths: Sequence[Path],
+        done: set[str],
+        writer: _AtomicCsv | None,
+        summary: ScreeningSummary,
+    ) -> None:
+        meta = self.predictor.meta
+        rule = self._referral_rule()
+        processed = 0
+        self._report(summary, 0, None)
+        for batch in self.predictor.predict_paths(
+            paths, skip=done.__contains__ if done else None, cancel=self.cancel
+        ):
+            _tally(summary, batch)
+            self._fill_skipped(batch)  # resumed images carry their stored result everywhere
+            if writer is not None:  # before the store: a store failure keeps this batch's rows
+                writer.write(
+                    [
+                        csv_row(p, meta.classes, meta.trained, rule)
+                        for p in batch
+                        if not p.skipped or p.top_class
+                    ]
+                )
+            if self.store is not None:
+                self.store.record_screening(summary.run_id, meta, batch)  # type: ignore[arg-type]
+            if self.on_results is not None:
+                self.on_results(batch)
+            processed += len(batch)
+            self._report(summary, processed, str(batch[-1].path) if batch else None)
+        summary.cancelled = self.cancel.is_set() and processed < len(paths)
+
+    def _close_run(self, summary: ScreeningSummary, status: str, error: str | None) -> None:
+        """Record how the run ended; while another error propagates, a second one (the store
+        is still locked or full) must not hide it, and the run stays resumable."""
+        if self.store is None or summary.run_id is None:
+            return
+        try:
+            if error is None:
+                self.store.finish_screening(summary.run_id, status, summary.counts)
+            else:
+                self.store.finish_screening(summary.run_id, status, summary.counts, error=error)
+        except Exception:
+            if error is None:
+                raise
+            log.warning("run #%s could not be closed as failed", summary.run_id, exc_info=True)
 
     def _referral_rule(self) -> ReferralRule:
         """The rule given, else the case store's (so CLI and GUI agree), else the default."""
@@ -285,32 +329,54 @@ def _tally(summary: ScreeningSummary, batch: list[Prediction]) -> None:
             summary.predicted += 1
 
 
+class ScreeningFailed(Exception):
+    """A screening stopped by a store or output error; ``summary`` says what was done and
+    whether ``summary.csv_kept`` holds the rows screened so far. The message names the file
+    (database or CSV) and the cause."""
+
+    def __init__(self, message: str, summary: ScreeningSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
 class _AtomicCsv:
-    """CSV rows go to a temp file beside the target; ``commit`` renames it into place."""
+    """CSV rows go to a temp file beside the target (engine.atomic); ``commit`` renames it
+    into place. Write failures raise WriteFailed naming the CSV and the cause."""
 
     def __init__(self, path: Path, header: list[str]) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-        self.tmp = Path(tmp)
-        self.fh = os.fdopen(fd, "w", newline="", encoding="utf-8")
+        self._cm = atomic_open(path, "w", newline="", encoding="utf-8")
+        self.fh = self._cm.__enter__()
         self.writer = csv.writer(self.fh)
-        self.writer.writerow(header)
+        self._closed = False
+        self.write([header])
 
     def write(self, rows: list[list[str]]) -> None:
-        self.writer.writerows(rows)
-        self.fh.flush()
+        try:
+            self.writer.writerows(rows)
+            self.fh.flush()
+        except OSError as exc:
+            raise write_failed(self.path, exc) from exc
 
     def commit(self) -> None:
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-        self.fh.close()
-        os.replace(self.tmp, self.path)
+        if not self._closed:
+            self._closed = True
+            self._cm.__exit__(None, None, None)
+
+    def keep_partial(self) -> bool:
+        """Rename what was written so far into place (a screening that stopped part-way)."""
+        try:
+            self.commit()
+        except OSError:
+            log.warning("%s: could not keep the partial results", self.path, exc_info=True)
+            return False
+        return True
 
     def discard(self) -> None:
-        if not self.fh.closed:
-            self.fh.close()
-        self.tmp.unlink(missing_ok=True)
+        if not self._closed:
+            self._closed = True
+            err = RuntimeError("screening output discarded")
+            self._cm.__exit__(RuntimeError, err, None)
 
 
 def _now() -> str:

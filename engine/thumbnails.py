@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 from PIL import Image
 
+from engine.atomic import atomic_open
 from engine.images import load_preview, sha256_file
 
 DEFAULT_MAX_BYTES = 256 * 2**20
@@ -85,14 +85,8 @@ class ThumbnailCache:
 
     def _write(self, target: Path, thumb: Image.Image) -> None:
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    thumb.save(fh, "JPEG", quality=self.quality)  # no exif=/icc_profile=: none
-                os.replace(tmp, target)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
+            with atomic_open(target, "wb") as fh:  # engine.atomic: temp, fsync, rename
+                thumb.save(fh, "JPEG", quality=self.quality)  # no exif=/icc_profile=: none
             written = target.stat().st_size
         except OSError:  # a full or read-only disk costs the cache, never the thumbnail
             return

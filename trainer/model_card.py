@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.atomic import atomic_write_text
 from engine.checkpoint import ModelMeta, read_meta
 
 INTENDED_USE = """\
@@ -249,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     report = json.loads(Path(args.report).read_text())
     split = json.loads(Path(args.split).read_text()) if args.split else None
     notes = Path(args.notes).read_text(encoding="utf-8") if args.notes else ""
-    Path(args.out).write_text(render(meta, report, split, notes), encoding="utf-8")
+    atomic_write_text(args.out, render(meta, report, split, notes))
     print(f"wrote {args.out}")
     return 0
 

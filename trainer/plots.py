@@ -15,15 +15,18 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from engine.atomic import atomic_write_text  # noqa: E402
+from engine.atomic import atomic_open, atomic_write_text  # noqa: E402
 from trainer.metrics import curves  # noqa: E402
 
 
 def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Written atomically, with no metadata text chunks (report pictures carry none)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_open(path, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=110, metadata={"Software": None})
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -85,15 +85,16 @@ def near_duplicate_pairs(
 ) -> list[tuple[int, int]]:
     """Index pairs (i < j) whose photos are within ``threshold`` bits, mirror images included.
 
-    Compares image hash to image hash and image hash to mirror hash (a mirror of a mirror is the
-    photo itself, so these two cover every case). Vectorised in row blocks: O(n^2) bit counts,
-    fine for tens of thousands of photos.
+    Compares image hash to image hash, and image hash to mirror hash in *both* directions: the
+    pHash of a mirror image is not an exact bit permutation of the photo's, so ``h_i ~ m_j`` and
+    ``h_j ~ m_i`` can disagree (checking one only let mirrored pairs straddle a split).
+    Vectorised in row blocks: O(n^2) bit counts, fine for tens of thousands of photos.
     """
     if not hashes:
         return []
     h = np.array([p[0] for p in hashes], dtype=np.uint64)
     m = np.array([p[1] for p in hashes], dtype=np.uint64)
-    pairs: list[tuple[int, int]] = []
+    found: set[tuple[int, int]] = set()  # row i vs mirror j here, row j vs mirror i at (j, i)
     for start in range(0, len(h), block):
         rows = slice(start, start + block)
         direct = _popcount(h[rows, None] ^ h[None, :])
@@ -101,9 +102,12 @@ def near_duplicate_pairs(
         close = np.minimum(direct, mirror) <= threshold
         ii, jj = np.nonzero(close)
         ii = ii + start
-        keep = ii < jj
-        pairs.extend(zip(ii[keep].tolist(), jj[keep].tolist(), strict=True))
-    return pairs
+        keep = ii != jj
+        found.update(
+            (min(a, b), max(a, b))
+            for a, b in zip(ii[keep].tolist(), jj[keep].tolist(), strict=True)
+        )
+    return sorted(found)
 
 
 def group_near_duplicates(
@@ -319,8 +323,11 @@ def extend_split(
 ) -> tuple[Split, Counter[str]]:
     """Add images unknown to ``split``: near-duplicates of a recorded image join its split;
     the rest go to train. Recorded assignments never change, so validation stays comparable.
+    A new photo that links recorded images of *different* splits (a training group and a
+    validation group) is set aside -- in no split -- since wherever it went it would leak.
 
-    Returns the extended split and how many new images went to each split.
+    Returns the extended split and how many new images went to each split (``"aside"``: set
+    aside).
     """
     out = Split(
         assignment=dict(split.assignment),
@@ -342,18 +349,22 @@ def extend_split(
     uf = _UnionFind(len(all_hashes))
     for a, b in near_duplicate_pairs(all_hashes, split.threshold):
         uf.union(a, b)
-    root_split: dict[int, str] = {}
+    root_splits: dict[int, set[str]] = {}
     root_group: dict[int, int] = {}
-    for k, sha in enumerate(known):  # held-out splits win over train if a group spans both
+    for k, sha in enumerate(known):
         r = uf.find(k)
-        if root_split.get(r) in (None, "train"):
-            root_split[r] = split.assignment[sha]
+        root_splits.setdefault(r, set()).add(split.assignment[sha])
         if sha in split.groups:
             root_group.setdefault(r, split.groups[sha])
     next_group = max(split.groups.values(), default=-1) + 1
     for offset, i in enumerate(new):
         r = uf.find(len(known) + offset)
-        name = root_split.get(r, "train")
+        names = root_splits.get(r, {"train"})
+        if len(names) > 1:
+            added["aside"] += 1
+            log.warning("%s links images of the %s splits: set aside", shas[i][:12], sorted(names))
+            continue
+        (name,) = names
         out.assignment[shas[i]] = name
         out.labels[shas[i]] = labels[i]
         out.hashes[shas[i]] = hashes[i]

@@ -28,7 +28,8 @@ GUI: ``review_queue(ReviewFilter(...), limit=100, after=page.next_cursor)``, ``c
 ``referral_rule``, ``set_referral_rule``, ``stats``. Trainer: ``labelled_images``, ``start_training_run``,
 ``update_training_run``, ``register_model``, ``register_model_file``, ``activate_model``,
 ``models``, ``active_model``, ``active_model_path``.
-Exports: ``export_csv``, ``export_imagefolder``.
+Exports: ``export_csv``, ``export_imagefolder``. Patient data: ``forget`` (copy, thumbnails,
+previews and paths removed; hash and history kept), ``check`` (integrity), ``backup``.
 """
 
 import os
@@ -60,6 +61,7 @@ from engine.store.errors import (
     StoreVersionError,
 )
 from engine.store.export import ExportSummary
+from engine.store.forget import ForgetOutcome
 from engine.store.models import REFER
 from engine.store.queries import ReviewFilter
 from engine.store.store import Store
@@ -81,6 +83,7 @@ __all__ = [
     "IMAGE_STORE_ENV",
     "REFER",
     "ExportSummary",
+    "ForgetOutcome",
     "ImageRecord",
     "LabelEntry",
     "LabelOutcome",

@@ -8,36 +8,53 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.paths import user_data_dir
 from engine.store import records, registry
-from engine.store.db import describe, open_engine, sqlite_file, writer
+from engine.store.backup import BackupInfo
+from engine.store.db import (
+    describe,
+    head_revision,
+    open_engine,
+    sqlite_cause,
+    sqlite_file,
+    writer,
+)
 from engine.store.errors import NotFoundError, StoreError
+from engine.store.health import Housekeeping, sqlite_check
 from engine.store.imagestore import ImageStore
+from engine.store.owner import Heartbeat
 from engine.store.queries import ReviewFilter
 
 IMAGE_STORE_ENV = "POXSCREEN_IMAGE_STORE"
 _S = TypeVar("_S", bound="StoreBase")
 
 
-def default_image_root(engine: Engine) -> Path:
+def default_image_root(engine: Engine | None, path: Path | None = None) -> Path:
     """``$POXSCREEN_IMAGE_STORE``, else ``<db name>-images`` beside an SQLite file, else
     ``<user data dir>/images`` (a server database still keeps image copies per workstation)."""
     override = os.environ.get(IMAGE_STORE_ENV)
     if override:
         return Path(override)
-    path = sqlite_file(engine.url)
+    if engine is not None:
+        path = sqlite_file(engine.url)
     if path is not None:
         return path.with_name(f"{path.stem}-images")
     return user_data_dir() / "images"
 
 
-def _reason(exc: SQLAlchemyError) -> str:
+def _reason(exc: SQLAlchemyError, engine: Engine | None = None) -> str:
+    """The driver's words, or for SQLite the file-system cause behind them (disk full...)."""
     orig = getattr(exc, "orig", None)
-    return str(orig) if orig is not None else str(exc).splitlines()[0]
+    if orig is None:
+        return str(exc).splitlines()[0]
+    path = sqlite_file(engine.url) if engine is not None else None
+    if path is not None and isinstance(exc, OperationalError):
+        return sqlite_cause(path, orig)
+    return str(orig)
 
 
 class StoreBase:
@@ -51,6 +68,9 @@ class StoreBase:
         )
         self._reader = sessionmaker(engine, expire_on_commit=False)
         self._writer = sessionmaker(writer(engine), expire_on_commit=False)
+        # Integrity quick check and stale-temporary cleanup run in the background (issue #9).
+        self.housekeeping = Housekeeping(sqlite_file(engine.url), self.images.root).start()
+        self._heartbeats: dict[int, Heartbeat] = {}  # runs this object screens (store.py)
 
     @classmethod
     def open(
@@ -59,11 +79,40 @@ class StoreBase:
         *,
         image_root: str | os.PathLike[str] | None = None,
         upgrade: bool = True,
+        create: bool = True,
     ) -> _S:
-        """Open (creating or migrating as needed) the database named by ``db`` / $POXSCREEN_DB."""
-        return cls(open_engine(db, upgrade=upgrade), image_root)
+        """Open (creating or migrating as needed) the database named by ``db`` / $POXSCREEN_DB.
+
+        ``create=False`` (read-only commands) refuses to create a missing SQLite file."""
+        return cls(open_engine(db, upgrade=upgrade, create=create), image_root)
+
+    def check(self, *, full: bool = True) -> list[str]:
+        """Problems in the database file (empty when healthy): SQLite's integrity_check (or
+        quick_check with ``full=False``). Slow on big stores: never call it at start-up."""
+        path = sqlite_file(self.engine.url)
+        if path is None:  # a server database checks itself; a round trip proves it answers
+            with self.read() as s:
+                s.execute(text("SELECT 1"))
+            return []
+        return sqlite_check(path, full=full)
+
+    def backup(self, dest: str | os.PathLike[str]) -> BackupInfo:
+        """A consistent backup (database and image copies) in a new folder under ``dest``;
+        safe while others screen and label. See engine.store.backup for ``restore``."""
+        from engine.store.backup import backup
+
+        path = sqlite_file(self.engine.url)
+        if path is None:
+            raise StoreError(
+                f"{self.location}: a server database is backed up with the server's own tools "
+                "(pg_dump); PoxScreen backs up SQLite stores"
+            )
+        return backup(path, self.images.root, Path(dest), head_revision())
 
     def close(self) -> None:
+        for beat in self._heartbeats.values():
+            beat.stop()
+        self._heartbeats.clear()
         self.engine.dispose()
 
     def _beside_db(self, suffix: str, fallback: str) -> Path:
@@ -93,12 +142,21 @@ class StoreBase:
         """A session in one write transaction: committed on success, rolled back on error.
 
         Database failures (disk full, lock timeout, constraint) surface as StoreError naming
-        the database, with the driver's exception as ``__cause__``."""
+        the database, with the driver's exception as ``__cause__``. A database whose background
+        integrity check failed refuses every write."""
+        if self.housekeeping.damaged:
+            problems = "; ".join((self.housekeeping.problems or [])[:2])
+            raise StoreError(
+                f"{self.location}: the database is damaged ({problems}); writes are refused. "
+                "Run `poxscreen check`, then restore a backup (`poxscreen restore`)"
+            )
         try:
             with self._writer() as session, session.begin():
                 yield session
         except SQLAlchemyError as exc:
-            raise StoreError(f"{self.location}: database error: {_reason(exc)}") from exc
+            raise StoreError(
+                f"{self.location}: database error: {_reason(exc, self.engine)}"
+            ) from exc
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -107,7 +165,9 @@ class StoreBase:
             with self._reader() as session, session.begin():
                 yield session
         except SQLAlchemyError as exc:
-            raise StoreError(f"{self.location}: database error: {_reason(exc)}") from exc
+            raise StoreError(
+                f"{self.location}: database error: {_reason(exc, self.engine)}"
+            ) from exc
 
     def _queue_model(self, s: Session, flt: ReviewFilter) -> int:
         if flt.model_version:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import case, func, select
 
+from engine.paths import path_from_text
 from engine.referral import ReferralRule
 from engine.store import records, registry, settings
 from engine.store._base import StoreBase
@@ -24,7 +25,7 @@ class ClinicMethods(StoreBase):
                 .where(RunItem.run_id == run_id, RunItem.error.is_not(None))
                 .order_by(RunItem.path)
             )
-            return [(path, error) for path, error in rows]
+            return [(path_from_text(path), error) for path, error in rows]
 
     def agreement(self, model_version: str | None = None) -> dict[str, AgreementCounts]:
         """Per clinician label (``refer`` left out): how many of that model's (default: the

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from engine.paths import path_from_text
 from engine.store.labels import replay
 from engine.store.models import Image, LabelEvent, ModelVersion, Prediction, RunItem
 
@@ -89,7 +90,7 @@ def _raw(
     path: str | None, error: str | None, img: Image | None, pred: Prediction | None
 ) -> RawCase:
     return RawCase(
-        path=path or (img.path if img else "") or "",
+        path=path_from_text(path or (img.path if img else "") or ""),  # opens the file
         error=error,
         image_id=img.id if img else None,
         sha256=img.sha256 if img else None,

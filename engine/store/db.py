@@ -15,6 +15,7 @@ instead of failing half-way, while readers start a plain deferred ``BEGIN``.
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -26,14 +27,18 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from engine.atomic import free_bytes
 from engine.paths import user_data_dir
 from engine.store.errors import StoreError, StoreVersionError
+
+log = logging.getLogger(__name__)
 
 DB_ENV = "POXSCREEN_DB"
 DB_FILENAME = "poxscreen.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _WRITE_OPTION = "poxscreen_write"
+_LOW_SPACE = 64 * 1024  # below this, SQLite cannot grow its journal: the disk is full
 
 
 def default_db_path() -> Path:
@@ -52,12 +57,21 @@ def resolve_db_url(db: str | os.PathLike[str] | URL | None = None) -> URL:
     if isinstance(value, str) and "://" in text_value:
         try:
             return make_url(text_value)
-        except ArgumentError as exc:
+        except (ArgumentError, ValueError) as exc:  # e.g. a port that is not a number
             raise StoreError(
                 f"{text_value}: not a database path or SQLAlchemy URL ({exc})"
             ) from exc
     path = Path(text_value).expanduser().resolve()
     return URL.create("sqlite", database=str(path))
+
+
+def missing_sqlite_file(db: str | os.PathLike[str] | URL | None = None) -> Path | None:
+    """The SQLite file ``db`` names when it does not exist yet (so opening it creates it)."""
+    try:
+        path = sqlite_file(resolve_db_url(db))
+    except StoreError:
+        return None
+    return path if path is not None and not path.exists() else None
 
 
 def sqlite_file(url: URL) -> Path | None:
@@ -74,6 +88,19 @@ def describe(url: URL) -> str:
     """A location for messages: the file path, or the URL without its password."""
     path = sqlite_file(url)
     return str(path) if path is not None else url.render_as_string(hide_password=True)
+
+
+def setting_text(db: str | os.PathLike[str] | URL | None) -> str:
+    """What a settings file may keep for ``db``: the URL *without* its password. The password
+    belongs in the server's password file (``~/.pgpass``, ``PGPASSFILE``) or ``PGPASSWORD``,
+    which the PostgreSQL driver reads by itself when the URL has none."""
+    url = resolve_db_url(db)
+    if sqlite_file(url) is not None:
+        return str(sqlite_file(url))
+    bare = URL.create(
+        url.drivername, url.username, None, url.host, url.port, url.database, url.query
+    )
+    return bare.render_as_string(hide_password=False)
 
 
 def _alembic_config(connection: Any = None) -> Any:
@@ -139,6 +166,26 @@ class SchemaState:
     tables: tuple[str, ...]
 
 
+def sqlite_cause(path: Path, exc: BaseException) -> str:
+    """The real reason SQLite failed on ``path``: a full disk, a read-only file or folder, or
+    (only when none of those) SQLite's own words. SQLite says "unable to open" or "disk I/O
+    error" for all of them, and a WAL database needs to write beside itself even to read."""
+    message = str(exc)
+    folder = path.parent
+    free = free_bytes(folder)
+    if free is not None and free < _LOW_SPACE:
+        return f"the disk is full ({free // 1024} KiB free in {folder})"
+    if path.exists() and not os.access(path, os.R_OK):
+        return "permission denied: the database file cannot be read"
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"the database file or its folder {folder} is read-only ({message})"
+    if "readonly" in message or "read-only" in message:
+        return f"the database is read-only ({message})"
+    if "disk is full" in message:
+        return f"the disk is full ({message})"
+    return message
+
+
 def _inspect_sqlite_file(path: Path) -> SchemaState:
     """Read tables and the Alembic revision of an SQLite file without writing to it."""
     with path.open("rb") as f:
@@ -148,7 +195,7 @@ def _inspect_sqlite_file(path: Path) -> SchemaState:
     try:
         conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)
     except sqlite3.Error as exc:
-        raise StoreVersionError(str(path), f"cannot be opened read-only ({exc})") from exc
+        raise StoreError(f"{path}: cannot open it: {sqlite_cause(path, exc)}") from exc
     try:
         tables = tuple(
             sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'"))
@@ -157,7 +204,10 @@ def _inspect_sqlite_file(path: Path) -> SchemaState:
         if "alembic_version" in tables:
             revisions = [r[0] for r in conn.execute("SELECT version_num FROM alembic_version")]
     except sqlite3.Error as exc:
-        raise StoreVersionError(str(path), f"unreadable SQLite database ({exc})") from exc
+        cause = sqlite_cause(path, exc)
+        if cause == str(exc):  # nothing about the file system explains it: the file is damaged
+            raise StoreVersionError(str(path), f"unreadable SQLite database ({exc})") from exc
+        raise StoreError(f"{path}: cannot open it: {cause}") from exc
     finally:
         conn.close()
     return _state(str(path), tables, revisions)
@@ -211,6 +261,7 @@ def _configure_sqlite(engine: Engine) -> None:
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = FULL")
+            cur.execute("PRAGMA secure_delete = ON")  # a forgotten case's text is overwritten
         finally:
             cur.close()
 
@@ -258,11 +309,31 @@ def migrate(engine: Engine) -> None:
         command.upgrade(_alembic_config(conn), "head")
 
 
-def open_engine(db: str | os.PathLike[str] | URL | None = None, *, upgrade: bool = True) -> Engine:
+def _check_new_file(path: Path, create: bool) -> None:
+    """A missing database file is created only when asked, and only in a folder that exists
+    (the default data folder excepted): a mistyped --db must not become an empty store."""
+    if not create:
+        raise StoreError(
+            f"{path}: no case store there; check --db (commands that only read never create one)"
+        )
+    if path.parent.is_dir():
+        return
+    if path != default_db_path().expanduser().resolve():
+        raise StoreError(f"{path.parent}: folder does not exist; check --db")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create its folder ({exc})") from exc
+
+
+def open_engine(
+    db: str | os.PathLike[str] | URL | None = None, *, upgrade: bool = True, create: bool = True
+) -> Engine:
     """Resolve, check and (when needed and allowed) create or migrate the database.
 
     Raises StoreVersionError, leaving the database untouched, for a foreign or newer database,
-    and for an older one when ``upgrade`` is False.
+    and for an older one when ``upgrade`` is False; StoreError for a missing SQLite file when
+    ``create`` is False.
     """
     url = resolve_db_url(db)
     location = describe(url)
@@ -272,12 +343,15 @@ def open_engine(db: str | os.PathLike[str] | URL | None = None, *, upgrade: bool
             raise StoreError(f"{path}: is a folder; --db needs a database file")
         state = _inspect_sqlite_file(path) if path.exists() else SchemaState(None, ())
         if not path.exists():
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"{path}: cannot create its folder ({exc})") from exc
+            _check_new_file(path, create)
         engine = create_store_engine(url)
     else:
+        if url.password:
+            log.warning(
+                "%s: the database URL holds a password; keep it in ~/.pgpass or PGPASSWORD "
+                "instead, so it is never written to settings",
+                location,
+            )
         engine = create_store_engine(url)
         state = _inspect_engine(engine, location)
 
@@ -300,7 +374,8 @@ def open_engine(db: str | os.PathLike[str] | URL | None = None, *, upgrade: bool
             pass
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise StoreError(
-            f"{location}: cannot open the database ({getattr(exc, 'orig', None) or exc})"
-        ) from exc
+        cause = getattr(exc, "orig", None) or exc
+        if path is not None:
+            cause = sqlite_cause(path, cause)
+        raise StoreError(f"{location}: cannot open the database ({cause})") from exc
     return engine

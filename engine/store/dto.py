@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from engine.store.models import STALE_RUN_SECONDS
+from engine.store.owner import owner_gone
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,18 @@ class RunInfo:
     total: int | None
     counts: RunCounts
     error: str | None
+    owner_host: str | None = None
+    owner_pid: int | None = None
+    heartbeat_at: datetime | None = None
 
     @property
     def interrupted(self) -> bool:
-        """Still marked running, but no batch recorded for a while: the process died."""
-        age = (datetime.now(timezone.utc) - self.updated_at).total_seconds()
-        return self.status == "running" and age >= STALE_RUN_SECONDS
+        """Still marked running, but its owner is gone: the process died on this host, or gave
+        no sign of life (batch or heartbeat) for OWNER_SILENT_SECONDS (see engine.store.owner)."""
+        if self.status != "running":
+            return False
+        last = max(self.updated_at, self.heartbeat_at or self.updated_at)
+        return owner_gone(self.owner_host, self.owner_pid, last, datetime.now(timezone.utc))
 
 
 @dataclass(frozen=True)

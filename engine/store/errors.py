@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
+_URL_PASSWORD = re.compile(r"([a-zA-Z][\w+.-]*://[^:/@\s]*):([^@\s]+)@")
+_KEY_PASSWORD = re.compile(r"((?:password|passwd|pwd)\s*=\s*)('[^']*'|[^&\s;]+)", re.IGNORECASE)
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with database passwords (in URLs and ``password=`` settings) shown as ``***``."""
+    return _KEY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1:***@", text))
+
 
 class StoreError(Exception):
-    """The store cannot do what was asked (bad input, unknown image/run/model, I/O trouble)."""
+    """The store cannot do what was asked (bad input, unknown image/run/model, I/O trouble).
+
+    The message never shows a database password: every store error is masked here."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(mask_secrets(a) if isinstance(a, str) else a for a in args))
+
+
+class StoreWriteError(StoreError):
+    """A file of the store (an image copy, an export) could not be written: disk full,
+    read-only folder... The message names the file and that cause, never "original gone"."""
 
 
 class StoreVersionError(StoreError):

@@ -1,14 +1,16 @@
 """Exports: a run (or everything) as CSV, and labelled images as ``<out>/<class>/<sha256>.<ext>``.
 
 The image-folder export is the hand-over format for retraining elsewhere: one folder per current
-label, files named by content hash (so duplicates collapse and re-exporting is idempotent), copied
-from the app's image store first and from the last seen original path otherwise, always checked
-against the recorded hash.
+label, files named by the original's content hash (so duplicates collapse and re-exporting is
+idempotent), read from the app's image store first and from the last seen original path otherwise,
+always checked against the recorded hash, and written without metadata (engine.metadata: no GPS,
+serials or dates); ``manifest.csv`` records each file's original and exported SHA-256.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,8 +20,10 @@ from typing import Any
 from sqlalchemy import and_, exists, null, select
 from sqlalchemy.orm import Session
 
-from engine.store.errors import StoreError
-from engine.store.imagestore import ImageStore, copy_verified, file_ext
+from engine.atomic import WriteFailed, atomic_open, write_failed
+from engine.paths import display_path, path_from_text
+from engine.store.errors import StoreError, StoreWriteError
+from engine.store.imagestore import ImageStore, file_ext
 from engine.store.models import REFER, Image, ModelVersion, Prediction, Run, RunItem
 
 _UNSAFE = re.compile(r"[^\w\-. ]+")
@@ -31,6 +35,9 @@ class ExportSummary:
     written: int = 0
     per_class: dict[str, int] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    # exported file (relative to out) -> (original's SHA-256, exported file's SHA-256)
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)
+    manifest: Path | None = None
 
 
 def _safe_dirname(label: str) -> str:
@@ -59,16 +66,24 @@ def export_csv(session: Session, out_file: Path, *, model_id: int, run_id: int |
     header = ["path", "sha256", "error", "width", "height", "top_class", "confidence", "entropy"]
     header += [f"p_{c}" for c in classes] + ["label", "stored_path"]
     header += ["out_of_scope", "scope_score", "quality_issues"]
-    out_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        rows = session.execute(stmt.execution_options(yield_per=2000))
+        return _write_csv(out_file, header, classes, rows)
+    except WriteFailed as exc:
+        raise StoreWriteError(str(exc)) from exc
+
+
+def _write_csv(out_file: Path, header: list[str], classes: list[str], rows: Any) -> int:
+    """The CSV written atomically: a reader never sees half an export."""
     n = 0
-    with out_file.open("w", newline="", encoding="utf-8") as f:
+    with atomic_open(out_file, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(header)
-        for path, error, img, pred in session.execute(stmt.execution_options(yield_per=2000)):
+        for path, error, img, pred in rows:
             probs: dict[str, Any] = dict(pred.probabilities) if pred is not None else {}
             writer.writerow(
                 [
-                    path,
+                    display_path(path) if path else "",
                     img.sha256 if img else "",
                     error or "",
                     img.width if img else "",
@@ -93,6 +108,62 @@ def _checks(pred: Prediction | None) -> list[str]:
     flag = "" if pred.out_of_scope is None else str(int(pred.out_of_scope))
     score = "" if pred.scope_score is None else f"{pred.scope_score:.6f}"
     return [flag, score, pred.quality_issues or ""]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _export_one(src: Path, sha256: str, folder: Path) -> Path:
+    """Write the photo without metadata as ``folder/<original sha256>.<ext>``; the source is
+    checked against the recorded hash first. Returns the written (or already identical) file."""
+    from engine.images import ImageLoadError, read_file_bytes
+    from engine.metadata import clean_image_bytes
+
+    try:
+        data = read_file_bytes(src)
+    except ImageLoadError as exc:
+        raise StoreError(f"{src}: cannot read it ({exc.reason})") from exc
+    found = hashlib.sha256(data).hexdigest()
+    if found != sha256:
+        raise StoreError(f"{src}: contents changed since it was recorded; not exported")
+    try:
+        clean, ext = clean_image_bytes(data, name=str(src), ext=file_ext(src))
+    except ImageLoadError as exc:
+        raise StoreError(str(exc)) from exc
+    target = folder / f"{sha256}{ext}"
+    if target.is_file() and target.read_bytes() == clean:
+        return target  # re-exporting is idempotent
+    try:
+        with atomic_open(target, "wb") as out:
+            out.write(clean)
+    except OSError as exc:
+        raise StoreWriteError(str(write_failed(target, exc))) from exc
+    return target
+
+
+MANIFEST = "manifest.csv"
+
+
+def _write_manifest(out_dir: Path, files: dict[str, tuple[str, str]]) -> Path:
+    """``manifest.csv``: each exported file with its original's and its own SHA-256 (metadata
+    removal changes the bytes, so both are needed to trace a file back). Merged with an earlier
+    manifest in the same folder."""
+    target = out_dir / MANIFEST
+    rows: dict[str, tuple[str, str]] = {}
+    if target.is_file():
+        with target.open(newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                rows[row["file"]] = (row["original_sha256"], row["exported_sha256"])
+    rows.update(files)
+    try:
+        with atomic_open(target, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["file", "original_sha256", "exported_sha256"])
+            writer.writerows([name, *rows[name]] for name in sorted(rows))
+    except OSError as exc:
+        raise StoreWriteError(str(write_failed(target, exc))) from exc
+    return target
 
 
 def _classes(session: Session, model_id: int) -> list[str]:
@@ -128,23 +199,24 @@ def export_imagefolder(
         if img.stored_path:
             sources.append(images.path(img.stored_path))
         if img.path:
-            sources.append(Path(img.path))
-        ext = file_ext(sources[0]) if sources else ".img"
-        target = out_dir / _safe_dirname(label) / f"{img.sha256}{ext}"
-        done = target.exists() and img.size_bytes in (None, target.stat().st_size)
-        for src in sources if not done else []:
-            if not src.is_file():
-                continue
+            sources.append(Path(path_from_text(img.path)))
+        reasons: list[str] = []
+        for src in sources:
             try:
-                copy_verified(src, target, img.sha256)
-            except StoreError:
+                written = _export_one(src, img.sha256, out_dir / _safe_dirname(label))
+            except StoreWriteError:
+                raise  # disk full or read-only: every later copy fails too; say so, once
+            except StoreError as exc:
+                reasons.append(str(exc))
                 continue
-            done = True
-            break
-        if done:
+            summary.files[written.relative_to(out_dir).as_posix()] = (img.sha256, _sha(written))
             counts[label] += 1
             summary.written += 1
+            break
         else:
-            summary.missing.append(f"{img.sha256} ({img.path or 'no known path'})")
+            where = display_path(img.path) if img.path else "no known path"
+            why = "; ".join(reasons) or "no copy in the image store and no original path"
+            summary.missing.append(f"{img.sha256} ({where}): {display_path(why)}")
+    summary.manifest = _write_manifest(out_dir, summary.files)
     summary.per_class = dict(sorted(counts.items()))
     return summary

@@ -12,10 +12,16 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from pathlib import Path
 
-from engine.store.errors import StoreError
+from engine.atomic import (
+    WriteFailed,
+    atomic_open,
+    os_cause,
+    remove_stale_temporaries,
+    write_failed,
+)
+from engine.store.errors import StoreError, StoreWriteError
 
 _CHUNK = 1024 * 1024
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -66,47 +72,40 @@ class ImageStore:
 
 
 def copy_verified(source: str | os.PathLike[str], target: Path, sha256: str) -> None:
-    """Copy atomically (temp file, fsync, rename) and only if the bytes hash to ``sha256``."""
+    """Copy atomically (engine.atomic: temp file, fsync, rename) and only if the bytes hash to
+    ``sha256``. A source that cannot be read raises StoreError; a target that cannot be written
+    (disk full, read-only) raises StoreWriteError naming the target and the cause."""
+    from engine.images import ImageLoadError, open_regular_file
+
     src = Path(source)
+    digest = hashlib.sha256()
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".incoming-", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise StoreError(f"{target.parent}: cannot write there ({exc})") from exc
-    tmp = Path(tmp_name)
+        src_fh = open_regular_file(src)
+    except ImageLoadError as exc:
+        raise StoreError(f"{src}: cannot copy it ({exc.reason})") from exc
     try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with src.open("rb") as f:
-                    while chunk := f.read(_CHUNK):
-                        digest.update(chunk)
-                        out.write(chunk)
-            except OSError as exc:
-                raise StoreError(f"{src}: cannot copy it ({exc})") from exc
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != sha256:
-            raise StoreError(
-                f"{src}: contents changed since it was recorded (expected sha256 "
-                f"{sha256[:12]}..., found {digest.hexdigest()[:12]}...); not copied"
-            )
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
+        with src_fh, atomic_open(target, "wb") as out:
+            while True:
+                try:
+                    chunk = src_fh.read(_CHUNK)
+                except OSError as exc:
+                    raise StoreError(f"{src}: cannot copy it ({os_cause(exc)})") from exc
+                if not chunk:
+                    break
+                digest.update(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:
+                    raise write_failed(target, exc) from exc
+            if digest.hexdigest() != sha256:  # inside the with: nothing is renamed into place
+                raise StoreError(
+                    f"{src}: contents changed since it was recorded (expected sha256 "
+                    f"{sha256[:12]}..., found {digest.hexdigest()[:12]}...); not copied"
+                )
+    except WriteFailed as exc:
+        raise StoreWriteError(str(exc)) from exc
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def remove_stale_copies(root: Path) -> int:
+    """Temporaries a killed copy left in ``root/ab/cd/`` (see engine.atomic)."""
+    return remove_stale_temporaries(root, depth=2)

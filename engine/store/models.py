@@ -37,8 +37,9 @@ REFER = "refer"
 RUN_STATUSES = ("running", "finished", "cancelled", "failed")
 TRAINING_STATUSES = ("running", "finished", "cancelled", "failed")
 LABEL_KINDS = ("set", "undo", "redo")
-STALE_RUN_SECONDS = 30.0
-"""A ``running`` run with no batch recorded for this long is taken as interrupted (a crash)."""
+STALE_RUN_SECONDS = 120.0
+"""A ``running`` run silent (no batch, no heartbeat) this long is taken as interrupted; on the
+same host a dead owner process counts at once (engine.store.owner.OWNER_SILENT_SECONDS)."""
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -90,6 +91,8 @@ class Image(Base):
     current_label: Mapped[str | None] = mapped_column(String(64), index=True)
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
+    # Set by Store.forget: copies, thumbnails and paths are gone; hash and history remain.
+    forgotten_at: Mapped[datetime | None]
 
 
 class ModelVersion(Base):
@@ -138,6 +141,13 @@ class Run(Base):
     n_skipped: Mapped[int] = mapped_column(default=0)
     n_failed: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # Who screens it: a run is reopened only when its owner is gone (same host) or silent for
+    # OWNER_SILENT_SECONDS (another host); the owner refreshes heartbeat_at every
+    # HEARTBEAT_SECONDS while it works, batch or no batch.
+    owner_host: Mapped[str | None] = mapped_column(String(255))
+    owner_pid: Mapped[int | None] = mapped_column(Integer)
+    owner_token: Mapped[str | None] = mapped_column(String(64))
+    heartbeat_at: Mapped[datetime | None]
 
 
 class RunItem(Base):

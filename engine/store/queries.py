@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from engine.paths import path_from_text
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
 from engine.store.dto import ReviewItem, ReviewPage
 from engine.store.errors import StoreError
@@ -186,7 +187,7 @@ def review_queue(
         ReviewItem(
             image_id=img.id,
             sha256=img.sha256,
-            path=img.path,
+            path=path_from_text(img.path) if img.path else None,
             stored_path=img.stored_path,
             width=img.width,
             height=img.height,

@@ -19,17 +19,18 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.paths import display_path, path_from_text, path_to_text
 from engine.store.dto import RecordStats, RunCounts, RunInfo
 from engine.store.errors import NotFoundError, StoreError
 from engine.store.models import (
     RUN_STATUSES,
-    STALE_RUN_SECONDS,
     Image,
     ModelVersion,
     Prediction,
     Run,
     RunItem,
 )
+from engine.store.owner import owner_gone
 from engine.store.sqlutil import chunked, insert_ignore, upsert
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -74,7 +75,7 @@ def normalise_result(result: Any) -> _Result:
     path = _field(result, "path")
     if path is None:
         raise StoreError(f"screening result without a path: {result!r}")
-    path = os.path.abspath(fspath(path))
+    path = path_to_text(os.path.abspath(fspath(path)))  # invalid UTF-8 names kept losslessly
     sha = _field(result, "sha256")
     sha = check_sha256(sha, path) if sha else None
     error = _field(result, "error")
@@ -107,7 +108,7 @@ def normalise_result(result: Any) -> _Result:
         probabilities=probs,
         top_class=None if probs is None else str(top),
         confidence=None if probs is None else float(conf),
-        error=str(error) if error else None,
+        error=display_path(str(error)) if error else None,
         **_checks(result, probs is not None),
     )
 
@@ -172,6 +173,11 @@ def upsert_images(session: Session, items: Iterable[_Result], now: datetime) -> 
     return ids
 
 
+def folder_key(folder: str | os.PathLike[str]) -> str:
+    """How a screened folder is stored: absolute, as storable text (see engine.paths)."""
+    return path_to_text(os.path.abspath(folder))
+
+
 def begin_run(
     session: Session,
     folder: str,
@@ -179,8 +185,14 @@ def begin_run(
     model: ModelVersion,
     now: datetime,
     total: int | None,
+    owner: tuple[str, int, str] | None = None,
 ) -> int:
+    host, pid, token = owner or (None, None, None)
     run = Run(
+        owner_host=host,
+        owner_pid=pid,
+        owner_token=token,
+        heartbeat_at=now,
         folder=folder,
         options=dict(options),
         model_id=model.id,
@@ -203,13 +215,28 @@ def resumable_run(session: Session, folder: str, model_id: int, now: datetime) -
     )
     if run is None:
         return None
-    if run.status == "running" and (now - run.updated_at).total_seconds() < STALE_RUN_SECONDS:
-        return None  # probably still alive in another process or thread
+    if run.status == "running" and not run_owner_gone(run, now):
+        return None  # alive in another process or thread: never write into its run
     return run
 
 
-def reopen_run(run: Run, options: Mapping[str, Any], total: int | None, now: datetime) -> None:
+def run_owner_gone(run: Run, now: datetime) -> bool:
+    """The owner of a ``running`` run is gone (see engine.store.owner)."""
+    last = max(run.updated_at, run.heartbeat_at or run.updated_at)
+    return owner_gone(run.owner_host, run.owner_pid, last, now)
+
+
+def reopen_run(
+    run: Run,
+    options: Mapping[str, Any],
+    total: int | None,
+    now: datetime,
+    owner: tuple[str, int, str] | None = None,
+) -> None:
     run.status, run.finished_at, run.error, run.updated_at = "running", None, None, now
+    if owner is not None:
+        run.owner_host, run.owner_pid, run.owner_token = owner
+    run.heartbeat_at = now
     run.options = {**run.options, **dict(options)}
     run.n_total = total if total is not None else run.n_total
 
@@ -322,7 +349,7 @@ def run_info(session: Session, run: Run) -> RunInfo:
         counts = RunCounts(seen, run.n_screened, run.n_skipped, run.n_failed)
     return RunInfo(
         id=run.id,
-        folder=run.folder,
+        folder=path_from_text(run.folder),
         options=dict(run.options),
         model_version=model.content_hash,
         model_name=model.name,
@@ -333,6 +360,9 @@ def run_info(session: Session, run: Run) -> RunInfo:
         total=run.n_total,
         counts=counts,
         error=run.error,
+        owner_host=run.owner_host,
+        owner_pid=run.owner_pid,
+        heartbeat_at=run.heartbeat_at,
     )
 
 

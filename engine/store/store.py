@@ -15,10 +15,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine.store import labels, records, registry
+from engine.paths import path_from_text
+from engine.store import forget, labels, records, registry
 from engine.store._clinic import ClinicMethods
 from engine.store._models import ModelMethods
 from engine.store.dto import (
@@ -31,7 +32,9 @@ from engine.store.dto import (
     RunInfo,
 )
 from engine.store.errors import NotFoundError, StoreError
-from engine.store.models import REFER, Image, ModelVersion, Prediction, Run, utcnow
+from engine.store.forget import ForgetOutcome
+from engine.store.models import REFER, Image, ModelVersion, Prediction, Run, RunItem, utcnow
+from engine.store.owner import Heartbeat, new_owner
 
 _HEXREF = re.compile(r"^[0-9a-fA-F]{6,64}$")
 
@@ -40,7 +43,7 @@ def _image_record(img: Image) -> ImageRecord:
     return ImageRecord(
         id=img.id,
         sha256=img.sha256,
-        path=img.path,
+        path=path_from_text(img.path) if img.path else None,
         size_bytes=img.size_bytes,
         width=img.width,
         height=img.height,
@@ -87,12 +90,34 @@ class Store(ModelMethods, ClinicMethods):
                     path=os.fspath(model_path) if model_path else None,
                     meta=model_meta,
                 )
+            owner = new_owner()
+            run_id = None
             if resume:
-                run = records.resumable_run(s, os.path.abspath(folder), model.id, utcnow())
+                run = records.resumable_run(s, records.folder_key(folder), model.id, utcnow())
                 if run is not None:
-                    records.reopen_run(run, options, total, utcnow())
-                    return run.id
-            return records.begin_run(s, os.path.abspath(folder), options, model, utcnow(), total)
+                    records.reopen_run(run, options, total, utcnow(), owner)
+                    run_id = run.id
+            if run_id is None:
+                key = records.folder_key(folder)
+                run_id = records.begin_run(s, key, options, model, utcnow(), total, owner)
+        self._start_heartbeat(run_id, owner[2])
+        return run_id
+
+    def _start_heartbeat(self, run_id: int, token: str) -> None:
+        """Keep the run visibly alive while this process owns it (engine.store.owner)."""
+
+        def beat() -> None:
+            with self.write() as s:
+                s.execute(
+                    update(Run)
+                    .where(Run.id == run_id, Run.owner_token == token, Run.status == "running")
+                    .values(heartbeat_at=utcnow())
+                )
+
+        old = self._heartbeats.pop(run_id, None)
+        if old is not None:
+            old.stop()
+        self._heartbeats[run_id] = Heartbeat(beat).start()
 
     def record_results(
         self, run_id: int, results: Sequence[Any], *, model_version: str | None = None
@@ -117,6 +142,9 @@ class Store(ModelMethods, ClinicMethods):
         self, run_id: int, status: str, *, total: int | None = None, error: str | None = None
     ) -> RunInfo:
         """Close a run as finished, cancelled or failed; counts are recomputed from the tables."""
+        beat = self._heartbeats.pop(run_id, None)
+        if beat is not None:
+            beat.stop()
         with self.write() as s:
             run = records.get_run(s, run_id)
             records.finish_run(s, run, status, utcnow(), total, error)
@@ -124,14 +152,14 @@ class Store(ModelMethods, ClinicMethods):
 
     def find_resumable_run(self, folder: str | os.PathLike[str], model_version: str) -> int | None:
         """The latest interrupted run of this folder with this model (cancelled, failed, or
-        ``running`` with no batch recorded for ``STALE_RUN_SECONDS``), or None."""
+        ``running`` whose owner is gone: see engine.store.owner), or None."""
         with self.read() as s:
             model = s.scalar(
                 select(ModelVersion).where(ModelVersion.content_hash == model_version.lower())
             )
             if model is None:
                 return None
-            run = records.resumable_run(s, os.path.abspath(folder), model.id, utcnow())
+            run = records.resumable_run(s, records.folder_key(folder), model.id, utcnow())
             return run.id if run else None
 
     def done_hashes(self, model_version: str, hashes: Iterable[str] | None = None) -> set[str]:
@@ -276,7 +304,7 @@ class Store(ModelMethods, ClinicMethods):
         else:
             with self.read() as s:
                 img = _image_record(self._find_image(s, ref))
-            source_file = Path(img.path) if img.path else None
+            source_file = Path(img.path) if img.path else None  # already decoded
         stored, warning = img.stored_path, None
         if stored is None or not self.images.path(stored).is_file():
             try:
@@ -355,10 +383,27 @@ class Store(ModelMethods, ClinicMethods):
             out = []
             for img in s.scalars(stmt):
                 file = self.images.path(img.stored_path) if img.stored_path else None
-                if (file is None or not file.is_file()) and img.path and Path(img.path).is_file():
-                    file = Path(img.path)
+                original = Path(path_from_text(img.path)) if img.path else None
+                if (file is None or not file.is_file()) and original and original.is_file():
+                    file = original
                 out.append(LabelledImage(img.sha256, img.current_label or "", file))
             return out
+
+    def forget(self, ref: str | os.PathLike[str]) -> ForgetOutcome:
+        """Remove a photo's pixels from the data folder: its image-store copy, thumbnails and
+        previews, and its file paths in the database. The hash, predictions and label history
+        stay (the audit trail). Files that cannot be deleted are listed in ``failed``."""
+        from engine.paths import user_data_dir
+
+        with self.write() as s:
+            img = self._find_image(s, ref)
+            sha, stored = img.sha256, img.stored_path
+            img.stored_path = None
+            img.path = None
+            img.forgotten_at = utcnow()
+            for item in s.scalars(select(RunItem).where(RunItem.image_id == img.id)):
+                item.path = f"(forgotten) {sha[:16]} #{item.id}"
+        return forget.remove_files(sha, self.images, user_data_dir(), stored)
 
     # --- engine.screening.ResultStore protocol -------------------------------------------
 
@@ -379,8 +424,10 @@ class Store(ModelMethods, ClinicMethods):
     def record_screening(self, run_id: int, meta: Any, results: Sequence[Any]) -> None:
         self.record_results(run_id, results, model_version=meta.content_hash)
 
-    def finish_screening(self, run_id: int, status: str, counts: Mapping[str, int]) -> None:
-        self.finish_run(run_id, status, total=counts.get("total"))
+    def finish_screening(
+        self, run_id: int, status: str, counts: Mapping[str, int], error: str | None = None
+    ) -> None:
+        self.finish_run(run_id, status, total=counts.get("total"), error=error)
 
     def active_model_path(self) -> Path | None:
         """The active model's file, when one is registered and still on disk."""

@@ -113,3 +113,24 @@ def test_main_window_wires_part2(qtbot: Any, make_window: Any) -> None:
     assert part2.export_dialog.flt is not None  # the gallery's filter is offered
     window.part2["Fine-tune..."].trigger()
     qtbot.waitUntil(lambda: part2.finetune_dialog.plan is not None, timeout=20_000)
+
+
+def test_an_answer_for_a_deleted_dialog_is_dropped(qtbot: Any) -> None:
+    """A worker finishing after its dialog was closed must not touch the deleted widgets."""
+    import threading
+
+    import shiboken6
+    from PySide6.QtWidgets import QLabel
+
+    from desktop.part2_tasks import run_in_pool
+
+    class Dialog(QLabel):
+        def failed(self, exc: BaseException) -> None:
+            self.setText(str(exc))
+
+    dialog, release = Dialog(), threading.Event()
+    run_in_pool(lambda: release.wait(10) and "answer", lambda r: dialog.setText(r), dialog.failed)
+    shiboken6.delete(dialog)  # the user closed it while the query ran
+    release.set()
+    qtbot.wait(500)  # the answer arrives: pytest-qt fails the test on any exception in a slot
+    assert not shiboken6.isValid(dialog)

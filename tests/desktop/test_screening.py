@@ -103,3 +103,16 @@ def test_dropping_a_folder_screens_it(make_window: Any, qtbot: Any, photos: Path
     assert event.isAccepted()
     wait_screening(qtbot, w)
     assert w.model.rowCount() == N_GOOD
+
+
+def test_gui_screens_with_onnx_runtime_on_cpu(tmp_path: Path) -> None:
+    """The model handle hands screening the session's predictor: ONNX Runtime on a CPU."""
+    from desktop.engine_adapter import load_active_model
+    from engine.onnx_predictor import OnnxPredictor
+    from engine.store import open_store
+
+    with open_store(tmp_path / "db.sqlite") as store:
+        handle = load_active_model(store, device="cpu")
+        predictor = handle.predictor(batch_size=8)
+    assert isinstance(predictor, OnnxPredictor) and predictor.batch_size == 8
+    assert predictor.version == handle.version

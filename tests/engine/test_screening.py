@@ -156,7 +156,7 @@ def test_cli_ctrl_c_keeps_output_consistent(model_file: Path, tmp_path: Path) ->
         data_dir=tmp_path / "data",
     )
     deadline = time.monotonic() + 120
-    while not any(tmp_path.glob(".ctrlc.csv.*.partial")) and time.monotonic() < deadline:
+    while not any(tmp_path.glob(".incoming-ctrlc.csv.*.tmp")) and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
@@ -166,7 +166,7 @@ def test_cli_ctrl_c_keeps_output_consistent(model_file: Path, tmp_path: Path) ->
     rows = _rows(out)
     assert 0 < len(rows) < 300
     assert all(r["predicted_class"] and r["sha256"] for r in rows)
-    assert not list(tmp_path.glob("*.partial"))
+    assert not list(tmp_path.glob(".incoming-*"))
 
 
 def test_rerun_with_store_skips_but_still_reports_every_image(

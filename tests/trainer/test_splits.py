@@ -17,6 +17,7 @@ from trainer.splits import (
     extend_split,
     group_near_duplicates,
     make_split,
+    near_duplicate_pairs,
     phash_pair,
 )
 
@@ -161,3 +162,26 @@ def test_split_command_records_a_three_way_split(tmp_path: Path, capsys) -> None
     split = Split.load(tmp_path / "s.json")
     assert {n: sum(c.values()) for n, c in split.counts().items()}["test"] >= 3
     assert sum(len(split.members(n)) for n in ("train", "val", "test")) == 30
+
+
+def test_mirror_near_duplicates_are_found_in_both_directions() -> None:
+    """h1 is 1 bit from m0 but far from h0 and from m1: only the h_j ~ m_i check sees it."""
+    full = (1 << 64) - 1
+    hashes = [(0, full), (full ^ 1, 0xFFFFFFFF00000000)]
+    assert near_duplicate_pairs(hashes, threshold=10) == [(0, 1)]
+    assert near_duplicate_pairs(list(reversed(hashes)), threshold=10) == [(0, 1)]
+
+
+def test_new_photo_linking_train_and_val_groups_is_set_aside() -> None:
+    far = 0xFFFFFFFF00000000
+    split = Split(
+        assignment={"t" * 64: "train", "v" * 64: "val"},
+        labels={"t" * 64: "Red", "v" * 64: "Red"},
+        hashes={"t" * 64: (0, far), "v" * 64: (0xFFFFF, far)},  # 20 bits apart: two groups
+        groups={"t" * 64: 0, "v" * 64: 1},
+    )
+    bridge = (0x3FF, far)  # 10 bits from each: joins both groups
+    extended, added = extend_split(split, ["b" * 64], ["Red"], [bridge])
+    assert "b" * 64 not in extended.assignment
+    assert added == {"aside": 1}
+    assert extended.assignment == split.assignment

@@ -53,10 +53,15 @@ def test_imagefolder_export_copies_labelled_images_into_class_folders(
     assert summary.per_class == {"Measles": 2, "Normal": 1} and summary.missing == []
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert files == sorted(
-        [f"Measles/{shas[0]}.jpg", f"Measles/{shas[1]}.jpg", f"Normal/{shas[2]}.jpg"]
+        [
+            f"Measles/{shas[0]}.jpg",
+            f"Measles/{shas[1]}.jpg",
+            f"Normal/{shas[2]}.jpg",
+            "manifest.csv",
+        ]
     )
     for f in out.rglob("*.jpg"):
-        assert sha_of(f) == f.stem  # bytes are the original photo's
+        assert sha_of(f) == f.stem  # no metadata to remove: the original photo's bytes
 
     again = store.export_imagefolder(out, run_id=run1)  # idempotent
     assert again.written == 3 and len(list(out.rglob("*.jpg"))) == 3

@@ -173,9 +173,10 @@ def test_a_run_left_running_by_a_crash_is_interrupted_and_resumable(store: Store
     run = store.begin_run("/photos", {}, MODEL_A)
     store.record_results(run, [fake_result(1)])
     assert not store.run(run).interrupted
-    with store.write() as s:  # as if the process died a minute ago
+    with store.write() as s:  # as if the process (on another host) fell silent 2.5 min ago
         row = s.get(Run, run)
-        row.updated_at = row.updated_at - timedelta(seconds=60)
+        row.updated_at = row.updated_at - timedelta(seconds=150)
+        row.heartbeat_at, row.owner_host = row.updated_at, "another-host"
     assert store.run(run).interrupted
     assert store.begin_run("/photos", {}, MODEL_A, resume=True) == run
     assert not store.run(run).interrupted and store.run(run).counts.screened == 1

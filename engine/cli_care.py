@@ -1,0 +1,95 @@
+"""Care of the case store and of patient data: ``check``, ``backup``, ``restore``, ``forget``.
+
+Kept apart from engine.cli_store so each module stays small; ``register`` adds the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from engine.cli_store import _add_db, _guarded
+
+
+def cmd_check(args: argparse.Namespace, store: Any) -> int:
+    """Full integrity check on demand (slow on big stores, so never at start-up)."""
+    problems = store.check(full=True)
+    if not problems:
+        print(f"{store.location}: ok")
+        return 0
+    print(f"{store.location}: the database is damaged:")
+    for line in problems:
+        print(f"  {line}")
+    print("Restore a backup (`poxscreen restore BACKUP`) or ask for help.", file=sys.stderr)
+    return 1
+
+
+def cmd_forget(args: argparse.Namespace, store: Any) -> int:
+    """Remove a photo's pixels from the data folder; the audit history keeps hash and events."""
+    if not args.yes:
+        print(
+            "poxscreen: error: forgetting deletes the photo's copy, thumbnails and previews and "
+            "cannot be undone; add --yes",
+            file=sys.stderr,
+        )
+        return 2
+    outcome = store.forget(args.image)
+    print(
+        f"forgot {outcome.sha256[:12]}: {len(outcome.removed)} files removed; kept {outcome.kept}"
+    )
+    for line in outcome.failed:
+        print(f"not removed: {line}", file=sys.stderr)
+    return 1 if outcome.failed else 0
+
+
+def cmd_backup(args: argparse.Namespace, store: Any) -> int:
+    info = store.backup(args.dest)
+    print(f"backup written: {info.folder} (database and {info.images} image copies)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Put a backup in place of the store (the current database is moved aside, not deleted)."""
+    from pathlib import Path
+
+    from engine.store import StoreError
+    from engine.store._base import default_image_root
+    from engine.store.backup import restore
+    from engine.store.db import resolve_db_url, sqlite_file
+
+    try:
+        path = sqlite_file(resolve_db_url(args.db))
+        if path is None:
+            raise StoreError("restore works on SQLite stores; use the server's tools for others")
+        moved = restore(Path(args.backup), path, default_image_root(None, path))
+    except (StoreError, OSError) as exc:
+        print(f"poxscreen: error: {exc}", file=sys.stderr)
+        return 2
+    if moved is not None:
+        print(f"the database it replaced was kept as {moved}")
+    print(f"restored {args.backup} -> {path}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the store-care sub-commands to ``poxscreen``'s sub-parsers."""
+    p = subparsers.add_parser("check", help="check the case store for damage (full check)")
+    _add_db(p)
+    p.set_defaults(func=_guarded(cmd_check))
+
+    p = subparsers.add_parser("forget", help="remove a photo's copy, thumbnails and previews")
+    p.add_argument("image", help="image file, or its sha256 (a unique prefix is enough)")
+    p.add_argument("--yes", action="store_true", help="really forget (cannot be undone)")
+    _add_db(p)
+    p.set_defaults(func=_guarded(cmd_forget))
+
+    p = subparsers.add_parser("backup", help="back up the case store and its image copies")
+    p.add_argument("dest", help="folder in which a new backup folder is made")
+    _add_db(p)
+    p.set_defaults(func=_guarded(cmd_backup))
+
+    p = subparsers.add_parser("restore", help="restore a backup made by 'poxscreen backup'")
+    p.add_argument("backup", help="the backup folder (poxscreen-backup-...)")
+    _add_db(p)
+    p.set_defaults(func=cmd_restore)

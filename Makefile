@@ -11,7 +11,7 @@ MODEL ?= resources/models/default.safetensors
 OUT ?= results.csv
 ARGS ?=
 
-.PHONY: run test screen bench evaluate lint clean
+.PHONY: run test screen bench evaluate lint clean package package-test
 
 $(VENV)/.runtime: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,17 @@ bench: $(VENV)/.dev
 ## make evaluate: reproduce the shipped model's test-split figures (report + plots in evaluation/)
 evaluate: $(VENV)/.dev
 	$(PY) -m trainer evaluate "$(MODEL)" "$(DATA)" --split resources/models/msid_split.json --subset test --out evaluation
+
+## make package: the one-folder desktop app in dist/PoxScreen/ (several minutes; runs under nice)
+package: $(VENV)/.runtime
+	$(PY) -m pip install --quiet -e ".[package]"
+	time nice -n 10 $(PY) -m PyInstaller --noconfirm --log-level WARN build.spec
+	$(PY) bundle/sizes.py dist/PoxScreen
+
+## make package-test: smoke-test the built app (self-test, screen, train, offline, read-only folder)
+package-test:
+	test -x dist/PoxScreen/PoxScreen || test -f dist/PoxScreen/PoxScreen.exe || $(MAKE) package
+	nice -n 10 $(PY) bundle/package_test.py dist/PoxScreen
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported where a device is chosen, so CLI --help stays instant
+    import torch
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -24,6 +26,8 @@ class DeviceChoice:
 
 def cuda_status() -> tuple[bool, str]:
     """Whether CUDA can be used, and why not when it cannot."""
+    import torch
+
     if not torch.backends.cuda.is_built():
         return False, "this PyTorch build has no CUDA support"
     try:
@@ -37,6 +41,8 @@ def cuda_status() -> tuple[bool, str]:
 
 def select_device(preference: str = "auto") -> DeviceChoice:
     """Resolve ``auto|cpu|cuda|cuda:N``; ``auto`` falls back to CPU and says why."""
+    import torch
+
     pref = (preference or "auto").strip().lower()
     if pref not in DEVICE_CHOICES and not pref.startswith("cuda:"):
         raise DeviceError(f"unknown device {preference!r}; choose one of auto, cpu, cuda, cuda:N")

@@ -1,0 +1,236 @@
+"""``PoxScreen --self-test``: prove a build (or a checkout) works end to end, offline, in seconds.
+
+Loads the shipped model, screens a few generated photos (and one broken file) into a temporary
+case store, computes one Grad-CAM overlay, writes a one-page report when the engine can, checks
+the bundled resources and (when the GUI is part of the build) that Qt starts offscreen. Every
+step prints one line with its time; the exit status is 0 only when every step passed. Nothing is
+written outside a temporary folder (removed afterwards unless ``--keep``) and any network use
+fails the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+N_PHOTOS = 6
+REQUIRED_RESOURCES = (
+    "models/default.safetensors",
+    "MODEL_CARD.md",
+    "icons/poxscreen.png",
+    "imagenet/mobilenet_v2_imagenet.safetensors",
+)
+
+
+class SelfTestError(RuntimeError):
+    """A step found the build broken; the message says what is wrong."""
+
+
+@dataclass
+class Context:
+    """State shared by the steps (the temporary folder, the store, the model...)."""
+
+    root: Path
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def make_photos(folder: Path, n: int = N_PHOTOS, bad: bool = True) -> list[Path]:
+    """``n`` generated skin-toned photos (PNG and JPEG) and, if ``bad``, one truncated JPEG."""
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(12)
+    paths = []
+    for i in range(n):
+        blobs = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        img = Image.fromarray(blobs).resize((240 + 8 * i, 200), Image.Resampling.BICUBIC)
+        skin = Image.new("RGB", img.size, (205, 150, 125))
+        path = folder / f"photo_{i}.{'png' if i % 2 else 'jpg'}"
+        Image.blend(skin, img, 0.35).save(path)
+        paths.append(path)
+    if bad:
+        whole = paths[0].read_bytes()
+        (folder / "broken.jpg").write_bytes(whole[: len(whole) // 3])
+    return paths
+
+
+def step_resources(ctx: Context) -> str:
+    from engine.paths import resources_dir
+
+    root = resources_dir()
+    missing = [r for r in REQUIRED_RESOURCES if not (root / r).is_file()]
+    if missing:
+        raise SelfTestError(f"missing from {root}: {', '.join(missing)}")
+    return f"{root}"
+
+
+def step_model(ctx: Context) -> str:
+    from engine.store import open_store
+
+    store = open_store(str(ctx.root / "selftest.db"))
+    ctx.values["store"] = store
+    if importlib.util.find_spec("engine.session") is not None:
+        from engine.session import open_active_model
+
+        active = open_active_model(store, device="cpu")
+        model, meta = active.model, active.meta
+    else:  # before the engine API (issue #8) landed: the CLI's own choice
+        from engine.cli import resolve_model
+
+        model, meta = resolve_model(None, store)
+    if not meta.trained:
+        raise SelfTestError("the shipped default model is missing: got the untrained fallback")
+    ctx.values.update(model=model, meta=meta)
+    return f"{meta.version} ({', '.join(meta.classes)})"
+
+
+def step_screen(ctx: Context) -> str:
+    from engine.predictor import Predictor
+    from engine.screening import ScreeningJob
+
+    folder = ctx.root / "photos"
+    photos = make_photos(folder)
+    ctx.values["photos"] = photos
+    predictor = Predictor(ctx.values["model"], ctx.values["meta"], device="cpu", batch_size=4)
+    csv_path = ctx.root / "results.csv"
+    summary = ScreeningJob(predictor, folder, csv_path=csv_path, store=ctx.values["store"]).run()
+    if summary.predicted != len(photos) or len(summary.errors) != 1:
+        raise SelfTestError(
+            f"expected {len(photos)} screened and 1 unreadable, got {summary.predicted} "
+            f"screened and errors {summary.errors}"
+        )
+    bad_path, reason = summary.errors[0]
+    rows = csv_path.read_text(encoding="utf-8").splitlines()
+    if len(rows) != len(photos) + 2:
+        raise SelfTestError(f"CSV has {len(rows)} lines, expected {len(photos) + 2}")
+    return f"{summary.predicted} photos screened; {Path(bad_path).name}: {reason}"
+
+
+def step_gradcam(ctx: Context) -> str:
+    import numpy as np
+
+    from engine.explain import gradcam, overlay
+    from engine.images import load_image
+    from engine.preprocess import make_transform
+
+    meta = ctx.values["meta"]
+    image = load_image(ctx.values["photos"][1])
+    x = make_transform(meta)(image)
+    explanation = gradcam(ctx.values["model"], x, temperature=float(meta.temperature))
+    heat = np.asarray(explanation.heatmaps[0], dtype=np.float32)
+    if not np.isfinite(heat).all() or heat.min() < 0 or heat.max() > 1:
+        raise SelfTestError("Grad-CAM heatmap is not finite and within [0, 1]")
+    out = ctx.root / "gradcam_overlay.png"
+    overlay(image, heat, alpha=0.45, colormap="inferno").save(out)
+    ctx.values["overlay"] = out
+    return f"heatmap {tuple(heat.shape)} -> {out.name} ({out.stat().st_size} bytes)"
+
+
+def step_report(ctx: Context) -> str:
+    if importlib.util.find_spec("engine.report") is None:
+        return "SKIPPED: engine.report is not part of this build"
+    from launcher.selftest_report import write_report
+
+    out = write_report(ctx)
+    if not out.is_file() or out.stat().st_size == 0:
+        raise SelfTestError(f"report not written: {out}")
+    return f"{out.name} ({out.stat().st_size} bytes)"
+
+
+def step_qt(ctx: Context) -> str:
+    if importlib.util.find_spec("desktop.app") is None:
+        return "SKIPPED: the desktop GUI is not part of this build"
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtGui import QIcon, QImage
+    from PySide6.QtWidgets import QApplication
+
+    from engine.paths import resources_dir
+
+    app = QApplication.instance() or QApplication(["PoxScreen", "-platform", "offscreen"])
+    icon = QIcon(str(resources_dir() / "icons" / "poxscreen.png"))
+    shown = QImage(str(ctx.values["overlay"]))
+    if icon.isNull() or shown.isNull():
+        raise SelfTestError("Qt could not read the app icon or a PNG (image plugins missing?)")
+    return f"Qt {app.platformName()} platform, icon and PNG read"
+
+
+STEPS: tuple[tuple[str, Callable[[Context], str]], ...] = (
+    ("resources", step_resources),
+    ("model", step_model),
+    ("screen", step_screen),
+    ("gradcam", step_gradcam),
+    ("report", step_report),
+    ("qt", step_qt),
+)
+
+
+def run_steps(ctx: Context) -> bool:
+    """Run every step, one line each; later steps are skipped after a failure."""
+    ok = True
+    for name, fn in STEPS:
+        if not ok:
+            print(f"[self-test] {name:9s} not run")
+            continue
+        t0 = time.perf_counter()
+        try:
+            detail = fn(ctx)
+        except Exception as exc:  # report any failure as a line, the trace after it
+            ok = False
+            print(f"[self-test] {name:9s} FAILED: {type(exc).__name__}: {exc}")
+            traceback.print_exc(file=sys.stdout)
+            continue
+        print(f"[self-test] {name:9s} ok   {time.perf_counter() - t0:6.2f} s  {detail}")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the self-test; 0 when every step passed, 1 otherwise."""
+    parser = argparse.ArgumentParser(prog="PoxScreen --self-test")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+    from launcher.netguard import NetworkGuard
+
+    guard = NetworkGuard.install()
+    t0 = time.perf_counter()
+    root = Path(tempfile.mkdtemp(prefix="poxscreen-selftest-"))
+    os.environ["POXSCREEN_DATA_DIR"] = str(root / "data")  # never the clinic's own data
+    print(f"[self-test] PoxScreen {version()} frozen={bool(getattr(sys, 'frozen', False))}")
+    ctx = Context(root)
+    try:
+        ok = run_steps(ctx)
+    finally:
+        store = ctx.values.get("store")
+        if store is not None:
+            store.close()
+        if args.keep:
+            print(f"[self-test] kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    if guard.violations:
+        ok = False
+        print(guard.describe())
+    verdict = "PASSED" if ok else "FAILED"
+    print(f"[self-test] {verdict} in {time.perf_counter() - t0:.1f} s")
+    return 0 if ok else 1
+
+
+def version() -> str:
+    """The installed package version (bundled metadata in the frozen app)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("poxscreen")
+    except PackageNotFoundError:
+        return "unknown"

@@ -129,8 +129,8 @@ def check_screen(exe: Path, env: dict[str, str], root: Path) -> str:
     predicted = [r for r in rows if not r.get("error")]
     if len(rows) != good + 1 or list(errors) != ["notes.jpg"]:
         raise CheckFailed(f"CSV: {len(rows)} rows, errors {errors}")
-    if any(r["predicted"] not in CLASSES for r in predicted):
-        raise CheckFailed(f"CSV: unexpected classes {[r['predicted'] for r in predicted]}")
+    if any(r["predicted_class"] not in CLASSES for r in predicted):
+        raise CheckFailed(f"CSV: unexpected classes {[r['predicted_class'] for r in predicted]}")
     if "notes.jpg" not in out:
         raise CheckFailed("screen did not name the unreadable file on stderr")
     return (

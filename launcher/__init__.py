@@ -8,6 +8,8 @@ layers (it may import ``desktop``, ``trainer`` and ``engine``); nothing imports 
     train | evaluate | split | rollback ...  -> trainer.cli.main (in-process; the packaged app
                                                  trains as a child process of itself)
     --self-test [--keep]                     -> launcher.selftest.main (smoke test of a bundle)
+    -m trainer|engine|desktop ARGS           -> as ``python -m ...`` (a frozen app's sys.executable
+                                                 is PoxScreen itself, so such calls still work)
     anything else                            -> engine.cli.main (screen, info, models, ...)
 
 ``POXSCREEN_NO_NETWORK=1`` installs an audit hook that refuses any Python socket use, so a test
@@ -28,6 +30,7 @@ TRAINER_COMMANDS = frozenset({"train", "evaluate", "split", "rollback"})
 GUI_COMMAND = "gui"
 SELF_TEST_FLAG = "--self-test"
 NO_NETWORK_ENV = "POXSCREEN_NO_NETWORK"
+MODULES = {"trainer": "trainer", "engine": "engine", "desktop": "gui"}  # `-m NAME` targets
 
 
 def route(argv: Sequence[str]) -> tuple[str, list[str]]:
@@ -45,6 +48,8 @@ def route(argv: Sequence[str]) -> tuple[str, list[str]]:
         return "selftest", args[1:]
     if first in TRAINER_COMMANDS:
         return "trainer", args
+    if first == "-m" and len(args) > 1 and args[1] in MODULES:
+        return MODULES[args[1]], args[2:]
     return "engine", args
 
 

@@ -32,6 +32,14 @@ REQUIRED_RESOURCES = (
 )
 
 
+def available(module: str) -> bool:
+    """Whether ``module`` is part of this build (a missing parent package counts as absent)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 class SelfTestError(RuntimeError):
     """A step found the build broken; the message says what is wrong."""
 
@@ -80,7 +88,7 @@ def step_model(ctx: Context) -> str:
 
     store = open_store(str(ctx.root / "selftest.db"))
     ctx.values["store"] = store
-    if importlib.util.find_spec("engine.session") is not None:
+    if available("engine.session"):
         from engine.session import open_active_model
 
         active = open_active_model(store, device="cpu")
@@ -138,18 +146,27 @@ def step_gradcam(ctx: Context) -> str:
 
 
 def step_report(ctx: Context) -> str:
-    if importlib.util.find_spec("engine.report") is None:
+    if not available("engine.report"):
         return "SKIPPED: engine.report is not part of this build"
-    from launcher.selftest_report import write_report
+    from engine.report import ReportOptions, write_report
 
-    out = write_report(ctx)
-    if not out.is_file() or out.stat().st_size == 0:
-        raise SelfTestError(f"report not written: {out}")
-    return f"{out.name} ({out.stat().st_size} bytes)"
+    store = ctx.values["store"]
+    run_id = store.runs(limit=1)[0].id
+    out = ctx.root / "report.pdf"
+    options = ReportOptions(gradcam=True, device="cpu")
+    summary = write_report(store, out, run_id, options=options)
+    if not out.is_file() or summary.size_bytes == 0 or summary.problems:
+        raise SelfTestError(f"report {out.name}: {summary.problems or 'not written'}")
+    head = out.read_bytes()[:5]
+    if head != b"%PDF-":
+        raise SelfTestError(f"report {out.name} is not a PDF (starts {head!r})")
+    return (
+        f"{out.name}: {summary.pages} page(s), {summary.images} images, {summary.size_bytes} bytes"
+    )
 
 
 def step_qt(ctx: Context) -> str:
-    if importlib.util.find_spec("desktop.app") is None:
+    if not available("desktop.app"):
         return "SKIPPED: the desktop GUI is not part of this build"
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtGui import QIcon, QImage

@@ -34,6 +34,10 @@ HEAVY = ("torch", "PySide6", "sqlalchemy", "numpy", "PIL", "matplotlib", "multip
         (["models", "list"], ("engine", ["models", "list"])),
         (["--help"], ("engine", ["--help"])),
         (["training"], ("engine", ["training"])),  # only exact command names go to the trainer
+        (["-m", "trainer", "train", "--epochs", "1"], ("trainer", ["train", "--epochs", "1"])),
+        (["-m", "engine", "screen", "d"], ("engine", ["screen", "d"])),
+        (["-m", "desktop", "--db", "x"], ("gui", ["--db", "x"])),
+        (["-m", "bench"], ("engine", ["-m", "bench"])),  # nothing else runs as a module
     ],
 )
 def test_route(argv: list[str], expected: tuple[str, list[str]]) -> None:

@@ -20,20 +20,6 @@ def _err(msg: str) -> None:
     print(f"poxscreen: error: {msg}", file=sys.stderr)
 
 
-def resolve_model(model_path: str | None, store: Any = None) -> tuple[Any, Any]:
-    """--model FILE, else the store's active model, else the shipped default, else untrained."""
-    from engine.checkpoint import load_model
-    from engine.default_model import load_default_model
-
-    if model_path:
-        return load_model(model_path)
-    if store is not None:
-        active = store.active_model_path()
-        if active is not None:
-            return load_model(active)
-    return load_default_model()
-
-
 def open_store_from_args(args: argparse.Namespace) -> Any:
     if getattr(args, "no_store", False):
         return None
@@ -48,8 +34,8 @@ def cmd_screen(args: argparse.Namespace) -> int:
     from engine.checkpoint import ModelFileError
     from engine.default_model import UNTRAINED_WARNING
     from engine.device import DeviceError
-    from engine.predictor import Predictor
     from engine.screening import Progress, ScreeningJob
+    from engine.session import open_model
 
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -57,11 +43,12 @@ def cmd_screen(args: argparse.Namespace) -> int:
         return 2
     store = open_store_from_args(args)
     try:
-        model, meta = resolve_model(args.model, store)
-        predictor = Predictor(model, meta, device=args.device, batch_size=args.batch_size)
+        active = open_model(store, args.model, args.device)
+        predictor = active.predictor(batch_size=args.batch_size)
     except (ModelFileError, DeviceError) as exc:
         _err(str(exc))
         return 2
+    meta = active.meta
     print(f"Model: {meta.version}  Device: {predictor.choice}", file=sys.stderr)
     if not meta.trained:
         print(f"WARNING: {UNTRAINED_WARNING}", file=sys.stderr)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.paths import user_data_dir, user_models_dir
-from trainer.data import Sample, Skipped
+from trainer.data import DataError, Sample, Skipped
 
 
 def open_store(db: str | os.PathLike[str] | None) -> Any:
@@ -68,22 +68,28 @@ def store_split_path(store: Any | None) -> Path:
     return (folder or user_data_dir() / "splits") / "store-split.json"
 
 
-def current_model_path(store: Any | None) -> tuple[Path | None, bool]:
-    """The model in use and whether the store knows it: the store's active model (its file may
-    be missing: then None), else -- nothing registered yet -- the shipped default model."""
-    from engine.paths import default_model_path
+def current_model_path(store: Any | None, init: str = "auto") -> tuple[Path | None, bool]:
+    """The model in use and whether the store knows it: the store's active model (the shipped
+    default is registered, with its file, on first use), else the shipped default.
 
-    if store is not None and store.active_model() is not None:
-        return active_model_path(store), True
-    shipped = default_model_path()
+    Starting from the model in use (``init`` auto/active) when its file is missing is refused
+    with the reason: training must never fall back to ImageNet without saying so. With another
+    ``init`` the run goes on, and the gate reports the model in use as not comparable."""
+    from engine import paths
+
+    if store is not None:
+        from engine.checkpoint import ModelFileError
+        from engine.session import ensure_active_model
+
+        try:
+            info = ensure_active_model(store)
+        except ModelFileError as exc:
+            if init in ("auto", "active"):
+                raise DataError(
+                    f"cannot start from the model in use: {exc}. Use --init imagenet to start "
+                    "from the ImageNet backbone on purpose"
+                ) from exc
+            return None, True
+        return (Path(info.path) if info.path else None), True
+    shipped = paths.default_model_path()
     return (shipped, False) if shipped.is_file() else (None, False)
-
-
-def active_model_path(store: Any | None) -> Path | None:
-    """The active model's file, when the store has one and the file exists."""
-    if store is None:
-        return None
-    info = store.active_model()
-    if info is None or not info.path or not Path(info.path).is_file():
-        return None
-    return Path(info.path)

@@ -160,7 +160,7 @@ def _run(
     classes = sorted({s.label for s in samples})
     if len(classes) < 2:
         raise DataError(f"need labelled images of at least 2 classes, found {classes or 'none'}")
-    current = current_model_path(store)
+    current = current_model_path(store, opts.init)
     model, meta, start_desc = start_model(
         opts.init, classes, cfg.seed, active_path=current[0], input_size=opts.input_size
     )

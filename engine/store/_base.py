@@ -66,6 +66,22 @@ class StoreBase:
     def close(self) -> None:
         self.engine.dispose()
 
+    def _beside_db(self, suffix: str, fallback: str) -> Path:
+        path = sqlite_file(self.engine.url)
+        return path.with_name(f"{path.stem}-{suffix}") if path else user_data_dir() / fallback
+
+    @property
+    def models_dir(self) -> Path:
+        """Where registered model files live: ``<db name>-models`` beside an SQLite file, else
+        ``<user data dir>/models`` (a server database still keeps model files per workstation).
+        Every registered model has its file here, so the store never depends on a USB stick."""
+        return self._beside_db("models", "models")
+
+    @property
+    def splits_dir(self) -> Path:
+        """Where the recorded training splits of this store live (beside the database)."""
+        return self._beside_db("splits", "splits")
+
     def __enter__(self: _S) -> _S:
         return self
 

@@ -121,6 +121,33 @@ class ReviewAndModels(StoreBase):
             activate=activate,
         )
 
+    def model_file_target(self, meta: Any) -> Path:
+        """The file a model (engine.checkpoint.ModelMeta) gets in :attr:`models_dir`."""
+        return self.models_dir / f"{meta.name}-{meta.content_hash[:12]}.safetensors"
+
+    def add_model_file(
+        self, path: str | os.PathLike[str], *, activate: bool | None = None
+    ) -> ModelInfo:
+        """Copy a model file into :attr:`models_dir` (atomically, once) and register the copy,
+        so the registry never points at a file that may vanish (a USB stick, a run folder)."""
+        import shutil
+
+        from engine.atomic import atomic_path
+        from engine.checkpoint import ModelFileError, read_meta
+
+        try:
+            meta = read_meta(path)
+        except ModelFileError as exc:
+            raise StoreError(str(exc)) from exc
+        target = self.model_file_target(meta)
+        if Path(path).resolve() != target.resolve() and not _same_model(target, meta):
+            try:
+                with atomic_path(target) as tmp:
+                    shutil.copyfile(path, tmp)
+            except OSError as exc:
+                raise StoreError(f"{target}: cannot copy the model file ({exc})") from exc
+        return self.register_model_file(target, activate=activate)
+
     def models(self) -> list[ModelInfo]:
         with self.read() as s:
             return registry.list_models(s)
@@ -150,3 +177,15 @@ class ReviewAndModels(StoreBase):
     def training_run(self, run_id: int) -> TrainingRunInfo:
         with self.read() as s:
             return registry.training_info(s, run_id)
+
+
+def _same_model(target: Path, meta: Any) -> bool:
+    """Whether ``target`` already holds this model (an intact copy from an earlier call)."""
+    from engine.checkpoint import ModelFileError, read_meta
+
+    if not target.is_file():
+        return False
+    try:
+        return read_meta(target).content_hash == meta.content_hash
+    except ModelFileError:
+        return False

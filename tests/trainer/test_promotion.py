@@ -111,13 +111,28 @@ def test_shipped_default_is_the_baseline_before_anything_is_registered(
     )
     report = run_training(opts, RecordingReporter())
     assert report["params"]["parent"] == trained_run.untrained_hash  # started from the default
-    assert report["model_in_use"]["registered"] is False
+    assert report["model_in_use"]["registered"] is True  # registered, with its file, at start
     assert report["model_in_use"]["val"] is not None
     assert report["promotion"]["activate"] is True
     with open_test_store(db) as store:
         hashes = {m.content_hash: m.active for m in store.models()}
         assert hashes == {trained_run.untrained_hash: False, report["content_hash"]: True}
+        assert all(Path(m.path).parent == store.models_dir for m in store.models())
         assert rollback(store).content_hash == trained_run.untrained_hash
+
+
+def test_training_refuses_when_the_active_models_file_is_missing(
+    trained_run: TrainedRun, tmp_path: Path
+) -> None:
+    """Defect 1: a path-less active model made training start from ImageNet without a word."""
+    from trainer.data import DataError
+
+    db = tmp_path / "store.db"
+    with open_test_store(db) as store:
+        store.register_model("c" * 64, name="lost", path=None, activate=True)
+    opts = quick_options(trained_run.data, tmp_path / "run", init="auto", register=True, db=str(db))
+    with pytest.raises(DataError, match="cannot start from the model in use.*lost@cccccccccccc"):
+        run_training(opts, RecordingReporter())
 
 
 def test_a_failed_run_is_noted_but_registers_no_model(tmp_path: Path) -> None:

@@ -1,0 +1,160 @@
+"""The model in use, opened from the case store: the one choice the GUI and the CLI share.
+
+Every model the store registers has its file in ``store.models_dir``. On first use the shipped
+default is copied there and registered WITH that path (a path-less row made later training start
+from ImageNet without a word, and left the promotion gate nothing to score). The network itself
+is loaded lazily: opening is cheap (header only), the first ``.model`` access imports torch.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine import paths
+from engine.checkpoint import ModelFileError, ModelMeta, read_meta
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from engine.device import DeviceChoice
+    from engine.predictor import Predictor
+    from engine.store import ModelInfo, Store
+
+
+@dataclass
+class ActiveModel:
+    """A model file opened for screening and review: metadata now, weights on first use."""
+
+    path: Path | None  # None only for the untrained fallback when no store is used
+    meta: ModelMeta
+    device: DeviceChoice
+    registered: bool = True
+    _model: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+    @property
+    def trained(self) -> bool:
+        return bool(self.meta.trained)
+
+    @property
+    def model(self) -> nn.Module:
+        """The network in eval mode on ``device``; loaded (and its hash checked) once."""
+        with self._lock:
+            if self._model is None:
+                from engine.checkpoint import load_model
+
+                assert self.path is not None
+                model, meta = load_model(self.path, device=self.device.device)
+                if meta.content_hash != self.meta.content_hash:
+                    raise ModelFileError(self.path, "the file changed since it was opened")
+                self._model = model
+            return self._model
+
+    def predictor(self, batch_size: int = 16, workers: int | None = None) -> Predictor:
+        """A screening predictor for this model on this device."""
+        from engine.predictor import Predictor
+
+        return Predictor(
+            self.model,
+            self.meta,
+            device=str(self.device.device),
+            batch_size=batch_size,
+            workers=workers,
+        )
+
+
+def _untrained_into(store: Store) -> ModelInfo:
+    """No shipped model: save the honest untrained start into the store, so it has a file."""
+    from engine.checkpoint import save_model
+    from engine.default_model import untrained_model
+
+    model, meta = untrained_model()
+    target = store.model_file_target(meta)
+    if not target.is_file():
+        save_model(target, model, meta)
+    return store.register_model_file(target, activate=None)
+
+
+def ensure_active_model(store: Store) -> ModelInfo:
+    """The store's active model, registering the shipped default (copied into
+    ``store.models_dir``) on first use; a registered default whose file is missing (older
+    databases registered it without one) is repaired the same way.
+
+    Raises ModelFileError naming the file when the active model's file is missing otherwise.
+    """
+    from engine.store import StoreError
+
+    info = store.active_model()
+    if info is not None and info.path and Path(info.path).is_file():
+        return info
+    shipped = paths.default_model_path()
+    try:
+        if info is None:
+            if shipped.is_file():
+                return store.add_model_file(shipped, activate=None)
+            return _untrained_into(store)
+        if shipped.is_file() and read_meta(shipped).content_hash == info.content_hash:
+            return store.add_model_file(shipped, activate=None)
+    except StoreError as exc:
+        raise ModelFileError(store.models_dir, str(exc)) from exc
+    where = info.path or info.version
+    raise ModelFileError(
+        where,
+        f"the active model {info.version} has no model file (missing or never stored); "
+        "activate another model (poxscreen models activate) or add its file again",
+    )
+
+
+def open_active_model(store: Store, device: str = "auto") -> ActiveModel:
+    """The store's active model, ready to screen with (weights load on first ``.model``)."""
+    info = ensure_active_model(store)
+    assert info.path is not None
+    return _open(Path(info.path), device, expected=info.content_hash)
+
+
+def open_model(
+    store: Store | None, path: str | os.PathLike[str] | None = None, device: str = "auto"
+) -> ActiveModel:
+    """``--model FILE`` (copied into the store and registered; active only if none is), else the store's
+    active model; without a store the file, else the shipped default, else the untrained start.
+    """
+    if store is not None:
+        if path is None:
+            return open_active_model(store, device)
+        from engine.store import StoreError
+
+        try:
+            info = store.add_model_file(path, activate=None)
+        except StoreError as exc:
+            raise ModelFileError(path, str(exc).removeprefix(f"{path}: ")) from exc
+        assert info.path is not None
+        return _open(Path(info.path), device, expected=info.content_hash)
+    if path is not None:
+        return _open(Path(path), device, registered=False)
+    if paths.default_model_path().is_file():
+        return _open(paths.default_model_path(), device, registered=False)
+    from engine.default_model import untrained_model
+    from engine.device import select_device
+
+    model, meta = untrained_model()
+    choice = select_device(device)
+    return ActiveModel(None, meta, choice, registered=False, _model=model.to(choice.device))
+
+
+def _open(
+    path: Path, device: str, *, expected: str | None = None, registered: bool = True
+) -> ActiveModel:
+    from engine.device import select_device
+
+    meta = read_meta(path)
+    if expected is not None and meta.content_hash != expected:
+        raise ModelFileError(path, "the file does not hold the model registered for it")
+    return ActiveModel(path, meta, select_device(device), registered=registered)

@@ -8,6 +8,7 @@ is loaded lazily: opening is cheap (header only), the first ``.model`` access im
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine import paths
 from engine.checkpoint import ModelFileError, ModelMeta, read_meta
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -83,24 +86,39 @@ def _untrained_into(store: Store) -> ModelInfo:
     return store.register_model_file(target, activate=None)
 
 
+def _register_new_default(store: Store) -> None:
+    """After an upgrade, register the new shipped default beside the model in use, never
+    replacing it (engine.upgrade: the GUI offers it with its card). A failure here must not
+    stop the clinic's own model from opening: it is logged."""
+    from engine.store import StoreError
+    from engine.upgrade import register_shipped_default
+
+    try:
+        register_shipped_default(store)
+    except (StoreError, ModelFileError, OSError) as exc:
+        log.warning("the shipped default model could not be registered: %s", exc)
+
+
 def ensure_active_model(store: Store) -> ModelInfo:
     """The store's active model, registering the shipped default (copied into
     ``store.models_dir``) on first use; a registered default whose file is missing (older
-    databases registered it without one) is repaired the same way.
+    databases registered it without one) is repaired the same way. A newer app version's
+    default is registered beside the model in use but never activated (engine.upgrade).
 
     Raises ModelFileError naming the file when the active model's file is missing otherwise.
     """
     from engine.store import StoreError
+    from engine.upgrade import register_shipped_default
 
     info = store.active_model()
     if info is not None and info.path and Path(info.path).is_file():
+        _register_new_default(store)
         return info
     shipped = paths.default_model_path()
     try:
         if info is None:
-            if shipped.is_file():
-                return store.add_model_file(shipped, activate=None)
-            return _untrained_into(store)
+            registered = register_shipped_default(store)  # first use: it becomes active
+            return registered.info if registered is not None else _untrained_into(store)
         if shipped.is_file() and read_meta(shipped).content_hash == info.content_hash:
             return store.add_model_file(shipped, activate=None)
     except StoreError as exc:

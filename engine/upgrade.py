@@ -10,8 +10,8 @@ new shipped default would change every screening result without anyone deciding 
   "a newer default model is available" with the card, and ``store.activate_model`` switches only
   when a person asks.
 
-``engine.session.open_active_model`` calls ``register_shipped_default`` on every start (cheap:
-one header read and one query when nothing changed).
+``engine.session.ensure_active_model`` (behind ``open_active_model``) calls
+``register_shipped_default`` every time the model in use is opened.
 """
 
 from __future__ import annotations
@@ -20,10 +20,13 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from engine import paths
 from engine.atomic import atomic_path
-from engine.paths import default_model_path, resources_dir, user_models_dir
+
+if TYPE_CHECKING:
+    from engine.store import ModelInfo, Store
 
 CARD_SUFFIX = ".card.md"
 
@@ -32,10 +35,21 @@ CARD_SUFFIX = ".card.md"
 class DefaultRegistration:
     """What ``register_shipped_default`` did."""
 
-    version: str  # name@hash12 of the shipped default
-    path: Path  # its copy in the models folder
+    info: ModelInfo  # the registry row of the shipped default (its file is in models_dir)
     newly_registered: bool  # False: this app version's default was already known
-    active: bool  # True only on first use (nothing active before) or if it already was
+
+    @property
+    def version(self) -> str:
+        return self.info.version
+
+    @property
+    def path(self) -> Path:
+        return Path(self.info.path or "")
+
+    @property
+    def active(self) -> bool:
+        """True only on first use (nothing was active) or when someone activated it."""
+        return self.info.active
 
 
 @dataclass(frozen=True)
@@ -50,52 +64,41 @@ class DefaultOffer:
     active_version: str | None = None  # the model in use instead (perhaps fine-tuned locally)
 
 
-def shipped_card_path() -> Path:
-    """The model card shipped beside the default model."""
-    return resources_dir() / "MODEL_CARD.md"
-
-
-def _models_dir(store: Any, models_dir: str | os.PathLike[str] | None) -> Path:
-    if models_dir is not None:
-        return Path(models_dir)
-    return Path(getattr(store, "models_dir", None) or user_models_dir())
-
-
-def _copy_atomic(src: Path, dst: Path) -> None:
-    with atomic_path(dst) as tmp:
-        shutil.copyfile(src, tmp)
+def _card_for(model_file: Path) -> Path | None:
+    """The model card shipped with a default model: beside it, or in resources/ above it."""
+    for candidate in (
+        model_file.parent / "MODEL_CARD.md",
+        model_file.parent.parent / "MODEL_CARD.md",
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def register_shipped_default(
-    store: Any,
-    source: str | os.PathLike[str] | None = None,
-    models_dir: str | os.PathLike[str] | None = None,
+    store: Store, source: str | os.PathLike[str] | None = None
 ) -> DefaultRegistration | None:
-    """Register this app version's default model; make it active only if nothing is active.
+    """Register this app version's default model; it becomes active only if nothing is active.
 
-    Copies the file (and the model card, when shipped) into the models folder first, so the
-    registry never points into the application folder that the next upgrade replaces. Returns
-    None when the app ships no default model.
+    The file is copied into ``store.models_dir`` (the registry never points into the application
+    folder that the next upgrade replaces) with its model card beside it. Cheap when nothing
+    changed: one header read and one query. None when the app ships no default model.
     """
     from engine.checkpoint import read_meta
 
-    src = Path(source) if source is not None else default_model_path()
+    src = Path(source) if source is not None else paths.default_model_path()
     if not src.is_file():
         return None
-    meta = read_meta(src)
-    known = {m.content_hash: m for m in store.models()}
-    existing = known.get(meta.content_hash)
+    content_hash = read_meta(src).content_hash
+    existing = next((m for m in store.models() if m.content_hash == content_hash), None)
     if existing is not None and existing.path and Path(existing.path).is_file():
-        return DefaultRegistration(meta.version, Path(existing.path), False, existing.active)
-    target = _models_dir(store, models_dir) / f"{meta.name}-{meta.content_hash[:12]}.safetensors"
-    if not target.is_file():
-        _copy_atomic(src, target)
-    card = shipped_card_path() if source is None else src.parent / "MODEL_CARD.md"
-    if card.is_file():
-        _copy_atomic(card, target.with_suffix(CARD_SUFFIX))
-    # activate=None: active only when the registry has no active model (first use)
-    info = store.register_model_file(target, activate=None)
-    return DefaultRegistration(meta.version, target, existing is None, info.active)
+        return DefaultRegistration(existing, newly_registered=False)
+    info = store.add_model_file(src, activate=None)  # None: active only when none is
+    card = _card_for(src)
+    if card is not None and info.path:
+        with atomic_path(Path(info.path).with_suffix(CARD_SUFFIX)) as tmp:
+            shutil.copyfile(card, tmp)
+    return DefaultRegistration(info, newly_registered=existing is None)
 
 
 def _parent(models: dict[str, Any], model: Any) -> Any:
@@ -117,7 +120,9 @@ def _descends_from(models: dict[str, Any], model: Any, ancestor_hash: str) -> bo
     return False
 
 
-def default_offer(store: Any, source: str | os.PathLike[str] | None = None) -> DefaultOffer | None:
+def default_offer(
+    store: Store, source: str | os.PathLike[str] | None = None
+) -> DefaultOffer | None:
     """The shipped default when registered but not in use and not already built upon.
 
     None when it is active, when the active model was fine-tuned from it, when it is not yet
@@ -125,7 +130,7 @@ def default_offer(store: Any, source: str | os.PathLike[str] | None = None) -> D
     """
     from engine.checkpoint import read_meta
 
-    src = Path(source) if source is not None else default_model_path()
+    src = Path(source) if source is not None else paths.default_model_path()
     if not src.is_file():
         return None
     shipped_hash = read_meta(src).content_hash

@@ -44,15 +44,15 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_first_use_registers_a_copy_and_activates_it(
     store: Store, releases: dict[str, Path], tmp_path: Path
 ) -> None:
-    models = tmp_path / "models"
-    reg = register_shipped_default(store, releases["v1"], models_dir=models)
+    reg = register_shipped_default(store, releases["v1"])
     assert reg is not None and reg.newly_registered and reg.active
-    assert reg.path.parent == models and reg.path.read_bytes() == releases["v1"].read_bytes()
+    assert reg.path.parent == store.models_dir
+    assert reg.path.read_bytes() == releases["v1"].read_bytes()
     assert reg.path.with_suffix(CARD_SUFFIX).read_text(encoding="utf-8").startswith("# Model card")
     active = store.active_model()
     assert active is not None and Path(active.path or "") == reg.path  # never the app folder
     assert default_offer(store, releases["v1"]) is None
-    again = register_shipped_default(store, releases["v1"], models_dir=models)
+    again = register_shipped_default(store, releases["v1"])
     assert again is not None and not again.newly_registered and again.active
     assert len(store.models()) == 1
 
@@ -60,13 +60,12 @@ def test_first_use_registers_a_copy_and_activates_it(
 def test_upgrade_keeps_a_fine_tuned_model_active_and_offers_the_new_default(
     store: Store, releases: dict[str, Path], tmp_path: Path
 ) -> None:
-    models = tmp_path / "models"
-    v1 = register_shipped_default(store, releases["v1"], models_dir=models)
+    v1 = register_shipped_default(store, releases["v1"])
     assert v1 is not None
     tuned = _ship(tmp_path / "tuned", 7, "clinic-finetune", parent=v1.version)
     tuned_info = store.register_model_file(tuned, activate=True)
 
-    v2 = register_shipped_default(store, releases["v2"], models_dir=models)
+    v2 = register_shipped_default(store, releases["v2"])
     assert v2 is not None and v2.newly_registered and not v2.active
     active = store.active_model()
     assert active is not None and active.content_hash == tuned_info.content_hash
@@ -84,8 +83,8 @@ def test_upgrade_keeps_a_fine_tuned_model_active_and_offers_the_new_default(
 def test_upgrade_from_an_untouched_old_default_still_asks(
     store: Store, releases: dict[str, Path], tmp_path: Path
 ) -> None:
-    register_shipped_default(store, releases["v1"], models_dir=tmp_path / "m")
-    v2 = register_shipped_default(store, releases["v2"], models_dir=tmp_path / "m")
+    register_shipped_default(store, releases["v1"])
+    v2 = register_shipped_default(store, releases["v2"])
     assert v2 is not None and not v2.active
     active = store.active_model()
     assert active is not None and active.name == "default-v1"
@@ -97,7 +96,7 @@ def test_upgrade_from_an_untouched_old_default_still_asks(
 def test_no_offer_when_the_active_model_was_tuned_from_the_new_default(
     store: Store, releases: dict[str, Path], tmp_path: Path
 ) -> None:
-    v2 = register_shipped_default(store, releases["v2"], models_dir=tmp_path / "m")
+    v2 = register_shipped_default(store, releases["v2"])
     assert v2 is not None
     tuned = _ship(tmp_path / "tuned", 8, "tuned-from-v2", parent=v2.version)
     store.register_model_file(tuned, activate=True)
@@ -105,10 +104,10 @@ def test_no_offer_when_the_active_model_was_tuned_from_the_new_default(
 
 
 def test_missing_copy_is_restored(store: Store, releases: dict[str, Path], tmp_path: Path) -> None:
-    reg = register_shipped_default(store, releases["v1"], models_dir=tmp_path / "m")
+    reg = register_shipped_default(store, releases["v1"])
     assert reg is not None
     reg.path.unlink()
-    again = register_shipped_default(store, releases["v1"], models_dir=tmp_path / "m")
+    again = register_shipped_default(store, releases["v1"])
     assert again is not None and again.path.is_file() and again.active
 
 
@@ -117,3 +116,25 @@ def test_no_shipped_default(store: Store, tmp_path: Path) -> None:
     assert register_shipped_default(store, missing) is None
     assert default_offer(store, missing) is None
     assert store.models() == []
+
+
+def test_open_active_model_after_an_upgrade_keeps_the_clinics_model(
+    store: Store, releases: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real start-up path (engine.session): v1 shipped, a clinic fine-tune, then v2."""
+    from engine import paths
+    from engine.session import open_active_model
+
+    monkeypatch.setattr(paths, "default_model_path", lambda: releases["v1"])
+    first = open_active_model(store, device="cpu")
+    assert first.meta.name == "default-v1"
+    tuned = _ship(tmp_path / "tuned", 9, "clinic-finetune", parent=first.version)
+    store.add_model_file(tuned, activate=True)
+
+    monkeypatch.setattr(paths, "default_model_path", lambda: releases["v2"])  # the upgrade
+    opened = open_active_model(store, device="cpu")
+    assert opened.meta.name == "clinic-finetune"
+    offer = default_offer(store)
+    assert offer is not None and offer.name == "default-v2"
+    assert offer.active_version == opened.version and offer.card is not None
+    assert {m.name for m in store.models()} == {"default-v1", "clinic-finetune", "default-v2"}

@@ -10,6 +10,7 @@ DATA ?= ../shared/datasets/msid
 MODEL ?= resources/models/default.safetensors
 OUT ?= results.csv
 ARGS ?=
+DIST ?= dist
 
 .PHONY: run test screen bench evaluate lint clean package package-test
 
@@ -48,13 +49,14 @@ evaluate: $(VENV)/.dev
 ## make package: the one-folder desktop app in dist/PoxScreen/ (several minutes; runs under nice)
 package: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e ".[package]"
-	time nice -n 10 $(PY) -m PyInstaller --noconfirm --log-level WARN build.spec
-	$(PY) bundle/sizes.py dist/PoxScreen
+	time nice -n 10 $(PY) -m PyInstaller --noconfirm --log-level WARN \
+		--distpath "$(DIST)" --workpath "build/$(notdir $(DIST))" build.spec
+	$(PY) bundle/sizes.py "$(DIST)/PoxScreen"
 
 ## make package-test: smoke-test the built app (self-test, screen, train, offline, read-only folder)
 package-test:
-	test -x dist/PoxScreen/PoxScreen || test -f dist/PoxScreen/PoxScreen.exe || $(MAKE) package
-	nice -n 10 $(PY) bundle/package_test.py dist/PoxScreen
+	test -x "$(DIST)/PoxScreen/PoxScreen" || test -f "$(DIST)/PoxScreen/PoxScreen.exe" || $(MAKE) package
+	nice -n 10 $(PY) bundle/package_test.py "$(DIST)/PoxScreen"
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -100,3 +100,30 @@ def test_windows_version_file_parses_with_pyinstaller(
     strings = {s.name: s.val for s in info.kids[0].kids[0].kids}
     assert strings["ProductVersion"] == project["version"]
     assert strings["OriginalFilename"] == "PoxScreen.exe"
+
+
+def test_size_report_groups_parts_and_skips_links(tmp_path: Path) -> None:
+    from bundle.sizes import measure, report
+
+    app = tmp_path / "PoxScreen"
+    files = {
+        "PoxScreen": 10,
+        "_internal/libpython3.so": 20,
+        "_internal/torch/lib/libtorch_cpu.so": 400,
+        "_internal/torch/_tensor.py": 5,
+        "_internal/nvidia/cu13/lib/libcublas.so.13": 300,
+        "_internal/resources/models/default.safetensors": 15,
+    }
+    for rel, size in files.items():
+        (app / rel).parent.mkdir(parents=True, exist_ok=True)
+        (app / rel).write_bytes(b"x" * size)
+    (app / "_internal" / "libcublas.so.13").symlink_to(
+        app / "_internal/nvidia/cu13/lib/libcublas.so.13"
+    )
+    total, parts, listed = measure(app)
+    assert total == sum(files.values())  # the link is not counted twice
+    assert parts["torch/lib/libtorch_cpu.so"] == 400 and parts["torch"] == 5
+    assert parts["nvidia/cu13"] == 300 and parts["resources"] == 15
+    assert parts["(top-level files)"] == 30  # the executable and libpython
+    assert listed[0] == (400, "_internal/torch/lib/libtorch_cpu.so")
+    assert "torch/lib/libtorch_cpu.so" in report(app).splitlines()[2]

@@ -63,6 +63,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     bar = tqdm(total=0, unit="img", file=sys.stderr, disable=args.quiet)
 
     def on_progress(p: Progress) -> None:
+        bar.set_description("listing" if p.phase == "walking" else "screening", refresh=False)
         bar.total = p.total
         bar.n = p.done
         bar.set_postfix(errors=p.errors, skipped=p.skipped, refresh=False)

@@ -8,12 +8,16 @@ pass yields the prediction, so the GUI never runs the model twice.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from numbers import Real
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -225,6 +229,32 @@ def _colormap_lut(name: str) -> np.ndarray:
     return np.rint(lut * 255).astype(np.uint8)
 
 
+def colour_heatmap(
+    heatmap: np.ndarray, size: tuple[int, int], colormap: str = "inferno"
+) -> Image.Image:
+    """A [0, 1] heatmap coloured with ``colormap`` and stretched (bilinear) to ``size`` (w, h).
+
+    The map is quantised to 256 levels first (the colour map has 256 entries anyway), so the
+    stretch runs on 8-bit data and the colouring is a palette lookup: ~10x faster at 1600 px
+    than stretching floats and indexing in NumPy."""
+    heat = np.asarray(heatmap, dtype=np.float32)
+    heat = heat[0] if heat.ndim == 3 and heat.shape[0] == 1 else heat
+    if heat.ndim != 2 or heat.size == 0:
+        raise ValueError(f"heatmap must be 2-D (H, W), got shape {heat.shape}")
+    lut = _colormap_lut(colormap)
+    heat = np.clip(np.nan_to_num(heat, nan=0.0), 0.0, 1.0)
+    levels = Image.fromarray(np.rint(heat * 255.0).astype(np.uint8), mode="L")
+    levels = levels.resize(size, Image.Resampling.BILINEAR)
+    levels.putpalette(lut.tobytes(), rawmode="RGB")  # "L" with a palette becomes "P"
+    return levels.convert("RGB")
+
+
+def _check_alpha(alpha: float) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    return float(alpha)
+
+
 def overlay(
     image: Image.Image, heatmap: np.ndarray, alpha: float = 0.4, colormap: str = "jet"
 ) -> Image.Image:
@@ -233,16 +263,84 @@ def overlay(
     The model saw the whole photo squashed to a square, so the heatmap stretches back over the
     full photo. ``alpha`` is the heatmap's opacity: 0 gives the photo, 1 the colour map alone.
     """
-    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0.0 <= float(alpha) <= 1.0:
-        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
-    heat = np.asarray(heatmap, dtype=np.float32)
-    heat = heat[0] if heat.ndim == 3 and heat.shape[0] == 1 else heat
-    if heat.ndim != 2 or heat.size == 0:
-        raise ValueError(f"heatmap must be 2-D (H, W), got shape {heat.shape}")
-    lut = _colormap_lut(colormap)
+    alpha = _check_alpha(alpha)
     base = image.convert("RGB")
-    heat = np.clip(np.nan_to_num(heat, nan=0.0), 0.0, 1.0)
-    resized = Image.fromarray(heat).resize(base.size, Image.Resampling.BILINEAR)
-    idx = np.clip(np.rint(np.asarray(resized) * 255.0), 0, 255).astype(np.uint8)
-    coloured = Image.fromarray(lut[idx])
-    return Image.blend(base, coloured, float(alpha))
+    return Image.blend(base, colour_heatmap(heatmap, base.size, colormap), alpha)
+
+
+@dataclass(frozen=True)
+class ImageExplanation:
+    """One photo as the review panel shows it: display image, heatmap, overlay, prediction."""
+
+    path: Path
+    sha256: str
+    image: Image.Image  # RGB, EXIF applied, long side <= max_side
+    heatmap: np.ndarray  # (h, w) float32 in [0, 1] at the model's input size
+    heat_rgb: Image.Image  # the coloured heatmap at image.size
+    overlay: Image.Image  # heat_rgb blended over image at alpha
+    probabilities: dict[str, float]  # calibrated (the model file's temperature)
+    top_class: str
+    confidence: float
+    target_class: str  # the class the heatmap explains (the top class unless asked otherwise)
+    model_version: str
+    elapsed_ms: float
+
+
+class Explainer:
+    """Explain one photo at display size in one call (worker thread; never the GUI thread).
+
+    The model input is decoded exactly as screening decodes it (same loader, same reduced JPEG
+    scale), so the probabilities shown here equal the ones stored for the photo.
+    """
+
+    def __init__(self, model: nn.Module, meta: Any, device: torch.device | str | None = None):
+        from engine.preprocess import make_transform
+
+        self.model = model.to(device) if device is not None else model
+        self.meta = meta
+        self.classes = list(meta.classes)
+        self.transform = make_transform(meta)
+
+    def explain(
+        self,
+        path: str | os.PathLike[str],
+        max_side: int = 1600,
+        colormap: str = "inferno",
+        alpha: float = 0.45,
+        target: int | str | None = None,
+    ) -> ImageExplanation:
+        """Load (EXIF applied), predict, Grad-CAM, colour and blend; ImageLoadError names the
+        file and the reason. ``target``: class (name or index) to explain; default the top."""
+        from engine.images import ImageLoadError, _os_reason, load_image_bytes, load_preview_bytes
+
+        t0 = time.perf_counter()
+        alpha = _check_alpha(alpha)
+        p = Path(path)
+        if p.is_dir():
+            raise ImageLoadError(p, "is a directory")
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise ImageLoadError(p, _os_reason(exc)) from exc
+        display = load_preview_bytes(data, max_side, name=str(p))
+        model_in = load_image_bytes(data, name=str(p), target_size=int(self.meta.input_size))
+        idx = self.classes.index(target) if isinstance(target, str) else target
+        ex = gradcam(self.model, self.transform(model_in), idx, float(self.meta.temperature))
+        heat = ex.heatmaps[0]
+        heat_rgb = colour_heatmap(heat, display.size, colormap)
+        probs = dict(zip(self.classes, ex.probabilities[0].tolist(), strict=True))
+        top = max(probs, key=lambda c: probs[c])
+        return ImageExplanation(
+            path=p,
+            sha256=hashlib.sha256(data).hexdigest(),
+            image=display,
+            heatmap=heat,
+            heat_rgb=heat_rgb,
+            overlay=Image.blend(display, heat_rgb, alpha),
+            probabilities=probs,
+            top_class=top,
+            confidence=probs[top],
+            target_class=self.classes[int(ex.targets[0])],
+            model_version=self.meta.version,
+            elapsed_ms=1000.0 * (time.perf_counter() - t0),
+        )

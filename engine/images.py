@@ -15,11 +15,13 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import math
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -43,6 +45,10 @@ _SWAPS_AXES = {5, 6, 7, 8}  # orientations that rotate by 90/270 degrees
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 _Source = str | os.PathLike[str]
+
+
+class _Cancel(Protocol):
+    def is_set(self) -> bool: ...
 
 
 class ImageLoadError(Exception):
@@ -153,10 +159,16 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 
 def _decode(
-    name: _Source, fp: Path | IO[bytes], target_size: int | None, max_pixels: int
+    name: _Source,
+    fp: Path | IO[bytes],
+    target_size: int | None,
+    max_pixels: int,
+    max_side: int | None = None,
 ) -> Image.Image:
     if target_size is not None and target_size <= 0:
         raise ValueError(f"target_size must be positive, got {target_size}")
+    if max_side is not None and max_side <= 0:
+        raise ValueError(f"max_side must be positive, got {max_side}")
     with _open(name, fp) as im:
         pixels = im.width * im.height
         if pixels > max_pixels:  # header only: nothing has been decoded yet
@@ -167,6 +179,10 @@ def _decode(
                 # picks the largest scale that keeps both sides >= target_size, so preprocessing
                 # still downsamples rather than upsamples. A square request is orientation-proof.
                 im.draft("RGB", (target_size, target_size))
+            elif max_side is not None and max(im.size) > max_side:
+                # Proportional request: the long side stays >= max_side, whatever the rotation.
+                scale = max_side / max(im.size)
+                im.draft("RGB", (math.ceil(im.width * scale), math.ceil(im.height * scale)))
             im.load()
         except MemoryError as exc:
             raise ImageLoadError(name, "not enough memory to decode image") from exc
@@ -179,9 +195,12 @@ def _decode(
         except Exception as exc:  # broken EXIF must not make a readable photo unusable
             log.warning("%s: ignoring unreadable EXIF orientation (%s)", name, exc)
         try:
-            return _to_rgb(im)
+            rgb = _to_rgb(im)
         except (ValueError, OSError) as exc:
             raise ImageLoadError(name, f"unsupported colour mode {im.mode}") from exc
+        if max_side is not None and max(rgb.size) > max_side:
+            rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        return rgb
 
 
 def load_image(
@@ -199,6 +218,32 @@ def load_image(
     p = Path(path)
     _check_file(p)
     return _decode(p, p, target_size, max_pixels)
+
+
+def load_preview(
+    path: _Source, max_side: int = 1600, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Image.Image:
+    """Decode ``path`` for display: upright RGB whose long side is at most ``max_side``.
+
+    Large JPEGs decode at a reduced scale (a 12 MP photo for a 1600 px panel decodes a quarter
+    of its pixels), then shrink to fit. Same errors and limits as :func:`load_image`.
+    """
+    p = Path(path)
+    _check_file(p)
+    return _decode(p, p, None, max_pixels, max_side)
+
+
+def load_preview_bytes(
+    data: bytes,
+    max_side: int = 1600,
+    *,
+    name: str = "<bytes>",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Image.Image:
+    """Like :func:`load_preview` for bytes already read."""
+    if not data:
+        raise ImageLoadError(name, "file is empty (0 bytes)")
+    return _decode(name, io.BytesIO(data), None, max_pixels, max_side)
 
 
 def load_image_bytes(
@@ -270,8 +315,12 @@ def _is_visible_image(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def iter_image_files(folder: _Source, recursive: bool = False) -> list[Path]:
-    """Image files in ``folder`` sorted case-insensitively by path, skipping hidden files/folders.
+def walk_image_files(
+    folder: _Source, recursive: bool = False, cancel: _Cancel | None = None
+) -> Iterator[Path]:
+    """Yield image files in ``folder`` as they are found (unsorted), skipping hidden files and
+    folders; stops early once ``cancel.is_set()``. A folder of 100,000 photos yields its first
+    file at once, so a caller can show progress and honour a cancel during the walk.
 
     Extensions match case-insensitively (phones write ``.JPG``). Symlinked folders are followed
     once each, so a link pointing back up the tree cannot loop forever.
@@ -280,10 +329,11 @@ def iter_image_files(folder: _Source, recursive: bool = False) -> list[Path]:
     if not root.is_dir():
         what = "is not a folder" if root.exists() else "does not exist"
         raise NotADirectoryError(f"{root}: image folder {what}")
-    found: list[Path] = []
     seen: set[tuple[int, int]] = set()
     pending = [root]
     while pending:
+        if cancel is not None and cancel.is_set():
+            return
         current = pending.pop()
         try:
             st = current.stat()
@@ -299,11 +349,20 @@ def iter_image_files(folder: _Source, recursive: bool = False) -> list[Path]:
             continue
         for entry in entries:
             if _is_visible_image(entry):
-                found.append(current / entry.name)
+                yield current / entry.name
             elif recursive and not entry.name.startswith("."):
                 try:
                     if entry.is_dir():
                         pending.append(current / entry.name)
                 except OSError:
                     continue
-    return sorted(found, key=lambda p: (str(p).casefold(), str(p)))
+
+
+def sort_paths(paths: Iterable[Path]) -> list[Path]:
+    """The app's file order: case-insensitive by path (ties by exact spelling)."""
+    return sorted(paths, key=lambda p: (str(p).casefold(), str(p)))
+
+
+def iter_image_files(folder: _Source, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` sorted case-insensitively by path (see walk_image_files)."""
+    return sort_paths(walk_image_files(folder, recursive))

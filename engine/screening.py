@@ -10,13 +10,14 @@ import csv
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.images import iter_image_files
+from engine.images import sort_paths, walk_image_files
 from engine.predictor import Prediction, Predictor
 
 
@@ -34,10 +35,19 @@ class ResultStore(Protocol):
 
 @dataclass
 class Progress:
+    """Where a screening is. While ``phase`` is "walking" the folder is still being listed:
+    ``total`` counts the images found so far and grows. ``rate`` is images per second of the
+    screening phase; ``eta_s`` is None until there is a rate."""
+
     done: int
     total: int
     errors: int
     skipped: int
+    current: str | None = None
+    elapsed_s: float = 0.0
+    rate: float = 0.0
+    eta_s: float | None = None
+    phase: str = "screening"
 
 
 @dataclass
@@ -118,16 +128,53 @@ class ScreeningJob:
         self.on_progress = on_progress
         self.on_results = on_results
         self.cancel = cancel or threading.Event()
+        self._t0 = self._t_screen = 0.0
+
+    def _walk(self, t0: float) -> list[Path]:
+        """List the folder, reporting progress as images are found; stops on cancel."""
+        found: list[Path] = []
+        last = 0.0
+        for path in walk_image_files(self.folder, self.recursive, cancel=self.cancel):
+            if self.cancel.is_set():
+                break
+            found.append(path)
+            now = time.monotonic()
+            if self.on_progress is not None and (len(found) == 1 or now - last >= 0.1):
+                last = now
+                self.on_progress(
+                    Progress(0, len(found), 0, 0, str(path), now - t0, 0.0, None, "walking")
+                )
+        return sort_paths(found)
+
+    def _report(self, summary: ScreeningSummary, done: int, current: str | None) -> None:
+        if self.on_progress is None:
+            return
+        now, t0, t_screen = time.monotonic(), self._t0, self._t_screen
+        rate = done / (now - t_screen) if done and now > t_screen else 0.0
+        eta = (summary.total - done) / rate if rate > 0 else None
+        self.on_progress(
+            Progress(
+                done,
+                summary.total,
+                len(summary.errors),
+                summary.skipped,
+                current,
+                now - t0,
+                rate,
+                eta,
+                "screening",
+            )
+        )
 
     def run(self) -> ScreeningSummary:
+        self._t0 = t0 = time.monotonic()
         summary = ScreeningSummary(started_at=_now(), csv_path=self.csv_path)
-        paths = (
-            self.paths if self.paths is not None else iter_image_files(self.folder, self.recursive)
-        )
+        paths = self.paths if self.paths is not None else self._walk(t0)
+        walk_cancelled = self.cancel.is_set() and self.paths is None
         summary.total = len(paths)
         meta = self.predictor.meta
         done: set[str] = set()
-        if self.store is not None:
+        if self.store is not None and not walk_cancelled:
             done = self.store.screened_hashes(meta.content_hash)
             summary.run_id = self.store.begin_screening(
                 str(self.folder),
@@ -140,22 +187,20 @@ class ScreeningJob:
             )
         writer = _AtomicCsv(self.csv_path, csv_header(meta.classes)) if self.csv_path else None
         status = "failed"
+        self._t_screen = time.monotonic()
         try:
             processed = 0
+            self._report(summary, 0, None)
             for batch in self.predictor.predict_paths(
-                paths, skip=done.__contains__ if done else None, cancel=self.cancel
+                [] if walk_cancelled else paths,
+                skip=done.__contains__ if done else None,
+                cancel=self.cancel,
             ):
-                for p in batch:
-                    if p.skipped:
-                        summary.skipped += 1
-                    elif p.error:
-                        summary.errors.append((str(p.path), p.error))
-                    else:
-                        summary.predicted += 1
+                _tally(summary, batch)
                 if self.store is not None:
                     self.store.record_screening(summary.run_id, meta, batch)  # type: ignore[arg-type]
+                self._fill_skipped(batch)  # resumed images carry their stored result everywhere
                 if writer is not None:
-                    self._fill_skipped(batch)
                     writer.write(
                         [
                             csv_row(p, meta.classes, meta.trained)
@@ -166,11 +211,10 @@ class ScreeningJob:
                 if self.on_results is not None:
                     self.on_results(batch)
                 processed += len(batch)
-                if self.on_progress is not None:
-                    self.on_progress(
-                        Progress(processed, summary.total, len(summary.errors), summary.skipped)
-                    )
-            summary.cancelled = self.cancel.is_set() and processed < summary.total
+                self._report(summary, processed, str(batch[-1].path) if batch else None)
+            summary.cancelled = walk_cancelled or (
+                self.cancel.is_set() and processed < summary.total
+            )
             status = "cancelled" if summary.cancelled else "finished"
             if writer is not None:
                 writer.commit()
@@ -195,6 +239,16 @@ class ScreeningJob:
             hit = stored.get(p.sha256 or "")
             if hit is not None:
                 p.probabilities, p.top_class, p.confidence = hit
+
+
+def _tally(summary: ScreeningSummary, batch: list[Prediction]) -> None:
+    for p in batch:
+        if p.skipped:
+            summary.skipped += 1
+        elif p.error:
+            summary.errors.append((str(p.path), p.error))
+        else:
+            summary.predicted += 1
 
 
 class _AtomicCsv:

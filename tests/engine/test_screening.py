@@ -192,3 +192,82 @@ def test_rerun_with_store_skips_but_still_reports_every_image(
             assert b[path]["predicted_class"] == row["predicted_class"]
             assert float(b[path]["confidence"]) == pytest.approx(float(row["confidence"]), abs=1e-6)
             assert b[path]["source"].startswith("case store") and row["source"] == ""
+
+
+def test_resumed_images_reach_on_results_with_their_stored_result(
+    model_file: Path, photo_folder: Path, tmp_path: Path
+) -> None:
+    """Defect 5: without a CSV, already-screened images reached the GUI callback blank."""
+    from engine.store import Store
+
+    predictor = Predictor.from_file(model_file, device="cpu", batch_size=4)
+    first: list = []
+    again: list = []
+    with Store.open(tmp_path / "cases.db") as store:
+        ScreeningJob(
+            predictor, photo_folder, recursive=True, store=store, on_results=first.extend
+        ).run()
+        ScreeningJob(
+            predictor, photo_folder, recursive=True, store=store, on_results=again.extend
+        ).run()
+    before = {p.path: p for p in first if p.ok}
+    resumed = [p for p in again if p.skipped]
+    assert len(resumed) == len(before) == 6
+    for p in resumed:
+        assert p.top_class == before[p.path].top_class
+        assert p.confidence == pytest.approx(before[p.path].confidence, abs=1e-6)
+        assert p.probabilities == pytest.approx(before[p.path].probabilities, abs=1e-6)
+
+
+def test_progress_carries_file_time_rate_and_phase(model_file: Path, photo_folder: Path) -> None:
+    progress = []
+    ScreeningJob(
+        Predictor.from_file(model_file, device="cpu", batch_size=2),
+        photo_folder,
+        recursive=True,
+        on_progress=progress.append,
+    ).run()
+    walking = [p for p in progress if p.phase == "walking"]
+    screening = [p for p in progress if p.phase == "screening"]
+    assert walking and walking[0].total == 1 and walking[0].current  # shown at once
+    assert progress.index(walking[-1]) < progress.index(screening[0])
+    assert screening[0].done == 0 and screening[-1].done == 9 == screening[-1].total
+    last = screening[-1]
+    assert last.current is not None and Path(last.current).exists()
+    assert last.rate > 0 and last.eta_s == 0 and last.elapsed_s > 0
+    assert all(b.elapsed_s >= a.elapsed_s for a, b in zip(progress[:-1], progress[1:], strict=True))
+    mid = [p for p in screening if 0 < p.done < p.total]
+    assert mid and all(p.eta_s is not None and p.eta_s > 0 for p in mid)
+
+
+def test_cancel_during_the_folder_walk(model_file: Path, tmp_path: Path) -> None:
+    """A huge folder: progress starts before the walk ends, and a cancel stops the walk."""
+    from engine.store import Store
+
+    folder = tmp_path / "huge"
+    for d in range(20):
+        sub = folder / f"d{d:02}"
+        sub.mkdir(parents=True)
+        for i in range(100):
+            (sub / f"p{i:03}.jpg").write_bytes(b"")  # listed, never read: the walk is cancelled
+    cancel = threading.Event()
+    seen = []
+
+    def on_progress(p) -> None:
+        seen.append(p)
+        cancel.set()
+
+    with Store.open(tmp_path / "cases.db") as store:
+        summary = ScreeningJob(
+            Predictor.from_file(model_file, device="cpu"),
+            folder,
+            recursive=True,
+            store=store,
+            on_progress=on_progress,
+            cancel=cancel,
+            csv_path=tmp_path / "none.csv",
+        ).run()
+        assert store.runs() == []  # nothing was screened: no run recorded
+    assert summary.cancelled and summary.predicted == 0 and not summary.errors
+    assert seen[0].phase == "walking" and summary.total < 2000
+    assert _rows(tmp_path / "none.csv") == []

@@ -126,23 +126,22 @@ def step_screen(ctx: Context) -> str:
 
 
 def step_gradcam(ctx: Context) -> str:
+    """One photo as the review panel shows it (engine.explain.Explainer: prediction + Grad-CAM)."""
     import numpy as np
 
-    from engine.explain import gradcam, overlay
-    from engine.images import load_image
-    from engine.preprocess import make_transform
+    from engine.explain import Explainer
 
-    meta = ctx.values["meta"]
-    image = load_image(ctx.values["photos"][1])
-    x = make_transform(meta)(image)
-    explanation = gradcam(ctx.values["model"], x, temperature=float(meta.temperature))
-    heat = np.asarray(explanation.heatmaps[0], dtype=np.float32)
-    if not np.isfinite(heat).all() or heat.min() < 0 or heat.max() > 1:
-        raise SelfTestError("Grad-CAM heatmap is not finite and within [0, 1]")
+    explainer = Explainer(ctx.values["model"], ctx.values["meta"], device="cpu")
+    ex = explainer.explain(ctx.values["photos"][1], max_side=400)
+    heat = np.asarray(ex.heatmap, dtype=np.float32)
+    if not np.isfinite(heat).all() or heat.min() < 0 or heat.max() > 1 or heat.max() == 0:
+        raise SelfTestError("Grad-CAM heatmap is not finite, within [0, 1] and non-empty")
+    if ex.overlay.size != ex.image.size:
+        raise SelfTestError(f"overlay {ex.overlay.size} does not match the photo {ex.image.size}")
     out = ctx.root / "gradcam_overlay.png"
-    overlay(image, heat, alpha=0.45, colormap="inferno").save(out)
+    ex.overlay.save(out)
     ctx.values["overlay"] = out
-    return f"heatmap {tuple(heat.shape)} -> {out.name} ({out.stat().st_size} bytes)"
+    return f"{ex.top_class} {ex.confidence:.2f}, heatmap {tuple(heat.shape)} -> {out.name}"
 
 
 def step_report(ctx: Context) -> str:

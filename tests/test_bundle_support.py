@@ -127,3 +127,15 @@ def test_size_report_groups_parts_and_skips_links(tmp_path: Path) -> None:
     assert parts["(top-level files)"] == 30  # the executable and libpython
     assert listed[0] == (400, "_internal/torch/lib/libtorch_cpu.so")
     assert "torch/lib/libtorch_cpu.so" in report(app).splitlines()[2]
+
+
+def test_desktop_entry_passes_desktop_file_validate() -> None:
+    validator = shutil.which("desktop-file-validate")
+    if validator is None:
+        pytest.skip("desktop-file-validate not installed (apt-get install desktop-file-utils)")
+    import subprocess
+
+    out = subprocess.run(
+        [validator, str(REPO_ROOT / "bundle" / "poxscreen.desktop")], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and not out.stdout.strip(), out.stdout + out.stderr

@@ -1,4 +1,5 @@
-"""Case-store sub-commands of ``poxscreen``: label, undo, history, runs, export, models.
+"""Case-store sub-commands of ``poxscreen``: label, undo, redo, history, runs, export, models,
+referral.
 
 ``engine.cli`` calls :func:`register`; every command takes ``--db`` (a path or SQLAlchemy URL;
 default ``$POXSCREEN_DB``, then the user data dir). SQLAlchemy is imported inside the handlers so
@@ -89,6 +90,41 @@ def _current_or_none(store: Any, ref: str) -> str | None:
 def cmd_undo(args: argparse.Namespace, store: Any) -> int:
     outcome = store.undo(args.image, who=_who(args), note=args.note)
     print(f"{args.image}: label now {outcome.current_label or '(no label)'}")
+    return 0
+
+
+def cmd_redo(args: argparse.Namespace, store: Any) -> int:
+    outcome = store.redo(args.image, who=_who(args), note=args.note)
+    print(f"{args.image}: label now {outcome.current_label}")
+    return 0
+
+
+def cmd_referral(args: argparse.Namespace, store: Any) -> int:
+    """Show or set the referral rule the GUI, the CSV and the review filter all apply."""
+    import dataclasses
+
+    from engine.referral import ReferralRule
+
+    rule = store.referral_rule()
+    if args.action == "set":
+        changes = {
+            k: v
+            for k, v in (("min_confidence", args.min_confidence), ("mpox_above", args.mpox_above))
+            if v is not None
+        }
+        try:
+            rule = store.set_referral_rule(dataclasses.replace(rule, **changes), who=_who(args))
+        except ValueError as exc:
+            _err(str(exc))
+            return 2
+    elif args.min_confidence is not None or args.mpox_above is not None:
+        _err("referral show takes no thresholds; use: poxscreen referral set ...")
+        return 2
+    assert isinstance(rule, ReferralRule)
+    print(
+        f"refer when the top-class probability is below {rule.min_confidence:g} "
+        f"or P({rule.mpox_class}) is above {rule.mpox_above:g}"
+    )
     return 0
 
 
@@ -185,6 +221,23 @@ def register(subparsers: Any) -> None:
     p.add_argument("--note")
     _add_db(p)
     p.set_defaults(func=_guarded(cmd_undo))
+
+    p = subparsers.add_parser("redo", help="restore the label the latest undo took back")
+    p.add_argument("image")
+    p.add_argument("--who")
+    p.add_argument("--note")
+    _add_db(p)
+    p.set_defaults(func=_guarded(cmd_redo))
+
+    p = subparsers.add_parser(
+        "referral", help="show or set the referral rule (kept in the case store)"
+    )
+    p.add_argument("action", choices=("show", "set"), nargs="?", default="show")
+    p.add_argument("--min-confidence", type=float, help="refer below this top-class probability")
+    p.add_argument("--mpox-above", type=float, help="refer above this Mpox probability")
+    p.add_argument("--who")
+    _add_db(p)
+    p.set_defaults(func=_guarded(cmd_referral))
 
     p = subparsers.add_parser("history", help="an image's label history and predictions")
     p.add_argument("image")

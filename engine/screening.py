@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from engine.images import sort_paths, walk_image_files
 from engine.predictor import Prediction, Predictor
+from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
 
 
 class ResultStore(Protocol):
@@ -83,10 +84,13 @@ def csv_header(classes: Sequence[str]) -> list[str]:
         "model_trained",
         "error",
         "source",
+        "referral",
     ]
 
 
-def csv_row(p: Prediction, classes: Sequence[str], trained: bool) -> list[str]:
+def csv_row(
+    p: Prediction, classes: Sequence[str], trained: bool, rule: ReferralRule = DEFAULT_REFERRAL_RULE
+) -> list[str]:
     def fmt(v: float | None) -> str:
         return "" if v is None else f"{v:.6f}"
 
@@ -100,6 +104,7 @@ def csv_row(p: Prediction, classes: Sequence[str], trained: bool) -> list[str]:
         str(trained).lower(),
         p.error or "",
         "case store (screened earlier)" if p.skipped else "",
+        "" if not p.probabilities else str(rule.flags(p.probabilities)).lower(),
     ]
 
 
@@ -118,6 +123,7 @@ class ScreeningJob:
         on_progress: Callable[[Progress], None] | None = None,
         on_results: Callable[[list[Prediction]], None] | None = None,
         cancel: threading.Event | None = None,
+        referral: ReferralRule | None = None,
     ) -> None:
         self.predictor = predictor
         self.folder = Path(folder)
@@ -129,6 +135,7 @@ class ScreeningJob:
         self.on_results = on_results
         self.cancel = cancel or threading.Event()
         self._t0 = self._t_screen = 0.0
+        self.referral = referral
 
     def _walk(self, t0: float) -> list[Path]:
         """List the folder, reporting progress as images are found; stops on cancel."""
@@ -186,6 +193,7 @@ class ScreeningJob:
                 meta,
             )
         writer = _AtomicCsv(self.csv_path, csv_header(meta.classes)) if self.csv_path else None
+        rule = self._referral_rule()
         status = "failed"
         self._t_screen = time.monotonic()
         try:
@@ -203,7 +211,7 @@ class ScreeningJob:
                 if writer is not None:
                     writer.write(
                         [
-                            csv_row(p, meta.classes, meta.trained)
+                            csv_row(p, meta.classes, meta.trained, rule)
                             for p in batch
                             if not p.skipped or p.top_class
                         ]
@@ -225,6 +233,13 @@ class ScreeningJob:
             if self.store is not None and summary.run_id is not None:
                 self.store.finish_screening(summary.run_id, status, summary.counts)
         return summary
+
+    def _referral_rule(self) -> ReferralRule:
+        """The rule given, else the case store's (so CLI and GUI agree), else the default."""
+        if self.referral is not None:
+            return self.referral
+        read = getattr(self.store, "referral_rule", None)
+        return read() if callable(read) else DEFAULT_REFERRAL_RULE
 
     def _fill_skipped(self, batch: list[Prediction]) -> None:
         """Give already-screened images their stored result, so a resumed CSV is complete."""

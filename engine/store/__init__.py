@@ -24,7 +24,8 @@ underneath, and for any other caller::
 
 GUI: ``review_queue(ReviewFilter(...), limit=100, after=page.next_cursor)``, ``count``,
 ``class_counts``, ``image``, ``predictions``, ``label``, ``undo``, ``history``,
-``current_label``, ``runs``, ``run``. Trainer: ``labelled_images``, ``start_training_run``,
+``current_label``, ``runs``, ``run``, ``redo``, ``run_errors``, ``agreement``,
+``referral_rule``, ``set_referral_rule``, ``stats``. Trainer: ``labelled_images``, ``start_training_run``,
 ``update_training_run``, ``register_model``, ``register_model_file``, ``activate_model``,
 ``models``, ``active_model``, ``active_model_path``.
 Exports: ``export_csv``, ``export_imagefolder``.
@@ -32,9 +33,11 @@ Exports: ``export_csv``, ``export_imagefolder``.
 
 import os
 
+from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
 from engine.store._base import IMAGE_STORE_ENV
 from engine.store.db import DB_ENV, default_db_path, head_revision, resolve_db_url
 from engine.store.dto import (
+    AgreementCounts,
     ImageRecord,
     LabelEntry,
     LabelledImage,
@@ -46,9 +49,16 @@ from engine.store.dto import (
     ReviewPage,
     RunCounts,
     RunInfo,
+    StoreStats,
     TrainingRunInfo,
 )
-from engine.store.errors import NotFoundError, NothingToUndoError, StoreError, StoreVersionError
+from engine.store.errors import (
+    NotFoundError,
+    NothingToRedoError,
+    NothingToUndoError,
+    StoreError,
+    StoreVersionError,
+)
 from engine.store.export import ExportSummary
 from engine.store.models import REFER
 from engine.store.queries import ReviewFilter
@@ -62,6 +72,11 @@ def open_store(db: str | os.PathLike[str] | None = None) -> Store:
 
 __all__ = [
     "open_store",
+    "AgreementCounts",
+    "DEFAULT_REFERRAL_RULE",
+    "NothingToRedoError",
+    "ReferralRule",
+    "StoreStats",
     "DB_ENV",
     "IMAGE_STORE_ENV",
     "REFER",

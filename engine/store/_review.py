@@ -36,18 +36,24 @@ class ReviewAndModels(StoreBase):
         flt = flt or ReviewFilter()
         with self.read() as s:
             return queries.review_queue(
-                s, flt, self._queue_model(s, flt), limit=limit, after=after, offset=offset
+                s,
+                flt,
+                self._queue_model(s, flt),
+                limit=limit,
+                after=after,
+                offset=offset,
+                rule=_rule_for(s, flt),
             )
 
     def count(self, flt: ReviewFilter | None = None) -> int:
         flt = flt or ReviewFilter()
         with self.read() as s:
-            return queries.count(s, flt, self._queue_model(s, flt))
+            return queries.count(s, flt, self._queue_model(s, flt), _rule_for(s, flt))
 
     def class_counts(self, flt: ReviewFilter | None = None) -> dict[str, int]:
         flt = flt or ReviewFilter()
         with self.read() as s:
-            return queries.class_counts(s, flt, self._queue_model(s, flt))
+            return queries.class_counts(s, flt, self._queue_model(s, flt), _rule_for(s, flt))
 
     # --- exports --------------------------------------------------------------------------
 
@@ -177,6 +183,13 @@ class ReviewAndModels(StoreBase):
     def training_run(self, run_id: int) -> TrainingRunInfo:
         with self.read() as s:
             return registry.training_info(s, run_id)
+
+
+def _rule_for(session: Any, flt: ReviewFilter) -> Any:
+    """The database's referral rule, read in the query's own transaction when it is needed."""
+    from engine.store import settings
+
+    return settings.referral_rule(session) if flt.referral is not None else None
 
 
 def _same_model(target: Path, meta: Any) -> bool:

@@ -81,7 +81,9 @@ class RecordStats:
 
 @dataclass(frozen=True)
 class LabelEntry:
-    """One event of an image's label history; ``label_after`` is the current label it left."""
+    """One event of an image's label history; ``label_after`` is the current label it left.
+    ``kind``: set, undo or redo. ``model_version`` / ``predicted_class`` / ``confidence``: the
+    model prediction the clinician was shown when labelling (None when unknown)."""
 
     id: int
     kind: str
@@ -92,6 +94,9 @@ class LabelEntry:
     created_at: datetime
     undoes_id: int | None
     label_after: str | None
+    model_version: str | None = None
+    predicted_class: str | None = None
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -169,3 +174,24 @@ class ReviewPage:
 
     items: list[ReviewItem] = field(default_factory=list)
     next_cursor: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
+class AgreementCounts:
+    """For one clinician label class: images where the model's top class agreed or not."""
+
+    agreed: int = 0
+    disagreed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.agreed + self.disagreed
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """Status-bar counts for the active model: images it screened, of them labelled, left."""
+
+    screened: int = 0
+    reviewed: int = 0
+    to_review: int = 0

@@ -22,3 +22,7 @@ class NotFoundError(StoreError):
 
 class NothingToUndoError(StoreError):
     """Undo asked for an image whose label history has no label left to take back."""
+
+
+class NothingToRedoError(StoreError):
+    """Redo asked for an image with no undone label to restore (or a newer label since)."""

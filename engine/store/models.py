@@ -35,7 +35,7 @@ REFER = "refer"
 
 RUN_STATUSES = ("running", "finished", "cancelled", "failed")
 TRAINING_STATUSES = ("running", "finished", "cancelled", "failed")
-LABEL_KINDS = ("set", "undo")
+LABEL_KINDS = ("set", "undo", "redo")
 STALE_RUN_SECONDS = 30.0
 """A ``running`` run with no batch recorded for this long is taken as interrupted (a crash)."""
 
@@ -80,7 +80,7 @@ class Image(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    path: Mapped[str | None] = mapped_column(Text)
+    path: Mapped[str | None] = mapped_column(Text, index=True)
     size_bytes: Mapped[int | None] = mapped_column(Integer)
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
@@ -184,12 +184,14 @@ class Prediction(Base):
 
 
 class LabelEvent(Base):
-    """Append-only label history; ``undo`` events name the ``set`` event they cancel."""
+    """Append-only label history; ``undo`` events name the ``set``/``redo`` event they cancel,
+    ``redo`` events the ``undo`` they take back (and carry the label it restores).
+    ``prediction_id``: the model prediction the clinician was shown when labelling."""
 
     __tablename__ = "label_events"
     __table_args__ = (
-        CheckConstraint("kind IN ('set', 'undo')", name="kind"),
-        CheckConstraint("(kind = 'set') = (label IS NOT NULL)", name="label_iff_set"),
+        CheckConstraint("kind IN ('set', 'undo', 'redo')", name="kind"),
+        CheckConstraint("(kind IN ('set', 'redo')) = (label IS NOT NULL)", name="label_iff_set"),
         Index("ix_label_events_image_id_id", "image_id", "id"),
     )
 
@@ -201,7 +203,21 @@ class LabelEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(32), default="clinician")
     undoes_id: Mapped[int | None] = mapped_column(ForeignKey("label_events.id"))
+    prediction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("predictions.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime]
+
+
+class Setting(Base):
+    """A setting every PoxScreen on this database shares (e.g. the referral rule): JSON value."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class TrainingRun(Base):

@@ -13,14 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, exists, func, select, tuple_
+from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
 from engine.store.dto import ReviewItem, ReviewPage
 from engine.store.errors import StoreError
 from engine.store.models import REFER, Image, Prediction, RunItem
 
-SortKey = Literal["confidence", "entropy", "newest"]
+SortKey = Literal["confidence", "entropy", "newest", "name"]
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,10 @@ class ReviewFilter:
     - ``disagreement``: True = labelled with a class that differs from the model's top class
       (``refer`` is not a disagreement); False = not such a case
     - ``max_confidence``: top-class confidence strictly below this threshold
-    - ``sort``: ``confidence`` (lowest first), ``entropy`` (highest first) or ``newest``
-      (latest prediction first)
+    - ``referral``: True = flagged by the store's referral rule (engine.referral), False = not
+    - ``search``: file-path substring, case-insensitive (e.g. part of a file name)
+    - ``sort``: ``confidence`` (lowest first), ``entropy`` (highest first), ``newest``
+      (latest prediction first) or ``name`` (by file path as stored)
     """
 
     model_version: str | None = None
@@ -46,6 +49,8 @@ class ReviewFilter:
     label: str | None = None
     disagreement: bool | None = None
     max_confidence: float | None = None
+    referral: bool | None = None
+    search: str | None = None
     sort: SortKey = "confidence"
 
 
@@ -57,8 +62,28 @@ def _disagrees() -> Any:
     )
 
 
-def _filtered(stmt: Select[Any], flt: ReviewFilter, model_id: int) -> Select[Any]:
+def referral_clause(rule: ReferralRule) -> Any:
+    """SQL for ReferralRule.flags on the stored prediction (SQLite and PostgreSQL JSON)."""
+    mpox = Prediction.probabilities[rule.mpox_class].as_float()
+    return or_(
+        Prediction.confidence < rule.min_confidence, func.coalesce(mpox, 0.0) > rule.mpox_above
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filtered(
+    stmt: Select[Any], flt: ReviewFilter, model_id: int, rule: ReferralRule | None = None
+) -> Select[Any]:
     stmt = stmt.where(Prediction.model_id == model_id)
+    if flt.referral is not None:
+        clause = referral_clause(rule or DEFAULT_REFERRAL_RULE)
+        stmt = stmt.where(clause if flt.referral else ~clause)
+    if flt.search:
+        pattern = f"%{_escape_like(flt.search.strip())}%"
+        stmt = stmt.where(Image.path.ilike(pattern, escape="\\"))
     if flt.run_id is not None:
         stmt = stmt.where(
             exists().where(RunItem.image_id == Prediction.image_id, RunItem.run_id == flt.run_id)
@@ -98,10 +123,17 @@ def _keyset(stmt: Select[Any], sort: SortKey, after: tuple[Any, ...] | None) -> 
         if after is not None:
             stmt = stmt.where(Prediction.id < after[0])
         return stmt.order_by(Prediction.id.desc())
-    raise StoreError(f"unknown sort {sort!r}; use confidence, entropy or newest")
+    if sort == "name":
+        name = func.coalesce(Image.path, "")
+        if after is not None:
+            stmt = stmt.where(tuple_(name, Prediction.image_id) > tuple_(*after))
+        return stmt.order_by(name, Prediction.image_id)
+    raise StoreError(f"unknown sort {sort!r}; use confidence, entropy, newest or name")
 
 
-def _cursor(pred: Prediction, sort: SortKey) -> tuple[Any, ...]:
+def _cursor(pred: Prediction, img: Image, sort: SortKey) -> tuple[Any, ...]:
+    if sort == "name":
+        return (img.path or "", pred.image_id)
     if sort == "confidence":
         return (pred.confidence, pred.image_id)
     if sort == "entropy":
@@ -117,11 +149,12 @@ def review_queue(
     limit: int = 100,
     after: tuple[Any, ...] | None = None,
     offset: int = 0,
+    rule: ReferralRule | None = None,
 ) -> ReviewPage:
     """One page of the queue in the filter's sort order."""
     if limit <= 0:
         raise StoreError("limit must be positive")
-    stmt = _keyset(_filtered(_base(), flt, model_id), flt.sort, after)
+    stmt = _keyset(_filtered(_base(), flt, model_id, rule), flt.sort, after)
     rows = session.execute(stmt.offset(offset).limit(limit)).all()
     items = [
         ReviewItem(
@@ -140,18 +173,22 @@ def review_queue(
         )
         for pred, img in rows
     ]
-    cursor = _cursor(rows[-1][0], flt.sort) if len(rows) == limit else None
+    cursor = _cursor(rows[-1][0], rows[-1][1], flt.sort) if len(rows) == limit else None
     return ReviewPage(items=items, next_cursor=cursor)
 
 
-def count(session: Session, flt: ReviewFilter, model_id: int) -> int:
+def count(
+    session: Session, flt: ReviewFilter, model_id: int, rule: ReferralRule | None = None
+) -> int:
     """How many images the filter selects (for "n to review" badges)."""
     stmt = select(func.count()).select_from(Prediction).join(Image, Image.id == Prediction.image_id)
-    return session.scalar(_filtered(stmt, flt, model_id)) or 0
+    return session.scalar(_filtered(stmt, flt, model_id, rule)) or 0
 
 
-def class_counts(session: Session, flt: ReviewFilter, model_id: int) -> dict[str, int]:
+def class_counts(
+    session: Session, flt: ReviewFilter, model_id: int, rule: ReferralRule | None = None
+) -> dict[str, int]:
     """Images per predicted class under the filter (the gallery's class tabs)."""
     stmt = select(Prediction.top_class, func.count()).join(Image, Image.id == Prediction.image_id)
-    stmt = _filtered(stmt, flt, model_id).group_by(Prediction.top_class)
+    stmt = _filtered(stmt, flt, model_id, rule).group_by(Prediction.top_class)
     return {cls: n for cls, n in session.execute(stmt)}

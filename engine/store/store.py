@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.store import labels, records, registry
+from engine.store._clinic import ClinicMethods
 from engine.store._review import ReviewAndModels
 from engine.store.dto import (
     ImageRecord,
@@ -51,7 +52,7 @@ def _image_record(img: Image) -> ImageRecord:
     )
 
 
-class Store(ReviewAndModels):
+class Store(ReviewAndModels, ClinicMethods):
     """The case store. Open with :meth:`Store.open`; close (or use ``with``) when done."""
 
     # --- screening ------------------------------------------------------------------------
@@ -277,7 +278,11 @@ class Store(ReviewAndModels):
             assert row is not None
             if stored is not None:
                 row.stored_path = stored
-            event = labels.set_label(s, row, value, who=who, note=note, source=source, now=utcnow())
+            active = registry.active_model(s)
+            shown = labels.shown_prediction(s, row.id, active.id if active else None)
+            event = labels.set_label(
+                s, row, value, who=who, note=note, source=source, now=utcnow(), prediction_id=shown
+            )
             return LabelOutcome(
                 sha256=row.sha256,
                 event_id=event.id,
@@ -298,6 +303,24 @@ class Store(ReviewAndModels):
         with self.write() as s:
             img = self._find_image(s, ref)
             event, current = labels.undo_label(
+                s, img, who=who, note=note, source=source, now=utcnow()
+            )
+            stored = self.images.path(img.stored_path) if img.stored_path else None
+            return LabelOutcome(img.sha256, event.id, current, stored)
+
+    def redo(
+        self,
+        ref: str | os.PathLike[str],
+        *,
+        who: str,
+        note: str | None = None,
+        source: str = "clinician",
+    ) -> LabelOutcome:
+        """Take back the latest undo (a ``redo`` label event restoring the label it removed);
+        NothingToRedoError when there is none, or a newer label was given since."""
+        with self.write() as s:
+            img = self._find_image(s, ref)
+            event, current = labels.redo_label(
                 s, img, who=who, note=note, source=source, now=utcnow()
             )
             stored = self.images.path(img.stored_path) if img.stored_path else None

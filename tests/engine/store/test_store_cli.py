@@ -124,3 +124,64 @@ def test_runs_and_exports(
         str(db_path),
     )
     assert code == 2 and "#99" in err
+
+
+def test_redo_and_the_referral_rule_from_the_command_line(
+    tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo = make_photo(tmp_path / "lesion.png", seed=4)
+    db = str(db_path)
+    _run(capsys, "label", str(photo), "measles", "--who", "dr a", "--db", db)
+    assert _run(capsys, "undo", str(photo), "--who", "dr a", "--db", db)[0] == 0
+    code, out, _ = _run(capsys, "redo", str(photo), "--who", "dr a", "--db", db)
+    assert code == 0 and "label now Measles" in out
+    code, _, err = _run(capsys, "redo", str(photo), "--who", "dr a", "--db", db)
+    assert code == 2 and "no undone label" in err
+    code, out, _ = _run(capsys, "referral", "--db", db)
+    assert code == 0 and "below 0.7" in out and "above 0.3" in out
+    code, out, _ = _run(capsys, "referral", "set", "--mpox-above", "0.15", "--db", db)
+    assert code == 0 and "below 0.7" in out and "above 0.15" in out
+    code, _, err = _run(capsys, "referral", "set", "--min-confidence", "2", "--db", db)
+    assert code == 2 and "min_confidence must be within [0, 1]" in err
+    with Store.open(db_path) as store:
+        assert store.referral_rule().mpox_above == 0.15
+
+
+def test_screening_csv_flags_referrals_by_the_stores_rule(
+    tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+
+    import torch
+
+    from engine.checkpoint import ModelMeta, save_model
+    from engine.model import MobileNetV2MSCAPFR
+
+    torch.manual_seed(0)
+    model = tmp_path / "m.safetensors"
+    save_model(model, MobileNetV2MSCAPFR(4).eval(), ModelMeta(name="m", trained=True))
+    folder = tmp_path / "photos"
+    for i in range(4):
+        make_photo(folder / f"p{i}.png", seed=i)
+    db = str(db_path)
+    out = tmp_path / "out.csv"
+
+    def screen(rule: tuple[str, str]) -> list[dict[str, str]]:
+        _run(
+            capsys,
+            "referral",
+            "set",
+            "--min-confidence",
+            rule[0],
+            "--mpox-above",
+            rule[1],
+            "--db",
+            db,
+        )
+        args = ["screen", str(folder), "--model", str(model), "--device", "cpu", "-q"]
+        assert main([*args, "--db", db, "--out", str(out)]) == 0
+        with open(out, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+
+    assert {r["referral"] for r in screen(("1", "1"))} == {"true"}  # nothing is that sure
+    assert {r["referral"] for r in screen(("0", "1"))} == {"false"}  # refer nothing

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.referral import ReferralRule
 from engine.store import REFER, ReviewFilter, Store, StoreError, StoreVersionError
 from tests.engine.store.conftest import CLASSES, MODEL_A, MODEL_B, fake_result
 
@@ -126,6 +127,16 @@ def test_the_store_works_on_postgresql(pg_server: str, tmp_path: Path) -> None:
             after = page.next_cursor
         assert len(pages) == 29 and pages == sorted(pages)
         assert store.count(ReviewFilter(disagreement=True)) == 1  # Measles vs model's class
+        assert store.undo(sha, who="dr b").current_label is None
+        assert store.redo(sha, who="dr b").current_label == "Measles"
+        rule = ReferralRule(min_confidence=0.5, mpox_above=0.2)
+        store.set_referral_rule(rule, who="lead")
+        want = {r["sha256"] for r in batch[:30] if rule.flags(r["probabilities"])}
+        got = store.review_queue(ReviewFilter(referral=True), limit=100).items
+        assert {i.sha256 for i in got} == want and 0 < len(want) < 30
+        names = [i.path for i in store.review_queue(ReviewFilter(sort="name"), limit=100).items]
+        assert names == sorted(names) and len(names) == 30
+        assert store.count(ReviewFilter(search="IMG1")) == 11  # img1, img10..img19
         store.register_model(MODEL_B, name="b")
         assert store.activate_model("b").active
         assert [m.content_hash for m in store.models() if m.active] == [MODEL_B]

@@ -1,0 +1,58 @@
+"""The referral rule: which screened photos a clinician must see, the same everywhere.
+
+A photo is flagged for referral when the model is unsure (its top-class probability is below
+``min_confidence``) or when Mpox cannot be ruled out (the Mpox probability is above
+``mpox_above``, whatever the top class). The rule is kept in the case store, so the desktop app,
+the command line and the CSV apply one rule; :data:`DEFAULT_REFERRAL_RULE` is the default of a
+new store. No Qt, no SQL: plain values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+MPOX_CLASS = "Monkeypox"
+
+
+@dataclass(frozen=True)
+class ReferralRule:
+    """Refer when top-class probability < ``min_confidence`` or P(``mpox_class``) > ``mpox_above``."""
+
+    min_confidence: float = 0.7
+    mpox_above: float = 0.3
+    mpox_class: str = MPOX_CLASS
+
+    def __post_init__(self) -> None:
+        for name in ("min_confidence", "mpox_above"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"referral rule: {name} must be a number, got {value!r}")
+            if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+                raise ValueError(f"referral rule: {name} must be within [0, 1], got {value}")
+        if not isinstance(self.mpox_class, str) or not self.mpox_class:
+            raise ValueError("referral rule: mpox_class must be a class name")
+
+    def flags(self, probabilities: Mapping[str, float]) -> bool:
+        """Whether a photo with these (calibrated) class probabilities is referred."""
+        if not probabilities:
+            return False
+        top = max(float(p) for p in probabilities.values())
+        return (
+            top < self.min_confidence
+            or float(probabilities.get(self.mpox_class, 0.0)) > self.mpox_above
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReferralRule:
+        known = {"min_confidence", "mpox_above", "mpox_class"}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+DEFAULT_REFERRAL_RULE = ReferralRule()
+"""The one place the default thresholds live."""

@@ -1,0 +1,76 @@
+"""Store methods for the clinic's overview: a run's unreadable files, how often clinicians agree
+with the model, the referral rule shared by every client, and the status-bar counts."""
+
+from __future__ import annotations
+
+from sqlalchemy import case, func, select
+
+from engine.referral import ReferralRule
+from engine.store import records, registry, settings
+from engine.store._base import StoreBase
+from engine.store.dto import AgreementCounts, StoreStats
+from engine.store.models import REFER, Image, Prediction, RunItem, utcnow
+
+
+class ClinicMethods(StoreBase):
+    """Run errors, agreement, referral rule and stats of the Store facade."""
+
+    def run_errors(self, run_id: int) -> list[tuple[str, str]]:
+        """The files a screening run could not read, with the reason, sorted by path."""
+        with self.read() as s:
+            records.get_run(s, run_id)  # NotFoundError for an unknown run
+            rows = s.execute(
+                select(RunItem.path, RunItem.error)
+                .where(RunItem.run_id == run_id, RunItem.error.is_not(None))
+                .order_by(RunItem.path)
+            )
+            return [(path, error) for path, error in rows]
+
+    def agreement(self, model_version: str | None = None) -> dict[str, AgreementCounts]:
+        """Per clinician label (``refer`` left out): how many of that model's (default: the
+        active model's) top classes agreed with it and how many did not."""
+        with self.read() as s:
+            model = registry.find(s, model_version) if model_version else registry.active_model(s)
+            if model is None:
+                return {}
+            agreed = func.sum(case((Prediction.top_class == Image.current_label, 1), else_=0))
+            rows = s.execute(
+                select(Image.current_label, agreed, func.count())
+                .join(Prediction, Prediction.image_id == Image.id)
+                .where(
+                    Prediction.model_id == model.id,
+                    Image.current_label.is_not(None),
+                    Image.current_label != REFER,
+                )
+                .group_by(Image.current_label)
+                .order_by(Image.current_label)
+            )
+            return {
+                str(label): AgreementCounts(int(ok or 0), int(n) - int(ok or 0))
+                for label, ok, n in rows
+            }
+
+    def referral_rule(self) -> ReferralRule:
+        """The referral rule every client of this database applies (default until set)."""
+        with self.read() as s:
+            return settings.referral_rule(s)
+
+    def set_referral_rule(self, rule: ReferralRule, *, who: str) -> ReferralRule:
+        """Store a new referral rule (validated by ReferralRule itself)."""
+        with self.write() as s:
+            settings.put(s, settings.REFERRAL_KEY, rule.to_json(), who, utcnow())
+            return settings.referral_rule(s)
+
+    def stats(self) -> StoreStats:
+        """Images screened by the active model, how many carry a label, how many are left."""
+        with self.read() as s:
+            model = registry.active_model(s)
+            if model is None:
+                return StoreStats()
+            screened, reviewed = s.execute(
+                select(func.count(), func.count(Image.current_label))
+                .select_from(Prediction)
+                .join(Image, Image.id == Prediction.image_id)
+                .where(Prediction.model_id == model.id)
+            ).one()
+            return StoreStats(int(screened), int(reviewed), int(screened) - int(reviewed))

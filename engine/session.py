@@ -102,8 +102,7 @@ def _register_new_default(store: Store) -> None:
 def ensure_active_model(store: Store) -> ModelInfo:
     """The store's active model, registering the shipped default (copied into
     ``store.models_dir``) on first use; a registered default whose file is missing (older
-    databases registered it without one) is repaired the same way. A newer app version's
-    default is registered beside the model in use but never activated (engine.upgrade).
+    databases registered it without one) is repaired the same way.
 
     Raises ModelFileError naming the file when the active model's file is missing otherwise.
     """
@@ -112,7 +111,6 @@ def ensure_active_model(store: Store) -> ModelInfo:
 
     info = store.active_model()
     if info is not None and info.path and Path(info.path).is_file():
-        _register_new_default(store)
         return info
     shipped = paths.default_model_path()
     try:
@@ -132,8 +130,12 @@ def ensure_active_model(store: Store) -> ModelInfo:
 
 
 def open_active_model(store: Store, device: str = "auto") -> ActiveModel:
-    """The store's active model, ready to screen with (weights load on first ``.model``)."""
+    """The store's active model, ready to screen with (weights load on first ``.model``).
+
+    A newer app version's default model is registered beside it here, never activated
+    (engine.upgrade; the trainer, which calls ensure_active_model, leaves the registry alone)."""
     info = ensure_active_model(store)
+    _register_new_default(store)
     assert info.path is not None
     return _open(Path(info.path), device, expected=info.content_hash)
 

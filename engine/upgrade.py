@@ -10,8 +10,8 @@ new shipped default would change every screening result without anyone deciding 
   "a newer default model is available" with the card, and ``store.activate_model`` switches only
   when a person asks.
 
-``engine.session.ensure_active_model`` (behind ``open_active_model``) calls
-``register_shipped_default`` every time the model in use is opened.
+``engine.session.open_active_model`` (the GUI's and ``poxscreen screen``'s way to the model in
+use) calls ``register_shipped_default`` every time; on first use ``ensure_active_model`` does.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ def _fraction(text: str) -> float:
 
 def _add_train(sub: Any) -> None:
     from trainer.fit import BALANCING, MONITORS, SCHEDULES
-    from trainer.metrics import COMPARABLE
+    from trainer.promote import DEFAULT_MIN_DELTA, GATE_METRICS, MIN_GATE_IMAGES
 
     p = sub.add_parser(
         "train",
@@ -81,6 +81,13 @@ def _add_train(sub: Any) -> None:
         help="recorded split to reuse and extend, or to create (JSON)",
     )
     p.add_argument("--val-fraction", type=_fraction, default=0.15)
+    p.add_argument(
+        "--gate-fraction",
+        type=_fraction,
+        default=0.15,
+        help="hold out a gate slice: the images old and new model are compared on for "
+        "promotion (never used for early stopping or calibration); recorded in the split",
+    )
     p.add_argument(
         "--test-fraction",
         type=_fraction,
@@ -138,11 +145,24 @@ def _add_train(sub: Any) -> None:
     )
     p.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
     p.add_argument("--name", help="model name (default: finetune-<time>)")
-    p.add_argument("--promote-metric", choices=sorted(COMPARABLE), default="macro_f1")
+    p.add_argument("--promote-metric", choices=GATE_METRICS, default="macro_f1")
+    p.add_argument(
+        "--min-delta",
+        type=float,
+        default=DEFAULT_MIN_DELTA,
+        help="margin the new model must beat the active one by on the gate slice "
+        f"(default {DEFAULT_MIN_DELTA}); with fewer than {MIN_GATE_IMAGES} gate photos only "
+        "--force-promote activates",
+    )
     p.add_argument(
         "--force-promote",
         action="store_true",
         help="activate the new model even if it does not beat the active one",
+    )
+    p.add_argument(
+        "--no-activate",
+        action="store_true",
+        help="register the model but never activate it (the GUI's Promote decides)",
     )
     p.add_argument(
         "--stop-file", type=Path, help="stop cleanly when this file appears (default: RUN_DIR/STOP)"
@@ -153,7 +173,7 @@ def _add_train(sub: Any) -> None:
 
 def _add_others(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="score a model on a labelled folder; write report + plots")
-    p.add_argument("model", type=Path)
+    p.add_argument("model", help="model file, or 'active' for the case store's active model")
     p.add_argument("data_dir", type=Path, nargs="+", metavar="DATA_DIR")
     p.add_argument("--out", type=Path, default=None, help="report folder (default: ./evaluation)")
     p.add_argument(
@@ -171,6 +191,7 @@ def _add_others(sub: Any) -> None:
     )
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--db", help="case store for 'active' (default: $POXSCREEN_DB, user data dir)")
     p.set_defaults(handler=cmd_evaluate)
 
     p = sub.add_parser("split", help="make (and record) a grouped, stratified split of folders")
@@ -178,6 +199,12 @@ def _add_others(sub: Any) -> None:
     p.add_argument("--out", type=Path, required=True, help="split JSON file to write")
     p.add_argument("--val-fraction", type=_fraction, default=0.15)
     p.add_argument("--test-fraction", type=_fraction, default=0.15)
+    p.add_argument(
+        "--gate-fraction",
+        type=_fraction,
+        default=0.0,
+        help="also hold out a promotion-gate slice (see train --gate-fraction)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--hash-threshold", type=int, default=None)
     p.set_defaults(handler=cmd_split)
@@ -232,6 +259,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         out=args.out,
         split_file=args.split_file,
         val_fraction=args.val_fraction,
+        gate_fraction=args.gate_fraction,
         test_fraction=args.test_fraction,
         hash_threshold=args.hash_threshold
         if args.hash_threshold is not None
@@ -244,6 +272,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         name=args.name,
         promote_metric=args.promote_metric,
         force_promote=args.force_promote,
+        min_delta=args.min_delta,
+        activate=not args.no_activate,
         stop_file=args.stop_file,
         fit=fit,
     )
@@ -260,6 +290,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             opts.out = default_run_dir()
         if stop.stop_file is None:
             stop.stop_file = Path(opts.out) / "STOP"
+        reporter.log_to(Path(opts.out) / "progress.jsonl")
         report = run_training(opts, reporter, stop)
     except StoppedEarly as exc:
         reporter.close_bar()
@@ -285,12 +316,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 1
     finally:
         stop.uninstall()
+        reporter.close_log()
     promo = report.get("promotion", {})
     reporter.say(f"{report['status']}: {report['model']}  ({report['version']})")
     if report.get("registered"):
+        reg = report["registered"]
         reporter.say(
-            ("activated" if report["registered"]["activated"] else "registered, not activated")
-            + f": {promo.get('reason')}"
+            ("activated" if reg["activated"] else "registered, not activated")
+            + f": {reg.get('reason') or promo.get('reason')}"
         )
     return 0
 
@@ -299,8 +332,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from trainer.evaluate import evaluate_folder
 
     out = args.out or Path("evaluation")
+    model = Path(args.model)
+    if args.model == "active" and not model.exists():
+        from engine.session import ensure_active_model
+        from trainer.sources import open_store
+
+        with open_store(args.db) as store:
+            info = ensure_active_model(store)
+        model = Path(info.path or "")
     report = evaluate_folder(
-        args.model,
+        model,
         args.data_dir,
         out,
         split_file=args.split_file,
@@ -338,6 +379,7 @@ def cmd_split(args: argparse.Namespace) -> int:
         [s.label for s in samples],
         hashes,
         val_fraction=args.val_fraction,
+        gate_fraction=args.gate_fraction,
         test_fraction=args.test_fraction,
         seed=args.seed,
         threshold=args.hash_threshold if args.hash_threshold is not None else DEFAULT_THRESHOLD,
@@ -349,11 +391,10 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from trainer.promote import rollback
     from trainer.sources import open_store
 
     with open_store(args.db) as store:
-        info = rollback(store, args.version)
+        info = store.rollback(args.version)
     print(f"active model: {info.version}")
     return 0
 

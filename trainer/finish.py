@@ -41,8 +41,9 @@ def calibrate_and_evaluate(
         metrics=classification_metrics(raw.targets, softmax_t(raw.logits, t), data.classes),
     )
     evals = {"val": val}
-    if data.parts["test"]:
-        evals["test"] = score_samples(model, meta, data.samples("test"), device, temperature=t)
+    for name in ("gate", "test"):  # scored with the fitted temperature, never tuned on
+        if data.parts.get(name):
+            evals[name] = score_samples(model, meta, data.samples(name), device, temperature=t)
     return t, evals
 
 
@@ -51,7 +52,8 @@ class Baseline:
     """The model in use when the run ends: what the new model must beat."""
 
     version: str | None = None
-    metrics: dict[str, Any] | None = None  # on the same validation images; None: not comparable
+    metrics: dict[str, Any] | None = None  # on the same gate images; None: not comparable
+    content_hash: str | None = None
     path: Path | None = None
     meta: ModelMeta | None = None
     registered: bool = True
@@ -60,21 +62,27 @@ class Baseline:
 def score_current(
     store: Any, current: tuple[Path | None, bool], data: Prepared, device: torch.device
 ) -> Baseline:
-    """Score the model in use (the store's active model, else the shipped default) on the
-    validation images. Metrics stay None when its file cannot be read or its classes differ
-    (the two cannot then be compared fairly)."""
+    """Score the model in use (the store's active model, else the shipped default) on the gate
+    images. Metrics stay None when its file cannot be read or its classes differ (the two
+    cannot then be compared fairly)."""
     path, registered = current
     info = store.active_model() if store is not None else None
-    base = Baseline(version=info.version if info else None, path=path, registered=registered)
+    base = Baseline(
+        version=info.version if info else None,
+        path=path,
+        registered=registered,
+        content_hash=info.content_hash if info else None,
+    )
     if path is None:
         return base
     try:
         model, meta = load_model(path, device=device)
     except Exception:  # an unreadable model cannot be compared; the gate says so
         return base
-    base.version, base.meta = meta.version, meta
+    base.version, base.meta, base.content_hash = meta.version, meta, meta.content_hash
     if sorted(meta.classes) == sorted(data.classes):
-        base.metrics = score_samples(model, meta, data.samples("val"), device).metrics
+        gate = data.samples("gate")
+        base.metrics = score_samples(model, meta, gate, device).metrics if gate else {"n": 0}
     return base
 
 
@@ -98,18 +106,22 @@ def finish(
     force_promote: bool,
     params: dict[str, Any],
     data_summary: dict[str, Any],
+    min_delta: float = 0.01,
+    activate: bool = True,
 ) -> dict[str, Any]:
     """Calibrate, evaluate, save ``model.safetensors`` + report, decide promotion, register."""
     t, evals = calibrate_and_evaluate(model, ck_meta, data, device, reporter)
     summary = brief(evals)
     baseline = score_current(store, current, data, device)
     decision: Decision = decide(
-        evals["val"].metrics,
+        evals["gate"].metrics if "gate" in evals else {"n": 0},
         baseline.metrics,
         baseline.version,
         metric=promote_metric,
         force=force_promote,
+        min_delta=min_delta,
         comparable=baseline.metrics is not None,
+        active_hash=baseline.content_hash,
     )
     status = {
         "best_epoch": result.best_epoch,
@@ -141,7 +153,7 @@ def finish(
         "content_hash": meta.content_hash,
         "classes": data.classes,
         "params": params,
-        "data": {k: v for k, v in data_summary.items() if k != "val_sha256"},
+        "data": {k: v for k, v in data_summary.items() if not k.endswith("_sha256")},
         "history": result.history,
         "best_epoch": result.best_epoch,
         "temperature": t,
@@ -151,7 +163,7 @@ def finish(
         "splits": {},
         "model_in_use": {
             "version": baseline.version,
-            "val": baseline.metrics,
+            "gate": baseline.metrics,
             "registered": baseline.registered,
         },
         "promotion": dataclasses.asdict(decision),
@@ -177,7 +189,7 @@ def finish(
             metrics={**summary, "promotion_metric": promote_metric},
             status="cancelled" if result.status == "stopped" else "finished",
             log=f"{result.status}; best epoch {result.best_epoch}; {decision.reason}\n",
-            baseline=None if baseline.registered else (baseline.meta, baseline.path),
+            activate=activate,
         )
         write_json(run_dir / "report.json", report)
     return report

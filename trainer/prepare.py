@@ -36,6 +36,7 @@ class SplitRequest:
     test_fraction: float
     seed: int
     threshold: int
+    gate_fraction: float = 0.0
 
 
 @dataclass
@@ -109,6 +110,7 @@ def split_decoded(
         labels,
         hashes,
         val_fraction=request.val_fraction,
+        gate_fraction=request.gate_fraction,
         test_fraction=request.test_fraction,
         seed=request.seed,
         threshold=request.threshold,

@@ -20,7 +20,9 @@ and ``time`` (unix seconds). Events, in order of a run:
   model null, registered false (nothing to keep; exit code 0)
 - ``error``: message (then the process exits non-zero)
 
-Other stdout lines (none expected) and all of stderr are for humans.
+Other stdout lines (none expected) and all of stderr are for humans. ``python -m trainer train``
+also appends every event as one JSON line to ``<run_dir>/progress.jsonl`` (no prefix), which
+``engine.training.TrainingProcess`` reads: a GUI restarted mid-run re-attaches to that file.
 """
 
 from __future__ import annotations
@@ -74,11 +76,27 @@ class Reporter:
         self.step_interval_s = step_interval_s
         self._last_step = 0.0
         self._bar: tqdm | None = None
+        self._log: TextIO | None = None
+
+    def log_to(self, path: Path) -> None:
+        """Also append every event to ``path`` as JSON lines (the run folder's progress log)."""
+        self.close_log()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close_log)
+
+    def close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def emit(self, event: str, **fields: Any) -> None:
         data = {"event": event, "time": round(time.time(), 3), **fields}
-        self.stream.write(PREFIX + json.dumps(_jsonable(data), sort_keys=False) + "\n")
+        line = json.dumps(_jsonable(data), sort_keys=False)
+        self.stream.write(PREFIX + line + "\n")
         self.stream.flush()
+        if self._log is not None:
+            self._log.write(line + "\n")
+            self._log.flush()
 
     def step(self, force: bool = False, **fields: Any) -> None:
         now = time.monotonic()

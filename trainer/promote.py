@@ -1,29 +1,34 @@
-"""Promotion: register a trained model version, activate it only if it beats the active model.
+"""Promotion: the gate a new model must pass to replace the model in use, and registration.
 
-Both models are scored on the same recorded validation images in the same run, so the gate
-compares like with like. Registration is the last thing a training run does, after its model
-file is complete on disk; it copies the file beside the database first (atomically) and then
-writes the model row, its activation and the training-run record in one transaction, so a kill
-at any point registers either everything or nothing.
+The gate compares the new and the active model on the gate slice of the recorded split: images
+that neither early stopping nor the temperature fit saw (both used validation), so the comparison
+does not lean towards the new model. It decides on a classification metric (macro-F1 by default,
+never NLL or ECE, which temperature scaling changes) with a minimum margin, and with fewer than
+``MIN_GATE_IMAGES`` gate photos it does not decide at all: only a forced promotion activates.
+
+Registration goes through the store (``Store.register_trained``), which copies the model file
+beside the database and re-checks, inside the activating transaction, that the model the gate
+compared against is still the active one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.atomic import atomic_path
 from engine.checkpoint import ModelMeta
 from trainer.metrics import is_better
-from trainer.sources import store_models_dir
+
+GATE_METRICS = ("macro_f1", "balanced_accuracy", "accuracy", "mcc", "weighted_f1")
+DEFAULT_MIN_DELTA = 0.01
+MIN_GATE_IMAGES = 30
 
 
 @dataclass
 class Decision:
-    """Whether the new model becomes active, and why (shown to the user)."""
+    """Whether the new model may become active, and why (shown to the user)."""
 
     activate: bool
     reason: str
@@ -31,6 +36,15 @@ class Decision:
     new_value: float | None
     active_value: float | None
     active_version: str | None
+    active_hash: str | None = None
+    n: int = 0
+    slice: str = "gate"
+    min_delta: float = DEFAULT_MIN_DELTA
+    forced: bool = False
+
+    def gate(self) -> dict[str, Any]:
+        """The record Store.register_trained and Store.promote check (``passed`` = activate)."""
+        return {**dataclasses.asdict(self), "passed": self.activate}
 
 
 def decide(
@@ -40,16 +54,28 @@ def decide(
     *,
     metric: str = "macro_f1",
     force: bool = False,
-    min_delta: float = 0.0,
+    min_delta: float = DEFAULT_MIN_DELTA,
     comparable: bool = True,
+    n: int | None = None,
+    active_hash: str | None = None,
 ) -> Decision:
-    """The promotion gate. ``active_val`` is the active model's metrics on the same validation
-    images (None when there is no active model or it could not be scored)."""
+    """The promotion gate. ``new_val``/``active_val``: both models' metrics on the same gate
+    images (``active_val`` None when there is no active model or it could not be scored);
+    ``n``: how many gate images (default: ``new_val["n"]``)."""
+    if metric not in GATE_METRICS:
+        raise ValueError(
+            f"{metric!r} cannot decide a promotion (calibration metrics change with the "
+            f"temperature); choose one of {', '.join(GATE_METRICS)}"
+        )
+    count = int(n if n is not None else new_val.get("n") or 0)
     new_value = new_val.get(metric)
     old_value = active_val.get(metric) if active_val else None
 
     def d(activate: bool, reason: str) -> Decision:
-        return Decision(activate, reason, metric, new_value, old_value, active_version)
+        return Decision(
+            activate, reason, metric, new_value, old_value, active_version, active_hash,
+            count, "gate", min_delta, force,
+        )  # fmt: skip
 
     if force:
         return d(True, "forced by the user")
@@ -58,18 +84,26 @@ def decide(
     if not comparable or active_val is None:
         return d(
             False,
-            "the active model could not be scored on these validation images "
+            "the active model could not be scored on the gate images "
             "(different classes or unreadable file); use --force-promote to switch",
         )
+    if count < MIN_GATE_IMAGES:
+        return d(
+            False,
+            f"only {count} gate photos (fewer than {MIN_GATE_IMAGES}): too few to tell the "
+            "models apart; only a forced promotion can activate it",
+        )
     if is_better(new_val, active_val, metric, min_delta):
-        return d(True, f"{metric} {new_value:.4f} beats the active model's {old_value:.4f}")
-    return d(False, f"{metric} {new_value} does not beat the active model's {old_value}")
-
-
-def _copy_atomic(src: Path, dst: Path) -> Path:
-    with atomic_path(dst) as tmp:
-        shutil.copyfile(src, tmp)
-    return dst
+        return d(
+            True,
+            f"{metric} {new_value:.4f} beats the active model's {old_value:.4f} by more than "
+            f"{min_delta} on {count} gate photos",
+        )
+    return d(
+        False,
+        f"{metric} {new_value} does not beat the active model's {old_value} by more than "
+        f"{min_delta} on {count} gate photos",
+    )
 
 
 def register_trained(
@@ -83,112 +117,24 @@ def register_trained(
     metrics: dict[str, Any],
     status: str,
     log: str = "",
-    baseline: tuple[ModelMeta | None, Path | None] | None = None,
+    activate: bool = True,
 ) -> dict[str, Any]:
-    """Copy ``model_file`` beside the database, then in one transaction: register the version
-    (active or not, per ``decision``) and record the training run with its result.
-
-    ``baseline``: the model in use when the store had none registered (the shipped default);
-    it is registered first (and so becomes active, as it was in use), keeping lineage and
-    rollback whole."""
-    from engine.store import registry
-    from engine.store.models import utcnow
-
-    target = store_models_dir(store) / f"{meta.name}-{meta.content_hash[:12]}.safetensors"
-    if not target.exists():
-        _copy_atomic(model_file, target)
-    meta_dict = dataclasses.asdict(meta)
-    with store.write() as s:
-        now = utcnow()
-        base_meta, base_path = baseline or (None, None)
-        if (
-            base_meta is not None
-            and base_meta.content_hash
-            and not _known(s, base_meta.content_hash)
-        ):
-            registry.register(
-                s,
-                base_meta.content_hash,
-                name=base_meta.name,
-                now=now,
-                path=str(base_path) if base_path else None,
-                meta=dataclasses.asdict(base_meta),
-                metrics=base_meta.metrics,
-                parent_hash=base_meta.parent,
-                activate=None,
-            )
-        row = registry.register(
-            s,
-            meta.content_hash,
-            name=meta.name,
-            now=now,
-            path=str(target),
-            meta=meta_dict,
-            metrics=metrics,
-            parent_hash=meta.parent,
-            activate=decision.activate,
-        )
-        base = meta.parent if meta.parent and _known(s, meta.parent) else None
-        run_id = registry.start_training(s, base, params, data_summary, now)
-        registry.update_training(
-            s,
-            run_id,
-            now,
-            status=status,
-            result_hash=meta.content_hash,
-            append_log=log,
-            metrics={**metrics, "promotion": dataclasses.asdict(decision)},
-        )
-        active = row.active
-    return {
-        "path": str(target),
-        "version": meta.version,
-        "activated": active,
-        "training_run": run_id,
-    }
-
-
-def _known(session: Any, content_hash: str) -> bool:
-    from engine.store import registry
-    from engine.store.errors import StoreError
-
-    try:
-        registry.find(session, content_hash)
-    except StoreError:
-        return False
-    return True
-
-
-def record_failed_run(
-    store: Any,
-    params: dict[str, Any],
-    data_summary: dict[str, Any],
-    error: str,
-    base_hash: str | None = None,
-) -> int | None:
-    """Best effort: note a failed run (no model) so the GUI can show what happened."""
-    from engine.store import registry
-    from engine.store.models import utcnow
-
-    try:
-        with store.write() as s:
-            now = utcnow()
-            base = base_hash if base_hash and _known(s, base_hash) else None
-            run_id = registry.start_training(s, base, params, data_summary, now)
-            registry.update_training(s, run_id, now, status="failed", append_log=error)
-            return run_id
-    except Exception:  # the failure being recorded matters more than this note
-        return None
+    """Register through the store; activate only when allowed (``activate``) and the gate still
+    holds inside the store's transaction. Returns the Registration as a dict (for reports)."""
+    reg = store.register_trained(
+        model_file,
+        meta,
+        activate=activate and decision.activate,
+        gate=decision.gate(),
+        params=params,
+        data_summary=data_summary,
+        metrics=metrics,
+        status=status,
+        log=log,
+    )
+    return dataclasses.asdict(reg)
 
 
 def rollback(store: Any, ref: str | None = None) -> Any:
-    """Activate ``ref`` (hash, prefix, name@hash, unique name), or, without one, the parent of
-    the active model (the version it was fine-tuned from), when that version is registered."""
-    if ref is None:
-        active = store.active_model()
-        if active is None:
-            raise ValueError("no active model to roll back from")
-        if not active.parent_hash:
-            raise ValueError(f"{active.version} has no recorded parent; name a version to activate")
-        ref = active.parent_hash
-    return store.activate_model(ref)
+    """Activate ``ref``, or the active model's parent (see Store.rollback)."""
+    return store.rollback(ref)

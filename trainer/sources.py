@@ -50,22 +50,15 @@ def store_samples(
     return samples, skipped
 
 
-def _beside_db(store: Any, suffix: str) -> Path | None:
-    from engine.store.db import sqlite_file
-
-    path = sqlite_file(store.engine.url)
-    return None if path is None else path.with_name(f"{path.stem}-{suffix}")
-
-
 def store_models_dir(store: Any | None) -> Path:
-    """Where registered model files are kept: ``<db name>-models`` beside an SQLite file."""
-    return (_beside_db(store, "models") if store is not None else None) or user_models_dir()
+    """Where registered model files are kept (the store's own folder; see Store.models_dir)."""
+    return store.models_dir if store is not None else user_models_dir()
 
 
 def store_split_path(store: Any | None) -> Path:
     """The split recorded for training from the store (validation stays fixed across runs)."""
-    folder = _beside_db(store, "splits") if store is not None else None
-    return (folder or user_data_dir() / "splits") / "store-split.json"
+    folder = store.splits_dir if store is not None else user_data_dir() / "splits"
+    return folder / "store-split.json"
 
 
 def current_model_path(store: Any | None, init: str = "auto") -> tuple[Path | None, bool]:

@@ -35,7 +35,9 @@ from engine.atomic import atomic_write_text
 log = logging.getLogger(__name__)
 
 SPLIT_FORMAT = "poxscreen-split"
-SPLIT_NAMES = ("train", "val", "test")
+SPLIT_NAMES = ("train", "val", "gate", "test")
+"""``gate``: the images the promotion gate compares old and new model on; neither early stopping
+nor the temperature fit (both on ``val``) sees them, so the comparison stays fair."""
 #: Hamming distance (of 64 bits) at or below which two photos count as the same photo. Measured on
 #: MSID: re-encodes and mirrors score 0-6, a slightly re-cropped copy (measles28~43) 10; unrelated
 #: photos average ~32 and only 2 of ~183,000 unrelated pairs score <= 10. A false merge only
@@ -244,19 +246,25 @@ def make_split(
     seed: int = 0,
     threshold: int = DEFAULT_THRESHOLD,
     paths: Sequence[str] | None = None,
+    gate_fraction: float = 0.0,
 ) -> Split:
     """Assign images to train/val/test, keeping near-duplicate groups together, per class.
 
     Fractions are approximate: each held-out part is one fold of ``StratifiedGroupKFold`` with
-    ``round(1 / fraction)`` folds (test first, then val out of the rest).
+    ``round(1 / fraction)`` folds (test first, then the gate slice, then val out of the rest).
     """
     n = len(shas)
     if not (len(labels) == len(hashes) == n):
         raise SplitError("shas, labels and hashes must have the same length")
     if len(set(shas)) != n:
         raise SplitError("duplicate SHA-256 values: deduplicate samples before splitting")
-    if not 0 < val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
-        raise SplitError(f"bad fractions val={val_fraction} test={test_fraction}")
+    held = val_fraction + test_fraction + gate_fraction
+    if not 0 < val_fraction < 1 or not 0 <= test_fraction < 1 or not 0 <= gate_fraction < 1:
+        raise SplitError(
+            f"bad fractions val={val_fraction} gate={gate_fraction} test={test_fraction}"
+        )
+    if held >= 1:
+        raise SplitError(f"val, gate and test fractions add up to {held:g}: nothing left to train")
     if n < 3:
         raise SplitError(f"need at least 3 images to split, got {n}")
     group_ids = np.array(group_near_duplicates(hashes, threshold))
@@ -267,8 +275,12 @@ def make_split(
         test = _one_fold(y, group_ids, test_fraction, seed)
         names[test] = "test"
         rest = np.nonzero(~test)[0]
-    val_rel = val_fraction / (1.0 - test_fraction)
-    val = _one_fold(y[rest], group_ids[rest], val_rel, seed + 1)
+    if gate_fraction > 0:
+        gate = _one_fold(y[rest], group_ids[rest], gate_fraction / (1.0 - test_fraction), seed + 2)
+        names[rest[gate]] = "gate"
+        rest = rest[~gate]
+    val_rel = val_fraction / (1.0 - test_fraction - gate_fraction)
+    val = _one_fold(y[rest], group_ids[rest], min(val_rel, 0.5), seed + 1)
     names[rest[val]] = "val"
     _warn_group_label_mix(group_ids, y, shas)
     split = Split(
@@ -278,7 +290,7 @@ def make_split(
         groups=dict(zip(shas, group_ids.tolist(), strict=True)),
         seed=seed,
         threshold=threshold,
-        fractions={"val": val_fraction, "test": test_fraction},
+        fractions={"val": val_fraction, "gate": gate_fraction, "test": test_fraction},
         paths=dict(zip(shas, paths, strict=True)) if paths is not None else {},
     )
     missing = [c for c in sorted(set(labels)) if c not in split.counts()["val"]]

@@ -47,6 +47,7 @@ class TrainOptions:
     out: Path | None = None
     split_file: Path | None = None
     val_fraction: float = 0.15
+    gate_fraction: float = 0.15
     test_fraction: float = 0.0
     hash_threshold: int = DEFAULT_THRESHOLD
     freeze: float = 0.45
@@ -57,6 +58,8 @@ class TrainOptions:
     name: str | None = None
     promote_metric: str = "macro_f1"
     force_promote: bool = False
+    min_delta: float = 0.01
+    activate: bool = True
     stop_file: Path | None = None
     fit: FitConfig = field(default_factory=FitConfig)
 
@@ -123,10 +126,7 @@ def run_training(
         return _run(opts, reporter, stop, run_dir, store)
     except Exception as exc:
         if store is not None and opts.register and not isinstance(exc, StoppedEarly):
-            from trainer.promote import record_failed_run
-
-            record_failed_run(  # a note for the GUI's history; never a model
-                store,
+            store.record_failed_training(  # a note for the GUI's history; never a model
                 {
                     "data_dirs": [str(d) for d in opts.data_dirs],
                     "from_store": opts.from_store,
@@ -168,7 +168,12 @@ def _run(
     model.to(device)
     record = opts.split_file or (store_split_path(store) if opts.from_store else None)
     request = SplitRequest(
-        record, opts.val_fraction, opts.test_fraction, cfg.seed, opts.hash_threshold
+        record,
+        opts.val_fraction,
+        opts.test_fraction,
+        cfg.seed,
+        opts.hash_threshold,
+        gate_fraction=opts.gate_fraction,
     )
     data = prepare(
         samples,
@@ -192,6 +197,7 @@ def _run(
         classes=data.classes,
         n_train=n_train,
         n_val=len(data.parts["val"]),
+        n_gate=len(data.parts["gate"]),
         n_test=len(data.parts["test"]),
         counts=data.counts,
         epochs=cfg.epochs,
@@ -201,7 +207,8 @@ def _run(
     )
     reporter.say(
         f"start: {start_desc}; device {choice}; train {n_train}, "
-        f"val {len(data.parts['val'])}, test {len(data.parts['test'])}"
+        f"val {len(data.parts['val'])}, gate {len(data.parts['gate'])}, "
+        f"test {len(data.parts['test'])}"
     )
 
     bn_mode = opts.bn
@@ -232,6 +239,7 @@ def _run(
         "split_seed": data.split.seed,
         "split_added": data.added,
         "val_sha256": data.split.members("val"),
+        "gate_sha256": data.split.members("gate"),
     }
     ck_meta = dataclasses.replace(
         meta,
@@ -278,6 +286,8 @@ def _run(
         force_promote=opts.force_promote,
         params=params,
         data_summary=data_summary,
+        min_delta=opts.min_delta,
+        activate=opts.activate,
     )
     registered = report.get("registered")
     reporter.emit(

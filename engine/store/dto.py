@@ -195,3 +195,24 @@ class StoreStats:
     screened: int = 0
     reviewed: int = 0
     to_review: int = 0
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What registering a trained model did: its stored file, whether it became active, why."""
+
+    path: str
+    version: str
+    activated: bool
+    training_run: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    """The answer to a Promote: whether ``model`` is now active and, in plain words, why."""
+
+    promoted: bool
+    reason: str
+    model: ModelInfo
+    previous: str | None  # the version that was active before

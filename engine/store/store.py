@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine.store import labels, records, registry
 from engine.store._clinic import ClinicMethods
-from engine.store._review import ReviewAndModels
+from engine.store._models import ModelMethods
 from engine.store.dto import (
     ImageRecord,
     LabelEntry,
@@ -52,7 +52,7 @@ def _image_record(img: Image) -> ImageRecord:
     )
 
 
-class Store(ReviewAndModels, ClinicMethods):
+class Store(ModelMethods, ClinicMethods):
     """The case store. Open with :meth:`Store.open`; close (or use ``with``) when done."""
 
     # --- screening ------------------------------------------------------------------------

@@ -33,6 +33,7 @@ def quick_options(data: Path, out: Path, **changes: Any) -> TrainOptions:
         init="imagenet",
         input_size=64,
         val_fraction=0.25,
+        gate_fraction=changes.pop("gate_fraction", 0.0),
         device="cpu",
         register=False,
         fit=fit,
@@ -71,10 +72,10 @@ def open_test_store(db: Path) -> Any:
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
-    """20 photos per class, a store whose active model is the untrained ImageNet start, and one
-    3-epoch run registered into it (the gate should activate it)."""
+    """30 photos per class, a store whose active model is the untrained ImageNet start, and one
+    3-epoch run registered into it (the gate, on 36 held-out gate photos, should activate it)."""
     root = tmp_path_factory.mktemp("trained")
-    data = make_folder(root / "data", per_class=20)
+    data = make_folder(root / "data", per_class=30)
     model, meta = imagenet_model(["Blue", "Green", "Red"], seed=0)
     meta.input_size = 64
     untrained = root / "untrained.safetensors"
@@ -88,7 +89,9 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
             meta={"classes": meta.classes},
             activate=True,
         )
-    opts = quick_options(data, root / "run", register=True, db=str(db), init="imagenet")
+    opts = quick_options(
+        data, root / "run", register=True, db=str(db), init="imagenet", gate_fraction=0.4
+    )
     reporter = RecordingReporter()
     report = run_training(opts, reporter)
     return TrainedRun(data, db, untrained, meta.content_hash, report, reporter.events(), opts)

@@ -63,7 +63,8 @@ def test_progress_lines_tell_the_whole_story(trained_run: TrainedRun) -> None:
     kinds = [e["event"] for e in events]
     assert kinds.index("start") < kinds.index("step") < kinds.index("epoch") < kinds.index("done")
     start = next(e for e in events if e["event"] == "start")
-    assert start["n_train"] + start["n_val"] == 60 and start["steps"] >= 2
+    assert start["n_train"] + start["n_val"] + start["n_gate"] == 90 and start["steps"] >= 2
+    assert start["n_gate"] >= 30
     steps = [e for e in events if e["event"] == "step"]
     assert all({"epoch", "step", "steps", "loss", "eta_s"} <= set(e) for e in steps)
     epochs = [e for e in events if e["event"] == "epoch"]
@@ -78,7 +79,9 @@ def test_same_seed_gives_the_same_model_and_metrics(
     trained_run: TrainedRun,
     tmp_path: Path,
 ) -> None:
-    again = run_training(quick_options(trained_run.data, tmp_path / "again"), RecordingReporter())
+    again = run_training(
+        quick_options(trained_run.data, tmp_path / "again", gate_fraction=0.4), RecordingReporter()
+    )
     assert again["content_hash"] == trained_run.report["content_hash"]
     assert again["history"] == _without_times(trained_run.report["history"], again["history"])
     assert again["splits"]["val"]["metrics"] == trained_run.report["splits"]["val"]["metrics"]

@@ -1,0 +1,177 @@
+"""Store methods the trainer and the models view use: register a trained model (re-checking the
+promotion gate inside the activating transaction), promote, roll back, note a failed run.
+
+The race these close: the trainer judges its new model against the model active when it ended
+training; if a clinician activates another model meanwhile, the new model must not replace it
+uncompared. Every activation here re-reads the active model in the same write transaction
+(SQLite: the write lock is held from BEGIN; PostgreSQL: the active row is locked FOR UPDATE).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.store import registry
+from engine.store._review import ReviewAndModels, _same_model
+from engine.store.dto import ModelInfo, PromotionResult, Registration
+from engine.store.errors import NotFoundError, StoreError
+from engine.store.models import ModelVersion, utcnow
+
+_HEX = re.compile(r"^[0-9a-f]{6,64}$")
+
+
+def _locked_active(s: Session) -> ModelVersion | None:
+    return s.scalar(select(ModelVersion).where(ModelVersion.active.is_(True)).with_for_update())
+
+
+def _parent(meta: Any) -> str | None:
+    parent = (getattr(meta, "parent", None) or "").rsplit("@", 1)[-1].lower()
+    return parent if _HEX.match(parent) else None
+
+
+def gate_allows(gate: Mapping[str, Any] | None, active: ModelVersion | None) -> tuple[bool, str]:
+    """Whether a recorded gate result lets its model replace ``active`` now, and why."""
+    if active is None:
+        return True, "no model is active yet"
+    if not gate:
+        return False, "no promotion gate result is recorded for this model; promote by force"
+    judged = gate.get("active_hash")
+    if judged != active.content_hash:
+        against = f"{gate.get('active_version') or 'another model'}"
+        return False, (
+            f"it was judged against {against}, but {active.name}@{active.content_hash[:12]} is "
+            "active now and was not compared; retrain or promote by force"
+        )
+    if not gate.get("passed"):
+        return False, str(gate.get("reason") or "it did not pass the promotion gate")
+    return True, str(gate.get("reason") or "it passed the promotion gate")
+
+
+class ModelMethods(ReviewAndModels):
+    """Trained-model registration, promotion and rollback of the Store facade."""
+
+    def register_trained(
+        self,
+        file: str | os.PathLike[str],
+        meta: Any,
+        *,
+        activate: bool = False,
+        gate: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        data_summary: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        status: str = "finished",
+        log: str = "",
+    ) -> Registration:
+        """Copy a trained model file into :attr:`models_dir`, then in one transaction register
+        it, activate it when ``activate`` and the ``gate`` still holds (the model it was judged
+        against is still the active one), and record the training run with its result."""
+        target = self.model_file_target(meta)
+        if not _same_model(target, meta):
+            import shutil
+
+            from engine.atomic import atomic_path
+
+            with atomic_path(target) as tmp:
+                shutil.copyfile(file, tmp)
+        with self.write() as s:
+            now = utcnow()
+            row = registry.register(
+                s,
+                meta.content_hash,
+                name=meta.name,
+                now=now,
+                path=str(target),
+                meta=dataclasses.asdict(meta),
+                metrics={**dict(metrics or {}), **({"gate": dict(gate)} if gate else {})},
+                parent_hash=_parent(meta),
+                activate=False,
+            )
+            active = _locked_active(s)
+            ok, reason = gate_allows(gate, active) if activate else (active is None, "")
+            if activate and gate and gate.get("forced"):
+                ok, reason = True, "forced by the user"
+            if ok:
+                registry._set_active(s, row)
+            elif not activate:
+                reason = "registered without activating; Promote decides"
+            base = _parent(meta)
+            base = base if base and _known(s, base) else None
+            run_id = registry.start_training(s, base, params or {}, data_summary or {}, now)
+            registry.update_training(
+                s,
+                run_id,
+                now,
+                status=status,
+                result_hash=meta.content_hash,
+                append_log=log,
+                metrics={**dict(metrics or {}), "promotion": {**dict(gate or {}), "final": reason}},
+            )
+            return Registration(str(target), meta.version, ok, run_id, reason)
+
+    def promote(
+        self, ref: str, *, gate: Mapping[str, Any] | None = None, force: bool = False
+    ) -> PromotionResult:
+        """The clinician's Promote: activate ``ref`` if its gate result (``gate``, default the
+        one recorded when it was registered) beat the model that is active NOW; ``force``
+        activates regardless. Checked and applied in one transaction."""
+        with self.write() as s:
+            model = registry.find(s, ref)
+            active = _locked_active(s)
+            previous = f"{active.name}@{active.content_hash[:12]}" if active else None
+            if active is not None and active.id == model.id:
+                return PromotionResult(True, "already active", registry.model_info(model), previous)
+            recorded = gate if gate is not None else (model.metrics or {}).get("gate")
+            ok, reason = (True, "forced by the user") if force else gate_allows(recorded, active)
+            if ok:
+                registry._set_active(s, model)
+            return PromotionResult(ok, reason, registry.model_info(model), previous)
+
+    def rollback(self, ref: str | None = None) -> ModelInfo:
+        """Activate ``ref``, or without one the active model's parent (the version it was
+        fine-tuned from) when that version is registered."""
+        with self.write() as s:
+            if ref is None:
+                active = registry.active_model(s)
+                if active is None:
+                    raise StoreError("no active model to roll back from")
+                if not active.parent_hash:
+                    raise StoreError(
+                        f"{active.name}@{active.content_hash[:12]} has no recorded parent; "
+                        "name a version to activate"
+                    )
+                ref = active.parent_hash
+            return registry.model_info(registry.activate(s, ref))
+
+    def record_failed_training(
+        self,
+        params: Mapping[str, Any],
+        data_summary: Mapping[str, Any],
+        error: str,
+        base_hash: str | None = None,
+    ) -> int | None:
+        """Best effort: note a failed run (no model) so the GUI can show what happened."""
+        try:
+            with self.write() as s:
+                now = utcnow()
+                base = base_hash if base_hash and _known(s, base_hash) else None
+                run_id = registry.start_training(s, base, params, data_summary, now)
+                registry.update_training(s, run_id, now, status="failed", append_log=error)
+                return run_id
+        except StoreError:  # the failure being recorded matters more than this note
+            return None
+
+
+def _known(s: Session, content_hash: str) -> bool:
+    try:
+        registry.find(s, content_hash)
+    except (NotFoundError, StoreError):
+        return False
+    return True

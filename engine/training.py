@@ -1,0 +1,329 @@
+"""The desktop's handle on a fine-tuning run: the trainer in its own (detached) process.
+
+The engine never imports the trainer: it starts ``python -m trainer train ...`` (or, in the
+packaged app, the executable's own ``train`` command) in a new session, so a run outlives the GUI
+that started it. The trainer appends its progress events, one JSON object per line, to
+``<run_dir>/progress.jsonl`` (as well as ``@progress`` lines on stdout, which go to
+``<run_dir>/stdout.log`` here); this handle reads that file, so a GUI restarted mid-run can
+:meth:`TrainingProcess.attach` to the run folder and carry on. Stop: a ``STOP`` file (the trainer
+finishes the step and keeps the best model), then SIGTERM (the same, by signal), then a kill
+(nothing is registered). Event fields are documented in trainer/progress.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+PROGRESS_FILE = "progress.jsonl"
+PROCESS_FILE = "process.json"
+STOP_FILE = "STOP"
+TERMINAL_EVENTS = ("done", "error")
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """How a run ended. ``status``: finished | early_stopped | stopped | failed | killed."""
+
+    status: str
+    returncode: int | None
+    model_version: str | None
+    model_path: str | None
+    report_path: str | None
+    registered: bool
+    activated: bool
+    message: str | None
+    promotion: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class TrainingRunSummary:
+    """One training run folder, for the GUI's list of past runs."""
+
+    run_dir: Path
+    started_at: str | None
+    running: bool
+    status: str  # "running" or TrainingResult.status
+    model_version: str | None
+    pid: int | None
+
+
+def trainer_command() -> list[str]:
+    """How to start the trainer: ``python -m trainer``, or the frozen app's own executable."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, "-m", "trainer"]
+
+
+def default_runs_root() -> Path:
+    from engine.paths import user_data_dir
+
+    return user_data_dir() / "training"
+
+
+def _new_run_dir(root: Path) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    for n in range(1000):
+        candidate = root / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            candidate.mkdir(parents=True)
+            return candidate
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"{root}: cannot create a new run folder")
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        import ctypes
+
+        kernel = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        kernel.GetExitCodeProcess(handle, ctypes.byref(code))
+        kernel.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():  # Linux: a reused pid is not our trainer
+        try:
+            text = cmdline.read_bytes()
+        except OSError:
+            return True
+        return b"train" in text and b"<defunct>" not in text and _not_zombie(pid)
+    return True
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+class TrainingProcess:
+    """A training run in a child process (started here, or attached to after a restart)."""
+
+    def __init__(
+        self, run_dir: Path, pid: int | None, popen: subprocess.Popen[bytes] | None = None
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        self.pid = pid
+        self._popen = popen
+        self._offset = 0
+        self._partial = b""
+        self._events: list[dict[str, Any]] = []
+
+    # --- starting and attaching --------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        args: list[str],
+        *,
+        db: str | os.PathLike[str] | None = None,
+        run_dir: str | os.PathLike[str] | None = None,
+        activate: bool = False,
+        command: list[str] | None = None,
+    ) -> TrainingProcess:
+        """Start ``trainer train ARGS`` detached, in ``run_dir`` (default: a new folder under
+        <user data dir>/training). Without ``activate`` the new model is registered but not
+        activated (the GUI's Promote decides, through Store.promote)."""
+        folder = Path(run_dir) if run_dir is not None else _new_run_dir(default_runs_root())
+        folder.mkdir(parents=True, exist_ok=True)
+        cmd = [*(command or trainer_command()), "train", *args, "--out", str(folder)]
+        cmd.append("--no-progress-bar")
+        if db is not None and "--db" not in args:
+            cmd += ["--db", os.fspath(db)]
+        if not activate:
+            cmd.append("--no-activate")
+        kwargs: dict[str, Any] = {}
+        if os.name == "nt":
+            flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+            kwargs["creationflags"] = flags | getattr(subprocess, "DETACHED_PROCESS", 0)
+        else:
+            kwargs["start_new_session"] = True  # no SIGINT/SIGHUP from the GUI's terminal
+        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+        with open(folder / "stdout.log", "ab") as out, open(folder / "stderr.log", "ab") as err:
+            popen = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, **kwargs
+            )
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        record = {"pid": popen.pid, "command": cmd, "started_at": started, "activate": activate}
+        (folder / PROCESS_FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
+        return cls(folder, popen.pid, popen)
+
+    @classmethod
+    def attach(cls, run_dir: str | os.PathLike[str]) -> TrainingProcess:
+        """A handle on an existing run folder (running or finished), e.g. after a restart."""
+        folder = Path(run_dir)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: no such training run folder")
+        pid = None
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            pid = int(json.loads((folder / PROCESS_FILE).read_text(encoding="utf-8"))["pid"])
+        proc = cls(folder, pid)
+        proc.poll()
+        if pid is None:
+            run = next((e for e in proc._events if e.get("event") == "run"), None)
+            proc.pid = int(run["pid"]) if run and run.get("pid") else None
+        return proc
+
+    # --- events -------------------------------------------------------------------------------
+
+    def poll(self) -> list[dict[str, Any]]:
+        """New progress events since the last call (complete lines only), parsed."""
+        path = self.run_dir / PROGRESS_FILE
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(self._offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(data)
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        new = []
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if isinstance(event, dict):
+                    new.append(event)
+        self._events += new
+        return new
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event so far (reads what is new first)."""
+        self.poll()
+        return list(self._events)
+
+    @property
+    def running(self) -> bool:
+        if self._popen is not None:
+            return self._popen.poll() is None
+        return self.pid is not None and _pid_alive(self.pid)
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.poll() if self._popen is not None else None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the process has ended (True) or ``timeout`` seconds passed (False)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.running:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    # --- stopping -----------------------------------------------------------------------------
+
+    def stop(self, grace_s: float = 30.0) -> TrainingResult | None:
+        """Stop cleanly: a STOP file, then SIGTERM after ``grace_s``, then a kill after another
+        ``grace_s``. Blocks (call from a worker). Returns the result."""
+        stop_file = self.run_dir / STOP_FILE
+        deadline = time.monotonic() + grace_s
+        while self.running and time.monotonic() < deadline:
+            if not stop_file.exists():  # (re)create: a starting trainer removes stale ones
+                stop_file.touch()
+            time.sleep(0.2)
+        if self.running and self.pid is not None:
+            self._signal(signal.SIGTERM)
+            self.wait(grace_s)
+        if self.running and self.pid is not None:
+            self._signal(getattr(signal, "SIGKILL", signal.SIGTERM))
+            self.wait(10)
+        return self.result()
+
+    def _signal(self, sig: int) -> None:
+        if self._popen is not None and os.name == "nt":
+            self._popen.terminate() if sig == signal.SIGTERM else self._popen.kill()
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, sig)  # type: ignore[arg-type]
+
+    # --- outcome ------------------------------------------------------------------------------
+
+    def result(self) -> TrainingResult | None:
+        """How the run ended; None while it is still running."""
+        events = self.events
+        if self.running:
+            return None
+        end = next((e for e in reversed(events) if e.get("event") in TERMINAL_EVENTS), None)
+        code = self.returncode
+        if end is None:
+            return TrainingResult(
+                "killed", code, None, None, None, False, False,
+                "the trainer ended without a final event (killed or crashed); nothing was kept",
+                None,
+            )  # fmt: skip
+        if end["event"] == "error":
+            return TrainingResult(
+                "failed", code, None, None, None, False, False, end.get("message"), None
+            )
+        registration = end.get("registration") or {}
+        return TrainingResult(
+            status=str(end.get("status")),
+            returncode=code,
+            model_version=end.get("version"),
+            model_path=registration.get("path") or end.get("model"),
+            report_path=end.get("report"),
+            registered=bool(end.get("registered")),
+            activated=bool(end.get("activated")),
+            message=end.get("message") or (end.get("promotion") or {}).get("reason"),
+            promotion=end.get("promotion"),
+        )
+
+
+def list_training_runs(root: str | os.PathLike[str] | None = None) -> list[TrainingRunSummary]:
+    """Training run folders under ``root`` (default <user data dir>/training), newest first."""
+    base = Path(root) if root is not None else default_runs_root()
+    if not base.is_dir():
+        return []
+    out = []
+    for folder in base.iterdir():
+        if not folder.is_dir() or not (
+            (folder / PROGRESS_FILE).exists() or (folder / PROCESS_FILE).exists()
+        ):
+            continue
+        proc = TrainingProcess.attach(folder)
+        started = None
+        with contextlib.suppress(OSError, ValueError):
+            started = json.loads((folder / PROCESS_FILE).read_text(encoding="utf-8"))["started_at"]
+        if started is None and proc._events:
+            stamp = proc._events[0].get("time")
+            started = (
+                datetime.fromtimestamp(stamp, timezone.utc).isoformat(timespec="seconds")
+                if stamp
+                else None
+            )
+        result = proc.result()
+        out.append(
+            TrainingRunSummary(
+                run_dir=folder,
+                started_at=started,
+                running=result is None,
+                status="running" if result is None else result.status,
+                model_version=result.model_version if result else None,
+                pid=proc.pid,
+            )
+        )
+    return sorted(out, key=lambda r: (r.started_at or "", r.run_dir.name), reverse=True)

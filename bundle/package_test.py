@@ -2,8 +2,9 @@
 
 Runs the packaged executable the way a clinic would, in a throw-away home folder:
 
-1. ``PoxScreen --self-test`` offscreen (model, screening into a temporary store, Grad-CAM,
-   report when the engine has one, Qt), with the no-network audit hook;
+1. ``PoxScreen --self-test --train`` offscreen (model, screening into a temporary store,
+   Grad-CAM, report when the engine has one, Qt, and a one-epoch fine-tune started the GUI's way:
+   a detached child of the executable itself), with the no-network audit hook;
 2. ``PoxScreen screen`` on a folder with a broken file, checking the CSV;
 3. a one-epoch ``PoxScreen train`` on generated photos, checking a model was registered;
 4. the self-test again inside a network namespace without interfaces (``unshare -n``), where
@@ -29,8 +30,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-CLASSES = ("Chickenpox", "Measles", "Monkeypox", "Normal")
-TINTS = ((1.0, 0.45, 0.4), (0.45, 1.0, 0.4), (0.4, 0.45, 1.0), (1.0, 0.9, 0.45))
+from launcher.selftest import TRAIN_TINTS, make_training_folder
+
+CLASSES = tuple(TRAIN_TINTS)
+TINTS = tuple(TRAIN_TINTS.values())
 
 
 class CheckFailed(AssertionError):
@@ -99,17 +102,8 @@ def make_screen_folder(folder: Path) -> int:
     return 4
 
 
-def make_train_folder(root: Path, per_class: int = 10) -> Path:
-    rng = np.random.default_rng(2)
-    for name, tint in zip(CLASSES, TINTS, strict=True):
-        (root / name).mkdir(parents=True)
-        for i in range(per_class):
-            photo(rng, tint, 64).save(root / name / f"{i:02d}.png")
-    return root
-
-
 def check_self_test(exe: Path, env: dict[str, str]) -> str:
-    rc, out, secs = run([str(exe), "--self-test"], env)
+    rc, out, secs = run([str(exe), "--self-test", "--train"], env)
     print(out.rstrip())
     if rc != 0 or "[self-test] PASSED" not in out:
         raise CheckFailed(f"self-test exited {rc}")
@@ -146,7 +140,7 @@ def _models(exe: Path, env: dict[str, str], db: Path) -> list[str]:
 
 
 def check_train(exe: Path, env: dict[str, str], root: Path) -> str:
-    data = make_train_folder(root / "train")
+    data = make_training_folder(root / "train")
     db = root / "case.db"
     before = _models(exe, env, db)
     cmd = [str(exe), "train", "--data", str(data), "--epochs", "1", "--device", "cpu"]

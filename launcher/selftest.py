@@ -74,6 +74,31 @@ def make_photos(folder: Path, n: int = N_PHOTOS, bad: bool = True) -> list[Path]
     return paths
 
 
+TRAIN_TINTS = {
+    "Chickenpox": (1.0, 0.45, 0.4),
+    "Measles": (0.45, 1.0, 0.4),
+    "Monkeypox": (0.4, 0.45, 1.0),
+    "Normal": (1.0, 0.9, 0.45),
+}
+
+
+def make_training_folder(root: Path, per_class: int = 10, size: int = 64) -> Path:
+    """``root/<class>/NN.png``: small generated photos, one tint per class (learnable)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    for name, tint in TRAIN_TINTS.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            grey = Image.fromarray(rng.integers(0, 256, (6, 6), dtype=np.uint8))
+            g = np.asarray(grey.resize((size, size), Image.Resampling.BICUBIC), np.float32) / 255
+            rgb = 0.15 + 0.45 * np.array(tint, np.float32) + 0.35 * g[..., None]
+            img = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+            img.save(root / name / f"{i:02d}.png")
+    return root
+
+
 def step_resources(ctx: Context) -> str:
     from engine.paths import resources_dir
 
@@ -197,6 +222,32 @@ def step_qt(ctx: Context) -> str:
     return f"Qt {app.platformName()} platform, icon and PNG read, {count} desktop modules import"
 
 
+def step_training(ctx: Context) -> str:
+    """What the GUI's Fine-tune does: the trainer as a detached child of this very executable
+    (engine.training.TrainingProcess), one epoch, progress read from its progress file."""
+    if not ctx.values.get("train"):
+        return "SKIPPED (add --train: a one-epoch fine-tune in a child process, ~1 min)"
+    from engine.training import TrainingProcess, trainer_command
+
+    data = make_training_folder(ctx.root / "train")
+    args = ["--data", str(data), "--epochs", "1", "--device", "cpu"]
+    proc = TrainingProcess.start(args, db=ctx.root / "selftest.db", run_dir=ctx.root / "run")
+    if not proc.wait(timeout=900):
+        proc.stop(grace_s=5)
+        raise SelfTestError("the training child did not finish within 15 minutes")
+    result = proc.result()
+    if result is None or not result.registered or not result.model_version:
+        log = (ctx.root / "run" / "stderr.log").read_text(encoding="utf-8", errors="replace")
+        raise SelfTestError(f"training child: {result}\n{log[-2000:]}")
+    known = {m.version for m in ctx.values["store"].models()}
+    if result.model_version not in known:
+        raise SelfTestError(f"{result.model_version} is not in the registry {sorted(known)}")
+    events = len(proc.events)
+    cmd = trainer_command()
+    child = " ".join([Path(cmd[0]).name, *cmd[1:], "train"])
+    return f"{result.status}: {result.model_version} registered ({events} events, child {child})"
+
+
 STEPS: tuple[tuple[str, Callable[[Context], str]], ...] = (
     ("resources", step_resources),
     ("model", step_model),
@@ -204,6 +255,7 @@ STEPS: tuple[tuple[str, Callable[[Context], str]], ...] = (
     ("gradcam", step_gradcam),
     ("report", step_report),
     ("qt", step_qt),
+    ("training", step_training),
 )
 
 
@@ -230,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the self-test; 0 when every step passed, 1 otherwise."""
     parser = argparse.ArgumentParser(prog="PoxScreen --self-test")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--train", action="store_true", help="also fine-tune in a child process")
     args = parser.parse_args(argv)
     from launcher.netguard import NetworkGuard
 
@@ -238,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="poxscreen-selftest-"))
     os.environ["POXSCREEN_DATA_DIR"] = str(root / "data")  # never the clinic's own data
     print(f"[self-test] PoxScreen {version()} frozen={bool(getattr(sys, 'frozen', False))}")
-    ctx = Context(root)
+    ctx = Context(root, {"train": args.train})
     try:
         ok = run_steps(ctx)
     finally:

@@ -12,7 +12,7 @@ OUT ?= results.csv
 ARGS ?=
 DIST ?= dist
 
-.PHONY: run test screen bench evaluate lint clean package package-test
+.PHONY: run test screen bench evaluate lint clean screenshots package package-test
 
 $(VENV)/.runtime: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,9 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-## make run: start the app (until the desktop app lands: screen DIR headlessly)
+## make run: open the desktop app (ARGS="--db FILE --screen FOLDER" also work)
 run: $(VENV)/.runtime
-	$(VENV)/bin/poxscreen screen "$(DIR)" --recursive --out "$(OUT)" $(ARGS)
+	$(PY) -m desktop $(ARGS)
 
 ## make test: lint and run every test
 test: $(VENV)/.dev
@@ -57,6 +57,13 @@ package: $(VENV)/.runtime
 package-test:
 	test -x "$(DIST)/PoxScreen/PoxScreen" || test -f "$(DIST)/PoxScreen/PoxScreen.exe" || $(MAKE) package
 	nice -n 10 $(PY) bundle/package_test.py "$(DIST)/PoxScreen"
+
+## make screenshots: the real app on a sample folder, one PNG per screen in docs/screenshots/
+## (under Xvfb when xvfb-run is installed, else Qt's offscreen platform)
+screenshots: $(VENV)/.dev
+	if command -v xvfb-run >/dev/null; then \
+		xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m desktop.screenshots; \
+	else QT_QPA_PLATFORM=offscreen $(PY) -m desktop.screenshots; fi
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

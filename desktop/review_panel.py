@@ -42,6 +42,10 @@ from desktop.review_services import (
     display_name,
 )
 
+# The pool is shared with the gallery's thumbnails: what the clinician is looking at, and above
+# all a label being saved, go ahead of background work queued at the default priority 0.
+SHOW_PRIORITY = 5
+SAVE_PRIORITY = 10
 _TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
 _NAV = (
     ("next", "Next image", "Space"),
@@ -97,8 +101,11 @@ class ReviewPanel(QWidget):
         self.summary = QLabel(self)
         self.flags = QLabel(self)
         self.flags.setWordWrap(True)
-        refer = class_colour(REFER).name()
-        self.flags.setStyleSheet(f"QLabel {{ border-left: 6px solid {refer}; padding-left: 6px; }}")
+        refer = class_colour(REFER)
+        self.flags.setStyleSheet(
+            f"QLabel {{ background-color: {refer.lighter(160).name()}; color: black;"
+            f" border-left: 6px solid {refer.name()}; padding: 2px 6px; }}"
+        )
         self.view = ImageView(self)
         self.view.set_opacity(self.services.opacity)
         self.view.setAccessibleName("Photo with Grad-CAM overlay")
@@ -159,8 +166,11 @@ class ReviewPanel(QWidget):
         lower = QWidget(self)
         layout = QVBoxLayout(lower)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.status = QLabel(self)
+        self.info = QLabel(self)  # the photo and its Grad-CAM
+        self.info.setWordWrap(True)
+        self.status = QLabel(self)  # label saves, undo, redo: never overwritten by Grad-CAM news
         self.status.setWordWrap(True)
+        self.status.setAccessibleName("Label status")
         self.chart = ProbChart(self)
         self.labels = LabelBar(self)
         self.labels.set_classes(list(DEFAULT_CLASSES))
@@ -175,7 +185,7 @@ class ReviewPanel(QWidget):
         self.note.addAction(self._escape_action())
         self.note.returnPressed.connect(self.view.setFocus)
         self.history = HistoryView(self)
-        for widget in (self.status, self.chart, self.labels, self.note):
+        for widget in (self.info, self.chart, self.labels, self.status, self.note):
             layout.addWidget(widget)
         layout.addWidget(QLabel("History", self))
         layout.addWidget(self.history)
@@ -276,7 +286,7 @@ class ReviewPanel(QWidget):
         self._last_explanation = None
         self._item, self._heat_pending = item, None
         self.note.clear()
-        self.status.clear()
+        self.info.clear()
         if item is None:
             self._show_empty()
         else:
@@ -321,11 +331,11 @@ class ReviewPanel(QWidget):
         self.flags.setText(text)
         self.flags.setVisible(bool(text))
 
-    def _flag_text(self, item: Any, referral: bool | None) -> str:
+    def _flag_text(self, item: Any, referral: str | None) -> str:
         """Referral, out-of-scope and quality marks; attributes other streams may add."""
         marks = []
         if referral:
-            marks.append("⚑ Referral: the rule flags this image for referral")
+            marks.append(f"⚑ Refer: {referral}")
         if getattr(item, "out_of_scope", False):
             marks.append("? Out of scope: may not be a skin photo the model knows")
         quality = getattr(item, "quality", None) or getattr(item, "quality_issue", None)
@@ -353,8 +363,9 @@ class ReviewPanel(QWidget):
             )
             return None if ex is None else (ex, rw.pil_to_qimage(ex.heat_rgb))
 
-        self.status.setText("Computing Grad-CAM...")
-        services.pool.start(rw.Task(self._relay, "photo", request, photo, staged=True))
+        self.info.setText("Computing Grad-CAM...")
+        task = rw.Task(self._relay, "photo", request, photo, staged=True)
+        services.pool.start(task, SHOW_PRIORITY)
         self._load_meta()
         self._gradcam_pool.start(rw.Task(self._relay, "explain", request, explain))
 
@@ -363,9 +374,9 @@ class ReviewPanel(QWidget):
         store, item = self.services.store, self._item
 
         def meta() -> Any:
-            return rw.load_history(store, item.sha256), rw.referral_flag(store, item)
+            return rw.load_history(store, item.sha256), rw.referral_reason(store, item)
 
-        self.services.pool.start(rw.Task(self._relay, "meta", self._request, meta))
+        self.services.pool.start(rw.Task(self._relay, "meta", self._request, meta), SHOW_PRIORITY)
 
     def wait_idle(self, msecs: int = 30_000) -> bool:
         """Wait for this panel's background work (closing the app, tests)."""
@@ -414,11 +425,11 @@ class ReviewPanel(QWidget):
         target = getattr(ex, "target_class", ex.top_class)
         ms = getattr(ex, "elapsed_ms", None)
         took = f", computed in {ms:.0f} ms" if ms else ""
-        self.status.setText(
+        self.info.setText(
             f"Grad-CAM: where the model looked for {display_name(target)} "
             f"({ex.probabilities.get(target, ex.confidence):.2f})"
         )
-        self.status.setToolTip(f"Model {ex.model_version}{took}")
+        self.info.setToolTip(f"Model {ex.model_version}{took}")
 
     def _on_failed(self, kind: str, request: int, message: str) -> None:
         if kind in ("label", "undo", "redo"):
@@ -434,7 +445,7 @@ class ReviewPanel(QWidget):
             return
         if kind == "photo":
             self.view.show_message(f"Cannot show this photo:\n{message}")
-        self.status.setText(f"{'Grad-CAM' if kind == 'explain' else 'Loading'} failed: {message}")
+        self.info.setText(f"{'Grad-CAM' if kind == 'explain' else 'Loading'} failed: {message}")
 
     # --- overlay and zoom ----------------------------------------------------------------
 
@@ -456,7 +467,7 @@ class ReviewPanel(QWidget):
         ex = self._last_explanation
         if ex is not None:
             task = rw.Task(self._relay, "recolour", self._request, lambda: rw.recolour(ex, name))
-            self.services.pool.start(task)
+            self.services.pool.start(task, SHOW_PRIORITY)
 
     def reset_explainer(self) -> None:
         """Forget the cached explainer (the active model changed); the next image reloads it."""
@@ -500,7 +511,7 @@ class ReviewPanel(QWidget):
     def _write(self, kind: str, target: tuple[str, str], fn: Any) -> None:
         self._saving, self._writing = True, target
         self._update_actions()
-        self.services.pool.start(rw.Task(self._relay, kind, self._request, fn))
+        self.services.pool.start(rw.Task(self._relay, kind, self._request, fn), SAVE_PRIORITY)
 
     def _on_saved(self, kind: str, request: int, now: str | None) -> None:
         target, self._saving = self._writing, False
@@ -517,8 +528,8 @@ class ReviewPanel(QWidget):
         if kind == "label":
             self.note.clear()
         self._show_label(now)
-        done = "Saved:" if kind == "label" else f"{kind.capitalize()} saved; label now"
-        self.status.setText(f"{done} {display_name(now)}")
+        done = "Saved" if kind == "label" else f"{kind.capitalize()} saved; label now"
+        self.status.setText(f"{done} {display_name(now)} for {target[1]}")
         self._load_meta()
         if kind == "label":
             self.navigate.emit("next")

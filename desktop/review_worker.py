@@ -139,7 +139,7 @@ def _utc(moment: datetime) -> datetime:
 def _describe(entry: Any) -> str:
     if entry.kind == "undo":
         return "undo"
-    if getattr(entry, "source", "") == "redo" or entry.kind == "redo":
+    if entry.kind == "redo":
         return f"redo {entry.label or entry.label_after}"
     return str(entry.label)
 
@@ -186,13 +186,24 @@ def load_history(store: Any, sha256: str) -> list[HistoryRow]:
     return rows[::-1]
 
 
-def referral_flag(store: Any, item: Any) -> bool:
-    """The item's referral flag if the engine set one, else the store's rule applied to it."""
+def referral_reason(store: Any, item: Any) -> str | None:
+    """Why the referral rule flags the item (None when it does not). The rule is the store's
+    (kept in the database, so the panel, the CLI and the report agree); a flag the queue row
+    already carries wins."""
     flagged = getattr(item, "referral", None)
-    if flagged is not None:
-        return bool(flagged)
-    rule = getattr(store, "referral_rule", None)
-    return bool(rule().flags(item.probabilities)) if rule is not None else False
+    if flagged is not None and not flagged:
+        return None
+    rule, probs = store.referral_rule(), item.probabilities
+    if not rule.flags(probs):
+        return "flagged for referral" if flagged else None
+    top = max(probs.values())
+    mpox = float(probs.get(rule.mpox_class, 0.0))
+    reasons = []
+    if top < rule.min_confidence:
+        reasons.append(f"confidence {top:.2f} below {rule.min_confidence:.2f}")
+    if mpox > rule.mpox_above:
+        reasons.append(f"Mpox probability {mpox:.2f} above {rule.mpox_above:.2f}")
+    return "; ".join(reasons) or "flagged for referral"
 
 
 def save_label(store: Any, sha256: str, label: str, who: str, note: str | None) -> str | None:
@@ -211,35 +222,14 @@ def undo_label(store: Any, sha256: str, who: str) -> str | None:
         raise LookupError("nothing to undo: this image has no label") from exc
 
 
-def _redo_label(entries: list[Any]) -> str | None:
-    """The label a redo would restore: undone labels not yet redone, cleared by a new label."""
-    by_id = {e.id: e for e in entries}
-    stack: list[str] = []
-    for e in entries:
-        if e.kind == "undo" and e.undoes_id in by_id:
-            stack.append(str(by_id[e.undoes_id].label))
-        elif getattr(e, "source", "") == "redo":
-            if stack:
-                stack.pop()
-        else:
-            stack.clear()
-    return stack[-1] if stack else None
-
-
 def redo_label(store: Any, sha256: str, who: str) -> str | None:
-    """Redo the last undone label (a label event too); raises LookupError when there is none."""
-    if hasattr(store, "redo"):
-        from engine.store import errors
+    """Redo the last undone label (a ``redo`` label event); LookupError when there is none."""
+    from engine.store.errors import NothingToRedoError
 
-        nothing = getattr(errors, "NothingToRedoError", LookupError)
-        try:
-            return store.redo(sha256, who=who).current_label
-        except nothing as exc:
-            raise LookupError("nothing to redo: no label was undone since the last one") from exc
-    label = _redo_label(list(store.history(sha256)))
-    if label is None:
-        raise LookupError("nothing to redo: no label was undone since the last one")
-    return store.label(sha256, label, who=who, source="redo").current_label
+    try:
+        return store.redo(sha256, who=who).current_label
+    except NothingToRedoError as exc:
+        raise LookupError("nothing to redo: no label was undone since the last one") from exc
 
 
 class LabelSession:

@@ -131,6 +131,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gui(args: argparse.Namespace, extra: list[str]) -> int:
+    """The desktop app, as its own process: the engine never imports the desktop (Qt)."""
+    return subprocess.call([sys.executable, "-m", "desktop", *extra])
+
+
 def cmd_trainer(args: argparse.Namespace, extra: list[str]) -> int:
     """Train/evaluate run in a child process: the engine never imports the trainer."""
     return subprocess.call([sys.executable, "-m", "trainer", args.command, *extra])
@@ -169,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--padding", choices=("symmetric", "tf"), default="symmetric")
     p.set_defaults(func=cmd_import)
 
+    p = sub.add_parser(
+        "gui", help="open the desktop app (--db, --settings, --screen FOLDER)", add_help=False
+    )
+    p.set_defaults(func=None, passthrough=True, gui=True)
+
     for name, text in (
         ("train", "fine-tune a model (runs the trainer)"),
         ("evaluate", "evaluate a model on a labelled folder (runs the trainer)"),
@@ -182,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+    from engine.cli_report import register as register_report
+
+    register_report(sub)
     return parser
 
 
@@ -189,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if getattr(args, "gui", False):
+        return cmd_gui(args, extra)
     if getattr(args, "passthrough", False):
         return cmd_trainer(args, extra)
     if extra:

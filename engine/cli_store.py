@@ -163,6 +163,14 @@ def cmd_runs(args: argparse.Namespace, store: Any) -> int:
 
 def cmd_export(args: argparse.Namespace, store: Any) -> int:
     out = Path(args.out)
+    if args.format == "cases":
+        from engine.cases import export_cases_csv
+        from engine.store import ReviewFilter
+
+        target = out if out.suffix.lower() == ".csv" else out / f"cases-run-{args.run}.csv"
+        n = export_cases_csv(store, target, args.run if args.run is not None else ReviewFilter())
+        print(f"{n} rows -> {target}")
+        return 0
     if args.format == "csv":
         target = (
             out
@@ -251,7 +259,12 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("export", help="export a run as CSV, or labelled images by class")
     p.add_argument("--run", type=int, help="screening run number (default: all images)")
-    p.add_argument("--format", choices=("csv", "imagefolder"), required=True)
+    p.add_argument(
+        "--format",
+        choices=("csv", "cases", "imagefolder"),
+        required=True,
+        help="csv: predictions; cases: predictions + label, who, when, note, referral",
+    )
     p.add_argument("--out", required=True, help="output folder (or .csv file for --format csv)")
     p.add_argument("--include-refer", action="store_true", help="also export 'refer' images")
     _add_db(p)

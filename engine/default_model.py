@@ -10,7 +10,7 @@ from engine.checkpoint import (
     TF_STD,
     ModelMeta,
     load_model,
-    state_dict_hash,
+    stamp_hashes,
 )
 from engine.model import MobileNetV2MSCAPFR
 from engine.paths import default_model_path
@@ -41,8 +41,7 @@ def untrained_model(
         trained=False,
         description=UNTRAINED_WARNING,
     )
-    meta.content_hash = state_dict_hash(model.state_dict())
-    return model.eval(), meta
+    return model.eval(), stamp_hashes(meta, model.state_dict())
 
 
 def load_default_model() -> tuple[MobileNetV2MSCAPFR, ModelMeta]:

@@ -71,7 +71,8 @@ def render(
         "MobileNetV2-MSCA-PFR (3,680,260 parameters, ~727 MFLOPs per 224x224 image), fine-tuned "
         "from an ImageNet MobileNetV2 backbone (converted from Google's TFLite model, Apache-2.0).",
         "",
-        f"- File: `resources/models/default.safetensors` (content hash `{meta.content_hash}`)",
+        f"- File: `resources/models/default.safetensors` (identity `{meta.content_hash}`: "
+        f"weights `{meta.weights_hash}` plus the output-changing metadata)",
         f"- Classes (in output order): {', '.join(classes)}",
         f"- Input: {meta.input_size}x{meta.input_size} RGB, whole photo resized (no crop), "
         f"mean {meta.mean}, std {meta.std}, TF-style padding",

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine.checkpoint import ModelMeta, build_model, load_model, state_dict_hash
+from engine.checkpoint import ModelMeta, build_model, identity_hash, load_model, stamp_hashes
 from engine.model import MobileNetV2MSCAPFR
 
 INIT_CHOICES = ("auto", "active", "imagenet", "random")
@@ -28,8 +28,7 @@ def random_model(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = build_model(meta)
-    meta.content_hash = state_dict_hash(model.state_dict())
-    return model, meta
+    return model, stamp_hashes(meta, model.state_dict())
 
 
 def imagenet_model(classes: Sequence[str], seed: int) -> tuple[MobileNetV2MSCAPFR, ModelMeta]:
@@ -99,5 +98,7 @@ def start_model(
     model, meta, action = adapt_classes(model, meta, classes, seed)
     if input_size is not None and int(input_size) != int(meta.input_size):
         meta = dataclasses.replace(meta, input_size=int(input_size))
+        if action == "kept" and meta.weights_hash:  # the identity covers the input size
+            meta.content_hash = identity_hash(meta.weights_hash, meta)
     source = str(path) if path is not None else init
     return model, meta, f"{source} ({meta.version}; classes {action})"

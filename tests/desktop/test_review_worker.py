@@ -91,17 +91,23 @@ def test_image_file_falls_back_to_the_store_copy(review_env) -> None:
         rw.image_file(store, item)  # no copy recorded on this (older) queue row
 
 
-def test_referral_flag_prefers_the_engine_flag(review_env) -> None:
-    item = review_env.items[0]
+def test_referral_reason_follows_the_stores_rule(review_env) -> None:
+    from engine.referral import ReferralRule
 
-    class Flagged:
-        referral = True
-        probabilities = item.probabilities
-
-    assert rw.referral_flag(review_env.store, Flagged()) is True
-    rule = getattr(review_env.store, "referral_rule", None)
-    expected = bool(rule().flags(item.probabilities)) if rule else False
-    assert rw.referral_flag(review_env.store, item) is expected
+    store, item = review_env.store, review_env.items[0]
+    probs = {"Chickenpox": 0.1, "Measles": 0.1, "Monkeypox": 0.5, "Normal": 0.3}
+    row = dataclasses.replace(item, probabilities=probs)
+    store.set_referral_rule(ReferralRule(min_confidence=0.7, mpox_above=0.3), who=WHO)
+    assert rw.referral_reason(store, row) == (
+        "confidence 0.50 below 0.70; Mpox probability 0.50 above 0.30"
+    )
+    store.set_referral_rule(ReferralRule(min_confidence=0.4, mpox_above=0.6), who=WHO)
+    assert rw.referral_reason(store, row) is None
+    flagged = SimpleNamespace(**{**vars(row), "referral": True})
+    assert rw.referral_reason(store, flagged) == "flagged for referral"
+    unflagged = SimpleNamespace(**{**vars(row), "referral": False})
+    store.set_referral_rule(ReferralRule(min_confidence=0.7, mpox_above=0.3), who=WHO)
+    assert rw.referral_reason(store, unflagged) is None  # the queue row's own flag wins
 
 
 def test_readable_error_names_the_file() -> None:

@@ -35,7 +35,8 @@ def test_round_trip_same_outputs_and_metadata(saved) -> None:
     path, model, stored = saved
     loaded, meta = load_model(path)
     assert meta == stored
-    assert meta.content_hash == checkpoint.state_dict_hash(model.state_dict())
+    assert meta.weights_hash == checkpoint.state_dict_hash(model.state_dict())
+    assert meta.content_hash == checkpoint.identity_hash(meta.weights_hash, meta)
     assert meta.version.startswith("unit@") and meta.temperature == 1.7
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
@@ -115,7 +116,7 @@ def test_wrong_architecture(saved, tmp_path: Path) -> None:
         path,
         tmp_path / "arch.safetensors",
         state_edit=lambda s: {k: v for k, v in s.items() if not k.startswith("pfr.")},
-        meta_edit=lambda m: m.update(content_hash=""),
+        meta_edit=lambda m: m.update(content_hash="", weights_hash=""),
     )
     with pytest.raises(ModelFileError, match="wrong architecture"):
         load_model(bad)
@@ -129,7 +130,9 @@ def test_wrong_architecture(saved, tmp_path: Path) -> None:
 def test_mismatched_classes(saved, tmp_path: Path) -> None:
     path, _, _ = saved
     bad = _rewrite(
-        path, tmp_path / "cls.safetensors", meta_edit=lambda m: m.update(classes=["a", "b", "c"])
+        path,
+        tmp_path / "cls.safetensors",
+        meta_edit=lambda m: m.update(classes=["a", "b", "c"], content_hash=""),
     )
     with pytest.raises(ModelFileError, match="mismatched classes"):
         load_model(bad)
@@ -167,3 +170,45 @@ def test_missing_and_directory(tmp_path: Path) -> None:
     (tmp_path / "dir.safetensors").mkdir()
     with pytest.raises(ModelFileError, match="directory"):
         load_model(tmp_path / "dir.safetensors")
+
+
+def test_identity_covers_the_metadata_that_changes_outputs(saved, tmp_path: Path) -> None:
+    """Defect 4: same weights with another padding, mean/std, temperature or class order were
+    one registry row and one resume state."""
+    import dataclasses
+
+    path, model, meta = saved
+    ids = {meta.content_hash}
+    for change in (
+        {"padding": "symmetric" if meta.padding == "tf" else "tf"},
+        {"mean": [0.4, 0.41, 0.42]},
+        {"std": [0.3, 0.31, 0.32]},
+        {"temperature": 2.3},
+        {"classes": list(reversed(meta.classes))},
+        {"input_size": 192},
+    ):
+        other = save_model(tmp_path / "x.safetensors", model, dataclasses.replace(meta, **change))
+        assert other.weights_hash == meta.weights_hash
+        ids.add(other.content_hash)
+    assert len(ids) == 7
+    same = save_model(tmp_path / "y.safetensors", model, dataclasses.replace(meta, name="renamed"))
+    assert same.content_hash == meta.content_hash  # the name and lineage do not change outputs
+
+
+def test_edited_output_metadata_is_refused(saved, tmp_path: Path) -> None:
+    path, _, _ = saved
+    edited = _rewrite(path, tmp_path / "t.safetensors", meta_edit=lambda m: m.update(temperature=3))
+    with pytest.raises(ModelFileError, match="metadata was modified"):
+        read_meta(edited)
+
+
+def test_files_from_before_identities_are_upgraded_on_reading(saved, tmp_path: Path) -> None:
+    path, _, meta = saved
+    legacy = _rewrite(
+        path,
+        tmp_path / "legacy.safetensors",
+        meta_edit=lambda m: (m.pop("weights_hash"), m.update(content_hash=meta.weights_hash)),
+    )
+    old = read_meta(legacy)
+    assert old.content_hash == meta.content_hash and old.weights_hash == meta.weights_hash
+    assert load_model(legacy)[1].content_hash == meta.content_hash

@@ -125,3 +125,38 @@ def test_import_rejects_wrong_architecture(tmp_path: Path) -> None:
     torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, pth)
     with pytest.raises(ModelFileError, match="wrong architecture"):
         import_state_dict(pth)
+
+
+def test_import_explains_empty_text_and_foreign_files_in_plain_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 7: `poxscreen import` of an empty or text file showed torch's advice about
+    weights_only; a head with another class count was silently named class_0..."""
+    from engine.cli import main
+
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.pth"
+    text.write_text("epoch 12: accuracy 0.93\n")
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"\x00\x01binary junk")
+    for file, reason in (
+        (empty, "file is empty"),
+        (text, "it holds text"),
+        (junk, "unrecognised content"),
+        (tmp_path / "missing.pth", "file not found"),
+    ):
+        assert main(["import", str(file), str(tmp_path / "out.safetensors")]) == 2
+        err = capsys.readouterr().err
+        assert f"{file.name}: not a PyTorch" in err or f"{file.name}: {reason}" in err
+        assert reason in err and "weights_only" not in err and "Traceback" not in err
+    three = MobileNetV2MSCAPFR(num_classes=3)
+    pth = tmp_path / "three.pth"
+    torch.save(three.state_dict(), pth)
+    assert main(["import", str(pth), str(tmp_path / "o.safetensors")]) == 2
+    assert "give --classes with 3 names" in capsys.readouterr().err
+    out = tmp_path / "o.safetensors"
+    assert main(["import", str(pth), str(out), "--classes", "a", "b", "c"]) == 0
+    capsys.readouterr()
+    assert main(["import", str(pth), str(out), "--classes", "a", "b"]) == 2
+    assert "mismatched classes" in capsys.readouterr().err

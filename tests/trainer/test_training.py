@@ -118,7 +118,8 @@ def test_stop_mid_epoch_keeps_the_best_checkpoint(tmp_path: Path) -> None:
     epoch2_steps = [e for e in reporter.events() if e["event"] == "step" and e["epoch"] == 2]
     assert len(epoch2_steps) == 1  # stopped after the step in flight
     best, final = read_meta(run / "best.safetensors"), read_meta(run / "model.safetensors")
-    assert final.content_hash == best.content_hash  # the final model is the best checkpoint
+    assert final.weights_hash == best.weights_hash  # the final model is the best checkpoint
+    assert final.content_hash != best.content_hash  # ... calibrated: another identity
     assert final.training["status"] == "stopped"
 
 

@@ -166,3 +166,33 @@ def test_default_database_lands_in_the_user_data_dir(tmp_path: Path) -> None:
     with Store.open() as store:
         assert store.location == str(tmp_path / "userdata" / "poxscreen.db")
     assert (tmp_path / "userdata" / "poxscreen.db").is_file()
+
+
+def test_revision_0002_label_history_survives_0003_and_redo_works(db_path: Path) -> None:
+    """0003 rebuilds label_events (redo kind, the prediction shown): old events must survive."""
+    _create_at_revision(db_path, "0002")
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "INSERT INTO images (id, sha256, path, first_seen_at, last_seen_at) "
+            "VALUES (1, ?, '/p/a.jpg', '2024-05-01 12:00:00', '2024-05-01 12:00:00')",
+            ("f" * 64,),
+        )
+        conn.execute(
+            "INSERT INTO label_events (id, image_id, kind, label, who, source, created_at) "
+            "VALUES (1, 1, 'set', 'Measles', 'dr a', 'clinician', '2024-05-01 12:01:00')"
+        )
+        conn.execute(
+            "INSERT INTO label_events (id, image_id, kind, who, source, undoes_id, created_at) "
+            "VALUES (2, 1, 'undo', 'dr a', 'clinician', 1, '2024-05-01 12:02:00')"
+        )
+    conn.close()
+    with Store.open(db_path) as store:
+        assert [e.kind for e in store.history("f" * 64)] == ["set", "undo"]
+        assert store.redo("f" * 64, who="dr b").current_label == "Measles"
+        assert [e.label_after for e in store.history("f" * 64)] == ["Measles", None, "Measles"]
+    with sqlite3.connect(db_path) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute(
+            "INSERT INTO label_events (image_id, kind, who, source, created_at) "
+            "VALUES (1, 'redo', 'x', 'clinician', '2024-05-01 12:03:00')"
+        )  # a redo must carry the label it restores
+    conn.close()

@@ -1,0 +1,88 @@
+"""Start the desktop app: QApplication, logging, error hooks, the case store, the main window.
+
+``main(argv)`` is the one entry point (``make run``, ``poxscreen gui``, ``python -m desktop``,
+the packaged launcher). Start-up stays light: torch is not imported here; the model loads on a
+worker thread once the window is up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+log = logging.getLogger("poxscreen.desktop")
+
+
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    p = argparse.ArgumentParser(prog="poxscreen gui", description="PoxScreen desktop app")
+    p.add_argument("--db", help="case store: a file or SQLAlchemy URL (default: the last one used)")
+    p.add_argument("--settings", help="settings INI file (default: the platform's settings store)")
+    p.add_argument(
+        "--screen", metavar="FOLDER", help="start screening FOLDER once the window is up"
+    )
+    return p.parse_known_args(argv)
+
+
+def make_application(qt_args: list[str]) -> Any:
+    """The QApplication, high-DPI aware (fractional scaling passed through, not rounded)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+        )
+        app = QApplication(["poxscreen", *qt_args])
+    app.setApplicationName("PoxScreen")
+    app.setOrganizationName("PoxScreen")
+    app.setApplicationDisplayName("PoxScreen")
+    return app
+
+
+def build_window(
+    argv: list[str] | None = None, *, ask: Any = None, install_hooks: bool = False
+) -> tuple[Any, Any]:
+    """Create the app objects and the main window (not shown). Returns (window, reporter);
+    window is None when the clinician chose to quit at the case-store dialog."""
+    args, qt_args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    make_application(qt_args)
+    from desktop.db_open import open_store_interactive
+    from desktop.error_reporting import ErrorReporter, setup_logging
+    from desktop.main_window import MainWindow
+    from desktop.settings import Settings
+
+    log_path = setup_logging()
+    reporter = ErrorReporter(log_path)
+    if install_hooks:
+        reporter.install_hooks()
+    settings = Settings(args.settings)
+    wanted = args.db or settings.database or None
+    store, used = open_store_interactive(wanted, ask)
+    if store is None:
+        log.info("no case store opened; quitting")
+        return None, reporter
+    if used:
+        settings.database = used
+    log.info("case store %s (settings %s)", store.location, settings.file)
+    window = MainWindow(store, settings, reporter, used)
+    reporter.parent_widget = window
+    if args.screen:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, lambda: window.screen_folder(args.screen))
+    return window, reporter
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the app until the window closes; the exit status for the shell."""
+    window, _reporter = build_window(argv, install_hooks=True)
+    if window is None:
+        return 1
+    from PySide6.QtWidgets import QApplication
+
+    window.show()
+    return int(QApplication.instance().exec())  # type: ignore[union-attr]

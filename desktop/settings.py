@@ -1,0 +1,119 @@
+"""The desktop's own settings, kept with QSettings (the referral rule lives in the case store).
+
+``POXSCREEN_SETTINGS`` (or ``--settings FILE``) points at an INI file instead of the platform's
+store, which tests and portable installs use.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+from PySide6.QtCore import QByteArray, QSettings
+
+SETTINGS_ENV = "POXSCREEN_SETTINGS"
+DEVICES = ("auto", "cpu", "cuda")
+COLORMAPS = ("inferno", "viridis", "magma", "plasma", "cividis")
+THUMB_SIZES = (96, 128, 160, 200, 256)
+
+
+def _default_clinician() -> str:
+    name = os.environ.get("POXSCREEN_USER")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers): the label still needs a name
+        return "clinician"
+
+
+class Settings:
+    """Typed access to the persisted settings; every setter writes through immediately."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        path = path or os.environ.get(SETTINGS_ENV)
+        if path:
+            self.qs = QSettings(os.fspath(path), QSettings.Format.IniFormat)
+        else:
+            self.qs = QSettings(
+                QSettings.Format.IniFormat, QSettings.Scope.UserScope, "PoxScreen", "PoxScreen"
+            )
+
+    @property
+    def file(self) -> str:
+        return self.qs.fileName()
+
+    def _get(self, key: str, default: object) -> object:
+        value = self.qs.value(key, default)
+        return default if value is None else value
+
+    def _set(self, key: str, value: object) -> None:
+        self.qs.setValue(key, value)
+        self.qs.sync()
+
+    @property
+    def clinician(self) -> str:
+        return str(self._get("clinician", "") or _default_clinician())
+
+    @clinician.setter
+    def clinician(self, value: str) -> None:
+        self._set("clinician", value.strip())
+
+    @property
+    def device(self) -> str:
+        value = str(self._get("device", "auto"))
+        return value if value in DEVICES else "auto"
+
+    @device.setter
+    def device(self, value: str) -> None:
+        self._set("device", value if value in DEVICES else "auto")
+
+    @property
+    def database(self) -> str:
+        """A file path or SQLAlchemy URL; empty means the default in the user data folder."""
+        return str(self._get("database", "") or "")
+
+    @database.setter
+    def database(self, value: str) -> None:
+        self._set("database", value.strip())
+
+    @property
+    def colormap(self) -> str:
+        value = str(self._get("overlay/colormap", "inferno"))
+        return value if value in COLORMAPS else "inferno"
+
+    @colormap.setter
+    def colormap(self, value: str) -> None:
+        self._set("overlay/colormap", value)
+
+    @property
+    def opacity(self) -> float:
+        try:
+            value = float(self._get("overlay/opacity", 0.45))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return 0.45
+        return min(1.0, max(0.0, value))
+
+    @opacity.setter
+    def opacity(self, value: float) -> None:
+        self._set("overlay/opacity", float(value))
+
+    @property
+    def thumb_size(self) -> int:
+        try:
+            value = int(self._get("gallery/thumb_size", 160))  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            return 160
+        return min(THUMB_SIZES, key=lambda s: abs(s - value))
+
+    @thumb_size.setter
+    def thumb_size(self, value: int) -> None:
+        self._set("gallery/thumb_size", int(value))
+
+    def state(self, key: str) -> QByteArray | None:
+        """Saved widget state (splitters, window geometry)."""
+        value = self.qs.value(f"state/{key}")
+        return value if isinstance(value, QByteArray) else None
+
+    def set_state(self, key: str, value: QByteArray) -> None:
+        self._set(f"state/{key}", value)

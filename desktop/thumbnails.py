@@ -1,0 +1,114 @@
+"""Thumbnails for the gallery: decoded on a thread pool, newest request first, kept in an LRU.
+
+The engine's ThumbnailCache (disk, keyed by SHA-256) does the decoding and caching; this class
+only schedules it off the GUI thread and holds the few hundred QPixmaps the view is painting.
+Requests are served last-in first-out, so the tiles on screen come before ones scrolled past.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage, QPixmap
+
+log = logging.getLogger(__name__)
+
+
+def pil_to_qimage(img: Any) -> QImage:
+    """An RGB PIL image as a QImage that owns its pixels (safe to hand across threads)."""
+    rgb = img if img.mode == "RGB" else img.convert("RGB")
+    data = rgb.tobytes("raw", "RGB")
+    qimg = QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888)
+    return qimg.copy()
+
+
+class _Signals(QObject):
+    ready = Signal(str, QImage)
+    failed = Signal(str, str)
+
+
+class _Job(QRunnable):
+    def __init__(self, cache: Any, signals: _Signals, sha: str, path: str, size: int) -> None:
+        super().__init__()
+        self.cache, self.signals, self.sha, self.path, self.size = cache, signals, sha, path, size
+
+    def run(self) -> None:
+        try:
+            img = self.cache.get(self.path, sha256=self.sha, size=self.size)
+            self.signals.ready.emit(self.sha, pil_to_qimage(img))
+        except Exception as exc:  # unreadable/moved file: the tile says so, nothing crashes
+            reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+            self.signals.failed.emit(self.sha, str(reason))
+
+
+class ThumbnailLoader(QObject):
+    """``pixmap(sha, path)`` returns a cached pixmap or None and queues a load; ``ready(sha)``
+    says when one arrived. ``failed`` remembers files without a preview so they are not retried."""
+
+    ready = Signal(str)
+
+    def __init__(
+        self, cache: Any, size: int = 160, max_items: int = 1500, threads: int = 2
+    ) -> None:
+        super().__init__()
+        self.cache = cache
+        self.size = size
+        self.max_items = max_items
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(threads)
+        self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
+        self._inflight: set[str] = set()
+        self.failed: dict[str, str] = {}
+        self._ticket = 0
+        self._signals = _Signals()
+        self._signals.ready.connect(self._on_ready)
+        self._signals.failed.connect(self._on_failed)
+        self.loaded = 0  # thumbnails delivered (benchmarks read it)
+        self.first_ready_at: float | None = None
+
+    def set_size(self, size: int) -> None:
+        """A new tile size: drop what was made for the old one."""
+        if size != self.size:
+            self.size = size
+            self.clear()
+
+    def clear(self) -> None:
+        self.pool.clear()
+        self._pixmaps.clear()
+        self._inflight.clear()
+        self.failed.clear()
+
+    def pixmap(self, sha: str, path: str | None) -> QPixmap | None:
+        pm = self._pixmaps.get(sha)
+        if pm is not None:
+            self._pixmaps.move_to_end(sha)
+            return pm
+        if path and sha not in self._inflight and sha not in self.failed:
+            self._inflight.add(sha)
+            self._ticket += 1
+            job = _Job(self.cache, self._signals, sha, path, self.size)
+            self.pool.start(job, self._ticket % 2_000_000_000)
+        return None
+
+    def _on_ready(self, sha: str, img: QImage) -> None:
+        self._inflight.discard(sha)
+        self._pixmaps[sha] = QPixmap.fromImage(img)
+        while len(self._pixmaps) > self.max_items:
+            self._pixmaps.popitem(last=False)
+        self.loaded += 1
+        if self.first_ready_at is None:
+            self.first_ready_at = time.perf_counter()
+        self.ready.emit(sha)
+
+    def _on_failed(self, sha: str, reason: str) -> None:
+        self._inflight.discard(sha)
+        self.failed[sha] = reason
+        log.info("no thumbnail for %s: %s", sha[:12], reason)
+        self.ready.emit(sha)
+
+    def wait(self, msecs: int = 5000) -> bool:
+        return self.pool.waitForDone(msecs)

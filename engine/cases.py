@@ -1,0 +1,251 @@
+"""Cases for export and print: a run, a review filter or a hand-picked list of queue items, each
+file with its prediction, the clinician's label (who, when, note) and the referral flag.
+
+Qt-free and torch-free: the CSV export, the printed report (engine.report), the command line and
+the desktop's export dialog all read cases through :func:`collect_cases`, so the CSV and the PDF
+of the same selection always agree.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from engine.atomic import atomic_path
+from engine.store import REFER, ReviewFilter, ReviewItem, RunInfo, Store
+from engine.store import case_rows as rows
+from engine.store.errors import NotFoundError
+
+CaseSource = int | ReviewFilter | Sequence[ReviewItem]
+"""A run id, a review filter, or explicit queue items (e.g. the gallery's selection)."""
+
+ReferralCheck = Callable[[Mapping[str, float]], bool]
+
+EXTRA_COLUMNS = ["label", "label_who", "label_at", "label_note"]
+"""What the case CSV adds to the screening CSV's columns (engine.screening.csv_header)."""
+
+_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Case:
+    """One file: what the model said, what the clinician said, and whether it is referred."""
+
+    path: str
+    sha256: str | None
+    error: str | None
+    top_class: str | None
+    confidence: float | None
+    probabilities: dict[str, float]
+    label: str | None
+    label_who: str | None
+    label_at: datetime | None
+    label_note: str | None
+    referral: bool  # the rule flags it, or the clinician labelled it "refer"
+    file: Path | None  # the bytes to read: the image-store copy first, else the original path
+    rule_flag: bool | None = None  # the referral rule on the probabilities (None: no prediction)
+
+    @property
+    def disagreement(self) -> bool:
+        """Labelled with a class other than the model's top class (``refer`` is not one)."""
+        label, top = self.label, self.top_class
+        return bool(label and top and label != REFER and label != top)
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name if self.path else (self.sha256 or "")[:12]
+
+
+@dataclass(frozen=True)
+class CaseSet:
+    """The cases of one selection plus what describes them (model, run, a readable title)."""
+
+    cases: list[Case]
+    classes: list[str]
+    model: dict[str, Any] = field(default_factory=dict)
+    run: RunInfo | None = None
+    title: str = ""
+
+    @property
+    def model_trained(self) -> bool:
+        return bool(self.model.get("meta", {}).get("trained", False))
+
+
+def store_referral_check(store: Store) -> ReferralCheck:
+    """The referral rule kept in the store, as a predicate on the probabilities."""
+    return store.referral_rule().flags
+
+
+def collect_cases(
+    store: Store, source: CaseSource, *, referral: ReferralCheck | None = None
+) -> CaseSet:
+    """Read the cases of ``source``; ``referral`` defaults to the store's rule.
+
+    A case is referred when the clinician labelled it ``refer`` or the rule flags its
+    probabilities. A run lists unreadable files too (with their error); filters and item lists
+    hold screened images only."""
+    check = referral if referral is not None else store_referral_check(store)
+    run: RunInfo | None = None
+    if isinstance(source, int):
+        run = store.run(source)
+        raws, model_id = _run_raws(store, source)
+        title = f"Screening run #{source}: {run.folder}"
+    elif isinstance(source, ReviewFilter):
+        run = store.run(source.run_id) if source.run_id is not None else None
+        raws, model_id = _filter_raws(store, source)
+        title = f"Selection: {describe_filter(source)}"
+    else:
+        items = list(source)
+        raws, model_id = _item_raws(store, items)
+        title = f"Selection of {len(items)} image{'s' if len(items) != 1 else ''}"
+    with store.read() as s:
+        details = rows.label_details(s, [r.image_id for r in raws if r.image_id is not None])
+        model = rows.model_row(s, model_id) if model_id is not None else {}
+    cases = [_case(store, r, details.get(r.image_id or -1), check) for r in raws]
+    return CaseSet(cases, _classes(model, raws), model, run, title)
+
+
+def _run_raws(store: Store, run_id: int) -> tuple[list[rows.RawCase], int]:
+    with store.read() as s:
+        model_id = store._queue_model(s, ReviewFilter(run_id=run_id))
+        return rows.run_cases(s, run_id, model_id), model_id
+
+
+def _filter_raws(store: Store, flt: ReviewFilter) -> tuple[list[rows.RawCase], int | None]:
+    items: list[ReviewItem] = []
+    after = None
+    while True:
+        page = store.review_queue(flt, limit=_PAGE, after=after)
+        items.extend(page.items)
+        if page.next_cursor is None:
+            break
+        after = page.next_cursor
+    raws, model_id = _item_raws(store, items)
+    if model_id is None:  # nothing selected: still describe the model the filter reads
+        with store.read() as s:
+            try:
+                model_id = store._queue_model(s, flt)
+            except NotFoundError:
+                model_id = None
+    return raws, model_id
+
+
+def _item_raws(store: Store, items: Sequence[ReviewItem]) -> tuple[list[rows.RawCase], int | None]:
+    with store.read() as s:
+        model_id = rows.model_of_predictions(s, [i.prediction_id for i in items])
+    raws = [
+        rows.RawCase(
+            path=i.path or "",
+            error=None,
+            image_id=i.image_id,
+            sha256=i.sha256,
+            stored_path=i.stored_path,
+            width=i.width,
+            height=i.height,
+            top_class=i.top_class,
+            confidence=i.confidence,
+            entropy=i.entropy,
+            probabilities=dict(i.probabilities),
+            current_label=i.current_label,
+        )
+        for i in items
+    ]
+    return raws, model_id
+
+
+def _case(
+    store: Store, raw: rows.RawCase, detail: rows.LabelDetail | None, check: ReferralCheck | None
+) -> Case:
+    label = raw.current_label
+    rule_flag = bool(check(raw.probabilities)) if check and raw.probabilities else None
+    flagged = label == REFER or bool(rule_flag)
+    file = store.images.path(raw.stored_path) if raw.stored_path else None
+    if (file is None or not file.is_file()) and raw.path and Path(raw.path).is_file():
+        file = Path(raw.path)
+    return Case(
+        path=raw.path,
+        sha256=raw.sha256,
+        error=raw.error,
+        top_class=raw.top_class,
+        confidence=raw.confidence,
+        probabilities=raw.probabilities,
+        label=label,
+        label_who=detail.who if detail and label else None,
+        label_at=detail.at if detail and label else None,
+        label_note=detail.note if detail and label else None,
+        referral=flagged,
+        file=file,
+        rule_flag=rule_flag,
+    )
+
+
+def _classes(model: Mapping[str, Any], raws: Sequence[rows.RawCase]) -> list[str]:
+    listed = model.get("meta", {}).get("classes") if model else None
+    if isinstance(listed, list) and listed:
+        return [str(c) for c in listed]
+    return sorted({c for r in raws for c in r.probabilities})
+
+
+def describe_filter(flt: ReviewFilter) -> str:
+    """A short readable line for a filter: the fields that differ from the defaults."""
+    default = ReviewFilter()
+    parts = []
+    for f in dataclasses.fields(flt):
+        value = getattr(flt, f.name)
+        if value != getattr(default, f.name) and f.name != "sort":
+            parts.append(f"{f.name.replace('_', ' ')} = {value}")
+    return ", ".join(parts) or "all screened images"
+
+
+def csv_columns(classes: Sequence[str]) -> list[str]:
+    """The screening CSV's header (engine.screening.csv_header) plus :data:`EXTRA_COLUMNS`."""
+    base = ["path", "sha256", "predicted_class", "confidence"]
+    base += [f"prob_{c}" for c in classes]
+    base += ["model_version", "model_trained", "error", "source", "referral"]
+    return base + EXTRA_COLUMNS
+
+
+def case_csv_row(case: Case, classes: Sequence[str], version: str, trained: bool) -> list[str]:
+    def fmt(v: float | None) -> str:
+        return "" if v is None else f"{v:.6f}"
+
+    return [
+        case.path,
+        case.sha256 or "",
+        case.top_class or "",
+        fmt(case.confidence),
+        *[fmt(case.probabilities.get(c)) for c in classes],
+        version if case.top_class else "",
+        str(trained).lower() if case.top_class else "",
+        case.error or "",
+        "case store",
+        "" if case.rule_flag is None else str(case.rule_flag).lower(),
+        case.label or "",
+        case.label_who or "",
+        case.label_at.isoformat(timespec="seconds") if case.label_at else "",
+        case.label_note or "",
+    ]
+
+
+def export_cases_csv(
+    store: Store,
+    out_file: str | os.PathLike[str],
+    source: CaseSource,
+    *,
+    referral: ReferralCheck | None = None,
+) -> int:
+    """Write ``source``'s cases as CSV (atomically); return the number of rows."""
+    case_set = collect_cases(store, source, referral=referral)
+    version = str(case_set.model.get("version", ""))
+    with atomic_path(out_file) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(csv_columns(case_set.classes))
+        for case in case_set.cases:
+            writer.writerow(case_csv_row(case, case_set.classes, version, case_set.model_trained))
+    return len(case_set.cases)

@@ -1,0 +1,58 @@
+"""``poxscreen report``: the printable case report of a screening run (PDF), as the GUI makes it.
+
+reportlab, SQLAlchemy and torch are imported inside the handler so ``poxscreen --help`` stays
+instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from engine.device import DEVICE_CHOICES
+
+CLINIC_ENV = "POXSCREEN_CLINIC"
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from engine.cli_store import _err
+    from engine.report import ReportOptions, write_report
+    from engine.store import Store, StoreError
+
+    options = ReportOptions(
+        clinic=args.clinic or os.environ.get(CLINIC_ENV) or None,
+        gradcam=not args.no_gradcam,
+        device=args.device,
+        page_size=args.page_size,
+    )
+    try:
+        with Store.open(args.db) as store:
+            summary = write_report(store, args.out, args.run, options=options)
+    except StoreError as exc:
+        _err(str(exc))
+        return 2
+    except OSError as exc:
+        _err(f"{args.out}: cannot write the report ({exc.strerror or exc})")
+        return 2
+    for problem in summary.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    print(
+        f"{summary.images} images, {summary.pages} pages, {summary.size_bytes / 2**20:.1f} MB "
+        f"in {summary.elapsed_s:.1f} s -> {summary.out}"
+    )
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``report`` to ``poxscreen``'s sub-parsers."""
+    p = subparsers.add_parser("report", help="printable case report (PDF) of a screening run")
+    p.add_argument("--run", type=int, required=True, help="screening run number (see `runs`)")
+    p.add_argument("--out", "-o", required=True, help="PDF file to write")
+    p.add_argument("--clinic", help=f"clinic name on every page (default: ${CLINIC_ENV})")
+    p.add_argument("--no-gradcam", action="store_true", help="thumbnails only (faster)")
+    p.add_argument("--device", default="auto", help=f"Grad-CAM on {', '.join(DEVICE_CHOICES)}")
+    p.add_argument("--page-size", choices=("A4", "letter"), default="A4")
+    p.add_argument("--db", help="case store: a path or SQLAlchemy URL (default: user data dir)")
+    p.set_defaults(func=cmd_report)

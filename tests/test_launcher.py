@@ -178,8 +178,16 @@ excluded = next(
     ast.literal_eval(node.value) for node in spec.body
     if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "EXCLUDES"
 )
-for name in excluded:  # None in sys.modules: import fails, importlib.util.find_spec says absent
-    sys.modules[name] = None
+def hidden(name):
+    return any(name == e or name.startswith(e + ".") for e in excluded)
+class Absent:  # every finder answers "not here" for an excluded module, as in the bundle
+    def __init__(self, inner):
+        self.inner = inner
+    def find_spec(self, name, path=None, target=None):
+        return None if hidden(name) else self.inner.find_spec(name, path, target)
+    def __getattr__(self, attr):
+        return getattr(self.inner, attr)
+sys.meta_path[:] = [Absent(finder) for finder in sys.meta_path]
 print("blocked", len(excluded))
 import launcher
 sys.exit(launcher.main(["--self-test"]))

@@ -43,7 +43,7 @@ OVERALL = [  # key, label, higher is better
     ("mcc", "MCC", True),
     ("ece", "Calibration error (ECE)", False),
     ("nll", "Log loss (NLL)", False),
-    ("n", "Validation images", None),
+    ("n", "Images compared", None),
 ]
 _SPLIT_NAMES = {"gate": "held-out gate images", "val": "validation images"}
 BETTER = QColor("#DFF2E9")
@@ -103,7 +103,11 @@ class ConfusionTable(QTableWidget):
                 item.setBackground(QColor(shade, 255, shade) if diag else QColor(255, shade, shade))
                 self.setItem(r, c, item)
         _fit(self)
-        self.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Minimum)
+        width = self.verticalHeader().sizeHint().width() + 2 * self.frameWidth()
+        width += sum(self.columnWidth(i) for i in range(self.columnCount()))
+        height = self.horizontalHeader().sizeHint().height() + 2 * self.frameWidth()
+        height += sum(self.rowHeight(i) for i in range(self.rowCount()))
+        self.setMinimumSize(width, height)  # never cut off a column
 
 
 class CompareView(QDialog):

@@ -34,6 +34,7 @@ from desktop.gallery_model import GalleryModel, next_row
 from desktop.gallery_view import GalleryView
 from desktop.help_dialog import ShortcutsDialog
 from desktop.model_service import ModelService
+from desktop.part2 import install_part2
 from desktop.progress_strip import ProgressStrip
 from desktop.screening_worker import ScreeningWorker
 from desktop.settings import Settings
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._connect()
+        self.part2_dialogs = install_part2(self)  # fine-tune, models, export, print (issue #11)
         self._restore_state()
         self.setAcceptDrops(True)
         self.refresh_all()

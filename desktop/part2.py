@@ -15,6 +15,12 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox
 
 TITLES = ("Fine-tune...", "Models...", "Export", "Print report...")
+TIPS = {
+    "Fine-tune...": "Fine-tune the model on the clinicians' labels",
+    "Models...": "Model versions: activate, roll back, import, evaluate",
+    "Export": "Export the current run or filter (CSV, class folders)",
+    "Print report...": "Printable case report (PDF) of the current run or filter",
+}
 
 
 class Part2(QObject):
@@ -127,8 +133,8 @@ def install_part2(window: Any) -> Part2:
         action.triggered.connect(slot)
         action.setEnabled(True)
         action.setStatusTip("")
+        action.setToolTip(TIPS[title])
     window.installEventFilter(part2)
-    window.part2_dialogs = part2
     return part2
 
 

@@ -8,7 +8,6 @@ another image's overlay. Single-key shortcuts are disabled while a text field ha
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QThreadPool, Signal
@@ -35,10 +34,10 @@ from desktop.history_view import HistoryView
 from desktop.image_view import WHEEL_STEP, ImageView
 from desktop.label_bar import REFER, LabelBar
 from desktop.prob_chart import ProbChart
+from desktop.review_header import ReviewHeader, item_name, mark_text
 from desktop.review_services import (
     DEFAULT_CLASSES,
     ReviewServices,
-    class_colour,
     display_name,
 )
 
@@ -93,18 +92,11 @@ class ReviewPanel(QWidget):
     # --- layout --------------------------------------------------------------------------
 
     def _build_ui(self) -> None:
-        self.title = QLabel(self)
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = self.title.font()
-        font.setBold(True)
-        self.title.setFont(font)
-        self.summary = QLabel(self)
-        self.flags = QLabel(self)
-        self.flags.setWordWrap(True)
-        refer = class_colour(REFER)
-        self.flags.setStyleSheet(
-            f"QLabel {{ background-color: {refer.lighter(160).name()}; color: black;"
-            f" border-left: 6px solid {refer.name()}; padding: 2px 6px; }}"
+        self.header = ReviewHeader(self)
+        self.title, self.summary, self.flags = (
+            self.header.title,
+            self.header.summary,
+            self.header.flags,
         )
         self.view = ImageView(self)
         self.view.set_opacity(self.services.opacity)
@@ -112,8 +104,7 @@ class ReviewPanel(QWidget):
         top = QWidget(self)
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.title, self.summary, self.flags):
-            top_layout.addWidget(widget)
+        top_layout.addWidget(self.header)
         top_layout.addWidget(self.view, 1)
         top_layout.addLayout(self._build_overlay_row())
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
@@ -291,59 +282,29 @@ class ReviewPanel(QWidget):
             self._show_empty()
         else:
             self._show_header(item)
-            self.view.show_message(f"Loading {self._name(item)}...")
+            self.view.show_message(f"Loading {item_name(item)}...")
             self._start_loading(item)
         self._update_actions()
 
     def _show_empty(self) -> None:
-        self.title.setText("No image selected")
-        self.summary.setText("Pick a photo in the gallery; Space goes to the next one.")
-        self._set_flags("")
+        self.header.show_empty()
         self.view.show_message("No image selected")
         self.chart.set_probabilities(None)
         self.labels.set_current(None)
         self.history.set_rows([])
 
-    @staticmethod
-    def _name(item: Any) -> str:
-        return Path(item.path).name if item.path else f"{item.sha256[:12]}..."
-
     def _show_header(self, item: Any) -> None:
-        self.title.setText(self._name(item))
-        self.title.setToolTip(item.path or item.sha256)
+        self.header.show_item(item)
         classes = [c for c in item.probabilities if c != REFER] or list(DEFAULT_CLASSES)
         self.labels.set_classes(classes)
         self._retitle_label_actions()
         self.chart.set_probabilities(item.probabilities)
-        self._show_label(item.current_label)
-        self._set_flags(self._flag_text(item, None))
+        self.labels.set_current(item.current_label)
         self.history.set_rows([])
 
     def _show_label(self, label: str | None) -> None:
-        item = self._item
-        said = f"Model: {display_name(item.top_class)} {item.confidence:.2f}"
-        differs = label not in (None, REFER, item.top_class)
-        mark = "  (! differs from the model)" if differs else ""
-        self.summary.setText(f"{said}   ·   Label: {display_name(label)}{mark}")
+        self.header.show_label(self._item, label)
         self.labels.set_current(label)
-
-    def _set_flags(self, text: str) -> None:
-        self.flags.setText(text)
-        self.flags.setVisible(bool(text))
-
-    def _flag_text(self, item: Any, referral: str | None) -> str:
-        """Referral, out-of-scope and quality marks; attributes other streams may add."""
-        marks = []
-        if referral:
-            marks.append(f"⚑ Refer: {referral}")
-        if getattr(item, "out_of_scope", False):
-            marks.append("? Out of scope: may not be a skin photo the model knows")
-        quality = getattr(item, "quality", None) or getattr(item, "quality_issue", None)
-        if quality:
-            marks.append(
-                f"? Poor quality: {quality}" if isinstance(quality, str) else "? Poor quality photo"
-            )
-        return "\n".join(marks)
 
     def _start_loading(self, item: Any) -> None:
         request, store, services = self._request, self.services.store, self.services
@@ -402,7 +363,7 @@ class ReviewPanel(QWidget):
         elif kind == "meta":
             rows, referral = result
             self.history.set_rows(rows)
-            self._set_flags(self._flag_text(self._item, referral))
+            self.header.set_marks(mark_text(self._item, referral))
 
     def _show_heat(self, heat: Any) -> None:
         if self.view.has_photo():
@@ -486,7 +447,7 @@ class ReviewPanel(QWidget):
         if item is None or self._saving:
             return
         note, who, store = self.note.text().strip(), self.services.who(), self.services.store
-        target = (item.sha256, self._name(item))
+        target = (item.sha256, item_name(item))
         self._write("label", target, lambda: rw.save_label(store, item.sha256, label, who, note))
         self.status.setText(f"Saving {display_name(label)}...")
 
@@ -506,7 +467,7 @@ class ReviewPanel(QWidget):
             self._write("redo", target, lambda: rw.redo_label(store, target[0], who))
 
     def _on_show(self) -> tuple[str, str] | None:
-        return None if self._item is None else (self._item.sha256, self._name(self._item))
+        return None if self._item is None else (self._item.sha256, item_name(self._item))
 
     def _write(self, kind: str, target: tuple[str, str], fn: Any) -> None:
         self._saving, self._writing = True, target

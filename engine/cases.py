@@ -71,6 +71,7 @@ class CaseSet:
     model: dict[str, Any] = field(default_factory=dict)
     run: RunInfo | None = None
     title: str = ""
+    referral_text: str = ""
 
     @property
     def model_trained(self) -> bool:
@@ -91,6 +92,7 @@ def collect_cases(
     probabilities. A run lists unreadable files too (with their error); filters and item lists
     hold screened images only."""
     check = referral if referral is not None else store_referral_check(store)
+    rule_text = "a caller's rule" if referral is not None else describe_rule(store.referral_rule())
     run: RunInfo | None = None
     if isinstance(source, int):
         run = store.run(source)
@@ -108,7 +110,7 @@ def collect_cases(
         details = rows.label_details(s, [r.image_id for r in raws if r.image_id is not None])
         model = rows.model_row(s, model_id) if model_id is not None else {}
     cases = [_case(store, r, details.get(r.image_id or -1), check) for r in raws]
-    return CaseSet(cases, _classes(model, raws), model, run, title)
+    return CaseSet(cases, _classes(model, raws), model, run, title, rule_text)
 
 
 def _run_raws(store: Store, run_id: int) -> tuple[list[rows.RawCase], int]:
@@ -190,6 +192,14 @@ def _classes(model: Mapping[str, Any], raws: Sequence[rows.RawCase]) -> list[str
     if isinstance(listed, list) and listed:
         return [str(c) for c in listed]
     return sorted({c for r in raws for c in r.probabilities})
+
+
+def describe_rule(rule: Any) -> str:
+    """The referral rule in words (engine.referral.ReferralRule)."""
+    return (
+        f"top-class probability below {rule.min_confidence:.2f}, or {rule.mpox_class} "
+        f"probability above {rule.mpox_above:.2f}; or labelled refer by a clinician"
+    )
 
 
 def describe_filter(flt: ReviewFilter) -> str:

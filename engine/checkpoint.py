@@ -9,117 +9,30 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from engine.atomic import atomic_path
-from engine.model import ARCHITECTURE, PADDING_MODES, MobileNetV2MSCAPFR
-
-FORMAT = "poxscreen-model"
-FORMAT_VERSION = 1
-METADATA_KEY = "poxscreen"
-DEFAULT_CLASSES = ("Chickenpox", "Measles", "Monkeypox", "Normal")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-TF_MEAN = (0.5, 0.5, 0.5)
-TF_STD = (0.5, 0.5, 0.5)
-
-
-class ModelFileError(Exception):
-    """A model file that cannot be used, with the file and the reason."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass
-class ModelMeta:
-    """Everything needed to use and trace a model, stored inside its file."""
-
-    classes: list[str] = field(default_factory=lambda: list(DEFAULT_CLASSES))
-    architecture: str = ARCHITECTURE
-    input_size: int = 224
-    mean: list[float] = field(default_factory=lambda: list(TF_MEAN))
-    std: list[float] = field(default_factory=lambda: list(TF_STD))
-    padding: str = "tf"
-    name: str = "model"
-    created_at: str = field(default_factory=_now)
-    parent: str | None = None
-    trained: bool = False
-    training: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    temperature: float = 1.0
-    description: str = ""
-    content_hash: str = ""
-    format_version: int = FORMAT_VERSION
-    weights_hash: str = ""
-
-    @property
-    def version(self) -> str:
-        """Short, human-readable model version: name plus the first 12 hex digits of the hash."""
-        return f"{self.name}@{self.content_hash[:12]}" if self.content_hash else self.name
-
-    def to_json(self) -> str:
-        return json.dumps({"format": FORMAT, **dataclasses.asdict(self)}, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelMeta:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the first field that makes no sense."""
-        if self.architecture != ARCHITECTURE:
-            raise ValueError(
-                f"unsupported architecture {self.architecture!r} (expected {ARCHITECTURE!r})"
-            )
-        if self.format_version > FORMAT_VERSION:
-            raise ValueError(
-                f"format version {self.format_version} is newer than this app supports ({FORMAT_VERSION})"
-            )
-        if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
-            raise ValueError(f"classes must be at least two distinct names, got {self.classes!r}")
-        if not all(isinstance(c, str) and c for c in self.classes):
-            raise ValueError("class names must be non-empty strings")
-        if self.padding not in PADDING_MODES:
-            raise ValueError(f"unknown padding mode {self.padding!r}")
-        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
-            raise ValueError("mean and std need three values each, std > 0")
-        if not 32 <= int(self.input_size) <= 1024:
-            raise ValueError(f"input size {self.input_size} out of range")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be positive, got {self.temperature}")
-
-
-#: Metadata that changes a model's outputs: part of its identity (``content_hash``), so two files
-#: with the same weights but another padding, normalisation, temperature, class order or input
-#: size are two models (two registry rows, two resume states), never one.
-OUTPUT_FIELDS = ("architecture", "classes", "input_size", "mean", "std", "padding", "temperature")
-
-
-def identity_hash(weights_hash: str, meta: ModelMeta) -> str:
-    """SHA-256 of the weights hash and the output-changing metadata: the model's identity."""
-    fields = {name: getattr(meta, name) for name in OUTPUT_FIELDS}
-    fields["input_size"] = int(fields["input_size"])
-    fields["temperature"] = float(fields["temperature"])
-    fields["mean"] = [float(v) for v in fields["mean"]]
-    fields["std"] = [float(v) for v in fields["std"]]
-    text = json.dumps({"weights": weights_hash, **fields}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+from engine.model import MobileNetV2MSCAPFR
+from engine.modelmeta import (  # noqa: F401 (re-exported: the model-file API lives here)
+    DEFAULT_CLASSES,
+    FORMAT,
+    FORMAT_VERSION,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    METADATA_KEY,
+    OUTPUT_FIELDS,
+    TF_MEAN,
+    TF_STD,
+    ModelFileError,
+    ModelMeta,
+    identity_hash,
+    read_meta,
+)
 
 
 def stamp_hashes(meta: ModelMeta, state: dict[str, torch.Tensor]) -> ModelMeta:
@@ -152,51 +65,6 @@ def save_model(path: str | os.PathLike[str], model: torch.nn.Module, meta: Model
     meta.validate()
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={METADATA_KEY: meta.to_json()})
-    return meta
-
-
-def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
-    """Read and validate only the metadata (cheap: the header, not the tensors)."""
-    path = Path(path)
-    if not path.exists():
-        raise ModelFileError(path, "file not found")
-    if path.is_dir():
-        raise ModelFileError(path, "is a directory, not a model file")
-    if path.stat().st_size == 0:
-        raise ModelFileError(path, "file is empty (0 bytes)")
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            raw = (fh.metadata() or {}).get(METADATA_KEY)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelFileError(path, f"not a readable safetensors model file ({exc})") from exc
-    if raw is None:
-        raise ModelFileError(
-            path, "safetensors file without PoxScreen metadata (not a PoxScreen model)"
-        )
-    try:
-        data = json.loads(raw)
-        if data.get("format") != FORMAT:
-            raise ValueError(f"unknown format {data.get('format')!r}")
-        meta = ModelMeta.from_dict(data)
-        meta.validate()
-    except (ValueError, TypeError) as exc:
-        raise ModelFileError(path, f"invalid metadata: {exc}") from exc
-    return _checked_identity(path, meta)
-
-
-def _checked_identity(path: Path, meta: ModelMeta) -> ModelMeta:
-    """Files written before identities covered metadata stored the weights' hash as the content
-    hash: upgrade them in memory. Newer files must carry a consistent identity: an edited
-    temperature or class order in the header would otherwise pass as the same model."""
-    if not meta.content_hash:
-        return meta
-    if not meta.weights_hash:
-        meta = dataclasses.replace(meta, weights_hash=meta.content_hash)
-        return dataclasses.replace(meta, content_hash=identity_hash(meta.weights_hash, meta))
-    if identity_hash(meta.weights_hash, meta) != meta.content_hash:
-        raise ModelFileError(
-            path, "metadata was modified after saving (its identity hash does not match)"
-        )
     return meta
 
 

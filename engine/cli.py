@@ -31,9 +31,8 @@ def open_store_from_args(args: argparse.Namespace) -> Any:
 def cmd_screen(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from engine.checkpoint import ModelFileError
-    from engine.default_model import UNTRAINED_WARNING
     from engine.device import DeviceError
+    from engine.modelmeta import ModelFileError
     from engine.screening import Progress, ScreeningJob
     from engine.session import open_model
 
@@ -50,7 +49,11 @@ def cmd_screen(args: argparse.Namespace) -> int:
         return 2
     meta = active.meta
     print(f"Model: {meta.version}  Device: {predictor.choice}", file=sys.stderr)
+    if predictor.note:
+        print(f"Note: {predictor.note}", file=sys.stderr)
     if not meta.trained:
+        from engine.default_model import UNTRAINED_WARNING
+
         print(f"WARNING: {UNTRAINED_WARNING}", file=sys.stderr)
     cancel = threading.Event()
 
@@ -105,7 +108,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     import json
 
-    from engine.checkpoint import ModelFileError, read_meta
+    from engine.modelmeta import ModelFileError, read_meta
 
     try:
         meta = read_meta(args.model)

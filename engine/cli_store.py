@@ -53,7 +53,7 @@ def _guarded(
 def _label_classes(store: Any) -> list[str]:
     classes = store.label_classes()
     if classes is None:  # nothing registered yet: the shipped model's classes
-        from engine.checkpoint import DEFAULT_CLASSES
+        from engine.modelmeta import DEFAULT_CLASSES
 
         classes = list(DEFAULT_CLASSES)
     return classes
@@ -192,6 +192,10 @@ def cmd_models(args: argparse.Namespace, store: Any) -> int:
     if args.action == "add":
         info = store.register_model_file(args.ref, activate=True if args.activate else None)
         print(f"registered {info.version}{'  (active)' if info.active else ''}")
+        from engine.onnx_export import try_export  # torch: export the fast screening graph now
+
+        graph, note = try_export(info.path or args.ref)
+        print(f"screening graph: {graph}" if graph else f"note: {note}")
         return 0
     if args.action == "activate":
         info = store.activate_model(args.ref)

@@ -1,12 +1,19 @@
-"""Device choice with a reason a clinician or IT person can read."""
+"""Device choice with a reason a clinician or IT person can read.
+
+:func:`cuda_driver_present` answers "could there be a GPU?" without importing torch (loading
+torch's CUDA build costs seconds even on a machine without a GPU), so CPU-only screening can
+skip torch altogether; :func:`select_device` then asks torch itself.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
+import shutil
+import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # torch is imported where a device is chosen, so CLI --help stays instant
-    import torch
+from typing import Any
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -17,11 +24,42 @@ class DeviceError(RuntimeError):
 
 @dataclass(frozen=True)
 class DeviceChoice:
-    device: torch.device
+    """``device`` is a ``torch.device`` for the torch backend, or a plain name ("cpu")."""
+
+    device: Any
     reason: str
 
     def __str__(self) -> str:
         return f"{self.device} ({self.reason})"
+
+
+def check_preference(preference: str | None) -> str:
+    """Normalise ``auto|cpu|cuda|cuda:N`` or raise :class:`DeviceError` naming the choices."""
+    pref = (preference or "auto").strip().lower()
+    if pref not in DEVICE_CHOICES and not (pref.startswith("cuda:") and pref[5:].isdigit()):
+        raise DeviceError(f"unknown device {preference!r}; choose one of auto, cpu, cuda, cuda:N")
+    return pref
+
+
+def cuda_driver_present() -> tuple[bool, str]:
+    """Whether an NVIDIA driver is installed (no torch import), and what says so or why not."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False, "CUDA_VISIBLE_DEVICES hides every GPU"
+    if sys.platform == "darwin":
+        return False, "no CUDA on macOS"
+    if sys.platform.startswith("linux") and os.path.exists("/proc/driver/nvidia/version"):
+        return True, "NVIDIA driver loaded"
+    names = ("nvcuda.dll",) if sys.platform == "win32" else ("libcuda.so.1", "libcuda.so")
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True, f"CUDA driver library {name} found"
+    if ctypes.util.find_library("cuda") or shutil.which("nvidia-smi"):
+        return True, "CUDA driver found"
+    return False, "no CUDA GPU or driver found"
 
 
 def cuda_status() -> tuple[bool, str]:
@@ -43,9 +81,7 @@ def select_device(preference: str = "auto") -> DeviceChoice:
     """Resolve ``auto|cpu|cuda|cuda:N``; ``auto`` falls back to CPU and says why."""
     import torch
 
-    pref = (preference or "auto").strip().lower()
-    if pref not in DEVICE_CHOICES and not pref.startswith("cuda:"):
-        raise DeviceError(f"unknown device {preference!r}; choose one of auto, cpu, cuda, cuda:N")
+    pref = check_preference(preference)
     if pref == "cpu":
         return DeviceChoice(torch.device("cpu"), "CPU requested")
     ok, info = cuda_status()

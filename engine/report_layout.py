@@ -70,6 +70,7 @@ def cover(
         ("Model", model_line),
         ("Validation figures", figures),
         ("Screening device", esc(screened_on or "(not recorded)")),
+        ("Referral rule", esc(case_set.referral_text or "(not recorded)")),
     ]
     if run:
         rows.insert(3, ("Screened", f"{run.started_at:%Y-%m-%d %H:%M} UTC, status {run.status}"))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from engine.images import sort_paths, walk_image_files
-from engine.predictor import Prediction, Predictor
+from engine.pipeline import BatchPredictor, Prediction
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
 
 
@@ -113,7 +113,7 @@ class ScreeningJob:
 
     def __init__(
         self,
-        predictor: Predictor,
+        predictor: BatchPredictor,
         folder: str | os.PathLike[str],
         *,
         recursive: bool = False,

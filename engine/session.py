@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import paths
-from engine.checkpoint import ModelFileError, ModelMeta, read_meta
+from engine.device import check_preference
+from engine.modelmeta import ModelFileError, ModelMeta, read_meta
 
 log = logging.getLogger(__name__)
 
@@ -24,20 +25,35 @@ if TYPE_CHECKING:
     from torch import nn
 
     from engine.device import DeviceChoice
-    from engine.predictor import Predictor
+    from engine.pipeline import BatchPredictor
     from engine.store import ModelInfo, Store
 
 
 @dataclass
 class ActiveModel:
-    """A model file opened for screening and review: metadata now, weights on first use."""
+    """A model file opened for screening and review: metadata now, weights on first use.
+
+    ``device_preference`` is what the user asked for (auto, cpu, cuda, cuda:N); the torch
+    device behind ``device`` is resolved on first use, since that imports torch and CPU
+    screening (ONNX Runtime) never needs it.
+    """
 
     path: Path | None  # None only for the untrained fallback when no store is used
     meta: ModelMeta
-    device: DeviceChoice
+    device_preference: str = "auto"
     registered: bool = True
     _model: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _device: Any = field(default=None, repr=False)
+
+    @property
+    def device(self) -> DeviceChoice:
+        """The torch device for the network (Grad-CAM, training), with a readable reason."""
+        if self._device is None:
+            from engine.device import select_device
+
+            self._device = select_device(self.device_preference)
+        return self._device
 
     @property
     def version(self) -> str:
@@ -61,16 +77,18 @@ class ActiveModel:
                 self._model = model
             return self._model
 
-    def predictor(self, batch_size: int = 16, workers: int | None = None) -> Predictor:
-        """A screening predictor for this model on this device."""
-        from engine.predictor import Predictor
+    def predictor(self, batch_size: int = 16, workers: int | None = None) -> BatchPredictor:
+        """The fastest usable screening predictor: ONNX Runtime on CPU when this model has a
+        graph (no torch import), else PyTorch on ``device``; ``.note`` says why when it fell back."""
+        from engine.backends import screening_predictor
 
-        return Predictor(
-            self.model,
-            self.meta,
-            device=str(self.device.device),
+        return screening_predictor(
+            self.path,
+            meta=self.meta,
+            device=self.device_preference,
             batch_size=batch_size,
             workers=workers,
+            load_torch=lambda: (self.model, self.meta),
         )
 
 
@@ -110,15 +128,20 @@ def ensure_active_model(store: Store) -> ModelInfo:
     from engine.upgrade import register_shipped_default
 
     info = store.active_model()
-    if info is not None and info.path and Path(info.path).is_file():
-        return info
     shipped = paths.default_model_path()
     try:
+        if info is not None and info.path and Path(info.path).is_file():
+            meta = read_meta(info.path)
+            if meta.content_hash != info.content_hash and meta.weights_hash == info.content_hash:
+                # registered before identities covered metadata (by its weights' hash): the
+                # same file under its identity now, made active in its place
+                return store.add_model_file(info.path, activate=True)
+            return info
         if info is None:
             registered = register_shipped_default(store)  # first use: it becomes active
             return registered.info if registered is not None else _untrained_into(store)
-        if shipped.is_file() and read_meta(shipped).content_hash == info.content_hash:
-            return store.add_model_file(shipped, activate=None)
+        if shipped.is_file() and info.content_hash in _identities(read_meta(shipped)):
+            return store.add_model_file(shipped, activate=True)
     except StoreError as exc:
         raise ModelFileError(store.models_dir, str(exc)) from exc
     where = info.path or info.version
@@ -138,6 +161,11 @@ def open_active_model(store: Store, device: str = "auto") -> ActiveModel:
     _register_new_default(store)
     assert info.path is not None
     return _open(Path(info.path), device, expected=info.content_hash)
+
+
+def _identities(meta: ModelMeta) -> tuple[str, str]:
+    """A model's identity now and the weights-only hash older versions registered it by."""
+    return meta.content_hash, meta.weights_hash
 
 
 def open_model(
@@ -162,19 +190,17 @@ def open_model(
     if paths.default_model_path().is_file():
         return _open(paths.default_model_path(), device, registered=False)
     from engine.default_model import untrained_model
-    from engine.device import select_device
 
     model, meta = untrained_model()
-    choice = select_device(device)
-    return ActiveModel(None, meta, choice, registered=False, _model=model.to(choice.device))
+    active = ActiveModel(None, meta, check_preference(device), registered=False)
+    active._model = model.to(active.device.device)
+    return active
 
 
 def _open(
     path: Path, device: str, *, expected: str | None = None, registered: bool = True
 ) -> ActiveModel:
-    from engine.device import select_device
-
     meta = read_meta(path)
     if expected is not None and meta.content_hash != expected:
         raise ModelFileError(path, "the file does not hold the model registered for it")
-    return ActiveModel(path, meta, select_device(device), registered=registered)
+    return ActiveModel(path, meta, check_preference(device), registered=registered)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from engine.checkpoint import ModelMeta, load_model, save_model
+from engine.onnx_export import try_export
 from trainer.calibration import fit_temperature, softmax_t
 from trainer.evaluate import Evaluation, score_samples, write_evaluation
 from trainer.fit import FitResult
@@ -143,6 +144,8 @@ def finish(
     reporter.emit("stage", stage="save", message="writing the model and the report")
     model_path = run_dir / "model.safetensors"
     meta = save_model(model_path, model, meta)
+    reporter.emit("stage", stage="export", message="exporting the screening graph (ONNX)")
+    graph, graph_note = try_export(model_path, model=model, meta=meta)
     report: dict[str, Any] = {
         "kind": "training",
         "status": result.status,
@@ -168,7 +171,10 @@ def finish(
         },
         "promotion": dataclasses.asdict(decision),
         "registered": None,
+        "graph": str(graph) if graph else None,
     }
+    if graph_note:
+        reporter.emit("stage", stage="export", message=graph_note)
     if result.history:
         plot_training_curves(result.history, run_dir / "training_curves.png")
     for name, ev in evals.items():

@@ -7,7 +7,7 @@ and ``time`` (unix seconds). Events, in order of a run:
   exists before this event is treated as stale and removed), pid
 - ``start``: run_dir, device, device_reason, classes, n_train, n_val, n_test, epochs, steps
 - ``stage``: stage ("scan" | "decode" | "split" | "bn" | "calibrate" | "evaluate" | "save" |
-  "register"), message, optionally done/total
+  "export" | "register"), message, optionally done/total
 - ``step``: epoch, epochs, step, steps, loss (running mean of the epoch), lr, elapsed_s, eta_s
   (throttled to about 2 per second)
 - ``epoch``: epoch, epochs, train_loss, val_loss, val_accuracy, val_macro_f1, improved,

@@ -1,4 +1,4 @@
-"""The MobileNetV2 backbone: a stock torchvision ``features`` stack with a switchable padding mode.
+"""The MobileNetV2 backbone: torchvision's ``features`` stack with a switchable padding mode.
 
 Weights converted from TensorFlow expect TF "SAME" padding on stride-2 convolutions (pad right and
 bottom only); checkpoints trained in PyTorch expect symmetric padding. The mode is part of a
@@ -15,10 +15,13 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import mobilenet_v2
+
+from engine.model.mobilenetv2 import mobilenet_v2
+from engine.modelmeta import PADDING_MODES
+
+__all__ = ["PADDING_MODES", "PaddingMode", "TFSamePadConv2d", "build_features", "set_padding_mode"]
 
 PaddingMode = Literal["symmetric", "tf"]
-PADDING_MODES: tuple[str, ...] = ("symmetric", "tf")
 
 
 def tf_same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
@@ -97,7 +100,7 @@ def get_padding_mode(features: nn.Module) -> PaddingMode:
 
 
 def build_features(padding: PaddingMode = "symmetric") -> nn.Sequential:
-    """Return torchvision's MobileNetV2 ``features`` (19 blocks, 1280 channels out)."""
-    features = mobilenet_v2(weights=None).features
+    """Return MobileNetV2's ``features`` (19 blocks, 1280 channels out), as torchvision builds it."""
+    features = mobilenet_v2().features
     set_padding_mode(features, padding)
     return features

@@ -85,10 +85,10 @@ def load_imagenet_classifier(
     ``info`` has ``mean``, ``std``, ``input_size``, ``padding``, ``labels`` (1000 names) and the
     provenance (``source_file``, ``source_sha256``, ``license``).
     """
-    from torchvision.models import mobilenet_v2
+    from engine.model.mobilenetv2 import mobilenet_v2
 
     state, info = read_imagenet_file(path)
-    model = mobilenet_v2(weights=None, num_classes=NUM_CLASSES)
+    model = mobilenet_v2(num_classes=NUM_CLASSES)
     try:
         model.load_state_dict(state, strict=True)
         set_padding_mode(model.features, info.get("padding", "tf"))

@@ -8,8 +8,9 @@ from torch import nn
 from engine.model.backbone import PaddingMode, build_features, set_padding_mode
 from engine.model.msca import MSCA
 from engine.model.pfr import PFR
+from engine.modelmeta import ARCHITECTURE
 
-ARCHITECTURE = "mobilenetv2_msca_pfr"
+__all__ = ["ARCHITECTURE", "FEATURE_CHANNELS", "MobileNetV2MSCAPFR"]
 FEATURE_CHANNELS = 1280
 
 

@@ -188,9 +188,9 @@ def convert_layers(layers: Sequence[TFLiteLayer]) -> dict[str, torch.Tensor]:
     plus the folded bias (weight 1, running_mean 0, running_var 1 - eps). The 1001-way output
     loses row 0 ("background").
     """
-    from torchvision.models import mobilenet_v2
+    from engine.model.mobilenetv2 import mobilenet_v2
 
-    model = mobilenet_v2(weights=None, num_classes=IMAGENET_CLASSES)
+    model = mobilenet_v2(num_classes=IMAGENET_CLASSES)
     pairs = _conv_bn_pairs(model.features)
     if len(layers) != len(pairs) + 1:
         raise ValueError(

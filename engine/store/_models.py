@@ -13,13 +13,14 @@ import dataclasses
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.store import registry
-from engine.store._review import ReviewAndModels, _same_model
+from engine.store._review import ReviewAndModels, _copy_graph, _same_model
 from engine.store.dto import ModelInfo, PromotionResult, Registration
 from engine.store.errors import NotFoundError, StoreError
 from engine.store.models import ModelVersion, utcnow
@@ -81,6 +82,7 @@ class ModelMethods(ReviewAndModels):
 
             with atomic_path(target) as tmp:
                 shutil.copyfile(file, tmp)
+        _copy_graph(Path(file), target, meta.content_hash)
         with self.write() as s:
             now = utcnow()
             row = registry.register(

@@ -108,7 +108,7 @@ class ReviewAndModels(StoreBase):
         self, path: str | os.PathLike[str], *, activate: bool | None = None
     ) -> ModelInfo:
         """Register a model file from its own metadata (name, hash, lineage, metrics)."""
-        from engine.checkpoint import ModelFileError, read_meta
+        from engine.modelmeta import ModelFileError, read_meta
 
         try:
             meta = read_meta(path)
@@ -139,7 +139,7 @@ class ReviewAndModels(StoreBase):
         import shutil
 
         from engine.atomic import atomic_path
-        from engine.checkpoint import ModelFileError, read_meta
+        from engine.modelmeta import ModelFileError, read_meta
 
         try:
             meta = read_meta(path)
@@ -152,6 +152,7 @@ class ReviewAndModels(StoreBase):
                     shutil.copyfile(path, tmp)
             except OSError as exc:
                 raise StoreError(f"{target}: cannot copy the model file ({exc})") from exc
+        _copy_graph(Path(path), target, meta.content_hash)
         return self.register_model_file(target, activate=activate)
 
     def models(self) -> list[ModelInfo]:
@@ -194,7 +195,7 @@ def _rule_for(session: Any, flt: ReviewFilter) -> Any:
 
 def _same_model(target: Path, meta: Any) -> bool:
     """Whether ``target`` already holds this model (an intact copy from an earlier call)."""
-    from engine.checkpoint import ModelFileError, read_meta
+    from engine.modelmeta import ModelFileError, read_meta
 
     if not target.is_file():
         return False
@@ -202,3 +203,21 @@ def _same_model(target: Path, meta: Any) -> bool:
         return read_meta(target).content_hash == meta.content_hash
     except ModelFileError:
         return False
+
+
+def _copy_graph(source: Path, target: Path, content_hash: str) -> None:
+    """A model's screening graph (engine.onnx_predictor) travels with its file when it has one;
+    without it screening still works, on PyTorch, so a failed copy is not an error."""
+    import shutil
+
+    from engine.atomic import atomic_path
+    from engine.onnx_predictor import graph_path
+
+    src, dst = graph_path(source, content_hash), graph_path(target, content_hash)
+    if not src.is_file() or dst.exists() or src.resolve() == dst.resolve():
+        return
+    try:
+        with atomic_path(dst) as tmp:
+            shutil.copyfile(src, tmp)
+    except OSError:
+        pass

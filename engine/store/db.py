@@ -14,6 +14,7 @@ instead of failing half-way, while readers start a plain deferred ``BEGIN``.
 
 from __future__ import annotations
 
+import ast
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -21,9 +22,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -78,15 +76,53 @@ def describe(url: URL) -> str:
     return str(path) if path is not None else url.render_as_string(hide_password=True)
 
 
-def _alembic_config(connection: Any = None) -> Config:
+def _alembic_config(connection: Any = None) -> Any:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = connection
     return cfg
 
 
+def _revision_ids(path: Path) -> tuple[str, str | None] | None:
+    """``(revision, down_revision)`` of a migration file when both are plain literals."""
+    found: dict[str, Any] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        target = node.target if isinstance(node, ast.AnnAssign) else None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+            try:
+                found[target.id] = ast.literal_eval(node.value)  # type: ignore[arg-type]
+            except ValueError:
+                return None
+    rev, down = found.get("revision"), found.get("down_revision")
+    if not isinstance(rev, str) or not (down is None or isinstance(down, str)):
+        return None
+    return rev, down
+
+
 def known_revisions() -> list[str]:
-    """Schema revisions this version can read, oldest first (the last one is the head)."""
+    """Schema revisions this version can read, oldest first (the last one is the head).
+
+    Read from the migration files' ``revision``/``down_revision`` literals, so opening an
+    up-to-date database never imports Alembic (a third of a second); anything but one straight
+    chain is left to Alembic itself.
+    """
+    ids = [_revision_ids(p) for p in sorted((MIGRATIONS_DIR / "versions").glob("*.py"))]
+    chain: list[str] = []
+    if ids and all(ids):
+        parent_of = dict(ids)  # type: ignore[arg-type]
+        child_of = {down: rev for rev, down in parent_of.items()}
+        rev = child_of.get(None)
+        while rev is not None and rev not in chain:
+            chain.append(rev)
+            rev = child_of.get(rev)
+        if len(chain) == len(parent_of) == len(child_of):
+            return chain
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_alembic_config())
     return [rev.revision for rev in reversed(list(script.walk_revisions()))]
 
@@ -216,6 +252,8 @@ def _backup(path: Path, revision: str) -> Path:
 
 def migrate(engine: Engine) -> None:
     """Upgrade to the head revision in one transaction (a failed upgrade changes nothing)."""
+    from alembic import command
+
     with writer(engine).begin() as conn:
         command.upgrade(_alembic_config(conn), "head")
 

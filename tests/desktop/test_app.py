@@ -48,7 +48,8 @@ def test_settings_and_splitters_persist_across_a_restart(
         200,
     )
     assert w2.gallery.delegate.thumb_size == 200
-    assert w2.splitter.sizes() == sizes
+    restored = w2.splitter.sizes()  # a restore may round a pane by a pixel
+    assert all(abs(a - b) <= 2 for a, b in zip(restored, sizes, strict=True)), (restored, sizes)
     assert w2.models.device == "cpu"
     # the last case store is remembered: no --db this time
     w3 = make_window(["--settings", str(desk_env / "settings.ini")])

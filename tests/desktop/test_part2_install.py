@@ -99,3 +99,17 @@ def test_part2_never_imports_the_trainer() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_main_window_wires_part2(qtbot: Any, make_window: Any) -> None:
+    """The real main window: the part-2 entries are live and open the dialogs."""
+    window = make_window()
+    part2 = window.part2_dialogs
+    assert all(a.isEnabled() for a in window.part2.values())
+    window.part2["Models..."].trigger()
+    assert part2.models_dialog.isVisible()
+    window.part2["Print report..."].trigger()
+    assert part2.export_dialog.isVisible()
+    assert part2.export_dialog.flt is not None  # the gallery's filter is offered
+    window.part2["Fine-tune..."].trigger()
+    qtbot.waitUntil(lambda: part2.finetune_dialog.plan is not None, timeout=20_000)

@@ -78,6 +78,8 @@ def test_referral_rule_flags_probabilities(tmp_path: Path, model_file: Path) -> 
     default = {c.name: c.referral for c in collect_cases(sc.store, sc.run_id).cases if c.top_class}
     assert default == {c.name: rule.flags(c.probabilities) for c in cases if c.top_class}
     assert default["case_0.jpg"] and not default["case_4.jpg"]  # 0.55 vs 0.75 Chickenpox
+    text = collect_cases(sc.store, sc.run_id).referral_text
+    assert f"below {rule.min_confidence:.2f}" in text and f"above {rule.mpox_above:.2f}" in text
 
 
 def test_filter_and_item_list_select_the_same_cases(tmp_path: Path, model_file: Path) -> None:

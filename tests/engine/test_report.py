@@ -36,7 +36,7 @@ def test_report_of_a_run(tmp_path: Path, model_file: Path) -> None:
     pages = _text(out)
     assert summary.pages == len(pages) >= 2 and summary.images == 8 and summary.gradcam
     cover = pages[0]
-    assert "Clinique Test" in cover and sc.version in cover
+    assert "Clinique Test" in cover and sc.version in cover and "a caller's rule" in cover
     assert NOTICE.split(",")[0] in cover  # the notice
     assert re.search(r"Referrals \(flagged by the rule or labelled refer\) 1", cover)
     assert re.search(r"Disagreements \(clinician label differs from the model\) 1", cover)

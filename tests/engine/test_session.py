@@ -100,3 +100,20 @@ def test_model_option_copies_the_file_and_does_not_activate(
 def test_open_model_without_a_store_needs_no_registration(shipped: Path) -> None:
     active = open_model(None, device="cpu")
     assert active.path == shipped and not active.registered
+
+
+def test_rows_registered_by_the_older_weights_only_hash_carry_on(
+    shipped: Path, model_file: Path, tmp_path: Path
+) -> None:
+    """Model identities now cover output metadata (defect 4); a database that registered the
+    shipped model (path-less) or a file by its weights' hash must keep working."""
+    meta = read_meta(shipped)
+    with Store.open(tmp_path / "a.db") as store:
+        store.register_model(meta.weights_hash, name=meta.name, path=None, activate=True)
+        info = ensure_active_model(store)
+        assert info.content_hash == meta.content_hash and info.active
+    with Store.open(tmp_path / "b.db") as store:
+        store.register_model(meta.weights_hash, name=meta.name, path=model_file, activate=True)
+        active = open_active_model(store, device="cpu")
+        assert active.meta.content_hash == meta.content_hash
+        assert store.active_model().content_hash == meta.content_hash

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.checkpoint import read_meta
+from engine.onnx_predictor import OnnxPredictor, graph_path
 from tests.trainer.conftest import RecordingReporter, TrainedRun, open_test_store, quick_options
 from trainer.promote import decide, rollback
 from trainer.train import run_training
@@ -26,6 +27,10 @@ def test_better_model_is_registered_and_activated(trained_run: TrainedRun) -> No
         assert Path(active.path).is_file()  # a copy beside the database, not the run folder
         assert Path(active.path).parent == trained_run.db.with_name("store-models")
         assert read_meta(active.path).content_hash == report["content_hash"]
+        # the screening graph was exported with the run and registered beside the copy
+        assert report["graph"] and Path(report["graph"]).parent == Path(report["run_dir"])
+        graph = graph_path(active.path, report["content_hash"])
+        assert OnnxPredictor(graph, read_meta(active.path)).version == report["version"]
         run = store.training_run(report["registered"]["training_run"])
         assert run.status == "finished" and run.result_model == report["content_hash"]
         assert run.base_model == trained_run.untrained_hash

@@ -1,0 +1,191 @@
+"""The screening pipeline shared by every backend: read once, hash, decode ahead, batch, score.
+
+Torch-free on purpose: the ONNX Runtime backend screens without importing torch. Decoding (JPEG,
+EXIF, resize) and hashing release the GIL, so a small thread pool prepares the next batches while
+the current batch runs; the backend only supplies :meth:`BatchPredictor._forward`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from engine.images import ImageLoadError, image_info_bytes, load_image_bytes
+from engine.modelmeta import ModelMeta
+from engine.preprocess import to_input
+
+
+@dataclass
+class Prediction:
+    """One image's result, or the reason it could not be screened.
+
+    ``features`` is the model's pooled pre-logit vector (256 floats) when the backend computed it
+    (both built-in backends do), for out-of-scope checks; ``None`` otherwise.
+    """
+
+    path: Path
+    model_version: str
+    sha256: str | None = None
+    size_bytes: int | None = None
+    width: int | None = None
+    height: int | None = None
+    probabilities: dict[str, float] = field(default_factory=dict)
+    top_class: str | None = None
+    confidence: float | None = None
+    error: str | None = None
+    skipped: bool = False
+    features: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.skipped
+
+
+@dataclass
+class _Prepared:
+    prediction: Prediction
+    array: np.ndarray | None
+
+
+def default_workers() -> int:
+    """Decode threads: 2-4, enough to keep one inference stream fed on small machines."""
+    return min(4, max(2, os.cpu_count() or 2))
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature`` in float64 (calibrated probabilities)."""
+    z = np.asarray(logits, dtype=np.float64) / float(temperature)
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class BatchPredictor:
+    """A model on a device with its preprocessing and version; subclasses run the network.
+
+    Subclasses set ``choice`` (a device with a reason) and ``device`` and implement
+    :meth:`_forward`.
+    """
+
+    choice: Any
+    device: Any
+    #: Why this backend was chosen over another (e.g. "ONNX Runtime graph missing"); "" if none.
+    note: str = ""
+    backend: str = ""
+
+    def __init__(self, meta: ModelMeta, batch_size: int = 16, workers: int | None = None) -> None:
+        self.meta = meta
+        self.batch_size = max(1, int(batch_size))
+        self.workers = workers if workers is not None else default_workers()
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta.classes)
+
+    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits (B x classes) and pooled features (B x 256, or None) for a normalised batch."""
+        raise NotImplementedError
+
+    def predict_array(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Calibrated probabilities (B x classes, float64) and features for a normalised batch."""
+        logits, feats = self._forward(np.ascontiguousarray(x, dtype=np.float32))
+        return softmax(logits, self.meta.temperature), feats
+
+    def predict_images(self, images: Sequence[Image.Image]) -> list[dict[str, float]]:
+        """Probabilities per class for already-decoded RGB images."""
+        if not images:
+            return []
+        probs, _ = self.predict_array(np.stack([to_input(im, self.meta) for im in images]))
+        return [dict(zip(self.classes, row.tolist(), strict=True)) for row in probs]
+
+    def _prepare(self, path: Path, skip: Callable[[str], bool] | None) -> _Prepared:
+        pred = Prediction(path=path, model_version=self.version)
+        try:
+            if path.is_dir():
+                raise ImageLoadError(path, "is a directory")
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise ImageLoadError(path, exc.strerror or str(exc)) from exc
+            pred.sha256 = hashlib.sha256(data).hexdigest()
+            pred.size_bytes = len(data)
+            if skip is not None and skip(pred.sha256):
+                pred.skipped = True
+                return _Prepared(pred, None)
+            image = load_image_bytes(data, name=str(path), target_size=self.meta.input_size)
+            info = image_info_bytes(data, name=str(path))
+            pred.width, pred.height = info.width, info.height
+            return _Prepared(pred, to_input(image, self.meta))
+        except ImageLoadError as exc:
+            pred.error = exc.reason
+        except Exception as exc:  # a bad file must never stop a screening of thousands
+            pred.error = f"unexpected error: {type(exc).__name__}: {exc}"
+        return _Prepared(pred, None)
+
+    def predict_paths(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        skip: Callable[[str], bool] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[list[Prediction]]:
+        """Yield results batch by batch, in input order; decoding runs ahead on worker threads.
+
+        ``skip(sha256)`` marks images already screened (resume) without decoding them;
+        ``cancel`` stops after the batch in progress. At most two batches are in flight, so
+        memory does not grow with the number of images.
+        """
+        window = self.batch_size * 2
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="decode") as pool:
+            queue: deque[Future[_Prepared]] = deque()
+            it = iter(paths)
+
+            def refill() -> None:
+                while len(queue) < window:
+                    nxt = next(it, None)
+                    if nxt is None:
+                        return
+                    queue.append(pool.submit(self._prepare, Path(nxt), skip))
+
+            refill()
+            while queue:
+                if cancel is not None and cancel.is_set():
+                    for fut in queue:
+                        fut.cancel()
+                    return
+                batch = [queue.popleft().result() for _ in range(min(self.batch_size, len(queue)))]
+                refill()
+                yield self._run_batch(batch)
+
+    def _run_batch(self, batch: list[_Prepared]) -> list[Prediction]:
+        ready = [p for p in batch if p.array is not None]
+        if not ready:
+            return [p.prediction for p in batch]
+        try:
+            probs, feats = self.predict_array(np.stack([p.array for p in ready]))  # type: ignore[misc]
+        except (RuntimeError, MemoryError) as exc:  # e.g. out of memory: report, keep going
+            for p in ready:
+                p.prediction.error = f"inference failed: {exc}"
+        else:
+            for i, p in enumerate(ready):
+                values = probs[i].tolist()
+                best = int(np.argmax(probs[i]))
+                p.prediction.probabilities = dict(zip(self.classes, values, strict=True))
+                p.prediction.top_class = self.classes[best]
+                p.prediction.confidence = values[best]
+                p.prediction.features = None if feats is None else feats[i].copy()
+        return [p.prediction for p in batch]

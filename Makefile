@@ -10,8 +10,9 @@ DATA ?= ../shared/datasets/msid
 MODEL ?= resources/models/default.safetensors
 OUT ?= results.csv
 ARGS ?=
+DIST ?= dist
 
-.PHONY: run test screen bench evaluate lint clean screenshots
+.PHONY: run test screen bench evaluate lint clean screenshots package package-test
 
 $(VENV)/.runtime: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +45,18 @@ bench: $(VENV)/.dev
 ## make evaluate: reproduce the shipped model's test-split figures (report + plots in evaluation/)
 evaluate: $(VENV)/.dev
 	$(PY) -m trainer evaluate "$(MODEL)" "$(DATA)" --split resources/models/msid_split.json --subset test --out evaluation
+
+## make package: the one-folder desktop app in dist/PoxScreen/ (several minutes; runs under nice)
+package: $(VENV)/.runtime
+	$(PY) -m pip install --quiet -e ".[package]"
+	time nice -n 10 $(PY) -m PyInstaller --noconfirm --log-level WARN \
+		--distpath "$(DIST)" --workpath "build/$(notdir $(DIST))" build.spec
+	$(PY) bundle/sizes.py "$(DIST)/PoxScreen"
+
+## make package-test: smoke-test the built app (self-test, screen, train, offline, read-only folder)
+package-test:
+	test -x "$(DIST)/PoxScreen/PoxScreen" || test -f "$(DIST)/PoxScreen/PoxScreen.exe" || $(MAKE) package
+	nice -n 10 $(PY) bundle/package_test.py "$(DIST)/PoxScreen"
 
 ## make screenshots: the real app on a sample folder, one PNG per screen in docs/screenshots/
 ## (under Xvfb when xvfb-run is installed, else Qt's offscreen platform)

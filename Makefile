@@ -10,8 +10,9 @@ DATA ?= ../shared/datasets/msid
 MODEL ?= resources/models/default.safetensors
 OUT ?= results.csv
 ARGS ?=
+DIST ?= dist
 
-.PHONY: run test screen bench evaluate train-default guard-default lint clean screenshots
+.PHONY: run test screen bench evaluate train-default guard-default lint clean screenshots package package-test
 
 $(VENV)/.runtime: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,6 +61,18 @@ train-default: $(VENV)/.dev
 ## make guard-default: refit the shipped model's out-of-scope guard from its recorded split
 guard-default: $(VENV)/.dev
 	$(PY) -m trainer.guard "$(MODEL)" --data "$(DATA)" --split resources/models/msid_split.json
+
+## make package: the one-folder desktop app in dist/PoxScreen/ (several minutes; runs under nice)
+package: $(VENV)/.runtime
+	$(PY) -m pip install --quiet -e ".[package]"
+	time nice -n 10 $(PY) -m PyInstaller --noconfirm --log-level WARN \
+		--distpath "$(DIST)" --workpath "build/$(notdir $(DIST))" build.spec
+	$(PY) bundle/sizes.py "$(DIST)/PoxScreen"
+
+## make package-test: smoke-test the built app (self-test, screen, train, offline, read-only folder)
+package-test:
+	test -x "$(DIST)/PoxScreen/PoxScreen" || test -f "$(DIST)/PoxScreen/PoxScreen.exe" || $(MAKE) package
+	nice -n 10 $(PY) bundle/package_test.py "$(DIST)/PoxScreen"
 
 ## make screenshots: the real app on a sample folder, one PNG per screen in docs/screenshots/
 ## (under Xvfb when xvfb-run is installed, else Qt's offscreen platform)

@@ -8,6 +8,7 @@ is loaded lazily: opening is cheap (header only), the first ``.model`` access im
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from engine import paths
 from engine.device import check_preference
 from engine.modelmeta import ModelFileError, ModelMeta, read_meta
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -109,6 +112,19 @@ def _untrained_into(store: Store) -> ModelInfo:
     return store.register_model_file(target, activate=None)
 
 
+def _register_new_default(store: Store) -> None:
+    """After an upgrade, register the new shipped default beside the model in use, never
+    replacing it (engine.upgrade: the GUI offers it with its card). A failure here must not
+    stop the clinic's own model from opening: it is logged."""
+    from engine.store import StoreError
+    from engine.upgrade import register_shipped_default
+
+    try:
+        register_shipped_default(store)
+    except (StoreError, ModelFileError, OSError) as exc:
+        log.warning("the shipped default model could not be registered: %s", exc)
+
+
 def ensure_active_model(store: Store) -> ModelInfo:
     """The store's active model, registering the shipped default (copied into
     ``store.models_dir``) on first use; a registered default whose file is missing (older
@@ -117,6 +133,7 @@ def ensure_active_model(store: Store) -> ModelInfo:
     Raises ModelFileError naming the file when the active model's file is missing otherwise.
     """
     from engine.store import StoreError
+    from engine.upgrade import register_shipped_default
 
     info = store.active_model()
     shipped = paths.default_model_path()
@@ -129,9 +146,8 @@ def ensure_active_model(store: Store) -> ModelInfo:
                 return store.add_model_file(info.path, activate=True)
             return info
         if info is None:
-            if shipped.is_file():
-                return store.add_model_file(shipped, activate=None)
-            return _untrained_into(store)
+            registered = register_shipped_default(store)  # first use: it becomes active
+            return registered.info if registered is not None else _untrained_into(store)
         if shipped.is_file() and info.content_hash in _identities(read_meta(shipped)):
             return store.add_model_file(shipped, activate=True)
     except StoreError as exc:
@@ -145,8 +161,12 @@ def ensure_active_model(store: Store) -> ModelInfo:
 
 
 def open_active_model(store: Store, device: str = "auto") -> ActiveModel:
-    """The store's active model, ready to screen with (weights load on first ``.model``)."""
+    """The store's active model, ready to screen with (weights load on first ``.model``).
+
+    A newer app version's default model is registered beside it here, never activated
+    (engine.upgrade; the trainer, which calls ensure_active_model, leaves the registry alone)."""
     info = ensure_active_model(store)
+    _register_new_default(store)
     assert info.path is not None
     return _open(Path(info.path), device, expected=info.content_hash)
 

@@ -1,8 +1,8 @@
 """``make screenshots``: the real app on a sample folder, one PNG per screen, for the README.
 
 Run as ``python -m desktop.screenshots [--photos DIR] [--out docs/screenshots]``. The sample
-folder is built in a temporary directory from links to the shared MSID photos (never copied into
-the repository), plus two unreadable files for the errors panel; without the shared photos,
+folder is built in a temporary directory from copies of the shared MSID photos (never put into
+the repository; copies, because the screening walk rightly ignores links that leave the folder), plus two unreadable files for the errors panel; without the shared photos,
 generated pictures are used. Everything (database, settings, log) lives in that temporary
 directory, so the user's own case store is never touched.
 """
@@ -31,13 +31,13 @@ PER_CLASS = 30
 
 
 def build_sample(root: Path, photos: Path) -> Path:
-    """``root/clinic-0312`` with PER_CLASS linked photos per class and two bad files."""
+    """``root/clinic-0312`` with PER_CLASS copied photos per class and two bad files."""
     folder = root / "clinic-0312"
     folder.mkdir(parents=True)
     classes = sorted(p for p in photos.iterdir() if p.is_dir()) if photos.is_dir() else []
     for cls in classes:
         for src in sorted(cls.glob("*.png"))[:PER_CLASS]:
-            os.symlink(src, folder / f"{cls.name.lower()}-{src.name}")
+            shutil.copyfile(src, folder / f"{cls.name.lower()}-{src.name}")
     if not classes:
         import numpy as np
         from PIL import Image

@@ -100,7 +100,13 @@ class ThumbnailCache:
             self.prune()
 
     def total_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self._files())
+        total = 0
+        for f in self._files():
+            try:
+                total += f.stat().st_size
+            except OSError:  # deleted by another writer's prune since it was listed
+                continue
+        return total
 
     def _files(self) -> list[Path]:
         out = []

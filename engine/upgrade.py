@@ -84,7 +84,7 @@ def register_shipped_default(
     folder that the next upgrade replaces) with its model card beside it. Cheap when nothing
     changed: one header read and one query. None when the app ships no default model.
     """
-    from engine.modelmeta import read_meta  # torch-free: screening never imports torch
+    from engine.modelmeta import read_meta
 
     src = Path(source) if source is not None else paths.default_model_path()
     if not src.is_file():
@@ -128,7 +128,7 @@ def default_offer(
     None when it is active, when the active model was fine-tuned from it, when it is not yet
     registered, or when the app ships no default.
     """
-    from engine.modelmeta import read_meta  # torch-free: screening never imports torch
+    from engine.modelmeta import read_meta
 
     src = Path(source) if source is not None else paths.default_model_path()
     if not src.is_file():

@@ -28,9 +28,6 @@ def _fraction(text: str) -> float:
 
 
 def _add_train(sub: Any) -> None:
-    from trainer.fit import BALANCING, MONITORS, SCHEDULES
-    from trainer.promote import DEFAULT_MIN_DELTA, GATE_METRICS, MIN_GATE_IMAGES
-
     p = sub.add_parser(
         "train",
         help="fine-tune a model on labelled folders and/or the case store",
@@ -38,6 +35,15 @@ def _add_train(sub: Any) -> None:
         "lines on stdout; stop cleanly with a STOP file in the run folder, "
         "SIGTERM or Ctrl+C.",
     )
+    _add_train_data(p)
+    _add_train_split(p)
+    _add_train_fit(p)
+    _add_train_promotion(p)
+    p.set_defaults(handler=cmd_train)
+
+
+def _add_train_data(p: argparse.ArgumentParser) -> None:
+    """What to train on, where from, and where the run goes."""
     p.add_argument(
         "--data",
         action="append",
@@ -73,6 +79,10 @@ def _add_train(sub: Any) -> None:
         metavar="RUN_DIR",
         help="run folder (default: <user data dir>/training/<time>)",
     )
+
+
+def _add_train_split(p: argparse.ArgumentParser) -> None:
+    """The recorded split: validation, gate and test parts, near-duplicate grouping."""
     p.add_argument(
         "--split",
         type=Path,
@@ -100,6 +110,12 @@ def _add_train(sub: Any) -> None:
         default=None,
         help="pHash Hamming distance for near-duplicates (default 10 of 64)",
     )
+
+
+def _add_train_fit(p: argparse.ArgumentParser) -> None:
+    """The recipe: optimisation, freezing, BatchNorm, augmentation, device."""
+    from trainer.fit import BALANCING, MONITORS, SCHEDULES
+
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-4)
@@ -156,6 +172,12 @@ def _add_train(sub: Any) -> None:
     )
     p.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
     p.add_argument("--name", help="model name (default: finetune-<time>)")
+
+
+def _add_train_promotion(p: argparse.ArgumentParser) -> None:
+    """Naming, the promotion gate and how the run can be stopped."""
+    from trainer.promote import DEFAULT_MIN_DELTA, GATE_METRICS, MIN_GATE_IMAGES
+
     p.add_argument("--promote-metric", choices=GATE_METRICS, default="macro_f1")
     p.add_argument(
         "--min-delta",
@@ -179,7 +201,6 @@ def _add_train(sub: Any) -> None:
         "--stop-file", type=Path, help="stop cleanly when this file appears (default: RUN_DIR/STOP)"
     )
     p.add_argument("--no-progress-bar", action="store_true")
-    p.set_defaults(handler=cmd_train)
 
 
 def _add_others(sub: Any) -> None:

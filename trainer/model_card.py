@@ -133,13 +133,8 @@ def _train_flags(t: dict[str, Any]) -> str:
     return " ".join(f"{k} {v}" for k, v in flags.items() if v is not None)
 
 
-def render(
-    meta: ModelMeta, report: dict[str, Any], split: dict[str, Any] | None, notes: str = ""
-) -> str:
-    m = report["metrics"]
-    cal = report.get("calibration", {})
-    classes = m["classes"]
-    lines = [
+def _header(meta: ModelMeta, classes: list[str]) -> list[str]:
+    return [
         f"# Model card: {meta.name} (`{meta.content_hash[:12]}`)",
         "",
         "MobileNetV2-MSCA-PFR (3,680,260 parameters, ~727 MFLOPs per 224x224 image), fine-tuned "
@@ -161,27 +156,35 @@ def render(
         "with PoxScreen.",
         "",
     ]
-    if split:
-        lines += [
-            "| split | " + " | ".join(classes) + " | total |",
-            "|---|" + "---|" * (len(classes) + 1),
-        ]
-        for name in ("train", "val", "test"):
-            c = split["counts"].get(name, {})
-            lines.append(
-                f"| {name} | "
-                + " | ".join(str(c.get(k, 0)) for k in classes)
-                + f" | {sum(c.values())} |"
-            )
-        lines += [
-            "",
-            f"Grouped, stratified split (seed {split.get('seed')}; near-duplicates by "
-            f"perceptual hash incl. mirror images, Hamming distance <= {split.get('threshold')})"
-            ", recorded in `resources/models/msid_split.json`. Validation chose the epoch and "
-            "fitted the temperature; the test split was used only for the figures below.",
-            "",
-        ]
-    lines += [
+
+
+def _split_table(split: dict[str, Any] | None, classes: list[str]) -> list[str]:
+    if not split:
+        return []
+    lines = [
+        "| split | " + " | ".join(classes) + " | total |",
+        "|---|" + "---|" * (len(classes) + 1),
+    ]
+    for name in ("train", "val", "test"):
+        c = split["counts"].get(name, {})
+        lines.append(
+            f"| {name} | "
+            + " | ".join(str(c.get(k, 0)) for k in classes)
+            + f" | {sum(c.values())} |"
+        )
+    return lines + [
+        "",
+        f"Grouped, stratified split (seed {split.get('seed')}; near-duplicates by "
+        f"perceptual hash incl. mirror images, Hamming distance <= {split.get('threshold')})"
+        ", recorded in `resources/models/msid_split.json`. Validation chose the epoch and "
+        "fitted the temperature; the test split was used only for the figures below.",
+        "",
+    ]
+
+
+def _results(meta: ModelMeta, m: dict[str, Any], cal: dict[str, Any]) -> list[str]:
+    classes = m["classes"]
+    lines = [
         "## Training recipe",
         "```json",
         json.dumps(
@@ -219,11 +222,11 @@ def render(
     ]
     for c, row in zip(classes, m["confusion_matrix"], strict=True):
         lines.append(f"| {c} | " + " | ".join(str(v) for v in row) + " |")
-    lines += ["", *trust_section(meta, report), "", LIMITATIONS]
-    lines += [
-        "",
-        UNMEASURED,
-        "",
+    return lines
+
+
+def _reproduce(meta: ModelMeta) -> list[str]:
+    return [
         "## Reproduce",
         "```bash",
         "make evaluate            # test-split figures of the shipped model (needs ../shared)",
@@ -233,6 +236,18 @@ def render(
         "```",
         "",
     ]
+
+
+def render(
+    meta: ModelMeta, report: dict[str, Any], split: dict[str, Any] | None, notes: str = ""
+) -> str:
+    """The card's Markdown: header and data, split, recipe and test figures, trust, limits."""
+    m = report["metrics"]
+    classes = m["classes"]
+    lines = _header(meta, classes) + _split_table(split, classes)
+    lines += _results(meta, m, report.get("calibration", {}))
+    lines += ["", *trust_section(meta, report), "", LIMITATIONS, "", UNMEASURED, ""]
+    lines += _reproduce(meta)
     if notes.strip():  # how the model was chosen, measured checks: written by people
         lines += [notes.strip(), ""]
     return "\n".join(lines)

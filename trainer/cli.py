@@ -263,11 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def train_options(args: argparse.Namespace) -> Any:
+    """The parsed ``train`` arguments as the TrainOptions (with its FitConfig) a run takes."""
     from trainer.fit import FitConfig
-    from trainer.progress import Reporter, StopControl, StoppedEarly
     from trainer.splits import DEFAULT_THRESHOLD
-    from trainer.train import TrainOptions, run_training
+    from trainer.train import TrainOptions
 
     fit = FitConfig(
         epochs=args.epochs,
@@ -284,7 +284,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         ema_decay=args.ema,
         warmup_epochs=args.warmup,
     )
-    opts = TrainOptions(
+    return TrainOptions(
         data_dirs=list(args.data),
         from_store=args.from_store,
         db=args.db,
@@ -313,6 +313,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         stop_file=args.stop_file,
         fit=fit,
     )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from trainer.progress import Reporter, StopControl, StoppedEarly
+    from trainer.train import run_training
+
+    opts = train_options(args)
     if args.threads:
         import torch
 

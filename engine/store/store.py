@@ -340,13 +340,7 @@ class Store(ModelMethods, ClinicMethods):
         source: str = "clinician",
     ) -> LabelOutcome:
         """Take back the label in force (see engine.store.labels for the exact rule)."""
-        with self.write() as s:
-            img = self._find_image(s, ref)
-            event, current = labels.undo_label(
-                s, img, who=who, note=note, source=source, now=utcnow()
-            )
-            stored = self.images.path(img.stored_path) if img.stored_path else None
-            return LabelOutcome(img.sha256, event.id, current, stored)
+        return self._replay_event(labels.undo_label, ref, who=who, note=note, source=source)
 
     def redo(
         self,
@@ -358,11 +352,15 @@ class Store(ModelMethods, ClinicMethods):
     ) -> LabelOutcome:
         """Take back the latest undo (a ``redo`` label event restoring the label it removed);
         NothingToRedoError when there is none, or a newer label was given since."""
+        return self._replay_event(labels.redo_label, ref, who=who, note=note, source=source)
+
+    def _replay_event(
+        self, step: Any, ref: str | os.PathLike[str], *, who: str, note: str | None, source: str
+    ) -> LabelOutcome:
+        """Write one undo or redo event (``step`` is labels.undo_label / labels.redo_label)."""
         with self.write() as s:
             img = self._find_image(s, ref)
-            event, current = labels.redo_label(
-                s, img, who=who, note=note, source=source, now=utcnow()
-            )
+            event, current = step(s, img, who=who, note=note, source=source, now=utcnow())
             stored = self.images.path(img.stored_path) if img.stored_path else None
             return LabelOutcome(img.sha256, event.id, current, stored)
 

@@ -133,7 +133,7 @@ def predict_logits(
     logits: list[torch.Tensor] = []
     targets: list[torch.Tensor] = []
     for x, y in loader:
-        logits.append(model(x.to(device)).float().cpu())
+        logits.append(model(x.to(device, memory_format=torch.channels_last)).float().cpu())
         targets.append(torch.as_tensor(y))
     model.train(was_training)
     if not logits:
@@ -204,6 +204,8 @@ def fit(
     """
     config.validate()
     k = len(classes)
+    # NHWC runs MobileNet's depthwise convolutions ~1.5x faster on CPU (oneDNN); undone below
+    model.to(memory_format=torch.channels_last)
     loader = make_train_loader(train_set, train_targets, k, config)
     steps = len(loader)
     weight = class_weights(train_targets, k).to(device) if config.balance == "loss" else None
@@ -231,7 +233,8 @@ def fit(
             if stop.requested:
                 break
             t0 = time.monotonic()
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            x = x.to(device, non_blocking=True, memory_format=torch.channels_last)
+            y = y.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
             loss = F.cross_entropy(
                 model(x), y, weight=weight, label_smoothing=config.label_smoothing
@@ -324,6 +327,7 @@ def fit(
     if stop.requested:
         result.status, result.stop_reason = "stopped", stop.reason
     result.train_seconds = time.monotonic() - start
+    model.to(memory_format=torch.contiguous_format)
     return result
 
 

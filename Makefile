@@ -56,7 +56,7 @@ train-default: $(VENV)/.dev
 	OMP_WAIT_POLICY=PASSIVE $(PY) -m trainer.cv run --data "$(DATA)" --split resources/models/msid_split.json --folds $(FOLDS) --out "$(CV)"
 	OMP_WAIT_POLICY=PASSIVE $(PY) -m trainer.cv final --data "$(DATA)" --split resources/models/msid_split.json --folds $(FOLDS) --out "$(CV)"
 	$(PY) -m trainer evaluate "$(CV)/final/model.safetensors" "$(DATA)" --split resources/models/msid_split.json --subset test --out "$(CV)/final/evaluation"
-	$(PY) -m trainer.model_card "$(CV)/final/model.safetensors" "$(CV)/final/evaluation/report.json" "$(CV)/final/MODEL_CARD.md" --split resources/models/msid_split.json --notes resources/models/selection_notes.md
+	$(PY) -m trainer.model_card "$(CV)/final/model.safetensors" "$(CV)/final/evaluation/report.json" "$(CV)/final/MODEL_CARD.md" --split resources/models/msid_split.json --notes resources/models/selection_notes.md --cv "$(CV)/cv_summary.json"
 
 ## make guard-default: refit the shipped model's out-of-scope guard from its recorded split
 guard-default: $(VENV)/.dev

@@ -13,8 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine.atomic import atomic_write_text
 from engine.checkpoint import ModelMeta, read_meta
+from engine.referral import DEFAULT_REFERRAL_RULE
+from trainer.thresholds import rule_figures
 
 INTENDED_USE = """\
 ## Intended use
@@ -47,10 +51,7 @@ UNMEASURED = """\
   children is unknown.
 - **Real clinic photos**: every figure here is on web photos; no prospective evaluation exists."""
 
-#: The app's default referral rule (engine API: ReferralRule(min_confidence=0.7, mpox_above=0.3)).
-MPOX_ABOVE = 0.3
-MIN_CONFIDENCE = 0.7
-MPOX = "Monkeypox"
+MPOX = DEFAULT_REFERRAL_RULE.mpox_class
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -82,21 +83,7 @@ def trust_section(meta: ModelMeta, report: dict[str, Any]) -> list[str]:
     for i, c in enumerate(classes):
         tp, row, col = cm[i][i], sum(cm[i]), sum(r[i] for r in cm)
         lines.append(f"| {c} | {_ci(tp, row)} | {_ci(tp, col)} |")
-    images = report.get("images", [])
-    if MPOX in classes and images and "probabilities" in images[0]:
-        j = classes.index(MPOX)
-        flagged = [
-            (im["label"] == MPOX, im["probabilities"][j] > MPOX_ABOVE or im["predicted"] == MPOX)
-            for im in images
-        ]
-        pos = [f for t, f in flagged if t]
-        neg = [not f for t, f in flagged if not t]
-        lines += [
-            "",
-            f"Mpox at the default referral rule (P(Mpox) > {MPOX_ABOVE} or Mpox on top; the rule "
-            f"also refers any photo whose top confidence is below {MIN_CONFIDENCE}): "
-            f"sensitivity {_ci(sum(pos), len(pos))}, specificity {_ci(sum(neg), len(neg))}.",
-        ]
+    lines += _referral_lines(classes, report.get("images", []))
     g = meta.guard
     lines += [
         "",
@@ -111,6 +98,73 @@ def trust_section(meta: ModelMeta, report: dict[str, Any]) -> list[str]:
         ),
     ]
     return lines
+
+
+def _referral_lines(classes: list[str], images: list[dict[str, Any]]) -> list[str]:
+    """Mpox sensitivity and specificity of the app's default referral rule on these photos."""
+    if MPOX not in classes or not images or "probabilities" not in images[0]:
+        return []
+    rule = DEFAULT_REFERRAL_RULE
+    y = np.array([classes.index(im["label"]) for im in images])
+    probs = np.array([im["probabilities"] for im in images], dtype=np.float64)
+    fig = rule_figures(y, probs, classes.index(MPOX), rule.min_confidence, rule.mpox_above)
+    n_pos = int((y == classes.index(MPOX)).sum())
+    n_neg = len(y) - n_pos
+    return [
+        "",
+        f"Mpox at the default referral rule (refer when P(Mpox) > {rule.mpox_above} or the top "
+        f"confidence is below {rule.min_confidence}; thresholds chosen on out-of-fold validation "
+        f"predictions, not on this split): sensitivity (Mpox photos referred) "
+        f"{_ci(round(fig.mpox_sensitivity * n_pos), n_pos)}, specificity (other photos not "
+        f"referred) {_ci(round(fig.mpox_specificity * n_neg), n_neg)}; "
+        f"{fig.referred:.0%} of photos referred, accuracy of the rest {fig.unreferred_accuracy:.3f}.",
+    ]
+
+
+def _ms(x: dict[str, float]) -> str:
+    return f"{x['mean']:.3f} ± {x['sd']:.3f}"
+
+
+def cv_section(summary: dict[str, Any]) -> list[str]:
+    """The recipe comparison (grouped stratified k-fold, mean ± s.d.) and the referral choice."""
+    table = summary.get("recipes", {})
+    if not table:
+        return []
+    classes = sorted(next(iter(table.values()))["recall"])
+    lines = [
+        "## How the recipe was chosen: grouped, stratified cross-validation",
+        f"Each recipe was trained on k-1 folds of the non-test photos and validated on the k-th "
+        f"(near-duplicate groups whole, classes balanced; the test split is in no fold). Chosen "
+        f"by {summary.get('chosen_by', 'mean validation macro-F1')}: "
+        f"**{summary.get('chosen')}**. Mean ± sample s.d. over folds:",
+        "",
+        "| recipe | folds | macro-F1 | accuracy | "
+        + " | ".join(f"recall {c}" for c in classes)
+        + " | best epochs |",
+        "|---" * (5 + len(classes)) + "|",
+    ]
+    for name, r in table.items():
+        mark = f"**{name}**" if name == summary.get("chosen") else name
+        recalls = " | ".join(_ms(r["recall"][c]) for c in classes)
+        lines.append(
+            f"| {mark} | {r['folds']} | {_ms(r['macro_f1'])} | {_ms(r['accuracy'])} | "
+            f"{recalls} | {', '.join(str(e) for e in r['best_epochs'])} |"
+        )
+    chosen = (summary.get("referral") or {}).get("chosen")
+    if chosen:
+        crit = summary["referral"]["criteria"]
+        lines += [
+            "",
+            f"Referral thresholds, chosen on the chosen recipe's {summary['referral']['n']} "
+            f"out-of-fold predictions: the rule referring the fewest photos while referring at "
+            f"least {crit['min_mpox_sensitivity']:.0%} of Mpox photos and keeping the unreferred "
+            f"photos at least {crit['min_unreferred_accuracy']:.0%} right: refer when the top "
+            f"confidence is below {chosen['min_confidence']} or P(Mpox) > {chosen['mpox_above']} "
+            f"(out of fold: {chosen['referred']:.0%} referred, Mpox sensitivity "
+            f"{chosen['mpox_sensitivity']:.3f}, specificity {chosen['mpox_specificity']:.3f}, "
+            f"unreferred accuracy {chosen['unreferred_accuracy']:.3f}).",
+        ]
+    return lines + [""]
 
 
 def _f(x: float | None) -> str:
@@ -239,7 +293,11 @@ def _reproduce(meta: ModelMeta) -> list[str]:
 
 
 def render(
-    meta: ModelMeta, report: dict[str, Any], split: dict[str, Any] | None, notes: str = ""
+    meta: ModelMeta,
+    report: dict[str, Any],
+    split: dict[str, Any] | None,
+    notes: str = "",
+    cv: dict[str, Any] | None = None,
 ) -> str:
     """The card's Markdown: header and data, split, recipe and test figures, trust, limits."""
     m = report["metrics"]
@@ -247,6 +305,7 @@ def render(
     lines = _header(meta, classes) + _split_table(split, classes)
     lines += _results(meta, m, report.get("calibration", {}))
     lines += ["", *trust_section(meta, report), "", LIMITATIONS, "", UNMEASURED, ""]
+    lines += cv_section(cv or {})
     lines += _reproduce(meta)
     if notes.strip():  # how the model was chosen, measured checks: written by people
         lines += [notes.strip(), ""]
@@ -260,12 +319,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out")
     parser.add_argument("--split")
     parser.add_argument("--notes", help="Markdown file to include (e.g. how the model was chosen)")
+    parser.add_argument("--cv", help="cv_summary.json of `python -m trainer.cv` (recipe table)")
     args = parser.parse_args(argv)
     meta = read_meta(args.model)
     report = json.loads(Path(args.report).read_text())
     split = json.loads(Path(args.split).read_text()) if args.split else None
     notes = Path(args.notes).read_text(encoding="utf-8") if args.notes else ""
-    atomic_write_text(args.out, render(meta, report, split, notes))
+    cv = json.loads(Path(args.cv).read_text()) if args.cv else None
+    atomic_write_text(args.out, render(meta, report, split, notes, cv))
     print(f"wrote {args.out}")
     return 0
 

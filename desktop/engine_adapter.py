@@ -89,6 +89,72 @@ def run_errors(store: Any, run_id: int | None) -> list[tuple[str, str]] | None:
     return [(str(p), str(r)) for p, r in store.run_errors(run_id)]
 
 
+# --- care of the case store (forget, backup, check) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What forgetting a photo removed, and what the store keeps for the audit trail."""
+
+    sha256: str
+    removed: int  # files deleted: the store's copy, thumbnails, previews
+    failed: list[str]  # "file: reason" for files that could not be deleted
+    kept: str
+
+
+def forget_case(store: Any, sha256: str, thumbs: Any = None) -> Forgotten:
+    """``Store.forget``: the photo's copy, thumbnails, previews and paths go; its hash,
+    predictions and label history stay. ``thumbs`` (the desktop's ThumbnailCache, which may
+    live elsewhere than the store's default) loses its files of the photo too."""
+    outcome = store.forget(sha256)
+    removed = len(outcome.removed)
+    if thumbs is not None:
+        removed += thumbs.forget(outcome.sha256)
+    return Forgotten(outcome.sha256, removed, list(outcome.failed), outcome.kept)
+
+
+@dataclass(frozen=True)
+class BackupView:
+    """Where a backup went and what it holds."""
+
+    folder: str
+    images: int
+    bytes: int
+
+
+def backup_store(store: Any, dest: str | os.PathLike[str]) -> BackupView:
+    """``Store.backup`` into a folder that exists: a folder gone since it was chosen (an
+    unplugged disk) is an error, never a new folder quietly made on this computer."""
+    from engine.store.errors import StoreWriteError
+
+    if not os.path.isdir(dest):
+        raise StoreWriteError(
+            f"{os.fspath(dest)}: cannot write the backup: the folder does not exist "
+            "(was the disk removed?)"
+        )
+    info = store.backup(dest)
+    return BackupView(str(info.folder), int(info.images), int(info.bytes))
+
+
+def check_store(store: Any) -> list[str]:
+    """The full integrity check (``poxscreen check``): problems found, empty when healthy."""
+    return [str(p) for p in store.check(full=True)]
+
+
+def care_error(exc: BaseException) -> str | None:
+    """The one-line reason of an expected store or file error (it names the file and the
+    cause: disk full, read-only...); None for anything else, which is a bug to report."""
+    from engine.atomic import os_cause
+    from engine.store import StoreError
+
+    if isinstance(exc, StoreError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{os_cause(exc)}"
+    return None
+
+
 # --- referral rule ----------------------------------------------------------------------
 
 

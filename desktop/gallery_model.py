@@ -15,7 +15,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 
 from desktop import engine_adapter as ea
 from desktop.tasks import run_task
-from desktop.thumbnails import ThumbnailLoader
+from desktop.thumbnails import FORGOTTEN, ThumbnailLoader
 
 _Index = QModelIndex | QPersistentModelIndex
 _START = ("start",)  # cursor before the first page
@@ -74,7 +74,7 @@ class GalleryModel(QAbstractListModel):
         if role == self.ThumbRole:
             return self.thumbs.pixmap(item.sha256, ea.image_file(self.store, item))
         if role == self.ThumbErrorRole:
-            return self.thumbs.failed.get(item.sha256)
+            return self.thumbs.failed.get(item.sha256) or (None if _has_file(item) else FORGOTTEN)
         if role == self.ReferralRole:
             return ea.is_referral(item, self.rule)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -206,11 +206,17 @@ class GalleryModel(QAbstractListModel):
 
     def _tooltip(self, item: Any, name: str) -> str:
         cls = ea.display_name(item.top_class)
-        lines = [f"<b>{name}</b>", item.path or "(file not on this computer)"]
+        where = "(file not on this computer)" if _has_file(item) else f"({FORGOTTEN})"
+        lines = [f"<b>{name}</b>", item.path or where]
         lines.append(f"Model: {cls} ({item.confidence:.0%})")
         if item.current_label:
             lines.append(f"Clinician: {ea.display_name(item.current_label)}")
         return "<br>".join(_esc(x) if i else x for i, x in enumerate(lines))
+
+
+def _has_file(item: Any) -> bool:
+    """Whether the store still knows a file of the photo (a forgotten one has neither)."""
+    return bool(item.path or item.stored_path)
 
 
 def _esc(text: str) -> str:

@@ -47,6 +47,11 @@ def pil_to_qimage(image: Any) -> QImage:
 def image_file(store: Any, item: Any) -> Path:
     """The file to show for a queue item: the original if it is still there, else the copy the
     store kept when it was labelled. Raises FileNotFoundError naming both when neither exists."""
+    if not getattr(item, "path", None) and not getattr(item, "stored_path", None):
+        raise FileNotFoundError(
+            f"{item.sha256[:12]}: this photo was forgotten; only its fingerprint, predictions "
+            "and label history are kept"
+        )
     original = Path(item.path) if getattr(item, "path", None) else None
     if original is not None and original.is_file():
         return original

@@ -17,6 +17,9 @@ from PySide6.QtGui import QImage, QPixmap
 
 log = logging.getLogger(__name__)
 
+#: What a tile says instead of a thumbnail once its photo was forgotten.
+FORGOTTEN = "photo forgotten"
+
 
 def pil_to_qimage(img: Any) -> QImage:
     """An RGB PIL image as a QImage that owns its pixels (safe to hand across threads)."""
@@ -94,8 +97,18 @@ class ThumbnailLoader(QObject):
             self.pool.start(job, self._ticket % 2_000_000_000)
         return None
 
+    def forget(self, sha: str) -> bool:
+        """Drop a forgotten photo's pixmap and never load it again (its pixels must not come
+        back). True when a decode of it is still running: it may yet write a disk thumbnail,
+        so the caller waits for :meth:`wait` before deleting the cached files."""
+        self._pixmaps.pop(sha, None)
+        self.failed[sha] = FORGOTTEN
+        return sha in self._inflight
+
     def _on_ready(self, sha: str, img: QImage) -> None:
         self._inflight.discard(sha)
+        if self.failed.get(sha) == FORGOTTEN:  # decoded just before it was forgotten
+            return
         self._pixmaps[sha] = QPixmap.fromImage(img)
         while len(self._pixmaps) > self.max_items:
             self._pixmaps.popitem(last=False)

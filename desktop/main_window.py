@@ -40,6 +40,7 @@ from desktop.screening_worker import ScreeningWorker
 from desktop.settings import Settings
 from desktop.settings_dialog import SettingsDialog
 from desktop.status_bar import StatusBar, UntrainedBanner
+from desktop.store_actions import install_store_actions
 from desktop.tasks import run_task
 from desktop.thumbnails import ThumbnailLoader
 
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self.part2_dialogs = install_part2(self)  # fine-tune, models, export, print (issue #11)
+        self.store_actions = install_store_actions(self)  # forget a photo, back up, check
         self._restore_state()
         self.setAcceptDrops(True)
         self.refresh_all()
@@ -203,7 +205,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
-        m = mb.addMenu("&File")
+        m = self.file_menu = mb.addMenu("&File")
         for a in (
             self.act_screen,
             self.act_open_db,
@@ -222,7 +224,7 @@ class MainWindow(QMainWindow):
         self.review_menu.addActions(self.review.review_actions())
         self.review_menu.addSeparator()
         self.review_menu.addAction(self.act_search)
-        m = mb.addMenu("&Models")
+        m = self.models_menu = mb.addMenu("&Models")
         m.addActions([self.part2["Fine-tune..."], self.part2["Models..."]])
         m = mb.addMenu("&View")
         m.addActions([self.act_errors, self.act_refresh])

@@ -172,9 +172,7 @@ def test_backup_writes_a_store_that_opens_with_the_same_cases(
     with Store.open(folder / "poxscreen.db", create=False) as copy:
         assert copy.check() == []
         assert copy.stats().screened == len(CASES) == w.store.stats().screened
-        assert sorted(i.sha256 for i in copy.labelled_images()) == sorted(
-            shas[n] for n in LABELLED
-        )
+        assert sorted(i.sha256 for i in copy.labelled_images()) == sorted(shas[n] for n in LABELLED)
     [(kind, title, text)] = boxes
     assert (kind, title) == ("information", "Backup written")
     assert str(folder) in text and f"{len(LABELLED)} image copies" in text

@@ -51,10 +51,13 @@ evaluate: $(VENV)/.dev
 ## out-of-scope guard, and write its model card to $(CV)/final/MODEL_CARD.md. Copying the result
 ## over resources/models/default.safetensors is a deliberate, reviewed step.
 FOLDS ?= 5
+# the desktop's training child gets the same (engine.training.CHILD_ENV): glibc keeps freed
+# activations instead of unmapping them every step (~25% faster on CPU)
+TRAIN_ENV = OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1099511627776 MALLOC_TOP_PAD_=1073741824
 CV ?= runs/cv
 train-default: $(VENV)/.dev
-	OMP_WAIT_POLICY=PASSIVE $(PY) -m trainer.cv run --data "$(DATA)" --split resources/models/msid_split.json --folds $(FOLDS) --out "$(CV)"
-	OMP_WAIT_POLICY=PASSIVE $(PY) -m trainer.cv final --data "$(DATA)" --split resources/models/msid_split.json --folds $(FOLDS) --out "$(CV)"
+	$(TRAIN_ENV) $(PY) -m trainer.cv run --data "$(DATA)" --split resources/models/msid_split.json --folds $(FOLDS) --out "$(CV)"
+	$(TRAIN_ENV) $(PY) -m trainer.cv final --data "$(DATA)" --split resources/models/msid_split.json --folds $(FOLDS) --out "$(CV)"
 	$(PY) -m trainer evaluate "$(CV)/final/model.safetensors" "$(DATA)" --split resources/models/msid_split.json --subset test --out "$(CV)/final/evaluation"
 	$(PY) -m trainer.model_card "$(CV)/final/model.safetensors" "$(CV)/final/evaluation/report.json" "$(CV)/final/MODEL_CARD.md" --split resources/models/msid_split.json --notes resources/models/selection_notes.md --cv "$(CV)/cv_summary.json"
 

@@ -118,6 +118,18 @@ def _not_zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+#: The training child's environment defaults (the user's own settings win). OpenMP threads sleep
+#: when idle, so the GUI stays responsive; glibc keeps freed activations in the heap instead of
+#: unmapping them after every step: 30% of a CPU training's time was page faults without it
+#: (measured 88 -> 65 ms per image, one thread). Other C libraries ignore the MALLOC_ names.
+CHILD_ENV = {
+    "OMP_WAIT_POLICY": "PASSIVE",
+    "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),
+    "MALLOC_TRIM_THRESHOLD_": str(2**40),
+    "MALLOC_TOP_PAD_": str(2**30),
+}
+
+
 class TrainingProcess:
     """A training run in a child process (started here, or attached to after a restart)."""
 
@@ -160,7 +172,7 @@ class TrainingProcess:
             kwargs["creationflags"] = flags | getattr(subprocess, "DETACHED_PROCESS", 0)
         else:
             kwargs["start_new_session"] = True  # no SIGINT/SIGHUP from the GUI's terminal
-        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+        env = {**CHILD_ENV, **os.environ}
         with open(folder / "stdout.log", "ab") as out, open(folder / "stderr.log", "ab") as err:
             popen = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, **kwargs

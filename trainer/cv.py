@@ -185,18 +185,22 @@ def out_of_fold(out: Path, recipe: str) -> tuple[list[str], list[int], np.ndarra
     probs: list[list[float]] = []
     for path in sorted((out / recipe).glob("fold*/report.json")):
         report = json.loads(path.read_text())
-        classes = list(report["classes"])
-        for image in report["splits"]["val"]["images"]:
+        classes = list(report.get("classes", []))
+        for image in report["splits"]["val"].get("images", []):
             y.append(classes.index(image["label"]))
             probs.append(image["probabilities"])
     return classes, y, np.asarray(probs, dtype=np.float64).reshape(len(y), len(classes))
 
 
-def choose_referral(out: Path, recipe: str) -> dict[str, Any]:
-    """Default referral thresholds chosen on the recipe's out-of-fold predictions."""
+def choose_referral(out: Path, recipe: str) -> dict[str, Any] | None:
+    """Default referral thresholds chosen on the recipe's out-of-fold predictions (None when
+    the reports hold no per-image predictions or no Mpox class)."""
+    from engine.referral import MPOX_CLASS
     from trainer.thresholds import choose_rule
 
     classes, y, probs = out_of_fold(out, recipe)
+    if not y or MPOX_CLASS not in classes:
+        return None
     return choose_rule(y, probs, classes)
 
 

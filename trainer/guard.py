@@ -68,6 +68,16 @@ def extract_features(
     return (np.concatenate(out) if out else np.zeros((0, 0))), kept
 
 
+def guard_threshold(val_raw: np.ndarray, quantile: float) -> float:
+    """At least ``quantile`` of the validation photos pass: the threshold lies half-way between
+    the last passing score and the next one, so float32 storage or another memory layout's
+    rounding cannot move a photo that sat exactly on it to the other side."""
+    ordered = np.sort(np.asarray(val_raw, dtype=np.float64))
+    last = float(np.quantile(ordered, quantile, method="higher"))
+    above = ordered[ordered > last]
+    return (last + float(above[0])) / 2 if len(above) else last * 1.01
+
+
 def fit_guard(
     train_features: np.ndarray,
     train_labels: Sequence[int],
@@ -98,7 +108,7 @@ def fit_guard(
     weight = k / max(float(residual.mean()), 1e-12)
     guard = ScopeGuard(center, basis, means, precision, weight, threshold=1.0)
     val_raw = guard.raw_distance(val_features)
-    guard.threshold = float(np.quantile(val_raw, quantile, method="higher"))  # >= quantile pass
+    guard.threshold = guard_threshold(val_raw, quantile)
     info = {
         "pass_quantile": quantile,
         "n_fit": int(len(x)),

@@ -15,8 +15,9 @@ from engine.paths import resources_dir
 from tests.trainer.conftest import RecordingReporter, TrainedRun, quick_options
 from trainer.cv import RECIPES, fold_splits, summarise
 from trainer.fit import FitConfig, make_scheduler
-from trainer.guard import GuardError, extract_features, fit_guard
+from trainer.guard import GuardError, extract_features, fit_guard, guard_threshold
 from trainer.splits import Split
+from trainer.thresholds import choose_rule
 from trainer.train import run_training
 
 
@@ -126,3 +127,35 @@ def test_summary_reports_mean_and_spread_and_chooses_on_validation(tmp_path: Pat
     assert first["macro_f1"]["sd"] == pytest.approx(np.std([0.8, 0.9], ddof=1))
     assert summary["chosen"] == names[1] and first["best_epochs"] == [10, 11]
     assert json.loads((tmp_path / "cv_summary.json").read_text())["chosen"] == names[1]
+
+
+def test_referral_thresholds_come_from_every_folds_held_out_photos(tmp_path: Path) -> None:
+    classes = ["Chickenpox", "Measles", "Monkeypox", "Normal"]
+    recipe = list(RECIPES)[0]
+    rng = np.random.default_rng(1)
+    pooled = []
+    for fold in range(3):
+        images = []
+        for _ in range(20):
+            k = int(rng.integers(0, 4))
+            p = rng.dirichlet(np.ones(4)) * 0.3
+            p[k] += 0.7
+            images.append({"label": classes[k], "probabilities": p.tolist()})
+        pooled += images
+        val = {"metrics": {"macro_f1": 0.9, "accuracy": 0.9, "per_class": {}}, "images": images}
+        body = {"best_epoch": 5, "classes": classes, "splits": {"val": val}}
+        path = tmp_path / recipe / f"fold{fold}" / "report.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(body))
+    referral = summarise(tmp_path)["referral"]
+    assert referral["n"] == 60  # every fold's held-out photos, each once
+    y = [classes.index(im["label"]) for im in pooled]
+    probs = np.array([im["probabilities"] for im in pooled])
+    assert referral == choose_rule(y, probs, classes)
+
+
+def test_guard_threshold_keeps_boundary_photos_on_their_side() -> None:
+    raw = np.arange(1.0, 41.0)  # 40 validation scores: the 39th is the last to pass
+    t = guard_threshold(raw, 0.95)
+    assert np.mean(raw <= t) >= 0.95 and 39.0 < t < 40.0
+    assert np.mean(raw * (1 + 1e-6) <= t) == np.mean(raw <= t)  # rounding moves nobody

@@ -236,6 +236,13 @@ def _add_db(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     """Add the case-store sub-commands to ``poxscreen``'s sub-parsers."""
+    _register_labelling(subparsers)
+    _register_viewing(subparsers)
+    _register_export_and_models(subparsers)
+
+
+def _register_labelling(subparsers: Any) -> None:
+    """Add label, undo and redo: the commands that change an image's label."""
     p = subparsers.add_parser("label", help="label an image (file or sha256) in the case store")
     p.add_argument("image", help="image file, or its sha256 (a unique prefix is enough)")
     p.add_argument("label", help="a class name, or 'refer' for refer / uncertain")
@@ -259,6 +266,9 @@ def register(subparsers: Any) -> None:
     _add_db(p)
     p.set_defaults(func=_guarded(cmd_redo))
 
+
+def _register_viewing(subparsers: Any) -> None:
+    """Add referral, history and runs: the commands that show (or set) the store's state."""
     p = subparsers.add_parser(
         "referral", help="show or set the referral rule (kept in the case store)"
     )
@@ -279,6 +289,9 @@ def register(subparsers: Any) -> None:
     _add_db(p)
     p.set_defaults(func=_guarded(cmd_runs))
 
+
+def _register_export_and_models(subparsers: Any) -> None:
+    """Add export and models: the commands that copy data out or manage model versions."""
     p = subparsers.add_parser("export", help="export a run as CSV, or labelled images by class")
     p.add_argument("--run", type=int, help="screening run number (default: all images)")
     p.add_argument(

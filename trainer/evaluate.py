@@ -152,36 +152,10 @@ def evaluate_folder(
     model, meta = load_model(model_path)
     choice = select_device(device)
     model.to(choice.device)
-    found: list[list[Sample]] = []
-    skipped: list[Skipped] = []
-    for d in data_dirs:
-        s, bad = scan_image_folder(d)
-        found.append(s)
-        skipped += bad
-    samples, conflicts = merge_samples(*found)
-    skipped += conflicts
+    samples, skipped = _scan_folders(data_dirs)
     split_info: dict[str, Any] | None = None
     if split_file is not None:
-        split = Split.load(split_file)
-        subset = subset or "test"
-        if subset not in SPLIT_NAMES:
-            raise DataError(f"subset must be one of {SPLIT_NAMES}, got {subset!r}")
-        wanted = set(split.members(subset))
-        samples = [s for s in samples if s.sha256 in wanted]
-        missing = len(wanted) - len(samples)
-        split_info = {
-            "file": str(split_file),
-            "subset": subset,
-            "recorded": len(wanted),
-            "found": len(samples),
-            "missing": missing,
-        }
-        if missing:
-            print(
-                f"warning: {missing} images of the recorded {subset} split were not found "
-                "in the data folders",
-                file=sys.stderr,
-            )
+        samples, split_info = _select_recorded(samples, split_file, subset)
     if not samples:
         raise DataError("no labelled images to evaluate")
     ev = score_samples(model, meta, samples, choice.device, batch_size)
@@ -205,3 +179,43 @@ def evaluate_folder(
     }
     write_json(out / "report.json", report)
     return report
+
+
+def _scan_folders(data_dirs: Sequence[str | Path]) -> tuple[list[Sample], list[Skipped]]:
+    """Labelled samples of all folders, merged by content, with everything that was skipped."""
+    found: list[list[Sample]] = []
+    skipped: list[Skipped] = []
+    for d in data_dirs:
+        s, bad = scan_image_folder(d)
+        found.append(s)
+        skipped += bad
+    samples, conflicts = merge_samples(*found)
+    skipped += conflicts
+    return samples, skipped
+
+
+def _select_recorded(
+    samples: list[Sample], split_file: str | Path, subset: str | None
+) -> tuple[list[Sample], dict[str, Any]]:
+    """Keep the samples of one part of a recorded split, so a test set stays the test set."""
+    split = Split.load(split_file)
+    subset = subset or "test"
+    if subset not in SPLIT_NAMES:
+        raise DataError(f"subset must be one of {SPLIT_NAMES}, got {subset!r}")
+    wanted = set(split.members(subset))
+    samples = [s for s in samples if s.sha256 in wanted]
+    missing = len(wanted) - len(samples)
+    split_info = {
+        "file": str(split_file),
+        "subset": subset,
+        "recorded": len(wanted),
+        "found": len(samples),
+        "missing": missing,
+    }
+    if missing:
+        print(
+            f"warning: {missing} images of the recorded {subset} split were not found "
+            "in the data folders",
+            file=sys.stderr,
+        )
+    return samples, split_info

@@ -132,7 +132,51 @@ def finish(
     t, evals = calibrate_and_evaluate(model, ck_meta, data, device, reporter)
     summary = brief(evals)
     baseline = score_current(store, current, data, device)
-    decision: Decision = decide(
+    decision = _decide(evals, baseline, promote_metric, force_promote, min_delta)
+    meta = _final_meta(ck_meta, t, summary, result, params, data)
+    guard, meta = fit_run_guard(model, meta, data, device, reporter)
+    reporter.emit("stage", stage="save", message="writing the model and the report")
+    model_path = run_dir / "model.safetensors"
+    meta = save_model(model_path, model, meta, guard=guard)
+    reporter.emit("stage", stage="export", message="exporting the screening graph (ONNX)")
+    graph, graph_note = try_export(model_path, model=model, meta=meta)
+    report = _report(
+        run_dir, model_path, meta, data, result, t, params, data_summary, baseline, decision, graph
+    )
+    if graph_note:
+        reporter.emit("stage", stage="export", message=graph_note)
+    if result.history:
+        plot_training_curves(result.history, run_dir / "training_curves.png")
+    for name, ev in evals.items():
+        report["splits"][name] = write_evaluation(run_dir, ev, name)
+    write_json(run_dir / "report.json", report)
+
+    if register and store is not None:  # the last step: everything above is complete on disk
+        report["registered"] = _register(
+            store,
+            model_path,
+            meta,
+            decision,
+            result,
+            reporter,
+            params=params,
+            data_summary=data_summary,
+            metrics={**summary, "promotion_metric": promote_metric},
+            activate=activate,
+        )
+        write_json(run_dir / "report.json", report)
+    return report
+
+
+def _decide(
+    evals: dict[str, Evaluation],
+    baseline: Baseline,
+    promote_metric: str,
+    force_promote: bool,
+    min_delta: float,
+) -> Decision:
+    """Compare the new model with the one in use on the gate images: promote it or not."""
+    return decide(
         evals["gate"].metrics if "gate" in evals else {"n": 0},
         baseline.metrics,
         baseline.version,
@@ -142,12 +186,23 @@ def finish(
         comparable=baseline.metrics is not None,
         active_hash=baseline.content_hash,
     )
+
+
+def _final_meta(
+    ck_meta: ModelMeta,
+    t: float,
+    summary: dict[str, dict[str, Any]],
+    result: FitResult,
+    params: dict[str, Any],
+    data: Prepared,
+) -> ModelMeta:
+    """The model file's metadata: the fitted temperature, the metrics and how it was trained."""
     status = {
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
         "status": result.status,
     }
-    meta = dataclasses.replace(
+    return dataclasses.replace(
         ck_meta,
         temperature=t,
         metrics={**summary, **status},
@@ -159,13 +214,23 @@ def finish(
             "temperature": t,
         },
     )
-    guard, meta = fit_run_guard(model, meta, data, device, reporter)
-    reporter.emit("stage", stage="save", message="writing the model and the report")
-    model_path = run_dir / "model.safetensors"
-    meta = save_model(model_path, model, meta, guard=guard)
-    reporter.emit("stage", stage="export", message="exporting the screening graph (ONNX)")
-    graph, graph_note = try_export(model_path, model=model, meta=meta)
-    report: dict[str, Any] = {
+
+
+def _report(
+    run_dir: Path,
+    model_path: Path,
+    meta: ModelMeta,
+    data: Prepared,
+    result: FitResult,
+    t: float,
+    params: dict[str, Any],
+    data_summary: dict[str, Any],
+    baseline: Baseline,
+    decision: Decision,
+    graph: Path | None,
+) -> dict[str, Any]:
+    """The run's ``report.json`` before its splits are written in and the model registered."""
+    return {
         "kind": "training",
         "status": result.status,
         "stop_reason": result.stop_reason,
@@ -192,29 +257,34 @@ def finish(
         "registered": None,
         "graph": str(graph) if graph else None,
     }
-    if graph_note:
-        reporter.emit("stage", stage="export", message=graph_note)
-    if result.history:
-        plot_training_curves(result.history, run_dir / "training_curves.png")
-    for name, ev in evals.items():
-        report["splits"][name] = write_evaluation(run_dir, ev, name)
-    write_json(run_dir / "report.json", report)
 
-    if register and store is not None:  # the last step: everything above is complete on disk
-        from trainer.promote import register_trained
 
-        reporter.emit("stage", stage="register", message="registering the model version")
-        report["registered"] = register_trained(
-            store,
-            model_path,
-            meta,
-            decision,
-            params=params,
-            data_summary=data_summary,
-            metrics={**summary, "promotion_metric": promote_metric},
-            status="cancelled" if result.status == "stopped" else "finished",
-            log=f"{result.status}; best epoch {result.best_epoch}; {decision.reason}\n",
-            activate=activate,
-        )
-        write_json(run_dir / "report.json", report)
-    return report
+def _register(
+    store: Any,
+    model_path: Path,
+    meta: ModelMeta,
+    decision: Decision,
+    result: FitResult,
+    reporter: Reporter,
+    *,
+    params: dict[str, Any],
+    data_summary: dict[str, Any],
+    metrics: dict[str, Any],
+    activate: bool,
+) -> dict[str, Any]:
+    """Register the written model version in the store (activating it if promoted)."""
+    from trainer.promote import register_trained
+
+    reporter.emit("stage", stage="register", message="registering the model version")
+    return register_trained(
+        store,
+        model_path,
+        meta,
+        decision,
+        params=params,
+        data_summary=data_summary,
+        metrics=metrics,
+        status="cancelled" if result.status == "stopped" else "finished",
+        log=f"{result.status}; best epoch {result.best_epoch}; {decision.reason}\n",
+        activate=activate,
+    )

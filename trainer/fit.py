@@ -183,6 +183,24 @@ def _score(monitor: str, val: dict[str, Any]) -> tuple[float, ...]:
     return (val.get(monitor, -math.inf), -loss)  # ties broken by lower validation loss
 
 
+@dataclass
+class _Loop:
+    """The training loop's parts and the state it carries from one epoch to the next."""
+
+    loader: DataLoader[Any]
+    steps: int
+    weight: torch.Tensor | None
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    ema: nn.Module | None
+    scored: nn.Module  # what is validated and kept: the EMA when there is one, else the model
+    start: float = 0.0
+    best_score: tuple[float, ...] | None = None
+    bad_epochs: int = 0
+    step_times: list[float] = field(default_factory=list)
+    epoch_overhead: list[float] = field(default_factory=list)
+
+
 def fit(
     model: nn.Module,
     train_set: Dataset[Any],
@@ -203,132 +221,209 @@ def fit(
     ``requires_grad`` are optimised.
     """
     config.validate()
-    k = len(classes)
     # NHWC runs MobileNet's depthwise convolutions ~1.5x faster on CPU (oneDNN); undone below
     model.to(memory_format=torch.channels_last)
+    loop = _make_loop(model, train_set, train_targets, len(classes), config, device)
+    result = FitResult(status="finished", best_epoch=None, best_state=None)
+    loop.start = time.monotonic()
+    best_path = run_dir / "best.safetensors"
+
+    for epoch in range(1, config.epochs + 1):
+        if stop.requested:
+            break
+        running, seen = _train_epoch(model, loop, epoch, config, device, reporter, stop, result)
+        if stop.requested and result.best_state is not None:
+            break  # a partial epoch is not validated; the best validated model stands
+        val, score, improved = _validate_epoch(
+            loop, epoch, val_loader, classes, config, device, result, checkpoint_meta, best_path
+        )
+        _step_scheduler(loop.scheduler, score)
+        result.epochs_run = epoch
+        row = _epoch_row(loop, epoch, config, running, seen, val, improved, result, stop)
+        result.history.append(row)
+        _announce_epoch(reporter, row, improved)
+        if on_epoch is not None:
+            on_epoch(row)
+        if loop.bad_epochs >= config.patience:
+            result.status = "early_stopped"
+            break
+    if stop.requested:
+        result.status, result.stop_reason = "stopped", stop.reason
+    result.train_seconds = time.monotonic() - loop.start
+    model.to(memory_format=torch.contiguous_format)
+    return result
+
+
+def _make_loop(
+    model: nn.Module,
+    train_set: Dataset[Any],
+    train_targets: list[int],
+    k: int,
+    config: FitConfig,
+    device: torch.device,
+) -> _Loop:
+    """Build the loader, loss weights, optimiser, schedule and EMA that one fit trains with."""
     loader = make_train_loader(train_set, train_targets, k, config)
-    steps = len(loader)
     weight = class_weights(train_targets, k).to(device) if config.balance == "loss" else None
     optimizer = torch.optim.Adam(
         trainable_parameters(model), lr=config.lr, weight_decay=config.weight_decay
     )
     scheduler = make_scheduler(optimizer, config)
     ema = make_ema(model, config)
-    scored = ema.module if ema is not None else model  # what is validated and kept
-    result = FitResult(status="finished", best_epoch=None, best_state=None)
-    best_score: tuple[float, ...] | None = None
-    bad_epochs = 0
-    start = time.monotonic()
-    step_times: list[float] = []
-    epoch_overhead: list[float] = []
-    best_path = run_dir / "best.safetensors"
+    scored = ema.module if ema is not None else model
+    return _Loop(loader, len(loader), weight, optimizer, scheduler, ema, scored)
 
-    for epoch in range(1, config.epochs + 1):
+
+def _train_epoch(
+    model: nn.Module,
+    loop: _Loop,
+    epoch: int,
+    config: FitConfig,
+    device: torch.device,
+    reporter: Reporter,
+    stop: StopControl,
+    result: FitResult,
+) -> tuple[float, int]:
+    """One pass over the training batches (until a stop); returns the summed loss and count."""
+    model.train()
+    reporter.epoch_bar(epoch, config.epochs, loop.steps)
+    running, seen = 0.0, 0
+    for step, (x, y) in enumerate(loop.loader, start=1):
         if stop.requested:
             break
-        model.train()
-        reporter.epoch_bar(epoch, config.epochs, steps)
-        running, seen = 0.0, 0
-        for step, (x, y) in enumerate(loader, start=1):
-            if stop.requested:
-                break
-            t0 = time.monotonic()
-            x = x.to(device, non_blocking=True, memory_format=torch.channels_last)
-            y = y.to(device, non_blocking=True)
-            optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(
-                model(x), y, weight=weight, label_smoothing=config.label_smoothing
-            )
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch} step {step}")
-            loss.backward()
-            optimizer.step()
-            if ema is not None:
-                ema.update_parameters(model)
-            running += loss.item() * len(y)
-            seen += len(y)
-            result.images_seen += len(y)
-            step_times.append(time.monotonic() - t0)
-            per_step = float(np.mean(step_times[-50:]))
-            per_epoch = per_step * steps + (float(np.mean(epoch_overhead)) if epoch_overhead else 0)
-            reporter.step(
-                force=step == steps,
-                epoch=epoch,
-                epochs=config.epochs,
-                step=step,
-                steps=steps,
-                loss=running / seen,
-                lr=optimizer.param_groups[0]["lr"],
-                elapsed_s=round(time.monotonic() - start, 2),
-                eta_s=round(per_step * (steps - step) + per_epoch * (config.epochs - epoch), 1),
-            )
-        reporter.close_bar()
-        if stop.requested and result.best_state is not None:
-            break  # a partial epoch is not validated; the best validated model stands
-        t_val = time.monotonic()
-        logits, y_val = predict_logits(scored, val_loader, device)
-        val = classification_metrics(y_val, softmax_t(logits), classes) if len(y_val) else {}
-        epoch_overhead.append(time.monotonic() - t_val)
-        score = _score(config.monitor, val)
-        improved = config.keep_last or best_score is None or score > best_score
-        if improved:
-            best_score, bad_epochs = score, 0
-            result.best_epoch, result.best_val = epoch, val
-            result.best_state = copy.deepcopy(
-                {k_: v.detach().cpu() for k_, v in scored.state_dict().items()}
-            )
-            meta = dataclasses.replace(
-                checkpoint_meta,
-                metrics={"val": _brief(val)},
-                training={**checkpoint_meta.training, "best_epoch": epoch},
-            )
-            save_model(best_path, scored, meta)
-        else:
-            bad_epochs += 1
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(score[0])
-        elif scheduler is not None:
-            scheduler.step()
-        result.epochs_run = epoch
-        per_epoch = float(np.mean(step_times[-50:])) * steps + float(np.mean(epoch_overhead))
-        row = {
-            "epoch": epoch,
-            "epochs": config.epochs,
-            "train_loss": running / seen if seen else None,
-            "val_loss": val.get("nll"),
-            "val_accuracy": val.get("accuracy"),
-            "val_macro_f1": val.get("macro_f1"),
-            "improved": improved,
-            "best_epoch": result.best_epoch,
-            "best_score": best_score[0] if best_score else None,
-            "bad_epochs": bad_epochs,
-            "patience": config.patience,
-            "elapsed_s": round(time.monotonic() - start, 2),
-            "eta_s": round(per_epoch * (config.epochs - epoch), 1),
-            "eta_patience_s": round(
-                per_epoch * min(config.patience - bad_epochs, config.epochs - epoch), 1
-            ),
-        }
-        if stop.requested:
-            row["partial"] = seen < steps * config.batch_size
-        result.history.append(row)
-        reporter.emit("epoch", **row)
-        reporter.say(
-            f"epoch {epoch}: train loss {_num(row['train_loss']):.4f}  "
-            f"val loss {_num(row['val_loss']):.4f}  "
-            f"val acc {_num(row['val_accuracy']):.3f}  "
-            f"macro-F1 {_num(row['val_macro_f1']):.3f}" + ("  *" if improved else "")
+        t0 = time.monotonic()
+        x = x.to(device, non_blocking=True, memory_format=torch.channels_last)
+        y = y.to(device, non_blocking=True)
+        loop.optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(
+            model(x), y, weight=loop.weight, label_smoothing=config.label_smoothing
         )
-        if on_epoch is not None:
-            on_epoch(row)
-        if bad_epochs >= config.patience:
-            result.status = "early_stopped"
-            break
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch} step {step}")
+        loss.backward()
+        loop.optimizer.step()
+        if loop.ema is not None:
+            loop.ema.update_parameters(model)
+        running += loss.item() * len(y)
+        seen += len(y)
+        result.images_seen += len(y)
+        loop.step_times.append(time.monotonic() - t0)
+        _report_step(reporter, loop, epoch, step, config, running / seen)
+    reporter.close_bar()
+    return running, seen
+
+
+def _report_step(
+    reporter: Reporter, loop: _Loop, epoch: int, step: int, config: FitConfig, loss: float
+) -> None:
+    """A step event with the epoch's running loss and an ETA from the recent step times."""
+    steps = loop.steps
+    per_step = float(np.mean(loop.step_times[-50:]))
+    overhead = float(np.mean(loop.epoch_overhead)) if loop.epoch_overhead else 0
+    per_epoch = per_step * steps + overhead
+    reporter.step(
+        force=step == steps,
+        epoch=epoch,
+        epochs=config.epochs,
+        step=step,
+        steps=steps,
+        loss=loss,
+        lr=loop.optimizer.param_groups[0]["lr"],
+        elapsed_s=round(time.monotonic() - loop.start, 2),
+        eta_s=round(per_step * (steps - step) + per_epoch * (config.epochs - epoch), 1),
+    )
+
+
+def _validate_epoch(
+    loop: _Loop,
+    epoch: int,
+    val_loader: DataLoader[Any],
+    classes: list[str],
+    config: FitConfig,
+    device: torch.device,
+    result: FitResult,
+    checkpoint_meta: ModelMeta,
+    best_path: Path,
+) -> tuple[dict[str, Any], tuple[float, ...], bool]:
+    """Score the epoch on validation; on improvement keep its state and rewrite the checkpoint."""
+    t_val = time.monotonic()
+    logits, y_val = predict_logits(loop.scored, val_loader, device)
+    val = classification_metrics(y_val, softmax_t(logits), classes) if len(y_val) else {}
+    loop.epoch_overhead.append(time.monotonic() - t_val)
+    score = _score(config.monitor, val)
+    improved = config.keep_last or loop.best_score is None or score > loop.best_score
+    if improved:
+        loop.best_score, loop.bad_epochs = score, 0
+        result.best_epoch, result.best_val = epoch, val
+        result.best_state = copy.deepcopy(
+            {k_: v.detach().cpu() for k_, v in loop.scored.state_dict().items()}
+        )
+        meta = dataclasses.replace(
+            checkpoint_meta,
+            metrics={"val": _brief(val)},
+            training={**checkpoint_meta.training, "best_epoch": epoch},
+        )
+        save_model(best_path, loop.scored, meta)
+    else:
+        loop.bad_epochs += 1
+    return val, score, improved
+
+
+def _step_scheduler(scheduler: Any, score: tuple[float, ...]) -> None:
+    """Advance the learning-rate schedule once per validated epoch (plateau: on the score)."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(score[0])
+    elif scheduler is not None:
+        scheduler.step()
+
+
+def _epoch_row(
+    loop: _Loop,
+    epoch: int,
+    config: FitConfig,
+    running: float,
+    seen: int,
+    val: dict[str, Any],
+    improved: bool,
+    result: FitResult,
+    stop: StopControl,
+) -> dict[str, Any]:
+    """The history row (and ``epoch`` event) of one validated epoch, with ETAs."""
+    per_step = float(np.mean(loop.step_times[-50:]))
+    per_epoch = per_step * loop.steps + float(np.mean(loop.epoch_overhead))
+    best_score, bad_epochs = loop.best_score, loop.bad_epochs
+    row = {
+        "epoch": epoch,
+        "epochs": config.epochs,
+        "train_loss": running / seen if seen else None,
+        "val_loss": val.get("nll"),
+        "val_accuracy": val.get("accuracy"),
+        "val_macro_f1": val.get("macro_f1"),
+        "improved": improved,
+        "best_epoch": result.best_epoch,
+        "best_score": best_score[0] if best_score else None,
+        "bad_epochs": bad_epochs,
+        "patience": config.patience,
+        "elapsed_s": round(time.monotonic() - loop.start, 2),
+        "eta_s": round(per_epoch * (config.epochs - epoch), 1),
+        "eta_patience_s": round(
+            per_epoch * min(config.patience - bad_epochs, config.epochs - epoch), 1
+        ),
+    }
     if stop.requested:
-        result.status, result.stop_reason = "stopped", stop.reason
-    result.train_seconds = time.monotonic() - start
-    model.to(memory_format=torch.contiguous_format)
-    return result
+        row["partial"] = seen < loop.steps * config.batch_size
+    return row
+
+
+def _announce_epoch(reporter: Reporter, row: dict[str, Any], improved: bool) -> None:
+    """Emit the ``epoch`` event and its one-line summary for people."""
+    reporter.emit("epoch", **row)
+    reporter.say(
+        f"epoch {row['epoch']}: train loss {_num(row['train_loss']):.4f}  "
+        f"val loss {_num(row['val_loss']):.4f}  "
+        f"val acc {_num(row['val_accuracy']):.3f}  "
+        f"macro-F1 {_num(row['val_macro_f1']):.3f}" + ("  *" if improved else "")
+    )
 
 
 def _num(x: float | None) -> float:

@@ -160,15 +160,7 @@ def prepare(
     split.save(run_dir / "split.json")
     if request.record is not None:
         split.save(request.record)
-    parts = {
-        name: [d for d in decoded if split.assignment.get(d.sample.sha256) == name]
-        for name in SPLIT_NAMES
-    }
-    if not parts["train"] or not parts["val"]:
-        raise DataError(
-            f"the split left {len(parts['train'])} training and {len(parts['val'])} validation "
-            "images; label more images"
-        )
+    parts = _split_parts(decoded, split)
     index = {c: i for i, c in enumerate(classes)}
     train_set = TrainDataset(parts["train"], index, train_transform(meta, augment, augmentation))
     val_set = EvalDataset([d.sample for d in parts["val"]], index, meta, cache=True)
@@ -187,3 +179,17 @@ def prepare(
         per_source=per_source,
         counts=counts,
     )
+
+
+def _split_parts(decoded: list[Decoded], split: Split) -> dict[str, list[Decoded]]:
+    """The decoded images of each part; training needs both a train and a validation part."""
+    parts = {
+        name: [d for d in decoded if split.assignment.get(d.sample.sha256) == name]
+        for name in SPLIT_NAMES
+    }
+    if not parts["train"] or not parts["val"]:
+        raise DataError(
+            f"the split left {len(parts['train'])} training and {len(parts['val'])} validation "
+            "images; label more images"
+        )
+    return parts

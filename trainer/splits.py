@@ -258,19 +258,7 @@ def make_split(
     ``round(1 / fraction)`` folds (test first, then the gate slice, then val out of the rest).
     """
     n = len(shas)
-    if not (len(labels) == len(hashes) == n):
-        raise SplitError("shas, labels and hashes must have the same length")
-    if len(set(shas)) != n:
-        raise SplitError("duplicate SHA-256 values: deduplicate samples before splitting")
-    held = val_fraction + test_fraction + gate_fraction
-    if not 0 < val_fraction < 1 or not 0 <= test_fraction < 1 or not 0 <= gate_fraction < 1:
-        raise SplitError(
-            f"bad fractions val={val_fraction} gate={gate_fraction} test={test_fraction}"
-        )
-    if held >= 1:
-        raise SplitError(f"val, gate and test fractions add up to {held:g}: nothing left to train")
-    if n < 3:
-        raise SplitError(f"need at least 3 images to split, got {n}")
+    _check_split_inputs(shas, labels, hashes, val_fraction, test_fraction, gate_fraction)
     group_ids = np.array(group_near_duplicates(hashes, threshold))
     y = np.array(labels)
     names = np.full(n, "train", dtype=object)
@@ -301,6 +289,31 @@ def make_split(
     if missing:
         log.warning("validation split has no images of %s (too few groups)", missing)
     return split
+
+
+def _check_split_inputs(
+    shas: Sequence[str],
+    labels: Sequence[str],
+    hashes: Sequence[tuple[int, int]],
+    val_fraction: float,
+    test_fraction: float,
+    gate_fraction: float,
+) -> None:
+    """Refuse inputs that cannot make a sound split, before any grouping work is done."""
+    n = len(shas)
+    if not (len(labels) == len(hashes) == n):
+        raise SplitError("shas, labels and hashes must have the same length")
+    if len(set(shas)) != n:
+        raise SplitError("duplicate SHA-256 values: deduplicate samples before splitting")
+    held = val_fraction + test_fraction + gate_fraction
+    if not 0 < val_fraction < 1 or not 0 <= test_fraction < 1 or not 0 <= gate_fraction < 1:
+        raise SplitError(
+            f"bad fractions val={val_fraction} gate={gate_fraction} test={test_fraction}"
+        )
+    if held >= 1:
+        raise SplitError(f"val, gate and test fractions add up to {held:g}: nothing left to train")
+    if n < 3:
+        raise SplitError(f"need at least 3 images to split, got {n}")
 
 
 def _warn_group_label_mix(groups: np.ndarray, y: np.ndarray, shas: Sequence[str]) -> None:

@@ -19,13 +19,14 @@ from typing import Any
 
 import torch
 
-from engine.device import select_device
+from engine.checkpoint import ModelMeta
+from engine.device import DeviceChoice, select_device
 from engine.paths import user_data_dir
 from trainer.bn import freeze_backbone, frozen_block_count, recalibrate_bn, reestimate_bn
-from trainer.data import DataError, TrainDataset
+from trainer.data import DataError, Sample, Skipped, TrainDataset
 from trainer.finish import finish
-from trainer.fit import FitConfig, fit, seed_everything
-from trainer.prepare import SplitRequest, gather, prepare
+from trainer.fit import FitConfig, FitResult, fit, seed_everything
+from trainer.prepare import Prepared, SplitRequest, gather, prepare
 from trainer.progress import Reporter, StopControl, StoppedEarly
 from trainer.splits import DEFAULT_THRESHOLD
 from trainer.start import start_model
@@ -154,13 +155,7 @@ def _run(
     seed_everything(cfg.seed)
     choice = select_device(opts.device)
     device = choice.device
-    reporter.emit("stage", stage="scan", message="finding labelled images")
-    samples, skipped, per_source = gather(
-        opts.data_dirs, store if opts.from_store else None, opts.classes
-    )
-    classes = sorted({s.label for s in samples})
-    if len(classes) < 2:
-        raise DataError(f"need labelled images of at least 2 classes, found {classes or 'none'}")
+    samples, skipped, per_source, classes = _gather_labelled(opts, store, reporter)
     current = current_model_path(store, opts.init)
     model, meta, start_desc = start_model(
         opts.init, classes, cfg.seed, active_path=current[0], input_size=opts.input_size
@@ -168,6 +163,62 @@ def _run(
     parent_hash = meta.content_hash or None
     model.to(device)
     record = opts.split_file or (store_split_path(store) if opts.from_store else None)
+    data = _prepare_data(opts, samples, skipped, per_source, meta, record, run_dir, reporter, stop)
+    _announce_start(reporter, run_dir, choice, data, cfg, start_desc)
+    bn_mode = _prepare_model(model, opts, data, device, reporter, stop)
+    params = _run_params(opts, model, meta, start_desc, parent_hash, bn_mode, device)
+    data_summary = _data_summary(per_source, data, record)
+    ck_meta = _checkpoint_meta(meta, opts, parent_hash, params, start_desc)
+    result = _fit_best(model, data, cfg, device, run_dir, ck_meta, reporter, stop)
+    report = finish(
+        model=model,
+        ck_meta=ck_meta,
+        data=data,
+        result=result,
+        run_dir=run_dir,
+        device=device,
+        reporter=reporter,
+        store=store,
+        current=current,
+        register=opts.register,
+        promote_metric=opts.promote_metric,
+        force_promote=opts.force_promote,
+        params=params,
+        data_summary=data_summary,
+        min_delta=opts.min_delta,
+        activate=opts.activate,
+    )
+    _announce_done(reporter, result, report, run_dir, t0)
+    return report
+
+
+def _gather_labelled(
+    opts: TrainOptions, store: Any, reporter: Reporter
+) -> tuple[list[Sample], list[Skipped], dict[str, int], list[str]]:
+    """The run's labelled images and their classes; a run needs at least two to learn."""
+    reporter.emit("stage", stage="scan", message="finding labelled images")
+    samples, skipped, per_source = gather(
+        opts.data_dirs, store if opts.from_store else None, opts.classes
+    )
+    classes = sorted({s.label for s in samples})
+    if len(classes) < 2:
+        raise DataError(f"need labelled images of at least 2 classes, found {classes or 'none'}")
+    return samples, skipped, per_source, classes
+
+
+def _prepare_data(
+    opts: TrainOptions,
+    samples: list[Sample],
+    skipped: list[Skipped],
+    per_source: dict[str, int],
+    meta: ModelMeta,
+    record: Path | None,
+    run_dir: Path,
+    reporter: Reporter,
+    stop: StopControl,
+) -> Prepared:
+    """Decode and split the images as the options ask, recording the split in ``record``."""
+    cfg = opts.fit
     request = SplitRequest(
         record,
         opts.val_fraction,
@@ -176,7 +227,7 @@ def _run(
         opts.hash_threshold,
         gate_fraction=opts.gate_fraction,
     )
-    data = prepare(
+    return prepare(
         samples,
         skipped,
         per_source,
@@ -189,12 +240,23 @@ def _run(
         augmentation=opts.augmentation,
         eval_batch=max(cfg.batch_size, 32),
     )
+
+
+def _announce_start(
+    reporter: Reporter,
+    run_dir: Path,
+    choice: DeviceChoice,
+    data: Prepared,
+    cfg: FitConfig,
+    start_desc: str,
+) -> None:
+    """Emit the ``start`` event (sizes, device, start model) and its line for people."""
     n_train = len(data.train_set)
     steps = n_train // cfg.batch_size + (n_train % cfg.batch_size > 1)
     reporter.emit(
         "start",
         run_dir=run_dir,
-        device=str(device),
+        device=str(choice.device),
         device_reason=choice.reason,
         classes=data.classes,
         n_train=n_train,
@@ -213,15 +275,37 @@ def _run(
         f"test {len(data.parts['test'])}"
     )
 
+
+def _prepare_model(
+    model: torch.nn.Module,
+    opts: TrainOptions,
+    data: Prepared,
+    device: torch.device,
+    reporter: Reporter,
+    stop: StopControl,
+) -> str:
+    """Set BatchNorm up for training, then freeze the backbone; returns the BN mode used."""
     bn_mode = opts.bn
     if bn_mode == "auto":
         bn_mode = "recalibrate" if opts.init == "random" else "preserve"
     reporter.emit("stage", stage="bn", message=f"BatchNorm statistics: {bn_mode}")
     stop.check("before training")
-    prepare_bn(model, bn_mode, data.train_set, cfg.seed, device)
+    prepare_bn(model, bn_mode, data.train_set, opts.fit.seed, device)
     freeze_backbone(model, opts.freeze)
+    return bn_mode
 
-    params = {
+
+def _run_params(
+    opts: TrainOptions,
+    model: torch.nn.Module,
+    meta: ModelMeta,
+    start_desc: str,
+    parent_hash: str | None,
+    bn_mode: str,
+    device: torch.device,
+) -> dict[str, Any]:
+    """How the model was trained, as recorded in its file, the report and the store."""
+    return {
         "init": start_desc,
         "parent": parent_hash,
         "freeze": opts.freeze,
@@ -231,9 +315,15 @@ def _run(
         "augmentation": opts.augmentation,
         "device": str(device),
         "input_size": meta.input_size,
-        **{f"fit_{k}": v for k, v in dataclasses.asdict(cfg).items()},
+        **{f"fit_{k}": v for k, v in dataclasses.asdict(opts.fit).items()},
     }
-    data_summary = {
+
+
+def _data_summary(
+    per_source: dict[str, int], data: Prepared, record: Path | None
+) -> dict[str, Any]:
+    """What the run was trained and validated on (the split's members by SHA-256 included)."""
+    return {
         "sources": per_source,
         "classes": data.classes,
         "counts": data.counts,
@@ -244,7 +334,17 @@ def _run(
         "val_sha256": data.split.members("val"),
         "gate_sha256": data.split.members("gate"),
     }
-    ck_meta = dataclasses.replace(
+
+
+def _checkpoint_meta(
+    meta: ModelMeta,
+    opts: TrainOptions,
+    parent_hash: str | None,
+    params: dict[str, Any],
+    start_desc: str,
+) -> ModelMeta:
+    """The metadata the best checkpoint is written with (metrics and temperature come later)."""
+    return dataclasses.replace(
         meta,
         name=opts.name or f"finetune-{stamp()}",
         parent=parent_hash,
@@ -255,6 +355,19 @@ def _run(
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         description=f"fine-tuned from {start_desc}",
     )
+
+
+def _fit_best(
+    model: torch.nn.Module,
+    data: Prepared,
+    cfg: FitConfig,
+    device: torch.device,
+    run_dir: Path,
+    ck_meta: ModelMeta,
+    reporter: Reporter,
+    stop: StopControl,
+) -> FitResult:
+    """Train, then load the best validated state into ``model`` (an error when there is none)."""
     result = fit(
         model,
         data.train_set,
@@ -274,24 +387,13 @@ def _run(
         reporter.emit("stopping", reason=result.stop_reason)
     model.load_state_dict(result.best_state)
     model.eval()
-    report = finish(
-        model=model,
-        ck_meta=ck_meta,
-        data=data,
-        result=result,
-        run_dir=run_dir,
-        device=device,
-        reporter=reporter,
-        store=store,
-        current=current,
-        register=opts.register,
-        promote_metric=opts.promote_metric,
-        force_promote=opts.force_promote,
-        params=params,
-        data_summary=data_summary,
-        min_delta=opts.min_delta,
-        activate=opts.activate,
-    )
+    return result
+
+
+def _announce_done(
+    reporter: Reporter, result: FitResult, report: dict[str, Any], run_dir: Path, t0: float
+) -> None:
+    """Emit the final ``done`` event: status, model, metrics and what registration did."""
     registered = report.get("registered")
     reporter.emit(
         "done",
@@ -306,7 +408,6 @@ def _run(
         promotion=report["promotion"],
         elapsed_s=round(time.monotonic() - t0, 1),
     )
-    return report
 
 
 def _brief(report: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -162,7 +162,12 @@ def cv_section(summary: dict[str, Any]) -> list[str]:
             f"confidence is below {chosen['min_confidence']} or P(Mpox) > {chosen['mpox_above']} "
             f"(out of fold: {chosen['referred']:.0%} referred, Mpox sensitivity "
             f"{chosen['mpox_sensitivity']:.3f}, specificity {chosen['mpox_specificity']:.3f}, "
-            f"unreferred accuracy {chosen['unreferred_accuracy']:.3f}).",
+            f"unreferred accuracy {chosen['unreferred_accuracy']:.3f})."
+            + (
+                ""
+                if summary["referral"].get("criteria_met", True)
+                else " No rule on the grid kept both promises: this is the closest one."
+            ),
         ]
     return lines + [""]
 

@@ -48,19 +48,26 @@ def test_chosen_rule_keeps_both_promises_with_fewest_referrals() -> None:
     y = [k for k in (0, 1, 3) for _ in range(30)] + [2] * 27 + [3] * 6
     result = choose_rule(y, probs, CLASSES)
     chosen = result["chosen"]
-    assert chosen["mpox_sensitivity"] >= 0.97
-    assert chosen["unreferred_accuracy"] >= 0.97
+    assert result["criteria_met"] is True
+    assert chosen["mpox_sensitivity"] >= 0.95
+    assert chosen["unreferred_accuracy"] >= 0.95
     assert chosen["mpox_above"] == 0.1
     assert chosen["referred"] == pytest.approx(33 / 123)
     # no rule that keeps both promises refers fewer photos
     assert all(
         r["referred"] >= chosen["referred"]
         for r in result["table"]
-        if r["mpox_sensitivity"] >= 0.97 and r["unreferred_accuracy"] >= 0.97
+        if r["mpox_sensitivity"] >= 0.95 and r["unreferred_accuracy"] >= 0.95
     )
 
 
-def test_no_rule_when_the_promises_cannot_be_kept() -> None:
-    probs = _probs([(0, 0.99)] * 10)
-    y = [2] * 10  # every Mpox photo called Chickenpox with certainty
-    assert choose_rule(y, probs, CLASSES)["chosen"] is None
+def test_closest_rule_when_the_promises_cannot_be_kept() -> None:
+    # half the Mpox photos called Chickenpox with certainty: no rule refers them
+    probs = np.vstack([_probs([(0, 0.99)] * 10), _probs([(2, 0.9)] * 10), _probs([(3, 0.6)] * 5)])
+    y = [2] * 20 + [3] * 5
+    result = choose_rule(y, probs, CLASSES)
+    assert result["criteria_met"] is False
+    chosen = result["chosen"]
+    assert chosen["mpox_sensitivity"] == pytest.approx(0.5)  # only the 10 seen as Mpox
+    best = max(min(r["mpox_sensitivity"], r["unreferred_accuracy"]) for r in result["table"])
+    assert min(chosen["mpox_sensitivity"], chosen["unreferred_accuracy"]) == best

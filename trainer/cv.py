@@ -216,7 +216,7 @@ def final(data: Path, split_file: Path, out: Path, recipe: str | None = None) ->
     epochs = int(statistics.median(summary["recipes"][recipe]["best_epochs"]))
     opts = _options(recipe, data, split_file, out / "final", epochs)
     opts.fit = dataclasses.replace(opts.fit, keep_last=True)
-    opts.name = "poxscreen-msid"
+    opts.name = "poxscreen-msid-v2"
     return run_training(opts, Reporter(bar=False))
 
 

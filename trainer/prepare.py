@@ -158,8 +158,8 @@ def prepare(
     decoded, bad = decode_samples(samples, cache_size_for(meta), phash_pair, progress)
     split, added = split_decoded(decoded, request, reporter)
     split.save(run_dir / "split.json")
-    if request.record is not None:
-        split.save(request.record)
+    if request.record is not None and (added or not request.record.exists()):
+        split.save(request.record)  # a recorded split is rewritten only when it grew
     parts = _split_parts(decoded, split)
     index = {c: i for i, c in enumerate(classes)}
     train_set = TrainDataset(parts["train"], index, train_transform(meta, augment, augmentation))

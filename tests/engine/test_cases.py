@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.cases import EXTRA_COLUMNS, collect_cases, csv_columns, export_cases_csv
+from engine.referral import ReferralRule
 from engine.screening import csv_header
 from engine.store import REFER, ReviewFilter
 from tests.engine.cases_setup import CLASSES, screened_store
@@ -73,7 +74,8 @@ def test_referral_rule_flags_probabilities(tmp_path: Path, model_file: Path) -> 
     cases = collect_cases(sc.store, sc.run_id, referral=lambda p: p["Monkeypox"] > 0.5).cases
     flagged = {Path(c.path).name for c in cases if c.referral}
     assert flagged == {"case_2.jpg"}  # the only image with Monkeypox on top (0.65)
-    # by default the store's own rule: below 0.7 confidence, or P(Mpox) above 0.3
+    # by default the store's own rule (here set to: below 0.7 confidence, or P(Mpox) above 0.3)
+    sc.store.set_referral_rule(ReferralRule(min_confidence=0.7, mpox_above=0.3), who="dr a")
     rule = sc.store.referral_rule()
     default = {c.name: c.referral for c in collect_cases(sc.store, sc.run_id).cases if c.top_class}
     assert default == {c.name: rule.flags(c.probabilities) for c in cases if c.top_class}

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
+from engine.referral import DEFAULT_REFERRAL_RULE
 from engine.store import Store
 from tests.engine.store.conftest import CLASSES, MODEL_A, MODEL_B, make_photo, probs_for, sha_of
 
@@ -138,9 +139,11 @@ def test_redo_and_the_referral_rule_from_the_command_line(
     code, _, err = _run(capsys, "redo", str(photo), "--who", "dr a", "--db", db)
     assert code == 2 and "no undone label" in err
     code, out, _ = _run(capsys, "referral", "--db", db)
-    assert code == 0 and "below 0.7" in out and "above 0.3" in out
+    default = DEFAULT_REFERRAL_RULE
+    assert code == 0
+    assert f"below {default.min_confidence}" in out and f"above {default.mpox_above}" in out
     code, out, _ = _run(capsys, "referral", "set", "--mpox-above", "0.15", "--db", db)
-    assert code == 0 and "below 0.7" in out and "above 0.15" in out
+    assert code == 0 and f"below {default.min_confidence}" in out and "above 0.15" in out
     code, _, err = _run(capsys, "referral", "set", "--min-confidence", "2", "--db", db)
     assert code == 2 and "min_confidence must be within [0, 1]" in err
     with Store.open(db_path) as store:

@@ -48,8 +48,9 @@ evaluate: $(VENV)/.dev
 
 ## make train-default [FOLDS=5] [CV=runs/cv]: choose the default model's recipe by grouped k-fold
 ## cross-validation (resumable: finished folds are kept), train it on the recorded split, fit its
-## out-of-scope guard, and write its model card to $(CV)/final/MODEL_CARD.md. Copying the result
-## over resources/models/default.safetensors is a deliberate, reviewed step.
+## out-of-scope guard, write its model card to $(CV)/final/MODEL_CARD.md and put it to the app's
+## promotion gate against the shipped model ($(CV)/final/gate.json). Copying the result over
+## resources/models/default.safetensors is a deliberate, reviewed step, taken only if it passes.
 FOLDS ?= 5
 # the desktop's training child gets the same (engine.training.CHILD_ENV): glibc keeps freed
 # activations instead of unmapping them every step (~25% faster on CPU)
@@ -60,6 +61,7 @@ train-default: $(VENV)/.dev
 	$(TRAIN_ENV) $(PY) -m trainer.cv final --data "$(DATA)" --split resources/models/msid_split.json --folds $(FOLDS) --out "$(CV)"
 	$(PY) -m trainer evaluate "$(CV)/final/model.safetensors" "$(DATA)" --split resources/models/msid_split.json --subset test --out "$(CV)/final/evaluation"
 	$(PY) -m trainer.model_card "$(CV)/final/model.safetensors" "$(CV)/final/evaluation/report.json" "$(CV)/final/MODEL_CARD.md" --split resources/models/msid_split.json --notes resources/models/selection_notes.md --cv "$(CV)/cv_summary.json"
+	$(PY) -m trainer.cv gate --data "$(DATA)" --split resources/models/msid_split.json --out "$(CV)"
 
 ## make guard-default: refit the shipped model's out-of-scope guard from its recorded split
 guard-default: $(VENV)/.dev

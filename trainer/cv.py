@@ -11,6 +11,7 @@ whose report exists is not repeated, so the folds can be spread over sessions (o
     python -m trainer.cv run --data DIR --split resources/models/msid_split.json --out runs/cv
     python -m trainer.cv summary --out runs/cv
     python -m trainer.cv final --data DIR --split resources/models/msid_split.json --out runs/cv
+    python -m trainer.cv gate --data DIR --split resources/models/msid_split.json --out runs/cv
 
 ``final`` trains the chosen recipe on the recorded train part for the median best epoch of its
 folds (the last epoch is kept), with the recorded validation part as the calibration and gate
@@ -220,10 +221,36 @@ def final(data: Path, split_file: Path, out: Path, recipe: str | None = None) ->
     return run_training(opts, Reporter(bar=False))
 
 
+def gate(data: Path, split_file: Path, out: Path, incumbent: Path) -> dict[str, Any]:
+    """The app's own promotion gate (``trainer.promote.decide``): the final model against the
+    model it would replace, both scored on the recorded validation part (the calibration and
+    gate part). Written to ``<out>/final/gate.json``; replacing the shipped file stays a person's
+    step, taken only when the gate passes."""
+    from engine.checkpoint import read_meta
+    from trainer.evaluate import evaluate_folder
+    from trainer.promote import decide
+
+    scores = {}
+    for name, model in (("final", out / "final" / "model.safetensors"), ("incumbent", incumbent)):
+        report = evaluate_folder(
+            model, [data], out / "final" / f"gate-{name}", split_file=split_file, subset="val"
+        )
+        scores[name] = report["metrics"]
+    decision = decide(scores["final"], scores["incumbent"], read_meta(incumbent).version)
+    record = {
+        "incumbent": str(incumbent),
+        "final": {k: scores["final"].get(k) for k in ("n", "accuracy", "macro_f1")},
+        "incumbent_scores": {k: scores["incumbent"].get(k) for k in ("n", "accuracy", "macro_f1")},
+        "decision": decision.gate(),
+    }
+    atomic_write_text(out / "final" / "gate.json", json.dumps(record, indent=1))
+    return record
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: run | summary | final (see the module docstring)."""
     p = argparse.ArgumentParser(prog="python -m trainer.cv", description=__doc__.splitlines()[0])
-    p.add_argument("command", choices=("run", "summary", "final"))
+    p.add_argument("command", choices=("run", "summary", "final", "gate"))
     p.add_argument("--data", type=Path, default=Path("../shared/datasets/msid"))
     p.add_argument("--split", type=Path, default=Path("resources/models/msid_split.json"))
     p.add_argument("--out", type=Path, default=Path("runs/cv"))
@@ -232,6 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only-folds", nargs="+", type=int, help="run just these folds (resumable)")
     p.add_argument("--epochs", type=int, help="override the recipes' epoch limit (quick runs)")
     p.add_argument("--recipe", help="final: train this recipe instead of the chosen one")
+    p.add_argument(
+        "--incumbent",
+        type=Path,
+        default=Path("resources/models/default.safetensors"),
+        help="gate: the model the final one would replace",
+    )
     p.add_argument("--threads", type=int, help="CPU threads for this process (default: torch's)")
     a = p.parse_args(argv)
     if a.threads:
@@ -243,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
         a.command = "summary"
     if a.command == "summary":
         print(json.dumps(summarise(a.out), indent=1))
+    elif a.command == "gate":
+        record = gate(a.data, a.split, a.out, a.incumbent)
+        verdict = "passes" if record["decision"]["passed"] else "does not pass"
+        print(f"final model {verdict} the gate: {record['decision']['reason']}")
     else:
         report = final(a.data, a.split, a.out, a.recipe)
         print(f"final model: {report['model']} ({report['version']})")

@@ -16,6 +16,7 @@ from tests.trainer.conftest import RecordingReporter, TrainedRun, quick_options
 from trainer.cv import RECIPES, fold_splits, summarise
 from trainer.fit import FitConfig, make_scheduler
 from trainer.guard import GuardError, extract_features, fit_guard, guard_threshold
+from trainer.promote import MIN_GATE_IMAGES
 from trainer.splits import Split
 from trainer.thresholds import choose_rule
 from trainer.train import run_training
@@ -159,3 +160,30 @@ def test_guard_threshold_keeps_boundary_photos_on_their_side() -> None:
     t = guard_threshold(raw, 0.95)
     assert np.mean(raw <= t) >= 0.95 and 39.0 < t < 40.0
     assert np.mean(raw * (1 + 1e-6) <= t) == np.mean(raw <= t)  # rounding moves nobody
+
+
+def test_gate_compares_final_and_incumbent_on_the_validation_part(
+    tmp_path: Path, trained_run: TrainedRun
+) -> None:
+    import shutil
+
+    from trainer.cv import gate
+
+    run_dir = Path(trained_run.report["run_dir"])
+    (tmp_path / "final").mkdir()
+    shutil.copy(trained_run.report["model"], tmp_path / "final" / "model.safetensors")
+    split = run_dir / "split.json"
+    n_val = sum(1 for p in Split.load(split).assignment.values() if p == "val")
+    # the trained model against its untrained start: it scores higher, but ~22 photos are
+    # too few for the gate to decide (MIN_GATE_IMAGES), so only a forced promotion would do
+    record = gate(trained_run.data, split, tmp_path, trained_run.untrained)
+    assert record["final"]["n"] == n_val == record["incumbent_scores"]["n"] < MIN_GATE_IMAGES
+    assert record["final"]["macro_f1"] > record["incumbent_scores"]["macro_f1"]
+    assert record["decision"]["passed"] is False and "gate photos" in record["decision"]["reason"]
+    assert json.loads((tmp_path / "final" / "gate.json").read_text()) == record
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("trainer.promote.MIN_GATE_IMAGES", 5)
+        assert gate(trained_run.data, split, tmp_path, trained_run.untrained)["decision"]["passed"]
+        shutil.copy(trained_run.untrained, tmp_path / "final" / "model.safetensors")
+        reverse = gate(trained_run.data, split, tmp_path, Path(trained_run.report["model"]))
+        assert reverse["decision"]["passed"] is False

@@ -164,6 +164,9 @@ def _add_train_fit(p: argparse.ArgumentParser) -> None:
         "--ema", type=float, default=0.0, help="EMA decay of the weights (e.g. 0.99; 0 = off)"
     )
     p.add_argument("--warmup", type=int, default=0, help="linear warm-up epochs")
+    p.add_argument(
+        "--mix", type=float, default=0.0, help="share of batches mixed by MixUp or CutMix (0-1)"
+    )
     p.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)}, cuda:N")
     p.add_argument("--input-size", type=int, help="override the model's input size")
     p.add_argument("--seed", type=int, default=0)
@@ -283,6 +286,7 @@ def train_options(args: argparse.Namespace) -> Any:
         label_smoothing=args.label_smoothing,
         ema_decay=args.ema,
         warmup_epochs=args.warmup,
+        mix=args.mix,
     )
     return TrainOptions(
         data_dirs=list(args.data),

@@ -53,6 +53,7 @@ class FitConfig:
     ema_decay: float = 0.0  # 0: off; else validate and keep an exponential moving average
     warmup_epochs: int = 0  # linear warm-up before the constant or cosine schedule
     keep_last: bool = False  # keep the last epoch (an epoch count chosen by cross-validation)
+    mix: float = 0.0  # share of batches mixed: MixUp (alpha 0.2) or CutMix (alpha 1), half each
 
     def validate(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
@@ -67,6 +68,8 @@ class FitConfig:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if not 0 <= self.label_smoothing < 1 or not 0 <= self.ema_decay < 1:
             raise ValueError("label smoothing and EMA decay must be in [0, 1)")
+        if not 0 <= self.mix <= 1:
+            raise ValueError("mix (the share of mixed batches) must be in [0, 1]")
         if self.warmup_epochs < 0 or (self.warmup_epochs and self.schedule == "plateau"):
             raise ValueError("warm-up needs a constant or cosine schedule and >= 0 epochs")
 
@@ -199,6 +202,8 @@ class _Loop:
     bad_epochs: int = 0
     step_times: list[float] = field(default_factory=list)
     epoch_overhead: list[float] = field(default_factory=list)
+    mixer: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None
+    classes: int = 0
 
 
 def fit(
@@ -271,7 +276,31 @@ def _make_loop(
     scheduler = make_scheduler(optimizer, config)
     ema = make_ema(model, config)
     scored = ema.module if ema is not None else model
-    return _Loop(loader, len(loader), weight, optimizer, scheduler, ema, scored)
+    loop = _Loop(loader, len(loader), weight, optimizer, scheduler, ema, scored)
+    loop.mixer, loop.classes = make_mixer(config, k), k
+    return loop
+
+
+def make_mixer(config: FitConfig, k: int) -> Callable[..., Any] | None:
+    """Batch mixing (torchvision's MixUp / CutMix on ``config.mix`` of the batches), or None.
+    Small data sets overfit within a few epochs; mixing is the usual remedy."""
+    if not config.mix:
+        return None
+    from torchvision.transforms import v2
+
+    choice = v2.RandomChoice(
+        [v2.MixUp(alpha=0.2, num_classes=k), v2.CutMix(alpha=1.0, num_classes=k)]
+    )
+    return v2.RandomApply([choice], p=config.mix)
+
+
+def _targets(loop: _Loop, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch and its targets: class indices, or class probabilities when mixing is on
+    (unmixed batches as one-hot, so every batch's loss has the same form)."""
+    if loop.mixer is None:
+        return x, y
+    x, t = loop.mixer(x, y)
+    return x, (t if t.is_floating_point() else F.one_hot(t, loop.classes).to(x.dtype))
 
 
 def _train_epoch(
@@ -294,9 +323,10 @@ def _train_epoch(
         t0 = time.monotonic()
         x = x.to(device, non_blocking=True, memory_format=torch.channels_last)
         y = y.to(device, non_blocking=True)
+        x, target = _targets(loop, x, y)
         loop.optimizer.zero_grad(set_to_none=True)
         loss = F.cross_entropy(
-            model(x), y, weight=loop.weight, label_smoothing=config.label_smoothing
+            model(x), target, weight=loop.weight, label_smoothing=config.label_smoothing
         )
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch} step {step}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from engine.checkpoint import load_model_and_guard
 from engine.paths import resources_dir
@@ -187,3 +188,19 @@ def test_gate_compares_final_and_incumbent_on_the_validation_part(
         shutil.copy(trained_run.untrained, tmp_path / "final" / "model.safetensors")
         reverse = gate(trained_run.data, split, tmp_path, Path(trained_run.report["model"]))
         assert reverse["decision"]["passed"] is False
+
+
+def test_mixed_batches_train_end_to_end(tmp_path: Path, trained_run: TrainedRun) -> None:
+    from trainer.fit import make_mixer
+
+    mixer = make_mixer(FitConfig(mix=1.0), 3)
+    x, y = torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    mixed, target = mixer(x, y)
+    assert target.shape == (4, 3) and torch.allclose(target.sum(1), torch.ones(4))
+    assert make_mixer(FitConfig(), 3) is None
+    with pytest.raises(ValueError, match="mix"):
+        FitConfig(mix=1.5).validate()
+    opts = quick_options(trained_run.data, tmp_path / "run", epochs=2)
+    opts.fit.mix, opts.fit.balance = 1.0, "loss"  # soft targets with class weights
+    report = run_training(opts, RecordingReporter())
+    assert report["params"]["fit_mix"] == 1.0 and report["best_epoch"] in (1, 2)

@@ -12,6 +12,7 @@ whose report exists is not repeated, so the folds can be spread over sessions (o
     python -m trainer.cv summary --out runs/cv
     python -m trainer.cv final --data DIR --split resources/models/msid_split.json --out runs/cv
     python -m trainer.cv gate --data DIR --split resources/models/msid_split.json --out runs/cv
+    python -m trainer.cv flips --out runs/cv [--recipe NAME]   # test-time flips, measured
 
 ``final`` trains the chosen recipe on the recorded train part for the median best epoch of its
 folds (the last epoch is kept), with the recorded validation part as the calibration and gate
@@ -253,10 +254,48 @@ def gate(data: Path, split_file: Path, out: Path, incumbent: Path) -> dict[str, 
     return record
 
 
+def flips(out: Path, recipe: str) -> dict[str, Any]:
+    """Test-time flips, measured on each fold model's held-out photos: validation macro-F1
+    (mean and s.d. over folds) without flips, with the horizontal flip, with all four flips."""
+    import torch
+
+    from engine.checkpoint import load_model
+    from engine.images import load_image
+    from engine.preprocess import make_transform
+    from trainer.metrics import classification_metrics
+
+    scores: dict[str, list[float]] = {"none": [], "horizontal": [], "four": []}
+    for path in sorted((out / recipe).glob("fold*/report.json")):
+        model, meta = load_model(path.parent / "model.safetensors")
+        model.eval()
+        images = json.loads(path.read_text())["splits"]["val"]["images"]
+        transform, size = make_transform(meta), int(meta.input_size)
+        x = torch.stack(
+            [transform(load_image(Path(im["path"]), target_size=size)) for im in images]
+        )
+        y = np.array([meta.classes.index(im["label"]) for im in images])
+        with torch.no_grad():
+            p = [
+                torch.softmax(model(v) / (meta.temperature or 1.0), 1).numpy()
+                for v in (x, x.flip(3), x.flip(2), x.flip(2).flip(3))
+            ]
+        for name, probs in (
+            ("none", p[0]),
+            ("horizontal", (p[0] + p[1]) / 2),
+            ("four", sum(p) / 4),
+        ):
+            scores[name].append(classification_metrics(y, probs, meta.classes)["macro_f1"])
+    return {
+        k: {"mean": statistics.fmean(v), "sd": statistics.stdev(v), "folds": v}
+        for k, v in scores.items()
+        if len(v) > 1
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: run | summary | final (see the module docstring)."""
     p = argparse.ArgumentParser(prog="python -m trainer.cv", description=__doc__.splitlines()[0])
-    p.add_argument("command", choices=("run", "summary", "final", "gate"))
+    p.add_argument("command", choices=("run", "summary", "final", "gate", "flips"))
     p.add_argument("--data", type=Path, default=Path("../shared/datasets/msid"))
     p.add_argument("--split", type=Path, default=Path("resources/models/msid_split.json"))
     p.add_argument("--out", type=Path, default=Path("runs/cv"))
@@ -282,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         a.command = "summary"
     if a.command == "summary":
         print(json.dumps(summarise(a.out), indent=1))
+    elif a.command == "flips":
+        print(json.dumps(flips(a.out, a.recipe or summarise(a.out)["chosen"]), indent=1))
     elif a.command == "gate":
         record = gate(a.data, a.split, a.out, a.incumbent)
         verdict = "passes" if record["decision"]["passed"] else "does not pass"

@@ -204,3 +204,21 @@ def test_mixed_batches_train_end_to_end(tmp_path: Path, trained_run: TrainedRun)
     opts.fit.mix, opts.fit.balance = 1.0, "loss"  # soft targets with class weights
     report = run_training(opts, RecordingReporter())
     assert report["params"]["fit_mix"] == 1.0 and report["best_epoch"] in (1, 2)
+
+
+def test_flips_without_flipping_reproduce_the_folds_validation(
+    tmp_path: Path, trained_run: TrainedRun
+) -> None:
+    import shutil
+
+    from trainer.cv import flips
+
+    for fold in range(2):
+        d = tmp_path / "r" / f"fold{fold}"
+        d.mkdir(parents=True)
+        shutil.copy(trained_run.report["model"], d / "model.safetensors")
+        (d / "report.json").write_text(json.dumps(trained_run.report))
+    result = flips(tmp_path, "r")
+    val_f1 = trained_run.report["splits"]["val"]["metrics"]["macro_f1"]
+    assert result["none"]["folds"] == pytest.approx([val_f1, val_f1])
+    assert set(result) == {"none", "horizontal", "four"}

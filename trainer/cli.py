@@ -152,6 +152,19 @@ def _add_train_fit(p: argparse.ArgumentParser) -> None:
         help="BatchNorm before training: preserve = function-preserving re-estimation "
         "(pretrained starts), recalibrate = plain statistics (random starts); auto picks",
     )
+    _add_train_regularisation(p)
+    p.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)}, cuda:N")
+    p.add_argument("--input-size", type=int, help="override the model's input size")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)"
+    )
+    p.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
+    p.add_argument("--name", help="model name (default: finetune-<time>)")
+
+
+def _add_train_regularisation(p: argparse.ArgumentParser) -> None:
+    """What keeps a small set from being learnt by heart: augmentation, smoothing, EMA, mixing."""
     p.add_argument("--no-augment", action="store_true", help="no online augmentation")
     p.add_argument(
         "--augmentation",
@@ -167,14 +180,6 @@ def _add_train_fit(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--mix", type=float, default=0.0, help="share of batches mixed by MixUp or CutMix (0-1)"
     )
-    p.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)}, cuda:N")
-    p.add_argument("--input-size", type=int, help="override the model's input size")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)"
-    )
-    p.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
-    p.add_argument("--name", help="model name (default: finetune-<time>)")
 
 
 def _add_train_promotion(p: argparse.ArgumentParser) -> None:

@@ -32,6 +32,7 @@ run: $(VENV)/.runtime
 ## make test: lint and run every test
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	OMP_WAIT_POLICY=PASSIVE QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(ARGS)
 
 ## make screen DIR=folder [OUT=results.csv] [ARGS="--device cpu"]
@@ -88,6 +89,7 @@ screenshots: $(VENV)/.dev
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff format --check .
 
 clean:

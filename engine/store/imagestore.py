@@ -56,6 +56,23 @@ class ImageStore:
             return None
         return next(iter(sorted(folder.glob(f"{sha256}.*"))), None)
 
+    def photo_file(self, sha256: str, path: str | None, stored_path: str | None) -> Path:
+        """The one answer to "which file shows this photo": the original where it was screened
+        if it is still there, else the copy kept when it was labelled. Raises FileNotFoundError
+        saying why: the photo was forgotten (neither is known) or both files are gone."""
+        if not path and not stored_path:
+            raise FileNotFoundError(
+                f"{sha256[:12]}: this photo was forgotten; only its fingerprint, predictions "
+                "and label history are kept"
+            )
+        if path and Path(path).is_file():
+            return Path(path)
+        if stored_path:
+            copy = self.path(stored_path)
+            if copy.is_file():
+                return copy
+        raise FileNotFoundError(f"{path or sha256}: file not found (moved or deleted?)")
+
     def put(self, source: str | os.PathLike[str], sha256: str) -> str:
         """Copy ``source`` in unless an identical copy is there; return its relative path.
 

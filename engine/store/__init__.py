@@ -35,7 +35,7 @@ previews and paths removed; hash and history kept), ``check`` (integrity), ``bac
 import os
 
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
-from engine.store._base import IMAGE_STORE_ENV
+from engine.store.database import IMAGE_STORE_ENV
 from engine.store.db import DB_ENV, default_db_path, head_revision, resolve_db_url
 from engine.store.dto import (
     AgreementCounts,
@@ -61,10 +61,10 @@ from engine.store.errors import (
     StoreVersionError,
 )
 from engine.store.export import ExportSummary
-from engine.store.forget import ForgetOutcome
-from engine.store.models import REFER
+from engine.store.forget import ForgetHook, ForgetOutcome
 from engine.store.queries import ReviewFilter
 from engine.store.store import Store
+from engine.store.tables import REFER
 
 
 def open_store(db: str | os.PathLike[str] | None = None) -> Store:
@@ -83,6 +83,7 @@ __all__ = [
     "IMAGE_STORE_ENV",
     "REFER",
     "ExportSummary",
+    "ForgetHook",
     "ForgetOutcome",
     "ImageRecord",
     "LabelEntry",

@@ -28,8 +28,13 @@ GUI: ``review_queue(ReviewFilter(...), limit=100, after=page.next_cursor)``, ``c
 ``referral_rule``, ``set_referral_rule``, ``stats``. Trainer: ``labelled_images``, ``start_training_run``,
 ``update_training_run``, ``register_model``, ``register_model_file``, ``activate_model``,
 ``models``, ``active_model``, ``active_model_path``.
-Exports: ``export_csv``, ``export_imagefolder``. Patient data: ``forget`` (copy, thumbnails,
-previews and paths removed; hash and history kept), ``check`` (integrity), ``backup``.
+Exports: ``export_csv``, ``export_imagefolder``. Patient data: ``forget`` (copy and paths
+removed, hash and history kept; then the ``on_forget`` hooks run, such as
+engine.thumbnails.forget_hook for thumbnails and previews), ``check`` (integrity), ``backup``.
+
+Each method belongs to one repository, reachable by concern as ``store.photos``,
+``store.screening``, ``store.review``, ``store.labels``, ``store.registry``,
+``store.promotion``, ``store.clinic`` and ``store.care``; see engine.store.store.
 """
 
 import os

@@ -1,4 +1,4 @@
-"""Fault-injection fixtures: an isolated data folder for every test (the store tests' own)."""
+"""Fault-injection fixtures: an isolated data folder for every test."""
 
 from __future__ import annotations
 

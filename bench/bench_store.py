@@ -29,7 +29,7 @@ import sqlalchemy
 from sqlalchemy import text
 
 from engine.store import ReviewFilter, Store
-from engine.store.models import Image, LabelEvent, utcnow
+from engine.store.tables import Image, LabelEvent, utcnow
 
 RESULTS = Path(__file__).resolve().parent / "results" / "store.json"
 CLASSES = ["Chickenpox", "Measles", "Monkeypox", "Normal"]

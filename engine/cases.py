@@ -20,7 +20,7 @@ from typing import Any
 from engine.atomic import atomic_path
 from engine.paths import display_path
 from engine.referral import needs_photo_check
-from engine.store import REFER, ReviewFilter, ReviewItem, RunInfo, Store
+from engine.store import REFER, ReviewFilter, ReviewItem, RunInfo, Store, queries
 from engine.store import case_rows as rows
 from engine.store.errors import NotFoundError
 
@@ -125,7 +125,7 @@ def collect_cases(
 
 def _run_raws(store: Store, run_id: int) -> tuple[list[rows.RawCase], int]:
     with store.read() as s:
-        model_id = store._queue_model(s, ReviewFilter(run_id=run_id))
+        model_id = queries.queue_model(s, ReviewFilter(run_id=run_id))
         return rows.run_cases(s, run_id, model_id), model_id
 
 
@@ -142,7 +142,7 @@ def _filter_raws(store: Store, flt: ReviewFilter) -> tuple[list[rows.RawCase], i
     if model_id is None:  # nothing selected: still describe the model the filter reads
         with store.read() as s:
             try:
-                model_id = store._queue_model(s, flt)
+                model_id = queries.queue_model(s, flt)
             except NotFoundError:
                 model_id = None
     return raws, model_id

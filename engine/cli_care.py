@@ -34,7 +34,9 @@ def cmd_forget(args: argparse.Namespace, store: Any) -> int:
             file=sys.stderr,
         )
         return 2
-    outcome = store.forget(args.image)
+    from engine.thumbnails import clean_on_forget
+
+    outcome = clean_on_forget(store).forget(args.image)  # thumbnails and previews go too
     print(
         f"forgot {outcome.sha256[:12]}: {len(outcome.removed)} files removed; kept {outcome.kept}"
     )
@@ -54,8 +56,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from engine.store import StoreError
-    from engine.store._base import default_image_root
     from engine.store.backup import restore
+    from engine.store.database import default_image_root
     from engine.store.db import resolve_db_url, sqlite_file
 
     try:

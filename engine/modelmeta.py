@@ -122,6 +122,14 @@ def identity_hash(weights_hash: str, meta: ModelMeta) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def graph_path(model_path: str | os.PathLike[str], content_hash: str) -> Path:
+    """Where the ONNX graph of the model in ``model_path`` lives: beside it, keyed by its hash.
+    Here, with the model file's layout, so the case store can copy a graph with its model
+    without importing inference code."""
+    p = Path(model_path)
+    return p.with_name(f"{p.stem}.{content_hash[:16]}.onnx")
+
+
 def read_safetensors_header(path: Path) -> dict[str, Any]:
     """The JSON header of a safetensors file, checked against the file size (truncation)."""
     size = path.stat().st_size

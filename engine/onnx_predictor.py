@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.device import DeviceChoice
-from engine.modelmeta import ModelFileError, ModelMeta, read_meta
+from engine.modelmeta import ModelFileError, ModelMeta, graph_path, read_meta
 from engine.pipeline import BatchPredictor
 
 if TYPE_CHECKING:
@@ -42,12 +42,6 @@ class OnnxUnavailable(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
-
-
-def graph_path(model_path: str | os.PathLike[str], content_hash: str) -> Path:
-    """Where the graph of the model in ``model_path`` lives: beside it, keyed by its hash."""
-    p = Path(model_path)
-    return p.with_name(f"{p.stem}.{content_hash[:16]}.onnx")
 
 
 def default_threads() -> int:

@@ -12,18 +12,29 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from PIL import Image
 
 from engine.atomic import atomic_open
+from engine.hashes import SHA256_HEX
 from engine.images import load_preview, sha256_file
 
+if TYPE_CHECKING:
+    from engine.store.forget import ForgetHook, ForgetOutcome
+
+
+class _ForgetSubject(Protocol):
+    @property
+    def on_forget(self) -> list[ForgetHook]: ...
+
+
+_Store = TypeVar("_Store", bound=_ForgetSubject)
+
 DEFAULT_MAX_BYTES = 256 * 2**20
-_SHA = re.compile(r"^[0-9a-f]{64}$")
 _STALE_TMP_S = 3600.0
 
 
@@ -163,6 +174,47 @@ class ThumbnailCache:
 
 def _check_sha(sha256: str) -> str:
     sha = str(sha256).strip().lower()
-    if not _SHA.match(sha):
+    if not SHA256_HEX.match(sha):
         raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
     return sha
+
+
+#: Caches under the data folder that may hold other pictures derived from a photo, keyed by its
+#: SHA-256 (files named ``<sha256>...``).
+PREVIEW_DIRS = ("previews", "explanations")
+
+
+def forget_hook(
+    data_dir: str | os.PathLike[str] | None = None, cache: ThumbnailCache | None = None
+) -> ForgetHook:
+    """A hook for ``Store.on_forget``: when the store forgets a photo, its thumbnails (in the
+    default cache under ``data_dir``, default the user data dir, and in ``cache`` when the caller
+    keeps one elsewhere) and its previews go too, each noted in the forget outcome. The store
+    knows nothing of thumbnails, so whoever shows them registers this."""
+
+    def forget_derived_pictures(sha: str, outcome: ForgetOutcome) -> None:
+        from engine.paths import user_data_dir
+        from engine.store.forget import files_named_for, remove_paths
+
+        root = Path(data_dir) if data_dir is not None else user_data_dir()
+        caches = [ThumbnailCache(root=root / "thumbnails")]
+        if cache is not None and cache.root != caches[0].root:
+            caches.append(cache)
+        targets: list[Path] = []
+        for thumbs in caches:
+            before = list((thumbs.root / sha[:2]).glob(f"{sha}*"))
+            thumbs.forget(sha)
+            outcome.removed += [f for f in before if not f.exists()]
+            targets += files_named_for(sha, thumbs.root)
+        for name in PREVIEW_DIRS:
+            targets += files_named_for(sha, root / name)
+        remove_paths(targets, outcome)
+
+    return forget_derived_pictures
+
+
+def clean_on_forget(store: _Store, cache: ThumbnailCache | None = None) -> _Store:
+    """Register :func:`forget_hook` on ``store`` (anything with an ``on_forget`` list, such as
+    engine.store.Store) and return it: open a store this way wherever thumbnails are shown."""
+    store.on_forget.append(forget_hook(cache=cache))
+    return store

@@ -28,14 +28,19 @@ GUI: ``review_queue(ReviewFilter(...), limit=100, after=page.next_cursor)``, ``c
 ``referral_rule``, ``set_referral_rule``, ``stats``. Trainer: ``labelled_images``, ``start_training_run``,
 ``update_training_run``, ``register_model``, ``register_model_file``, ``activate_model``,
 ``models``, ``active_model``, ``active_model_path``.
-Exports: ``export_csv``, ``export_imagefolder``. Patient data: ``forget`` (copy, thumbnails,
-previews and paths removed; hash and history kept), ``check`` (integrity), ``backup``.
+Exports: ``export_csv``, ``export_imagefolder``. Patient data: ``forget`` (copy and paths
+removed, hash and history kept; then the ``on_forget`` hooks run, such as
+engine.thumbnails.forget_hook for thumbnails and previews), ``check`` (integrity), ``backup``.
+
+Each method belongs to one repository, reachable by concern as ``store.photos``,
+``store.screening``, ``store.review``, ``store.labels``, ``store.registry``,
+``store.promotion``, ``store.clinic`` and ``store.care``; see engine.store.store.
 """
 
 import os
 
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
-from engine.store._base import IMAGE_STORE_ENV
+from engine.store.database import IMAGE_STORE_ENV
 from engine.store.db import DB_ENV, default_db_path, head_revision, resolve_db_url
 from engine.store.dto import (
     AgreementCounts,
@@ -61,10 +66,10 @@ from engine.store.errors import (
     StoreVersionError,
 )
 from engine.store.export import ExportSummary
-from engine.store.forget import ForgetOutcome
-from engine.store.models import REFER
+from engine.store.forget import ForgetHook, ForgetOutcome
 from engine.store.queries import ReviewFilter
 from engine.store.store import Store
+from engine.store.tables import REFER
 
 
 def open_store(db: str | os.PathLike[str] | None = None) -> Store:
@@ -83,6 +88,7 @@ __all__ = [
     "IMAGE_STORE_ENV",
     "REFER",
     "ExportSummary",
+    "ForgetHook",
     "ForgetOutcome",
     "ImageRecord",
     "LabelEntry",

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from engine.atomic import TEMP_PREFIX, atomic_path, atomic_write_text, os_cause
-from engine.store.db import _inspect_sqlite_file
+from engine.store.db import inspect_sqlite_file
 from engine.store.errors import StoreError, StoreWriteError
 from engine.store.health import sqlite_check
 
@@ -111,7 +111,7 @@ def restore(backup_folder: Path, db_file: Path, image_root: Path) -> Path | None
     source = backup_folder / DB_NAME
     if not source.is_file():
         raise StoreError(f"{backup_folder}: not a PoxScreen backup (no {DB_NAME})")
-    _inspect_sqlite_file(source)  # refuses foreign or newer databases
+    inspect_sqlite_file(source)  # refuses foreign or newer databases
     problems = sqlite_check(source, full=True)
     if problems:
         raise StoreError(f"{source}: the backup is damaged ({'; '.join(problems[:2])})")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine.paths import path_from_text
 from engine.store.labels import replay
-from engine.store.models import Image, LabelEvent, ModelVersion, Prediction, RunItem
+from engine.store.tables import Image, LabelEvent, ModelVersion, Prediction, RunItem
 
 _CHUNK = 500  # ids per IN (...) clause: far below SQLite's variable limit
 

@@ -186,7 +186,7 @@ def sqlite_cause(path: Path, exc: BaseException) -> str:
     return message
 
 
-def _inspect_sqlite_file(path: Path) -> SchemaState:
+def inspect_sqlite_file(path: Path) -> SchemaState:
     """Read tables and the Alembic revision of an SQLite file without writing to it."""
     with path.open("rb") as f:
         header = f.read(len(SQLITE_MAGIC))
@@ -341,7 +341,7 @@ def open_engine(
     if path is not None:
         if path.is_dir():
             raise StoreError(f"{path}: is a folder; --db needs a database file")
-        state = _inspect_sqlite_file(path) if path.exists() else SchemaState(None, ())
+        state = inspect_sqlite_file(path) if path.exists() else SchemaState(None, ())
         if not path.exists():
             _check_new_file(path, create)
         engine = create_store_engine(url)

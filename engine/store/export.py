@@ -24,7 +24,7 @@ from engine.atomic import WriteFailed, atomic_open, write_failed
 from engine.paths import display_path, path_from_text
 from engine.store.errors import StoreError, StoreWriteError
 from engine.store.imagestore import ImageStore, file_ext
-from engine.store.models import REFER, Image, ModelVersion, Prediction, Run, RunItem
+from engine.store.tables import REFER, Image, ModelVersion, Prediction, Run, RunItem
 
 _UNSAFE = re.compile(r"[^\w\-. ]+")
 

@@ -1,22 +1,25 @@
 """Forgetting a case: a photo's pixels leave the data folder, its audit history stays.
 
-``Store.forget`` (and ``poxscreen forget IMAGE``) deletes the image-store copy, every cached
-thumbnail and preview, and the original's last known path (file names often carry a patient's
-name); the database keeps the SHA-256, the predictions and the label events, so the audit trail
-still says what was decided, by whom and when -- never what the photo looked like.
+``Store.forget`` (and ``poxscreen forget IMAGE``) deletes the image-store copy and the original's
+last known path (file names often carry a patient's name), then calls its ``on_forget`` hooks so
+the layers that made thumbnails and previews delete theirs; the database keeps the SHA-256, the
+predictions and the label events, so the audit trail still says what was decided, by whom and
+when -- never what the photo looked like.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.store.imagestore import ImageStore
 
-THUMBNAILS_DIR = "thumbnails"
-#: Caches under the data folder that may hold derived pictures keyed by SHA-256.
-PREVIEW_DIRS = (THUMBNAILS_DIR, "previews", "explanations")
+#: Called after the database forgot a photo, with its SHA-256 and the outcome to add the files
+#: it removed (or could not remove) to. The layer that made derived pictures of the photo
+#: (thumbnails, previews) registers one: see engine.thumbnails.forget_hook.
+ForgetHook = Callable[[str, "ForgetOutcome"], None]
 
 
 @dataclass
@@ -29,19 +32,7 @@ class ForgetOutcome:
     kept: str = "hash, predictions and label history"
 
 
-def _forget_thumbnails(sha: str, data_dir: Path) -> list[Path]:
-    """Thumbnails through engine.thumbnails when present, else by its documented layout
-    ``<data dir>/thumbnails/<sha[:2]>/<sha256>-<size>.jpg``; returns the files it held."""
-    files = list((data_dir / THUMBNAILS_DIR / sha[:2]).glob(f"{sha}*"))
-    try:
-        from engine.thumbnails import ThumbnailCache
-    except ImportError:  # a build without the thumbnail cache: files deleted below
-        return files
-    ThumbnailCache(root=data_dir / THUMBNAILS_DIR).forget(sha)
-    return files
-
-
-def _named_for(sha: str, root: Path) -> list[Path]:
+def files_named_for(sha: str, root: Path) -> list[Path]:
     """Every file under ``root`` whose name starts with the hash (any cache layout)."""
     if not root.is_dir():
         return []
@@ -51,18 +42,8 @@ def _named_for(sha: str, root: Path) -> list[Path]:
     return found
 
 
-def remove_files(sha: str, images: ImageStore, data_dir: Path, stored: str | None) -> ForgetOutcome:
-    """Delete the copy, thumbnails and previews of the photo with this hash."""
-    outcome = ForgetOutcome(sha)
-    targets: list[Path] = []
-    if stored:
-        targets.append(images.path(stored))
-    thumbnails = _forget_thumbnails(sha, data_dir)
-    outcome.removed += [f for f in thumbnails if not f.exists()]
-    targets += [f for f in thumbnails if f.exists()]
-    for name in PREVIEW_DIRS:
-        targets += _named_for(sha, data_dir / name)
-    targets += _named_for(sha, images.root / sha[:2] / sha[2:4])
+def remove_paths(targets: Iterable[Path], outcome: ForgetOutcome) -> None:
+    """Delete each file once, noting it in ``removed``, or with the reason in ``failed``."""
     for target in dict.fromkeys(targets):
         try:
             target.unlink()
@@ -72,4 +53,26 @@ def remove_files(sha: str, images: ImageStore, data_dir: Path, stored: str | Non
             outcome.failed.append(f"{target}: {exc.strerror or exc}")
             continue
         outcome.removed.append(target)
+
+
+def remove_store_files(sha: str, images: ImageStore, stored: str | None) -> ForgetOutcome:
+    """Delete the image store's copy of the photo with this hash (and any file named for it in
+    its folder of the image store)."""
+    outcome = ForgetOutcome(sha)
+    targets: list[Path] = []
+    if stored:
+        targets.append(images.path(stored))
+    targets += files_named_for(sha, images.root / sha[:2] / sha[2:4])
+    remove_paths(targets, outcome)
+    return outcome
+
+
+def run_hooks(hooks: Iterable[ForgetHook], outcome: ForgetOutcome) -> ForgetOutcome:
+    """Let each subscriber remove its derived pictures; a file-system error it raises is noted
+    in ``failed`` (the database has forgotten the photo already, so the rest still run)."""
+    for hook in hooks:
+        try:
+            hook(outcome.sha256, outcome)
+        except OSError as exc:
+            outcome.failed.append(f"{getattr(hook, '__name__', hook)}: {exc.strerror or exc}")
     return outcome

@@ -21,10 +21,10 @@ from engine.atomic import (
     remove_stale_temporaries,
     write_failed,
 )
+from engine.hashes import SHA256_HEX
 from engine.store.errors import StoreError, StoreWriteError
 
 _CHUNK = 1024 * 1024
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _EXT = re.compile(r"^\.[a-z0-9]{1,8}$")
 
 
@@ -41,7 +41,7 @@ class ImageStore:
 
     def relative_path(self, sha256: str, ext: str) -> str:
         """Where a copy lives, relative to the root (what the database keeps), with ``/``."""
-        if not _HEX64.match(sha256):
+        if not SHA256_HEX.match(sha256):
             raise StoreError(f"not a SHA-256 hex digest: {sha256!r}")
         return f"{sha256[:2]}/{sha256[2:4]}/{sha256}{ext}"
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from engine.store.dto import LabelEntry
 from engine.store.errors import NothingToRedoError, NothingToUndoError, StoreError
-from engine.store.models import REFER, Image, LabelEvent, ModelVersion, Prediction
+from engine.store.tables import REFER, Image, LabelEvent, ModelVersion, Prediction
 
 REFER_ALIASES = {"refer", "uncertain", "refer/uncertain", "refer / uncertain", "?"}
 MAX_LABEL = 64

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+
+import psutil
 
 HEARTBEAT_SECONDS = 10.0
 OWNER_SILENT_SECONDS = 120.0
@@ -31,24 +32,14 @@ def new_owner() -> tuple[str, int, str]:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this machine (True when it cannot be told)."""
+    """Whether a process with this id exists on this machine (True when it cannot be told:
+    a live screening must never be taken over by mistake)."""
     if pid <= 0:
         return False
-    if sys.platform == "win32":
-        import ctypes
-
-        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFO
-        if not handle:
-            return False
-        ctypes.windll.kernel32.CloseHandle(handle)
-        return True
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
+        return psutil.pid_exists(pid)
+    except (OSError, psutil.Error):
         return True
-    return True
 
 
 def owner_gone(host: str | None, pid: int | None, last_sign: datetime, now: datetime) -> bool:

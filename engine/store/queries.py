@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from engine.paths import path_from_text
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
+from engine.store import records, registry, settings
 from engine.store.dto import ReviewItem, ReviewPage
-from engine.store.errors import StoreError
-from engine.store.models import REFER, Image, Prediction, RunItem
+from engine.store.errors import NotFoundError, StoreError
+from engine.store.tables import REFER, Image, Prediction, RunItem
 
 SortKey = Literal["confidence", "entropy", "newest", "name"]
 
@@ -229,3 +230,21 @@ def class_counts(
         stmt = stmt.where(Prediction.out_of_scope.is_not(True))
     stmt = stmt.group_by(Prediction.top_class)
     return {cls: n for cls, n in session.execute(stmt)}
+
+
+def queue_model(session: Session, flt: ReviewFilter) -> int:
+    """The id of the model whose predictions a queue (or export) shows: the filter's model,
+    else its run's model, else the active model."""
+    if flt.model_version:
+        return registry.find(session, flt.model_version).id
+    if flt.run_id is not None:
+        return records.get_run(session, flt.run_id).model_id
+    model = registry.active_model(session)
+    if model is None:
+        raise NotFoundError("no model is registered yet; screen a folder first")
+    return model.id
+
+
+def rule_for(session: Session, flt: ReviewFilter) -> ReferralRule | None:
+    """The database's referral rule, read in the query's own transaction when it is needed."""
+    return settings.referral_rule(session) if flt.referral is not None else None

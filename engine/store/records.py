@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,10 +18,13 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.hashes import SHA256_HEX
 from engine.paths import display_path, path_from_text, path_to_text
 from engine.store.dto import RecordStats, RunCounts, RunInfo
 from engine.store.errors import NotFoundError, StoreError
-from engine.store.models import (
+from engine.store.owner import owner_gone
+from engine.store.sqlutil import chunked, insert_ignore, upsert
+from engine.store.tables import (
     RUN_STATUSES,
     Image,
     ModelVersion,
@@ -30,10 +32,6 @@ from engine.store.models import (
     Run,
     RunItem,
 )
-from engine.store.owner import owner_gone
-from engine.store.sqlutil import chunked, insert_ignore, upsert
-
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass
@@ -61,7 +59,7 @@ def _field(result: Any, name: str) -> Any:
 
 def check_sha256(value: str, where: str) -> str:
     sha = str(value).strip().lower()
-    if not _HEX64.match(sha):
+    if not SHA256_HEX.match(sha):
         raise StoreError(f"{where}: not a SHA-256 hex digest: {value!r}")
     return sha
 

@@ -8,7 +8,6 @@ flag, in one transaction, guarded by a partial unique index on ``models.active``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -16,11 +15,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from engine.hashes import HEX_PREFIX
 from engine.store.dto import ModelInfo, TrainingRunInfo
 from engine.store.errors import NotFoundError, StoreError
-from engine.store.models import TRAINING_STATUSES, ModelVersion, TrainingRun
-
-_HEX = re.compile(r"^[0-9a-f]{6,64}$")
+from engine.store.tables import TRAINING_STATUSES, ModelVersion, TrainingRun
 
 
 def model_info(model: ModelVersion) -> ModelInfo:
@@ -40,7 +38,7 @@ def active_model(session: Session) -> ModelVersion | None:
     return session.scalar(select(ModelVersion).where(ModelVersion.active.is_(True)))
 
 
-def _set_active(session: Session, model: ModelVersion) -> None:
+def set_active(session: Session, model: ModelVersion) -> None:
     session.execute(
         update(ModelVersion)
         .where(ModelVersion.active.is_(True), ModelVersion.id != model.id)
@@ -70,7 +68,7 @@ def register(
     is active yet (so the registry always has exactly one active model).
     """
     content_hash = content_hash.strip().lower()
-    if not _HEX.match(content_hash):
+    if not HEX_PREFIX.match(content_hash):
         raise StoreError(f"model content hash {content_hash!r} is not a hex digest")
     model = session.scalar(select(ModelVersion).where(ModelVersion.content_hash == content_hash))
     if model is None:
@@ -95,7 +93,7 @@ def register(
             model.metrics = dict(metrics)
         model.parent_hash = parent_hash or model.parent_hash
     if activate or (activate is None and active_model(session) is None):
-        _set_active(session, model)
+        set_active(session, model)
     return model
 
 
@@ -105,7 +103,7 @@ def find(session: Session, ref: str) -> ModelVersion:
     if "@" in ref:
         ref = ref.rsplit("@", 1)[1]
     matches: list[ModelVersion] = []
-    if _HEX.match(ref.lower()):
+    if HEX_PREFIX.match(ref.lower()):
         matches = list(
             session.scalars(
                 select(ModelVersion).where(ModelVersion.content_hash.startswith(ref.lower()))
@@ -123,7 +121,7 @@ def find(session: Session, ref: str) -> ModelVersion:
 
 def activate(session: Session, ref: str) -> ModelVersion:
     model = find(session, ref)
-    _set_active(session, model)
+    set_active(session, model)
     return model
 
 

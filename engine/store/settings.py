@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
 from engine.store.errors import StoreError
-from engine.store.models import Setting
+from engine.store.tables import Setting
 
 REFERRAL_KEY = "referral_rule"
 

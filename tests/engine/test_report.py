@@ -63,7 +63,7 @@ def test_missing_pictures_and_model_are_explained(tmp_path: Path, model_file: Pa
     assert any("case_0.jpg" in p for p in summary.problems)
 
     with sc.store.write() as s:  # the registered model file is gone from this computer
-        from engine.store.models import ModelVersion
+        from engine.store.tables import ModelVersion
 
         for m in s.query(ModelVersion):
             m.path = str(tmp_path / "gone.safetensors")

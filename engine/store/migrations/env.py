@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from engine.store.models import Base
+from engine.store.tables import Base
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -9,6 +9,8 @@ from pathlib import Path
 from engine.cli import main
 from engine.paths import user_data_dir
 from engine.store import Store
+from engine.store.forget import ForgetOutcome
+from engine.thumbnails import ThumbnailCache, clean_on_forget, forget_hook
 from tests.engine.store.conftest import fake_result, make_photo, sha_of
 
 
@@ -21,7 +23,7 @@ def test_forget_removes_copy_thumbnails_and_previews_keeps_history(tmp_path: Pat
     other = make_photo(tmp_path / "usb" / "other.png", 8)
     data = photo.read_bytes()
     sha = sha_of(photo)
-    with Store.open() as store:  # the default store: <user data dir>/poxscreen.db
+    with clean_on_forget(Store.open()) as store:  # <user data dir>/poxscreen.db, as the app
         store.label(photo, "Measles", who="dr a", classes=["Measles", "Normal"])
         store.label(other, "Normal", who="dr a", classes=["Measles", "Normal"])
         run = store.begin_run(photo.parent, {}, "a" * 64)
@@ -59,3 +61,39 @@ def test_cli_forget_needs_yes(tmp_path: Path, capsys) -> None:
     assert main(["forget", str(photo), "--yes", "--db", str(db)]) == 0
     assert "1 files removed" in capsys.readouterr().out
     assert not [f for f in (tmp_path / "case-images").rglob("*") if f.is_file()]
+
+
+def test_the_store_alone_leaves_derived_pictures_to_its_hooks(tmp_path: Path) -> None:
+    """The store knows nothing of thumbnails: it removes its own copy and the paths, then hands
+    the hash to each ``on_forget`` hook, which adds what it removed to the outcome."""
+    photo = make_photo(tmp_path / "a.png", 3)
+    sha = sha_of(photo)
+    thumb = user_data_dir() / "thumbnails" / sha[:2] / f"{sha}-160.jpg"
+    thumb.parent.mkdir(parents=True)
+    thumb.write_bytes(b"thumbnail pixels")
+    seen: list[str] = []
+
+    def hook(digest: str, outcome: ForgetOutcome) -> None:
+        seen.append(digest)
+        outcome.failed.append("hook ran")
+
+    with Store.open() as store:
+        store.label(photo, "Normal", who="dr a", classes=["Normal"])
+        store.on_forget.append(hook)
+        outcome = store.forget(sha)
+    assert seen == [sha] and outcome.failed == ["hook ran"]
+    assert len(outcome.removed) == 1 and thumb.is_file()  # the copy only; the thumbnail stays
+
+
+def test_forget_hook_cleans_a_cache_kept_elsewhere(tmp_path: Path) -> None:
+    photo = make_photo(tmp_path / "a.png", 4)
+    sha = sha_of(photo)
+    cache = ThumbnailCache(root=tmp_path / "elsewhere")
+    cache.get(photo, sha, 64)
+    assert list(cache.root.rglob(f"{sha}*"))
+    with Store.open() as store:
+        store.label(photo, "Normal", who="dr a", classes=["Normal"])
+        store.on_forget.append(forget_hook(cache=cache))
+        outcome = store.forget(sha)
+    assert not list(cache.root.rglob(f"{sha}*")) and not outcome.failed
+    assert len(outcome.removed) == 2  # the store's copy and the thumbnail

@@ -12,7 +12,7 @@ import pytest
 
 from engine.store import Store
 from engine.store import owner as owner_mod
-from engine.store.models import Run
+from engine.store.tables import Run
 
 MODEL = "a" * 64
 

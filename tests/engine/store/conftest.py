@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ MODEL_B = "b" * 64
 
 
 @pytest.fixture(autouse=True)
-def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Never touch the real user data dir or an inherited $POXSCREEN_DB."""
     monkeypatch.setenv("POXSCREEN_DATA_DIR", str(tmp_path / "userdata"))
     monkeypatch.delenv("POXSCREEN_DB", raising=False)
@@ -33,10 +33,24 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def store(db_path: Path) -> Iterator[Store]:
-    st = Store.open(db_path)
-    yield st
-    st.close()
+def open_store(db_path: Path) -> Iterator[Callable[..., Store]]:
+    """The one store factory: ``open_store()`` opens ``db_path``, ``open_store(other, **kw)``
+    another database (Store.open's options); every store it opened is closed afterwards."""
+    opened: list[Store] = []
+
+    def factory(db: str | Path | None = None, **options: Any) -> Store:
+        opened.append(Store.open(db_path if db is None else db, **options))
+        return opened[-1]
+
+    yield factory
+    for st in reversed(opened):
+        st.close()
+
+
+@pytest.fixture()
+def store(open_store: Callable[..., Store]) -> Store:
+    """A fresh case store in tmp_path."""
+    return open_store()
 
 
 def make_photo(path: Path, seed: int, size: tuple[int, int] = (40, 32)) -> Path:

@@ -4,15 +4,15 @@ file): write transactions queue on the lock instead of failing with "database is
 from __future__ import annotations
 
 import threading
-from pathlib import Path
+from collections.abc import Callable
 
 from engine.store import ReviewFilter, Store
 from tests.engine.store.conftest import MODEL_A, fake_result
 
 
-def test_concurrent_writers_and_readers_do_not_fail(db_path: Path) -> None:
-    worker_store = Store.open(db_path)
-    gui_store = Store.open(db_path)  # a second engine on the same file, like a second process
+def test_concurrent_writers_and_readers_do_not_fail(open_store: Callable[..., Store]) -> None:
+    worker_store = open_store()
+    gui_store = open_store()  # a second engine on the same file, like a second process
     run = worker_store.begin_run("/photos", {}, MODEL_A)
     errors: list[BaseException] = []
     start = threading.Barrier(3)
@@ -49,5 +49,3 @@ def test_concurrent_writers_and_readers_do_not_fail(db_path: Path) -> None:
     assert errors == []
     assert gui_store.count(ReviewFilter(model_version=MODEL_A)) == 200
     assert len(gui_store.models()) == 21
-    worker_store.close()
-    gui_store.close()

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from engine.store import ReviewFilter, Store, StoreError, StoreVersionError, head_revision
 from engine.store.db import _alembic_config, default_db_path, known_revisions, resolve_db_url
-from engine.store.models import Base
+from engine.store.tables import Base
 from tests.engine.store.conftest import MODEL_A, entropy, probs_for
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.store import Store, StoreError
-from engine.store.models import Image, Prediction, Run, RunItem
+from engine.store.tables import Image, Prediction, Run, RunItem
 from tests.engine.store.conftest import CLASSES, MODEL_A, MODEL_B, entropy, fake_result
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from engine.store import NotFoundError, Store, StoreError
-from engine.store.models import ModelVersion
+from engine.store.tables import ModelVersion
 from tests.engine.store.conftest import MODEL_A, MODEL_B
 
 MODEL_C = "ab" + "c" * 62

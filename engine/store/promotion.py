@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,21 +19,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.store import registry
-from engine.store._review import ReviewAndModels, _copy_graph, _same_model
+from engine.store.database import Database
 from engine.store.dto import ModelInfo, PromotionResult, Registration
 from engine.store.errors import NotFoundError, StoreError
-from engine.store.models import ModelVersion, utcnow
-
-_HEX = re.compile(r"^[0-9a-f]{6,64}$")
+from engine.store.model_registry import (
+    ModelRegistry,
+    copy_graph,
+    copy_model_file,
+    parent_hash,
+    same_model,
+)
+from engine.store.tables import ModelVersion, utcnow
 
 
 def _locked_active(s: Session) -> ModelVersion | None:
     return s.scalar(select(ModelVersion).where(ModelVersion.active.is_(True)).with_for_update())
-
-
-def _parent(meta: Any) -> str | None:
-    parent = (getattr(meta, "parent", None) or "").rsplit("@", 1)[-1].lower()
-    return parent if _HEX.match(parent) else None
 
 
 def gate_allows(gate: Mapping[str, Any] | None, active: ModelVersion | None) -> tuple[bool, str]:
@@ -55,8 +54,12 @@ def gate_allows(gate: Mapping[str, Any] | None, active: ModelVersion | None) -> 
     return True, str(gate.get("reason") or "it passed the promotion gate")
 
 
-class ModelMethods(ReviewAndModels):
-    """Trained-model registration, promotion and rollback of the Store facade."""
+class Promotion:
+    """Register a trained model, promote, roll back, note a failed run (``store.promotion``)."""
+
+    def __init__(self, db: Database, models: ModelRegistry) -> None:
+        self.db = db
+        self.registry = models
 
     def register_trained(
         self,
@@ -74,16 +77,11 @@ class ModelMethods(ReviewAndModels):
         """Copy a trained model file into :attr:`models_dir`, then in one transaction register
         it, activate it when ``activate`` and the ``gate`` still holds (the model it was judged
         against is still the active one), and record the training run with its result."""
-        target = self.model_file_target(meta)
-        if not _same_model(target, meta):
-            import shutil
-
-            from engine.atomic import atomic_path
-
-            with atomic_path(target) as tmp:
-                shutil.copyfile(file, tmp)
-        _copy_graph(Path(file), target, meta.content_hash)
-        with self.write() as s:
+        target = self.registry.model_file_target(meta)
+        if not same_model(target, meta):
+            copy_model_file(Path(file), target)
+        copy_graph(Path(file), target, meta.content_hash)
+        with self.db.write() as s:
             now = utcnow()
             row = registry.register(
                 s,
@@ -93,7 +91,7 @@ class ModelMethods(ReviewAndModels):
                 path=str(target),
                 meta=dataclasses.asdict(meta),
                 metrics={**dict(metrics or {}), **({"gate": dict(gate)} if gate else {})},
-                parent_hash=_parent(meta),
+                parent_hash=parent_hash(meta),
                 activate=False,
             )
             active = _locked_active(s)
@@ -101,10 +99,10 @@ class ModelMethods(ReviewAndModels):
             if activate and gate and gate.get("forced"):
                 ok, reason = True, "forced by the user"
             if ok:
-                registry._set_active(s, row)
+                registry.set_active(s, row)
             elif not activate:
                 reason = "registered without activating; Promote decides"
-            base = _parent(meta)
+            base = parent_hash(meta)
             base = base if base and _known(s, base) else None
             run_id = registry.start_training(s, base, params or {}, data_summary or {}, now)
             registry.update_training(
@@ -124,7 +122,7 @@ class ModelMethods(ReviewAndModels):
         """The clinician's Promote: activate ``ref`` if its gate result (``gate``, default the
         one recorded when it was registered) beat the model that is active NOW; ``force``
         activates regardless. Checked and applied in one transaction."""
-        with self.write() as s:
+        with self.db.write() as s:
             model = registry.find(s, ref)
             active = _locked_active(s)
             previous = f"{active.name}@{active.content_hash[:12]}" if active else None
@@ -133,13 +131,13 @@ class ModelMethods(ReviewAndModels):
             recorded = gate if gate is not None else (model.metrics or {}).get("gate")
             ok, reason = (True, "forced by the user") if force else gate_allows(recorded, active)
             if ok:
-                registry._set_active(s, model)
+                registry.set_active(s, model)
             return PromotionResult(ok, reason, registry.model_info(model), previous)
 
     def rollback(self, ref: str | None = None) -> ModelInfo:
         """Activate ``ref``, or without one the active model's parent (the version it was
         fine-tuned from) when that version is registered."""
-        with self.write() as s:
+        with self.db.write() as s:
             if ref is None:
                 active = registry.active_model(s)
                 if active is None:
@@ -161,7 +159,7 @@ class ModelMethods(ReviewAndModels):
     ) -> int | None:
         """Best effort: note a failed run (no model) so the GUI can show what happened."""
         try:
-            with self.write() as s:
+            with self.db.write() as s:
                 now = utcnow()
                 base = base_hash if base_hash and _known(s, base_hash) else None
                 run_id = registry.start_training(s, base, params, data_summary, now)

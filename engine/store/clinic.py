@@ -1,36 +1,27 @@
-"""Store methods for the clinic's overview: a run's unreadable files, how often clinicians agree
-with the model, the referral rule shared by every client, and the status-bar counts."""
+"""The clinic's overview: how often clinicians agree with the model, the referral rule shared by
+every client of the database, and the status-bar counts."""
 
 from __future__ import annotations
 
 from sqlalchemy import case, func, select
 
-from engine.paths import path_from_text
 from engine.referral import ReferralRule
-from engine.store import records, registry, settings
-from engine.store._base import StoreBase
+from engine.store import registry, settings
+from engine.store.database import Database
 from engine.store.dto import AgreementCounts, StoreStats
-from engine.store.models import REFER, Image, Prediction, RunItem, utcnow
+from engine.store.tables import REFER, Image, Prediction, utcnow
 
 
-class ClinicMethods(StoreBase):
-    """Run errors, agreement, referral rule and stats of the Store facade."""
+class Clinic:
+    """Agreement, referral rule and stats of the case store (``store.clinic``)."""
 
-    def run_errors(self, run_id: int) -> list[tuple[str, str]]:
-        """The files a screening run could not read, with the reason, sorted by path."""
-        with self.read() as s:
-            records.get_run(s, run_id)  # NotFoundError for an unknown run
-            rows = s.execute(
-                select(RunItem.path, RunItem.error)
-                .where(RunItem.run_id == run_id, RunItem.error.is_not(None))
-                .order_by(RunItem.path)
-            )
-            return [(path_from_text(path), error) for path, error in rows]
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def agreement(self, model_version: str | None = None) -> dict[str, AgreementCounts]:
         """Per clinician label (``refer`` left out): how many of that model's (default: the
         active model's) top classes agreed with it and how many did not."""
-        with self.read() as s:
+        with self.db.read() as s:
             model = registry.find(s, model_version) if model_version else registry.active_model(s)
             if model is None:
                 return {}
@@ -53,18 +44,18 @@ class ClinicMethods(StoreBase):
 
     def referral_rule(self) -> ReferralRule:
         """The referral rule every client of this database applies (default until set)."""
-        with self.read() as s:
+        with self.db.read() as s:
             return settings.referral_rule(s)
 
     def set_referral_rule(self, rule: ReferralRule, *, who: str) -> ReferralRule:
         """Store a new referral rule (validated by ReferralRule itself)."""
-        with self.write() as s:
+        with self.db.write() as s:
             settings.put(s, settings.REFERRAL_KEY, rule.to_json(), who, utcnow())
             return settings.referral_rule(s)
 
     def stats(self) -> StoreStats:
         """Images screened by the active model, how many carry a label, how many are left."""
-        with self.read() as s:
+        with self.db.read() as s:
             model = registry.active_model(s)
             if model is None:
                 return StoreStats()

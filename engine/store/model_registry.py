@@ -1,0 +1,180 @@
+"""The model registry through the store: register model files (copied next to the database, so
+the registry never points at a file that may vanish), list them, activate one, and record
+training runs. The SQL is in engine.store.registry."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from engine.atomic import atomic_path
+from engine.hashes import HEX_PREFIX
+from engine.modelmeta import ModelFileError, ModelMeta, graph_path, read_meta
+from engine.store import registry
+from engine.store.database import Database
+from engine.store.dto import ModelInfo, TrainingRunInfo
+from engine.store.errors import StoreError
+from engine.store.tables import utcnow
+
+
+def parent_hash(meta: Any) -> str | None:
+    """The content hash of the model ``meta`` was fine-tuned from, when it records one."""
+    parent = (getattr(meta, "parent", None) or "").rsplit("@", 1)[-1].lower()
+    return parent if HEX_PREFIX.match(parent) else None
+
+
+def same_model(target: Path, meta: Any) -> bool:
+    """Whether ``target`` already holds this model (an intact copy from an earlier call)."""
+    if not target.is_file():
+        return False
+    try:
+        return read_meta(target).content_hash == meta.content_hash
+    except ModelFileError:
+        return False
+
+
+def copy_graph(source: Path, target: Path, content_hash: str) -> None:
+    """A model's screening graph (see engine.modelmeta.graph_path) travels with its file when it
+    has one; without it screening still works, on PyTorch, so a failed copy is not an error."""
+    src, dst = graph_path(source, content_hash), graph_path(target, content_hash)
+    if not src.is_file() or dst.exists() or src.resolve() == dst.resolve():
+        return
+    try:
+        with atomic_path(dst) as tmp:
+            shutil.copyfile(src, tmp)
+    except OSError:
+        pass
+
+
+def copy_model_file(source: Path, target: Path) -> None:
+    """Copy a model file into place atomically (a crash leaves no half-written model)."""
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+
+
+def _read_meta(path: str | os.PathLike[str]) -> ModelMeta:
+    try:
+        return read_meta(path)
+    except ModelFileError as exc:
+        raise StoreError(str(exc)) from exc
+
+
+class ModelRegistry:
+    """Model versions and training runs of the case store (``store.registry``)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @property
+    def models_dir(self) -> Path:
+        """Where registered model files live: ``<db name>-models`` beside an SQLite file, else
+        ``<user data dir>/models`` (a server database still keeps model files per workstation).
+        Every registered model has its file here, so the store never depends on a USB stick."""
+        return self.db.beside_db("models", "models")
+
+    def register_model(
+        self,
+        content_hash: str,
+        *,
+        name: str,
+        path: str | os.PathLike[str] | None = None,
+        meta: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        parent_hash: str | None = None,
+        activate: bool | None = None,
+    ) -> ModelInfo:
+        """Add or refresh a model version (see registry.register for ``activate``)."""
+        with self.db.write() as s:
+            model = registry.register(
+                s,
+                content_hash,
+                name=name,
+                now=utcnow(),
+                path=os.fspath(path) if path else None,
+                meta=meta,
+                metrics=metrics,
+                parent_hash=parent_hash,
+                activate=activate,
+            )
+            return registry.model_info(model)
+
+    def register_model_file(
+        self, path: str | os.PathLike[str], *, activate: bool | None = None
+    ) -> ModelInfo:
+        """Register a model file from its own metadata (name, hash, lineage, metrics)."""
+        meta = _read_meta(path)
+        if not meta.content_hash:
+            raise StoreError(f"{path}: the model file records no content hash")
+        return self.register_model(
+            meta.content_hash,
+            name=meta.name,
+            path=Path(path).resolve(),
+            meta=dataclasses.asdict(meta),
+            metrics=meta.metrics,
+            parent_hash=parent_hash(meta),
+            activate=activate,
+        )
+
+    def model_file_target(self, meta: Any) -> Path:
+        """The file a model (engine.checkpoint.ModelMeta) gets in :attr:`models_dir`."""
+        return self.models_dir / f"{meta.name}-{meta.content_hash[:12]}.safetensors"
+
+    def add_model_file(
+        self, path: str | os.PathLike[str], *, activate: bool | None = None
+    ) -> ModelInfo:
+        """Copy a model file into :attr:`models_dir` (atomically, once) and register the copy,
+        so the registry never points at a file that may vanish (a USB stick, a run folder)."""
+        meta = _read_meta(path)
+        target = self.model_file_target(meta)
+        if Path(path).resolve() != target.resolve() and not same_model(target, meta):
+            try:
+                copy_model_file(Path(path), target)
+            except OSError as exc:
+                raise StoreError(f"{target}: cannot copy the model file ({exc})") from exc
+        copy_graph(Path(path), target, meta.content_hash)
+        return self.register_model_file(target, activate=activate)
+
+    def models(self) -> list[ModelInfo]:
+        """Every registered model version."""
+        with self.db.read() as s:
+            return registry.list_models(s)
+
+    def active_model(self) -> ModelInfo | None:
+        """The model screening uses, or None before any is registered."""
+        with self.db.read() as s:
+            model = registry.active_model(s)
+            return registry.model_info(model) if model else None
+
+    def active_model_path(self) -> Path | None:
+        """The active model's file, when one is registered and still on disk."""
+        model = self.active_model()
+        if model is None or not model.path or not Path(model.path).is_file():
+            return None
+        return Path(model.path)
+
+    def activate_model(self, ref: str) -> ModelInfo:
+        """Make the model named by hash / hash prefix / name@hash / unique name the active one."""
+        with self.db.write() as s:
+            return registry.model_info(registry.activate(s, ref))
+
+    def start_training_run(
+        self, base_model: str | None, params: Mapping[str, Any], data_summary: Mapping[str, Any]
+    ) -> int:
+        """Record a training run that starts now; returns its id."""
+        with self.db.write() as s:
+            return registry.start_training(s, base_model, params, data_summary, utcnow())
+
+    def update_training_run(self, run_id: int, **changes: Any) -> TrainingRunInfo:
+        """Change ``status``, merge ``metrics``, ``append_log`` text, set ``result_hash``."""
+        with self.db.write() as s:
+            registry.update_training(s, run_id, utcnow(), **changes)
+            return registry.training_info(s, run_id)
+
+    def training_run(self, run_id: int) -> TrainingRunInfo:
+        """One recorded training run."""
+        with self.db.read() as s:
+            return registry.training_info(s, run_id)

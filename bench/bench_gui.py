@@ -10,7 +10,7 @@ whole archive, and clicking a large camera photo must show the prediction and Gr
   paint time of a scroll step (the viewport repainted synchronously after each step),
   thumbnails per second cold (decode + cache write) and from the disk cache, resident memory.
 - review: a 4000x3000 JPEG selected in the gallery until the review panel shows the prediction
-  and overlay (only when desktop.review_panel is installed).
+  and overlay (only when desktop.review.panel is installed).
 
 Run from the repository root: ``QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_gui.py
 [--images N]``. Prints a table and writes ``bench/results/gui.json`` (git-ignored).

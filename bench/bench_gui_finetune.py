@@ -63,8 +63,8 @@ def wait(app: QApplication, until: object, timeout_s: float) -> None:
 
 
 def run(args: argparse.Namespace, app: QApplication, tmp: Path) -> dict[str, object]:
-    from desktop.finetune_dialog import FinetuneDialog
-    from desktop.models_dialog import ModelsDialog
+    from desktop.training.finetune_dialog import FinetuneDialog
+    from desktop.versions.models_dialog import ModelsDialog
     from engine.store import Store
 
     store = Store.open(tmp / "case.db")

@@ -26,23 +26,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop import engine_adapter as ea
-from desktop.empty_state import EmptyState
-from desktop.errors_panel import ErrorsPanel
-from desktop.filter_panel import FilterPanel
-from desktop.gallery_model import GalleryModel, next_row
-from desktop.gallery_view import GalleryView
-from desktop.help_dialog import ShortcutsDialog
-from desktop.model_service import ModelService
+from desktop.services import engine_calls as ea
+from desktop.shell.empty_state import EmptyState
+from desktop.shell.errors_panel import ErrorsPanel
+from desktop.gallery.filter_panel import FilterPanel
+from desktop.gallery.model import GalleryModel, next_row
+from desktop.gallery.view import GalleryView
+from desktop.shell.help_dialog import ShortcutsDialog
+from desktop.services.active_model import ModelService
 from desktop.part2 import install_part2
-from desktop.progress_strip import ProgressStrip
-from desktop.screening_worker import ScreeningWorker
+from desktop.shell.progress_strip import ProgressStrip
+from desktop.services.screening import ScreeningWorker
 from desktop.settings import Settings
-from desktop.settings_dialog import SettingsDialog
-from desktop.status_bar import StatusBar, UntrainedBanner
-from desktop.store_actions import install_store_actions
-from desktop.tasks import run_task
-from desktop.thumbnails import ThumbnailLoader
+from desktop.shell.settings_dialog import SettingsDialog
+from desktop.shell.status_bar import StatusBar, UntrainedBanner
+from desktop.shell.store_actions import install_store_actions
+from desktop.services.tasks import run_task
+from desktop.gallery.thumbnails import ThumbnailLoader
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def dropped_folder(event: QDragEnterEvent | QDropEvent) -> str | None:
 
 
 class _PlaceholderPanel(QLabel):
-    """Stands in for the review panel (the "review" stream) until desktop.review_panel lands."""
+    """Stands in for the review panel (the "review" stream) until desktop.review.panel lands."""
 
     def __init__(self) -> None:
         super().__init__("Select an image to review it.\n\n(The review panel is not installed.)")
@@ -144,8 +144,8 @@ class MainWindow(QMainWindow):
     def _make_review_panel(self) -> QWidget:
         """The review stream's ReviewPanel when installed, else a plain placeholder."""
         try:
-            from desktop.review_panel import ReviewPanel
-            from desktop.review_services import ReviewServices
+            from desktop.review.panel import ReviewPanel
+            from desktop.review.services import ReviewServices
         except ImportError:
             log.info("review panel not installed; showing a placeholder")
             return _PlaceholderPanel()

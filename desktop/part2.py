@@ -40,7 +40,7 @@ class Part2(QObject):
         filters = getattr(self.window, "filters", None)
         if filters is None or not hasattr(filters, "query"):
             return None
-        from desktop.engine_adapter import review_filter  # desktop stream's adapter
+        from desktop.services.engine_calls import review_filter  # desktop stream's adapter
 
         return review_filter(filters.query())
 
@@ -51,7 +51,7 @@ class Part2(QObject):
     # --- dialogs ------------------------------------------------------------------------------
 
     def finetune(self) -> None:
-        from desktop.finetune_dialog import FinetuneDialog
+        from desktop.training.finetune_dialog import FinetuneDialog
 
         if self.finetune_dialog is None or not self.finetune_dialog.isVisible():
             self.finetune_dialog = FinetuneDialog(self.window.store, parent=self.window)
@@ -60,14 +60,14 @@ class Part2(QObject):
         self.finetune_dialog.raise_()
 
     def models(self) -> None:
-        from desktop.models_dialog import ModelsDialog
+        from desktop.versions.models_dialog import ModelsDialog
 
         self.models_dialog = ModelsDialog(self.window.store, parent=self.window)
         self.models_dialog.active_changed.connect(self._active_changed)
         self.models_dialog.show()
 
     def export(self, report: bool = False) -> None:
-        from desktop.export_dialog import ExportDialog
+        from desktop.reports.export_dialog import ExportDialog
 
         flt = self.current_filter()
         run_id = getattr(flt, "run_id", None)
@@ -107,7 +107,7 @@ class Part2(QObject):
         if watched is self.window and event.type() == QEvent.Type.Close:
             dialog = self.finetune_dialog
             if dialog is not None and dialog.is_running:
-                from desktop.finetune_dialog import CANCEL, STOP
+                from desktop.training.finetune_dialog import CANCEL, STOP
 
                 choice = dialog.ask_close()
                 if choice == CANCEL:

@@ -94,7 +94,7 @@ def label_a_few(window: Any) -> None:
 
 def shoot(out: Path, photos: Path) -> None:
     from desktop.app import build_window
-    from desktop.settings_dialog import SettingsDialog
+    from desktop.shell.settings_dialog import SettingsDialog
 
     tmp = Path(os.environ["POXSCREEN_DATA_DIR"]).parent
     folder = build_sample(tmp, photos)

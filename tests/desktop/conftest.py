@@ -81,7 +81,7 @@ def make_window(qtbot: Any, desk_env: Path) -> Iterator[Any]:
 @pytest.fixture()
 def slow_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Screen in batches of 4 with a pause after each, so a test can watch the job run."""
-    from desktop import engine_adapter as ea
+    from desktop.services import engine_calls as ea
 
     real = ea.ActiveModelHandle.predictor
 

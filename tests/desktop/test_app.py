@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from desktop.settings_dialog import SettingsDialog
+from desktop.shell.settings_dialog import SettingsDialog
 from tests.desktop.conftest import wait_screening, window_args
 
 
@@ -193,7 +193,7 @@ def test_uncaught_exception_hook_reports(make_window: Any, qtbot: Any) -> None:
 def test_menus_shortcuts_and_part_two_entries(make_window: Any) -> None:
     from PySide6.QtWidgets import QMenu
 
-    from desktop.help_dialog import shortcut_rows
+    from desktop.shell.help_dialog import shortcut_rows
 
     w = make_window()
     actions = [a for m in w.menuBar().findChildren(QMenu) for a in m.actions()]

@@ -115,9 +115,9 @@ def main() -> None:
     from PySide6.QtCore import QThreadPool
     from PySide6.QtWidgets import QApplication
 
-    from desktop.services import review as rw
     from desktop.review.panel import ReviewPanel
     from desktop.review.services import ReviewServices
+    from desktop.services import review as rw
 
     app = QApplication([])
     folder = Path(tempfile.mkdtemp()) / "photos"

@@ -50,10 +50,10 @@ def build_window(
     window is None when the clinician chose to quit at the case-store dialog."""
     args, qt_args = parse_args(list(sys.argv[1:] if argv is None else argv))
     make_application(qt_args)
-    from desktop.shell.db_open import open_store_interactive
-    from desktop.shell.error_reporting import ErrorReporter, setup_logging
     from desktop.main_window import MainWindow
     from desktop.settings import Settings
+    from desktop.shell.db_open import open_store_interactive
+    from desktop.shell.error_reporting import ErrorReporter, setup_logging
 
     log_path = setup_logging()
     reporter = ErrorReporter(log_path)

@@ -26,23 +26,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.services import engine_calls as ea
-from desktop.shell.empty_state import EmptyState
-from desktop.shell.errors_panel import ErrorsPanel
 from desktop.gallery.filter_panel import FilterPanel
 from desktop.gallery.model import GalleryModel, next_row
+from desktop.gallery.thumbnails import ThumbnailLoader
 from desktop.gallery.view import GalleryView
-from desktop.shell.help_dialog import ShortcutsDialog
-from desktop.services.active_model import ModelService
 from desktop.part2 import install_part2
-from desktop.shell.progress_strip import ProgressStrip
+from desktop.services import engine_calls as ea
+from desktop.services.active_model import ModelService
 from desktop.services.screening import ScreeningWorker
+from desktop.services.tasks import run_task
 from desktop.settings import Settings
+from desktop.shell.empty_state import EmptyState
+from desktop.shell.errors_panel import ErrorsPanel
+from desktop.shell.help_dialog import ShortcutsDialog
+from desktop.shell.progress_strip import ProgressStrip
 from desktop.shell.settings_dialog import SettingsDialog
 from desktop.shell.status_bar import StatusBar, UntrainedBanner
 from desktop.shell.store_actions import install_store_actions
-from desktop.services.tasks import run_task
-from desktop.gallery.thumbnails import ThumbnailLoader
 
 log = logging.getLogger(__name__)
 

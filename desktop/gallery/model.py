@@ -13,9 +13,9 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
+from desktop.gallery.thumbnails import FORGOTTEN, ThumbnailLoader
 from desktop.services import engine_calls as ea
 from desktop.services.tasks import run_task
-from desktop.gallery.thumbnails import FORGOTTEN, ThumbnailLoader
 
 _Index = QModelIndex | QPersistentModelIndex
 _START = ("start",)  # cursor before the first page

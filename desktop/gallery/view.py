@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.services import engine_calls as ea
 from desktop.gallery.model import GalleryModel
+from desktop.services import engine_calls as ea
 
 _Index = QModelIndex | QPersistentModelIndex
 

@@ -29,17 +29,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.services import review as rw
+from desktop.review.header import ReviewHeader, item_name, mark_text
 from desktop.review.history import HistoryView
 from desktop.review.image_view import WHEEL_STEP, ImageView
 from desktop.review.label_bar import REFER, LabelBar
 from desktop.review.prob_chart import ProbChart
-from desktop.review.header import ReviewHeader, item_name, mark_text
 from desktop.review.services import (
     DEFAULT_CLASSES,
     ReviewServices,
     display_name,
 )
+from desktop.services import review as rw
 
 # The pool is shared with the gallery's thumbnails: what the clinician is looking at, and above
 # all a label being saved, go ahead of background work queued at the default priority 0.

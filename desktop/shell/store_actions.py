@@ -18,8 +18,8 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractButton, QApplication, QFileDialog, QMenu, QMessageBox
 
-from desktop.services import engine_calls as ea
 from desktop.gallery.view import item_name
+from desktop.services import engine_calls as ea
 from desktop.services.tasks import run_task
 
 log = logging.getLogger(__name__)

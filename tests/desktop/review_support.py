@@ -19,9 +19,9 @@ from PIL import Image  # noqa: E402
 from PySide6.QtCore import QThreadPool  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
-from desktop.services import review as rw  # noqa: E402
 from desktop.review.panel import ReviewPanel  # noqa: E402
 from desktop.review.services import ReviewServices  # noqa: E402
+from desktop.services import review as rw  # noqa: E402
 from engine.checkpoint import ModelMeta, save_model  # noqa: E402
 from engine.explain import ImageExplanation  # noqa: E402
 from engine.model import MobileNetV2MSCAPFR  # noqa: E402

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from desktop.services.engine_calls import is_referral
 from desktop.gallery.model import GalleryModel, next_row
 from desktop.gallery.view import tile_marks
+from desktop.services.engine_calls import is_referral
 from engine.referral import ReferralRule
 from engine.store.dto import ReviewItem
 from tests.desktop.casefill import CASES, fill_store

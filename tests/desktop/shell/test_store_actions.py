@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from desktop.shell import store_actions
 from desktop.gallery.model import GalleryModel
 from desktop.gallery.thumbnails import FORGOTTEN
+from desktop.shell import store_actions
 from engine.store import Store
 from tests.desktop.casefill import CASES, fill_store
 

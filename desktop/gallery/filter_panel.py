@@ -7,7 +7,6 @@ it (the search box waits 250 ms after the last key so typing stays smooth).
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -24,7 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.services import engine_calls as ea
+from desktop.services.gallery import GalleryQuery
+from desktop.services.store import RunInfo
+from desktop.services.vocabulary import CLASS_ORDER, short_name
 
 SHOW_LABELS = {
     "all": "All images",
@@ -39,10 +40,9 @@ SORT_LABELS = {
     "name": "File name",
     "newest": "Newest first",
 }
-CLASSES = ("Chickenpox", "Measles", "Monkeypox", "Normal")
 
 
-def run_title(run: Any) -> str:
+def run_title(run: RunInfo) -> str:
     """Two lines for the runs list: "clinic-0312" over "412 photos · 2026-03-12 09:30"."""
     name = os.path.basename(run.folder.rstrip("/\\")) or run.folder
     n = run.counts.seen or run.total or 0
@@ -52,7 +52,7 @@ def run_title(run: Any) -> str:
 
 
 class FilterPanel(QWidget):
-    queryChanged = Signal(object)  # desktop.services.engine_calls.GalleryQuery
+    queryChanged = Signal(object)  # desktop.services.gallery.GalleryQuery
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -71,8 +71,8 @@ class FilterPanel(QWidget):
         form = QFormLayout()
         self.cls = QComboBox()
         self.cls.addItem("All classes", None)
-        for c in CLASSES:
-            self.cls.addItem(ea.display_name(c), c)
+        for c in CLASS_ORDER:
+            self.cls.addItem(short_name(c), c)
         self.cls.setToolTip("Only images the model put in this class")
         form.addRow("Class", self.cls)
         self.sort = QComboBox()
@@ -106,7 +106,7 @@ class FilterPanel(QWidget):
         self.show_group.idToggled.connect(lambda _i, on: on and self._emit())
         return box
 
-    def set_runs(self, runs: list[Any]) -> None:
+    def set_runs(self, runs: list[RunInfo]) -> None:
         """Refill the runs list, keeping the selected run when it is still there."""
         keep = self.query().run_id
         self.runs.blockSignals(True)
@@ -125,10 +125,10 @@ class FilterPanel(QWidget):
         self.runs.setCurrentRow(row)
         self.runs.blockSignals(False)
 
-    def query(self) -> ea.GalleryQuery:
+    def query(self) -> GalleryQuery:
         item = self.runs.currentItem()
-        button = self.show_group.checkedButton() if hasattr(self, "show_group") else None
-        return ea.GalleryQuery(
+        button = self.show_group.checkedButton()
+        return GalleryQuery(
             run_id=item.data(Qt.ItemDataRole.UserRole) if item else None,
             predicted_class=self.cls.currentData(),
             show=button.property("key") if button else "all",

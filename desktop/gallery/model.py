@@ -11,11 +11,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QThreadPool,
+    Signal,
+)
 
 from desktop.gallery.thumbnails import FORGOTTEN, ThumbnailLoader
-from desktop.services import engine_calls as ea
-from desktop.services.tasks import run_task
+from desktop.services import gallery as ea
+from desktop.services.store import DEFAULT_REFERRAL_RULE, ReferralRule, ReviewItem, Store
+from desktop.services.tasks import Reporter, run_task
+from desktop.services.vocabulary import long_name
 
 _Index = QModelIndex | QPersistentModelIndex
 _START = ("start",)  # cursor before the first page
@@ -34,12 +43,12 @@ class GalleryModel(QAbstractListModel):
 
     def __init__(
         self,
-        store: Any,
-        pool: Any,
+        store: Store,
+        pool: QThreadPool,
         thumbs: ThumbnailLoader,
         *,
         page_size: int = 200,
-        reporter: Any = None,
+        reporter: Reporter | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -48,10 +57,10 @@ class GalleryModel(QAbstractListModel):
         self.page_size = page_size
         self.reporter = reporter
         self.query = ea.GalleryQuery()
-        self.rule: Any = ea.default_rule()
-        self._items: list[Any] = []
+        self.rule: ReferralRule = DEFAULT_REFERRAL_RULE
+        self._items: list[ReviewItem] = []
         self._rows: dict[str, int] = {}
-        self._cursor: Any = _START
+        self._cursor: ea.Cursor = _START
         self._generation = 0
         self._loading = False
         self._refresh_wanted = False
@@ -72,7 +81,7 @@ class GalleryModel(QAbstractListModel):
         if role == self.ItemRole:
             return item
         if role == self.ThumbRole:
-            return self.thumbs.pixmap(item.sha256, ea.image_file(self.store, item))
+            return self.thumbs.pixmap(item.sha256, ea.photo_path(self.store, item))
         if role == self.ThumbErrorRole:
             return self.thumbs.failed.get(item.sha256) or (None if _has_file(item) else FORGOTTEN)
         if role == self.ReferralRole:
@@ -90,12 +99,12 @@ class GalleryModel(QAbstractListModel):
 
     # --- what the window calls ------------------------------------------------------------
 
-    def set_store(self, store: Any) -> None:
+    def set_store(self, store: Store) -> None:
         self.store = store
         self.thumbs.clear()
         self.set_query(self.query)
 
-    def set_rule(self, rule: Any) -> None:
+    def set_rule(self, rule: ReferralRule) -> None:
         """A new referral rule: flags are recomputed when tiles repaint."""
         self.rule = rule
         if self._items:
@@ -120,7 +129,7 @@ class GalleryModel(QAbstractListModel):
         limit = max(self.page_size, len(self._items))
         self._request(limit=limit, after=None, append=False)
 
-    def item(self, row: int) -> Any:
+    def item(self, row: int) -> ReviewItem | None:
         return self._items[row] if 0 <= row < len(self._items) else None
 
     def row_of(self, sha256: str) -> int:
@@ -137,15 +146,15 @@ class GalleryModel(QAbstractListModel):
 
     # --- internals ------------------------------------------------------------------------
 
-    def _request(self, *, limit: int, after: Any, append: bool) -> None:
+    def _request(self, *, limit: int, after: ea.Cursor, append: bool) -> None:
         gen, store, query = self._generation, self.store, self.query
         cursor = None if after is _START else after
         self._set_loading(True)
 
-        def fetch() -> tuple[list[Any], Any]:
+        def fetch() -> tuple[list[ReviewItem], ea.Cursor]:
             return ea.fetch_page(store, query, limit=limit, after=cursor)
 
-        def done(result: tuple[list[Any], Any]) -> None:
+        def done(result: tuple[list[ReviewItem], ea.Cursor]) -> None:
             if gen != self._generation:
                 return
             self._set_loading(False)
@@ -172,7 +181,7 @@ class GalleryModel(QAbstractListModel):
             self._loading = value
             self.loadingChanged.emit(value)
 
-    def _append(self, items: list[Any], cursor: Any) -> None:
+    def _append(self, items: list[ReviewItem], cursor: ea.Cursor) -> None:
         fresh = [i for i in items if i.sha256 not in self._rows]
         if fresh:
             first = len(self._items)
@@ -183,7 +192,7 @@ class GalleryModel(QAbstractListModel):
             self.endInsertRows()
         self._cursor = cursor
 
-    def _replace(self, items: list[Any], cursor: Any) -> None:
+    def _replace(self, items: list[ReviewItem], cursor: ea.Cursor) -> None:
         old = [i.sha256 for i in self._items]
         new = [i.sha256 for i in items]
         if new[: len(old)] == old:  # same order, maybe more rows: update in place, append
@@ -204,17 +213,17 @@ class GalleryModel(QAbstractListModel):
             idx = self.index(row)
             self.dataChanged.emit(idx, idx, [self.ThumbRole])
 
-    def _tooltip(self, item: Any, name: str) -> str:
-        cls = ea.display_name(item.top_class)
+    def _tooltip(self, item: ReviewItem, name: str) -> str:
+        cls = long_name(item.top_class)
         where = "(file not on this computer)" if _has_file(item) else f"({FORGOTTEN})"
         lines = [f"<b>{name}</b>", item.path or where]
         lines.append(f"Model: {cls} ({item.confidence:.0%})")
         if item.current_label:
-            lines.append(f"Clinician: {ea.display_name(item.current_label)}")
+            lines.append(f"Clinician: {long_name(item.current_label)}")
         return "<br>".join(_esc(x) if i else x for i, x in enumerate(lines))
 
 
-def _has_file(item: Any) -> bool:
+def _has_file(item: ReviewItem) -> bool:
     """Whether the store still knows a file of the photo (a forgotten one has neither)."""
     return bool(item.path or item.stored_path)
 

@@ -1,15 +1,15 @@
 """Export dialog: the current run or filter as CSV, labelled images as class folders, and the
 printable case report (PDF), all made by the engine on the thread pool.
 
-The CSV and the PDF come from engine.cases / engine.report, the same code as ``poxscreen export
---format cases`` and ``poxscreen report``; the dialog only picks the selection and the file.
+The CSV and the PDF come from the engine (desktop.services.reports), the same code as ``poxscreen
+export --format cases`` and ``poxscreen report``; the dialog only picks the selection and the
+file. The clinic's name is pre-filled from the settings.
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -30,9 +30,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.services import reports
+from desktop.services.reports import (
+    ExportSummary,
+    ReportSummary,
+    ReviewFilter,
+    Source,
+    describe_filter,
+)
+from desktop.services.store import Store
 from desktop.services.tasks import run_in_pool
-from engine.cases import describe_filter, export_cases_csv
-from engine.store import ReviewFilter
 
 
 class _Progress(QObject):
@@ -48,7 +55,7 @@ class ExportDialog(QDialog):
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         run_id: int | None = None,
         flt: ReviewFilter | None = None,
         parent: QWidget | None = None,
@@ -114,7 +121,7 @@ class ExportDialog(QDialog):
             row.addWidget(b)
         return row
 
-    def source(self) -> int | ReviewFilter:
+    def source(self) -> Source:
         if self.run_choice.isChecked() and self.run_id is not None:
             return self.run_id
         return self.flt if self.flt is not None else ReviewFilter()
@@ -129,7 +136,7 @@ class ExportDialog(QDialog):
         store, source = self.store, self.source()
         self._busy(True)
         run_in_pool(
-            lambda: export_cases_csv(store, out, source),
+            lambda: reports.export_cases_csv(store, out, source),
             lambda n: self._done(out, f"{n} rows written to {out}"),
             self._failed,
         )
@@ -141,20 +148,16 @@ class ExportDialog(QDialog):
         )
         self._busy(True)
 
-        def done(summary: Any) -> None:
+        def done(summary: ExportSummary) -> None:
             per = ", ".join(f"{k}: {v}" for k, v in summary.per_class.items()) or "none"
             missing = f"; {len(summary.missing)} could not be found" if summary.missing else ""
             self._done(out, f"{summary.written} labelled images in {out} ({per}){missing}")
 
-        run_in_pool(lambda: store.export_imagefolder(out, run_id=run_id), done, self._failed)
+        run_in_pool(lambda: reports.export_folders(store, out, run_id), done, self._failed)
 
     def print_report(self, out: Path) -> None:
-        from engine.report import ReportOptions, write_report
-
         store, source = self.store, self.source()
-        options = ReportOptions(
-            clinic=self.clinic.text().strip() or None, gradcam=self.gradcam.isChecked()
-        )
+        clinic, gradcam = self.clinic.text().strip() or None, self.gradcam.isChecked()
         self._cancel.clear()
         progress = self._progress
         self._busy(True)
@@ -163,13 +166,13 @@ class ExportDialog(QDialog):
         self.bar.setRange(0, 0)
         self.status.setText("Making the report...")
 
-        def work() -> Any:
-            return write_report(
-                store, out, source, options=options,
+        def work() -> ReportSummary:
+            return reports.print_report(
+                store, out, source, clinic=clinic, gradcam=gradcam,
                 on_progress=progress.changed.emit, cancel=self._cancel,
             )  # fmt: skip
 
-        def done(summary: Any) -> None:
+        def done(summary: ReportSummary) -> None:
             extra = (
                 f" ({len(summary.problems)} notes: {summary.problems[0]})"
                 if summary.problems

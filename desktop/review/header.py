@@ -4,33 +4,29 @@ referral, out-of-scope and quality marks (marks other streams add are read with 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from desktop.review.services import class_colour, display_name
+from desktop.services.store import ReviewItem
+from desktop.services.vocabulary import REFER, class_colour, long_name
 
-REFER = "refer"
 
-
-def item_name(item: Any) -> str:
+def item_name(item: ReviewItem) -> str:
     """The file name a clinician knows the photo by (a hash prefix when the path is unknown)."""
     return Path(item.path).name if item.path else f"{item.sha256[:12]}..."
 
 
-def mark_text(item: Any, referral: str | None) -> str:
+def mark_text(item: ReviewItem, referral: str | None) -> str:
     """One line per mark: referral (with the rule's reason), out of scope, poor quality."""
     marks = []
     if referral:
         marks.append(f"⚑ Refer: {referral}")
-    if getattr(item, "out_of_scope", False):
+    if item.out_of_scope:
         marks.append("? Out of scope: may not be a skin photo the model knows")
-    quality = getattr(item, "quality_issues", None)
-    if quality:
-        marks.append(
-            f"? Poor quality: {quality}" if isinstance(quality, str) else "? Poor quality photo"
-        )
+    if item.quality_issues:
+        marks.append(f"? Poor quality: {item.quality_issues}")
     return "\n".join(marks)
 
 
@@ -48,7 +44,7 @@ class ReviewHeader(QWidget):
         self.summary.setWordWrap(True)
         self.flags = QLabel(self)
         self.flags.setWordWrap(True)
-        refer = class_colour(REFER)
+        refer = QColor(class_colour(REFER))
         self.flags.setStyleSheet(
             f"QLabel {{ background-color: {refer.lighter(160).name()}; color: black;"
             f" border-left: 6px solid {refer.name()}; padding: 2px 6px; }}"
@@ -65,18 +61,18 @@ class ReviewHeader(QWidget):
         self.summary.setText("Pick a photo in the gallery; Space goes to the next one.")
         self.set_marks("")
 
-    def show_item(self, item: Any, referral: str | None = None) -> None:
+    def show_item(self, item: ReviewItem, referral: str | None = None) -> None:
         self.title.setText(item_name(item))
         self.title.setToolTip(item.path or item.sha256)
         self.show_label(item, item.current_label)
         self.set_marks(mark_text(item, referral))
 
-    def show_label(self, item: Any, label: str | None) -> None:
+    def show_label(self, item: ReviewItem, label: str | None) -> None:
         """The model's call and the label in force, with a mark when they disagree."""
-        said = f"Model: {display_name(item.top_class)} {item.confidence:.2f}"
+        said = f"Model: {long_name(item.top_class)} {item.confidence:.2f}"
         differs = label not in (None, REFER, item.top_class)
         mark = "  (! differs from the model)" if differs else ""
-        self.summary.setText(f"{said}   ·   Label: {display_name(label)}{mark}")
+        self.summary.setText(f"{said}   ·   Label: {long_name(label)}{mark}")
 
     def set_marks(self, text: str) -> None:
         self.flags.setText(text)

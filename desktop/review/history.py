@@ -8,26 +8,26 @@ line, what the model said at the time and the clinician's note.
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
-from desktop.review.services import class_colour, display_name
+from desktop.services.vocabulary import class_colour, long_name
 
 
 def _what(row) -> str:  # noqa: ANN001 (desktop.services.review.HistoryRow)
     if row.what == "undo":
-        now = display_name(row.label_after) if row.label_after else "unlabelled"
+        now = long_name(row.label_after) if row.label_after else "unlabelled"
         return f"Undo (now {now})"
     if row.what.startswith("redo "):
-        return f"Redo {display_name(row.what[5:])}"
-    return display_name(row.what)
+        return f"Redo {long_name(row.what[5:])}"
+    return long_name(row.what)
 
 
 def _swatch(label: str | None) -> QIcon:
     """A small square of the class colour beside the text (colour is never the only cue);
     a blank one for "unlabelled" so every entry's text lines up."""
     pixmap = QPixmap(12, 12)
-    pixmap.fill(class_colour(label) if label else Qt.GlobalColor.transparent)
+    pixmap.fill(QColor(class_colour(label)) if label else Qt.GlobalColor.transparent)
     return QIcon(pixmap)
 
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QPushButton, QSizePolicy, QWidget
 
-from desktop.review.services import class_colour, display_name
-
-REFER = "refer"
+from desktop.services.vocabulary import REFER, class_colour, long_name
 
 
 def button_key(index: int, name: str) -> str:
@@ -51,14 +49,14 @@ class LabelBar(QWidget):
 
     def _make_button(self, index: int, name: str) -> QPushButton:
         key = button_key(index, name)
-        button = QPushButton(f"{key}  {display_name(name)}", self)
+        button = QPushButton(f"{key}  {long_name(name)}", self)
         button.setCheckable(True)
         # Tab reaches the buttons, but a click leaves focus where it was (the keys keep working)
         button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         button.setAutoExclusive(False)
         button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        button.setToolTip(f"Label as {display_name(name)}, save and go to the next image ({key})")
-        colour = class_colour(name).name()
+        button.setToolTip(f"Label as {long_name(name)}, save and go to the next image ({key})")
+        colour = class_colour(name)
         button.setStyleSheet(
             f"QPushButton {{ border-left: 6px solid {colour}; padding: 4px 8px; text-align: left; }}"
             "QPushButton:checked { font-weight: bold; }"

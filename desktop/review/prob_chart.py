@@ -11,7 +11,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from desktop.review.services import class_colour, display_name
+from desktop.services.vocabulary import class_colour, short_name
 
 ROW_GAP = 4
 
@@ -31,7 +31,7 @@ class ProbChart(QWidget):
         """Show ``probs`` (``None`` or empty clears the chart); ``caption`` names the model."""
         self._probs = [(str(k), float(v)) for k, v in (probs or {}).items()]
         self._caption = caption
-        text = "; ".join(f"{display_name(k)} {v:.2f}" for k, v in self._probs)
+        text = "; ".join(f"{short_name(k)} {v:.2f}" for k, v in self._probs)
         self.setAccessibleDescription(text)
         self.updateGeometry()
         self.update()
@@ -52,7 +52,7 @@ class ProbChart(QWidget):
     def _label_width(self) -> int:
         """Wide enough for every name in bold (the top class is drawn bold)."""
         fm = QFontMetrics(self._font(bold=True))
-        names = [display_name(k) for k, _ in self._probs] or ["Chickenpox"]
+        names = [short_name(k) for k, _ in self._probs] or ["Chickenpox"]
         return max(fm.horizontalAdvance(n) for n in names) + 8
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -68,12 +68,12 @@ class ProbChart(QWidget):
             y = i * row + ROW_GAP // 2
             painter.setFont(self._font(bold=name == top))
             painter.setPen(text_colour)
-            painter.drawText(QRectF(0, y, label_w, row), _LEFT, display_name(name))
+            painter.drawText(QRectF(0, y, label_w, row), _LEFT, short_name(name))
             track = QRectF(label_w, y + 3, bar_w, row - 6)
             painter.fillRect(track, _track_colour(text_colour))
             painter.fillRect(
                 QRectF(track.x(), track.y(), bar_w * max(0.0, min(1.0, p)), track.height()),
-                class_colour(name),
+                QColor(class_colour(name)),
             )
             painter.drawText(QRectF(label_w + bar_w, y, value_w, row), _RIGHT, f"{p:.2f}")
         if self._caption:

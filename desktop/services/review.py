@@ -1,26 +1,38 @@
-"""Background work for the review panel: decoding, Grad-CAM and store writes, off the GUI thread.
+"""The review panel's engine work: decoding, Grad-CAM, history and label writes, off the GUI thread.
 
-Every engine call the panel makes goes through the small functions here, so that following a
-change in the engine API (docs/engine-api.md) is a one-place edit. Tasks run on a QThreadPool and
-report through a :class:`Relay` that lives on the GUI thread; they never touch a widget. Each
-result carries the request id it was started with, so the panel drops answers for an image it
-no longer shows.
+:class:`ReviewService` runs each piece as a :class:`desktop.services.tasks.Task` and answers with
+``done(kind, request, result)`` / ``failed(kind, request, message)``; it never touches a widget.
+Each answer carries the request id it was started with, so the panel drops answers for an image
+it no longer shows. The plain functions below are the engine calls themselves.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QRunnable, Signal
+from PIL import Image
+from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
+
+from desktop.services.tasks import run_task
+from engine.images import ImageLoadError, load_preview
+from engine.store import (
+    LabelEntry,
+    NothingToRedoError,
+    NothingToUndoError,
+    PredictionRecord,
+    ReviewItem,
+    Store,
+)
+
+if TYPE_CHECKING:
+    from engine.explain import Explainer, ImageExplanation
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +48,7 @@ PREVIEW_MAX_SIDE = 1600
 # --- images -------------------------------------------------------------------------------
 
 
-def pil_to_qimage(image: Any) -> QImage:
+def pil_to_qimage(image: Image.Image) -> QImage:
     """An independent QImage copy of a PIL RGB image (QImage, unlike QPixmap, is thread-safe)."""
     rgb = image.convert("RGB")
     data = rgb.tobytes("raw", "RGB")
@@ -44,30 +56,14 @@ def pil_to_qimage(image: Any) -> QImage:
     return qimg.copy()
 
 
-def image_file(store: Any, item: Any) -> Path:
-    """The file to show for a queue item: the original if it is still there, else the copy the
-    store kept when it was labelled. Raises FileNotFoundError naming both when neither exists."""
-    if not getattr(item, "path", None) and not getattr(item, "stored_path", None):
-        raise FileNotFoundError(
-            f"{item.sha256[:12]}: this photo was forgotten; only its fingerprint, predictions "
-            "and label history are kept"
-        )
-    original = Path(item.path) if getattr(item, "path", None) else None
-    if original is not None and original.is_file():
-        return original
-    stored = getattr(item, "stored_path", None)
-    images = getattr(store, "images", None)
-    if stored and images is not None:
-        copy = Path(images.path(stored))
-        if copy.is_file():
-            return copy
-    raise FileNotFoundError(f"{item.path or item.sha256}: file not found (moved or deleted?)")
+def photo_file(store: Store, item: ReviewItem) -> Path:
+    """The file that shows the photo (``ImageStore.photo_file``): the original if it is still
+    there, else the store's copy. FileNotFoundError says why when neither exists."""
+    return store.images.photo_file(item.sha256, item.path, item.stored_path)
 
 
 def load_photo(path: Path, max_side: int = PHOTO_MAX_SIDE) -> QImage:
     """Decode the photo through the one loader (EXIF applied), bounded to ``max_side``."""
-    from engine.images import load_preview
-
     return pil_to_qimage(load_preview(path, max_side=max_side))
 
 
@@ -84,41 +80,20 @@ def load_photo_staged(path: Path, show: Callable[[QImage], None]) -> QImage | No
 # --- Grad-CAM -----------------------------------------------------------------------------
 
 
-def recolour(ex: Any, colormap: str) -> QImage:
+def recolour(ex: ImageExplanation, colormap: str) -> QImage:
     """The explanation's heatmap in other colours, at its image size (no Grad-CAM rerun)."""
     from engine.explain import colour_heatmap
 
     return pil_to_qimage(colour_heatmap(ex.heatmap, ex.image.size, colormap))
 
 
-def explainer_from_file(path: str | Path, device: str = "cpu") -> Any:
+def explainer_from_file(path: str | Path, device: str = "cpu") -> Explainer:
     """An ``engine.explain.Explainer`` for a model file (tests, benchmarks, screenshots)."""
     from engine.checkpoint import load_model
     from engine.explain import Explainer
 
     model, meta = load_model(path, device=device)
     return Explainer(model, meta, device=device)
-
-
-class ExplainerCache:
-    """Calls the services' explainer factory once (on a worker) and runs one explanation at a
-    time: Grad-CAM already uses every core, and queued requests for images the clinician has
-    skipped past are dropped before they start."""
-
-    def __init__(self, factory: Callable[[], Any]) -> None:
-        self._factory = factory
-        self._explainer: Any = None
-        self._lock = threading.Lock()
-
-    def explain(self, path: Path, *, colormap: str, alpha: float, still_wanted: Callable[[], bool]):
-        with self._lock:
-            if not still_wanted():
-                return None
-            if self._explainer is None:
-                self._explainer = self._factory()
-            return self._explainer.explain(
-                path, max_side=EXPLAIN_MAX_SIDE, colormap=colormap, alpha=alpha
-            )
 
 
 # --- the case store -----------------------------------------------------------------------
@@ -141,7 +116,7 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _describe(entry: Any) -> str:
+def _describe(entry: LabelEntry) -> str:
     if entry.kind == "undo":
         return "undo"
     if entry.kind == "redo":
@@ -149,36 +124,40 @@ def _describe(entry: Any) -> str:
     return str(entry.label)
 
 
-def _shown_prediction(entry: Any, predictions: list[Any]) -> Any:
+def _shown_prediction(
+    entry: LabelEntry, predictions: list[PredictionRecord]
+) -> PredictionRecord | None:
     """The prediction the store linked to the label event (``LabelEntry.predicted_class``, with
     ``model_version`` "name@hash12"); for events without that link (older databases), the
     newest prediction made before the event."""
-    predicted = getattr(entry, "predicted_class", None)
-    if predicted is not None:
-        version = str(getattr(entry, "model_version", "") or "")
-        name, _, digest = version.partition("@")
-        conf = getattr(entry, "confidence", None)
-        return SimpleNamespace(
-            model_name=name or "model",
+    if entry.predicted_class is not None:
+        name, _, digest = str(entry.model_version or "").partition("@")
+        conf = entry.confidence
+        return PredictionRecord(
             model_version=digest,
-            top_class=predicted,
+            model_name=name or "model",
+            top_class=entry.predicted_class,
             confidence=float(conf) if conf is not None else float("nan"),
+            entropy=None,
+            probabilities={},
+            run_id=None,
+            created_at=entry.created_at,
         )
     earlier = [p for p in predictions if _utc(p.created_at) <= _utc(entry.created_at)]
     return earlier[-1] if earlier else None
 
 
-def _prediction_texts(pred: Any) -> tuple[str | None, str | None]:
+def _prediction_texts(pred: PredictionRecord | None) -> tuple[str | None, str | None]:
     """Short text for the history column and a longer one with the model version."""
     if pred is None:
         return None, None
-    name = getattr(pred, "model_name", "") or "model"
-    version = str(getattr(pred, "model_version", ""))[:12]
+    name = pred.model_name or "model"
+    version = str(pred.model_version)[:12]
     said = f"{pred.top_class} {pred.confidence:.2f}"
     return f"{said} ({name})", f"{said} from model {name}@{version}"
 
 
-def load_history(store: Any, sha256: str) -> list[HistoryRow]:
+def load_history(store: Store, sha256: str) -> list[HistoryRow]:
     """An image's label events, newest first, each with the model prediction shown then."""
     predictions = list(store.predictions(sha256))
     rows = []
@@ -191,18 +170,13 @@ def load_history(store: Any, sha256: str) -> list[HistoryRow]:
     return rows[::-1]
 
 
-def referral_reason(store: Any, item: Any) -> str | None:
+def referral_reason(store: Store, item: ReviewItem) -> str | None:
     """Why the referral rule flags the item (None when it does not). The rule is the store's
-    (kept in the database, so the panel, the CLI and the report agree); a flag the queue row
-    already carries wins."""
-    flagged = getattr(item, "referral", None)
-    if flagged is not None and not flagged:
-        return None
+    (kept in the database, so the panel, the CLI and the report agree); a photo to check (not a
+    skin photo? poor quality?) is always referred."""
     rule, probs = store.referral_rule(), item.probabilities
     if not rule.flags(probs):
-        if getattr(item, "check_photo", False):
-            return "check photo"
-        return "flagged for referral" if flagged else None
+        return "check photo" if item.check_photo else None
     top = max(probs.values())
     mpox = float(probs.get(rule.mpox_class, 0.0))
     reasons = []
@@ -213,123 +187,138 @@ def referral_reason(store: Any, item: Any) -> str | None:
     return "; ".join(reasons) or "flagged for referral"
 
 
-def save_label(store: Any, sha256: str, label: str, who: str, note: str | None) -> str | None:
+def save_label(store: Store, sha256: str, label: str, who: str, note: str | None) -> str | None:
     """Record a label event; returns the label now in force."""
     return store.label(sha256, label, who=who, note=note or None).current_label
 
 
-def undo_label(store: Any, sha256: str, who: str) -> str | None:
+def undo_label(store: Store, sha256: str, who: str) -> str | None:
     """Take back the label in force (an undo event); returns the label now in force.
     Raises LookupError when the image has no label to take back."""
-    from engine.store import NothingToUndoError
-
     try:
         return store.undo(sha256, who=who).current_label
     except NothingToUndoError as exc:
         raise LookupError("nothing to undo: this image has no label") from exc
 
 
-def redo_label(store: Any, sha256: str, who: str) -> str | None:
+def redo_label(store: Store, sha256: str, who: str) -> str | None:
     """Redo the last undone label (a ``redo`` label event); LookupError when there is none."""
-    from engine.store.errors import NothingToRedoError
-
     try:
         return store.redo(sha256, who=who).current_label
     except NothingToRedoError as exc:
         raise LookupError("nothing to redo: no label was undone since the last one") from exc
 
 
-class LabelSession:
-    """The labels this panel saved, newest last, for Ctrl+Z / Ctrl+Shift+Z.
-
-    "Undo the last label" means the last one the clinician gave, even after the panel moved on
-    to the next image (labelling advances at once); with nothing saved in this session, undo
-    and redo act on the image on show. Entries are ``(sha256, file name)``."""
-
-    def __init__(self) -> None:
-        self._done: list[tuple[str, str]] = []
-        self._undone: list[tuple[str, str]] = []
-
-    def undo_target(self, on_show: tuple[str, str] | None) -> tuple[str, str] | None:
-        return self._done[-1] if self._done else on_show
-
-    def redo_target(self, on_show: tuple[str, str] | None) -> tuple[str, str] | None:
-        return self._undone[-1] if self._undone else on_show
-
-    def saved(self, kind: str, target: tuple[str, str]) -> None:
-        """Record a saved label, undo or redo of ``target``."""
-        if kind == "label":
-            self._done.append(target)
-            self._undone.clear()
-        elif kind == "undo":
-            self._pop(self._done, target)
-            self._undone.append(target)
-        else:
-            self._pop(self._undone, target)
-            self._done.append(target)
-
-    def failed(self, kind: str, target: tuple[str, str]) -> None:
-        """An undo/redo the store refused (someone else changed the label): skip past it."""
-        self._pop(self._done if kind == "undo" else self._undone, target)
-
-    @staticmethod
-    def _pop(stack: list[tuple[str, str]], target: tuple[str, str]) -> None:
-        if stack and stack[-1] == target:
-            stack.pop()
-
-
-# --- tasks --------------------------------------------------------------------------------
-
-
-class Relay(QObject):
-    """Lives on the GUI thread; tasks emit on it from pool threads, so slots run queued."""
-
-    done = Signal(str, int, object)  # kind, request id, result
-    failed = Signal(str, int, str)  # kind, request id, readable message
-
-
 def readable_error(exc: BaseException) -> str:
     """One sentence for the panel; the traceback goes to the log."""
     if isinstance(exc, LookupError) and exc.args:
         return str(exc.args[0])
-    reason = getattr(exc, "reason", None)
-    path = getattr(exc, "path", None)
-    if reason and path:
-        return f"{Path(str(path)).name}: {reason}"
+    if isinstance(exc, ImageLoadError):
+        return f"{Path(str(exc.path)).name}: {exc.reason}"
     return str(exc) or type(exc).__name__
 
 
-class Task(QRunnable):
-    """Run ``fn()`` on the pool and report ``(kind, request)`` with its result or error.
+# --- the service ----------------------------------------------------------------------------
 
-    With ``staged``, ``fn`` gets a callable that reports an early result as ``kind + ":early"``
-    (a quick preview before the full answer)."""
+#: The pool is shared with the gallery's thumbnails: what the clinician is looking at, and above
+#: all a label being saved, go ahead of background work queued at the default priority 0.
+SHOW_PRIORITY = 5
+SAVE_PRIORITY = 10
+#: The write kinds, and what each one calls.
+WRITES = ("label", "undo", "redo")
+
+
+class ReviewService(QObject):
+    """Everything the review panel asks of the engine, answered with signals.
+
+    ``explainer`` returns the active model's ``engine.explain.Explainer`` (in the app:
+    ``ActiveModel.explainer``, which keeps one per loaded model, so a model change resets it);
+    it may import torch and load a model, so it is only called on a worker thread. ``who``
+    returns the clinician recorded with each label. ``pool`` runs decoding, history and store
+    writes; Grad-CAM runs one at a time on its own thread (it already uses every core), and
+    requests for images the clinician has skipped past are dropped before they start.
+    """
+
+    done = Signal(str, int, object)  # kind, request id, result
+    failed = Signal(str, int, str)  # kind, request id, readable message
 
     def __init__(
-        self, relay: Relay, kind: str, request: int, fn: Callable[..., Any], staged: bool = False
+        self,
+        store: Store,
+        explainer: Callable[[], Explainer],
+        who: Callable[[], str],
+        pool: QThreadPool,
+        colormap: str = "inferno",
+        opacity: float = 0.45,
     ) -> None:
         super().__init__()
-        self.setAutoDelete(True)
-        self._relay, self._kind, self._request, self._fn = relay, kind, request, fn
-        self._staged = staged
+        self.store, self.explainer, self.who, self.pool = store, explainer, who, pool
+        self.colormap, self.opacity = colormap, opacity
+        self.gradcam_pool = QThreadPool(self)
+        self.gradcam_pool.setMaxThreadCount(1)
+        self._explain_lock = threading.Lock()
 
-    def _early(self, payload: Any) -> None:
-        try:
-            self._relay.done.emit(f"{self._kind}:early", self._request, payload)
-        except RuntimeError:
-            log.debug("%s early result dropped: receiver gone", self._kind)
+    def _start(
+        self, kind: str, request: int, fn: Callable[..., Any], *, pool: QThreadPool | None = None,
+        priority: int = SHOW_PRIORITY, staged: bool = False,
+    ) -> None:  # fmt: skip
+        def failed(exc: BaseException) -> None:
+            log.warning("%s task failed", kind, exc_info=exc)
+            self.failed.emit(kind, request, readable_error(exc))
 
-    def run(self) -> None:
-        try:
-            result = self._fn(self._early) if self._staged else self._fn()
-        except Exception as exc:  # reported to the panel, never raised into Qt
-            log.warning("%s task failed:\n%s", self._kind, traceback.format_exc())
-            self._emit(self._relay.failed, readable_error(exc))
-            return
-        self._emit(self._relay.done, result)
+        early = (lambda r: self.done.emit(f"{kind}:early", request, r)) if staged else None
+        run_task(
+            pool or self.pool, fn, lambda r: self.done.emit(kind, request, r),
+            on_error=failed, on_early=early, priority=priority,
+        )  # fmt: skip
 
-    def _emit(self, signal: Any, payload: Any) -> None:
-        try:
-            signal.emit(self._kind, self._request, payload)
-        except RuntimeError:  # the panel was closed while the task ran
-            log.debug("%s result dropped: receiver gone", self._kind)
+    def show(self, item: ReviewItem, request: int, still_wanted: Callable[[], bool]) -> None:
+        """Decode the photo (a quick preview first: ``photo:early``), explain it, read its
+        history and referral reason: answers ``photo``, ``explain`` and ``meta``."""
+        store = self.store
+        found: dict[str, Path] = {}
+        colormap, alpha = self.colormap, self.opacity
+
+        def photo(early: Callable[[QImage], None]) -> QImage | None:
+            found["path"] = photo_file(store, item)
+            return load_photo_staged(found["path"], early)
+
+        def explain() -> tuple[ImageExplanation, QImage] | None:
+            path = found.get("path") or photo_file(store, item)
+            with self._explain_lock:
+                if not still_wanted():
+                    return None
+                ex = self.explainer().explain(
+                    path, max_side=EXPLAIN_MAX_SIDE, colormap=colormap, alpha=alpha
+                )
+            return ex, pil_to_qimage(ex.heat_rgb)
+
+        self._start("photo", request, photo, staged=True)
+        self.read_meta(item, request)
+        self._start("explain", request, explain, pool=self.gradcam_pool)
+
+    def read_meta(self, item: ReviewItem, request: int) -> None:
+        """The image's label history and referral reason again (``meta``)."""
+        store = self.store
+        self._start("meta", request, lambda: (load_history(store, item.sha256),
+                                              referral_reason(store, item)))  # fmt: skip
+
+    def recolour(self, ex: ImageExplanation, colormap: str, request: int) -> None:
+        """The heatmap on show in other colours (``recolour``), without running Grad-CAM."""
+        self.colormap = colormap
+        self._start("recolour", request, lambda: recolour(ex, colormap))
+
+    def write(self, kind: str, sha256: str, request: int, label: str = "", note: str = "") -> None:
+        """Save a label (``label``), or undo / redo the last one of the image; the answer is the
+        label now in force. Saving goes ahead of everything else in the pool."""
+        store, who = self.store, self.who()
+        calls: dict[str, Callable[[], str | None]] = {
+            "label": lambda: save_label(store, sha256, label, who, note),
+            "undo": lambda: undo_label(store, sha256, who),
+            "redo": lambda: redo_label(store, sha256, who),
+        }
+        self._start(kind, request, calls[kind], priority=SAVE_PRIORITY)
+
+    def wait_idle(self, msecs: int = 30_000) -> bool:
+        """Wait for the background work (closing the app, tests)."""
+        return self.gradcam_pool.waitForDone(msecs) and self.pool.waitForDone(msecs)

@@ -1,16 +1,16 @@
 """Run a plain function on a QThreadPool and get its result back on the GUI thread.
 
-Database queries, model loading and thumbnail decoding go through here so that the GUI thread
+Database queries, model loading, decoding and Grad-CAM go through here so that the GUI thread
 never waits on them. The function never touches widgets; its result (or exception) arrives
-through a queued signal. An exception goes to the ErrorReporter (log + dialog) unless the caller
-handles it with ``on_error``.
+through a queued signal. An exception goes to the reporter (log + dialog) unless the caller
+handles it with ``on_error``. :class:`Task` is the desktop's one QRunnable for such calls.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -21,24 +21,33 @@ log = logging.getLogger(__name__)
 _live: set[Task] = set()
 
 
+class Reporter(Protocol):
+    def report(self, what: str, exc: BaseException) -> None: ...
+
+
 class _Signals(QObject):
     done = Signal(object)
     failed = Signal(object)
+    early = Signal(object)
 
 
 class Task(QRunnable):
-    """One call of ``fn()`` on a worker thread; ``signals.done(result)`` / ``signals.failed(exc)``."""
+    """One call of ``fn()`` on a worker thread; ``signals.done(result)`` / ``signals.failed(exc)``.
 
-    def __init__(self, fn: Callable[[], Any]) -> None:
+    With ``staged``, ``fn`` is called with one argument, a callable that reports an early result
+    through ``signals.early`` (a quick preview before the full answer)."""
+
+    def __init__(self, fn: Callable[..., Any], staged: bool = False) -> None:
         super().__init__()
         self.fn = fn
+        self.staged = staged
         self.signals = _Signals()
         self.setAutoDelete(False)
 
     def run(self) -> None:
         try:
             try:
-                result = self.fn()
+                result = self.fn(self.signals.early.emit) if self.staged else self.fn()
             except Exception as exc:  # handed to the GUI thread: never lost, never a crash
                 self.signals.failed.emit(exc)
             else:
@@ -49,19 +58,23 @@ class Task(QRunnable):
 
 def run_task(
     pool: QThreadPool,
-    fn: Callable[[], Any],
+    fn: Callable[..., Any],
     on_done: Callable[[Any], None] | None = None,
     *,
     what: str = "A background task failed",
     on_error: Callable[[BaseException], None] | None = None,
-    reporter: Any = None,
+    on_early: Callable[[Any], None] | None = None,
+    reporter: Reporter | None = None,
     priority: int = 0,
 ) -> Task:
-    """Start ``fn`` on ``pool``; ``on_done`` / ``on_error`` run on the thread that called this
-    (the signals object lives there). Unhandled errors go to ``reporter.report(what, exc)``."""
-    task = Task(fn)
+    """Start ``fn`` on ``pool``; ``on_done`` / ``on_error`` (and ``on_early``, which makes the
+    task staged) run on the thread that called this (the signals object lives there).
+    Unhandled errors go to ``reporter.report(what, exc)``."""
+    task = Task(fn, staged=on_early is not None)
     if on_done is not None:
         task.signals.done.connect(on_done)
+    if on_early is not None:
+        task.signals.early.connect(on_early)
 
     def failed(exc: BaseException) -> None:
         if on_error is not None:
@@ -87,7 +100,7 @@ def run_in_pool(
     """Start ``fn`` on the global pool; exactly one of ``on_done``/``on_error`` runs on the GUI
     thread. When ``on_error`` is a method of a widget (every dialog passes its own), an answer
     that arrives after that widget was closed and deleted is dropped instead of touching it."""
-    owner = getattr(on_error, "__self__", None)
+    owner = getattr(on_error, "__self__", None)  # a bound method's object (Python, not ours)
     alive = (lambda: shiboken6.isValid(owner)) if isinstance(owner, QObject) else (lambda: True)
     run_task(
         QThreadPool.globalInstance(),

@@ -1,4 +1,4 @@
-"""The one place where the fine-tune, models, compare and export dialogs meet the engine.
+"""Fine-tuning as the desktop starts it: what will be trained on, the recipe, the child process.
 
 Qt-free. Training goes through ``engine.training.TrainingProcess`` (the trainer as a detached
 child process: progress in the run folder, a STOP file to stop cleanly, re-attach after a
@@ -15,7 +15,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.images import iter_image_files
+from engine.recipe import BALANCING, MONITORS, RECIPE, SCHEDULES, Recipe
+from engine.store import Store
 from engine.training import STOP_FILE, TrainingProcess, TrainingResult, list_training_runs
+
+__all__ = [
+    "BALANCING",
+    "MONITORS",
+    "RECIPE",
+    "SCHEDULES",
+    "Recipe",
+    "TrainingPlan",
+    "TrainingProcess",
+    "TrainingResult",
+    "attach",
+    "latest_run",
+    "model_file",
+    "request_stop",
+    "start_training",
+    "training_args",
+    "training_plan",
+]
 
 MIN_PER_CLASS = 10
 """Fewer labelled examples than this in a class leaves its validation share at one or two
@@ -48,15 +69,13 @@ class TrainingPlan:
         return len([c for c, n in self.totals.items() if n > 0]) >= 2
 
 
-def split_path(store: Any) -> Path:
+def split_path(store: Store) -> Path:
     """The split recorded for training from the store (trainer.sources.store_split_path)."""
     return Path(store.splits_dir) / "store-split.json"
 
 
 def count_class_folders(folders: Sequence[Path]) -> dict[str, int]:
     """Images per class in ImageFolder-style folders (``DIR/<class>/...``)."""
-    from engine.images import iter_image_files
-
     counts: Counter[str] = Counter()
     for folder in folders:
         for sub in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
@@ -64,7 +83,9 @@ def count_class_folders(folders: Sequence[Path]) -> dict[str, int]:
     return dict(counts)
 
 
-def training_plan(store: Any, folders: Sequence[Path] = (), use_store: bool = True) -> TrainingPlan:
+def training_plan(
+    store: Store, folders: Sequence[Path] = (), use_store: bool = True
+) -> TrainingPlan:
     """Counts per class (store labels, class folders), exclusions, warnings and the split."""
     plan = TrainingPlan()
     if use_store:
@@ -95,8 +116,9 @@ def training_plan(store: Any, folders: Sequence[Path] = (), use_store: bool = Tr
 def _split_text(path: Path | None) -> str:
     if path is None or not path.is_file():
         return (
-            "A new split: 15% of each class held out for validation, near-duplicate photos "
-            "kept together, seed 0; it is recorded so later runs are judged on the same images."
+            f"A new split: {RECIPE.val_fraction:.0%} of each class held out for validation, "
+            f"near-duplicate photos kept together, seed {RECIPE.seed}; it is recorded so later "
+            "runs are judged on the same images."
         )
     try:
         counts = json.loads(path.read_text(encoding="utf-8")).get("counts", {})
@@ -115,6 +137,11 @@ def _split_text(path: Path | None) -> str:
 def start_training(args: list[str], db: str, run_dir: Path | None) -> TrainingProcess:
     """The trainer in a detached child process; its model is registered, not activated."""
     return TrainingProcess.start(args, db=db, run_dir=run_dir)
+
+
+def attach(run_dir: Path) -> TrainingProcess:
+    """The run in ``run_dir`` again (still running, or finished while the app was closed)."""
+    return TrainingProcess.attach(run_dir)
 
 
 def request_stop(proc: TrainingProcess) -> None:

@@ -1,4 +1,6 @@
-"""Model operations for the models view and the comparison (Qt-free; the adapter's other half).
+"""Model versions for the models view and the comparison (Qt-free): the comparison report,
+import, export, the model card, agreement and evaluation. Changes of the active version
+(activate, roll back, promote) are made through :class:`desktop.services.active_model.ActiveModel`.
 
 Promotion goes through ``Store.promote`` (the gate re-checked inside the activating transaction);
 a forced promotion is noted on the run's training record. Model files are validated by a full
@@ -15,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from engine.atomic import atomic_path
+from engine.modelmeta import ModelMeta
+from engine.paths import user_data_dir
 from engine.store import ModelInfo, Store, StoreError
+from engine.training import trainer_command
+
+__all__ = ["Comparison", "ModelInfo", "PromotionRefused", "evaluation_root"]
 
 
 class PromotionRefused(Exception):
@@ -77,9 +84,9 @@ def load_comparison(run_dir: Path) -> Comparison:
         raise StoreError(f"{path}: not a readable training report ({exc})") from exc
 
 
-def validate_model_file(path: Path) -> Any:
+def validate_model_file(path: Path) -> ModelMeta:
     """Load the whole file (hash, architecture, classes checked); ModelFileError says why not."""
-    from engine.checkpoint import load_model
+    from engine.checkpoint import load_model  # imports torch: only here, on a worker thread
 
     _, meta = load_model(path)
     return meta
@@ -164,8 +171,6 @@ def start_evaluation(model: Path, folder: Path, out_dir: Path) -> subprocess.Pop
     """``python -m trainer evaluate`` as a child process (report.json + PNGs in ``out_dir``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     log = (out_dir / "evaluate.log").open("wb")
-    from engine.training import trainer_command  # `python -m trainer`, or the frozen app
-
     cmd = [*trainer_command(), "evaluate", str(model), str(folder)]
     return subprocess.Popen(
         [*cmd, "--out", str(out_dir)],
@@ -174,3 +179,13 @@ def start_evaluation(model: Path, folder: Path, out_dir: Path) -> subprocess.Pop
         stdin=subprocess.DEVNULL,
         cwd=str(Path(__file__).resolve().parents[2]),
     )
+
+
+def evaluation_root() -> Path:
+    """Where evaluations on a folder are kept (inside the user data folder)."""
+    return user_data_dir() / "evaluations"
+
+
+def models(store: Store) -> list[ModelInfo]:
+    """Every registered version, newest first."""
+    return sorted(store.models(), key=lambda m: m.created_at, reverse=True)

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from desktop.services import engine_calls as ea
+from desktop.services import store as ea
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ def ask_with_dialog(
 
 def open_store_interactive(
     db: str | None, ask: Asker | None = None, max_tries: int = 20
-) -> tuple[Any, str | None]:
+) -> tuple[ea.Store | None, str | None]:
     """Open ``db`` (None: the default); on failure ask what to do. Returns (store, db used) or
     (None, None) when the clinician chose to quit."""
     ask = ask or ask_with_dialog
@@ -72,8 +71,7 @@ def open_store_interactive(
             return ea.open_store(target or None), target
         except Exception as exc:  # StoreError, StoreVersionError, OSError...
             kind = ea.classify_open_error(exc)
-            location = getattr(exc, "location", None) or (target or "the default case store")
-            reason = getattr(exc, "reason", None) or str(exc)
+            location, reason = ea.open_error_parts(exc, target or "the default case store")
             log.warning("cannot open case store %s (%s): %s", location, kind, exc)
             choice, path = ask(kind, str(location), str(reason))
             if choice == "quit":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFont
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 
@@ -43,3 +45,14 @@ class EmptyState(QWidget):
         lay.addSpacing(24)
         lay.addWidget(note)
         lay.addStretch(3)
+
+
+def dropped_folder(event: QDragEnterEvent | QDropEvent) -> str | None:
+    """The first local folder in a drag, if any."""
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return None
+    for url in mime.urls():
+        if url.isLocalFile() and Path(url.toLocalFile()).is_dir():
+            return url.toLocalFile()
+    return None

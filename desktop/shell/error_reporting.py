@@ -19,6 +19,8 @@ import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from desktop.services.store import log_folder
+
 log = logging.getLogger("poxscreen.desktop")
 
 LOG_NAME = "poxscreen.log"
@@ -26,9 +28,7 @@ LOG_NAME = "poxscreen.log"
 
 def log_dir() -> Path:
     """<user data dir>/logs (POXSCREEN_DATA_DIR moves it, as it moves the database)."""
-    from engine.paths import user_data_dir
-
-    return user_data_dir() / "logs"
+    return log_folder()
 
 
 def setup_logging(folder: Path | None = None) -> Path:

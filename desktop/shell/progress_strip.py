@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from desktop.services.engine_calls import ProgressView
+from desktop.services.screening import ProgressView
 
 
 def format_eta(seconds: float | None) -> str:

@@ -1,10 +1,8 @@
-"""Settings: clinician, device, database, overlay and thumbnails (QSettings), and the referral
+"""Settings: clinician, clinic, device, database, overlay and thumbnails (QSettings), and the referral
 rule, which is kept in the case store so the command line and printed reports apply the same one.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -24,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.services.store import ReferralRule
 from desktop.settings import COLORMAPS, DEVICES, THUMB_SIZES, Settings
 
 DEVICE_LABELS = {"auto": "Automatic (CUDA GPU if present)", "cpu": "CPU", "cuda": "CUDA GPU"}
@@ -33,7 +32,11 @@ class SettingsDialog(QDialog):
     """``changes()`` after ``exec()``: the keys whose values differ from the saved ones."""
 
     def __init__(
-        self, settings: Settings, rule: Any, rule_editable: bool, parent: QWidget | None = None
+        self,
+        settings: Settings,
+        rule: ReferralRule,
+        rule_editable: bool,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -57,6 +60,9 @@ class SettingsDialog(QDialog):
         self.clinician = QLineEdit(s.clinician)
         self.clinician.setToolTip("Recorded with every label you give")
         form.addRow("Clinician name", self.clinician)
+        self.clinic = QLineEdit(s.clinic, placeholderText="printed on every page of a report")
+        self.clinic.setToolTip("The clinic's name, printed on reports (optional)")
+        form.addRow("Clinic", self.clinic)
         self.device = QComboBox()
         for d in DEVICES:
             self.device.addItem(DEVICE_LABELS[d], d)
@@ -100,7 +106,7 @@ class SettingsDialog(QDialog):
         form.addRow("Thumbnail size", self.thumb)
         return box
 
-    def _referral_box(self, rule: Any, editable: bool) -> QGroupBox:
+    def _referral_box(self, rule: ReferralRule, editable: bool) -> QGroupBox:
         box = QGroupBox("Referral rule (kept in the case store, shared with reports)")
         form = QFormLayout(box)
         self.min_conf = QDoubleSpinBox()
@@ -142,6 +148,8 @@ class SettingsDialog(QDialog):
         out = set()
         if self.clinician.text().strip() != s.clinician:
             out.add("clinician")
+        if self.clinic.text().strip() != s.clinic:
+            out.add("clinic")
         if self.device.currentData() != s.device:
             out.add("device")
         if self.database.text().strip() != s.database:
@@ -161,6 +169,7 @@ class SettingsDialog(QDialog):
         changed = self.changes()
         s = self.settings
         s.clinician = self.clinician.text()
+        s.clinic = self.clinic.text()
         s.device = self.device.currentData()
         s.database = self.database.text()
         s.colormap = self.colormap.currentText()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStatusBar, QWidget
 
-from desktop.services.engine_calls import Stats
+from desktop.services.model import ActiveModelHandle
+from desktop.services.store import Stats
 
 UNTRAINED_TEXT = (
     "UNTRAINED MODEL: the results come from an ImageNet backbone with a random head and are "
@@ -27,10 +26,9 @@ class StatusBar(QStatusBar):
             self.addPermanentWidget(w)
         self.set_counts(Stats())
 
-    def set_model(self, handle: Any) -> None:
+    def set_model(self, handle: ActiveModelHandle) -> None:
         trained = "trained" if handle.trained else "UNTRAINED"
-        name = handle.version.partition("@")[0]
-        self.model_label.setText(f"Model {name} ({trained})")
+        self.model_label.setText(f"Model {handle.name} ({trained})")
         self.model_label.setToolTip(f"{handle.version}, loaded in {handle.loaded_s:.1f} s")
         self.device_label.setText(handle.device_text)
         self.device_label.setToolTip(f"Device: {handle.device}")

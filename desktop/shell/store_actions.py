@@ -1,8 +1,8 @@
 """Patient-data care from the desktop: forget a photo, back up and check the case store.
 
 The engine does the work (``Store.forget`` / ``backup`` / ``check``, the same as
-``poxscreen forget|backup|check``); this module only puts the actions in the window's menus and
-context menus, asks before anything that cannot be undone, runs each call on the window's pool
+``poxscreen forget|backup|check``); this module makes the actions (desktop.menus puts them in the menus and
+context menus), asks before anything that cannot be undone, runs each call on the window's pool
 through desktop.services.tasks (never on the GUI thread) and says what happened in plain words. One of
 these jobs runs at a time, with a busy cursor and a status-bar line meanwhile.
 """
@@ -12,15 +12,20 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QAbstractButton, QApplication, QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QAbstractButton, QApplication, QFileDialog, QMessageBox, QWidget
 
-from desktop.gallery.view import item_name
-from desktop.services import engine_calls as ea
+from desktop.gallery.tile_delegate import item_name
+from desktop.services import store as ea
+from desktop.services.store import ReviewItem
 from desktop.services.tasks import run_task
+
+if TYPE_CHECKING:
+    from desktop.main_window import MainWindow
+    from desktop.shell.error_reporting import ErrorReporter
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +44,7 @@ FORGET_NOTE = (
 SHOWN_PROBLEMS = 10
 
 
-def forget_box(parent: Any, name: str) -> tuple[QMessageBox, QAbstractButton]:
+def forget_box(parent: QWidget, name: str) -> tuple[QMessageBox, QAbstractButton]:
     """The confirmation for forgetting ``name`` and its "Forget photo" button (Cancel is the
     default, so Enter never deletes anything)."""
     box = QMessageBox(parent)
@@ -54,7 +59,7 @@ def forget_box(parent: Any, name: str) -> tuple[QMessageBox, QAbstractButton]:
     return box, forget
 
 
-def confirm_forget(parent: Any, name: str) -> bool:
+def confirm_forget(parent: QWidget, name: str) -> bool:
     """Ask before forgetting: True only when the clinician chose "Forget photo"."""
     box, forget = forget_box(parent, name)
     box.exec()
@@ -92,7 +97,7 @@ def problems_text(problems: list[str], location: str) -> str:
 class StoreActions(QObject):
     """The three actions and their background jobs for one main window."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
         self.busy: str | None = None  # the status line of the job running, None when idle
@@ -116,10 +121,10 @@ class StoreActions(QObject):
 
     # --- forget ----------------------------------------------------------------------------
 
-    def current_item(self) -> Any:
+    def current_item(self) -> ReviewItem | None:
         """The photo the actions apply to: the gallery's selection (the panel shows it)."""
         item = self.window.gallery.current_item()
-        if item is None and hasattr(self.window.review, "current_item"):
+        if item is None:
             item = self.window.review.current_item()
         return item
 
@@ -149,7 +154,7 @@ class StoreActions(QObject):
         )
 
     def _showing(self, sha: str) -> bool:
-        shown = getattr(self.window.review, "current_item", lambda: None)()
+        shown = self.window.review.current_item()
         return shown is not None and shown.sha256 == sha
 
     def _forgotten(self, name: str, result: ea.Forgotten) -> None:
@@ -252,7 +257,7 @@ class StoreActions(QObject):
 
         run_task(self.window.pool, fn, done, on_error=failed)
 
-    def _reporter(self) -> Any:
+    def _reporter(self) -> ErrorReporter:
         return self.window.reporter
 
     def _set_busy(self, doing: str | None) -> None:
@@ -273,22 +278,3 @@ class StoreActions(QObject):
         self.forget.setEnabled(idle and self.current_item() is not None)
         self.backup.setEnabled(idle)
         self.check.setEnabled(idle)
-
-
-def install_store_actions(window: Any) -> StoreActions:
-    """Put the actions in the File menu (back up, check), a Case menu and the context menus
-    of the gallery and of the review panel's photo (forget)."""
-    care = StoreActions(window)
-    menu = window.file_menu
-    actions = menu.actions()
-    after = actions.index(window.act_open_db) + 1
-    menu.insertActions(actions[after] if after < len(actions) else None, [care.backup, care.check])
-    case = QMenu("&Case", window)
-    case.addAction(care.forget)
-    window.menuBar().insertMenu(window.models_menu.menuAction(), case)
-    window.case_menu = case
-    targets = [window.gallery, getattr(window.review, "view", None)]
-    for widget in (w for w in targets if w is not None):
-        widget.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        widget.addAction(care.forget)
-    return care

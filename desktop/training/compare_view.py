@@ -33,7 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services import versions as models
-from desktop.services.tasks import run_in_pool
+from desktop.services.active_model import ActiveModel
+from desktop.services.vocabulary import short_name
 
 OVERALL = [  # key, label, higher is better
     ("accuracy", "Accuracy", True),
@@ -115,10 +116,10 @@ class CompareView(QDialog):
 
     decided = Signal(str)  # "promoted" | "discarded"
 
-    def __init__(self, store: Any, run_dir: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, active: ActiveModel, run_dir: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Compare models")
-        self.store = store
+        self.active = active
         self.run_dir = Path(run_dir)
         self.comparison = models.load_comparison(self.run_dir)
         self.outcome: str | None = None
@@ -267,21 +268,19 @@ class CompareView(QDialog):
                 return
             force = True
         self._busy("Promoting...")
-        store, cmp, who = self.store, self.comparison, _who()
-        run_in_pool(
-            lambda: models.promote(store, cmp, force=force, who=who),
-            lambda info: self._done("promoted", f"Active model: {info.version}"),
-            self._failed,
-        )
+        self.active.promote(
+            self.comparison, force=force, who=_who(),
+            on_done=lambda info: self._done("promoted", f"Active model: {info.version}"),
+            on_error=self._failed,
+        )  # fmt: skip
 
     def discard(self) -> None:
         self._busy("Discarding...")
-        store, cmp, who = self.store, self.comparison, _who()
-        run_in_pool(
-            lambda: models.discard(store, cmp, who),
-            lambda _r: self._done("discarded", "Discarded: the active model stays in use."),
-            self._failed,
-        )
+        self.active.discard(
+            self.comparison, _who(),
+            on_done=lambda _r: self._done("discarded", "Discarded: the active model stays in use."),
+            on_error=self._failed,
+        )  # fmt: skip
 
     def _busy(self, text: str) -> None:
         self.status.setText(text)
@@ -303,8 +302,7 @@ class CompareView(QDialog):
 
 def _short_class(name: str) -> str:
     """Column headers narrow enough for two matrices side by side (full name in the tooltip)."""
-    if name == "Monkeypox":
-        return "Mpox"
+    name = short_name(name)
     return name if len(name) <= 7 else f"{name[:5]}."
 
 

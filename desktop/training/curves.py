@@ -9,11 +9,13 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
+from desktop.services.vocabulary import PALETTE
+
 # Okabe-Ito colours, as everywhere in the app; dashed lines for validation.
-TRAIN = "#0072B2"
-VAL = "#D55E00"
-ACC = "#009E73"
-F1 = "#CC79A7"
+TRAIN = PALETTE.blue
+VAL = PALETTE.vermillion
+ACC = PALETTE.bluish_green
+F1 = PALETTE.reddish_purple
 
 
 class EpochAxis(pg.AxisItem):

@@ -17,21 +17,15 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QComboBox,
     QDialog,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidget,
     QMessageBox,
-    QProgressBar,
     QPushButton,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -39,24 +33,15 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services import training as backend
+from desktop.services.active_model import ActiveModel
+from desktop.services.store import db_url
 from desktop.services.tasks import run_in_pool
-from desktop.training.curves import TrainingCurves
+from desktop.training.compare_view import CompareView
+from desktop.training.progress_view import TrainingProgress
+from desktop.training.recipe_form import RecipeForm
 
 POLL_MS = 400
 STOP, BACKGROUND, CANCEL = "stop", "background", "cancel"
-
-
-def _fmt_duration(seconds: float | None) -> str:
-    if seconds is None or seconds < 0:
-        return "-"
-    m, s = divmod(int(round(seconds)), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def db_url(store: Any) -> str:
-    """The store's database as a URL the trainer's ``--db`` accepts."""
-    return store.engine.url.render_as_string(hide_password=False)
 
 
 class FinetuneDialog(QDialog):
@@ -65,25 +50,31 @@ class FinetuneDialog(QDialog):
     finished_run = Signal(object)  # Path of a run folder that produced a model
 
     def __init__(
-        self, store: Any, parent: QWidget | None = None, run_root: Path | None = None
+        self, active: ActiveModel, parent: QWidget | None = None, run_root: Path | None = None
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Fine-tune the model")
         self.setModal(False)
-        self.store = store
+        self.active = active
         self.run_root = run_root
-        self.proc: Any = None
+        self.proc: backend.TrainingProcess | None = None
         self.plan: backend.TrainingPlan | None = None
         self.result: backend.TrainingResult | None = None
-        self.compare: Any = None
+        self.compare: CompareView | None = None
         self._started_at = 0.0
         self._plan_gen = 0  # answers for an older request are dropped
-        self._epoch_text = ""
         self._timer = QTimer(self, interval=POLL_MS, timeout=self._poll)
         layout = QVBoxLayout(self)
         layout.addWidget(self._build_data())
-        layout.addWidget(self._build_settings())
-        layout.addWidget(self._build_progress(), stretch=1)
+        self.recipe = RecipeForm(self)
+        self.progress = TrainingProgress(self)
+        self.curves, self.status, self.bar = (
+            self.progress.curves,
+            self.progress.status,
+            self.progress.bar,
+        )
+        layout.addWidget(self.recipe)
+        layout.addWidget(self.progress, stretch=1)
         layout.addLayout(self._build_buttons())
         self.resize(980, 860)
         self.refresh_plan()
@@ -121,82 +112,6 @@ class FinetuneDialog(QDialog):
         grid.addWidget(self.warnings, 5, 0, 1, 3)
         grid.addWidget(self.split, 6, 0, 1, 3)
         grid.setColumnStretch(2, 1)
-        return box
-
-    def _build_settings(self) -> QGroupBox:
-        box = QGroupBox("Settings (the recipe's defaults)")
-        outer = QVBoxLayout(box)
-        main = QHBoxLayout()
-        self.epochs = QSpinBox(minimum=1, maximum=500, value=100)
-        self.epochs.setToolTip("Upper limit; training stops early when validation stops improving")
-        self.freeze = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=0.45)
-        self.freeze.setToolTip("Fraction of the backbone kept frozen")
-        self.lr = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1.0, singleStep=1e-5)
-        self.lr.setValue(1e-4)
-        self.batch = QSpinBox(minimum=1, maximum=512, value=32)
-        self.device = QComboBox()
-        self.device.addItems(["auto", "cpu", "cuda"])
-        self.augment = QCheckBox("Augmentation", checked=True)
-        for label, widget in (("Epochs", self.epochs), ("Frozen", self.freeze),
-                              ("Learning rate", self.lr), ("Batch", self.batch),
-                              ("Device", self.device)):  # fmt: skip
-            main.addWidget(QLabel(label))
-            main.addWidget(widget)
-        main.addWidget(self.augment)
-        main.addStretch(1)
-        outer.addLayout(main)
-        self.advanced_toggle = QCheckBox("Advanced")
-        self.advanced = self._build_advanced()
-        self.advanced.setVisible(False)
-        self.advanced_toggle.toggled.connect(self.advanced.setVisible)
-        outer.addWidget(self.advanced_toggle)
-        outer.addWidget(self.advanced)
-        return box
-
-    def _build_advanced(self) -> QWidget:
-        widget = QWidget()
-        form = QFormLayout(widget)
-        self.patience = QSpinBox(minimum=1, maximum=200, value=10)
-        self.weight_decay = QDoubleSpinBox(decimals=6, maximum=1.0, singleStep=1e-4, value=0.0)
-        self.val_fraction = QDoubleSpinBox(minimum=0.05, maximum=0.5, singleStep=0.05, value=0.15)
-        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
-        self.schedule = QComboBox()
-        self.schedule.addItems(["constant", "plateau", "cosine"])
-        self.balance = QComboBox()
-        self.balance.addItems(["sampler", "loss", "none"])
-        self.input_size = QSpinBox(minimum=0, maximum=1024, value=0, specialValueText="model's")
-        self.threads = QSpinBox(minimum=0, maximum=256, value=0, specialValueText="automatic")
-        self.name = QLineEdit(placeholderText="finetune-<date>")
-        self.init = QComboBox()
-        self.init.addItem("the active model", "auto")
-        self.init.addItem("the ImageNet backbone (new head)", "imagenet")
-        form.addRow("Early-stopping patience (epochs)", self.patience)
-        form.addRow("Weight decay", self.weight_decay)
-        form.addRow("Validation fraction (new split only)", self.val_fraction)
-        form.addRow("Seed", self.seed)
-        form.addRow("Learning-rate schedule", self.schedule)
-        form.addRow("Class balancing", self.balance)
-        form.addRow("Input size (pixels)", self.input_size)
-        form.addRow("CPU threads", self.threads)
-        form.addRow("Model name", self.name)
-        form.addRow("Start from", self.init)
-        return widget
-
-    def _build_progress(self) -> QGroupBox:
-        box = QGroupBox("Progress")
-        layout = QVBoxLayout(box)
-        self.curves = TrainingCurves()
-        self.status = QLabel("Not started.", wordWrap=True)
-        self.times = QLabel("")
-        self.bar = QProgressBar()
-        self.bar.setRange(0, 1)
-        self.bar.setValue(0)
-        layout.addWidget(self.curves, stretch=1)
-        row = QHBoxLayout()
-        row.addWidget(self.bar, stretch=1)
-        row.addWidget(self.times)
-        layout.addLayout(row)
-        layout.addWidget(self.status)
         return box
 
     def _build_buttons(self) -> QHBoxLayout:
@@ -242,7 +157,7 @@ class FinetuneDialog(QDialog):
         self.start_button.setEnabled(False)
         self._plan_gen += 1
         gen = self._plan_gen
-        store, folders, use = self.store, self.folder_paths(), self.use_store.isChecked()
+        store, folders, use = self.active.store, self.folder_paths(), self.use_store.isChecked()
         run_in_pool(
             lambda: backend.training_plan(store, folders, use),
             lambda plan: self._show_plan(plan) if gen == self._plan_gen else None,
@@ -277,24 +192,7 @@ class FinetuneDialog(QDialog):
     # --- running ------------------------------------------------------------------------------
 
     def settings(self) -> dict[str, Any]:
-        return {
-            "epochs": self.epochs.value(),
-            "freeze": round(self.freeze.value(), 4),
-            "lr": self.lr.value(),
-            "batch_size": self.batch.value(),
-            "device": self.device.currentText(),
-            "augment": self.augment.isChecked(),
-            "patience": self.patience.value(),
-            "weight_decay": self.weight_decay.value() or None,
-            "val_fraction": self.val_fraction.value(),
-            "seed": self.seed.value(),
-            "schedule": self.schedule.currentText(),
-            "balance": self.balance.currentText(),
-            "input_size": self.input_size.value() or None,
-            "threads": self.threads.value() or None,
-            "name": self.name.text().strip() or None,
-            "init": self.init.currentData(),
-        }
+        return self.recipe.values()
 
     @property
     def is_running(self) -> bool:
@@ -307,20 +205,18 @@ class FinetuneDialog(QDialog):
         run_dir = None
         if self.run_root is not None:
             run_dir = self.run_root / f"gui-{time.strftime('%Y%m%d-%H%M%S')}"
-        self.proc = backend.start_training(args, db_url(self.store), run_dir)
+        self.proc = backend.start_training(args, db_url(self.active.store), run_dir)
         self._begin_watching("Starting the trainer...")
 
     def _begin_watching(self, text: str) -> None:
         self.result = None
-        self._epoch_text = ""
-        self.curves.clear()
+        self.progress.restart(text)
         self._started_at = time.monotonic()
-        self.status.setText(text)
         self.start_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.compare_button.setEnabled(False)
         for event in self.proc.events:  # re-attached: replay what happened so far
-            self._handle(event)
+            self.progress.handle(event)
         self._timer.start()
 
     def stop(self) -> None:
@@ -335,61 +231,10 @@ class FinetuneDialog(QDialog):
         if self.proc is None:
             return
         for event in self.proc.poll():
-            self._handle(event)
+            self.progress.handle(event)
         if not self.proc.running:
             self._timer.stop()
             self._finished(self.proc.result())
-
-    def _handle(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "start":
-            self.status.setText(
-                f"Training on {event.get('n_train')} images, validating on {event.get('n_val')}; "
-                f"device {event.get('device')} ({event.get('device_reason', '')})"
-            )
-            self.bar.setRange(0, 1000 * int(event.get("epochs") or 1))
-        elif kind == "stage":
-            self.status.setText(str(event.get("message") or event.get("stage")))
-        elif kind == "step":
-            self._show_step(event)
-        elif kind == "epoch":
-            self.curves.add_epoch(event)
-            self._show_epoch(event)
-        elif kind == "stopping":
-            self.status.setText(f"Stopping ({event.get('reason')}); keeping the best model...")
-
-    def _show_step(self, event: dict[str, Any]) -> None:
-        """Within an epoch (epochs may take minutes on a CPU): step, running loss, time left."""
-        epoch, steps = int(event.get("epoch", 0)), int(event.get("steps", 0) or 1)
-        done = epoch - 1 + int(event.get("step", 0)) / steps
-        self.bar.setRange(0, 1000 * int(event.get("epochs", 0) or 1))
-        self.bar.setValue(int(1000 * done))
-        self.times.setText(
-            f"elapsed {_fmt_duration(event.get('elapsed_s'))} \u00b7 "
-            f"left at most {_fmt_duration(event.get('eta_s'))}"
-        )
-        loss = event.get("loss")
-        self.status.setText(
-            f"Epoch {epoch}/{event.get('epochs')}, step {event.get('step')}/{steps}"
-            + (f", training loss {loss:.3f}" if isinstance(loss, (int, float)) else "")
-            + (f". Last epoch: {self._epoch_text}" if self._epoch_text else "")
-        )
-
-    def _show_epoch(self, event: dict[str, Any]) -> None:
-        epoch, epochs = int(event.get("epoch", 0)), int(event.get("epochs", 0) or 1)
-        self.bar.setRange(0, 1000 * epochs)
-        self.bar.setValue(1000 * epoch)
-        etas = [v for v in (event.get("eta_s"), event.get("eta_patience_s")) if v is not None]
-        self.times.setText(
-            f"elapsed {_fmt_duration(event.get('elapsed_s'))} \u00b7 "
-            f"left at most {_fmt_duration(min(etas) if etas else None)}"
-        )
-        best = event.get("best_score")
-        self._epoch_text = (
-            f"validation macro-F1 {event.get('val_macro_f1') or 0:.3f}, "
-            f"best {best if best is None else f'{best:.3f}'} (epoch {event.get('best_epoch')})"
-        )
-        self.status.setText(f"Epoch {epoch}/{epochs}: {self._epoch_text}")
 
     def _finished(self, result: backend.TrainingResult | None) -> None:
         self.result = result
@@ -399,7 +244,7 @@ class FinetuneDialog(QDialog):
             why = result.message if result else "the trainer ended without a result"
             self.status.setText(f"No new model: {why}")
             return
-        self.bar.setValue(self.bar.maximum())
+        self.progress.finish()
         self.status.setText(
             f"Training {result.status.replace('_', ' ')}: {result.model_version}. "
             "Compare it with the active model to promote or discard it."
@@ -409,11 +254,9 @@ class FinetuneDialog(QDialog):
         self.open_comparison()
 
     def open_comparison(self) -> None:
-        from desktop.training.compare_view import CompareView
-
         if self.proc is None:
             return
-        self.compare = CompareView(self.store, self.proc.run_dir, parent=self)
+        self.compare = CompareView(self.active, self.proc.run_dir, parent=self)
         self.compare.decided.connect(lambda _d: self.compare_button.setEnabled(False))
         self.compare.show()
 
@@ -421,12 +264,12 @@ class FinetuneDialog(QDialog):
         run_dir = backend.latest_run(self.run_root)
         if run_dir is None or (run_dir / "DECIDED").exists() or (run_dir / "DISCARDED").exists():
             return
-        self.proc = backend.TrainingProcess.attach(run_dir)
+        self.proc = backend.attach(run_dir)
         if self.proc.running:
             self._begin_watching(f"Re-attached to the run in {run_dir}")
         else:
             for event in self.proc.events:
-                self._handle(event)
+                self.progress.handle(event)
             self._finished_quietly(self.proc.result())
 
     def _finished_quietly(self, result: backend.TrainingResult | None) -> None:
@@ -459,6 +302,11 @@ class FinetuneDialog(QDialog):
             if box.clickedButton() is keep
             else CANCEL
         )
+
+    def stop_now(self) -> None:
+        """Stop the run and wait for it (the app is closing and the clinician chose Stop)."""
+        if self.proc is not None:
+            self.proc.stop()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         if self.is_running:

@@ -8,11 +8,14 @@ Every store call and file operation runs on the thread pool; "Evaluate on a fold
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from PySide6.QtCore import Qt, QTimer, Signal
+import shiboken6
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,8 +35,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services import versions as ops
+from desktop.services.active_model import ActiveModel
+from desktop.services.store import ModelInfo
 from desktop.services.tasks import run_in_pool
-from engine.paths import user_data_dir
+
+T = TypeVar("T")
 
 COLUMNS = [
     "",
@@ -76,14 +82,12 @@ def _metric(metrics: dict[str, Any], key: str) -> str:
 class ModelsDialog(QDialog):
     """The registry as a table, with the agreement of clinicians and model operations."""
 
-    active_changed = Signal(str)  # the new active version (offer a re-screen)
-
-    def __init__(self, store: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, active: ActiveModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
-        self.store = store
-        self.models: list[Any] = []
-        self.eval_proc: Any = None
+        self.active = active
+        self.models: list[ModelInfo] = []
+        self.eval_proc: subprocess.Popen[bytes] | None = None
         self.eval_dir: Path | None = None
         self._agree_gen = 0
         self._eval_timer = QTimer(self, interval=500, timeout=self._poll_evaluation)
@@ -97,6 +101,7 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.message)
         self.resize(1100, 760)
         self.reload()
+        active.changed.connect(self._on_active_changed)
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -163,10 +168,15 @@ class ModelsDialog(QDialog):
     # --- the table ----------------------------------------------------------------------------
 
     def reload(self) -> None:
-        run_in_pool(self.store.models, self._show_models, self._failed)
+        store = self.active.store
+        run_in_pool(lambda: ops.models(store), self._show_models, self._failed)
 
-    def _show_models(self, models: list[Any]) -> None:
-        self.models = sorted(models, key=lambda m: m.created_at, reverse=True)
+    def _on_active_changed(self, _info: ModelInfo) -> None:
+        if shiboken6.isValid(self.table):
+            self.reload()
+
+    def _show_models(self, models: list[ModelInfo]) -> None:
+        self.models = models
         by_hash = {m.content_hash: m for m in self.models}
         self.table.setRowCount(len(self.models))
         for row, m in enumerate(self.models):
@@ -194,7 +204,7 @@ class ModelsDialog(QDialog):
         self._selected()  # the same row may stay selected: refresh its buttons and agreement
         self.buttons["rollback"].setEnabled(any(m.active and m.parent_hash for m in self.models))
 
-    def selected(self) -> Any | None:
+    def selected(self) -> ModelInfo | None:
         rows = {i.row() for i in self.table.selectedItems()}
         return self.models[rows.pop()] if rows and self.models else None
 
@@ -203,7 +213,7 @@ class ModelsDialog(QDialog):
         if model is None:
             return
         self.buttons["activate"].setEnabled(not model.active)
-        store, version = self.store, model.version
+        store, version = self.active.store, model.version
         self._agree_gen += 1
         gen = self._agree_gen  # an answer for a row no longer selected is dropped
         run_in_pool(
@@ -213,8 +223,6 @@ class ModelsDialog(QDialog):
         )
 
     def _show_agreement(self, counts: dict[str, tuple[int, int]]) -> None:
-        import shiboken6
-
         if not shiboken6.isValid(self.agreement):  # the dialog closed before the answer came
             return
         self.agreement.setRowCount(len(counts))
@@ -230,27 +238,31 @@ class ModelsDialog(QDialog):
 
     # --- operations ---------------------------------------------------------------------------
 
-    def _run(self, fn: Any, done_text: Any) -> None:
-        def done(result: Any) -> None:
+    def _run(self, fn: Callable[[], T], done_text: Callable[[T], str]) -> None:
+        def done(result: T) -> None:
             self.say(done_text(result))
             self.reload()
-            if getattr(result, "active", False):
-                self.active_changed.emit(result.version)
 
         run_in_pool(fn, done, self._failed)
 
     def activate_selected(self) -> None:
+        """The selected version screens from now on (through the window's ActiveModel)."""
         model = self.selected()
         if model is not None:
-            store, ref = self.store, model.content_hash
-            self._run(lambda: store.activate_model(ref), lambda i: f"Active model: {i.version}")
+            self.active.activate(
+                model.content_hash,
+                on_done=lambda i: self.say(f"Active model: {i.version}"),
+                on_error=self._failed,
+            )
 
     def roll_back(self) -> None:
-        store = self.store
-        self._run(lambda: ops.rollback(store), lambda i: f"Rolled back; active model: {i.version}")
+        self.active.roll_back(
+            on_done=lambda i: self.say(f"Rolled back; active model: {i.version}"),
+            on_error=self._failed,
+        )
 
     def import_file(self, path: Path) -> None:
-        store = self.store
+        store = self.active.store
         self._run(
             lambda: ops.import_model(store, Path(path)),
             lambda i: f"Imported {i.version} (not active; select it and press Activate)",
@@ -309,7 +321,7 @@ class ModelsDialog(QDialog):
             self.say("The selected model's file is not on this computer.", error=True)
             return
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        root = out_root or user_data_dir() / "evaluations"
+        root = out_root or ops.evaluation_root()
         self.eval_dir = root / f"{model.name}-{model.content_hash[:12]}-{stamp}"
         self.eval_proc = ops.start_evaluation(Path(model.path), folder, self.eval_dir)
         self.eval_status.setText(f"Evaluating {model.version} on {folder}...")

@@ -81,9 +81,9 @@ def make_window(qtbot: Any, desk_env: Path) -> Iterator[Any]:
 @pytest.fixture()
 def slow_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Screen in batches of 4 with a pause after each, so a test can watch the job run."""
-    from desktop.services import engine_calls as ea
+    from desktop.services.model import ActiveModelHandle
 
-    real = ea.ActiveModelHandle.predictor
+    real = ActiveModelHandle.predictor
 
     def predictor(self: Any, batch_size: int = 16) -> Any:
         pred = real(self, batch_size=4)
@@ -97,12 +97,70 @@ def slow_batches(monkeypatch: pytest.MonkeyPatch) -> None:
         pred.predict_paths = slow
         return pred
 
-    monkeypatch.setattr(ea.ActiveModelHandle, "predictor", predictor)
+    monkeypatch.setattr(ActiveModelHandle, "predictor", predictor)
 
 
 def wait_screening(qtbot: Any, window: Any, timeout: int = 120_000) -> None:
     """Until the screening started in ``window`` has finished and the gallery is reloaded."""
-    qtbot.waitUntil(
-        lambda: window.worker is None and window._pending_folder is None, timeout=timeout
-    )
+    qtbot.waitUntil(lambda: not window.screening.running, timeout=timeout)
     qtbot.waitUntil(lambda: not window.model.loading, timeout=10_000)
+
+
+# --- the review panel: a small random model and a store it screened --------------------------
+
+
+@pytest.fixture(scope="session")
+def review_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.desktop.review_support import make_model
+
+    return make_model(tmp_path_factory.mktemp("model") / "test.safetensors")
+
+
+@pytest.fixture()
+def review_env(
+    tmp_path: Path, review_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    from tests.desktop.review_support import build_env
+
+    yield from build_env(tmp_path, review_model, monkeypatch)
+
+
+# --- model versions and fine-tuning: a store with a small 3-class model and labels ------------
+
+
+@pytest.fixture()
+def store_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """POXSCREEN_DATA_DIR and the clinician in tmp_path (no window, no settings)."""
+    monkeypatch.setenv("POXSCREEN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("POXSCREEN_USER", "dr-test")
+    monkeypatch.delenv("POXSCREEN_DB", raising=False)
+    return tmp_path
+
+
+@pytest.fixture()
+def trained_store(store_env: Path) -> Iterator[Any]:
+    """30 labelled photos of three learnable classes and a small active model."""
+    from tests.desktop.models_support import labelled_store
+
+    ls = labelled_store(store_env, {"Blue": 10, "Green": 10, "Red": 10})
+    yield ls
+    ls.store.close()
+
+
+@pytest.fixture()
+def active_for(qtbot: Any) -> Iterator[Any]:
+    """``active_for(store)``: the ActiveModel a dialog changes the model through (CPU)."""
+    from PySide6.QtCore import QThreadPool
+
+    from desktop.services.active_model import ActiveModel
+
+    pool = QThreadPool()
+    made: list[Any] = []
+
+    def make(store: Any) -> Any:
+        active = ActiveModel(store, "cpu", pool)
+        made.append(active)
+        return active
+
+    yield make
+    pool.waitForDone(60_000)

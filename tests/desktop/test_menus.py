@@ -1,60 +1,36 @@
-"""install_part2: the main window's part-2 entries are enabled and open the dialogs; closing the
-window while a fine-tune runs asks first (cancel keeps the window open, stop stops the run)."""
+"""The main window's menus and dialogs: every entry enabled from the start and opening its
+dialog; closing the window while a fine-tune runs asks first (cancel keeps the window open, stop
+stops the run); the GUI never imports the trainer."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.desktop.fixtures_models import part2_env  # noqa: F401 (fixture)
 
-pytest.importorskip("pytestqt")
-
-
-def _window(qtbot: Any, tmp: Path, with_actions: bool) -> Any:
-    from PySide6.QtGui import QAction
-    from PySide6.QtWidgets import QMainWindow
-
-    from engine.store import Store
-
-    window = QMainWindow()
-    window.store = Store.open(tmp / "case.db")
-    if with_actions:  # what the desktop stream's main window leaves for part 2
-        window.part2 = {
-            t: QAction(t, window, enabled=False)
-            for t in ("Fine-tune...", "Models...", "Export", "Print report...")
-        }
-    qtbot.addWidget(window)
-    window.show()
-    return window
+def test_entries_enabled_from_the_start_and_dialogs_open(qtbot: Any, make_window: Any) -> None:
+    window = make_window()
+    menus, dialogs = window.menus, window.dialogs
+    entries = (menus.act_finetune, menus.act_models, menus.act_export, menus.act_report)
+    assert all(a.isEnabled() and a.toolTip() for a in entries)
+    menus.act_models.trigger()
+    assert dialogs.models_dialog is not None and dialogs.models_dialog.isVisible()
+    menus.act_report.trigger()
+    assert dialogs.export_dialog is not None and dialogs.export_dialog.isVisible()
+    assert dialogs.export_dialog.flt is not None  # the gallery's filter is offered
+    assert not dialogs.export_dialog.run_choice.isEnabled()  # no run selected
+    menus.act_finetune.trigger()
+    assert dialogs.finetune_dialog is not None and dialogs.finetune_dialog.isVisible()
+    qtbot.waitUntil(lambda: dialogs.finetune_dialog.plan is not None, timeout=20_000)
 
 
-def test_entries_enabled_and_dialogs_open(qtbot: Any, part2_env: Path) -> None:  # noqa: F811
-    from desktop.part2 import install_part2
-
-    window = _window(qtbot, part2_env, with_actions=True)
-    part2 = install_part2(window)
-    assert all(a.isEnabled() for a in window.part2.values())
-    window.part2["Models..."].trigger()
-    assert part2.models_dialog is not None and part2.models_dialog.isVisible()
-    window.part2["Export"].trigger()
-    assert part2.export_dialog.isVisible() and not part2.export_dialog.run_choice.isEnabled()
-    window.part2["Fine-tune..."].trigger()
-    assert part2.finetune_dialog.isVisible()
-    qtbot.waitUntil(lambda: part2.finetune_dialog.plan is not None, timeout=20_000)
-    window.store.close()
-
-
-def test_without_entries_a_menu_is_added(qtbot: Any, part2_env: Path) -> None:  # noqa: F811
-    from desktop.part2 import install_part2
-
-    window = _window(qtbot, part2_env, with_actions=False)
-    install_part2(window)
-    titles = [a.text() for m in window.menuBar().actions() for a in m.menu().actions()]
-    assert titles == ["Fine-tune...", "Models...", "Export", "Print report..."]
-    window.store.close()
+def test_menu_order(make_window: Any) -> None:
+    window = make_window()
+    titles = [a.text() for a in window.menuBar().actions()]
+    assert titles == ["&File", "&Screen", "&Review", "&Case", "&Models", "&View", "&Help"]
+    models = [a.text() for a in window.menus.models_menu.actions()]
+    assert models == ["Fine-tune...", "Models..."]
 
 
 class _RunningDialog:
@@ -63,56 +39,42 @@ class _RunningDialog:
     def __init__(self, choice: str) -> None:
         self.choice, self.stopped = choice, False
         self.is_running = True
-        self.proc = self
 
     def ask_close(self) -> str:
         return self.choice
 
-    def stop(self) -> None:
+    def stop_now(self) -> None:
         self.stopped = True
 
 
 @pytest.mark.parametrize("choice", ["cancel", "stop", "background"])
-def test_closing_while_training_asks(qtbot: Any, part2_env: Path, choice: str) -> None:  # noqa: F811
-    from desktop.part2 import install_part2
-
-    window = _window(qtbot, part2_env, with_actions=True)
-    part2 = install_part2(window)
-    part2.finetune_dialog = _RunningDialog(choice)
+def test_closing_while_training_asks(make_window: Any, choice: str) -> None:
+    window = make_window()
+    running = _RunningDialog(choice)
+    window.dialogs.finetune_dialog = running  # type: ignore[assignment]
     window.close()
     assert window.isVisible() == (choice == "cancel")
-    assert part2.finetune_dialog.stopped == (choice == "stop")
-    window.store.close()
+    assert running.stopped == (choice == "stop")
+    if choice == "cancel":
+        window.dialogs.finetune_dialog = None
+        window.close()
 
 
-def test_part2_never_imports_the_trainer() -> None:
+def test_the_gui_never_imports_the_trainer() -> None:
     """The GUI reaches the trainer only through a child process."""
     import subprocess
     import sys
 
     code = (
-        "import sys, desktop.part2, desktop.training.finetune_dialog, desktop.training.compare_view, "
-        "desktop.versions.models_dialog, desktop.reports.export_dialog, engine.report, engine.cases\n"
+        "import sys, desktop.main_window, desktop.dialogs, desktop.training.finetune_dialog, "
+        "desktop.training.compare_view, desktop.versions.models_dialog, "
+        "desktop.reports.export_dialog\n"
         "bad = sorted(m for m in sys.modules if m == 'trainer' or m.startswith('trainer.'))\n"
         "print(bad)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
-
-
-def test_main_window_wires_part2(qtbot: Any, make_window: Any) -> None:
-    """The real main window: the part-2 entries are live and open the dialogs."""
-    window = make_window()
-    part2 = window.part2_dialogs
-    assert all(a.isEnabled() for a in window.part2.values())
-    window.part2["Models..."].trigger()
-    assert part2.models_dialog.isVisible()
-    window.part2["Print report..."].trigger()
-    assert part2.export_dialog.isVisible()
-    assert part2.export_dialog.flt is not None  # the gallery's filter is offered
-    window.part2["Fine-tune..."].trigger()
-    qtbot.waitUntil(lambda: part2.finetune_dialog.plan is not None, timeout=20_000)
 
 
 def test_an_answer_for_a_deleted_dialog_is_dropped(qtbot: Any) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from desktop.gallery.model import GalleryModel, next_row
-from desktop.gallery.view import tile_marks
-from desktop.services.engine_calls import is_referral
+from desktop.gallery.tile_delegate import tile_marks
+from desktop.services.gallery import is_referral
 from engine.referral import ReferralRule
 from engine.store.dto import ReviewItem
 from tests.desktop.casefill import CASES, fill_store
@@ -73,7 +73,7 @@ def test_filters_and_search(filled: tuple[Any, dict[str, str]], qtbot: Any) -> N
 
 def test_referral_filter_follows_the_rule(filled: tuple[Any, dict[str, str]], qtbot: Any) -> None:
     w, _ = filled
-    rule = w.rule  # the store's rule (or the default until the store keeps one)
+    rule = w.cases.current_rule  # the store's rule (or the default until the store keeps one)
     expected = sorted(
         n
         for n, (top, conf) in CASES.items()

@@ -11,12 +11,10 @@ import pytest
 
 from tests.engine.cases_setup import CLASSES, screened_store
 
-pytest.importorskip("pytestqt")
-
 
 @pytest.fixture()
 def screened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from tests.desktop.fixtures_models import save_model_file
+    from tests.desktop.models_support import save_model_file
 
     monkeypatch.setenv("POXSCREEN_DATA_DIR", str(tmp_path / "data"))
     model = tmp_path / "m.safetensors"

@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,8 +21,6 @@ from desktop.review.panel import ReviewPanel
 from tests.desktop.review_support import (
     WHO,
     GatedExplainer,
-    build_env,
-    make_model,
     make_panel,
     screen_folder,
     skin_photo,
@@ -31,16 +28,6 @@ from tests.desktop.review_support import (
     wait_loaded,
     wait_pool,
 )
-
-
-@pytest.fixture(scope="module")
-def review_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_model(tmp_path_factory.mktemp("model") / "test.safetensors")
-
-
-@pytest.fixture()
-def review_env(tmp_path: Path, review_model: Path, monkeypatch: pytest.MonkeyPatch):
-    yield from build_env(tmp_path, review_model, monkeypatch)
 
 
 def _changed_fraction(a: np.ndarray, b: np.ndarray) -> float:
@@ -56,7 +43,7 @@ def test_show_item_and_toggle_overlay_with_g(qtbot, review_env) -> None:
     assert panel.chart.probabilities() == item.probabilities
     with_overlay = view_pixels(panel)
     qtbot.keyClick(panel.view, Qt.Key.Key_G)
-    assert not panel.overlay_box.isChecked() and not panel.overlay_action.isChecked()
+    assert not panel.overlay_box.isChecked() and not panel.actions.overlay.isChecked()
     without = view_pixels(panel)
     assert _changed_fraction(with_overlay, without) > 0.2  # the heat layer covers the photo
     qtbot.keyClick(panel.view, Qt.Key.Key_G)
@@ -337,9 +324,7 @@ def test_f11_detaches_the_panel_and_puts_it_back(qtbot, review_env) -> None:
 def test_referral_and_quality_marks_are_shown_when_present(qtbot, review_env) -> None:
     panel = make_panel(qtbot, review_env.services)
     item = review_env.items[0]
-    marked = SimpleNamespace(
-        **{**vars(item), "referral": True, "out_of_scope": True, "quality_issues": "blurry"}
-    )
+    marked = dataclasses.replace(item, out_of_scope=True, quality_issues="blurry")
     panel.show_item(marked)
     wait_pool(panel, qtbot)
     text = panel.flags.text()

@@ -14,10 +14,6 @@ from PySide6.QtCore import Qt
 
 from tests.desktop.conftest import N_GOOD, wait_screening
 
-pytest.importorskip(
-    "desktop.review.panel", reason="the review panel (review stream) is not merged yet"
-)
-
 
 @pytest.fixture()
 def screened(make_window: Any, qtbot: Any, photos: Path) -> Any:

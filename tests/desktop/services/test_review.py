@@ -12,17 +12,7 @@ import pytest
 from PIL import Image
 
 from desktop.services import review as rw
-from tests.desktop.review_support import WHO, build_env, make_model, skin_photo
-
-
-@pytest.fixture(scope="module")
-def review_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_model(tmp_path_factory.mktemp("model") / "test.safetensors")
-
-
-@pytest.fixture()
-def review_env(tmp_path: Path, review_model: Path, monkeypatch: pytest.MonkeyPatch):
-    yield from build_env(tmp_path, review_model, monkeypatch)
+from tests.desktop.review_support import WHO, skin_photo
 
 
 def test_explanation_has_heat_at_image_size_and_a_distribution(review_model, tmp_path) -> None:
@@ -80,15 +70,15 @@ def test_history_rows_newest_first_with_the_prediction_then(review_env) -> None:
 
 def test_image_file_falls_back_to_the_store_copy(review_env) -> None:
     store, item = review_env.store, review_env.items[2]
-    assert rw.image_file(store, item) == Path(item.path)
+    assert rw.photo_file(store, item) == Path(item.path)
     rw.save_label(store, item.sha256, "Normal", WHO, None)  # the store keeps a copy
     original = Path(item.path).read_bytes()
     Path(item.path).unlink()
     stored = store.image(item.sha256).stored_path
-    copy = rw.image_file(store, dataclasses.replace(item, stored_path=stored))
+    copy = rw.photo_file(store, dataclasses.replace(item, stored_path=stored))
     assert copy != Path(item.path) and copy.read_bytes() == original
     with pytest.raises(FileNotFoundError, match="file not found"):
-        rw.image_file(store, item)  # no copy recorded on this (older) queue row
+        rw.photo_file(store, item)  # no copy recorded on this (older) queue row
 
 
 def test_referral_reason_follows_the_stores_rule(review_env) -> None:
@@ -103,11 +93,6 @@ def test_referral_reason_follows_the_stores_rule(review_env) -> None:
     )
     store.set_referral_rule(ReferralRule(min_confidence=0.4, mpox_above=0.6), who=WHO)
     assert rw.referral_reason(store, row) is None
-    flagged = SimpleNamespace(**{**vars(row), "referral": True})
-    assert rw.referral_reason(store, flagged) == "flagged for referral"
-    unflagged = SimpleNamespace(**{**vars(row), "referral": False})
-    store.set_referral_rule(ReferralRule(min_confidence=0.7, mpox_above=0.3), who=WHO)
-    assert rw.referral_reason(store, unflagged) is None  # the queue row's own flag wins
 
 
 def test_readable_error_names_the_file() -> None:

@@ -27,7 +27,7 @@ def test_gallery_fills_while_the_job_runs(
     assert w.progress.isVisible()
     # tiles appear while the job is still running, before all images are screened
     qtbot.waitUntil(lambda: w.model.rowCount() > 0, timeout=120_000)
-    assert w.worker is not None, "the job finished before any tile appeared"
+    assert w.screening.worker is not None, "the job finished before any tile appeared"
     assert w.model.rowCount() < N_GOOD
     assert w.center.currentWidget() is w.gallery
     assert w.progress.bar.maximum() == N_GOOD + len(BAD)
@@ -50,8 +50,10 @@ def test_cancel_then_resume_skips_what_was_screened(
 ) -> None:
     w = make_window()
     w.screen_folder(str(photos))
-    qtbot.waitUntil(lambda: w.worker is not None and w.model.rowCount() >= 4, timeout=120_000)
-    worker = w.worker
+    qtbot.waitUntil(
+        lambda: w.screening.worker is not None and w.model.rowCount() >= 4, timeout=120_000
+    )
+    worker = w.screening.worker
     w.progress.cancel.click()
     wait_screening(qtbot, w)
     first = worker.summary
@@ -60,8 +62,8 @@ def test_cancel_then_resume_skips_what_was_screened(
     assert 0 < done_first < N_GOOD
     assert w.model.rowCount() == done_first
     w.screen_folder(str(photos))
-    qtbot.waitUntil(lambda: w.worker is not None, timeout=60_000)
-    worker = w.worker
+    qtbot.waitUntil(lambda: w.screening.worker is not None, timeout=60_000)
+    worker = w.screening.worker
     wait_screening(qtbot, w)
     second = worker.summary
     assert not second.cancelled
@@ -107,7 +109,7 @@ def test_dropping_a_folder_screens_it(make_window: Any, qtbot: Any, photos: Path
 
 def test_gui_screens_with_onnx_runtime_on_cpu(tmp_path: Path) -> None:
     """The model handle hands screening the session's predictor: ONNX Runtime on a CPU."""
-    from desktop.services.engine_calls import load_active_model
+    from desktop.services.model import load_active_model
     from engine.onnx_predictor import OnnxPredictor
     from engine.store import open_store
 

@@ -46,7 +46,7 @@ def boxes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
 
 
 def idle(qtbot: Any, w: Any) -> None:
-    qtbot.waitUntil(lambda: w.store_actions.busy is None, timeout=60_000)
+    qtbot.waitUntil(lambda: w.care.busy is None, timeout=60_000)
 
 
 def choose_folder(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
@@ -58,13 +58,13 @@ def choose_folder(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
 
 def test_actions_are_in_the_menus_and_context_menus(filled: tuple[Any, dict[str, str]]) -> None:
     w, _ = filled
-    care = w.store_actions
-    file_menu = [a.text() for a in w.file_menu.actions()]
-    at = file_menu.index(w.act_open_db.text())
+    care = w.care
+    file_menu = [a.text() for a in w.menus.file_menu.actions()]
+    at = file_menu.index(w.menus.act_open_db.text())
     assert file_menu[at + 1 : at + 3] == ["&Back up case store...", "C&heck case store"]
     titles = [a.text() for a in w.menuBar().actions()]
     assert titles.index("&Case") == titles.index("&Review") + 1
-    assert w.case_menu.actions() == [care.forget]
+    assert w.menus.case_menu.actions() == [care.forget]
     assert care.forget in w.gallery.actions()
     assert care.forget in w.review.view.actions()
     assert not care.forget.isEnabled()  # nothing selected yet
@@ -111,7 +111,7 @@ def test_forget_removes_copy_and_thumbnails_and_the_gallery_follows(
         store_actions, "confirm_forget", lambda _parent, name: asked.append(name) or True
     )
 
-    w.store_actions.forget.trigger()
+    w.care.forget.trigger()
     assert asked == ["charlie.png"]
     idle(qtbot, w)
 
@@ -141,8 +141,8 @@ def test_forget_cancelled_changes_nothing(
     sha = shas["delta.png"]
     select(qtbot, w, sha)
     monkeypatch.setattr(store_actions, "confirm_forget", lambda _parent, _name: False)
-    w.store_actions.forget.trigger()
-    assert w.store_actions.busy is None
+    w.care.forget.trigger()
+    assert w.care.busy is None
     record = w.store.image(sha)
     assert record.path is not None and w.store.images.path(record.stored_path).is_file()
     assert w.review.current_item().sha256 == sha
@@ -162,8 +162,8 @@ def test_backup_writes_a_store_that_opens_with_the_same_cases(
     dest = tmp_path / "usb"
     dest.mkdir()
     choose_folder(monkeypatch, dest)
-    w.store_actions.backup.trigger()
-    assert w.store_actions.busy is not None and not w.store_actions.backup.isEnabled()
+    w.care.backup.trigger()
+    assert w.care.busy is not None and not w.care.backup.isEnabled()
     idle(qtbot, w)
 
     [folder] = dest.glob("poxscreen-backup-*")
@@ -177,7 +177,7 @@ def test_backup_writes_a_store_that_opens_with_the_same_cases(
     assert (kind, title) == ("information", "Backup written")
     assert str(folder) in text and f"{len(LABELLED)} image copies" in text
     assert "poxscreen restore" in text
-    assert w.store_actions.backup.isEnabled()
+    assert w.care.backup.isEnabled()
     assert not w.test_reporter.reported
 
 
@@ -188,8 +188,8 @@ def test_backup_cancelled_in_the_folder_dialog_does_nothing(
 ) -> None:
     w, _ = filled
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_a, **_k: "")
-    w.store_actions.backup.trigger()
-    assert w.store_actions.busy is None and not boxes and not w.test_reporter.reported
+    w.care.backup.trigger()
+    assert w.care.busy is None and not boxes and not w.test_reporter.reported
 
 
 def reported_dialog(qtbot: Any, w: Any) -> Any:
@@ -207,7 +207,7 @@ def test_backup_to_a_missing_folder_says_which_and_why(
     w, _ = filled
     gone = tmp_path / "unplugged-usb"
     choose_folder(monkeypatch, gone)
-    w.store_actions.backup.trigger()
+    w.care.backup.trigger()
     idle(qtbot, w)
     assert not gone.exists()  # never made on this computer instead
     [(what, reason)] = w.test_reporter.reported
@@ -236,7 +236,7 @@ def test_backup_onto_a_full_disk_says_so(
     dest = tmp_path / "small-usb"
     dest.mkdir()
     choose_folder(monkeypatch, dest)
-    w.store_actions.backup.trigger()
+    w.care.backup.trigger()
     idle(qtbot, w)
     [(what, reason)] = w.test_reporter.reported
     assert str(dest) in what
@@ -252,7 +252,7 @@ def test_check_a_healthy_store(
     filled: tuple[Any, dict[str, str]], qtbot: Any, boxes: list[tuple[str, str, str]]
 ) -> None:
     w, _ = filled
-    w.store_actions.check.trigger()
+    w.care.check.trigger()
     idle(qtbot, w)
     [(kind, title, text)] = boxes
     assert (kind, title) == ("information", "Case store checked")
@@ -278,7 +278,7 @@ def test_check_a_damaged_copy_lists_problems_and_what_to_do(
     boxes: list[tuple[str, str, str]],
     tmp_path: Path,
 ) -> None:
-    from desktop.services import engine_calls as ea
+    from desktop.services import store as ea
 
     w, _ = filled
     info = ea.backup_store(w.store, tmp_path)  # a self-contained copy to damage
@@ -286,11 +286,11 @@ def test_check_a_damaged_copy_lists_problems_and_what_to_do(
     _damage_an_index(damaged)
     healthy, bad = w.store, Store.open(damaged, create=False)
     try:
-        w.store = bad
-        w.store_actions.check.trigger()
+        w.cases.store = bad
+        w.care.check.trigger()
         idle(qtbot, w)
     finally:
-        w.store = healthy
+        w.cases.store = healthy
         bad.close()
     [(kind, title, text)] = boxes
     assert (kind, title) == ("warning", "Case store damaged")

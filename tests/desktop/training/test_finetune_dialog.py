@@ -9,23 +9,24 @@ from typing import Any
 
 import pytest
 
-from tests.desktop.fixtures_models import (
+from tests.desktop.models_support import (
     LabelledStore,
     apply_settings,
     labelled_store,
-    part2_env,  # noqa: F401 (fixture)
     screenshot,
-    trained_store,  # noqa: F401 (fixture)
 )
 
-pytest.importorskip("pytestqt")
 TRAIN_TIMEOUT_MS = 300_000
 
 
 def _open(qtbot: Any, store: Any, root: Path) -> Any:
+    from PySide6.QtCore import QThreadPool
+
+    from desktop.services.active_model import ActiveModel
     from desktop.training.finetune_dialog import FinetuneDialog
 
-    dialog = FinetuneDialog(store, run_root=root)
+    active = ActiveModel(store, "cpu", QThreadPool.globalInstance())
+    dialog = FinetuneDialog(active, run_root=root)
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitUntil(lambda: dialog.plan is not None, timeout=20_000)
@@ -39,14 +40,14 @@ def _table(dialog: Any) -> dict[str, list[str]]:
     }
 
 
-def test_counts_warnings_and_split_before_start(qtbot: Any, part2_env: Path) -> None:  # noqa: F811
-    ls = labelled_store(part2_env, {"Blue": 3, "Green": 12}, refer=2)
-    folders = part2_env / "folders"
+def test_counts_warnings_and_split_before_start(qtbot: Any, store_env: Path) -> None:
+    ls = labelled_store(store_env, {"Blue": 3, "Green": 12}, refer=2)
+    folders = store_env / "folders"
     for name, n in (("Green", 2), ("Red", 4)):
         (folders / name).mkdir(parents=True)
         for i in range(n):
             (folders / name / f"{i}.png").write_bytes(ls.photos["Green"][i].read_bytes())
-    dialog = _open(qtbot, ls.store, part2_env / "runs")
+    dialog = _open(qtbot, ls.store, store_env / "runs")
     assert _table(dialog) == {"Blue": ["3", "0", "3"], "Green": ["12", "0", "12"]}
     assert "2 labelled \u201crefer / uncertain\u201d" in dialog.excluded.text()
     assert "Blue: only 3 examples" in dialog.warnings.text()
@@ -70,7 +71,7 @@ def test_counts_warnings_and_split_before_start(qtbot: Any, part2_env: Path) -> 
 
 def test_tiny_training_runs_to_the_end_and_is_promoted(
     qtbot: Any,
-    trained_store: LabelledStore,  # noqa: F811
+    trained_store: LabelledStore,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -111,7 +112,7 @@ def test_tiny_training_runs_to_the_end_and_is_promoted(
 
 def test_stop_midway_background_reattach_and_discard(
     qtbot: Any,
-    trained_store: LabelledStore,  # noqa: F811
+    trained_store: LabelledStore,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -144,6 +145,6 @@ def test_stop_midway_background_reattach_and_discard(
 
 
 def _tiny() -> dict[str, Any]:
-    from tests.desktop.fixtures_models import TINY
+    from tests.desktop.models_support import TINY
 
     return dict(TINY)

@@ -10,14 +10,11 @@ from typing import Any
 
 import pytest
 
-from tests.desktop.fixtures_models import (
+from tests.desktop.models_support import (
     CLASSES3,
-    part2_env,  # noqa: F401 (fixture)
     save_model_file,
     screenshot,
 )
-
-pytest.importorskip("pytestqt")
 
 
 def _store_with_lineage(tmp: Path) -> tuple[Any, Any, Any]:
@@ -35,10 +32,11 @@ def _store_with_lineage(tmp: Path) -> tuple[Any, Any, Any]:
     return store, parent, child
 
 
-def _open(qtbot: Any, store: Any) -> Any:
+def _open(qtbot: Any, active: Any) -> Any:
     from desktop.versions.models_dialog import ModelsDialog
 
-    dialog = ModelsDialog(store)
+    store = active.store
+    dialog = ModelsDialog(active)
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitUntil(lambda: dialog.table.rowCount() == len(store.models()), timeout=20_000)
@@ -49,32 +47,34 @@ def _row(dialog: Any, name: str) -> int:
     return next(r for r in range(dialog.table.rowCount()) if dialog.table.item(r, 1).text() == name)
 
 
-def test_activate_and_roll_back(qtbot: Any, part2_env: Path) -> None:  # noqa: F811
-    store, parent, child = _store_with_lineage(part2_env)
-    dialog = _open(qtbot, store)
+def test_activate_and_roll_back(qtbot: Any, store_env: Path, active_for: Any) -> None:
+    store, parent, child = _store_with_lineage(store_env)
+    dialog = _open(qtbot, active_for(store))
     row = _row(dialog, "clinic-v2")
     assert dialog.table.item(row, 4).text() == parent.version  # parent shown by version
     assert dialog.table.item(row, 6).text() == "0.880"
     assert "active" in dialog.table.item(_row(dialog, "clinic-v1"), 0).text()
     dialog.table.selectRow(row)
-    with qtbot.waitSignal(dialog.active_changed, timeout=20_000) as sig:
+    with qtbot.waitSignal(dialog.active.changed, timeout=20_000) as sig:
         dialog.activate_selected()
-    assert sig.args == [child.version] and store.active_model().version == child.version
+    assert sig.args[0].version == child.version == store.active_model().version
     qtbot.waitUntil(lambda: "active" in dialog.table.item(_row(dialog, "clinic-v2"), 0).text())
     assert dialog.buttons["rollback"].isEnabled()
     screenshot(dialog, "models_view")
-    with qtbot.waitSignal(dialog.active_changed, timeout=20_000):
+    with qtbot.waitSignal(dialog.active.changed, timeout=20_000):
         dialog.roll_back()
     assert store.active_model().version == parent.version
     assert "Rolled back" in dialog.message.text()
     store.close()
 
 
-def test_corrupted_model_file_is_refused_with_the_reason(qtbot: Any, part2_env: Path) -> None:  # noqa: F811
-    store, _, _ = _store_with_lineage(part2_env)
-    dialog = _open(qtbot, store)
-    good = part2_env / "child.safetensors"
-    broken = part2_env / "broken.safetensors"
+def test_corrupted_model_file_is_refused_with_the_reason(
+    qtbot: Any, store_env: Path, active_for: Any
+) -> None:
+    store, _, _ = _store_with_lineage(store_env)
+    dialog = _open(qtbot, active_for(store))
+    good = store_env / "child.safetensors"
+    broken = store_env / "broken.safetensors"
     data = bytearray(good.read_bytes())
     data[-5000:-4990] = b"\xff" * 10  # flip weight bytes: the recorded content hash no longer fits
     broken.write_bytes(bytes(data))
@@ -83,20 +83,20 @@ def test_corrupted_model_file_is_refused_with_the_reason(qtbot: Any, part2_env: 
     assert "broken.safetensors" in dialog.message.text()
     assert len(store.models()) == 2
 
-    half = part2_env / "half.safetensors"
+    half = store_env / "half.safetensors"
     half.write_bytes(good.read_bytes()[:1000])
     dialog.import_file(half)
     qtbot.waitUntil(lambda: "half.safetensors" in dialog.message.text(), timeout=20_000)
     assert len(store.models()) == 2
 
-    third = save_model_file(part2_env / "third.safetensors", CLASSES3, "from-elsewhere", seed=3)
-    dialog.import_file(part2_env / "third.safetensors")
+    third = save_model_file(store_env / "third.safetensors", CLASSES3, "from-elsewhere", seed=3)
+    dialog.import_file(store_env / "third.safetensors")
     qtbot.waitUntil(lambda: "Imported" in dialog.message.text(), timeout=20_000)
     imported = next(m for m in store.models() if m.name == "from-elsewhere")
     assert not imported.active and imported.content_hash == third.content_hash
-    assert Path(imported.path).parent != part2_env  # copied beside the database
+    assert Path(imported.path).parent != store_env  # copied beside the database
 
-    out = part2_env / "exported.safetensors"
+    out = store_env / "exported.safetensors"
     dialog.export_active(out)
     qtbot.waitUntil(lambda: "Exported" in dialog.message.text(), timeout=20_000)
     active_file = Path(store.active_model().path)
@@ -107,9 +107,9 @@ def test_corrupted_model_file_is_refused_with_the_reason(qtbot: Any, part2_env: 
     store.close()
 
 
-def test_agreement_per_class(qtbot: Any, part2_env: Path) -> None:  # noqa: F811
-    store, parent, _ = _store_with_lineage(part2_env)
-    run = store.begin_run(str(part2_env), {}, parent.content_hash)
+def test_agreement_per_class(qtbot: Any, store_env: Path, active_for: Any) -> None:
+    store, parent, _ = _store_with_lineage(store_env)
+    run = store.begin_run(str(store_env), {}, parent.content_hash)
     results = []
     for i, top in enumerate(["Blue", "Blue", "Blue", "Red", "Green"]):
         probs = {c: (0.8 if c == top else 0.1) for c in CLASSES3}
@@ -118,7 +118,7 @@ def test_agreement_per_class(qtbot: Any, part2_env: Path) -> None:  # noqa: F811
     store.record_results(run, results)
     for i, label in [(0, "Blue"), (1, "Blue"), (2, "Red"), (3, "Red"), (4, "refer")]:
         store.label(results[i]["sha256"], label, who="dr", classes=CLASSES3)
-    dialog = _open(qtbot, store)
+    dialog = _open(qtbot, active_for(store))
     dialog.table.selectRow(_row(dialog, "clinic-v1"))
     qtbot.waitUntil(lambda: dialog.agreement.rowCount() == 2, timeout=20_000)
     rows = {
@@ -130,11 +130,11 @@ def test_agreement_per_class(qtbot: Any, part2_env: Path) -> None:  # noqa: F811
     store.close()
 
 
-def test_promotion_gate_refuses_unless_forced_and_records_forced(part2_env: Path) -> None:  # noqa: F811
+def test_promotion_gate_refuses_unless_forced_and_records_forced(store_env: Path) -> None:
     from desktop.services import versions as ops
 
-    store, parent, _ = _store_with_lineage(part2_env)
-    run_dir = part2_env / "run"
+    store, parent, _ = _store_with_lineage(store_env)
+    run_dir = store_env / "run"
     run_dir.mkdir()
     new = save_model_file(run_dir / "model.safetensors", CLASSES3, "new", seed=4)
     store.add_model_file(run_dir / "model.safetensors", activate=False)  # no gate result recorded
@@ -156,14 +156,16 @@ def test_promotion_gate_refuses_unless_forced_and_records_forced(part2_env: Path
     store.close()
 
 
-def test_evaluate_on_a_folder_shows_the_saved_plots(qtbot: Any, part2_env: Path) -> None:  # noqa: F811
+def test_evaluate_on_a_folder_shows_the_saved_plots(
+    qtbot: Any, store_env: Path, active_for: Any
+) -> None:
     from tests.trainer.synth import make_folder
 
-    store, _, _ = _store_with_lineage(part2_env)
-    data = make_folder(part2_env / "eval", per_class=4, classes=tuple(CLASSES3))
-    dialog = _open(qtbot, store)
+    store, _, _ = _store_with_lineage(store_env)
+    data = make_folder(store_env / "eval", per_class=4, classes=tuple(CLASSES3))
+    dialog = _open(qtbot, active_for(store))
     dialog.table.selectRow(_row(dialog, "clinic-v1"))
-    dialog.evaluate(data, out_root=part2_env / "evaluations")
+    dialog.evaluate(data, out_root=store_env / "evaluations")
     assert not dialog.buttons["evaluate"].isEnabled()  # one evaluation at a time
     qtbot.waitUntil(lambda: dialog.eval_proc is None, timeout=180_000)
     assert "saved in" in dialog.eval_status.text(), dialog.eval_status.text()

@@ -1,18 +1,13 @@
-"""Fixtures for the part-2 dialogs: a case store with a small active model and clinicians'
-labels on generated photos (learnable classes), and tiny-training settings.
-
-Imported by the test modules (not a conftest: the desktop stream owns tests/desktop/conftest.py).
-"""
+"""Helpers for the model-version and fine-tuning tests: a case store with a small active model
+and clinicians' labels on generated photos (learnable classes), and tiny-training settings.
+The fixtures built on them are in tests/desktop/conftest.py."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -52,14 +47,6 @@ def save_model_file(path: Path, classes: list[str], name: str, seed: int = 0, **
     return save_model(path, model, info)
 
 
-@pytest.fixture()
-def part2_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("POXSCREEN_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("POXSCREEN_USER", "dr-test")
-    monkeypatch.delenv("POXSCREEN_DB", raising=False)
-    return tmp_path
-
-
 def labelled_store(tmp: Path, per_class: dict[str, int], refer: int = 0) -> LabelledStore:
     """A store whose active model is a small random 3-class one, and labelled photos."""
     from engine.store import Store
@@ -82,23 +69,17 @@ def labelled_store(tmp: Path, per_class: dict[str, int], refer: int = 0) -> Labe
     return LabelledStore(store, db, meta.content_hash, photos)
 
 
-@pytest.fixture()
-def trained_store(part2_env: Path) -> Iterator[LabelledStore]:
-    ls = labelled_store(part2_env, {"Blue": 10, "Green": 10, "Red": 10})
-    yield ls
-    ls.store.close()
-
-
 def apply_settings(dialog: Any, values: dict[str, Any] = TINY) -> None:
-    dialog.epochs.setValue(values["epochs"])
-    dialog.batch.setValue(values["batch"])
-    dialog.lr.setValue(values["lr"])
-    dialog.freeze.setValue(values["freeze"])
-    dialog.device.setCurrentText(values["device"])
-    dialog.input_size.setValue(values["input_size"])
-    dialog.val_fraction.setValue(values["val_fraction"])
-    dialog.patience.setValue(values["patience"])
-    dialog.threads.setValue(values["threads"])
+    form = dialog.recipe
+    form.epochs.setValue(values["epochs"])
+    form.batch.setValue(values["batch"])
+    form.lr.setValue(values["lr"])
+    form.freeze.setValue(values["freeze"])
+    form.device.setCurrentText(values["device"])
+    form.input_size.setValue(values["input_size"])
+    form.val_fraction.setValue(values["val_fraction"])
+    form.patience.setValue(values["patience"])
+    form.threads.setValue(values["threads"])
 
 
 def screenshot(widget: Any, name: str) -> None:

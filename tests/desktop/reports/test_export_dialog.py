@@ -81,3 +81,21 @@ def test_class_folders_and_report(qtbot: Any, screened: Any, tmp_path: Path) -> 
     assert len(reader.pages) >= 2 and "Test clinic" in text
     assert all(p.name in text for p in screened.photos)
     assert "5 images" in dialog.status.text()
+
+
+def test_the_clinic_is_a_setting_that_prefills_the_report(qtbot, make_window) -> None:
+    """Settings.clinic is kept like the other settings, edited in the settings dialog, and the
+    export dialog starts with it (it used to read an attribute Settings did not have)."""
+    from desktop.settings import Settings
+    from desktop.shell.settings_dialog import SettingsDialog
+
+    w = make_window()
+    assert w.settings.clinic == ""
+    dlg = SettingsDialog(w.settings, w.cases.current_rule, True, w)
+    qtbot.addWidget(dlg)
+    dlg.clinic.setText("  Clinique de Goma ")
+    assert "clinic" in dlg.apply()
+    assert w.settings.clinic == "Clinique de Goma"
+    assert Settings(w.settings.file).clinic == "Clinique de Goma"  # persisted
+    w.menus.act_report.trigger()
+    assert w.dialogs.export_dialog.clinic.text() == "Clinique de Goma"

@@ -10,23 +10,17 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
+
+from desktop.services.gallery import ThumbnailCache
+from desktop.services.review import pil_to_qimage
 
 log = logging.getLogger(__name__)
 
 #: What a tile says instead of a thumbnail once its photo was forgotten.
 FORGOTTEN = "photo forgotten"
-
-
-def pil_to_qimage(img: Any) -> QImage:
-    """An RGB PIL image as a QImage that owns its pixels (safe to hand across threads)."""
-    rgb = img if img.mode == "RGB" else img.convert("RGB")
-    data = rgb.tobytes("raw", "RGB")
-    qimg = QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888)
-    return qimg.copy()
 
 
 class _Signals(QObject):
@@ -35,7 +29,9 @@ class _Signals(QObject):
 
 
 class _Job(QRunnable):
-    def __init__(self, cache: Any, signals: _Signals, sha: str, path: str, size: int) -> None:
+    def __init__(
+        self, cache: ThumbnailCache, signals: _Signals, sha: str, path: str, size: int
+    ) -> None:
         super().__init__()
         self.cache, self.signals, self.sha, self.path, self.size = cache, signals, sha, path, size
 
@@ -55,7 +51,7 @@ class ThumbnailLoader(QObject):
     ready = Signal(str)
 
     def __init__(
-        self, cache: Any, size: int = 160, max_items: int = 1500, threads: int = 2
+        self, cache: ThumbnailCache, size: int = 160, max_items: int = 1500, threads: int = 2
     ) -> None:
         super().__init__()
         self.cache = cache

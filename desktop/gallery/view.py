@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from desktop.gallery.model import GalleryModel
 from desktop.gallery.tile_delegate import TileDelegate
+from desktop.services.store import ReviewItem
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -57,7 +58,7 @@ class GalleryView(QListView):
         self.scheduleDelayedItemsLayout()
         self.viewport().update()
 
-    def current_item(self) -> Any:
+    def current_item(self) -> ReviewItem | None:
         idx = self.currentIndex()
         return idx.data(GalleryModel.ItemRole) if idx.isValid() else None
 
@@ -115,7 +116,7 @@ class GalleryView(QListView):
         self.viewport().update()
         return True
 
-    def paintEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
         super().paintEvent(event)
         model = self.model()
         if model is not None and model.rowCount() == 0 and not model.loading:

@@ -8,10 +8,10 @@ another image's overlay. Single-key shortcuts are disabled while a text field ha
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QImage
 from PySide6.QtWidgets import (
     QLabel,
     QSizePolicy,
@@ -33,6 +33,9 @@ from desktop.services.review import ReviewService
 from desktop.services.store import ReviewItem
 from desktop.services.vocabulary import CLASS_ORDER, long_name
 
+if TYPE_CHECKING:
+    from desktop.services.review import ImageExplanation
+
 
 class ReviewPanel(QWidget):
     """Shows one ``ReviewItem``; its engine work goes through a :class:`ReviewService`.
@@ -53,8 +56,8 @@ class ReviewPanel(QWidget):
         self._saving = False
         self._writing: tuple[str, str] = ("", "")  # the image of the label write in flight
         self._session = LabelSession()
-        self._heat_pending: Any = None
-        self._last_explanation: Any = None  # of the image on show: recolouring needs no Grad-CAM
+        self._heat_pending: QImage | None = None
+        self._last_explanation: ImageExplanation | None = None  # recolouring needs no Grad-CAM
         self.stale_dropped = 0  # answers dropped because their image is no longer shown
         services.done.connect(self._on_done)
         services.failed.connect(self._on_failed)
@@ -126,10 +129,10 @@ class ReviewPanel(QWidget):
 
     # --- showing an item -----------------------------------------------------------------
 
-    def current_item(self) -> Any:
+    def current_item(self) -> ReviewItem | None:
         return self._item
 
-    def show_item(self, item: Any) -> None:
+    def show_item(self, item: ReviewItem | None) -> None:
         """Show ``item`` (an engine.store.ReviewItem) or, for ``None``, the empty state.
 
         The image on show again (a refreshed queue row) keeps its photo and Grad-CAM; only the
@@ -159,7 +162,7 @@ class ReviewPanel(QWidget):
         self.labels.set_current(None)
         self.history.set_rows([])
 
-    def _show_header(self, item: Any) -> None:
+    def _show_header(self, item: ReviewItem) -> None:
         self.header.show_item(item)
         classes = [c for c in item.probabilities if c != REFER] or list(CLASS_ORDER)
         self.labels.set_classes(classes)
@@ -208,13 +211,13 @@ class ReviewPanel(QWidget):
             self.history.set_rows(rows)
             self.header.set_marks(mark_text(self._item, referral))
 
-    def _show_heat(self, heat: Any) -> None:
+    def _show_heat(self, heat: QImage) -> None:
         if self.view.has_photo():
             self.view.set_heat(heat)
         else:
             self._heat_pending = heat
 
-    def _show_photo(self, image: Any, first: bool) -> None:
+    def _show_photo(self, image: QImage, first: bool) -> None:
         if first:
             self.view.set_photo(image)
         else:
@@ -223,7 +226,7 @@ class ReviewPanel(QWidget):
             self.view.set_heat(self._heat_pending)
             self._heat_pending = None
 
-    def _show_explanation(self, ex: Any, heat: Any) -> None:
+    def _show_explanation(self, ex: ImageExplanation, heat: QImage) -> None:
         self._last_explanation = ex
         self._show_heat(heat)
         target, ms = ex.target_class, ex.elapsed_ms

@@ -18,6 +18,17 @@ SHOW_CHOICES = ("all", "to_review", "reviewed", "disagreed", "referral")
 #: Sort choices: ours -> the store's sort key.
 SORT_KEYS = {"uncertain": "entropy", "confidence": "confidence", "name": "name", "newest": "newest"}
 
+__all__ = [
+    "Cursor",
+    "GalleryQuery",
+    "ThumbnailCache",
+    "fetch_page",
+    "is_referral",
+    "photo_path",
+    "review_filter",
+    "thumbnail_cache",
+]
+
 #: A keyset cursor as the store hands it out (opaque to the desktop).
 Cursor = Any
 

@@ -50,7 +50,7 @@ PREVIEW_MAX_SIDE = 1600
 
 def pil_to_qimage(image: Image.Image) -> QImage:
     """An independent QImage copy of a PIL RGB image (QImage, unlike QPixmap, is thread-safe)."""
-    rgb = image.convert("RGB")
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
     data = rgb.tobytes("raw", "RGB")
     qimg = QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888)
     return qimg.copy()

@@ -81,7 +81,9 @@ class GalleryModel(QAbstractListModel):
         if role == self.ItemRole:
             return item
         if role == self.ThumbRole:
-            return self.thumbs.pixmap(item.sha256, ea.photo_path(self.store, item))
+            store = self.store  # the file is looked for on the loader's thread, not here
+            locate = (lambda: ea.photo_path(store, item)) if _has_file(item) else None
+            return self.thumbs.pixmap(item.sha256, locate)
         if role == self.ThumbErrorRole:
             return self.thumbs.failed.get(item.sha256) or (None if _has_file(item) else FORGOTTEN)
         if role == self.ReferralRole:

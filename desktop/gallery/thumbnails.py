@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
@@ -28,16 +29,24 @@ class _Signals(QObject):
     failed = Signal(str, str)
 
 
+#: Finds the file of a photo; called on the worker thread (it may look on disk).
+Locate = Callable[[], str | None]
+
+
 class _Job(QRunnable):
     def __init__(
-        self, cache: ThumbnailCache, signals: _Signals, sha: str, path: str, size: int
+        self, cache: ThumbnailCache, signals: _Signals, sha: str, locate: Locate, size: int
     ) -> None:
         super().__init__()
-        self.cache, self.signals, self.sha, self.path, self.size = cache, signals, sha, path, size
+        self.cache, self.signals, self.sha, self.size = cache, signals, sha, size
+        self.locate = locate
 
     def run(self) -> None:
         try:
-            img = self.cache.get(self.path, sha256=self.sha, size=self.size)
+            path = self.locate()
+            if path is None:
+                raise FileNotFoundError("file not found (moved or deleted?)")
+            img = self.cache.get(path, sha256=self.sha, size=self.size)
             self.signals.ready.emit(self.sha, pil_to_qimage(img))
         except Exception as exc:  # unreadable/moved file: the tile says so, nothing crashes
             reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
@@ -45,7 +54,8 @@ class _Job(QRunnable):
 
 
 class ThumbnailLoader(QObject):
-    """``pixmap(sha, path)`` returns a cached pixmap or None and queues a load; ``ready(sha)``
+    """``pixmap(sha, locate)`` returns a cached pixmap or None and queues a load (``locate``
+    finds the photo's file on the worker; None: there is none to load); ``ready(sha)``
     says when one arrived. ``failed`` remembers files without a preview so they are not retried."""
 
     ready = Signal(str)
@@ -81,15 +91,15 @@ class ThumbnailLoader(QObject):
         self._inflight.clear()
         self.failed.clear()
 
-    def pixmap(self, sha: str, path: str | None) -> QPixmap | None:
+    def pixmap(self, sha: str, locate: Locate | None) -> QPixmap | None:
         pm = self._pixmaps.get(sha)
         if pm is not None:
             self._pixmaps.move_to_end(sha)
             return pm
-        if path and sha not in self._inflight and sha not in self.failed:
+        if locate is not None and sha not in self._inflight and sha not in self.failed:
             self._inflight.add(sha)
             self._ticket += 1
-            job = _Job(self.cache, self._signals, sha, path, self.size)
+            job = _Job(self.cache, self._signals, sha, locate, self.size)
             self.pool.start(job, self._ticket % 2_000_000_000)
         return None
 

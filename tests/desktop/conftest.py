@@ -164,3 +164,68 @@ def active_for(qtbot: Any) -> Iterator[Any]:
 
     yield make
     pool.waitForDone(60_000)
+
+
+# --- windows and stores with known contents ---------------------------------------------------
+
+
+@pytest.fixture()
+def photos4(desk_env: Path) -> Path:
+    """Four readable photos (a quick screening)."""
+    return make_photos(desk_env / "photos", n=4, bad=False)
+
+
+@pytest.fixture()
+def filled(make_window: Any, desk_env: Path, qtbot: Any) -> tuple[Any, dict[str, str]]:
+    """The window on a case store with known results (tests/desktop/casefill.py); the shas."""
+    from tests.desktop.casefill import CASES, fill_store
+
+    shas = fill_store(desk_env / "case.db", desk_env / "cases")
+    w = make_window()
+    qtbot.waitUntil(lambda: w.model.rowCount() == len(CASES), timeout=10_000)
+    return w, shas
+
+
+#: Labelled in ``filled_labelled``, so the store keeps a copy of each.
+LABELLED = ("charlie.png", "delta.png")
+
+
+@pytest.fixture()
+def filled_labelled(make_window: Any, desk_env: Path, qtbot: Any) -> tuple[Any, dict[str, str]]:
+    """As ``filled``, with LABELLED labelled Measles before the window opens."""
+    from engine.store import Store
+    from tests.desktop.casefill import CASES, fill_store
+
+    shas = fill_store(desk_env / "case.db", desk_env / "cases")
+    with Store.open(desk_env / "case.db") as store:
+        for name in LABELLED:
+            store.label(shas[name], "Measles", who="dr-test")
+    w = make_window()
+    qtbot.waitUntil(lambda: w.model.rowCount() == len(CASES), timeout=10_000)
+    return w, shas
+
+
+@pytest.fixture()
+def screened_window(make_window: Any, qtbot: Any, photos: Path) -> Any:
+    """The window after screening ``photos`` (N_GOOD readable, two unreadable)."""
+    w = make_window()
+    w.screen_folder(str(photos))
+    wait_screening(qtbot, w)
+    assert w.model.rowCount() == N_GOOD
+    return w
+
+
+@pytest.fixture()
+def screened_cases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Five photos screened by a small model into a store (no window), two of them labelled."""
+    from tests.desktop.models_support import save_model_file
+    from tests.engine.cases_setup import CLASSES, screened_store
+
+    monkeypatch.setenv("POXSCREEN_DATA_DIR", str(tmp_path / "data"))
+    model = tmp_path / "m.safetensors"
+    save_model_file(model, CLASSES, "export-model")
+    sc = screened_store(tmp_path, model, n=5)
+    sc.store.label(sc.photos[0], "Measles", who="dr a", note="checked twice", classes=CLASSES)
+    sc.store.label(sc.photos[3], "Normal", who="dr b", classes=CLASSES)
+    yield sc
+    sc.store.close()

@@ -5,14 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from desktop.gallery.model import GalleryModel, next_row
 from desktop.gallery.tile_delegate import tile_marks
 from desktop.services.gallery import is_referral
 from engine.referral import ReferralRule
 from engine.store.dto import ReviewItem
-from tests.desktop.casefill import CASES, fill_store
+from tests.desktop.casefill import CASES
 
 
 def names(w: Any) -> list[str]:
@@ -22,14 +20,6 @@ def names(w: Any) -> list[str]:
 def settle(qtbot: Any, w: Any) -> None:
     qtbot.wait(300)  # search debounce
     qtbot.waitUntil(lambda: not w.model.loading, timeout=10_000)
-
-
-@pytest.fixture()
-def filled(make_window: Any, desk_env: Path, qtbot: Any) -> tuple[Any, dict[str, str]]:
-    shas = fill_store(desk_env / "case.db", desk_env / "cases")
-    w = make_window()
-    qtbot.waitUntil(lambda: w.model.rowCount() == len(CASES), timeout=10_000)
-    return w, shas
 
 
 def test_sorts(filled: tuple[Any, dict[str, str]], qtbot: Any) -> None:

@@ -7,24 +7,6 @@ import csv
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.engine.cases_setup import CLASSES, screened_store
-
-
-@pytest.fixture()
-def screened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from tests.desktop.models_support import save_model_file
-
-    monkeypatch.setenv("POXSCREEN_DATA_DIR", str(tmp_path / "data"))
-    model = tmp_path / "m.safetensors"
-    save_model_file(model, CLASSES, "export-model")
-    sc = screened_store(tmp_path, model, n=5)
-    sc.store.label(sc.photos[0], "Measles", who="dr a", note="checked twice", classes=CLASSES)
-    sc.store.label(sc.photos[3], "Normal", who="dr b", classes=CLASSES)
-    yield sc
-    sc.store.close()
-
 
 def _dialog(qtbot: Any, sc: Any, **kw: Any) -> Any:
     from desktop.reports.export_dialog import ExportDialog
@@ -34,17 +16,17 @@ def _dialog(qtbot: Any, sc: Any, **kw: Any) -> Any:
     return dialog
 
 
-def test_csv_of_run_and_of_filter(qtbot: Any, screened: Any, tmp_path: Path) -> None:
+def test_csv_of_run_and_of_filter(qtbot: Any, screened_cases: Any, tmp_path: Path) -> None:
     from engine.store import ReviewFilter
 
-    flt = ReviewFilter(run_id=screened.run_id, reviewed=True)
-    dialog = _dialog(qtbot, screened, run_id=screened.run_id, flt=flt)
+    flt = ReviewFilter(run_id=screened_cases.run_id, reviewed=True)
+    dialog = _dialog(qtbot, screened_cases, run_id=screened_cases.run_id, flt=flt)
     out = tmp_path / "run.csv"
     with qtbot.waitSignal(dialog.exported, timeout=20_000):
         dialog.export_csv(out)
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert len(rows) == 6  # 5 photos + the unreadable file
-    first = next(r for r in rows if r["path"] == str(screened.photos[0]))
+    first = next(r for r in rows if r["path"] == str(screened_cases.photos[0]))
     assert (first["label"], first["label_who"], first["label_note"]) == (
         "Measles",
         "dr a",
@@ -61,10 +43,10 @@ def test_csv_of_run_and_of_filter(qtbot: Any, screened: Any, tmp_path: Path) -> 
     assert sorted(r["label"] for r in rows) == ["Measles", "Normal"]
 
 
-def test_class_folders_and_report(qtbot: Any, screened: Any, tmp_path: Path) -> None:
+def test_class_folders_and_report(qtbot: Any, screened_cases: Any, tmp_path: Path) -> None:
     from pypdf import PdfReader
 
-    dialog = _dialog(qtbot, screened, run_id=screened.run_id)
+    dialog = _dialog(qtbot, screened_cases, run_id=screened_cases.run_id)
     with qtbot.waitSignal(dialog.exported, timeout=20_000):
         dialog.export_folders(tmp_path / "folders")
     assert sorted(p.parent.name for p in (tmp_path / "folders").rglob("*.jpg")) == [
@@ -79,7 +61,7 @@ def test_class_folders_and_report(qtbot: Any, screened: Any, tmp_path: Path) -> 
     reader = PdfReader(out)
     text = " ".join(page.extract_text() for page in reader.pages)
     assert len(reader.pages) >= 2 and "Test clinic" in text
-    assert all(p.name in text for p in screened.photos)
+    assert all(p.name in text for p in screened_cases.photos)
     assert "5 images" in dialog.status.text()
 
 

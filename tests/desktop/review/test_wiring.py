@@ -6,26 +6,15 @@ test_review_panel.py); these tests check the main window's wiring around it.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pytest
 from PySide6.QtCore import Qt
 
-from tests.desktop.conftest import N_GOOD, wait_screening
+from tests.desktop.conftest import N_GOOD
 
 
-@pytest.fixture()
-def screened(make_window: Any, qtbot: Any, photos: Path) -> Any:
-    w = make_window()
-    w.screen_folder(str(photos))
-    wait_screening(qtbot, w)
-    assert w.model.rowCount() == N_GOOD
-    return w
-
-
-def test_number_key_labels_saves_and_advances(screened: Any, qtbot: Any) -> None:
-    w = screened
+def test_number_key_labels_saves_and_advances(screened_window: Any, qtbot: Any) -> None:
+    w = screened_window
     w.gallery.select_row(0)
     first = w.model.item(0)
     assert w.review.current_item().sha256 == first.sha256
@@ -46,8 +35,8 @@ def test_number_key_labels_saves_and_advances(screened: Any, qtbot: Any) -> None
     )
 
 
-def test_undo_and_redo_from_the_window(screened: Any, qtbot: Any) -> None:
-    w = screened
+def test_undo_and_redo_from_the_window(screened_window: Any, qtbot: Any) -> None:
+    w = screened_window
     w.gallery.select_row(2)
     item = w.model.item(2)
     with qtbot.waitSignal(w.review.labelled, timeout=20_000):
@@ -70,8 +59,8 @@ def test_undo_and_redo_from_the_window(screened: Any, qtbot: Any) -> None:
     )
 
 
-def test_overlay_shown_and_toggled_with_g(screened: Any, qtbot: Any) -> None:
-    w = screened
+def test_overlay_shown_and_toggled_with_g(screened_window: Any, qtbot: Any) -> None:
+    w = screened_window
     w.gallery.select_row(1)
     assert w.review.wait_idle(60_000)
     info = getattr(w.review, "info", w.review.status)  # the panel's Grad-CAM line
@@ -81,8 +70,8 @@ def test_overlay_shown_and_toggled_with_g(screened: Any, qtbot: Any) -> None:
     assert w.review.overlay_box.isChecked() != on
 
 
-def test_search_box_keeps_single_keys_as_text(screened: Any, qtbot: Any) -> None:
-    w = screened
+def test_search_box_keeps_single_keys_as_text(screened_window: Any, qtbot: Any) -> None:
+    w = screened_window
     w.gallery.select_row(0)
     item = w.model.item(0)
     w.focus_search()

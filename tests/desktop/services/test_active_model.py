@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.desktop.conftest import make_photos, wait_screening
+from tests.desktop.conftest import wait_screening
 from tests.desktop.models_support import CLASSES3, save_model_file
 
 LOAD_MS = 60_000
@@ -58,11 +58,6 @@ def _all_runs() -> Any:
     from engine.store import ReviewFilter
 
     return ReviewFilter()
-
-
-@pytest.fixture()
-def photos4(desk_env: Path) -> Path:
-    return make_photos(desk_env / "photos", n=4, bad=False)
 
 
 def test_activate_switches_the_running_window(

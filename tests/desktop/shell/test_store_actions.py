@@ -15,20 +15,8 @@ from desktop.gallery.model import GalleryModel
 from desktop.gallery.thumbnails import FORGOTTEN
 from desktop.shell import store_actions
 from engine.store import Store
-from tests.desktop.casefill import CASES, fill_store
-
-LABELLED = ("charlie.png", "delta.png")  # labelled, so the store keeps a copy of each
-
-
-@pytest.fixture()
-def filled(make_window: Any, desk_env: Path, qtbot: Any) -> tuple[Any, dict[str, str]]:
-    shas = fill_store(desk_env / "case.db", desk_env / "cases")
-    with Store.open(desk_env / "case.db") as store:
-        for name in LABELLED:
-            store.label(shas[name], "Measles", who="dr-test")
-    w = make_window()
-    qtbot.waitUntil(lambda: w.model.rowCount() == len(CASES), timeout=10_000)
-    return w, shas
+from tests.desktop.casefill import CASES
+from tests.desktop.conftest import LABELLED
 
 
 @pytest.fixture()
@@ -56,8 +44,10 @@ def choose_folder(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
 # --- the menus -----------------------------------------------------------------------------
 
 
-def test_actions_are_in_the_menus_and_context_menus(filled: tuple[Any, dict[str, str]]) -> None:
-    w, _ = filled
+def test_actions_are_in_the_menus_and_context_menus(
+    filled_labelled: tuple[Any, dict[str, str]],
+) -> None:
+    w, _ = filled_labelled
     care = w.care
     file_menu = [a.text() for a in w.menus.file_menu.actions()]
     at = file_menu.index(w.menus.act_open_db.text())
@@ -95,9 +85,9 @@ def select(qtbot: Any, w: Any, sha: str) -> None:
 
 
 def test_forget_removes_copy_and_thumbnails_and_the_gallery_follows(
-    filled: tuple[Any, dict[str, str]], qtbot: Any, monkeypatch: pytest.MonkeyPatch
+    filled_labelled: tuple[Any, dict[str, str]], qtbot: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    w, shas = filled
+    w, shas = filled_labelled
     sha, other = shas["charlie.png"], shas["delta.png"]
     copy = w.store.images.path(w.store.image(sha).stored_path)
     other_copy = w.store.images.path(w.store.image(other).stored_path)
@@ -135,9 +125,9 @@ def test_forget_removes_copy_and_thumbnails_and_the_gallery_follows(
 
 
 def test_forget_cancelled_changes_nothing(
-    filled: tuple[Any, dict[str, str]], qtbot: Any, monkeypatch: pytest.MonkeyPatch
+    filled_labelled: tuple[Any, dict[str, str]], qtbot: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    w, shas = filled
+    w, shas = filled_labelled
     sha = shas["delta.png"]
     select(qtbot, w, sha)
     monkeypatch.setattr(store_actions, "confirm_forget", lambda _parent, _name: False)
@@ -152,13 +142,13 @@ def test_forget_cancelled_changes_nothing(
 
 
 def test_backup_writes_a_store_that_opens_with_the_same_cases(
-    filled: tuple[Any, dict[str, str]],
+    filled_labelled: tuple[Any, dict[str, str]],
     qtbot: Any,
     monkeypatch: pytest.MonkeyPatch,
     boxes: list[tuple[str, str, str]],
     tmp_path: Path,
 ) -> None:
-    w, shas = filled
+    w, shas = filled_labelled
     dest = tmp_path / "usb"
     dest.mkdir()
     choose_folder(monkeypatch, dest)
@@ -182,11 +172,11 @@ def test_backup_writes_a_store_that_opens_with_the_same_cases(
 
 
 def test_backup_cancelled_in_the_folder_dialog_does_nothing(
-    filled: tuple[Any, dict[str, str]],
+    filled_labelled: tuple[Any, dict[str, str]],
     monkeypatch: pytest.MonkeyPatch,
     boxes: list[tuple[str, str, str]],
 ) -> None:
-    w, _ = filled
+    w, _ = filled_labelled
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_a, **_k: "")
     w.care.backup.trigger()
     assert w.care.busy is None and not boxes and not w.test_reporter.reported
@@ -198,13 +188,13 @@ def reported_dialog(qtbot: Any, w: Any) -> Any:
 
 
 def test_backup_to_a_missing_folder_says_which_and_why(
-    filled: tuple[Any, dict[str, str]],
+    filled_labelled: tuple[Any, dict[str, str]],
     qtbot: Any,
     monkeypatch: pytest.MonkeyPatch,
     boxes: list[tuple[str, str, str]],
     tmp_path: Path,
 ) -> None:
-    w, _ = filled
+    w, _ = filled_labelled
     gone = tmp_path / "unplugged-usb"
     choose_folder(monkeypatch, gone)
     w.care.backup.trigger()
@@ -219,7 +209,7 @@ def test_backup_to_a_missing_folder_says_which_and_why(
 
 
 def test_backup_onto_a_full_disk_says_so(
-    filled: tuple[Any, dict[str, str]],
+    filled_labelled: tuple[Any, dict[str, str]],
     qtbot: Any,
     monkeypatch: pytest.MonkeyPatch,
     boxes: list[tuple[str, str, str]],
@@ -227,7 +217,7 @@ def test_backup_onto_a_full_disk_says_so(
 ) -> None:
     import engine.store.backup as backup
 
-    w, _ = filled
+    w, _ = filled_labelled
 
     def full(*_a: Any) -> Any:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -249,9 +239,9 @@ def test_backup_onto_a_full_disk_says_so(
 
 
 def test_check_a_healthy_store(
-    filled: tuple[Any, dict[str, str]], qtbot: Any, boxes: list[tuple[str, str, str]]
+    filled_labelled: tuple[Any, dict[str, str]], qtbot: Any, boxes: list[tuple[str, str, str]]
 ) -> None:
-    w, _ = filled
+    w, _ = filled_labelled
     w.care.check.trigger()
     idle(qtbot, w)
     [(kind, title, text)] = boxes
@@ -273,14 +263,14 @@ def _damage_an_index(db: Path) -> None:
 
 
 def test_check_a_damaged_copy_lists_problems_and_what_to_do(
-    filled: tuple[Any, dict[str, str]],
+    filled_labelled: tuple[Any, dict[str, str]],
     qtbot: Any,
     boxes: list[tuple[str, str, str]],
     tmp_path: Path,
 ) -> None:
     from desktop.services import store as ea
 
-    w, _ = filled
+    w, _ = filled_labelled
     info = ea.backup_store(w.store, tmp_path)  # a self-contained copy to damage
     damaged = Path(info.folder) / "poxscreen.db"
     _damage_an_index(damaged)

@@ -170,6 +170,7 @@ def training_args(settings: dict[str, Any], folders: Sequence[Path], use_store: 
         "epochs": "--epochs", "freeze": "--freeze", "lr": "--lr", "batch_size": "--batch-size",
         "device": "--device", "patience": "--patience", "weight_decay": "--weight-decay",
         "val_fraction": "--val-fraction", "seed": "--seed", "schedule": "--schedule",
+        "monitor": "--monitor",
         "balance": "--balance", "input_size": "--input-size", "threads": "--threads",
         "name": "--name", "init": "--init",
     }  # fmt: skip

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.services.training import BALANCING, RECIPE, SCHEDULES
+from desktop.services.training import BALANCING, MONITORS, RECIPE, SCHEDULES
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -75,6 +75,7 @@ class RecipeForm(QGroupBox):
         )
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=r.seed)
         self.schedule = _combo(SCHEDULES, r.schedule)
+        self.monitor = _combo(MONITORS, r.monitor)
         self.balance = _combo(BALANCING, r.balance)
         self.input_size = QSpinBox(minimum=0, maximum=1024, value=0, specialValueText="model's")
         self.threads = QSpinBox(minimum=0, maximum=256, value=0, specialValueText="automatic")
@@ -84,6 +85,7 @@ class RecipeForm(QGroupBox):
         self.init.addItem("the ImageNet backbone (new head)", "imagenet")
         for label, field in (
             ("Early-stopping patience (epochs)", self.patience),
+            ("Best model by (validation)", self.monitor),
             ("Weight decay", self.weight_decay),
             ("Validation fraction (new split only)", self.val_fraction),
             ("Seed", self.seed),
@@ -111,6 +113,7 @@ class RecipeForm(QGroupBox):
             "val_fraction": self.val_fraction.value(),
             "seed": self.seed.value(),
             "schedule": self.schedule.currentText(),
+            "monitor": self.monitor.currentText(),
             "balance": self.balance.currentText(),
             "input_size": self.input_size.value() or None,
             "threads": self.threads.value() or None,

@@ -45,7 +45,7 @@ class GalleryView(QListView):
         self._keep: tuple[str | None, int] = (None, 0)
         self._pending: str | None = None
 
-    def setModel(self, model: Any) -> None:  # noqa: N802 (Qt API)
+    def setModel(self, model: GalleryModel) -> None:  # noqa: N802 (Qt API)
         super().setModel(model)
         model.modelAboutToBeReset.connect(self._remember)
         model.modelReset.connect(self._restore)

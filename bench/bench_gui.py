@@ -10,7 +10,7 @@ whole archive, and clicking a large camera photo must show the prediction and Gr
   paint time of a scroll step (the viewport repainted synchronously after each step),
   thumbnails per second cold (decode + cache write) and from the disk cache, resident memory.
 - review: a 4000x3000 JPEG selected in the gallery until the review panel shows the prediction
-  and overlay (only when desktop.review_panel is installed).
+  and overlay (only when desktop.review.panel is installed).
 
 Run from the repository root: ``QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_gui.py
 [--images N]``. Prints a table and writes ``bench/results/gui.json`` (git-ignored).
@@ -182,7 +182,7 @@ def bench_gallery(tmp: Path, n: int) -> tuple[dict[str, Any], Any]:
         "first_screen_of_thumbnails_s": first_thumbs,
         "tiles_on_screen": need,
     }
-    pump_until(lambda: window.models.handle is not None)  # steady state: torch loaded
+    pump_until(lambda: window.active.handle is not None)  # steady state: torch loaded
     out.update(scroll_and_rate(window, tmp))
     out["rss_mb_after"] = rss_mb()
     out["rss_mb_growth"] = out["rss_mb_after"] - rss0
@@ -251,8 +251,8 @@ def bench_review(window: Any, tmp: Path) -> dict[str, Any]:
         store.record_results(run, [item])
     window.filters.search.setText("camera_4000x3000")
     pump_until(lambda: window.model.rowCount() == 1 and not window.model.loading, 30)
-    window.models.when_ready(lambda h: None)
-    pump_until(lambda: window.models.handle is not None, 120)
+    window.active.when_ready(lambda h: None)
+    pump_until(lambda: window.active.handle is not None, 120)
     t0 = time.perf_counter()
     window.gallery.select_row(0)
     pump_until(lambda: review.wait_idle(10) and review.current_item() is not None, 120)

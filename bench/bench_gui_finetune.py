@@ -63,21 +63,25 @@ def wait(app: QApplication, until: object, timeout_s: float) -> None:
 
 
 def run(args: argparse.Namespace, app: QApplication, tmp: Path) -> dict[str, object]:
-    from desktop.finetune_dialog import FinetuneDialog
-    from desktop.models_dialog import ModelsDialog
+    from PySide6.QtCore import QThreadPool
+
+    from desktop.services.active_model import ActiveModel
+    from desktop.training.finetune_dialog import FinetuneDialog
+    from desktop.versions.models_dialog import ModelsDialog
     from engine.store import Store
 
     store = Store.open(tmp / "case.db")
     store.register_model_file(MODEL, activate=True)
-    dialog = FinetuneDialog(store, run_root=tmp / "runs")
+    active = ActiveModel(store, "cpu", QThreadPool.globalInstance())
+    dialog = FinetuneDialog(active, run_root=tmp / "runs")
     dialog.show()
     wait(app, lambda: dialog.plan is not None, 60)
     dialog.use_store.setChecked(False)
     dialog.add_folder(MSID)
     dialog.plan = None
     wait(app, lambda: dialog.plan is not None, 60)
-    dialog.epochs.setValue(args.epochs)
-    dialog.device.setCurrentText("cpu")
+    dialog.recipe.epochs.setValue(args.epochs)
+    dialog.recipe.device.setCurrentText("cpu")
     lateness = Lateness()
     lateness.start()
     t0 = time.monotonic()
@@ -94,7 +98,7 @@ def run(args: argparse.Namespace, app: QApplication, tmp: Path) -> dict[str, obj
             dialog.compare.confirm_force = lambda: True  # no one to answer the question here
             dialog.compare.promote()
             wait(app, lambda: dialog.compare.outcome is not None, 120)
-        models = ModelsDialog(store)
+        models = ModelsDialog(active)
         models.show()
         wait(app, lambda: models.table.rowCount() >= 2, 60)
         wait(app, lambda: False, 2)  # let the agreement query answer

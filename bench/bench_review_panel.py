@@ -115,17 +115,16 @@ def main() -> None:
     from PySide6.QtCore import QThreadPool
     from PySide6.QtWidgets import QApplication
 
-    from desktop import review_worker as rw
-    from desktop.review_panel import ReviewPanel
-    from desktop.review_services import ReviewServices
+    from desktop.review.panel import ReviewPanel
+    from desktop.services import review as rw
+    from desktop.services.review import ReviewService
 
     app = QApplication([])
     folder = Path(tempfile.mkdtemp()) / "photos"
     folder.mkdir()
     store, items = setup(folder, args.images)
-    services = ReviewServices(
-        store, lambda: rw.explainer_from_file(MODEL), lambda: "bench", QThreadPool()
-    )
+    explainer = rw.explainer_from_file(MODEL)
+    services = ReviewService(store, lambda: explainer, lambda: "bench", QThreadPool())
     panel = ReviewPanel(services)
     panel.resize(1280, 900)
     panel.show()

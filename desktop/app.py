@@ -10,7 +10,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.main_window import MainWindow
+    from desktop.shell.db_open import Asker
+    from desktop.shell.error_reporting import ErrorReporter
 
 log = logging.getLogger("poxscreen.desktop")
 
@@ -25,7 +32,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return p.parse_known_args(argv)
 
 
-def make_application(qt_args: list[str]) -> Any:
+def make_application(qt_args: list[str]) -> QApplication:
     """The QApplication, high-DPI aware (fractional scaling passed through, not rounded)."""
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
@@ -44,16 +51,16 @@ def make_application(qt_args: list[str]) -> Any:
 
 
 def build_window(
-    argv: list[str] | None = None, *, ask: Any = None, install_hooks: bool = False
-) -> tuple[Any, Any]:
+    argv: list[str] | None = None, *, ask: Asker | None = None, install_hooks: bool = False
+) -> tuple[MainWindow | None, ErrorReporter]:
     """Create the app objects and the main window (not shown). Returns (window, reporter);
     window is None when the clinician chose to quit at the case-store dialog."""
     args, qt_args = parse_args(list(sys.argv[1:] if argv is None else argv))
     make_application(qt_args)
-    from desktop.db_open import open_store_interactive
-    from desktop.error_reporting import ErrorReporter, setup_logging
     from desktop.main_window import MainWindow
     from desktop.settings import Settings
+    from desktop.shell.db_open import open_store_interactive
+    from desktop.shell.error_reporting import ErrorReporter, setup_logging
 
     log_path = setup_logging()
     reporter = ErrorReporter(log_path)

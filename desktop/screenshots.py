@@ -94,20 +94,20 @@ def label_a_few(window: Any) -> None:
 
 def shoot(out: Path, photos: Path) -> None:
     from desktop.app import build_window
-    from desktop.settings_dialog import SettingsDialog
+    from desktop.shell.settings_dialog import SettingsDialog
 
     tmp = Path(os.environ["POXSCREEN_DATA_DIR"]).parent
     folder = build_sample(tmp, photos)
     window, _ = build_window(["--db", str(tmp / "case.db"), "--settings", str(tmp / "s.ini")])
     window.resize(1440, 900)
     window.show()
-    wait_for(lambda: window.models.handle is not None)
+    wait_for(lambda: window.active.handle is not None)
     save(window, out, "01-empty-start")
     window.screen_folder(str(folder))
     wait_for(lambda: window.progress.bar.maximum() > 0 and window.progress.bar.value() >= 40)
     pump(0.8)
     save(window, out, "02-screening")
-    wait_for(lambda: window.worker is None)
+    wait_for(lambda: not window.screening.running)
     wait_for(lambda: not window.model.loading)
     label_a_few(window)
     pump(1.0)
@@ -119,15 +119,13 @@ def shoot(out: Path, photos: Path) -> None:
     window.errors.show()
     pump(0.5)
     save(window, out, "04-errors-panel")
-    review = window.review
-    if hasattr(review, "wait_idle"):
-        window.errors.hide()
-        window.gallery.select_row(7)
-        pump(0.5)
-        review.wait_idle(60_000)
-        pump(1.5)
-        save(window, out, "05-review-overlay")
-    dlg = SettingsDialog(window.settings, window.rule, True, window)
+    window.errors.hide()
+    window.gallery.select_row(7)
+    pump(0.5)
+    window.review.wait_idle(60_000)
+    pump(1.5)
+    save(window, out, "05-review-overlay")
+    dlg = SettingsDialog(window.settings, window.cases.current_rule, True, window)
     dlg.show()
     save(dlg, out, "06-settings")
     dlg.close()

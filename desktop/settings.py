@@ -10,6 +10,7 @@ import getpass
 import os
 
 from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import QMainWindow, QSplitter
 
 SETTINGS_ENV = "POXSCREEN_SETTINGS"
 DEVICES = ("auto", "cpu", "cuda")
@@ -58,6 +59,15 @@ class Settings:
     @clinician.setter
     def clinician(self, value: str) -> None:
         self._set("clinician", value.strip())
+
+    @property
+    def clinic(self) -> str:
+        """The clinic's name, printed on every page of a report (empty: none)."""
+        return str(self._get("clinic", "") or "")
+
+    @clinic.setter
+    def clinic(self, value: str) -> None:
+        self._set("clinic", value.strip())
 
     @property
     def device(self) -> str:
@@ -117,3 +127,18 @@ class Settings:
 
     def set_state(self, key: str, value: QByteArray) -> None:
         self._set(f"state/{key}", value)
+
+    def restore_window(self, window: QMainWindow, splitter: QSplitter) -> None:
+        """The window's saved size and place and its panes' sizes (a first start: 1400 x 880)."""
+        geo = self.state("geometry")
+        if geo is not None:
+            window.restoreGeometry(geo)
+        else:
+            window.resize(1400, 880)
+        split = self.state("splitter")
+        if split is not None:
+            splitter.restoreState(split)
+
+    def save_window(self, window: QMainWindow, splitter: QSplitter) -> None:
+        self.set_state("geometry", window.saveGeometry())
+        self.set_state("splitter", splitter.saveState())

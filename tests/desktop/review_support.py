@@ -19,9 +19,9 @@ from PIL import Image  # noqa: E402
 from PySide6.QtCore import QThreadPool  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
-from desktop import review_worker as rw  # noqa: E402
-from desktop.review_panel import ReviewPanel  # noqa: E402
-from desktop.review_services import ReviewServices  # noqa: E402
+from desktop.review.panel import ReviewPanel  # noqa: E402
+from desktop.services import review as rw  # noqa: E402
+from desktop.services.review import ReviewService  # noqa: E402
 from engine.checkpoint import ModelMeta, save_model  # noqa: E402
 from engine.explain import ImageExplanation  # noqa: E402
 from engine.model import MobileNetV2MSCAPFR  # noqa: E402
@@ -80,7 +80,7 @@ class Env:
     items: list[Any]
     folder: Path
     explainer: CountingExplainer
-    services: ReviewServices
+    services: ReviewService
 
 
 def build_env(tmp_path: Path, review_model: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
@@ -96,13 +96,13 @@ def build_env(tmp_path: Path, review_model: Path, monkeypatch: pytest.MonkeyPatc
     items = screen_folder(store, review_model, folder)
     explainer = CountingExplainer(rw.explainer_from_file(review_model))
     pool = QThreadPool()
-    services = ReviewServices(store=store, explainer=lambda: explainer, who=lambda: WHO, pool=pool)
+    services = ReviewService(store, explainer=lambda: explainer, who=lambda: WHO, pool=pool)
     yield Env(store, items, folder, explainer, services)
-    pool.waitForDone(30_000)
+    services.wait_idle(30_000)
     store.close()
 
 
-def make_panel(qtbot: Any, services: ReviewServices) -> ReviewPanel:
+def make_panel(qtbot: Any, services: ReviewService) -> ReviewPanel:
     panel = ReviewPanel(services)
     qtbot.addWidget(panel)
     panel.resize(900, 900)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from desktop.settings_dialog import SettingsDialog
+from desktop.shell.settings_dialog import SettingsDialog
 from tests.desktop.conftest import wait_screening, window_args
 
 
@@ -17,7 +17,7 @@ def test_settings_and_splitters_persist_across_a_restart(
     make_window: Any, desk_env: Path, qtbot: Any
 ) -> None:
     w = make_window()
-    dlg = SettingsDialog(w.settings, w.rule, True, w)
+    dlg = SettingsDialog(w.settings, w.cases.current_rule, True, w)
     dlg.clinician.setText("Dr Amara Okafor")
     dlg.min_conf.setValue(0.55)
     dlg.mpox_above.setValue(0.25)
@@ -27,10 +27,10 @@ def test_settings_and_splitters_persist_across_a_restart(
     dlg.thumb.setCurrentIndex(dlg.thumb.findData(200))
     changed = dlg.apply()
     assert changed == {"clinician", "device", "colormap", "opacity", "thumb_size", "referral"}
-    w.apply_settings(changed, dlg.rule_values())
+    w.dialogs.apply_settings(changed, dlg.rule_values())
     assert w.gallery.delegate.thumb_size == 200
     # the referral rule goes to the case store (shared with the CLI and reports), not QSettings
-    qtbot.waitUntil(lambda: w.rule.min_confidence == 0.55, timeout=10_000)
+    qtbot.waitUntil(lambda: w.cases.current_rule.min_confidence == 0.55, timeout=10_000)
     rule = w.store.referral_rule()
     assert (rule.min_confidence, rule.mpox_above) == (0.55, 0.25)
     assert "referral" not in Path(w.settings.file).read_text(encoding="utf-8").lower()
@@ -50,7 +50,7 @@ def test_settings_and_splitters_persist_across_a_restart(
     assert w2.gallery.delegate.thumb_size == 200
     restored = w2.splitter.sizes()  # a restore may round a pane by a pixel
     assert all(abs(a - b) <= 2 for a, b in zip(restored, sizes, strict=True)), (restored, sizes)
-    assert w2.models.device == "cpu"
+    assert w2.active.device == "cpu"
     # the last case store is remembered: no --db this time
     w3 = make_window(["--settings", str(desk_env / "settings.ini")])
     assert Path(w3.store.location) == (desk_env / "case.db").resolve()
@@ -169,7 +169,7 @@ def test_worker_exception_reaches_the_log_and_a_dialog(
     assert "Traceback" in box.detailedText()
     log_text = Path(reporter.log_path).read_text(encoding="utf-8")
     assert "disk unplugged during screening" in log_text and "Traceback" in log_text
-    assert w.act_screen.isEnabled() and not w.progress.isVisible()  # the app carries on
+    assert w.menus.act_screen.isEnabled() and not w.progress.isVisible()  # the app carries on
 
 
 def test_uncaught_exception_hook_reports(make_window: Any, qtbot: Any) -> None:
@@ -190,19 +190,16 @@ def test_uncaught_exception_hook_reports(make_window: Any, qtbot: Any) -> None:
     assert "boom in a slot" in reporter.dialogs[0].informativeText()
 
 
-def test_menus_shortcuts_and_part_two_entries(make_window: Any) -> None:
+def test_menus_and_shortcuts(make_window: Any) -> None:
     from PySide6.QtWidgets import QMenu
 
-    from desktop.help_dialog import shortcut_rows
+    from desktop.shell.help_dialog import shortcut_rows
 
     w = make_window()
     actions = [a for m in w.menuBar().findChildren(QMenu) for a in m.actions()]
     rows = dict((text, keys) for keys, text in shortcut_rows(actions))
     assert rows["Screen a folder"] == "Ctrl+O"
     assert rows["Find by file name"] == "Ctrl+F"
-    for text in ("Fine-tune...", "Models...", "Export", "Print report..."):
-        a = w.part2[text]
-        assert a.isEnabled() and "part 2" not in a.toolTip()  # wired by desktop.part2
 
 
 def test_untrained_model_gets_a_permanent_banner(
@@ -218,7 +215,7 @@ def test_untrained_model_gets_a_permanent_banner(
     with Store.open(desk_env / "case.db") as store:
         store.register_model_file(path, activate=True)
     w = make_window()
-    qtbot.waitUntil(lambda: w.models.handle is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: w.active.handle is not None, timeout=60_000)
     assert w.banner.isVisible()
     assert "NOT a diagnosis" in w.banner.label.text()
     assert "UNTRAINED" in w.status.model_label.text()

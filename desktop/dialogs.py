@@ -1,0 +1,139 @@
+"""Opens the main window's dialogs: fine-tune, models, export and report, settings, help.
+
+One of each at a time and never modal (settings and help excepted), so screening and reviewing
+go on. A model change made in any of them goes through the window's ``ActiveModel``; closing the
+window while a fine-tuning run goes on asks first.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from desktop.reports.export_dialog import ExportDialog
+from desktop.services.gallery import review_filter
+from desktop.services.reports import ReviewFilter
+from desktop.services.store import ModelInfo
+from desktop.shell.help_dialog import ShortcutsDialog
+from desktop.shell.settings_dialog import SettingsDialog
+from desktop.training.finetune_dialog import CANCEL, STOP, FinetuneDialog
+from desktop.versions.models_dialog import ModelsDialog
+
+if TYPE_CHECKING:
+    from desktop.main_window import MainWindow
+
+ABOUT = (
+    "<b>PoxScreen</b><br>An offline screening aid for skin photos (Mpox, Chickenpox, Measles, "
+    "Normal).<br><br><b>Not a diagnosis.</b> Every result needs a clinician's judgement. Photos "
+    "never leave this computer."
+)
+
+
+class Dialogs(QObject):
+    """The window's dialogs, opened on request."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.finetune_dialog: FinetuneDialog | None = None
+        self.models_dialog: ModelsDialog | None = None
+        self.export_dialog: ExportDialog | None = None
+        window.installEventFilter(self)
+
+    def current_filter(self) -> ReviewFilter:
+        """The gallery's filter as the engine's ReviewFilter."""
+        return review_filter(self.window.filters.query())
+
+    def finetune(self) -> None:
+        w = self.window
+        if self.finetune_dialog is None or not self.finetune_dialog.isVisible():
+            self.finetune_dialog = FinetuneDialog(w.active, parent=w)
+            self.finetune_dialog.finished_run.connect(lambda _d: w.refresh_all())
+        self.finetune_dialog.show()
+        self.finetune_dialog.raise_()
+
+    def models(self) -> None:
+        self.models_dialog = ModelsDialog(self.window.active, parent=self.window)
+        self.models_dialog.show()
+
+    def export(self, report: bool = False) -> None:
+        flt = self.current_filter()
+        self.export_dialog = ExportDialog(
+            self.window.store,
+            run_id=flt.run_id,
+            flt=flt,
+            parent=self.window,
+            clinic=self.window.settings.clinic,
+        )
+        self.export_dialog.show()
+        if report:
+            self.export_dialog.report_button.setFocus()
+
+    def settings(self) -> None:
+        w = self.window
+        dlg = SettingsDialog(w.settings, w.cases.current_rule, True, w)
+        if dlg.exec() == SettingsDialog.DialogCode.Accepted:
+            self.apply_settings(dlg.apply(), dlg.rule_values())
+
+    def apply_settings(self, changed: set[str], rule: tuple[float, float]) -> None:
+        w = self.window
+        s = w.settings
+        if "thumb_size" in changed:
+            w.gallery.set_thumb_size(s.thumb_size)
+        if "device" in changed:
+            w.active.set_device(s.device)
+        if "colormap" in changed:
+            w.review.set_colormap(s.colormap)
+        if "opacity" in changed:
+            w.review.set_opacity(s.opacity)
+        w.review_service.colormap, w.review_service.opacity = s.colormap, s.opacity
+        if "referral" in changed:
+            w.cases.set_referral_rule(rule[0], rule[1], s.clinician)
+        if "database" in changed:
+            w.switch_database(s.database or None)
+
+    def choose_database(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Open case store", "", "PoxScreen database (*.db);;All files (*)"
+        )
+        if path:
+            self.window.switch_database(path)
+
+    def shortcuts(self) -> None:
+        ShortcutsDialog(self.window.menus.all_actions(), self.window).exec()
+
+    def about(self) -> None:
+        QMessageBox.about(self.window, "About PoxScreen", ABOUT)
+
+    def offer_rescreen(self, info: ModelInfo) -> None:
+        """Predictions keep the version that made them; offer to screen the run on show again
+        with the new active model."""
+        run_id = self.window.filters.query().run_id
+        if run_id is not None and not self.window.screening.running:
+            self.window.cases.run_folder(run_id, lambda folder: self._ask(info, folder))
+
+    def _ask(self, info: ModelInfo, folder: str) -> None:
+        answer = QMessageBox.question(
+            self.window,
+            "Re-screen with the new model?",
+            f"The active model is now {info.version}. Re-screen {folder} with it? "
+            "The earlier predictions are kept with the version that made them.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.window.screen_folder(folder)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        """Closing the window while training: stop, keep it running in the background, or
+        stay open."""
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            dialog = self.finetune_dialog
+            if dialog is not None and dialog.is_running:
+                choice = dialog.ask_close()
+                if choice == CANCEL:
+                    event.ignore()
+                    return True
+                if choice == STOP:
+                    dialog.stop_now()
+        return False

@@ -1,0 +1,1 @@
+"""Reports: the export dialog (CSV, class folders) and the printed case report."""

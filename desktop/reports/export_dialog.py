@@ -1,0 +1,227 @@
+"""Export dialog: the current run or filter as CSV, labelled images as class folders, and the
+printable case report (PDF), all made by the engine on the thread pool.
+
+The CSV and the PDF come from the engine (desktop.services.reports), the same code as ``poxscreen
+export --format cases`` and ``poxscreen report``; the dialog only picks the selection and the
+file. The clinic's name is pre-filled from the settings.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.services import reports
+from desktop.services.reports import (
+    ExportSummary,
+    ReportSummary,
+    ReviewFilter,
+    Source,
+    describe_filter,
+)
+from desktop.services.store import Store
+from desktop.services.tasks import run_in_pool
+
+
+class _Progress(QObject):
+    """Carries the report's progress from the worker thread to the GUI thread."""
+
+    changed = Signal(int, int)
+
+
+class ExportDialog(QDialog):
+    """Choose what (run or filter) and how (CSV, class folders, PDF report)."""
+
+    exported = Signal(str)  # path written
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: int | None = None,
+        flt: ReviewFilter | None = None,
+        parent: QWidget | None = None,
+        clinic: str = "",
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export and print")
+        self.store = store
+        self.run_id = run_id
+        self.flt = flt
+        self.last_output: Path | None = None
+        self._cancel = threading.Event()
+        self._progress = _Progress()
+        self._progress.changed.connect(self._show_progress)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._build_scope())
+        layout.addWidget(self._build_report_options(clinic))
+        layout.addLayout(self._build_buttons())
+        self.bar = QProgressBar(visible=False)
+        self.status = QLabel(wordWrap=True)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.status)
+        self.resize(620, 360)
+
+    def _build_scope(self) -> QGroupBox:
+        box = QGroupBox("What to export")
+        col = QVBoxLayout(box)
+        self.scope = QButtonGroup(self)
+        self.run_choice = QRadioButton(
+            f"The current screening run (#{self.run_id})" if self.run_id else "No run selected"
+        )
+        self.filter_choice = QRadioButton(
+            f"The current filter: {describe_filter(self.flt)}" if self.flt else "No filter set"
+        )
+        self.run_choice.setEnabled(self.run_id is not None)
+        self.filter_choice.setEnabled(self.flt is not None)
+        for button in (self.run_choice, self.filter_choice):
+            self.scope.addButton(button)
+            col.addWidget(button)
+        (self.run_choice if self.run_id is not None else self.filter_choice).setChecked(True)
+        return box
+
+    def _build_report_options(self, clinic: str) -> QGroupBox:
+        box = QGroupBox("Printed report")
+        form = QFormLayout(box)
+        self.clinic = QLineEdit(clinic, placeholderText="printed on every page (optional)")
+        self.gradcam = QCheckBox("Grad-CAM overlays (slower)", checked=True)
+        form.addRow("Clinic", self.clinic)
+        form.addRow("", self.gradcam)
+        return box
+
+    def _build_buttons(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.csv_button = QPushButton("Export CSV...")
+        self.folders_button = QPushButton("Labelled images as class folders...")
+        self.report_button = QPushButton("Print report (PDF)...")
+        self.cancel_button = QPushButton("Cancel report", enabled=False)
+        self.csv_button.clicked.connect(self._csv_clicked)
+        self.folders_button.clicked.connect(self._folders_clicked)
+        self.report_button.clicked.connect(self._report_clicked)
+        self.cancel_button.clicked.connect(self._cancel.set)
+        for b in (self.csv_button, self.folders_button, self.report_button, self.cancel_button):
+            row.addWidget(b)
+        return row
+
+    def source(self) -> Source:
+        if self.run_choice.isChecked() and self.run_id is not None:
+            return self.run_id
+        return self.flt if self.flt is not None else ReviewFilter()
+
+    def _busy(self, busy: bool) -> None:
+        for b in (self.csv_button, self.folders_button, self.report_button):
+            b.setEnabled(not busy)
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def export_csv(self, out: Path) -> None:
+        store, source = self.store, self.source()
+        self._busy(True)
+        run_in_pool(
+            lambda: reports.export_cases_csv(store, out, source),
+            lambda n: self._done(out, f"{n} rows written to {out}"),
+            self._failed,
+        )
+
+    def export_folders(self, out: Path) -> None:
+        store = self.store
+        run_id = (
+            self.run_id if self.run_choice.isChecked() else (self.flt.run_id if self.flt else None)
+        )
+        self._busy(True)
+
+        def done(summary: ExportSummary) -> None:
+            per = ", ".join(f"{k}: {v}" for k, v in summary.per_class.items()) or "none"
+            missing = f"; {len(summary.missing)} could not be found" if summary.missing else ""
+            self._done(out, f"{summary.written} labelled images in {out} ({per}){missing}")
+
+        run_in_pool(lambda: reports.export_folders(store, out, run_id), done, self._failed)
+
+    def print_report(self, out: Path) -> None:
+        store, source = self.store, self.source()
+        clinic, gradcam = self.clinic.text().strip() or None, self.gradcam.isChecked()
+        self._cancel.clear()
+        progress = self._progress
+        self._busy(True)
+        self.cancel_button.setEnabled(True)
+        self.bar.setVisible(True)
+        self.bar.setRange(0, 0)
+        self.status.setText("Making the report...")
+
+        def work() -> ReportSummary:
+            return reports.print_report(
+                store, out, source, clinic=clinic, gradcam=gradcam,
+                on_progress=progress.changed.emit, cancel=self._cancel,
+            )  # fmt: skip
+
+        def done(summary: ReportSummary) -> None:
+            extra = (
+                f" ({len(summary.problems)} notes: {summary.problems[0]})"
+                if summary.problems
+                else ""
+            )
+            self._done(
+                out,
+                f"{summary.images} images, {summary.pages} pages, "
+                f"{summary.size_bytes / 2**20:.1f} MB: {out}{extra}",
+            )
+
+        run_in_pool(work, done, self._failed)
+
+    def _show_progress(self, done: int, total: int) -> None:
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(done)
+        self.status.setText(f"Preparing pictures: {done} of {total}")
+
+    def _done(self, out: Path, text: str) -> None:
+        self.last_output = Path(out)
+        self._busy(False)
+        self.cancel_button.setEnabled(False)
+        self.bar.setVisible(False)
+        self.status.setText(text)
+        self.exported.emit(str(out))
+
+    def _failed(self, exc: BaseException) -> None:
+        self._busy(False)
+        self.cancel_button.setEnabled(False)
+        self.bar.setVisible(False)
+        self.status.setText(f"Not exported: {exc}")
+
+    def _csv_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export CSV", "cases.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(Path(path))
+
+    def _folders_clicked(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Folder for the class folders")
+        if path:
+            self.export_folders(Path(path))
+
+    def _report_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the report", "report.pdf", "PDF (*.pdf)")
+        if path:
+            self.print_report(Path(path))
+            self.exported.connect(self._offer_open)
+
+    def _offer_open(self, path: str) -> None:
+        self.exported.disconnect(self._offer_open)
+        if path.endswith(".pdf"):
+            QDesktopServices.openUrl(QUrl.fromLocalFile(path))

@@ -1,0 +1,54 @@
+"""The row under the photo: Grad-CAM on/off, its opacity, fit, 100% and the zoom shown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
+
+from desktop.review.image_view import ImageView
+
+
+class OverlayBar(QWidget):
+    """Controls of the overlay and zoom of one ImageView."""
+
+    def __init__(self, view: ImageView, opacity: float, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view = view
+        self.overlay_box = QCheckBox("Grad-CAM", self)
+        self.overlay_box.setChecked(True)
+        self.overlay_box.setToolTip("Show where the model looked (Grad-CAM heatmap) (G)")
+        self.overlay_box.toggled.connect(view.set_overlay_visible)
+        self.opacity = QSlider(Qt.Orientation.Horizontal, self)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(round(opacity * 100))
+        self.opacity.setToolTip("Heatmap opacity")
+        self.opacity.setAccessibleName("Heatmap opacity")
+        self.opacity.valueChanged.connect(self._on_opacity)
+        self.opacity_value = QLabel(f"{self.opacity.value()}%", self)
+        self.fit_button = self._tool_button("Fit", "Fit the photo to the view (F)", view.fit)
+        self.actual_button = self._tool_button("100%", "Actual pixels (0)", view.actual_size)
+        self.zoom_label = QLabel(self)
+        view.zoomChanged.connect(lambda s: self.zoom_label.setText(f"{s * 100:.0f}%"))
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.overlay_box, self.opacity, self.opacity_value, self.fit_button,
+                       self.actual_button, self.zoom_label):  # fmt: skip
+            row.addWidget(widget)
+        row.setStretch(1, 1)
+
+    def _tool_button(self, text: str, tip: str, slot: Callable[[], object]) -> QToolButton:
+        button = QToolButton(self)
+        button.setText(text)
+        button.setToolTip(tip)
+        button.clicked.connect(slot)
+        return button
+
+    def _on_opacity(self, value: int) -> None:
+        self.opacity_value.setText(f"{value}%")
+        self.view.set_opacity(value / 100.0)
+
+    def set_opacity(self, opacity: float) -> None:
+        """The overlay opacity in [0, 1]; recomposites only."""
+        self.opacity.setValue(round(min(1.0, max(0.0, opacity)) * 100))

@@ -1,0 +1,91 @@
+"""What the gallery shows: its query, one keyset page of the review queue, the referral flag of
+a tile, the file that shows a photo, and the thumbnail cache. Qt-free; pages are read on worker
+threads by :class:`desktop.gallery.model.GalleryModel` through :mod:`desktop.services.tasks`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from engine.referral import ReferralRule
+from engine.store import NotFoundError, ReviewFilter, ReviewItem, Store
+from engine.thumbnails import ThumbnailCache
+
+#: "Show" choices of the gallery and the ReviewFilter fields each one sets.
+SHOW_CHOICES = ("all", "to_review", "reviewed", "disagreed", "referral")
+#: Sort choices: ours -> the store's sort key.
+SORT_KEYS = {"uncertain": "entropy", "confidence": "confidence", "name": "name", "newest": "newest"}
+
+__all__ = [
+    "Cursor",
+    "GalleryQuery",
+    "ThumbnailCache",
+    "fetch_page",
+    "is_referral",
+    "photo_path",
+    "review_filter",
+    "thumbnail_cache",
+]
+
+#: A keyset cursor as the store hands it out (opaque to the desktop).
+Cursor = Any
+
+
+@dataclass(frozen=True)
+class GalleryQuery:
+    """What the gallery shows: the filter bar's state, independent of the engine's shape."""
+
+    run_id: int | None = None
+    predicted_class: str | None = None
+    show: str = "all"
+    sort: str = "uncertain"
+    search: str = ""
+
+
+def review_filter(q: GalleryQuery) -> ReviewFilter:
+    """The engine's ReviewFilter for a gallery query."""
+    kw: dict[str, Any] = {"run_id": q.run_id, "predicted_class": q.predicted_class}
+    if q.show == "to_review":
+        kw["reviewed"] = False
+    elif q.show == "reviewed":
+        kw["reviewed"] = True
+    elif q.show == "disagreed":
+        kw["disagreement"] = True
+    elif q.show == "referral":
+        kw["referral"] = True
+    return ReviewFilter(**kw, search=q.search or None, sort=SORT_KEYS.get(q.sort, "entropy"))
+
+
+def fetch_page(
+    store: Store, q: GalleryQuery, *, limit: int = 200, after: Cursor = None
+) -> tuple[list[ReviewItem], Cursor]:
+    """One keyset page of gallery items and the cursor for the next (None: no more)."""
+    try:
+        page = store.review_queue(review_filter(q), limit=limit, after=after)
+    except NotFoundError:  # no model registered: an empty store
+        return [], None
+    return list(page.items), page.next_cursor
+
+
+def is_referral(item: ReviewItem, rule: ReferralRule) -> bool:
+    """A tile's referral flag: the store's rule applied, or the "check photo" referral (not a
+    skin photo? poor quality?), which is never dropped."""
+    if item.check_photo:
+        return True
+    return bool(rule.flags(dict(item.probabilities or {})))
+
+
+def photo_path(store: Store, item: ReviewItem) -> str | None:
+    """The file to show for a queue item (``ImageStore.photo_file``: where it was screened, else
+    the store's copy); the recorded path when neither is there, None when it was forgotten."""
+    try:
+        return str(store.images.photo_file(item.sha256, item.path, item.stored_path))
+    except FileNotFoundError:
+        return item.path or None
+
+
+def thumbnail_cache(root: str | os.PathLike[str] | None = None) -> ThumbnailCache:
+    """The engine's disk thumbnail cache (SHA-256 keyed, <user data dir>/thumbnails)."""
+    return ThumbnailCache(root=root)

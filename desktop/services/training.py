@@ -1,0 +1,183 @@
+"""Fine-tuning as the desktop starts it: what will be trained on, the recipe, the child process.
+
+Qt-free. Training goes through ``engine.training.TrainingProcess`` (the trainer as a detached
+child process: progress in the run folder, a STOP file to stop cleanly, re-attach after a
+restart); what will be trained on is counted here from the store and class folders. The GUI
+never imports ``trainer``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.images import iter_image_files
+from engine.recipe import BALANCING, MONITORS, RECIPE, SCHEDULES, Recipe
+from engine.store import Store
+from engine.training import STOP_FILE, TrainingProcess, TrainingResult, list_training_runs
+
+__all__ = [
+    "BALANCING",
+    "MONITORS",
+    "RECIPE",
+    "SCHEDULES",
+    "Recipe",
+    "TrainingPlan",
+    "TrainingProcess",
+    "TrainingResult",
+    "attach",
+    "latest_run",
+    "model_file",
+    "request_stop",
+    "start_training",
+    "training_args",
+    "training_plan",
+]
+
+MIN_PER_CLASS = 10
+"""Fewer labelled examples than this in a class leaves its validation share at one or two
+images: the comparison with the active model would mean little."""
+
+
+# --- what will be trained on -----------------------------------------------------------------
+
+
+@dataclass
+class TrainingPlan:
+    """What a fine-tuning run would use, shown before anything starts."""
+
+    store_counts: dict[str, int] = field(default_factory=dict)
+    folder_counts: dict[str, int] = field(default_factory=dict)
+    excluded_refer: int = 0
+    unreadable: int = 0
+    warnings: list[str] = field(default_factory=list)
+    split_text: str = ""
+    split_file: Path | None = None
+
+    @property
+    def totals(self) -> dict[str, int]:
+        total: Counter[str] = Counter(self.store_counts)
+        total.update(self.folder_counts)
+        return dict(sorted(total.items()))
+
+    @property
+    def can_start(self) -> bool:
+        return len([c for c, n in self.totals.items() if n > 0]) >= 2
+
+
+def split_path(store: Store) -> Path:
+    """The split recorded for training from the store (trainer.sources.store_split_path)."""
+    return Path(store.splits_dir) / "store-split.json"
+
+
+def count_class_folders(folders: Sequence[Path]) -> dict[str, int]:
+    """Images per class in ImageFolder-style folders (``DIR/<class>/...``)."""
+    counts: Counter[str] = Counter()
+    for folder in folders:
+        for sub in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+            counts[sub.name] += len(iter_image_files(sub, recursive=True))
+    return dict(counts)
+
+
+def training_plan(
+    store: Store, folders: Sequence[Path] = (), use_store: bool = True
+) -> TrainingPlan:
+    """Counts per class (store labels, class folders), exclusions, warnings and the split."""
+    plan = TrainingPlan()
+    if use_store:
+        items = store.labelled_images(include_refer=True)
+        plan.excluded_refer = sum(1 for i in items if i.label == "refer")
+        plan.unreadable = sum(1 for i in items if i.label != "refer" and i.file is None)
+        plan.store_counts = dict(
+            sorted(Counter(i.label for i in items if i.label != "refer" and i.file).items())
+        )
+    plan.folder_counts = count_class_folders(folders) if folders else {}
+    for name, n in plan.totals.items():
+        if n < MIN_PER_CLASS:
+            plan.warnings.append(
+                f"{name}: only {n} example{'s' if n != 1 else ''}; at least {MIN_PER_CLASS} "
+                "are needed for a meaningful validation split"
+            )
+    if not plan.can_start:
+        plan.warnings.insert(0, "Training needs labelled images of at least two classes.")
+    if plan.unreadable:
+        plan.warnings.append(
+            f"{plan.unreadable} labelled image(s) have no readable copy and will be skipped"
+        )
+    plan.split_file = split_path(store) if use_store else None
+    plan.split_text = _split_text(plan.split_file)
+    return plan
+
+
+def _split_text(path: Path | None) -> str:
+    if path is None or not path.is_file():
+        return (
+            f"A new split: {RECIPE.val_fraction:.0%} of each class held out for validation, "
+            f"near-duplicate photos kept together, seed {RECIPE.seed}; it is recorded so later "
+            "runs are judged on the same images."
+        )
+    try:
+        counts = json.loads(path.read_text(encoding="utf-8")).get("counts", {})
+        n_val = sum(counts.get("val", {}).values())
+    except (OSError, ValueError, AttributeError):
+        return f"The recorded split {path} cannot be read; training will report why."
+    return (
+        f"The recorded split ({n_val} validation images) is reused; new images are added to it "
+        "with the same rule, so the new and active models are judged on the same images."
+    )
+
+
+# --- training in a child process (engine.training, issue #8) ----------------------------------
+
+
+def start_training(args: list[str], db: str, run_dir: Path | None) -> TrainingProcess:
+    """The trainer in a detached child process; its model is registered, not activated."""
+    return TrainingProcess.start(args, db=db, run_dir=run_dir)
+
+
+def attach(run_dir: Path) -> TrainingProcess:
+    """The run in ``run_dir`` again (still running, or finished while the app was closed)."""
+    return TrainingProcess.attach(run_dir)
+
+
+def request_stop(proc: TrainingProcess) -> None:
+    """Ask for a clean stop without waiting (the app may be closing): the STOP file makes the
+    trainer finish its step and keep the best model; ``proc.stop()`` escalates, but blocks."""
+    (proc.run_dir / STOP_FILE).touch()
+
+
+def model_file(result: TrainingResult | None) -> Path | None:
+    """The new model's file, when the run produced one."""
+    return Path(result.model_path) if result is not None and result.model_path else None
+
+
+def latest_run(root: Path | None = None) -> Path | None:
+    """The newest training run folder (to re-attach to after a restart)."""
+    runs = list_training_runs(root)
+    return runs[0].run_dir if runs else None
+
+
+def training_args(settings: dict[str, Any], folders: Sequence[Path], use_store: bool) -> list[str]:
+    """The trainer's command-line arguments for the dialog's settings."""
+    args: list[str] = ["--from-store"] if use_store else []
+    for folder in folders:
+        args += ["--data", str(folder)]
+    flags = {
+        "epochs": "--epochs", "freeze": "--freeze", "lr": "--lr", "batch_size": "--batch-size",
+        "device": "--device", "patience": "--patience", "weight_decay": "--weight-decay",
+        "val_fraction": "--val-fraction", "seed": "--seed", "schedule": "--schedule",
+        "monitor": "--monitor",
+        "balance": "--balance", "input_size": "--input-size", "threads": "--threads",
+        "name": "--name", "init": "--init",
+    }  # fmt: skip
+    for key, flag in flags.items():
+        value = settings.get(key)
+        if value not in (None, ""):
+            args += [flag, str(value)]
+    if settings.get("augment") is False:
+        args.append("--no-augment")
+    return args

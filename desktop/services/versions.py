@@ -1,0 +1,191 @@
+"""Model versions for the models view and the comparison (Qt-free): the comparison report,
+import, export, the model card, agreement and evaluation. Changes of the active version
+(activate, roll back, promote) are made through :class:`desktop.services.active_model.ActiveModel`.
+
+Promotion goes through ``Store.promote`` (the gate re-checked inside the activating transaction);
+a forced promotion is noted on the run's training record. Model files are validated by a full
+load (engine.checkpoint: hash, architecture, classes) before anything is registered.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.atomic import atomic_path
+from engine.modelmeta import ModelMeta
+from engine.paths import user_data_dir
+from engine.store import ModelInfo, Store, StoreError
+from engine.training import trainer_command
+
+__all__ = ["Comparison", "ModelInfo", "PromotionRefused", "evaluation_root"]
+
+
+class PromotionRefused(Exception):
+    """The gate said no and the user did not force it; the message is the gate's reason."""
+
+
+@dataclass
+class Comparison:
+    """The active model and the new one on the same validation images (from report.json)."""
+
+    run_dir: Path
+    classes: list[str]
+    new_version: str
+    new_model: Path
+    new_val: dict[str, Any]
+    active_version: str | None
+    active_val: dict[str, Any] | None
+    decision: dict[str, Any]
+    figures: dict[str, Path] = field(default_factory=dict)
+    status: str = ""
+    split: str = "gate"
+    training_run: int | None = None
+
+    @property
+    def gate_allows(self) -> bool:
+        return bool(self.decision.get("activate"))
+
+
+def load_comparison(run_dir: Path) -> Comparison:
+    """Read a finished training run's report; StoreError naming the file when unusable.
+
+    Both models are shown on the images the gate judged them on (the recorded gate slice;
+    the validation images for reports written before the gate existed)."""
+    path = Path(run_dir) / "report.json"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        split = "gate" if (report["splits"].get("gate") or {}).get("metrics") else "val"
+        section = report["splits"][split]
+        in_use = report.get("model_in_use") or {}
+        figures = {
+            name.removeprefix(f"{split}_").removesuffix(".png"): Path(run_dir) / name
+            for name in section.get("figures", [])
+        }
+        return Comparison(
+            run_dir=Path(run_dir),
+            classes=list(report["classes"]),
+            new_version=str(report["version"]),
+            new_model=Path(report["model"]),
+            new_val=dict(section["metrics"]),
+            active_version=in_use.get("version"),
+            active_val=in_use.get(split),
+            decision=dict(report.get("promotion") or {}),
+            figures=figures,
+            status=str(report.get("status", "")),
+            split=split,
+            training_run=(report.get("registered") or {}).get("training_run"),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StoreError(f"{path}: not a readable training report ({exc})") from exc
+
+
+def validate_model_file(path: Path) -> ModelMeta:
+    """Load the whole file (hash, architecture, classes checked); ModelFileError says why not."""
+    from engine.checkpoint import load_model  # imports torch: only here, on a worker thread
+
+    _, meta = load_model(path)
+    return meta
+
+
+def import_model(store: Store, path: Path) -> ModelInfo:
+    """Validate, copy beside the database and register (not activated)."""
+    validate_model_file(path)
+    return store.add_model_file(path, activate=False)
+
+
+def promote(store: Store, comparison: Comparison, *, force: bool, who: str) -> ModelInfo:
+    """Make the run's model active through the store's gate, or forced (noted as forced)."""
+    ref = comparison.new_version.rsplit("@", 1)[-1]
+    result = store.promote(ref, force=force)
+    if not result.promoted:
+        raise PromotionRefused(result.reason)
+    if force and comparison.training_run is not None:
+        note = {"forced": True, "by": who, "previous": result.previous}
+        store.update_training_run(
+            comparison.training_run,
+            metrics={"promotion_by_user": note},
+            append_log=f"promoted against the gate by {who} (forced)\n",
+        )
+    return result.model
+
+
+def discard(store: Store, comparison: Comparison, who: str) -> None:
+    """Leave the new version inactive and say so on its training record; the run folder is
+    marked so the fine-tune dialog does not offer it again. (The registry keeps the row: the
+    store has no call to remove a registered version.)"""
+    if comparison.training_run is not None:
+        store.update_training_run(
+            comparison.training_run, append_log=f"discarded by {who} after comparison\n"
+        )
+    (comparison.run_dir / "DISCARDED").write_text(f"discarded by {who}\n", encoding="utf-8")
+
+
+def rollback(store: Store) -> ModelInfo:
+    """Back to the active model's parent (the version it was fine-tuned from)."""
+    return store.rollback()
+
+
+def agreement(store: Store, version: str) -> dict[str, tuple[int, int]]:
+    """Per clinician label: (agreed, disagreed) with this version's top class."""
+    return {k: (v.agreed, v.disagreed) for k, v in store.agreement(version).items()}
+
+
+def export_model(info: ModelInfo, dest: Path) -> Path:
+    if not info.path or not Path(info.path).is_file():
+        raise StoreError(f"{info.version}: its model file is not on this computer")
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(info.path, tmp)
+    return Path(dest)
+
+
+def model_card(info: ModelInfo) -> str:
+    """A readable card from the model's recorded metadata (Markdown)."""
+    meta, metrics = info.meta, info.metrics
+    lines = [f"# {info.version}", "", meta.get("description") or "", ""]
+    lines += [f"- created: {meta.get('created_at', info.created_at)}"]
+    lines += [f"- parent: {info.parent_hash[:12] if info.parent_hash else 'none'}"]
+    lines += [f"- classes: {', '.join(meta.get('classes', []))}"]
+    lines += [f"- trained: {meta.get('trained')}; temperature {meta.get('temperature')}"]
+    counts = (meta.get("training") or {}).get("split_counts")
+    if counts:
+        lines += ["", "## Data (images per split)", ""]
+        lines += [f"- {k}: {json.dumps(v)}" for k, v in counts.items()]
+    lines += ["", "## Metrics", ""]
+    for split in ("val", "test"):
+        if isinstance(metrics.get(split), dict):
+            m = metrics[split]
+            lines.append(
+                f"- {split}: accuracy {m.get('accuracy', 0):.3f}, macro-F1 "
+                f"{m.get('macro_f1', 0):.3f}, ECE {m.get('ece', 0):.3f}, n = {m.get('n')}"
+            )
+    lines += ["", "Screening aid, not a diagnosis."]
+    return "\n".join(lines)
+
+
+def start_evaluation(model: Path, folder: Path, out_dir: Path) -> subprocess.Popen[bytes]:
+    """``python -m trainer evaluate`` as a child process (report.json + PNGs in ``out_dir``)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log = (out_dir / "evaluate.log").open("wb")
+    cmd = [*trainer_command(), "evaluate", str(model), str(folder)]
+    return subprocess.Popen(
+        [*cmd, "--out", str(out_dir)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+
+
+def evaluation_root() -> Path:
+    """Where evaluations on a folder are kept (inside the user data folder)."""
+    return user_data_dir() / "evaluations"
+
+
+def models(store: Store) -> list[ModelInfo]:
+    """Every registered version, newest first."""
+    return sorted(store.models(), key=lambda m: m.created_at, reverse=True)

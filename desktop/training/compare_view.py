@@ -1,0 +1,318 @@
+"""The active model and a newly trained one side by side on the same validation images.
+
+Overall and per-class metrics, both confusion matrices, the reliability diagram, and the
+promotion gate's decision with its reason. "Promote" goes through the gate (a forced promotion
+asks first and is recorded as forced); "Discard" drops the new model file.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QAbstractScrollArea,
+    QDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.services import versions as models
+from desktop.services.active_model import ActiveModel
+from desktop.services.vocabulary import short_name
+
+OVERALL = [  # key, label, higher is better
+    ("accuracy", "Accuracy", True),
+    ("macro_f1", "Macro-F1", True),
+    ("weighted_f1", "Weighted F1", True),
+    ("balanced_accuracy", "Balanced accuracy", True),
+    ("mcc", "MCC", True),
+    ("ece", "Calibration error (ECE)", False),
+    ("nll", "Log loss (NLL)", False),
+    ("n", "Images compared", None),
+]
+_SPLIT_NAMES = {"gate": "held-out gate images", "val": "validation images"}
+BETTER = QColor("#DFF2E9")
+WORSE = QColor("#FBE3D6")
+
+
+def _cell(text: str, align_right: bool = True) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    if align_right:
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if isinstance(value, bool) or value is None:
+        return "-"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _fit(table: QTableWidget) -> None:
+    """Size a small table to its contents (no empty area below or beside it)."""
+    table.resizeColumnsToContents()
+    table.resizeRowsToContents()
+    table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+    table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    table.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Maximum)
+
+
+def _table(rows: int, headers: list[str]) -> QTableWidget:
+    table = QTableWidget(rows, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().setVisible(False)
+    return table
+
+
+class ConfusionTable(QTableWidget):
+    """Rows: true class; columns: predicted; cells shaded by their share of the row."""
+
+    def __init__(self, classes: list[str], matrix: list[list[int]] | None) -> None:
+        super().__init__(len(classes), len(classes))
+        self.setHorizontalHeaderLabels([_short_class(c) for c in classes])
+        for i, name in enumerate(classes):
+            self.horizontalHeaderItem(i).setToolTip(f"predicted {name}")
+        self.setVerticalHeaderLabels(classes)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setToolTip("rows: clinician's / true class; columns: the model's prediction")
+        for r, row in enumerate(matrix or []):
+            total = max(sum(row), 1)
+            for c, value in enumerate(row):
+                item = _cell(str(value))
+                shade = int(255 - 150 * value / total)
+                diag = r == c
+                item.setBackground(QColor(shade, 255, shade) if diag else QColor(255, shade, shade))
+                self.setItem(r, c, item)
+        _fit(self)
+        width = self.verticalHeader().sizeHint().width() + 2 * self.frameWidth()
+        width += sum(self.columnWidth(i) for i in range(self.columnCount()))
+        height = self.horizontalHeader().sizeHint().height() + 2 * self.frameWidth()
+        height += sum(self.rowHeight(i) for i in range(self.rowCount()))
+        self.setMinimumSize(width, height)  # never cut off a column
+
+
+class CompareView(QDialog):
+    """Comparison of one finished run's model with the model in use; Promote or Discard."""
+
+    decided = Signal(str)  # "promoted" | "discarded"
+
+    def __init__(self, active: ActiveModel, run_dir: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Compare models")
+        self.active = active
+        self.run_dir = Path(run_dir)
+        self.comparison = models.load_comparison(self.run_dir)
+        self.outcome: str | None = None
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._header())
+        body = QHBoxLayout()
+        body.addWidget(self._overall(), stretch=1)
+        body.addWidget(self._per_class(), stretch=1)
+        layout.addLayout(body)
+        layout.addWidget(self._matrices())
+        layout.addLayout(self._buttons())
+        self.resize(1060, 740)
+
+    # --- layout -----------------------------------------------------------------------------
+
+    def _header(self) -> QWidget:
+        cmp = self.comparison
+        gate = cmp.decision
+        verdict = "promote" if cmp.gate_allows else "keep the active model"
+        text = (
+            f"<b>Active:</b> {cmp.active_version or '(none)'} &nbsp;&nbsp; "
+            f"<b>New:</b> {cmp.new_version} ({cmp.status.replace('_', ' ')})<br/>"
+            f"Both scored on the same {cmp.new_val.get('n', '?')} {_SPLIT_NAMES.get(cmp.split, cmp.split)}.<br/>"
+            f"<b>Gate:</b> {verdict} \u2014 {_short_numbers(gate.get('reason', 'no decision recorded'))}"
+        )
+        self.gate_label = QLabel(text, wordWrap=True)
+        self.gate_label.setTextFormat(Qt.TextFormat.RichText)
+        colour = "#DFF2E9" if cmp.gate_allows else "#FBE3D6"
+        self.gate_label.setStyleSheet(f"background: {colour}; padding: 6px;")
+        return self.gate_label
+
+    def _overall(self) -> QGroupBox:
+        box = QGroupBox(f"Overall ({_SPLIT_NAMES.get(self.comparison.split, '')})")
+        self.overall = _table(len(OVERALL), ["Metric", "Active", "New", "Change"])
+        active = self.comparison.active_val or {}
+        new = self.comparison.new_val
+        for row, (key, label, higher) in enumerate(OVERALL):
+            a, b = active.get(key), new.get(key)
+            self.overall.setItem(row, 0, _cell(label, align_right=False))
+            self.overall.setItem(row, 1, _cell(_num(a)))
+            self.overall.setItem(row, 2, _cell(_num(b)))
+            if isinstance(a, float) and isinstance(b, float) and higher is not None:
+                a, b = round(a, 3), round(b, 3)  # colour only changes that show
+                change = _cell(f"{b - a:+.3f}")
+                improved = (b > a) if higher else (b < a)
+                if b != a:
+                    change.setBackground(BETTER if improved else WORSE)
+                self.overall.setItem(row, 3, change)
+        _fit(self.overall)
+        col = QVBoxLayout(box)
+        col.addWidget(self.overall)
+        col.addStretch(1)
+        return box
+
+    def _per_class(self) -> QGroupBox:
+        box = QGroupBox("Per class: recall / precision (active \u2192 new)")
+        classes = self.comparison.classes
+        self.per_class = _table(len(classes), ["Class", "Recall", "Precision", "F1", "n"])
+        active = (self.comparison.active_val or {}).get("per_class", {})
+        new = self.comparison.new_val.get("per_class", {})
+        for row, name in enumerate(classes):
+            a, b = active.get(name, {}), new.get(name, {})
+            self.per_class.setItem(row, 0, _cell(name, align_right=False))
+            for col, key in enumerate(("recall", "precision", "f1"), start=1):
+                item = _cell(f"{_num(a.get(key), 2)} \u2192 {_num(b.get(key), 2)}")
+                if isinstance(a.get(key), float) and isinstance(b.get(key), float):
+                    old_v, new_v = round(a[key], 2), round(b[key], 2)
+                    if new_v != old_v:
+                        item.setBackground(BETTER if new_v > old_v else WORSE)
+                self.per_class.setItem(row, col, item)
+            self.per_class.setItem(row, 4, _cell(_num(b.get("support"))))
+        _fit(self.per_class)
+        col = QVBoxLayout(box)
+        col.addWidget(self.per_class)
+        col.addStretch(1)
+        return box
+
+    def _matrices(self) -> QGroupBox:
+        box = QGroupBox(
+            f"Confusion matrices and calibration ({_SPLIT_NAMES.get(self.comparison.split, '')})"
+        )
+        grid = QGridLayout(box)
+        classes = self.comparison.classes
+        active_cm = (self.comparison.active_val or {}).get("confusion_matrix")
+        grid.addWidget(QLabel("<b>Active model</b>"), 0, 0)
+        grid.addWidget(QLabel("<b>New model</b>"), 0, 1)
+        grid.addWidget(QLabel("<b>New model: reliability</b>"), 0, 2)
+        self.active_matrix = ConfusionTable(classes, active_cm)
+        self.new_matrix = ConfusionTable(classes, self.comparison.new_val.get("confusion_matrix"))
+        grid.addWidget(self.active_matrix, 1, 0)
+        grid.addWidget(self.new_matrix, 1, 1)
+        self.reliability = QLabel()
+        self.reliability.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        figure = self.comparison.figures.get("reliability")
+        if figure is not None and figure.is_file():
+            pixmap = QPixmap(str(figure))
+            self.reliability.setPixmap(
+                pixmap.scaled(330, 270, Qt.AspectRatioMode.KeepAspectRatio,
+                              Qt.TransformationMode.SmoothTransformation)
+            )  # fmt: skip
+        else:
+            self.reliability.setText("no reliability diagram in this run's report")
+        grid.addWidget(self.reliability, 1, 2, 2, 1)
+        grid.setRowStretch(2, 1)
+        grid.setColumnStretch(2, 1)
+        ece_a = (self.comparison.active_val or {}).get("ece")
+        ece_b = self.comparison.new_val.get("ece")
+        grid.addWidget(
+            QLabel(f"ECE active {_num(ece_a)} \u2192 new {_num(ece_b)} (lower: more honest)"),
+            3, 2,
+        )  # fmt: skip
+        return box
+
+    def _buttons(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.promote_button = QPushButton("Promote (make it the active model)")
+        self.discard_button = QPushButton("Discard the new model")
+        close = QPushButton("Decide later")
+        self.promote_button.clicked.connect(self.promote)
+        self.discard_button.clicked.connect(self.discard)
+        close.clicked.connect(self.close)
+        self.status = QLabel()
+        row.addWidget(self.promote_button)
+        row.addWidget(self.discard_button)
+        row.addWidget(self.status, stretch=1)
+        row.addWidget(close)
+        return row
+
+    # --- decisions ----------------------------------------------------------------------------
+
+    def confirm_force(self) -> bool:
+        """The gate said no: ask before promoting anyway (tests replace this)."""
+        reason = self.comparison.decision.get("reason", "")
+        answer = QMessageBox.question(
+            self,
+            "Promote anyway?",
+            f"The gate advises against this model: {reason}.\n\nPromote it anyway? "
+            "The promotion is recorded as forced, and you can roll back in the models view.",
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def promote(self) -> None:
+        force = False
+        if not self.comparison.gate_allows:
+            if not self.confirm_force():
+                return
+            force = True
+        self._busy("Promoting...")
+        self.active.promote(
+            self.comparison, force=force, who=_who(),
+            on_done=lambda info: self._done("promoted", f"Active model: {info.version}"),
+            on_error=self._failed,
+        )  # fmt: skip
+
+    def discard(self) -> None:
+        self._busy("Discarding...")
+        self.active.discard(
+            self.comparison, _who(),
+            on_done=lambda _r: self._done("discarded", "Discarded: the active model stays in use."),
+            on_error=self._failed,
+        )  # fmt: skip
+
+    def _busy(self, text: str) -> None:
+        self.status.setText(text)
+        self.promote_button.setEnabled(False)
+        self.discard_button.setEnabled(False)
+
+    def _done(self, outcome: str, text: str) -> None:
+        self.outcome = outcome
+        if outcome == "promoted":
+            (self.run_dir / "DECIDED").write_text("promoted\n")
+        self.status.setText(text)
+        self.decided.emit(outcome)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.status.setText(f"Not done: {exc}")
+        self.promote_button.setEnabled(True)
+        self.discard_button.setEnabled(True)
+
+
+def _short_class(name: str) -> str:
+    """Column headers narrow enough for two matrices side by side (full name in the tooltip)."""
+    name = short_name(name)
+    return name if len(name) <= 7 else f"{name[:5]}."
+
+
+def _short_numbers(text: str) -> str:
+    """0.9518242122719733 -> 0.9518 in the gate's reason."""
+    return re.sub(r"\d+\.\d{5,}", lambda m: f"{float(m.group()):.4f}", str(text))
+
+
+def _who() -> str:
+    try:
+        return os.environ.get("POXSCREEN_USER") or getpass.getuser()
+    except Exception:  # no login name (some containers)
+        return "unknown"

@@ -1,0 +1,320 @@
+"""Fine-tune dialog: what will be trained on, the recipe's settings, and a live view of the run.
+
+Training runs in a separate process (desktop.services.training.TrainingProcess); this dialog only
+reads its progress events on a timer, so screening and reviewing go on. Closing it (or the app)
+while a run is going asks whether to stop it or let it finish in the background; opening the
+dialog again re-attaches to that run through its run folder.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.services import training as backend
+from desktop.services.active_model import ActiveModel
+from desktop.services.store import db_url
+from desktop.services.tasks import run_in_pool
+from desktop.training.compare_view import CompareView
+from desktop.training.progress_view import TrainingProgress
+from desktop.training.recipe_form import RecipeForm
+
+POLL_MS = 400
+STOP, BACKGROUND, CANCEL = "stop", "background", "cancel"
+
+
+class FinetuneDialog(QDialog):
+    """Counts, warnings and split; settings; Start/Stop; live curves; then the comparison."""
+
+    finished_run = Signal(object)  # Path of a run folder that produced a model
+
+    def __init__(
+        self, active: ActiveModel, parent: QWidget | None = None, run_root: Path | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Fine-tune the model")
+        self.setModal(False)
+        self.active = active
+        self.run_root = run_root
+        self.proc: backend.TrainingProcess | None = None
+        self.plan: backend.TrainingPlan | None = None
+        self.result: backend.TrainingResult | None = None
+        self.compare: CompareView | None = None
+        self._started_at = 0.0
+        self._plan_gen = 0  # answers for an older request are dropped
+        self._timer = QTimer(self, interval=POLL_MS, timeout=self._poll)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._build_data())
+        self.recipe = RecipeForm(self)
+        self.progress = TrainingProgress(self)
+        self.curves, self.status, self.bar = (
+            self.progress.curves,
+            self.progress.status,
+            self.progress.bar,
+        )
+        layout.addWidget(self.recipe)
+        layout.addWidget(self.progress, stretch=1)
+        layout.addLayout(self._build_buttons())
+        self.resize(980, 860)
+        self.refresh_plan()
+        self._try_attach()
+
+    # --- layout -----------------------------------------------------------------------------
+
+    def _build_data(self) -> QGroupBox:
+        box = QGroupBox("Training data")
+        grid = QGridLayout(box)
+        self.use_store = QCheckBox("Clinicians' labels in the case store", checked=True)
+        self.use_store.toggled.connect(self.refresh_plan)
+        self.folders = QListWidget()
+        self.folders.setMaximumHeight(60)
+        self.folders.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        add, remove = QPushButton("Add class folders..."), QPushButton("Remove")
+        add.clicked.connect(self._add_folder)
+        remove.clicked.connect(self._remove_folder)
+        self.counts = QTableWidget(0, 4)
+        self.counts.setHorizontalHeaderLabels(["Class", "Store labels", "Folders", "Total"])
+        self.counts.verticalHeader().setVisible(False)
+        self.counts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.counts.setMaximumHeight(150)
+        self.excluded = QLabel()
+        self.warnings = QLabel(wordWrap=True)
+        self.warnings.setStyleSheet("color: #A04000;")
+        self.split = QLabel(wordWrap=True)
+        grid.addWidget(self.use_store, 0, 0, 1, 2)
+        grid.addWidget(QLabel("Class folders (FOLDER/<class>/images):"), 1, 0, 1, 2)
+        grid.addWidget(self.folders, 2, 0, 2, 1)
+        grid.addWidget(add, 2, 1)
+        grid.addWidget(remove, 3, 1)
+        grid.addWidget(self.counts, 0, 2, 4, 1)
+        grid.addWidget(self.excluded, 4, 0, 1, 3)
+        grid.addWidget(self.warnings, 5, 0, 1, 3)
+        grid.addWidget(self.split, 6, 0, 1, 3)
+        grid.setColumnStretch(2, 1)
+        return box
+
+    def _build_buttons(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.start_button = QPushButton("Start")
+        self.stop_button = QPushButton("Stop")
+        self.compare_button = QPushButton("Compare with the active model...")
+        close = QPushButton("Close")
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.compare_button.clicked.connect(self.open_comparison)
+        close.clicked.connect(self.close)
+        self.stop_button.setEnabled(False)
+        self.compare_button.setEnabled(False)
+        row.addWidget(self.start_button)
+        row.addWidget(self.stop_button)
+        row.addWidget(self.compare_button)
+        row.addStretch(1)
+        row.addWidget(close)
+        return row
+
+    # --- the plan -----------------------------------------------------------------------------
+
+    def folder_paths(self) -> list[Path]:
+        return [Path(self.folders.item(i).text()) for i in range(self.folders.count())]
+
+    def add_folder(self, folder: Path) -> None:
+        self.folders.addItem(str(folder))
+        self.refresh_plan()
+
+    def _add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder with one sub-folder per class")
+        if folder:
+            self.add_folder(Path(folder))
+
+    def _remove_folder(self) -> None:
+        for item in self.folders.selectedItems():
+            self.folders.takeItem(self.folders.row(item))
+        self.refresh_plan()
+
+    def refresh_plan(self) -> None:
+        """Recount off the GUI thread (folders may be large)."""
+        self.start_button.setEnabled(False)
+        self._plan_gen += 1
+        gen = self._plan_gen
+        store, folders, use = self.active.store, self.folder_paths(), self.use_store.isChecked()
+        run_in_pool(
+            lambda: backend.training_plan(store, folders, use),
+            lambda plan: self._show_plan(plan) if gen == self._plan_gen else None,
+            self._plan_failed,
+        )
+
+    def _show_plan(self, plan: backend.TrainingPlan) -> None:
+        self.plan = plan
+        totals = plan.totals
+        self.counts.setRowCount(len(totals))
+        for row, (name, total) in enumerate(totals.items()):
+            values = [name, plan.store_counts.get(name, 0), plan.folder_counts.get(name, 0), total]
+            for col, value in enumerate(values):
+                item = QTableWidgetItem(str(value))
+                if col:
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
+                self.counts.setItem(row, col, item)
+        self.counts.resizeColumnsToContents()
+        self.excluded.setText(
+            f"Excluded: {plan.excluded_refer} labelled \u201crefer / uncertain\u201d, "
+            f"{plan.unreadable} without a readable image."
+        )
+        self.warnings.setText("\n".join(f"\u26a0 {w}" for w in plan.warnings))
+        self.split.setText(f"Split: {plan.split_text}")
+        self.start_button.setEnabled(plan.can_start and not self.is_running)
+
+    def _plan_failed(self, exc: BaseException) -> None:
+        self.warnings.setText(f"\u26a0 Could not count the training data: {exc}")
+
+    # --- running ------------------------------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        return self.recipe.values()
+
+    @property
+    def is_running(self) -> bool:
+        return self.proc is not None and self.proc.running
+
+    def start(self) -> None:
+        args = backend.training_args(
+            self.settings(), self.folder_paths(), self.use_store.isChecked()
+        )
+        run_dir = None
+        if self.run_root is not None:
+            run_dir = self.run_root / f"gui-{time.strftime('%Y%m%d-%H%M%S')}"
+        self.proc = backend.start_training(args, db_url(self.active.store), run_dir)
+        self._begin_watching("Starting the trainer...")
+
+    def _begin_watching(self, text: str) -> None:
+        self.result = None
+        self.progress.restart(text)
+        self._started_at = time.monotonic()
+        self.start_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.compare_button.setEnabled(False)
+        for event in self.proc.events:  # re-attached: replay what happened so far
+            self.progress.handle(event)
+        self._timer.start()
+
+    def stop(self) -> None:
+        """Clean stop off the GUI thread (STOP file, then SIGTERM; the best epoch is kept)."""
+        if self.proc is not None:
+            proc = self.proc
+            run_in_pool(proc.stop, lambda _r: None, self._plan_failed)
+            self.stop_button.setEnabled(False)
+            self.status.setText("Stopping after the current step; the best model so far is kept...")
+
+    def _poll(self) -> None:
+        if self.proc is None:
+            return
+        for event in self.proc.poll():
+            self.progress.handle(event)
+        if not self.proc.running:
+            self._timer.stop()
+            self._finished(self.proc.result())
+
+    def _finished(self, result: backend.TrainingResult | None) -> None:
+        self.result = result
+        self.stop_button.setEnabled(False)
+        self.start_button.setEnabled(bool(self.plan and self.plan.can_start))
+        if backend.model_file(result) is None:
+            why = result.message if result else "the trainer ended without a result"
+            self.status.setText(f"No new model: {why}")
+            return
+        self.progress.finish()
+        self.status.setText(
+            f"Training {result.status.replace('_', ' ')}: {result.model_version}. "
+            "Compare it with the active model to promote or discard it."
+        )
+        self.compare_button.setEnabled(True)
+        self.finished_run.emit(self.proc.run_dir)
+        self.open_comparison()
+
+    def open_comparison(self) -> None:
+        if self.proc is None:
+            return
+        self.compare = CompareView(self.active, self.proc.run_dir, parent=self)
+        self.compare.decided.connect(lambda _d: self.compare_button.setEnabled(False))
+        self.compare.show()
+
+    def _try_attach(self) -> None:
+        run_dir = backend.latest_run(self.run_root)
+        if run_dir is None or (run_dir / "DECIDED").exists() or (run_dir / "DISCARDED").exists():
+            return
+        self.proc = backend.attach(run_dir)
+        if self.proc.running:
+            self._begin_watching(f"Re-attached to the run in {run_dir}")
+        else:
+            for event in self.proc.events:
+                self.progress.handle(event)
+            self._finished_quietly(self.proc.result())
+
+    def _finished_quietly(self, result: backend.TrainingResult | None) -> None:
+        self.result = result
+        model = backend.model_file(result)
+        if result is not None and model is not None and model.is_file():
+            self.status.setText(f"A finished run awaits a decision: {result.model_version}.")
+            self.compare_button.setEnabled(True)
+
+    # --- closing ------------------------------------------------------------------------------
+
+    def ask_close(self) -> str:
+        """Stop the run, or let it finish in the background? (tests replace this)"""
+        box = QMessageBox(self)
+        box.setWindowTitle("Training is running")
+        box.setText(
+            "A fine-tuning run is still going. Stop it, or let it finish in the background?"
+        )
+        box.setInformativeText(
+            "A run left in the background is picked up the next time you open this dialog."
+        )
+        stop = box.addButton("Stop training", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep training in background", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return (
+            STOP
+            if box.clickedButton() is stop
+            else BACKGROUND
+            if box.clickedButton() is keep
+            else CANCEL
+        )
+
+    def stop_now(self) -> None:
+        """Stop the run and wait for it (the app is closing and the clinician chose Stop)."""
+        if self.proc is not None:
+            self.proc.stop()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        if self.is_running:
+            choice = self.ask_close()
+            if choice == CANCEL:
+                event.ignore()
+                return
+            if choice == STOP:
+                backend.request_stop(self.proc)
+        self._timer.stop()
+        event.accept()

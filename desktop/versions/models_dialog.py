@@ -1,0 +1,353 @@
+"""The models view: every registered version, which one is active, how often clinicians agreed
+with its predictions; activate, roll back, import, export, model card, evaluate on a folder.
+
+Every store call and file operation runs on the thread pool; "Evaluate on a folder" runs
+``python -m trainer evaluate`` as a child process and shows the plots it saves next to its report.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import shiboken6
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.services import versions as ops
+from desktop.services.active_model import ActiveModel
+from desktop.services.store import ModelInfo
+from desktop.services.tasks import run_in_pool
+
+T = TypeVar("T")
+
+COLUMNS = [
+    "",
+    "Name",
+    "Version",
+    "Created",
+    "Parent",
+    "Training data",
+    "Val. macro-F1",
+    "Val. acc.",
+]
+PLOTS = ("confusion_matrix", "roc", "pr", "reliability")
+
+
+def _data_summary(meta: dict[str, Any]) -> str:
+    counts = (meta.get("training") or {}).get("split_counts") or {}
+    train = counts.get("train") or {}
+    if not train:
+        return "not recorded" if meta.get("trained") else "not trained"
+    return f"{sum(train.values())} train images, {len(train)} classes"
+
+
+def _eval_summary(folder: Path) -> str:
+    """One line from an evaluation's report.json (empty when it cannot be read)."""
+    try:
+        m = json.loads((folder / "report.json").read_text(encoding="utf-8"))["metrics"]
+        return (
+            f"{m['n']} images: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, "
+            f"ECE {m['ece']:.3f}."
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
+def _metric(metrics: dict[str, Any], key: str) -> str:
+    value = (metrics.get("val") or {}).get(key)
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+
+
+class ModelsDialog(QDialog):
+    """The registry as a table, with the agreement of clinicians and model operations."""
+
+    def __init__(self, active: ActiveModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Models")
+        self.active = active
+        self.models: list[ModelInfo] = []
+        self.eval_proc: subprocess.Popen[bytes] | None = None
+        self.eval_dir: Path | None = None
+        self._agree_gen = 0
+        self._eval_timer = QTimer(self, interval=500, timeout=self._poll_evaluation)
+        layout = QVBoxLayout(self)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self._build_table())
+        split.addWidget(self._build_details())
+        layout.addWidget(split, stretch=1)
+        layout.addLayout(self._build_buttons())
+        self.message = QLabel(wordWrap=True)
+        layout.addWidget(self.message)
+        self.resize(1100, 760)
+        self.reload()
+        active.changed.connect(self._on_active_changed)
+
+    # --- layout -----------------------------------------------------------------------------
+
+    def _build_table(self) -> QTableWidget:
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.itemSelectionChanged.connect(self._selected)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        return self.table
+
+    def _build_details(self) -> QWidget:
+        widget = QWidget()
+        row = QHBoxLayout(widget)
+        agree_box = QGroupBox("Clinicians' agreement with this version's predictions")
+        self.agreement = QTableWidget(0, 4)
+        self.agreement.setHorizontalHeaderLabels(
+            ["Clinician's label", "Agreed", "Disagreed", "Rate"]
+        )
+        self.agreement.verticalHeader().setVisible(False)
+        self.agreement.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        QVBoxLayout(agree_box).addWidget(self.agreement)
+        eval_box = QGroupBox("Evaluation on a folder")
+        grid = QGridLayout(eval_box)
+        self.eval_status = QLabel(
+            "Choose \u201cEvaluate on a folder...\u201d (one sub-folder per class)."
+        )
+        self.eval_status.setWordWrap(True)
+        grid.addWidget(self.eval_status, 0, 0, 1, 4)
+        self.plots: dict[str, QLabel] = {}
+        for i, name in enumerate(PLOTS):
+            label = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+            label.setMinimumSize(180, 150)
+            self.plots[name] = label
+            grid.addWidget(label, 1, i)
+        row.addWidget(agree_box, stretch=1)
+        row.addWidget(eval_box, stretch=2)
+        return widget
+
+    def _build_buttons(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.buttons: dict[str, QPushButton] = {}
+        for key, text, slot in (
+            ("activate", "Activate", self.activate_selected),
+            ("rollback", "Roll back", self.roll_back),
+            ("import", "Import model file...", self._import_clicked),
+            ("export", "Export active model...", self._export_clicked),
+            ("card", "Model card", self.show_card),
+            ("evaluate", "Evaluate on a folder...", self._evaluate_clicked),
+        ):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            self.buttons[key] = button
+            row.addWidget(button)
+        row.addStretch(1)
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        row.addWidget(close)
+        return row
+
+    # --- the table ----------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        store = self.active.store
+        run_in_pool(lambda: ops.models(store), self._show_models, self._failed)
+
+    def _on_active_changed(self, _info: ModelInfo) -> None:
+        if shiboken6.isValid(self.table):
+            self.reload()
+
+    def _show_models(self, models: list[ModelInfo]) -> None:
+        self.models = models
+        by_hash = {m.content_hash: m for m in self.models}
+        self.table.setRowCount(len(self.models))
+        for row, m in enumerate(self.models):
+            parent = by_hash.get(m.parent_hash or "")
+            values = [
+                "\u25cf active" if m.active else "",
+                m.name,
+                m.content_hash[:12],
+                m.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+                parent.version if parent else (m.parent_hash or "")[:12],
+                _data_summary(m.meta),
+                _metric(m.metrics, "macro_f1"),
+                _metric(m.metrics, "accuracy"),
+            ]
+            for col, value in enumerate(values):
+                item = QTableWidgetItem(value)
+                if m.active:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                self.table.setItem(row, col, item)
+        self.table.resizeColumnsToContents()
+        if self.models and not self.table.selectedItems():
+            self.table.selectRow(0)
+        self._selected()  # the same row may stay selected: refresh its buttons and agreement
+        self.buttons["rollback"].setEnabled(any(m.active and m.parent_hash for m in self.models))
+
+    def selected(self) -> ModelInfo | None:
+        rows = {i.row() for i in self.table.selectedItems()}
+        return self.models[rows.pop()] if rows and self.models else None
+
+    def _selected(self) -> None:
+        model = self.selected()
+        if model is None:
+            return
+        self.buttons["activate"].setEnabled(not model.active)
+        store, version = self.active.store, model.version
+        self._agree_gen += 1
+        gen = self._agree_gen  # an answer for a row no longer selected is dropped
+        run_in_pool(
+            lambda: ops.agreement(store, version),
+            lambda counts: self._show_agreement(counts) if gen == self._agree_gen else None,
+            self._failed,
+        )
+
+    def _show_agreement(self, counts: dict[str, tuple[int, int]]) -> None:
+        if not shiboken6.isValid(self.agreement):  # the dialog closed before the answer came
+            return
+        self.agreement.setRowCount(len(counts))
+        self.agreement.setToolTip(
+            "" if counts else "No clinician has labelled an image this version predicted yet."
+        )
+        for row, (name, (agreed, disagreed)) in enumerate(counts.items()):
+            total = agreed + disagreed
+            rate = f"{agreed / total:.0%}" if total else "-"
+            for col, value in enumerate([name, str(agreed), str(disagreed), rate]):
+                self.agreement.setItem(row, col, QTableWidgetItem(value))
+        self.agreement.resizeColumnsToContents()
+
+    # --- operations ---------------------------------------------------------------------------
+
+    def _run(self, fn: Callable[[], T], done_text: Callable[[T], str]) -> None:
+        def done(result: T) -> None:
+            self.say(done_text(result))
+            self.reload()
+
+        run_in_pool(fn, done, self._failed)
+
+    def activate_selected(self) -> None:
+        """The selected version screens from now on (through the window's ActiveModel)."""
+        model = self.selected()
+        if model is not None:
+            self.active.activate(
+                model.content_hash,
+                on_done=lambda i: self.say(f"Active model: {i.version}"),
+                on_error=self._failed,
+            )
+
+    def roll_back(self) -> None:
+        self.active.roll_back(
+            on_done=lambda i: self.say(f"Rolled back; active model: {i.version}"),
+            on_error=self._failed,
+        )
+
+    def import_file(self, path: Path) -> None:
+        store = self.active.store
+        self._run(
+            lambda: ops.import_model(store, Path(path)),
+            lambda i: f"Imported {i.version} (not active; select it and press Activate)",
+        )
+
+    def export_active(self, dest: Path) -> None:
+        active = next((m for m in self.models if m.active), None)
+        if active is None:
+            self.say("No active model to export.", error=True)
+            return
+        self._run(lambda: ops.export_model(active, Path(dest)), lambda p: f"Exported to {p}")
+
+    def show_card(self) -> None:
+        model = self.selected()
+        if model is None:
+            return
+        view = QDialog(self)
+        view.setWindowTitle(f"Model card: {model.version}")
+        text = QTextBrowser()
+        text.setMarkdown(ops.model_card(model))
+        QVBoxLayout(view).addWidget(text)
+        view.resize(620, 520)
+        view.show()
+        self.card = view
+
+    def say(self, text: str, error: bool = False) -> None:
+        self.message.setStyleSheet("color: #B00020;" if error else "")
+        self.message.setText(text)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.say(f"Not done: {exc}", error=True)
+
+    def _import_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import a model file", "", "Models (*.safetensors)"
+        )
+        if path:
+            self.import_file(Path(path))
+
+    def _export_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the active model", "model.safetensors")
+        if path:
+            self.export_active(Path(path))
+
+    def _evaluate_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder with one sub-folder per class")
+        if folder:
+            self.evaluate(Path(folder))
+
+    # --- evaluation ---------------------------------------------------------------------------
+
+    def evaluate(self, folder: Path, out_root: Path | None = None) -> None:
+        """Evaluate the selected model on ``folder`` in a child process."""
+        model = self.selected()
+        if model is None or not model.path or not Path(model.path).is_file():
+            self.say("The selected model's file is not on this computer.", error=True)
+            return
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        root = out_root or ops.evaluation_root()
+        self.eval_dir = root / f"{model.name}-{model.content_hash[:12]}-{stamp}"
+        self.eval_proc = ops.start_evaluation(Path(model.path), folder, self.eval_dir)
+        self.eval_status.setText(f"Evaluating {model.version} on {folder}...")
+        self.buttons["evaluate"].setEnabled(False)
+        self._eval_timer.start()
+
+    def _poll_evaluation(self) -> None:
+        if self.eval_proc is None or self.eval_proc.poll() is None:
+            return
+        self._eval_timer.stop()
+        self.buttons["evaluate"].setEnabled(True)
+        code, self.eval_proc = self.eval_proc.returncode, None
+        assert self.eval_dir is not None
+        if code != 0:
+            log = (self.eval_dir / "evaluate.log").read_text(errors="replace").strip()
+            self.eval_status.setText(f"Evaluation failed: {log.splitlines()[-1] if log else code}")
+            return
+        self.eval_status.setText(
+            f"{_eval_summary(self.eval_dir)} Report and plots saved in {self.eval_dir}"
+        )
+        for name, label in self.plots.items():
+            png = self.eval_dir / f"eval_{name}.png"
+            if png.is_file():
+                label.setPixmap(
+                    QPixmap(str(png)).scaled(
+                        240, 200, Qt.AspectRatioMode.KeepAspectRatio,
+                        Qt.TransformationMode.SmoothTransformation,
+                    )
+                )  # fmt: skip

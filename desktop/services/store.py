@@ -54,8 +54,11 @@ __all__ = [
 
 
 def open_store(db: str | os.PathLike[str] | None) -> Store:
-    """``Store.open(db)``: path, SQLAlchemy URL, or None for the user data folder."""
-    return Store.open(db)
+    """``Store.open(db)``: path, SQLAlchemy URL, or None for the user data folder. Forgetting a
+    photo in it also removes the thumbnails and previews the desktop made of it."""
+    from engine.thumbnails import clean_on_forget
+
+    return clean_on_forget(Store.open(db))
 
 
 def classify_open_error(exc: BaseException) -> str:

@@ -84,7 +84,7 @@ def test_export_strips_metadata_and_records_both_hashes(tmp_path: Path) -> None:
 
 
 def test_report_pictures_and_thumbnails_carry_no_metadata(tmp_path: Path) -> None:
-    from engine.report_images import jpeg_bytes
+    from engine.report.pictures import jpeg_bytes
     from engine.thumbnails import ThumbnailCache
 
     src = _photo(tmp_path / "gps.jpg", 3)

@@ -1,7 +1,7 @@
 """reportlab flowables for the case report: the cover page, one block per image, the error list.
 
-Split from engine.report so each file stays small; reportlab is imported only when a report is
-made (never on the command line's start-up path).
+reportlab is imported at the top: engine.report.writer imports this module only when a report is
+made (never on the command line's start-up path). Classes read as engine.vocabulary names them.
 """
 
 from __future__ import annotations
@@ -17,16 +17,17 @@ from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyl
 
 from engine.cases import Case, CaseSet
 from engine.paths import display_path
-from engine.report import CLASS_COLOURS, NOTICE, ReportOptions, esc, image_flowable
-from engine.report_images import Pictures
-from engine.store import REFER
+from engine.report.options import NOTICE, ReportOptions
+from engine.report.pictures import Pictures
+from engine.report.styles import esc, image_flowable
+from engine.vocabulary import REFER, class_colour, long_name
 
 GRID = colors.HexColor("#B0B0B0")
 PALE = colors.HexColor("#F2F2F2")
 
 
 def _colour(name: str | None) -> Any:
-    return colors.HexColor(CLASS_COLOURS.get(name or "", "#555555"))
+    return colors.HexColor(class_colour(name))
 
 
 def _figures(metrics: dict[str, Any], split: str) -> str:
@@ -124,9 +125,8 @@ def _counts_table(
         [Paragraph(h, st["bold"]) for h in ("Class", "Predicted", "Clinician labels")]
     ]
     for name in [*case_set.classes, REFER]:
-        shown_name = "Refer / uncertain" if name == REFER else name
         pred = "" if name == REFER else str(predicted.get(name, 0))
-        data.append([Paragraph(esc(shown_name), st["base"]), pred, str(labelled.get(name, 0))])
+        data.append([Paragraph(esc(long_name(name)), st["base"]), pred, str(labelled.get(name, 0))])
     unreadable = sum(1 for c in case_set.cases if c.error is not None)
     totals = [
         ("Images in this report", len(shown)),
@@ -159,7 +159,7 @@ def _probabilities(case: Case, classes: Sequence[str]) -> str:
         p = case.probabilities.get(name)
         if p is None:
             continue
-        text = f"{esc(name)} {p:.2f}"
+        text = f"{esc(long_name(name))} {p:.2f}"
         parts.append(f"<b>{text}</b>" if name == case.top_class else text)
     return " · ".join(parts)
 
@@ -167,8 +167,7 @@ def _probabilities(case: Case, classes: Sequence[str]) -> str:
 def _clinician(case: Case) -> str:
     if not case.label:
         return "Clinician: <i>not reviewed</i>"
-    shown = "refer / uncertain" if case.label == REFER else case.label
-    text = f"Clinician: <b>{esc(shown)}</b>"
+    text = f"Clinician: <b>{esc(long_name(case.label))}</b>"
     if case.label_who:
         text += f" by {esc(case.label_who)}"
     if case.label_at:
@@ -188,12 +187,13 @@ def _check_photo(case: Case) -> str:
 
 
 def _details(case: Case, classes: Sequence[str], problem: str | None, st: dict[str, Any]) -> list:
-    colour = CLASS_COLOURS.get(case.top_class or "", "#555555")
+    """The text column of one image: name, prediction, probabilities, clinician, referral."""
+    colour = class_colour(case.top_class)
     conf = f" {case.confidence:.2f}" if case.confidence is not None else ""
-    referral = f'<font color="{CLASS_COLOURS[REFER]}">\u2691</font> <b>Referral: YES</b>'
+    referral = f'<font color="{class_colour(REFER)}">\u2691</font> <b>Referral: YES</b>'
     lines = [
         f"<b>{esc(case.name)}</b>",
-        f'Predicted: <font color="{colour}">\u25a0</font> <b>{esc(case.top_class or "-")}</b>'
+        f'Predicted: <font color="{colour}">\u25a0</font> <b>{esc(long_name(case.top_class))}</b>'
         f"{conf}",
         _probabilities(case, classes),
         _clinician(case),

@@ -114,15 +114,10 @@ def step_model(ctx: Context) -> str:
 
     store = open_store(str(ctx.root / "selftest.db"))
     ctx.values["store"] = store
-    if available("engine.session"):
-        from engine.session import open_active_model
+    from engine.session import open_active_model
 
-        active = open_active_model(store, device="cpu")
-        model, meta = active.model, active.meta
-    else:  # before the engine API (issue #8) landed: the CLI's own choice
-        from engine.cli import resolve_model
-
-        model, meta = resolve_model(None, store)
+    active = open_active_model(store, device="cpu")
+    model, meta = active.model, active.meta
     if not meta.trained:
         raise SelfTestError("the shipped default model is missing: got the untrained fallback")
     ctx.values.update(model=model, meta=meta)

@@ -25,12 +25,12 @@ from engine.paths import user_data_dir
 from engine.recipe import BN_MODES, RECIPE
 from trainer.bn import freeze_backbone, frozen_block_count, recalibrate_bn, reestimate_bn
 from trainer.data import DataError, Sample, Skipped, TrainDataset
-from trainer.finish import finish
+from trainer.final_model import deliver
 from trainer.fit import FitConfig, FitResult, fit, seed_everything
+from trainer.initial_model import start_model
 from trainer.prepare import Prepared, SplitRequest, gather, prepare
 from trainer.progress import Reporter, StopControl, StoppedEarly
 from trainer.splits import DEFAULT_THRESHOLD
-from trainer.start import start_model
 
 BN_IMAGES = 512
 BN_CHUNK = 32  # images per forward pass while BatchNorm statistics are re-estimated
@@ -173,7 +173,7 @@ def _run(
     data_summary = _data_summary(per_source, data, record)
     ck_meta = _checkpoint_meta(meta, opts, parent_hash, params, start_desc)
     result = _fit_best(model, data, cfg, device, run_dir, ck_meta, reporter, stop)
-    report = finish(
+    report = deliver(
         model=model,
         ck_meta=ck_meta,
         data=data,

@@ -14,7 +14,7 @@ from engine.checkpoint import save_model
 from engine.store import Store
 from engine.training import TrainingProcess, list_training_runs
 from tests.trainer.synth import make_folder
-from trainer.start import imagenet_model
+from trainer.initial_model import imagenet_model
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")

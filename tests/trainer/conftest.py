@@ -13,8 +13,8 @@ import pytest
 from engine.checkpoint import save_model
 from tests.trainer.synth import make_folder
 from trainer.fit import FitConfig
+from trainer.initial_model import imagenet_model
 from trainer.progress import Reporter, parse_line
-from trainer.start import imagenet_model
 from trainer.train import TrainOptions, run_training
 
 

@@ -11,7 +11,7 @@ from engine.checkpoint import save_model
 from engine.store import Store
 from tests.trainer.synth import make_folder
 from trainer.cli import main
-from trainer.start import imagenet_model
+from trainer.initial_model import imagenet_model
 
 
 def test_evaluate_the_active_model_of_a_store(tmp_path: Path, capsys) -> None:

@@ -16,8 +16,8 @@ import pytest
 from engine.checkpoint import save_model
 from tests.trainer.conftest import open_test_store
 from tests.trainer.synth import make_folder
+from trainer.initial_model import imagenet_model
 from trainer.progress import parse_line
-from trainer.start import imagenet_model
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from engine.exif import clean_image_bytes
 from engine.images import load_image
-from engine.metadata import clean_image_bytes
 from engine.store import Store
 
 GPS_IFD, EXIF_IFD, SERIAL, MAKE, ORIENTATION = 0x8825, 0x8769, 0xA431, 0x010F, 0x0112

@@ -1,4 +1,4 @@
-"""Fault-injection fixtures (issue #9): an isolated data folder for every test."""
+"""Fault-injection fixtures: an isolated data folder for every test."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Item 1: a file name with invalid UTF-8 bytes is screened, stored and shown, never a crash."""
+"""A file name with invalid UTF-8 bytes is screened, stored and shown, never a crash."""
 
 from __future__ import annotations
 

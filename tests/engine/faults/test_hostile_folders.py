@@ -1,4 +1,4 @@
-"""Item 2: the folder walk never leaves the chosen tree; FIFOs and devices are refused."""
+"""The folder walk never leaves the chosen tree; FIFOs and devices are refused."""
 
 from __future__ import annotations
 

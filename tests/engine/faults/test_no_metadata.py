@@ -1,4 +1,4 @@
-"""Item 14: exported images carry no EXIF (GPS, device serials), comments or text chunks; the
+"""Exported images carry no EXIF (GPS, device serials), comments or text chunks; the
 pixels and the orientation are kept; the export records both SHA-256 values."""
 
 from __future__ import annotations

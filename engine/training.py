@@ -65,6 +65,7 @@ def trainer_command() -> list[str]:
 
 
 def default_runs_root() -> Path:
+    """Where the desktop's training runs are kept (under the user data dir)."""
     from engine.paths import user_data_dir
 
     return user_data_dir() / "training"

@@ -265,6 +265,7 @@ def register(subparsers: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m trainer`` parser (train, evaluate, split, rollback)."""
     parser = argparse.ArgumentParser(
         prog="python -m trainer", description="PoxScreen trainer (runs as its own process)"
     )
@@ -326,6 +327,7 @@ def train_options(args: argparse.Namespace) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Run one fine-tuning; progress goes to stdout as ``@progress`` lines."""
     from trainer.progress import Reporter, StopControl, StoppedEarly
     from trainer.train import run_training
 
@@ -382,6 +384,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Score a model on labelled folders and write the report and figures."""
     from trainer.evaluate import evaluate_folder
 
     out = args.out or Path("evaluation")
@@ -418,6 +421,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_split(args: argparse.Namespace) -> int:
+    """Make and record a grouped, stratified split so later runs reuse it."""
     from engine.checkpoint import ModelMeta
     from engine.images import load_image
     from trainer.data import cache_size_for, merge_samples, scan_image_folder
@@ -444,6 +448,7 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    """Activate an earlier model version (default: the active model's parent)."""
     from trainer.sources import open_store
 
     with open_store(args.db) as store:
@@ -453,6 +458,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the sub-command; returns the exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     if args.command == "train":

@@ -106,6 +106,7 @@ def score_current(
 
 
 def brief(evals: dict[str, Evaluation]) -> dict[str, dict[str, Any]]:
+    """The headline metrics of each evaluated split (progress events, report)."""
     return {k: {m: ev.metrics.get(m) for m in BRIEF} for k, ev in evals.items()}
 
 

@@ -54,6 +54,7 @@ class FitConfig:
     mix: float = 0.0  # share of batches mixed: MixUp (alpha 0.2) or CutMix (alpha 1), half each
 
     def validate(self) -> None:
+        """Refuse a configuration the loop cannot run, before any data is read."""
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
             raise ValueError("epochs, batch size and patience must be at least 1")
         if not self.lr > 0 or self.weight_decay < 0:

@@ -69,10 +69,12 @@ class TrainOptions:
 
 
 def stamp() -> str:
+    """A UTC time stamp that sorts as text (run folder and model names)."""
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 def default_run_dir() -> Path:
+    """Where a run goes when no ``--out`` is given."""
     return user_data_dir() / "training" / stamp()
 
 

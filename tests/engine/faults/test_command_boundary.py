@@ -13,7 +13,7 @@ import pytest
 from engine import atomic
 from engine.cli import main
 from engine.store import Store, StoreError
-from tests.engine.conftest import make_photo
+from tests.engine.factories import make_photo
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ from engine.paths import display_path, path_from_text, path_to_text
 from engine.predictor import Predictor
 from engine.screening import ScreeningJob
 from engine.store import Store
-from tests.engine.conftest import make_photo
+from tests.engine.factories import make_photo
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX byte file names")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.images import ImageLoadError, iter_image_files, read_file_bytes, sha256_file
-from tests.engine.conftest import make_photo
+from tests.engine.factories import make_photo
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX links and FIFOs")
 

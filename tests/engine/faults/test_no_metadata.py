@@ -13,6 +13,7 @@ from PIL import Image, PngImagePlugin
 from engine.exif import clean_image_bytes
 from engine.images import load_image
 from engine.store import Store
+from tests.engine.factories import noise_image
 
 GPS_IFD, EXIF_IFD, SERIAL, MAKE, ORIENTATION = 0x8825, 0x8769, 0xA431, 0x010F, 0x0112
 
@@ -28,8 +29,7 @@ def _exif(orientation: int) -> Image.Exif:
 
 def _photo(path: Path, seed: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    im = Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8))
+    im = noise_image(40, 30, seed)
     if path.suffix == ".jpg":
         im.save(path, exif=_exif(6), comment=b"patient Jane Doe, ward 3")
     elif path.suffix == ".png":

@@ -24,6 +24,7 @@ from engine.referral import needs_photo_check
 from engine.store import REFER, ReviewFilter, ReviewItem, RunInfo, Store
 from engine.store import case_rows as rows
 from engine.store.errors import NotFoundError
+from engine.vocabulary import long_name
 
 CaseSource = int | ReviewFilter | Sequence[ReviewItem]
 """A run id, a review filter, or explicit queue items (e.g. the gallery's selection)."""
@@ -214,9 +215,9 @@ def _classes(model: Mapping[str, Any], raws: Sequence[rows.RawCase]) -> list[str
 
 
 def describe_rule(rule: Any) -> str:
-    """The referral rule in words (engine.referral.ReferralRule)."""
+    """The referral rule in words (engine.referral.ReferralRule), the class as people read it."""
     return (
-        f"top-class probability below {rule.min_confidence:.2f}, or {rule.mpox_class} "
+        f"top-class probability below {rule.min_confidence:.2f}, or {long_name(rule.mpox_class)} "
         f"probability above {rule.mpox_above:.2f}; or labelled refer by a clinician"
     )
 

@@ -59,6 +59,8 @@ class Progress:
 
 @dataclass
 class ScreeningSummary:
+    """What a screening did, for the caller's message and exit status."""
+
     total: int = 0
     predicted: int = 0
     skipped: int = 0

@@ -100,6 +100,7 @@ def make_training_folder(root: Path, per_class: int = 10, size: int = 64) -> Pat
 
 
 def step_resources(ctx: Context) -> str:
+    """The bundle carries every resource file the app reads."""
     from engine.paths import resources_dir
 
     root = resources_dir()
@@ -110,6 +111,7 @@ def step_resources(ctx: Context) -> str:
 
 
 def step_model(ctx: Context) -> str:
+    """The shipped, trained model opens (not the untrained fallback)."""
     from engine.store import open_store
 
     store = open_store(str(ctx.root / "selftest.db"))
@@ -125,6 +127,7 @@ def step_model(ctx: Context) -> str:
 
 
 def step_screen(ctx: Context) -> str:
+    """A few generated photos screen end to end, into the store and a CSV."""
     from engine.predictor import Predictor
     from engine.screening import ScreeningJob
 
@@ -178,6 +181,7 @@ def step_gradcam(ctx: Context) -> str:
 
 
 def step_report(ctx: Context) -> str:
+    """The PDF report of that screening can be written."""
     if not available("engine.report"):
         return "SKIPPED: engine.report is not part of this build"
     from engine.report import ReportOptions, write_report
@@ -212,6 +216,7 @@ def _import_desktop_modules() -> int:
 
 
 def step_qt(ctx: Context) -> str:
+    """Qt reads the icon and a PNG, and every desktop module imports (a missing plugin fails here)."""
     if not available("desktop.app"):
         return "SKIPPED: the desktop GUI is not part of this build"
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -75,6 +75,8 @@ class FitConfig:
 
 @dataclass
 class FitResult:
+    """How a fit ended and the best weights it saw (the caller decides what to keep)."""
+
     status: str  # "finished" (epoch limit) | "early_stopped" | "stopped"
     best_epoch: int | None
     best_state: dict[str, torch.Tensor] | None

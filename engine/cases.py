@@ -52,7 +52,7 @@ class Case:
     label_at: datetime | None
     label_note: str | None
     referral: bool  # the rule flags it, or the clinician labelled it "refer"
-    file: Path | None  # the bytes to read: the image-store copy first, else the original path
+    file: Path | None  # the bytes to read (ImageStore.photo_file), None when none is left
     rule_flag: bool | None = None  # the referral rule on the probabilities (None: no prediction)
     out_of_scope: bool | None = None  # "not a skin photo?" (None: not checked)
     scope_score: float | None = None
@@ -184,9 +184,10 @@ def _case(
     if rule_flag is not None:  # "check photo" is part of the referral flag everywhere
         rule_flag = rule_flag or needs_photo_check(raw.out_of_scope, raw.quality_issues)
     flagged = label == REFER or bool(rule_flag)
-    file = store.images.path(raw.stored_path) if raw.stored_path else None
-    if (file is None or not file.is_file()) and raw.path and Path(raw.path).is_file():
-        file = Path(raw.path)
+    try:  # the one "which file shows this photo" lookup; None: nothing to show
+        file: Path | None = store.images.photo_file(raw.sha256 or "", raw.path, raw.stored_path)
+    except FileNotFoundError:
+        file = None
     return Case(
         path=raw.path,
         sha256=raw.sha256,

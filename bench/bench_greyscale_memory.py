@@ -1,6 +1,6 @@
 """Benchmark: peak resident memory and time to load a 10000x10000 16-bit greyscale PNG.
 
-Why (issue #9, item 11): such a file is only ~230 KB on disk, yet scaling it to 8 bit in float64
+Why: such a file is only ~230 KB on disk, yet scaling it to 8 bit in float64
 once peaked at 2.5-3.5 GB resident per decode worker. Target: under 1.5 GB for a full-size
 decode. Each measurement runs in a fresh Python process so the peak (ru_maxrss) is its own.
 

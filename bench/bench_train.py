@@ -40,8 +40,8 @@ from trainer.data import (  # noqa: E402
     train_transform,
 )
 from trainer.fit import FitConfig, make_train_loader  # noqa: E402
+from trainer.initial_model import imagenet_model  # noqa: E402
 from trainer.splits import phash_pair  # noqa: E402
-from trainer.start import imagenet_model  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 MSID = ROOT.parent / "shared" / "datasets" / "msid"

@@ -17,20 +17,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from engine import csv_columns
 from engine.atomic import atomic_path
 from engine.paths import display_path
 from engine.referral import needs_photo_check
 from engine.store import REFER, ReviewFilter, ReviewItem, RunInfo, Store, queries
 from engine.store import case_rows as rows
 from engine.store.errors import NotFoundError
+from engine.vocabulary import long_name
 
 CaseSource = int | ReviewFilter | Sequence[ReviewItem]
 """A run id, a review filter, or explicit queue items (e.g. the gallery's selection)."""
 
 ReferralCheck = Callable[[Mapping[str, float]], bool]
 
-EXTRA_COLUMNS = ["label", "label_who", "label_at", "label_note"]
-"""What the case CSV adds to the screening CSV's columns (engine.screening.csv_header)."""
+EXTRA_COLUMNS = csv_columns.LABEL_COLUMNS
+"""What the case CSV adds to the screening CSV's columns (engine.csv_columns)."""
 
 _PAGE = 1000
 
@@ -50,7 +52,7 @@ class Case:
     label_at: datetime | None
     label_note: str | None
     referral: bool  # the rule flags it, or the clinician labelled it "refer"
-    file: Path | None  # the bytes to read: the image-store copy first, else the original path
+    file: Path | None  # the bytes to read (ImageStore.photo_file), None when none is left
     rule_flag: bool | None = None  # the referral rule on the probabilities (None: no prediction)
     out_of_scope: bool | None = None  # "not a skin photo?" (None: not checked)
     scope_score: float | None = None
@@ -182,9 +184,10 @@ def _case(
     if rule_flag is not None:  # "check photo" is part of the referral flag everywhere
         rule_flag = rule_flag or needs_photo_check(raw.out_of_scope, raw.quality_issues)
     flagged = label == REFER or bool(rule_flag)
-    file = store.images.path(raw.stored_path) if raw.stored_path else None
-    if (file is None or not file.is_file()) and raw.path and Path(raw.path).is_file():
-        file = Path(raw.path)
+    try:  # the one "which file shows this photo" lookup; None: nothing to show
+        file: Path | None = store.images.photo_file(raw.sha256 or "", raw.path, raw.stored_path)
+    except FileNotFoundError:
+        file = None
     return Case(
         path=raw.path,
         sha256=raw.sha256,
@@ -213,9 +216,9 @@ def _classes(model: Mapping[str, Any], raws: Sequence[rows.RawCase]) -> list[str
 
 
 def describe_rule(rule: Any) -> str:
-    """The referral rule in words (engine.referral.ReferralRule)."""
+    """The referral rule in words (engine.referral.ReferralRule), the class as people read it."""
     return (
-        f"top-class probability below {rule.min_confidence:.2f}, or {rule.mpox_class} "
+        f"top-class probability below {rule.min_confidence:.2f}, or {long_name(rule.mpox_class)} "
         f"probability above {rule.mpox_above:.2f}; or labelled refer by a clinician"
     )
 
@@ -231,38 +234,34 @@ def describe_filter(flt: ReviewFilter) -> str:
     return ", ".join(parts) or "all screened images"
 
 
-def csv_columns(classes: Sequence[str]) -> list[str]:
-    """The screening CSV's header (engine.screening.csv_header) plus :data:`EXTRA_COLUMNS`."""
-    base = ["path", "sha256", "predicted_class", "confidence"]
-    base += [f"prob_{c}" for c in classes]
-    base += ["model_version", "model_trained", "error", "source", "referral"]
-    base += ["out_of_scope", "scope_score", "quality_issues"]
-    return base + EXTRA_COLUMNS
+def case_columns(classes: Sequence[str]) -> list[str]:
+    """The screening CSV's header plus :data:`EXTRA_COLUMNS` (the clinician's label)."""
+    return csv_columns.header(classes, labels=True)
 
 
 def case_csv_row(case: Case, classes: Sequence[str], version: str, trained: bool) -> list[str]:
-    def fmt(v: float | None) -> str:
-        return "" if v is None else f"{v:.6f}"
-
-    return [
-        display_path(case.path),  # undecodable bytes as U+FFFD; the sha256 column identifies it
-        case.sha256 or "",
-        case.top_class or "",
-        fmt(case.confidence),
-        *[fmt(case.probabilities.get(c)) for c in classes],
-        version if case.top_class else "",
-        str(trained).lower() if case.top_class else "",
-        case.error or "",
-        "case store",
-        "" if case.rule_flag is None else str(case.rule_flag).lower(),
-        "" if case.out_of_scope is None else str(int(case.out_of_scope)),
-        fmt(case.scope_score),
-        case.quality_issues or "",
-        case.label or "",
-        case.label_who or "",
-        case.label_at.isoformat(timespec="seconds") if case.label_at else "",
-        case.label_note or "",
-    ]
+    """One case as a cases-export row; model columns stay empty where nothing was predicted."""
+    predicted = bool(case.top_class)
+    record = csv_columns.CsvRecord(
+        path=case.path,
+        sha256=case.sha256,
+        top_class=case.top_class,
+        confidence=case.confidence,
+        probabilities=case.probabilities,
+        model_version=version if predicted else "",
+        model_trained=trained if predicted else None,
+        error=case.error,
+        source="case store",
+        referral=case.rule_flag,
+        out_of_scope=case.out_of_scope,
+        scope_score=case.scope_score,
+        quality_issues=case.quality_issues,
+        label=case.label,
+        label_who=case.label_who,
+        label_at=case.label_at,
+        label_note=case.label_note,
+    )
+    return csv_columns.row(record, classes, labels=True)
 
 
 def export_cases_csv(
@@ -277,7 +276,7 @@ def export_cases_csv(
     version = str(case_set.model.get("version", ""))
     with atomic_path(out_file) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(csv_columns(case_set.classes))
+        writer.writerow(case_columns(case_set.classes))
         for case in case_set.cases:
             writer.writerow(case_csv_row(case, case_set.classes, version, case_set.model_trained))
     return len(case_set.cases)

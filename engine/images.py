@@ -240,7 +240,7 @@ def _decode(
         if max_side is not None and max(rgb.size) > max_side:
             rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
         # Pixels only: Pillow re-writes info["exif"] / ["comment"] / XMP when an image is saved,
-        # so a report picture or saved overlay would carry GPS, serials and notes (issue #9).
+        # so a report picture or saved overlay would carry GPS, serials and notes.
         rgb.info.clear()
         return rgb
 
@@ -391,7 +391,7 @@ def _is_visible_image(entry: os.DirEntry[str], root: str) -> bool:
     try:
         if not entry.is_symlink():
             return entry.is_file(follow_symlinks=False)  # FIFOs/devices named x.jpg are not
-        # A file link counts only when it stays inside the chosen tree (issue #9: never leave it).
+        # A file link counts only when it stays inside the chosen tree (never leave it).
         target = os.path.realpath(entry.path)
         return os.path.commonpath([target, root]) == root and os.path.isfile(target)
     except (OSError, ValueError):  # broken link, or a target on another drive (Windows)

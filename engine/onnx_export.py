@@ -182,6 +182,7 @@ def try_export(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m engine.onnx_export MODEL``: (re)build a model's screening graph."""
     parser = argparse.ArgumentParser(prog="python -m engine.onnx_export", description=__doc__)
     parser.add_argument("model", help="a PoxScreen model file (.safetensors)")
     parser.add_argument("--force", action="store_true", help="export even if a valid graph exists")

@@ -35,6 +35,11 @@ class Recipe:
     bn: str = "auto"
     val_fraction: float = 0.15
     gate_fraction: float = 0.15
+    test_fraction: float = 0.0  # a training run holds no test part out unless asked
+    split_test_fraction: float = 0.15  # ``trainer split`` does, by default
+    min_delta: float = 0.01  # the margin a new model must beat the active one by on the gate
+    promote_metric: str = "macro_f1"
+    hash_threshold: int = 10  # pHash Hamming distance (of 64 bits) that makes near-duplicates
 
 
 #: The defaults every entry point offers.

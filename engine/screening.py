@@ -17,9 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from engine import csv_columns
 from engine.atomic import WriteFailed, atomic_open, write_failed
 from engine.images import sort_paths, walk_image_files
-from engine.paths import display_path
 from engine.pipeline import BatchPredictor, Prediction
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule, needs_photo_check
 
@@ -59,6 +59,8 @@ class Progress:
 
 @dataclass
 class ScreeningSummary:
+    """What a screening did, for the caller's message and exit status."""
+
     total: int = 0
     predicted: int = 0
     skipped: int = 0
@@ -81,21 +83,8 @@ class ScreeningSummary:
 
 
 def csv_header(classes: Sequence[str]) -> list[str]:
-    return [
-        "path",
-        "sha256",
-        "predicted_class",
-        "confidence",
-        *[f"prob_{c}" for c in classes],
-        "model_version",
-        "model_trained",
-        "error",
-        "source",
-        "referral",
-        "out_of_scope",
-        "scope_score",
-        "quality_issues",
-    ]
+    """The screening CSV's column names (engine.csv_columns, shared with the cases export)."""
+    return csv_columns.header(classes)
 
 
 def refers(rule: ReferralRule, p: Prediction) -> bool:
@@ -107,24 +96,23 @@ def refers(rule: ReferralRule, p: Prediction) -> bool:
 def csv_row(
     p: Prediction, classes: Sequence[str], trained: bool, rule: ReferralRule = DEFAULT_REFERRAL_RULE
 ) -> list[str]:
-    def fmt(v: float | None) -> str:
-        return "" if v is None else f"{v:.6f}"
-
-    return [
-        display_path(p.path),  # undecodable bytes as U+FFFD; the sha256 column identifies it
-        p.sha256 or "",
-        p.top_class or "",
-        fmt(p.confidence),
-        *[fmt(p.probabilities.get(c)) for c in classes],
-        p.model_version,
-        str(trained).lower(),
-        p.error or "",
-        "case store (screened earlier)" if p.skipped else "",
-        "" if not p.probabilities else str(refers(rule, p)).lower(),
-        "" if p.out_of_scope is None else str(int(p.out_of_scope)),
-        fmt(p.scope_score),
-        p.quality_issues or "",
-    ]
+    """One prediction as a screening CSV row (a skipped one was screened in an earlier run)."""
+    record = csv_columns.CsvRecord(
+        path=p.path,
+        sha256=p.sha256,
+        top_class=p.top_class,
+        confidence=p.confidence,
+        probabilities=p.probabilities,
+        model_version=p.model_version,
+        model_trained=trained,
+        error=p.error,
+        source="case store (screened earlier)" if p.skipped else "",
+        referral=refers(rule, p) if p.probabilities else None,
+        out_of_scope=p.out_of_scope,
+        scope_score=p.scope_score,
+        quality_issues=p.quality_issues,
+    )
+    return csv_columns.row(record, classes)
 
 
 class ScreeningJob:

@@ -65,6 +65,7 @@ def trainer_command() -> list[str]:
 
 
 def default_runs_root() -> Path:
+    """Where the desktop's training runs are kept (under the user data dir)."""
     from engine.paths import user_data_dir
 
     return user_data_dir() / "training"
@@ -83,39 +84,24 @@ def _new_run_dir(root: Path) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
-    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
-        import ctypes
+    """Whether ``pid`` is still our trainer: a process that ended, a zombie, or a reused pid now
+    running something else (its command line names no trainer) counts as gone."""
+    import psutil
 
-        kernel = ctypes.windll.kernel32  # type: ignore[attr-defined]
-        handle = kernel.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not handle:
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
             return False
-        code = ctypes.c_ulong()
-        kernel.GetExitCodeProcess(handle, ctypes.byref(code))
-        kernel.CloseHandle(handle)
-        return code.value == 259  # STILL_ACTIVE
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        cmdline = proc.cmdline()
+    except psutil.ZombieProcess:
         return False
-    except PermissionError:
+    except psutil.NoSuchProcess:
+        return False
+    except (psutil.AccessDenied, OSError):  # someone else's process: cannot tell, assume alive
         return True
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists():  # Linux: a reused pid is not our trainer
-        try:
-            text = cmdline.read_bytes()
-        except OSError:
-            return True
-        return b"train" in text and b"<defunct>" not in text and _not_zombie(pid)
-    return True
-
-
-def _not_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+    if not cmdline:  # command line not readable (some platforms): the pid alone decides
         return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    return any("train" in part for part in cmdline)
 
 
 #: The training child's environment defaults (the user's own settings win). OpenMP threads sleep

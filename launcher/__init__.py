@@ -10,7 +10,8 @@ layers (it may import ``desktop``, ``trainer`` and ``engine``); nothing imports 
     --self-test [--keep]                     -> launcher.selftest.main (smoke test of a bundle)
     -m trainer|engine|desktop ARGS           -> as ``python -m ...`` (a frozen app's sys.executable
                                                  is PoxScreen itself, so such calls still work)
-    anything else                            -> engine.cli.main (screen, info, models, ...)
+    anything else                            -> engine.cli.main (screen, info, models, ...;
+                                                 one module per command group)
 
 ``POXSCREEN_NO_NETWORK=1`` installs an audit hook that refuses any Python socket use, so a test
 can prove a command never touches the network; ``POXSCREEN_STARTUP_PROBE=1`` makes the GUI

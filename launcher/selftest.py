@@ -100,6 +100,7 @@ def make_training_folder(root: Path, per_class: int = 10, size: int = 64) -> Pat
 
 
 def step_resources(ctx: Context) -> str:
+    """The bundle carries every resource file the app reads."""
     from engine.paths import resources_dir
 
     root = resources_dir()
@@ -110,19 +111,15 @@ def step_resources(ctx: Context) -> str:
 
 
 def step_model(ctx: Context) -> str:
+    """The shipped, trained model opens (not the untrained fallback)."""
     from engine.store import open_store
 
     store = open_store(str(ctx.root / "selftest.db"))
     ctx.values["store"] = store
-    if available("engine.session"):
-        from engine.session import open_active_model
+    from engine.session import open_active_model
 
-        active = open_active_model(store, device="cpu")
-        model, meta = active.model, active.meta
-    else:  # before the engine API (issue #8) landed: the CLI's own choice
-        from engine.cli import resolve_model
-
-        model, meta = resolve_model(None, store)
+    active = open_active_model(store, device="cpu")
+    model, meta = active.model, active.meta
     if not meta.trained:
         raise SelfTestError("the shipped default model is missing: got the untrained fallback")
     ctx.values.update(model=model, meta=meta)
@@ -130,6 +127,7 @@ def step_model(ctx: Context) -> str:
 
 
 def step_screen(ctx: Context) -> str:
+    """A few generated photos screen end to end, into the store and a CSV."""
     from engine.predictor import Predictor
     from engine.screening import ScreeningJob
 
@@ -183,6 +181,7 @@ def step_gradcam(ctx: Context) -> str:
 
 
 def step_report(ctx: Context) -> str:
+    """The PDF report of that screening can be written."""
     if not available("engine.report"):
         return "SKIPPED: engine.report is not part of this build"
     from engine.report import ReportOptions, write_report
@@ -217,6 +216,7 @@ def _import_desktop_modules() -> int:
 
 
 def step_qt(ctx: Context) -> str:
+    """Qt reads the icon and a PNG, and every desktop module imports (a missing plugin fails here)."""
     if not available("desktop.app"):
         return "SKIPPED: the desktop GUI is not part of this build"
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

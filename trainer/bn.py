@@ -159,4 +159,5 @@ def freeze_backbone(model: nn.Module, fraction: float) -> list[RemovableHandle]:
 
 
 def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters the optimiser updates (frozen blocks are left out)."""
     return [p for p in model.parameters() if p.requires_grad]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.device import DEVICE_CHOICES
+from engine.recipe import BALANCING, BN_MODES, MONITORS, RECIPE, SCHEDULES
 
 COMMANDS = ("train", "evaluate", "split", "rollback")
 
@@ -90,72 +91,72 @@ def _add_train_split(p: argparse.ArgumentParser) -> None:
         dest="split_file",
         help="recorded split to reuse and extend, or to create (JSON)",
     )
-    p.add_argument("--val-fraction", type=_fraction, default=0.15)
+    p.add_argument("--val-fraction", type=_fraction, default=RECIPE.val_fraction)
     p.add_argument(
         "--gate-fraction",
         type=_fraction,
-        default=0.15,
+        default=RECIPE.gate_fraction,
         help="hold out a gate slice: the images old and new model are compared on for "
         "promotion (never used for early stopping or calibration); recorded in the split",
     )
     p.add_argument(
         "--test-fraction",
         type=_fraction,
-        default=0.0,
+        default=RECIPE.test_fraction,
         help="hold out a test split too (reported, never used for choices)",
     )
     p.add_argument(
         "--hash-threshold",
         type=int,
         default=None,
-        help="pHash Hamming distance for near-duplicates (default 10 of 64)",
+        help=f"pHash Hamming distance for near-duplicates (default {RECIPE.hash_threshold} of 64)",
     )
 
 
 def _add_train_fit(p: argparse.ArgumentParser) -> None:
     """The recipe: optimisation, freezing, BatchNorm, augmentation, device."""
-    from trainer.fit import BALANCING, MONITORS, SCHEDULES
-
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--epochs", type=int, default=RECIPE.epochs)
+    p.add_argument("--batch-size", type=int, default=RECIPE.batch_size)
+    p.add_argument("--lr", type=float, default=RECIPE.lr)
+    p.add_argument("--weight-decay", type=float, default=RECIPE.weight_decay)
     p.add_argument(
         "--schedule",
         choices=SCHEDULES,
-        default="constant",
+        default=RECIPE.schedule,
         help="learning rate per epoch: constant (recipe), halve on plateau, or cosine",
     )
-    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    p.add_argument(
+        "--patience", type=int, default=RECIPE.patience, help="early-stopping patience (epochs)"
+    )
     p.add_argument(
         "--monitor",
         choices=MONITORS,
-        default="macro_f1",
+        default=RECIPE.monitor,
         help="validation metric for early stopping and the best checkpoint",
     )
     p.add_argument(
         "--balance",
         choices=BALANCING,
-        default="sampler",
+        default=RECIPE.balance,
         help="class imbalance: balanced sampling, weighted loss, or none",
     )
     p.add_argument(
         "--freeze",
         type=_fraction,
-        default=0.45,
-        help="fraction of backbone blocks to freeze (default 0.45)",
+        default=RECIPE.freeze,
+        help=f"fraction of backbone blocks to freeze (default {RECIPE.freeze})",
     )
     p.add_argument(
         "--bn",
-        choices=("auto", "preserve", "recalibrate", "none"),
-        default="auto",
+        choices=BN_MODES,
+        default=RECIPE.bn,
         help="BatchNorm before training: preserve = function-preserving re-estimation "
         "(pretrained starts), recalibrate = plain statistics (random starts); auto picks",
     )
     _add_train_regularisation(p)
     p.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)}, cuda:N")
     p.add_argument("--input-size", type=int, help="override the model's input size")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=RECIPE.seed)
     p.add_argument(
         "--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)"
     )
@@ -186,7 +187,7 @@ def _add_train_promotion(p: argparse.ArgumentParser) -> None:
     """Naming, the promotion gate and how the run can be stopped."""
     from trainer.promote import DEFAULT_MIN_DELTA, GATE_METRICS, MIN_GATE_IMAGES
 
-    p.add_argument("--promote-metric", choices=GATE_METRICS, default="macro_f1")
+    p.add_argument("--promote-metric", choices=GATE_METRICS, default=RECIPE.promote_metric)
     p.add_argument(
         "--min-delta",
         type=float,
@@ -230,22 +231,22 @@ def _add_others(sub: Any) -> None:
         help="which part of --split (default: test)",
     )
     p.add_argument("--device", default="auto")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=RECIPE.batch_size)
     p.add_argument("--db", help="case store for 'active' (default: $POXSCREEN_DB, user data dir)")
     p.set_defaults(handler=cmd_evaluate)
 
     p = sub.add_parser("split", help="make (and record) a grouped, stratified split of folders")
     p.add_argument("data_dir", type=Path, nargs="+", metavar="DATA_DIR")
     p.add_argument("--out", type=Path, required=True, help="split JSON file to write")
-    p.add_argument("--val-fraction", type=_fraction, default=0.15)
-    p.add_argument("--test-fraction", type=_fraction, default=0.15)
+    p.add_argument("--val-fraction", type=_fraction, default=RECIPE.val_fraction)
+    p.add_argument("--test-fraction", type=_fraction, default=RECIPE.split_test_fraction)
     p.add_argument(
         "--gate-fraction",
         type=_fraction,
         default=0.0,
         help="also hold out a promotion-gate slice (see train --gate-fraction)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=RECIPE.seed)
     p.add_argument("--hash-threshold", type=int, default=None)
     p.set_defaults(handler=cmd_split)
 
@@ -264,6 +265,7 @@ def register(subparsers: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m trainer`` parser (train, evaluate, split, rollback)."""
     parser = argparse.ArgumentParser(
         prog="python -m trainer", description="PoxScreen trainer (runs as its own process)"
     )
@@ -325,6 +327,7 @@ def train_options(args: argparse.Namespace) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Run one fine-tuning; progress goes to stdout as ``@progress`` lines."""
     from trainer.progress import Reporter, StopControl, StoppedEarly
     from trainer.train import run_training
 
@@ -381,6 +384,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Score a model on labelled folders and write the report and figures."""
     from trainer.evaluate import evaluate_folder
 
     out = args.out or Path("evaluation")
@@ -417,6 +421,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_split(args: argparse.Namespace) -> int:
+    """Make and record a grouped, stratified split so later runs reuse it."""
     from engine.checkpoint import ModelMeta
     from engine.images import load_image
     from trainer.data import cache_size_for, merge_samples, scan_image_folder
@@ -443,6 +448,7 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    """Activate an earlier model version (default: the active model's parent)."""
     from trainer.sources import open_store
 
     with open_store(args.db) as store:
@@ -452,6 +458,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the sub-command; returns the exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     if args.command == "train":

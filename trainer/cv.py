@@ -33,6 +33,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from engine.atomic import atomic_write_text
+from engine.recipe import RECIPE
 from trainer.fit import FitConfig
 from trainer.splits import Split
 
@@ -40,9 +41,9 @@ from trainer.splits import Split
 #: must fit in about an hour of two CPU cores (one thread per recipe, run side by side).
 _BASE = {
     "epochs": 30,
-    "patience": 10,
-    "lr": 1e-4,
-    "batch_size": 32,
+    "patience": RECIPE.patience,
+    "lr": RECIPE.lr,
+    "batch_size": RECIPE.batch_size,
     "balance": "loss",
     "weight_decay": 1e-4,
 }
@@ -66,7 +67,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "augmentation": "standard",
     },
 }
-FREEZE = 0.45
+FREEZE = RECIPE.freeze
 
 
 def fold_splits(split: Split, folds: int, seed: int = 0) -> list[Split]:

@@ -141,6 +141,8 @@ def decode_samples(
 
 
 def cache_size_for(meta: ModelMeta) -> int:
+    """The side decoded photos are cached at: a margin above the input size, so
+    random crops and turns still have real pixels."""
     return math.ceil(int(meta.input_size) * CACHE_MARGIN)
 
 
@@ -256,6 +258,7 @@ class EvalDataset(Dataset[tuple[torch.Tensor, int]]):
 
 
 def class_counts(targets: Sequence[int], num_classes: int) -> list[int]:
+    """Photos per class index, 0 for a class with none (samplers and weights need every class)."""
     c = Counter(targets)
     return [c.get(k, 0) for k in range(num_classes)]
 

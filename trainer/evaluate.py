@@ -22,6 +22,7 @@ from engine.checkpoint import ModelMeta, load_model
 from engine.device import select_device
 from engine.images import ImageLoadError, load_image
 from engine.preprocess import make_transform
+from engine.recipe import RECIPE
 from trainer.calibration import softmax_t
 from trainer.data import DataError, Sample, Skipped, merge_samples, scan_image_folder
 from trainer.metrics import classification_metrics, expected_calibration_error
@@ -51,7 +52,7 @@ def score_samples(
     meta: ModelMeta,
     samples: Sequence[Sample],
     device: torch.device,
-    batch_size: int = 32,
+    batch_size: int = RECIPE.batch_size,
     temperature: float | None = None,
 ) -> Evaluation:
     """Evaluate ``model`` on ``samples`` (labels must be among ``meta.classes``)."""
@@ -144,7 +145,7 @@ def evaluate_folder(
     split_file: str | Path | None = None,
     subset: str | None = None,
     device: str = "auto",
-    batch_size: int = 32,
+    batch_size: int = RECIPE.batch_size,
 ) -> dict[str, Any]:
     """Score a model file on labelled folders (optionally one part of a recorded split) and
     write ``report.json`` plus confusion-matrix, ROC, PR and reliability PNGs into ``out_dir``."""

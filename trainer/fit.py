@@ -24,31 +24,29 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from engine.checkpoint import ModelMeta, save_model
+from engine.recipe import BALANCING, MONITORS, RECIPE, SCHEDULES
 from trainer.bn import trainable_parameters
 from trainer.calibration import softmax_t
 from trainer.data import balanced_sampler, class_weights
 from trainer.metrics import classification_metrics
 from trainer.progress import Reporter, StopControl
 
-MONITORS = ("macro_f1", "accuracy", "val_loss")
-BALANCING = ("sampler", "loss", "none")
-SCHEDULES = ("constant", "plateau", "cosine")
-
 
 @dataclass
 class FitConfig:
-    """Recipe defaults from the authors (Adam 1e-4, batch 32, CE, <= 100 epochs, early stop)."""
+    """How one fit runs; the recipe's defaults come from engine.recipe (the authors' recipe,
+    which the CLI and the desktop's fine-tune dialog offer too)."""
 
-    epochs: int = 100
-    batch_size: int = 32
-    lr: float = 1e-4
-    weight_decay: float = 0.0
-    patience: int = 10
-    monitor: str = "macro_f1"
-    balance: str = "sampler"
-    seed: int = 0
+    epochs: int = RECIPE.epochs
+    batch_size: int = RECIPE.batch_size
+    lr: float = RECIPE.lr
+    weight_decay: float = RECIPE.weight_decay
+    patience: int = RECIPE.patience
+    monitor: str = RECIPE.monitor
+    balance: str = RECIPE.balance
+    seed: int = RECIPE.seed
     num_workers: int = 0
-    schedule: str = "constant"
+    schedule: str = RECIPE.schedule
     label_smoothing: float = 0.0
     ema_decay: float = 0.0  # 0: off; else validate and keep an exponential moving average
     warmup_epochs: int = 0  # linear warm-up before the constant or cosine schedule
@@ -56,6 +54,7 @@ class FitConfig:
     mix: float = 0.0  # share of batches mixed: MixUp (alpha 0.2) or CutMix (alpha 1), half each
 
     def validate(self) -> None:
+        """Refuse a configuration the loop cannot run, before any data is read."""
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
             raise ValueError("epochs, batch size and patience must be at least 1")
         if not self.lr > 0 or self.weight_decay < 0:
@@ -76,6 +75,8 @@ class FitConfig:
 
 @dataclass
 class FitResult:
+    """How a fit ended and the best weights it saw (the caller decides what to keep)."""
+
     status: str  # "finished" (epoch limit) | "early_stopped" | "stopped"
     best_epoch: int | None
     best_state: dict[str, torch.Tensor] | None

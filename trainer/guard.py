@@ -23,6 +23,7 @@ from engine.checkpoint import ModelMeta, load_model, save_model
 from engine.guard import ScopeGuard, pooled_features
 from engine.images import ImageLoadError, load_image
 from engine.preprocess import make_transform
+from engine.recipe import RECIPE
 from trainer.data import Sample
 
 PASS_QUANTILE = 0.95
@@ -40,7 +41,7 @@ def extract_features(
     meta: ModelMeta,
     samples: Sequence[Sample],
     device: torch.device | str = "cpu",
-    batch_size: int = 32,
+    batch_size: int = RECIPE.batch_size,
 ) -> tuple[np.ndarray, list[int]]:
     """Pooled backbone features of ``samples`` (preprocessed as the app screens) and the indices
     of the samples that could be read."""

@@ -318,6 +318,7 @@ def render(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m trainer.model_card``: write the model card from a run's files."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model")
     parser.add_argument("report")

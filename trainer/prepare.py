@@ -9,6 +9,7 @@ from typing import Any
 from torch.utils.data import DataLoader
 
 from engine.checkpoint import ModelMeta
+from engine.recipe import RECIPE
 from trainer.data import (
     DataError,
     Decoded,
@@ -134,7 +135,7 @@ def prepare(
     stop: StopControl | None = None,
     augment: bool = True,
     augmentation: str = "standard",
-    eval_batch: int = 32,
+    eval_batch: int = RECIPE.batch_size,
 ) -> Prepared:
     """Decode every sample once, split, record the split, and build the datasets."""
     classes = list(meta.classes)

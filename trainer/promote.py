@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.checkpoint import ModelMeta
+from engine.recipe import RECIPE
 from trainer.metrics import is_better
 
 GATE_METRICS = ("macro_f1", "balanced_accuracy", "accuracy", "mcc", "weighted_f1")
-DEFAULT_MIN_DELTA = 0.01
+DEFAULT_MIN_DELTA = RECIPE.min_delta
 MIN_GATE_IMAGES = 30
 
 
@@ -52,7 +53,7 @@ def decide(
     active_val: dict[str, Any] | None,
     active_version: str | None,
     *,
-    metric: str = "macro_f1",
+    metric: str = RECIPE.promote_metric,
     force: bool = False,
     min_delta: float = DEFAULT_MIN_DELTA,
     comparable: bool = True,

@@ -31,6 +31,7 @@ from PIL import Image, ImageOps
 from sklearn.model_selection import StratifiedGroupKFold
 
 from engine.atomic import atomic_write_text
+from engine.recipe import RECIPE
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ nor the temperature fit (both on ``val``) sees them, so the comparison stays fai
 #: MSID: re-encodes and mirrors score 0-6, a slightly re-cropped copy (measles28~43) 10; unrelated
 #: photos average ~32 and only 2 of ~183,000 unrelated pairs score <= 10. A false merge only
 #: constrains the split, a missed one leaks, so the threshold errs high.
-DEFAULT_THRESHOLD = 10
+DEFAULT_THRESHOLD = RECIPE.hash_threshold
 
 
 class SplitError(Exception):
@@ -245,9 +246,9 @@ def make_split(
     labels: Sequence[str],
     hashes: Sequence[tuple[int, int]],
     *,
-    val_fraction: float = 0.15,
-    test_fraction: float = 0.0,
-    seed: int = 0,
+    val_fraction: float = RECIPE.val_fraction,
+    test_fraction: float = RECIPE.test_fraction,
+    seed: int = RECIPE.seed,
     threshold: int = DEFAULT_THRESHOLD,
     paths: Sequence[str] | None = None,
     gate_fraction: float = 0.0,

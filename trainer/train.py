@@ -22,17 +22,19 @@ import torch
 from engine.checkpoint import ModelMeta
 from engine.device import DeviceChoice, select_device
 from engine.paths import user_data_dir
+from engine.recipe import BN_MODES, RECIPE
 from trainer.bn import freeze_backbone, frozen_block_count, recalibrate_bn, reestimate_bn
 from trainer.data import DataError, Sample, Skipped, TrainDataset
-from trainer.finish import finish
+from trainer.final_model import deliver
 from trainer.fit import FitConfig, FitResult, fit, seed_everything
+from trainer.initial_model import start_model
 from trainer.prepare import Prepared, SplitRequest, gather, prepare
 from trainer.progress import Reporter, StopControl, StoppedEarly
 from trainer.splits import DEFAULT_THRESHOLD
-from trainer.start import start_model
 
-BN_MODES = ("auto", "preserve", "recalibrate", "none")
 BN_IMAGES = 512
+BN_CHUNK = 32  # images per forward pass while BatchNorm statistics are re-estimated
+EVAL_BATCH_MIN = 32  # evaluation batches are at least this big (no gradients: memory is cheap)
 
 
 @dataclass
@@ -47,30 +49,32 @@ class TrainOptions:
     classes: list[str] | None = None
     out: Path | None = None
     split_file: Path | None = None
-    val_fraction: float = 0.15
-    gate_fraction: float = 0.15
-    test_fraction: float = 0.0
+    val_fraction: float = RECIPE.val_fraction
+    gate_fraction: float = RECIPE.gate_fraction
+    test_fraction: float = RECIPE.test_fraction
     hash_threshold: int = DEFAULT_THRESHOLD
-    freeze: float = 0.45
-    bn: str = "auto"
+    freeze: float = RECIPE.freeze
+    bn: str = RECIPE.bn
     augment: bool = True
     augmentation: str = "standard"  # or "phone" (see trainer.data.train_transform)
     device: str = "auto"
     input_size: int | None = None
     name: str | None = None
-    promote_metric: str = "macro_f1"
+    promote_metric: str = RECIPE.promote_metric
     force_promote: bool = False
-    min_delta: float = 0.01
+    min_delta: float = RECIPE.min_delta
     activate: bool = True
     stop_file: Path | None = None
     fit: FitConfig = field(default_factory=FitConfig)
 
 
 def stamp() -> str:
+    """A UTC time stamp that sorts as text (run folder and model names)."""
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 def default_run_dir() -> Path:
+    """Where a run goes when no ``--out`` is given."""
     return user_data_dir() / "training" / stamp()
 
 
@@ -90,7 +94,8 @@ def prepare_bn(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         batches = [
-            torch.stack([train_set[i][0] for i in idx[j : j + 32]]) for j in range(0, len(idx), 32)
+            torch.stack([train_set[i][0] for i in idx[j : j + BN_CHUNK]])
+            for j in range(0, len(idx), BN_CHUNK)
         ]
     if mode == "recalibrate":
         recalibrate_bn(model, batches, device=device)
@@ -170,7 +175,7 @@ def _run(
     data_summary = _data_summary(per_source, data, record)
     ck_meta = _checkpoint_meta(meta, opts, parent_hash, params, start_desc)
     result = _fit_best(model, data, cfg, device, run_dir, ck_meta, reporter, stop)
-    report = finish(
+    report = deliver(
         model=model,
         ck_meta=ck_meta,
         data=data,
@@ -238,7 +243,7 @@ def _prepare_data(
         stop=stop,
         augment=opts.augment,
         augmentation=opts.augmentation,
-        eval_batch=max(cfg.batch_size, 32),
+        eval_batch=max(cfg.batch_size, EVAL_BATCH_MIN),
     )
 
 

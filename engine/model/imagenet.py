@@ -41,6 +41,7 @@ def imagenet_dir() -> Path:
 
 
 def imagenet_weights_path() -> Path:
+    """Where the ImageNet backbone file lives (resources), loaded or not."""
     return imagenet_dir() / WEIGHTS_FILE
 
 

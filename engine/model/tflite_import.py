@@ -238,6 +238,7 @@ def convert_tflite(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a (large) file, read in 1 MiB chunks so memory stays flat."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -276,6 +277,7 @@ def save_converted(tflite: str | os.PathLike[str], out: str | os.PathLike[str]) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m engine.model.tflite_import TFLITE OUT``: convert once, offline."""
     parser = argparse.ArgumentParser(
         prog="python -m engine.model.tflite_import",
         description="Convert a TFLite ImageNet MobileNetV2 to a torchvision state dict.",

@@ -7,11 +7,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from engine.checkpoint import read_meta
 from engine.store import Store
+from tests.engine.factories import make_photo
 
 CLASSES = ["Chickenpox", "Measles", "Monkeypox", "Normal"]
 EXIF_MARKER = "SecretCamSerial123"
@@ -31,15 +31,10 @@ def probs(top: str, confidence: float) -> dict[str, float]:
     return {c: (confidence if c == top else rest) for c in CLASSES}
 
 
-def photo(path: Path, seed: int, size: tuple[int, int] = (320, 240)) -> Path:
-    rng = np.random.default_rng(seed)
-    arr = rng.integers(0, 255, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
-    img = Image.fromarray(arr).resize(size, Image.Resampling.BILINEAR)
+def _exif() -> Image.Exif:
     exif = Image.Exif()
     exif[0x010F] = EXIF_MARKER  # camera make
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path, quality=90, exif=exif)
-    return path
+    return exif
 
 
 def screened_store(tmp_path: Path, model_file: Path, n: int = 6) -> Screened:
@@ -49,7 +44,10 @@ def screened_store(tmp_path: Path, model_file: Path, n: int = 6) -> Screened:
     info = store.register_model_file(model_file, activate=True)
     meta = read_meta(model_file)
     folder = tmp_path / "photos"
-    photos = [photo(folder / f"case_{i}.jpg", i) for i in range(n)]
+    photos = [
+        make_photo(folder / f"case_{i}.jpg", i, (320, 240), cell=8, quality=90, exif=_exif())
+        for i in range(n)
+    ]
     broken = folder / "broken.jpg"
     run = store.begin_run(str(folder), {"device": "cpu"}, meta.content_hash)
     results: list[dict] = [

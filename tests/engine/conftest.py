@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from engine.checkpoint import ModelMeta, save_model
-from engine.model import MobileNetV2MSCAPFR
+from tests.engine.factories import make_photo, save_test_model
+
+__all__ = ["BAD_FILES", "make_photo"]  # make_photo: also imported by other test packages
 
 BAD_FILES = {
     "empty.jpg": b"",
@@ -22,18 +21,8 @@ BAD_FILES = {
 @pytest.fixture(scope="session")
 def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A trained-flagged random model (symmetric padding): fast, deterministic."""
-    torch.manual_seed(0)
-    model = MobileNetV2MSCAPFR(4, padding="symmetric").eval()
-    meta = ModelMeta(name="testmodel", padding="symmetric", trained=True)
     path = tmp_path_factory.mktemp("model") / "test.safetensors"
-    save_model(path, model, meta)
-    return path
-
-
-def make_photo(path: Path, seed: int, size: tuple[int, int] = (96, 80)) -> Path:
-    rng = np.random.default_rng(seed)
-    arr = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
-    Image.fromarray(arr).save(path)
+    save_test_model(path, name="testmodel", trained=True)
     return path
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cases import EXTRA_COLUMNS, collect_cases, csv_columns, export_cases_csv
+from engine.cases import EXTRA_COLUMNS, case_columns, collect_cases, export_cases_csv
 from engine.referral import ReferralRule
 from engine.screening import csv_header
 from engine.store import REFER, ReviewFilter
@@ -26,7 +26,7 @@ def _sha(p: Path) -> str:
 
 
 def test_case_columns_extend_the_screening_csv() -> None:
-    assert csv_columns(CLASSES) == csv_header(CLASSES) + EXTRA_COLUMNS
+    assert case_columns(CLASSES) == csv_header(CLASSES) + EXTRA_COLUMNS
 
 
 def test_run_export_has_every_file_with_the_label_in_force(

@@ -12,12 +12,12 @@ from safetensors.torch import load_file, save_file
 from engine import checkpoint
 from engine.checkpoint import ModelFileError, ModelMeta, load_model, read_meta, save_model
 from engine.model import MobileNetV2MSCAPFR
+from tests.engine.factories import make_model
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, MobileNetV2MSCAPFR, ModelMeta]:
-    torch.manual_seed(0)
-    model = MobileNetV2MSCAPFR(4, padding="symmetric").eval()
+    model = make_model(0)
     meta = ModelMeta(
         name="unit",
         padding="symmetric",

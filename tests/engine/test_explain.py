@@ -11,22 +11,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from pytorch_grad_cam import GradCAM as ReferenceGradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
 from engine.explain import GradCAM, gradcam, overlay, saliency
 from engine.model import MobileNetV2MSCAPFR
+from tests.engine.factories import make_model, noise_image
 
 TOL = 5e-3
 
 
-def make_model(padding: str = "symmetric", seed: int = 0) -> MobileNetV2MSCAPFR:
+def head_heavy_model(padding: str = "symmetric", seed: int = 0) -> MobileNetV2MSCAPFR:
     """A random model whose head matters: PFR layer scales 0.5 (not 1e-5) and BatchNorm
     statistics fitted to random images, so logits and maps really depend on the input."""
-    torch.manual_seed(seed)
-    model = MobileNetV2MSCAPFR(4, padding=padding)
+    model = make_model(seed, padding=padding)
     with torch.no_grad():
         model.pfr.layer_scale_1.fill_(0.5)
         model.pfr.layer_scale_2.fill_(0.5)
@@ -72,13 +71,13 @@ def reference_maps(model: nn.Module, layer_name: str, x: torch.Tensor, targets) 
 
 @pytest.fixture(scope="module")
 def model() -> MobileNetV2MSCAPFR:
-    return make_model()
+    return head_heavy_model()
 
 
 @pytest.fixture(scope="module")
 def tf_model() -> MobileNetV2MSCAPFR:
     """TensorFlow "SAME" padding on the stride-2 convolutions (weights converted from TFLite)."""
-    return make_model("tf")
+    return head_heavy_model("tf")
 
 
 @pytest.mark.parametrize("padding", ["symmetric", "tf"])
@@ -258,11 +257,6 @@ def test_saliency_agrees_with_finite_differences(model: MobileNetV2MSCAPFR) -> N
         assert sal[row, col] == pytest.approx((g - g_lo) / (g_hi - g_lo), abs=1e-3)
 
 
-def _photo(width: int = 640, height: int = 480, seed: int = 0) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
-
-
 def _hot_top_right() -> np.ndarray:
     heat = np.zeros((224, 224), dtype=np.float32)
     heat[:56, 168:] = 1.0
@@ -270,13 +264,13 @@ def _hot_top_right() -> np.ndarray:
 
 
 def test_overlay_size_orientation_and_alpha_extremes() -> None:
-    photo, heat = _photo(), _hot_top_right()
+    photo, heat = noise_image(640, 480), _hot_top_right()
     out = overlay(photo, heat)
     assert out.size == (640, 480) and out.mode == "RGB"
     assert np.array_equal(np.asarray(overlay(photo, heat, alpha=0.0)), np.asarray(photo))
     pure = np.asarray(overlay(photo, heat, alpha=1.0)).astype(int)
     # Pure colour map: independent of the photo, red where hot (top right), blue where cold.
-    assert np.array_equal(pure, np.asarray(overlay(_photo(seed=1), heat, alpha=1.0)))
+    assert np.array_equal(pure, np.asarray(overlay(noise_image(640, 480, seed=1), heat, alpha=1.0)))
     from matplotlib import colormaps
 
     jet = (np.asarray(colormaps["jet"]([0.0, 1.0]))[:, :3] * 255).round()
@@ -287,7 +281,7 @@ def test_overlay_size_orientation_and_alpha_extremes() -> None:
 
 
 def test_overlay_accepts_other_modes_and_colormaps() -> None:
-    grey = _photo(300, 200).convert("L")
+    grey = noise_image(300, 200).convert("L")
     out = overlay(grey, _hot_top_right()[None], alpha=1.0, colormap="viridis")
     assert out.size == (300, 200) and out.mode == "RGB"
     assert not np.array_equal(np.asarray(out), np.asarray(overlay(grey, _hot_top_right(), 1.0)))
@@ -296,14 +290,14 @@ def test_overlay_accepts_other_modes_and_colormaps() -> None:
 @pytest.mark.parametrize("alpha", [-0.1, 1.5, float("nan"), "0.5", True, None])
 def test_overlay_rejects_bad_alpha(alpha) -> None:
     with pytest.raises(ValueError, match="alpha"):
-        overlay(_photo(64, 48), _hot_top_right(), alpha=alpha)
+        overlay(noise_image(64, 48), _hot_top_right(), alpha=alpha)
 
 
 def test_overlay_rejects_bad_heatmap_and_colormap() -> None:
     with pytest.raises(ValueError, match="2-D"):
-        overlay(_photo(64, 48), np.zeros((2, 8, 8)))
+        overlay(noise_image(64, 48), np.zeros((2, 8, 8)))
     with pytest.raises(ValueError, match="colormap"):
-        overlay(_photo(64, 48), _hot_top_right(), colormap="no-such-map")
+        overlay(noise_image(64, 48), _hot_top_right(), colormap="no-such-map")
 
 
 def test_engine_import_does_not_load_matplotlib() -> None:

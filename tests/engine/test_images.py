@@ -24,17 +24,13 @@ from engine.images import (
     load_image_bytes,
     sha256_file,
 )
+from tests.engine.factories import noise_image
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 
 
 def close(actual: tuple[int, ...], expected: tuple[int, ...], tol: int = 12) -> bool:
     return all(abs(a - e) <= tol for a, e in zip(actual, expected, strict=True))
-
-
-def noise_image(w: int = 256, h: int = 256, seed: int = 0) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), "RGB")
 
 
 def quadrants(w: int, h: int) -> Image.Image:

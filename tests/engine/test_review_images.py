@@ -17,6 +17,7 @@ from engine.explain import Explainer
 from engine.images import ImageLoadError, load_image, load_preview, sha256_file
 from engine.predictor import Predictor
 from engine.thumbnails import ThumbnailCache
+from tests.engine.factories import make_photo
 
 
 def quadrants(w: int, h: int) -> Image.Image:
@@ -40,11 +41,8 @@ def jpeg_with_exif(path: Path, w: int, h: int, orientation: int = 1) -> Path:
 
 @pytest.fixture(scope="module")
 def big_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rng = np.random.default_rng(0)
-    arr = rng.integers(0, 255, (3000, 4000, 3), dtype=np.uint8)
     path = tmp_path_factory.mktemp("big") / "big.jpg"
-    Image.fromarray(arr).save(path, "JPEG", quality=85)
-    return path
+    return make_photo(path, 0, (4000, 3000), format="JPEG", quality=85)
 
 
 def test_preview_fits_the_long_side_and_applies_exif(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from engine.predictor import Predictor
 from engine.screening import ScreeningJob
-from tests.engine.conftest import make_photo
+from tests.engine.factories import make_photo
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from engine.checkpoint import ModelFileError, read_meta
 from engine.cli import main as cli_main
 from engine.session import ensure_active_model, open_active_model, open_model
 from engine.store import Store
-from tests.engine.conftest import make_photo
+from tests.engine.factories import make_photo, save_test_model
 
 
 @pytest.fixture(autouse=True)
@@ -82,11 +82,7 @@ def test_model_option_copies_the_file_and_does_not_activate(
 ) -> None:
     other = tmp_path / "stick" / "other.safetensors"
     other.parent.mkdir()
-    torch.manual_seed(5)
-    from engine.checkpoint import ModelMeta, save_model
-    from engine.model import MobileNetV2MSCAPFR
-
-    save_model(other, MobileNetV2MSCAPFR(4).eval(), ModelMeta(name="other", trained=True))
+    save_test_model(other, seed=5, name="other", trained=True)
     with Store.open(tmp_path / "case.db") as store:
         open_active_model(store)
         opened = open_model(store, other)

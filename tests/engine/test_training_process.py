@@ -10,19 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from engine.checkpoint import save_model
 from engine.store import Store
 from engine.training import TrainingProcess, list_training_runs
-from tests.trainer.synth import make_folder
-from trainer.start import imagenet_model
+from tests.trainer.synth import make_folder, save_start_model
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
 
 def _store(tmp_path: Path) -> tuple[Path, str]:
-    model, meta = imagenet_model(["Blue", "Green", "Red"], seed=0)
-    meta = save_model(tmp_path / "start.safetensors", model, meta)
+    meta = save_start_model(tmp_path / "start.safetensors")
     db = tmp_path / "store.db"
     with Store.open(db) as store:
         store.add_model_file(tmp_path / "start.safetensors", activate=True)

@@ -6,19 +6,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from engine.checkpoint import ModelMeta, read_meta, save_model
-from engine.model import MobileNetV2MSCAPFR
 from engine.store import Store
 from engine.upgrade import CARD_SUFFIX, default_offer, register_shipped_default
+from tests.engine.factories import make_model
 
 
 def _ship(folder: Path, seed: int, name: str, parent: str | None = None) -> Path:
     """A 'release': resources-like folder with a default model and its card."""
     folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    model = MobileNetV2MSCAPFR(4, padding="symmetric").eval()
+    model = make_model(seed)
     meta = ModelMeta(name=name, padding="symmetric", trained=True, parent=parent)
     meta.metrics = {"test": {"macro_f1": 0.5 + seed / 100}}
     path = folder / "default.safetensors"

@@ -10,11 +10,9 @@ from typing import Any
 
 import pytest
 
-from engine.checkpoint import save_model
-from tests.trainer.synth import make_folder
+from tests.trainer.synth import make_folder, save_start_model
 from trainer.fit import FitConfig
 from trainer.progress import Reporter, parse_line
-from trainer.start import imagenet_model
 from trainer.train import TrainOptions, run_training
 
 
@@ -76,10 +74,8 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     3-epoch run registered into it (the gate, on 36 held-out gate photos, should activate it)."""
     root = tmp_path_factory.mktemp("trained")
     data = make_folder(root / "data", per_class=30)
-    model, meta = imagenet_model(["Blue", "Green", "Red"], seed=0)
-    meta.input_size = 64
     untrained = root / "untrained.safetensors"
-    meta = save_model(untrained, model, meta)
+    meta = save_start_model(untrained, input_size=64)
     db = root / "store.db"
     with open_test_store(db) as store:
         store.register_model(

@@ -3,10 +3,14 @@ photo has a distinct perceptual hash, and near-duplicate copies can be added on 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from engine.checkpoint import ModelMeta, save_model
+from trainer.initial_model import imagenet_model
 
 CLASSES = ("Blue", "Green", "Red")
 TINTS = {"Red": (1.0, 0.35, 0.35), "Green": (0.35, 1.0, 0.35), "Blue": (0.35, 0.35, 1.0)}
@@ -65,3 +69,14 @@ def add_near_duplicates(root: Path, every: int = 3) -> dict[str, list[Path]]:
             im.resize((im.width * 3 // 2, im.height * 3 // 2)).save(jpeg, quality=70)
             groups[str(path)] = [mirror, jpeg]
     return groups
+
+
+def save_start_model(
+    path: Path, classes: Sequence[str] = CLASSES, *, input_size: int | None = None
+) -> ModelMeta:
+    """The trainer tests' one model factory: the untrained ImageNet start for ``classes``
+    (seed 0), written to ``path``; ``input_size`` shrinks it for fast runs."""
+    model, meta = imagenet_model(list(classes), seed=0)
+    if input_size is not None:
+        meta.input_size = input_size
+    return save_model(path, model, meta)

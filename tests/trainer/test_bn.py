@@ -13,7 +13,7 @@ from torchvision.transforms import v2
 
 from engine.images import load_image
 from trainer.bn import batchnorms, freeze_backbone, reestimate_bn
-from trainer.start import imagenet_model
+from trainer.initial_model import imagenet_model
 
 
 def _shifted_batches(seed: int, n: int = 2, size: int = 48) -> list[torch.Tensor]:

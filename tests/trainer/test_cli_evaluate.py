@@ -7,18 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.checkpoint import save_model
 from engine.store import Store
-from tests.trainer.synth import make_folder
+from tests.trainer.synth import make_folder, save_start_model
 from trainer.cli import main
-from trainer.start import imagenet_model
 
 
 def test_evaluate_the_active_model_of_a_store(tmp_path: Path, capsys) -> None:
     data = make_folder(tmp_path / "data", per_class=4)
-    model, meta = imagenet_model(sorted(p.name for p in data.iterdir()), seed=0)
-    meta.input_size = 64
-    meta = save_model(tmp_path / "m.safetensors", model, meta)
+    classes = sorted(p.name for p in data.iterdir())
+    meta = save_start_model(tmp_path / "m.safetensors", classes, input_size=64)
     db = tmp_path / "store.db"
     with Store.open(db) as store:
         store.add_model_file(tmp_path / "m.safetensors", activate=True)

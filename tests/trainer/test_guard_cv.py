@@ -1,4 +1,4 @@
-"""Trainer side of issue #14: the guard fitted by every run, the new recipe options, and the
+"""The trainer's out-of-scope guard fitted by every run, the new recipe options, and the
 resumable grouped cross-validation driver."""
 
 from __future__ import annotations

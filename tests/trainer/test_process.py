@@ -13,11 +13,9 @@ from typing import Any
 
 import pytest
 
-from engine.checkpoint import save_model
 from tests.trainer.conftest import open_test_store
-from tests.trainer.synth import make_folder
+from tests.trainer.synth import make_folder, save_start_model
 from trainer.progress import parse_line
-from trainer.start import imagenet_model
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
@@ -83,8 +81,7 @@ def _read_until(
 
 
 def _store_with_active_model(tmp_path: Path) -> tuple[Path, str]:
-    model, meta = imagenet_model(["Blue", "Green", "Red"], seed=0)
-    meta = save_model(tmp_path / "start.safetensors", model, meta)
+    meta = save_start_model(tmp_path / "start.safetensors")
     db = tmp_path / "store.db"
     with open_test_store(db) as store:
         store.register_model(

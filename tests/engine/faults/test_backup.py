@@ -1,4 +1,4 @@
-"""Item 10: ``poxscreen backup DEST`` (SQLite online backup plus the image store) and restore."""
+"""``poxscreen backup DEST`` (SQLite online backup plus the image store) and restore."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Items 3-6: store and output errors end the command with a message naming the file and the
+"""Store and output errors end the command with a message naming the file and the
 real cause, the CSV of what was screened is kept, and the run's status tells the truth."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from engine import atomic
 from engine.cli import main
 from engine.store import Store, StoreError
-from tests.engine.conftest import make_photo
+from tests.engine.factories import make_photo
 
 
 @pytest.fixture()

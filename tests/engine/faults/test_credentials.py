@@ -1,4 +1,4 @@
-"""Item 15: a database password is masked in every message and never kept in settings (the
+"""A database password is masked in every message and never kept in settings (the
 PostgreSQL end-to-end checks are in tests/engine/store/test_store_postgres.py)."""
 
 from __future__ import annotations

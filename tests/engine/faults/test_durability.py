@@ -1,4 +1,4 @@
-"""Items 7 and 9: one atomic write everywhere, stale temporaries cleaned, damage noticed."""
+"""One atomic write everywhere, stale temporaries cleaned, damage noticed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Item 1: a file name with invalid UTF-8 bytes is screened, stored and shown, never a crash."""
+"""A file name with invalid UTF-8 bytes is screened, stored and shown, never a crash."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from engine.paths import display_path, path_from_text, path_to_text
 from engine.predictor import Predictor
 from engine.screening import ScreeningJob
 from engine.store import Store
-from tests.engine.conftest import make_photo
+from tests.engine.factories import make_photo
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX byte file names")
 

@@ -1,4 +1,4 @@
-"""Item 13: forgetting a case leaves no file with the photo's bytes (or derived pictures)
+"""Forgetting a case leaves no file with the photo's bytes (or derived pictures)
 under the data folder, while the audit history keeps the hash and the events."""
 
 from __future__ import annotations

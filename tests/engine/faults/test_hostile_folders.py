@@ -1,4 +1,4 @@
-"""Item 2: the folder walk never leaves the chosen tree; FIFOs and devices are refused."""
+"""The folder walk never leaves the chosen tree; FIFOs and devices are refused."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.images import ImageLoadError, iter_image_files, read_file_bytes, sha256_file
-from tests.engine.conftest import make_photo
+from tests.engine.factories import make_photo
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX links and FIFOs")
 

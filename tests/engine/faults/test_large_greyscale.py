@@ -1,4 +1,4 @@
-"""Item 11: large 16-bit / float greyscale images are scaled without float64 copies of the
+"""Large 16-bit / float greyscale images are scaled without float64 copies of the
 whole image, and reduced before converting when only a model-sized image is needed. The
 memory target itself (10000x10000 PNG < 1.5 GB) is measured by bench/bench_greyscale_memory.py."""
 

@@ -1,4 +1,4 @@
-"""Item 14: exported images carry no EXIF (GPS, device serials), comments or text chunks; the
+"""Exported images carry no EXIF (GPS, device serials), comments or text chunks; the
 pixels and the orientation are kept; the export records both SHA-256 values."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from engine.exif import clean_image_bytes
 from engine.images import load_image
-from engine.metadata import clean_image_bytes
 from engine.store import Store
+from tests.engine.factories import noise_image
 
 GPS_IFD, EXIF_IFD, SERIAL, MAKE, ORIENTATION = 0x8825, 0x8769, 0xA431, 0x010F, 0x0112
 
@@ -28,8 +29,7 @@ def _exif(orientation: int) -> Image.Exif:
 
 def _photo(path: Path, seed: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    im = Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8))
+    im = noise_image(40, 30, seed)
     if path.suffix == ".jpg":
         im.save(path, exif=_exif(6), comment=b"patient Jane Doe, ward 3")
     elif path.suffix == ".png":
@@ -84,7 +84,7 @@ def test_export_strips_metadata_and_records_both_hashes(tmp_path: Path) -> None:
 
 
 def test_report_pictures_and_thumbnails_carry_no_metadata(tmp_path: Path) -> None:
-    from engine.report_images import jpeg_bytes
+    from engine.report.pictures import jpeg_bytes
     from engine.thumbnails import ThumbnailCache
 
     src = _photo(tmp_path / "gps.jpg", 3)

@@ -1,4 +1,4 @@
-"""Item 8: a live screening is never taken for dead; a dead or silent one is resumed."""
+"""A live screening is never taken for dead; a dead or silent one is resumed."""
 
 from __future__ import annotations
 

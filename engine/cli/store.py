@@ -1,5 +1,4 @@
-"""Case-store sub-commands of ``poxscreen``: label, undo, redo, history, runs, export, models,
-referral.
+"""Case-store sub-commands of ``poxscreen``: label, undo, redo, referral, history, runs, export.
 
 ``engine.cli`` calls :func:`register`; every command takes ``--db`` (a path or SQLAlchemy URL;
 default ``$POXSCREEN_DB``, then the user data dir). SQLAlchemy is imported inside the handlers so
@@ -9,61 +8,12 @@ default ``$POXSCREEN_DB``, then the user data dir). SQLAlchemy is imported insid
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.cli.common import WHO_ENV, add_db, err, guarded, who
 from engine.paths import display_path
-
-WHO_ENV = "POXSCREEN_USER"
-
-
-def _err(msg: str) -> None:
-    print(f"poxscreen: error: {msg}", file=sys.stderr)
-
-
-def _who(args: argparse.Namespace) -> str:
-    if args.who:
-        return str(args.who)
-    try:
-        return os.environ.get(WHO_ENV) or getpass.getuser()
-    except Exception:  # no login name (some containers): make the user say who they are
-        return ""
-
-
-def open_store_cli(db: str | None, *, writes: bool) -> Any:
-    """Open ``--db`` for a command. Only commands that write may create a database (a mistyped
-    --db must not become an empty store), and a new one is announced."""
-    from engine.store import Store
-    from engine.store.db import missing_sqlite_file
-
-    new = missing_sqlite_file(db) if writes else None
-    store = Store.open(db, create=writes)
-    if new is not None:
-        print(f"poxscreen: created a new, empty case store at {new}", file=sys.stderr)
-    return store
-
-
-def _guarded(
-    handler: Callable[[argparse.Namespace, Any], int], *, writes: bool = False
-) -> Callable[[argparse.Namespace], int]:
-    """Open the store from ``--db``, run the handler; store and file errors become a message
-    naming the file and the cause, and exit code 2 (never a traceback)."""
-
-    def run(args: argparse.Namespace) -> int:
-        from engine.store import StoreError
-
-        try:
-            with open_store_cli(args.db, writes=writes) as store:
-                return handler(args, store)
-        except (StoreError, OSError) as exc:
-            _err(str(exc))
-            return 2
-
-    return run
 
 
 def _label_classes(store: Any) -> list[str]:
@@ -76,11 +26,12 @@ def _label_classes(store: Any) -> list[str]:
 
 
 def cmd_label(args: argparse.Namespace, store: Any) -> int:
+    """Set an image's label, recorded with who, when and a note (undoable)."""
     before = _current_or_none(store, args.image)
     outcome = store.label(
         args.image,
         args.label,
-        who=_who(args),
+        who=who(args),
         note=args.note,
         source=args.source,
         classes=_label_classes(store),
@@ -104,13 +55,15 @@ def _current_or_none(store: Any, ref: str) -> str | None:
 
 
 def cmd_undo(args: argparse.Namespace, store: Any) -> int:
-    outcome = store.undo(args.image, who=_who(args), note=args.note)
+    """Take back the image's latest label; the history keeps both events."""
+    outcome = store.undo(args.image, who=who(args), note=args.note)
     print(f"{display_path(args.image)}: label now {outcome.current_label or '(no label)'}")
     return 0
 
 
 def cmd_redo(args: argparse.Namespace, store: Any) -> int:
-    outcome = store.redo(args.image, who=_who(args), note=args.note)
+    """Restore the label the latest undo took back."""
+    outcome = store.redo(args.image, who=who(args), note=args.note)
     print(f"{args.image}: label now {outcome.current_label}")
     return 0
 
@@ -129,12 +82,12 @@ def cmd_referral(args: argparse.Namespace, store: Any) -> int:
             if v is not None
         }
         try:
-            rule = store.set_referral_rule(dataclasses.replace(rule, **changes), who=_who(args))
+            rule = store.set_referral_rule(dataclasses.replace(rule, **changes), who=who(args))
         except ValueError as exc:
-            _err(str(exc))
+            err(str(exc))
             return 2
     elif args.min_confidence is not None or args.mpox_above is not None:
-        _err("referral show takes no thresholds; use: poxscreen referral set ...")
+        err("referral show takes no thresholds; use: poxscreen referral set ...")
         return 2
     assert isinstance(rule, ReferralRule)
     print(
@@ -145,6 +98,7 @@ def cmd_referral(args: argparse.Namespace, store: Any) -> int:
 
 
 def cmd_history(args: argparse.Namespace, store: Any) -> int:
+    """Print an image's label events and the predictions made for it."""
     image = store.image(args.image)
     print(f"{image.sha256}  last seen at {display_path(image.path or '?')}")
     entries = store.history(args.image)
@@ -164,6 +118,7 @@ def cmd_history(args: argparse.Namespace, store: Any) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, store: Any) -> int:
+    """List the screening runs, newest first, with their counts."""
     runs = store.runs(limit=args.limit)
     if not runs:
         print("no screening runs yet")
@@ -178,6 +133,7 @@ def cmd_runs(args: argparse.Namespace, store: Any) -> int:
 
 
 def cmd_export(args: argparse.Namespace, store: Any) -> int:
+    """Write a run (or every image) as CSV, the cases CSV or labelled folders."""
     out = Path(args.out)
     if args.format == "cases":
         from engine.cases import export_cases_csv
@@ -206,39 +162,11 @@ def cmd_export(args: argparse.Namespace, store: Any) -> int:
     return 1 if summary.missing else 0
 
 
-def cmd_models(args: argparse.Namespace, store: Any) -> int:
-    if args.action == "add":
-        info = store.register_model_file(args.ref, activate=True if args.activate else None)
-        print(f"registered {info.version}{'  (active)' if info.active else ''}")
-        from engine.onnx_export import try_export  # torch: export the fast screening graph now
-
-        graph, note = try_export(info.path or args.ref)
-        print(f"screening graph: {graph}" if graph else f"note: {note}")
-        return 0
-    if args.action == "activate":
-        info = store.activate_model(args.ref)
-        print(f"active model: {info.version}")
-        return 0
-    models = store.models()
-    if not models:
-        print("no models registered yet (screening registers the model it uses)")
-    for m in models:
-        mark = "*" if m.active else " "
-        when = m.created_at.astimezone().strftime("%Y-%m-%d")
-        parent = f"  parent {m.parent_hash[:12]}" if m.parent_hash else ""
-        print(f"{mark} {m.name}@{m.content_hash[:12]}  {when}  {m.path or '(no file)'}{parent}")
-    return 0
-
-
-def _add_db(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", help="case store: a path or SQLAlchemy URL (default: user data dir)")
-
-
 def register(subparsers: Any) -> None:
     """Add the case-store sub-commands to ``poxscreen``'s sub-parsers."""
     _register_labelling(subparsers)
     _register_viewing(subparsers)
-    _register_export_and_models(subparsers)
+    _register_export(subparsers)
 
 
 def _register_labelling(subparsers: Any) -> None:
@@ -249,22 +177,22 @@ def _register_labelling(subparsers: Any) -> None:
     p.add_argument("--who", help=f"clinician name (default: ${WHO_ENV} or the login name)")
     p.add_argument("--note", help="optional free-text note")
     p.add_argument("--source", default="clinician", help="clinician (default), import, ...")
-    _add_db(p)
-    p.set_defaults(func=_guarded(cmd_label, writes=True))
+    add_db(p)
+    p.set_defaults(func=guarded(cmd_label, writes=True))
 
     p = subparsers.add_parser("undo", help="take back an image's latest label")
     p.add_argument("image")
     p.add_argument("--who")
     p.add_argument("--note")
-    _add_db(p)
-    p.set_defaults(func=_guarded(cmd_undo))  # nothing to undo in a new store
+    add_db(p)
+    p.set_defaults(func=guarded(cmd_undo))  # nothing to undo in a new store
 
     p = subparsers.add_parser("redo", help="restore the label the latest undo took back")
     p.add_argument("image")
     p.add_argument("--who")
     p.add_argument("--note")
-    _add_db(p)
-    p.set_defaults(func=_guarded(cmd_redo))
+    add_db(p)
+    p.set_defaults(func=guarded(cmd_redo))
 
 
 def _register_viewing(subparsers: Any) -> None:
@@ -276,22 +204,22 @@ def _register_viewing(subparsers: Any) -> None:
     p.add_argument("--min-confidence", type=float, help="refer below this top-class probability")
     p.add_argument("--mpox-above", type=float, help="refer above this Mpox probability")
     p.add_argument("--who")
-    _add_db(p)
-    p.set_defaults(func=_guarded(cmd_referral))
+    add_db(p)
+    p.set_defaults(func=guarded(cmd_referral))
 
     p = subparsers.add_parser("history", help="an image's label history and predictions")
     p.add_argument("image")
-    _add_db(p)
-    p.set_defaults(func=_guarded(cmd_history))
+    add_db(p)
+    p.set_defaults(func=guarded(cmd_history))
 
     p = subparsers.add_parser("runs", help="list screening runs (newest first)")
     p.add_argument("--limit", type=int, default=20)
-    _add_db(p)
-    p.set_defaults(func=_guarded(cmd_runs))
+    add_db(p)
+    p.set_defaults(func=guarded(cmd_runs))
 
 
-def _register_export_and_models(subparsers: Any) -> None:
-    """Add export and models: the commands that copy data out or manage model versions."""
+def _register_export(subparsers: Any) -> None:
+    """Add export: the command that copies data out."""
     p = subparsers.add_parser("export", help="export a run as CSV, or labelled images by class")
     p.add_argument("--run", type=int, help="screening run number (default: all images)")
     p.add_argument(
@@ -302,19 +230,5 @@ def _register_export_and_models(subparsers: Any) -> None:
     )
     p.add_argument("--out", required=True, help="output folder (or .csv file for --format csv)")
     p.add_argument("--include-refer", action="store_true", help="also export 'refer' images")
-    _add_db(p)
-    p.set_defaults(func=_guarded(cmd_export))
-
-    p = subparsers.add_parser("models", help="list, add or activate model versions")
-    p.add_argument("action", choices=("list", "activate", "add"), nargs="?", default="list")
-    p.add_argument("ref", nargs="?", help="activate: hash, hash prefix or name; add: model file")
-    p.add_argument("--activate", action="store_true", help="add: make it the active model")
-    _add_db(p)
-    p.set_defaults(func=_models_checked)
-
-
-def _models_checked(args: argparse.Namespace) -> int:
-    if args.action in ("activate", "add") and not args.ref:
-        _err(f"models {args.action} needs a {'model' if args.action == 'activate' else 'file'}")
-        return 2
-    return _guarded(cmd_models, writes=args.action != "list")(args)
+    add_db(p)
+    p.set_defaults(func=guarded(cmd_export))

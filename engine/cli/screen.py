@@ -1,38 +1,26 @@
-"""``poxscreen`` command line: thin sub-commands over the engine (and the trainer, as a child).
+"""``poxscreen screen``: screen a folder of photos into the case store and, optionally, a CSV.
 
-Heavy imports (torch, SQLAlchemy) happen inside the handlers so ``poxscreen --help`` is instant.
+torch and SQLAlchemy are imported inside the handler so ``poxscreen --help`` stays instant.
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
-import subprocess
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
+from engine.cli.common import DB_HELP, err, open_store_cli, store_errors
 from engine.device import DEVICE_CHOICES
 from engine.paths import display_path
-
-
-def _err(msg: str) -> None:
-    print(f"poxscreen: error: {msg}", file=sys.stderr)
-
-
-def _store_errors() -> tuple[type[Exception], ...]:
-    """StoreError when the case store is in use (``--no-store`` never imports SQLAlchemy)."""
-    store = sys.modules.get("engine.store")
-    return (store.StoreError,) if store is not None else ()
 
 
 def open_store_from_args(args: argparse.Namespace) -> Any:
     """The case store a screening writes into (created, and announced, when new)."""
     if getattr(args, "no_store", False):
         return None
-    from engine.cli_store import open_store_cli
-
     return open_store_cli(getattr(args, "db", None), writes=True)
 
 
@@ -47,7 +35,7 @@ def _screen_setup(args: argparse.Namespace) -> tuple[Any, Any]:
         store = open_store_from_args(args)
         active = open_model(store, args.model, args.device)
         predictor = active.predictor(batch_size=args.batch_size)
-    except (ModelFileError, DeviceError, *_store_errors()) as exc:
+    except (ModelFileError, DeviceError, *store_errors()) as exc:
         if store is not None:
             store.close()
         raise _SetupFailed(str(exc)) from exc
@@ -64,22 +52,23 @@ def _screen_setup(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 class _SetupFailed(Exception):
-    pass
+    """The model, device or store could not be opened (the message says which and why)."""
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
+    """Screen ``args.folder``; Ctrl+C cancels after the current batch, twice aborts."""
     from tqdm import tqdm
 
     from engine.screening import Progress, ScreeningFailed, ScreeningJob
 
     folder = Path(args.folder)
     if not folder.is_dir():
-        _err(f"{display_path(folder)}: not a folder")
+        err(f"{display_path(folder)}: not a folder")
         return 2
     try:
         store, predictor = _screen_setup(args)
     except _SetupFailed as exc:
-        _err(str(exc))
+        err(str(exc))
         return 2
     cancel = threading.Event()
 
@@ -113,7 +102,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("Aborted: no output file written.", file=sys.stderr)
         return 130
-    except (ScreeningFailed, OSError, *_store_errors()) as exc:
+    except (ScreeningFailed, OSError, *store_errors()) as exc:
         return _screen_failed(exc, args.out)
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -144,9 +133,9 @@ def _screen_failed(exc: Exception, out: str | None) -> int:
     results screened so far are (the run is already closed as failed)."""
     summary = getattr(exc, "summary", None)
     if summary is None:  # failed before anything was screened (e.g. --out is a folder)
-        _err(display_path(str(exc)))
+        err(display_path(str(exc)))
         return 2
-    _err(f"screening stopped: {display_path(str(exc))}")
+    err(f"screening stopped: {display_path(str(exc))}")
     if out:
         if summary.csv_kept:
             print(
@@ -157,117 +146,16 @@ def _screen_failed(exc: Exception, out: str | None) -> int:
     return 1
 
 
-def cmd_info(args: argparse.Namespace) -> int:
-    import json
-
-    from engine.modelmeta import ModelFileError, read_meta
-
-    try:
-        meta = read_meta(args.model)
-    except ModelFileError as exc:
-        _err(str(exc))
-        return 2
-    import dataclasses
-
-    print(json.dumps(dataclasses.asdict(meta), indent=2))
-    return 0
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    from engine.checkpoint import ModelFileError, import_state_dict, save_model
-
-    try:
-        model, meta = import_state_dict(args.pth, classes=args.classes, padding=args.padding)
-    except ModelFileError as exc:
-        _err(str(exc))
-        return 2
-    stored = save_model(args.out, model, meta)
-    print(f"Imported {args.pth} -> {args.out} ({stored.version})")
-    return 0
-
-
-def cmd_gui(args: argparse.Namespace, extra: list[str]) -> int:
-    """The desktop app, as its own process: the engine never imports the desktop (Qt)."""
-    return subprocess.call([sys.executable, "-m", "desktop", *extra])
-
-
-def cmd_trainer(args: argparse.Namespace, extra: list[str]) -> int:
-    """Train/evaluate run in a child process: the engine never imports the trainer."""
-    return subprocess.call([sys.executable, "-m", "trainer", args.command, *extra])
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="poxscreen",
-        description=(
-            "Offline screening aid for skin photos (Mpox, Chickenpox, Measles, Normal). "
-            "Not a diagnosis."
-        ),
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("screen", help="screen a folder of photos")
+def register(subparsers: Any) -> None:
+    """Add ``screen`` to ``poxscreen``'s sub-parsers."""
+    p = subparsers.add_parser("screen", help="screen a folder of photos")
     p.add_argument("folder")
     p.add_argument("--recursive", "-r", action="store_true", help="include sub-folders")
     p.add_argument("--out", "-o", help="CSV file to write (default: none)")
     p.add_argument("--model", help="model file (.safetensors); default: active or shipped model")
     p.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)}, cuda:N")
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--db", help="case store: a path or SQLAlchemy URL (default: user data dir)")
+    p.add_argument("--db", help=DB_HELP)
     p.add_argument("--no-store", action="store_true", help="do not record into the case store")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_screen)
-
-    p = sub.add_parser("info", help="show a model file's metadata")
-    p.add_argument("model")
-    p.set_defaults(func=cmd_info)
-
-    p = sub.add_parser("import", help="import an authors' .pth state dict into a model file")
-    p.add_argument("pth")
-    p.add_argument("out")
-    p.add_argument("--classes", nargs="+", default=None)
-    p.add_argument("--padding", choices=("symmetric", "tf"), default="symmetric")
-    p.set_defaults(func=cmd_import)
-
-    p = sub.add_parser(
-        "gui", help="open the desktop app (--db, --settings, --screen FOLDER)", add_help=False
-    )
-    p.set_defaults(func=None, passthrough=True, gui=True)
-
-    for name, text in (
-        ("train", "fine-tune a model (runs the trainer)"),
-        ("evaluate", "evaluate a model on a labelled folder (runs the trainer)"),
-    ):
-        p = sub.add_parser(name, help=text, add_help=False)
-        p.set_defaults(func=None, passthrough=True)
-
-    try:
-        from engine.cli_store import register
-    except ImportError:  # store commands not installed in this build
-        pass
-    else:
-        register(sub)
-        from engine.cli_care import register as register_care
-
-        register_care(sub)
-    from engine.cli_report import register as register_report
-
-    register_report(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if getattr(args, "gui", False):
-        return cmd_gui(args, extra)
-    if getattr(args, "passthrough", False):
-        return cmd_trainer(args, extra)
-    if extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Care of the case store and of patient data: ``check``, ``backup``, ``restore``, ``forget``.
 
-Kept apart from engine.cli_store so each module stays small; ``register`` adds the commands.
+``register`` adds the commands; SQLAlchemy is imported inside the handlers.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Any
 
-from engine.cli_store import _add_db, _guarded
+from engine.cli.common import add_db, err, guarded
 
 
 def cmd_check(args: argparse.Namespace, store: Any) -> int:
@@ -28,10 +28,9 @@ def cmd_check(args: argparse.Namespace, store: Any) -> int:
 def cmd_forget(args: argparse.Namespace, store: Any) -> int:
     """Remove a photo's pixels from the data folder; the audit history keeps hash and events."""
     if not args.yes:
-        print(
-            "poxscreen: error: forgetting deletes the photo's copy, thumbnails and previews and "
-            "cannot be undone; add --yes",
-            file=sys.stderr,
+        err(
+            "forgetting deletes the photo's copy, thumbnails and previews and "
+            "cannot be undone; add --yes"
         )
         return 2
     from engine.thumbnails import clean_on_forget
@@ -46,6 +45,7 @@ def cmd_forget(args: argparse.Namespace, store: Any) -> int:
 
 
 def cmd_backup(args: argparse.Namespace, store: Any) -> int:
+    """Copy the database and the image copies into a new folder under ``args.dest``."""
     info = store.backup(args.dest)
     print(f"backup written: {info.folder} (database and {info.images} image copies)")
     return 0
@@ -66,7 +66,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
             raise StoreError("restore works on SQLite stores; use the server's tools for others")
         moved = restore(Path(args.backup), path, default_image_root(None, path))
     except (StoreError, OSError) as exc:
-        print(f"poxscreen: error: {exc}", file=sys.stderr)
+        err(str(exc))
         return 2
     if moved is not None:
         print(f"the database it replaced was kept as {moved}")
@@ -77,21 +77,21 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     """Add the store-care sub-commands to ``poxscreen``'s sub-parsers."""
     p = subparsers.add_parser("check", help="check the case store for damage (full check)")
-    _add_db(p)
-    p.set_defaults(func=_guarded(cmd_check))
+    add_db(p)
+    p.set_defaults(func=guarded(cmd_check))
 
     p = subparsers.add_parser("forget", help="remove a photo's copy, thumbnails and previews")
     p.add_argument("image", help="image file, or its sha256 (a unique prefix is enough)")
     p.add_argument("--yes", action="store_true", help="really forget (cannot be undone)")
-    _add_db(p)
-    p.set_defaults(func=_guarded(cmd_forget))
+    add_db(p)
+    p.set_defaults(func=guarded(cmd_forget))
 
     p = subparsers.add_parser("backup", help="back up the case store and its image copies")
     p.add_argument("dest", help="folder in which a new backup folder is made")
-    _add_db(p)
-    p.set_defaults(func=_guarded(cmd_backup))
+    add_db(p)
+    p.set_defaults(func=guarded(cmd_backup))
 
     p = subparsers.add_parser("restore", help="restore a backup made by 'poxscreen backup'")
     p.add_argument("backup", help="the backup folder (poxscreen-backup-...)")
-    _add_db(p)
+    add_db(p)
     p.set_defaults(func=cmd_restore)

@@ -11,13 +11,14 @@ import os
 import sys
 from typing import Any
 
+from engine.cli.common import DB_HELP, err
 from engine.device import DEVICE_CHOICES
 
 CLINIC_ENV = "POXSCREEN_CLINIC"
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from engine.cli_store import _err
+    """Write the PDF of run ``args.run``; store and file errors become a message, exit 2."""
     from engine.report import ReportOptions, write_report
     from engine.store import Store, StoreError
 
@@ -31,10 +32,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         with Store.open(args.db) as store:
             summary = write_report(store, args.out, args.run, options=options)
     except StoreError as exc:
-        _err(str(exc))
+        err(str(exc))
         return 2
     except OSError as exc:
-        _err(f"{args.out}: cannot write the report ({exc.strerror or exc})")
+        err(f"{args.out}: cannot write the report ({exc.strerror or exc})")
         return 2
     for problem in summary.problems:
         print(f"warning: {problem}", file=sys.stderr)
@@ -54,5 +55,5 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-gradcam", action="store_true", help="thumbnails only (faster)")
     p.add_argument("--device", default="auto", help=f"Grad-CAM on {', '.join(DEVICE_CHOICES)}")
     p.add_argument("--page-size", choices=("A4", "letter"), default="A4")
-    p.add_argument("--db", help="case store: a path or SQLAlchemy URL (default: user data dir)")
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=cmd_report)

@@ -1,4 +1,4 @@
-"""The end of a run: calibrate, evaluate, write the model file and report, then (last) register.
+"""A run's final model: calibrate, evaluate, write the model file and report, then register.
 
 Order matters for kill safety: the final model file is written atomically first, the report and
 figures next, and the store is touched only after both are complete.
@@ -106,10 +106,11 @@ def score_current(
 
 
 def brief(evals: dict[str, Evaluation]) -> dict[str, dict[str, Any]]:
+    """The headline metrics of each evaluated split (progress events, report)."""
     return {k: {m: ev.metrics.get(m) for m in BRIEF} for k, ev in evals.items()}
 
 
-def finish(
+def deliver(
     *,
     model: nn.Module,
     ck_meta: ModelMeta,

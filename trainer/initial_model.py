@@ -1,4 +1,4 @@
-"""Where a training run starts: the model in use (the store's active model, else the shipped
+"""The model a training run starts from: the model in use (the store's active model, else the shipped
 default), a model file, the ImageNet backbone, or random weights.
 
 A start model whose classes differ from the data's keeps everything except the last classifier

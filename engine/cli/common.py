@@ -1,0 +1,85 @@
+"""What every ``poxscreen`` command group shares: error messages, ``--db``, opening the store
+and turning store errors into a message and exit code 2.
+
+SQLAlchemy is imported inside the functions so ``poxscreen --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "WHO_ENV",
+    "add_db",
+    "err",
+    "guarded",
+    "open_store_cli",
+    "store_errors",
+    "who",
+]
+
+WHO_ENV = "POXSCREEN_USER"
+DB_HELP = "case store: a path or SQLAlchemy URL (default: user data dir)"
+
+
+def err(msg: str) -> None:
+    """Print an error the way argparse does, so every command reads alike."""
+    print(f"poxscreen: error: {msg}", file=sys.stderr)
+
+
+def who(args: argparse.Namespace) -> str:
+    """Who a label is recorded for: ``--who``, else $POXSCREEN_USER, else the login name."""
+    if args.who:
+        return str(args.who)
+    try:
+        return os.environ.get(WHO_ENV) or getpass.getuser()
+    except Exception:  # no login name (some containers): make the user say who they are
+        return ""
+
+
+def store_errors() -> tuple[type[Exception], ...]:
+    """StoreError when the case store is in use (``--no-store`` never imports SQLAlchemy)."""
+    store = sys.modules.get("engine.store")
+    return (store.StoreError,) if store is not None else ()
+
+
+def open_store_cli(db: str | None, *, writes: bool) -> Any:
+    """Open ``--db`` for a command. Only commands that write may create a database (a mistyped
+    --db must not become an empty store), and a new one is announced."""
+    from engine.store import Store
+    from engine.store.db import missing_sqlite_file
+
+    new = missing_sqlite_file(db) if writes else None
+    store = Store.open(db, create=writes)
+    if new is not None:
+        print(f"poxscreen: created a new, empty case store at {new}", file=sys.stderr)
+    return store
+
+
+def guarded(
+    handler: Callable[[argparse.Namespace, Any], int], *, writes: bool = False
+) -> Callable[[argparse.Namespace], int]:
+    """Open the store from ``--db``, run the handler; store and file errors become a message
+    naming the file and the cause, and exit code 2 (never a traceback)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from engine.store import StoreError
+
+        try:
+            with open_store_cli(args.db, writes=writes) as store:
+                return handler(args, store)
+        except (StoreError, OSError) as exc:
+            err(str(exc))
+            return 2
+
+    return run
+
+
+def add_db(p: argparse.ArgumentParser) -> None:
+    """The ``--db`` option every store command takes."""
+    p.add_argument("--db", help=DB_HELP)

@@ -1,0 +1,262 @@
+"""reportlab flowables for the case report: the cover page, one block per image, the error list.
+
+reportlab is imported at the top: engine.report.writer imports this module only when a report is
+made (never on the command line's start-up path). Classes read as engine.vocabulary names them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from reportlab.lib import colors
+from reportlab.lib.units import mm
+from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
+
+from engine.cases import Case, CaseSet
+from engine.paths import display_path
+from engine.report.options import NOTICE, ReportOptions
+from engine.report.pictures import Pictures
+from engine.report.styles import esc, image_flowable
+from engine.vocabulary import REFER, class_colour, long_name
+
+GRID = colors.HexColor("#B0B0B0")
+PALE = colors.HexColor("#F2F2F2")
+
+
+def _colour(name: str | None) -> Any:
+    return colors.HexColor(class_colour(name))
+
+
+def _figures(metrics: dict[str, Any], split: str) -> str:
+    m = metrics.get(split)
+    if not isinstance(m, dict) or not m:
+        return ""
+    parts = []
+    for key, label in (("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("ece", "ECE")):
+        if isinstance(m.get(key), (int, float)):
+            parts.append(f"{label} {m[key]:.3f}")
+    if m.get("n"):
+        parts.append(f"n = {m['n']}")
+    return f"{split}: " + ", ".join(parts) if parts else ""
+
+
+def _model_lines(case_set: CaseSet) -> tuple[str, str]:
+    model = case_set.model
+    if not model:
+        return "(no model recorded)", "none recorded"
+    trained = "trained" if case_set.model_trained else "NOT TRAINED: results are not meaningful"
+    figures = [f for f in (_figures(model["metrics"], s) for s in ("val", "test")) if f]
+    return f"{esc(model['version'])} ({trained})", esc("; ".join(figures) or "none recorded")
+
+
+def cover(
+    case_set: CaseSet,
+    shown: Sequence[Case],
+    opts: ReportOptions,
+    device_text: str,
+    made: datetime,
+    st: dict[str, Any],
+    width: float,
+) -> list[Any]:
+    """The first page: who, what, with which model, the counts, and the notice."""
+    model_line, figures = _model_lines(case_set)
+    run = case_set.run
+    screened_on = str(run.options.get("device", "")) if run else ""
+    rows = [
+        ("Date", f"{made:%Y-%m-%d %H:%M %Z}"),
+        ("Clinic", esc(opts.clinic or "(not set)")),
+        ("Selection", esc(case_set.title)),
+        ("Model", model_line),
+        ("Validation figures", figures),
+        ("Screening device", esc(screened_on or "(not recorded)")),
+        ("Referral rule", esc(case_set.referral_text or "(not recorded)")),
+    ]
+    if run:
+        rows.insert(3, ("Screened", f"{run.started_at:%Y-%m-%d %H:%M} UTC, status {run.status}"))
+    if device_text:
+        rows.append(("Grad-CAM computed on", esc(device_text)))
+    info = _kv_table(rows, st, width)
+    story: list[Any] = [Paragraph("PoxScreen case report", st["title"]), Spacer(1, 4 * mm)]
+    story += [_notice(st, width), Spacer(1, 5 * mm), info]
+    story += [Paragraph("Counts", st["h2"]), _counts_table(case_set, shown, st, width)]
+    return story
+
+
+def _kv_table(rows: Sequence[tuple[str, str]], st: dict[str, Any], width: float) -> Table:
+    data = [[Paragraph(k, st["bold"]), Paragraph(v, st["base"])] for k, v in rows]
+    table = Table(data, colWidths=[40 * mm, width - 40 * mm])
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.3, GRID),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ]
+        )
+    )
+    return table
+
+
+def _notice(st: dict[str, Any], width: float) -> Table:
+    table = Table([[Paragraph(NOTICE, st["notice"])]], colWidths=[width])
+    table.setStyle(
+        TableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 1.2, _colour(REFER)),
+                ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#FBEFF6")),
+                ("LEFTPADDING", (0, 0), (-1, -1), 8),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+            ]
+        )
+    )
+    return table
+
+
+def _counts_table(
+    case_set: CaseSet, shown: Sequence[Case], st: dict[str, Any], width: float
+) -> Table:
+    predicted = Counter(c.top_class for c in shown if c.top_class)
+    labelled = Counter(c.label for c in shown if c.label)
+    data: list[list[Any]] = [
+        [Paragraph(h, st["bold"]) for h in ("Class", "Predicted", "Clinician labels")]
+    ]
+    for name in [*case_set.classes, REFER]:
+        pred = "" if name == REFER else str(predicted.get(name, 0))
+        data.append([Paragraph(esc(long_name(name)), st["base"]), pred, str(labelled.get(name, 0))])
+    unreadable = sum(1 for c in case_set.cases if c.error is not None)
+    totals = [
+        ("Images in this report", len(shown)),
+        ("Reviewed by a clinician", sum(1 for c in shown if c.label)),
+        ("Referrals (flagged by the rule or labelled refer)", sum(c.referral for c in shown)),
+        ("Disagreements (clinician label differs from the model)",
+         sum(c.disagreement for c in shown)),
+        ("Files that could not be read", unreadable),
+    ]  # fmt: skip
+    data += [[Paragraph(esc(k), st["base"]), str(v), ""] for k, v in totals]
+    table = Table(data, colWidths=[width - 70 * mm, 35 * mm, 35 * mm])
+    n_cls = len(case_set.classes) + 1
+    style = [
+        ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
+        ("LINEBELOW", (0, n_cls), (-1, n_cls), 0.8, colors.black),
+        ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("FONTNAME", (1, 1), (-1, -1), st["regular"]),
+        ("FONTSIZE", (1, 1), (-1, -1), 9),
+    ]
+    for i, name in enumerate([*case_set.classes, REFER], start=1):
+        style.append(("LINEBEFORE", (0, i), (0, i), 4, _colour(name)))
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _probabilities(case: Case, classes: Sequence[str]) -> str:
+    parts = []
+    for name in classes:
+        p = case.probabilities.get(name)
+        if p is None:
+            continue
+        text = f"{esc(long_name(name))} {p:.2f}"
+        parts.append(f"<b>{text}</b>" if name == case.top_class else text)
+    return " · ".join(parts)
+
+
+def _clinician(case: Case) -> str:
+    if not case.label:
+        return "Clinician: <i>not reviewed</i>"
+    text = f"Clinician: <b>{esc(long_name(case.label))}</b>"
+    if case.label_who:
+        text += f" by {esc(case.label_who)}"
+    if case.label_at:
+        text += f", {case.label_at:%Y-%m-%d %H:%M} UTC"
+    if case.disagreement:
+        text += " <b>(disagrees with the model)</b>"
+    if case.label_note:
+        text += f"<br/>Note: {esc(case.label_note)}"
+    return text
+
+
+def _check_photo(case: Case) -> str:
+    """The "?" mark: not a skin photo? and quality issues (empty when neither)."""
+    marks = ["not a skin photo?"] if case.out_of_scope else []
+    marks += [esc(case.quality_issues)] if case.quality_issues else []
+    return f"<b>? Check photo:</b> {'; '.join(marks)}" if marks else ""
+
+
+def _details(case: Case, classes: Sequence[str], problem: str | None, st: dict[str, Any]) -> list:
+    """The text column of one image: name, prediction, probabilities, clinician, referral."""
+    colour = class_colour(case.top_class)
+    conf = f" {case.confidence:.2f}" if case.confidence is not None else ""
+    referral = f'<font color="{class_colour(REFER)}">\u2691</font> <b>Referral: YES</b>'
+    lines = [
+        f"<b>{esc(case.name)}</b>",
+        f'Predicted: <font color="{colour}">\u25a0</font> <b>{esc(long_name(case.top_class))}</b>'
+        f"{conf}",
+        _probabilities(case, classes),
+        _clinician(case),
+        referral if case.referral else "Referral: no",
+        _check_photo(case),
+    ]
+    out = [Paragraph(line, st["base"]) for line in lines if line]
+    small = f"SHA-256 {esc((case.sha256 or '')[:16])}…"
+    if problem:
+        small += f"<br/>Picture unavailable: {esc(problem)}"
+    out.append(Paragraph(small, st["small"]))
+    return out
+
+
+def case_block(
+    case: Case,
+    pics: Pictures,
+    classes: Sequence[str],
+    opts: ReportOptions,
+    st: dict[str, Any],
+    width: float,
+) -> Any:
+    """One image: thumbnail | Grad-CAM overlay | text, kept on one page, referrals marked."""
+    thumb_w, over_w = 36 * mm, 27 * mm
+    thumb = image_flowable(pics.thumb, thumb_w, thumb_w) if pics.thumb else _missing(st)
+    over = image_flowable(pics.overlay, over_w, over_w) if pics.overlay else ""
+    text = _details(case, classes, pics.problem, st)
+    table = Table(
+        [[thumb, over, text]],
+        colWidths=[thumb_w + 3 * mm, over_w + 3 * mm, width - thumb_w - over_w - 6 * mm],
+    )
+    style = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.3, GRID),
+        ("TOPPADDING", (0, 0), (-1, -1), 4),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+        ("LINEBEFORE", (0, 0), (0, 0), 3, _colour(case.top_class)),
+    ]
+    if case.referral:
+        style.append(("BACKGROUND", (2, 0), (2, 0), colors.HexColor("#FBEFF6")))
+    table.setStyle(TableStyle(style))
+    return KeepTogether([table])
+
+
+def _missing(st: dict[str, Any]) -> Paragraph:
+    return Paragraph("<i>no picture</i>", st["small"])
+
+
+def errors_table(failed: Sequence[Case], st: dict[str, Any], width: float) -> list[Any]:
+    """Files of the run that could not be read, with the reason."""
+    data = [[Paragraph("File", st["bold"]), Paragraph("Why it could not be read", st["bold"])]]
+    data += [
+        [Paragraph(esc(display_path(c.path)), st["small"]), Paragraph(esc(c.error), st["small"])]
+        for c in failed
+    ]
+    table = Table(data, colWidths=[width * 0.55, width * 0.45], repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.3, GRID),
+                ("BACKGROUND", (0, 0), (-1, 0), PALE),
+            ]
+        )
+    )
+    return [Paragraph("Files that could not be screened", st["h2"]), table]

@@ -3,7 +3,7 @@
 The image-folder export is the hand-over format for retraining elsewhere: one folder per current
 label, files named by the original's content hash (so duplicates collapse and re-exporting is
 idempotent), read from the app's image store first and from the last seen original path otherwise,
-always checked against the recorded hash, and written without metadata (engine.metadata: no GPS,
+always checked against the recorded hash, and written without metadata (engine.exif: no GPS,
 serials or dates); ``manifest.csv`` records each file's original and exported SHA-256.
 """
 
@@ -117,8 +117,8 @@ def _sha(path: Path) -> str:
 def _export_one(src: Path, sha256: str, folder: Path) -> Path:
     """Write the photo without metadata as ``folder/<original sha256>.<ext>``; the source is
     checked against the recorded hash first. Returns the written (or already identical) file."""
+    from engine.exif import clean_image_bytes
     from engine.images import ImageLoadError, read_file_bytes
-    from engine.metadata import clean_image_bytes
 
     try:
         data = read_file_bytes(src)

@@ -87,7 +87,7 @@ def test_the_csv_export_carries_the_checks(store: Store, tmp_path) -> None:
 
 def test_cases_for_export_and_print_carry_the_check_photo_referral(store: Store) -> None:
     from engine.cases import collect_cases
-    from engine.report_layout import _check_photo
+    from engine.report.layout import _check_photo
 
     results = _record(store)
     store.set_referral_rule(ReferralRule(min_confidence=0.0, mpox_above=1.0), who="dr a")

@@ -53,7 +53,7 @@ class Care:
                 item.path = f"(forgotten) {sha[:16]} #{item.id}"
         return run_hooks(self.on_forget, remove_store_files(sha, self.db.images, stored))
 
-    def forgotten(self) -> dict[str, datetime]:
+    def forgotten_hashes(self) -> dict[str, datetime]:
         """The forget list: ``{sha256: when}`` of every photo forgotten (and not re-added).
         Screening skips these photos unless asked to add them again."""
         with self.db.read() as s:
@@ -62,7 +62,7 @@ class Care:
             )
             return {sha: when for sha, when in rows}
 
-    def readd(self, hashes: Iterable[str]) -> int:
+    def readd_forgotten(self, hashes: Iterable[str]) -> int:
         """Take photos off the forget list (the clinician chose to screen them again)."""
         wanted = list(hashes)
         if not wanted:

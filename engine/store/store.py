@@ -222,8 +222,10 @@ class Store:
     forget = _forward("care", Care.forget)
     check = _forward("care", Care.check)
     backup = _forward("care", Care.backup)
-    forgotten_hashes = _forward("care", Care.forgotten)
-    readd_forgotten = _forward("care", Care.readd)
+    forgotten_hashes = _forward("care", Care.forgotten_hashes)
+    readd_forgotten = _forward("care", Care.readd_forgotten)
+    forget_again = _forward("care", Care.forget_again)
+    missing_copies = _forward("care", Care.missing_copies)
 
     # --- engine.screening.ResultStore protocol (composed from the methods above) ----------
 

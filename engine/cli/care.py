@@ -57,7 +57,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from engine.store import StoreError
-    from engine.store.backup import restore
+    from engine.store.care import restore
     from engine.store.database import default_image_root
     from engine.store.db import resolve_db_url, sqlite_file
 

@@ -9,7 +9,7 @@ the snapshot can only add files the snapshot does not need. A backup is a folder
                                         backup.json   (every file with its SHA-256, written last)
 
 A backup is complete only once ``backup.json`` exists: it is written last and atomically, and a
-backup that fails part-way (a full disk) removes its folder. ``restore`` verifies the manifest
+backup that fails part-way (a full disk) removes its folder. ``restore`` (engine.store.care.restore) verifies the manifest
 (every file there, every SHA-256 right, the database whole and of a schema this version knows)
 before it touches anything, takes the restore lock (refused while any other process has the
 store open: see engine.store.openers), moves the current database aside
@@ -239,46 +239,24 @@ def forgotten_list(db_file: Path) -> dict[str, str]:
     return {str(sha): str(when) for sha, when in rows}
 
 
-def restore(
-    backup_folder: Path, db_file: Path, image_root: Path, *, unverified: bool = False
-) -> RestoreOutcome:
-    """Put a verified backup in place of ``db_file`` while no other process has it open.
-    Nothing changes when the backup is bad or the store is in use (StoreError says why)."""
-    from engine.store.openers import exclusive
-
-    backup_folder, db_file = backup_folder.resolve(), db_file.resolve()
-    verify_backup(backup_folder, unverified=unverified)
+def replace_with(
+    backup_folder: Path, db_file: Path, image_root: Path, skip: frozenset[str]
+) -> Path | None:
+    """Move ``db_file`` aside and put the (verified) backup in its place, merging its image
+    copies except those of the photos in ``skip``; returns where the old database went. Call
+    only under the restore lock (engine.store.care.restore takes it)."""
     moved = None
-    with exclusive(db_file):
-        forgotten = forgotten_list(db_file)
-        try:
-            db_file.parent.mkdir(parents=True, exist_ok=True)
-            if db_file.exists():
-                moved = db_file.with_name(f"{db_file.name}.before-restore-{_stamp()}")
-                _sqlite_copy(db_file, moved)  # consistent, WAL included
-                for suffix in ("-wal", "-shm"):
-                    db_file.with_name(db_file.name + suffix).unlink(missing_ok=True)
-            _sqlite_copy(backup_folder / DB_NAME, db_file)
-            _copy_images(backup_folder / IMAGES_DIR, image_root, frozenset(forgotten))
-        except sqlite3.Error as exc:
-            raise StoreError(f"{db_file}: cannot restore ({exc})") from exc
-        except OSError as exc:
-            raise StoreWriteError(f"{db_file}: cannot restore: {os_cause(exc)}") from exc
-        reforgotten = _forget_again(db_file, image_root, forgotten)
-    return RestoreOutcome(moved, reforgotten)
-
-
-def _forget_again(db_file: Path, image_root: Path, forgotten: dict[str, str]) -> int:
-    """Forget, in the restored store, the photos the replaced store had forgotten (the
-    restored database is upgraded first when the backup is older)."""
-    if not forgotten:
-        return 0
-    from engine.store.care import Care
-    from engine.store.database import Database
-    from engine.store.db import open_engine
-
-    db = Database(open_engine(db_file), image_root)
     try:
-        return Care(db).forget_again(forgotten)
-    finally:
-        db.close()
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+        if db_file.exists():
+            moved = db_file.with_name(f"{db_file.name}.before-restore-{_stamp()}")
+            _sqlite_copy(db_file, moved)  # consistent, WAL included
+            for suffix in ("-wal", "-shm"):
+                db_file.with_name(db_file.name + suffix).unlink(missing_ok=True)
+        _sqlite_copy(backup_folder / DB_NAME, db_file)
+        _copy_images(backup_folder / IMAGES_DIR, image_root, skip)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{db_file}: cannot restore ({exc})") from exc
+    except OSError as exc:
+        raise StoreWriteError(f"{db_file}: cannot restore: {os_cause(exc)}") from exc
+    return moved

@@ -10,12 +10,20 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from engine.store.backup import BackupInfo, backup
+from engine.store.backup import (
+    BackupInfo,
+    RestoreOutcome,
+    backup,
+    forgotten_list,
+    replace_with,
+    verify_backup,
+)
 from engine.store.database import Database
-from engine.store.db import head_revision
+from engine.store.db import head_revision, open_engine
 from engine.store.errors import StoreError
 from engine.store.forget import ForgetHook, ForgetOutcome, remove_store_files, run_hooks
 from engine.store.health import sqlite_check
+from engine.store.openers import exclusive
 from engine.store.photos import find_image
 from engine.store.tables import Image, RunItem, utcnow
 
@@ -135,3 +143,24 @@ class Care:
                 "(pg_dump); PoxScreen backs up SQLite stores"
             )
         return backup(path, self.db.images.root, Path(dest), head_revision())
+
+
+def restore(
+    backup_folder: Path, db_file: Path, image_root: Path, *, unverified: bool = False
+) -> RestoreOutcome:
+    """Put a verified backup in place of ``db_file`` while no other process has it open, then
+    forget again the photos forgotten since the backup was made. Nothing changes when the
+    backup is bad or the store is in use (StoreError says why and who)."""
+    backup_folder, db_file = backup_folder.resolve(), db_file.resolve()
+    verify_backup(backup_folder, unverified=unverified)
+    with exclusive(db_file):
+        forgotten = forgotten_list(db_file)
+        moved = replace_with(backup_folder, db_file, image_root, frozenset(forgotten))
+        reforgotten = 0
+        if forgotten:
+            db = Database(open_engine(db_file), image_root)  # upgrades an older backup
+            try:
+                reforgotten = Care(db).forget_again(forgotten)
+            finally:
+                db.close()
+    return RestoreOutcome(moved, reforgotten)

@@ -222,7 +222,7 @@ def test_backup_onto_a_full_disk_says_so(
     def full(*_a: Any) -> Any:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(backup, "_copy_images", full)
+    monkeypatch.setattr(backup, "_copy_hashed", full)
     dest = tmp_path / "small-usb"
     dest.mkdir()
     choose_folder(monkeypatch, dest)

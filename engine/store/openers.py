@@ -202,9 +202,11 @@ def exclusive(db_file: Path) -> Iterator[None]:
         raise StoreInUseError(f"{db_file}: another restore is in progress") from exc
     except OSError as exc:
         raise StoreError(f"{lock}: cannot take the restore lock ({exc.strerror or exc})") from exc
+    beat = Heartbeat(lambda: os.utime(lock), HEARTBEAT_SECONDS)  # seen alive from other hosts
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(_marker_text("a restore (poxscreen restore)"))
+        beat.start()
         others = live_openers(db_file)
         if others:
             names = "; ".join(o.describe() for o in others)
@@ -214,6 +216,7 @@ def exclusive(db_file: Path) -> Iterator[None]:
             )
         yield
     finally:
+        beat.stop()
         lock.unlink(missing_ok=True)
 
 

@@ -39,6 +39,7 @@ from desktop.settings import Settings
 from desktop.shell.empty_state import EmptyState, dropped_folder
 from desktop.shell.error_reporting import ErrorReporter
 from desktop.shell.errors_panel import ErrorsPanel
+from desktop.shell.forgotten_prompt import offer_readd
 from desktop.shell.progress_strip import ProgressStrip
 from desktop.shell.status_bar import StatusBar, UntrainedBanner
 from desktop.shell.store_actions import StoreActions
@@ -231,6 +232,9 @@ class MainWindow(QMainWindow):
         )
         for path, reason in summary.errors:
             self.errors.add(path, reason)
+        folder = self.screening.folder
+        if summary.forgotten and not summary.cancelled and folder:
+            QTimer.singleShot(0, lambda: offer_readd(self, folder, summary.forgotten))
 
     def _screening_done(self) -> None:
         self.progress.finish()

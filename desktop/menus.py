@@ -3,7 +3,8 @@
 Each action has its key and a tooltip that shows it (Help > Keyboard shortcuts lists them); every
 one is enabled from the start. The review panel brings its own actions (label keys, navigation,
 overlay, zoom); the case-store care actions (back up, check, forget) come from
-:class:`desktop.shell.store_actions.StoreActions`.
+:class:`desktop.shell.store_actions.StoreActions`, restore from
+:class:`desktop.shell.restore_action.RestoreAction`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QSizePolicy, QToolBar, QWidget
+
+from desktop.shell.restore_action import RestoreAction
 
 if TYPE_CHECKING:
     from desktop.main_window import MainWindow
@@ -53,6 +56,8 @@ class Menus:
         self.act_cancel = A(w, "&Cancel screening", w.cancel_screening, "Ctrl+.")
         self.act_cancel.setEnabled(False)  # enabled while a screening runs
         self.act_open_db = A(w, "&Open case store...", w.dialogs.choose_database)
+        self.restore = RestoreAction(w)  # closes the store, restores a backup, reopens it
+        self.act_restore = self.restore.action
         self.act_export = A(w, "Export", d.export, None,
                             "Export the current run or filter (CSV, class folders)")  # fmt: skip
         self.act_report = A(w, "Print report...", lambda: d.export(report=True), None,
@@ -73,7 +78,8 @@ class Menus:
     def _build_menus(self, w: MainWindow) -> None:
         care = w.care
         self.file_menu = self._menu("&File", [
-            self.act_screen, self.act_open_db, care.backup, care.check, None, self.act_export,
+            self.act_screen, self.act_open_db, care.backup, care.check, self.act_restore, None,
+            self.act_export,
             self.act_report, None, self.act_settings, None, self.act_quit,
         ])  # fmt: skip
         self._menu("&Screen", [self.act_screen, self.act_cancel])

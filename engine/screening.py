@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from engine import csv_columns
 from engine.atomic import WriteFailed, atomic_open, write_failed
+from engine.forget_list import ForgetList
 from engine.images import sort_paths, walk_image_files
 from engine.pipeline import BatchPredictor, Prediction
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule, needs_photo_check
@@ -71,6 +72,7 @@ class ScreeningSummary:
     started_at: str = ""
     finished_at: str = ""
     csv_kept: bool = False  # a failed screening left the rows screened so far in csv_path
+    forgotten: int = 0  # photos skipped because they were forgotten (counted in ``skipped``)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -94,7 +96,11 @@ def refers(rule: ReferralRule, p: Prediction) -> bool:
 
 
 def csv_row(
-    p: Prediction, classes: Sequence[str], trained: bool, rule: ReferralRule = DEFAULT_REFERRAL_RULE
+    p: Prediction,
+    classes: Sequence[str],
+    trained: bool,
+    rule: ReferralRule = DEFAULT_REFERRAL_RULE,
+    source: str | None = None,
 ) -> list[str]:
     """One prediction as a screening CSV row (a skipped one was screened in an earlier run)."""
     record = csv_columns.CsvRecord(
@@ -106,7 +112,7 @@ def csv_row(
         model_version=p.model_version,
         model_trained=trained,
         error=p.error,
-        source="case store (screened earlier)" if p.skipped else "",
+        source=source or ("case store (screened earlier)" if p.skipped else ""),
         referral=refers(rule, p) if p.probabilities else None,
         out_of_scope=p.out_of_scope,
         scope_score=p.scope_score,
@@ -131,6 +137,7 @@ class ScreeningJob:
         on_results: Callable[[list[Prediction]], None] | None = None,
         cancel: threading.Event | None = None,
         referral: ReferralRule | None = None,
+        readd_forgotten: bool = False,
     ) -> None:
         self.predictor = predictor
         self.folder = Path(folder)
@@ -143,6 +150,8 @@ class ScreeningJob:
         self.cancel = cancel or threading.Event()
         self._t0 = self._t_screen = 0.0
         self.referral = referral
+        self.readd_forgotten = readd_forgotten
+        self.forget_list = ForgetList(None)
 
     def _walk(self, t0: float) -> list[Path]:
         """List the folder, reporting progress as images are found; stops on cancel."""
@@ -198,6 +207,7 @@ class ScreeningJob:
         try:
             if self.store is not None and not walk_cancelled:
                 done = self.store.screened_hashes(meta.content_hash)
+                self.forget_list = ForgetList(self.store, readd=self.readd_forgotten)
                 summary.run_id = self.store.begin_screening(
                     str(self.folder),
                     {
@@ -228,6 +238,7 @@ class ScreeningJob:
             if writer is not None:
                 writer.discard()
             summary.finished_at = _now()
+            summary.forgotten = self.forget_list.count
             self._close_run(summary, status, error)
         return summary
 
@@ -242,23 +253,25 @@ class ScreeningJob:
         rule = self._referral_rule()
         processed = 0
         self._report(summary, 0, None)
+        forgot = self.forget_list
         for batch in self.predictor.predict_paths(
-            paths, skip=done.__contains__ if done else None, cancel=self.cancel
+            paths, skip=forgot.skip(done), cancel=self.cancel
         ):
             _tally(summary, batch)
-            self._fill_skipped(batch)  # resumed images carry their stored result everywhere
+            kept = forgot.split(batch)  # forgotten photos: listed in the CSV, never stored
+            self._fill_skipped(kept)  # resumed images carry their stored result everywhere
             if writer is not None:  # before the store: a store failure keeps this batch's rows
                 writer.write(
                     [
-                        csv_row(p, meta.classes, meta.trained, rule)
+                        csv_row(p, meta.classes, meta.trained, rule, forgot.reason(p))
                         for p in batch
-                        if not p.skipped or p.top_class
+                        if not p.skipped or p.top_class or forgot.reason(p)
                     ]
                 )
             if self.store is not None:
-                self.store.record_screening(summary.run_id, meta, batch)  # type: ignore[arg-type]
+                self.store.record_screening(summary.run_id, meta, kept)  # type: ignore[arg-type]
             if self.on_results is not None:
-                self.on_results(batch)
+                self.on_results(kept)
             processed += len(batch)
             self._report(summary, processed, str(batch[-1].path) if batch else None)
         summary.cancelled = self.cancel.is_set() and processed < len(paths)

@@ -85,7 +85,9 @@ class CaseStore(QObject):
                 exc,
             )
             return False
-        self.store = store
+        old, self.store = self.store, store
         self.active.set_store(store)
         self.switched.emit(store)
+        if old is not store:
+            old.close()  # its opener marker goes: a restore may now run over that file
         return True

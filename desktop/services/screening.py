@@ -66,9 +66,16 @@ class ScreeningSignals(QObject):
 class ScreeningWorker(QRunnable):
     """Screen ``folder`` (recursively) with the loaded model into ``store``."""
 
-    def __init__(self, handle: ActiveModelHandle, store: Store, folder: str | Path) -> None:
+    def __init__(
+        self,
+        handle: ActiveModelHandle,
+        store: Store,
+        folder: str | Path,
+        readd_forgotten: bool = False,
+    ) -> None:
         super().__init__()
         self.setAutoDelete(False)
+        self.readd_forgotten = readd_forgotten
         self.handle = handle
         self.store = store
         self.folder = Path(folder)
@@ -101,6 +108,7 @@ class ScreeningWorker(QRunnable):
             on_progress=lambda p: self.signals.progress.emit(progress_view(p)),
             on_results=lambda batch: self.signals.results.emit(list(batch)),
             cancel=self.cancel_event,
+            readd_forgotten=self.readd_forgotten,
         )
         summary = job.run()
         log.info(
@@ -132,26 +140,28 @@ class Screening(QObject):
         self.pool.setMaxThreadCount(1)
         self.worker: ScreeningWorker | None = None
         self._pending: str | None = None
+        self.folder: str | None = None  # the folder screened last
 
     @property
     def running(self) -> bool:
         """A screening was asked for and has not ended (its model may still be loading)."""
         return self.worker is not None or self._pending is not None
 
-    def start(self, folder: str) -> bool:
-        """Screen ``folder`` into the active model's store; False when one is already running."""
+    def start(self, folder: str, *, readd_forgotten: bool = False) -> bool:
+        """Screen ``folder`` into the active model's store; False when one is already running.
+        Photos forgotten in the store are skipped unless ``readd_forgotten``."""
         if self.running:
             return False
-        self._pending = folder
+        self._pending = self.folder = folder
         self.started.emit(folder)
-        self.active.when_ready(lambda handle: self._start_worker(handle, folder))
+        self.active.when_ready(lambda handle: self._start_worker(handle, folder, readd_forgotten))
         return True
 
-    def _start_worker(self, handle: ActiveModelHandle, folder: str) -> None:
+    def _start_worker(self, handle: ActiveModelHandle, folder: str, readd: bool) -> None:
         if self._pending != folder:  # cancelled while the model was loading
             return
         self._pending = None
-        worker = ScreeningWorker(handle, self.active.store, folder)
+        worker = ScreeningWorker(handle, self.active.store, folder, readd)
         worker.signals.progress.connect(self.progress)
         worker.signals.results.connect(self.results)
         worker.signals.finished.connect(self._finished)

@@ -24,12 +24,14 @@ from engine.store import (
     StoreVersionError,
 )
 from engine.store.errors import StoreWriteError
+from engine.store.openers import DESKTOP_KIND
 from engine.thumbnails import ThumbnailCache
 
 __all__ = [
     "DEFAULT_REFERRAL_RULE",
     "BackupView",
     "Forgotten",
+    "Restored",
     "ModelInfo",
     "ReferralRule",
     "ReviewFilter",
@@ -45,6 +47,7 @@ __all__ = [
     "forget_case",
     "open_store",
     "referral_rule",
+    "restore_backup",
     "run_errors",
     "runs",
     "set_referral_rule",
@@ -58,7 +61,7 @@ def open_store(db: str | os.PathLike[str] | None) -> Store:
     photo in it also removes the thumbnails and previews the desktop made of it."""
     from engine.thumbnails import clean_on_forget
 
-    return clean_on_forget(Store.open(db))
+    return clean_on_forget(Store.open(db, kind=DESKTOP_KIND))
 
 
 def classify_open_error(exc: BaseException) -> str:
@@ -177,6 +180,34 @@ def backup_store(store: Store, dest: str | os.PathLike[str]) -> BackupView:
         )
     info = store.backup(dest)
     return BackupView(str(info.folder), int(info.images), int(info.bytes))
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What a restore did: where the replaced database was kept, how many photos forgotten
+    since the backup was made were forgotten again."""
+
+    location: str
+    kept_as: str | None
+    reforgotten: int
+
+
+def restore_backup(store: Store, backup: str | os.PathLike[str]) -> Restored:
+    """Close this app's own connection to ``store`` and put the backup in its place (the same
+    verified, locked restore as ``poxscreen restore``); the caller reopens the store, whether
+    this succeeded or not. Refused (StoreError naming who) while another process has it open."""
+    from engine.store.care import restore
+
+    path = store.db.sqlite_path
+    if path is None:
+        raise StoreError(
+            f"{store.location}: a server database is restored with the server's own tools"
+        )
+    image_root = store.images.root
+    store.close()
+    outcome = restore(Path(backup), path, image_root)
+    moved = str(outcome.moved) if outcome.moved is not None else None
+    return Restored(str(path), moved, outcome.reforgotten)
 
 
 def check_store(store: Store) -> list[str]:

@@ -73,7 +73,8 @@ def backup_text(info: ea.BackupView, location: str) -> str:
         f"The case store was backed up to:\n{info.folder}\n\n"
         f"It holds the database (every screening result, label and history) and "
         f"{info.images} {copies} ({info.bytes / 2**20:.1f} MB).\n\n"
-        "Keep backups on another disk. To put this one back, close PoxScreen and run:\n"
+        "Keep backups on another disk. To put this one back, use File > Restore case store... "
+        "or run:\n"
         f'poxscreen restore "{info.folder}" --db "{location}"'
     )
 
@@ -87,7 +88,8 @@ def problems_text(problems: list[str], location: str) -> str:
         f"The case store {location} is damaged. The check found:\n\n"
         + "\n".join(shown)
         + "\n\nWhat to do: stop screening and labelling in this case store, and restore your "
-        "latest backup (File > Back up case store... makes them). Close PoxScreen and run:\n"
+        "latest backup (File > Back up case store... makes them) with File > Restore case "
+        "store..., or run:\n"
         f'poxscreen restore BACKUP_FOLDER --db "{location}"\n'
         "The damaged database is kept beside it, not deleted. Without a backup, ask your IT "
         "support before changing anything."

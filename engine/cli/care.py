@@ -18,7 +18,7 @@ def cmd_check(args: argparse.Namespace, store: Any) -> int:
     if not problems:
         print(f"{store.location}: ok")
         return 0
-    print(f"{store.location}: the database is damaged:")
+    print(f"{store.location}: problems found:")
     for line in problems:
         print(f"  {line}")
     print("Restore a backup (`poxscreen restore BACKUP`) or ask for help.", file=sys.stderr)
@@ -52,25 +52,32 @@ def cmd_backup(args: argparse.Namespace, store: Any) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    """Put a backup in place of the store (the current database is moved aside, not deleted)."""
+    """Put a verified backup in place of the store (the current database is moved aside, not
+    deleted); refused, naming who, while any other process has the store open."""
     from pathlib import Path
 
     from engine.store import StoreError
-    from engine.store.backup import restore
+    from engine.store.care import restore
     from engine.store.database import default_image_root
     from engine.store.db import resolve_db_url, sqlite_file
 
+    source = Path(args.backup).expanduser().resolve()
     try:
         path = sqlite_file(resolve_db_url(args.db))
         if path is None:
             raise StoreError("restore works on SQLite stores; use the server's tools for others")
-        moved = restore(Path(args.backup), path, default_image_root(None, path))
+        outcome = restore(source, path, default_image_root(None, path), unverified=args.unverified)
     except (StoreError, OSError) as exc:
         err(str(exc))
         return 2
-    if moved is not None:
-        print(f"the database it replaced was kept as {moved}")
-    print(f"restored {args.backup} -> {path}")
+    if outcome.moved is not None:
+        print(f"the database it replaced was kept as {outcome.moved}")
+    print(f"restored {source} -> {path}")
+    if outcome.reforgotten:
+        print(
+            f"{outcome.reforgotten} photos forgotten since this backup was made were forgotten "
+            "again"
+        )
     return 0
 
 
@@ -93,5 +100,10 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("restore", help="restore a backup made by 'poxscreen backup'")
     p.add_argument("backup", help="the backup folder (poxscreen-backup-...)")
+    p.add_argument(
+        "--unverified",
+        action="store_true",
+        help="accept a backup of an older PoxScreen, whose manifest has no file hashes",
+    )
     add_db(p)
     p.set_defaults(func=cmd_restore)

@@ -48,21 +48,25 @@ def store_errors() -> tuple[type[Exception], ...]:
     return (store.StoreError,) if store is not None else ()
 
 
-def open_store_cli(db: str | None, *, writes: bool) -> Any:
+def open_store_cli(db: str | None, *, writes: bool, read_only: bool = False) -> Any:
     """Open ``--db`` for a command. Only commands that write may create a database (a mistyped
-    --db must not become an empty store), and a new one is announced."""
+    --db must not become an empty store), and a new one is announced; ``read_only`` commands
+    open an SQLite file without writing to it at all (a backup stays byte for byte)."""
     from engine.store import Store
     from engine.store.db import missing_sqlite_file
 
     new = missing_sqlite_file(db) if writes else None
-    store = Store.open(db, create=writes)
+    store = Store.open(db, create=writes, read_only=read_only)
     if new is not None:
         print(f"poxscreen: created a new, empty case store at {new}", file=sys.stderr)
     return store
 
 
 def guarded(
-    handler: Callable[[argparse.Namespace, Any], int], *, writes: bool = False
+    handler: Callable[[argparse.Namespace, Any], int],
+    *,
+    writes: bool = False,
+    read_only: bool = False,
 ) -> Callable[[argparse.Namespace], int]:
     """Open the store from ``--db``, run the handler; store and file errors become a message
     naming the file and the cause, and exit code 2 (never a traceback)."""
@@ -71,7 +75,7 @@ def guarded(
         from engine.store import StoreError
 
         try:
-            with open_store_cli(args.db, writes=writes) as store:
+            with open_store_cli(args.db, writes=writes, read_only=read_only) as store:
                 return handler(args, store)
         except (StoreError, OSError) as exc:
             err(str(exc))

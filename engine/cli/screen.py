@@ -95,6 +95,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         store=store,
         on_progress=on_progress,
         cancel=cancel,
+        readd_forgotten=args.readd_forgotten,
     )
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
@@ -119,6 +120,13 @@ def _screen_done(summary: Any, out: str | None) -> int:
         f"(skipped), {len(summary.errors)} could not be read, of {summary.total} images.",
         file=sys.stderr,
     )
+    if summary.forgotten:
+        print(
+            f"{summary.forgotten} of the skipped photos were forgotten in the case store and "
+            "stay forgotten (listed in the results with the date); --readd-forgotten adds them "
+            "again",
+            file=sys.stderr,
+        )
     if out:
         print(f"Results: {out}", file=sys.stderr)
     if summary.errors:
@@ -158,4 +166,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--db", help=DB_HELP)
     p.add_argument("--no-store", action="store_true", help="do not record into the case store")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--readd-forgotten",
+        action="store_true",
+        help="screen and store again photos that were forgotten (default: skip them)",
+    )
     p.set_defaults(func=cmd_screen)

@@ -210,12 +210,12 @@ def _register_viewing(subparsers: Any) -> None:
     p = subparsers.add_parser("history", help="an image's label history and predictions")
     p.add_argument("image")
     add_db(p)
-    p.set_defaults(func=guarded(cmd_history))
+    p.set_defaults(func=guarded(cmd_history, read_only=True))
 
     p = subparsers.add_parser("runs", help="list screening runs (newest first)")
     p.add_argument("--limit", type=int, default=20)
     add_db(p)
-    p.set_defaults(func=guarded(cmd_runs))
+    p.set_defaults(func=guarded(cmd_runs, read_only=True))
 
 
 def _register_export(subparsers: Any) -> None:
@@ -231,4 +231,4 @@ def _register_export(subparsers: Any) -> None:
     p.add_argument("--out", required=True, help="output folder (or .csv file for --format csv)")
     p.add_argument("--include-refer", action="store_true", help="also export 'refer' images")
     add_db(p)
-    p.set_defaults(func=guarded(cmd_export))
+    p.set_defaults(func=guarded(cmd_export, read_only=True))

@@ -280,6 +280,28 @@ def create_store_engine(url: URL) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _read_only_engine(url: URL, path: Path) -> Engine:
+    """An engine whose connections open the file with ``mode=ro``: no journal-mode change, no
+    write, so reading a backup or a colleague's copy leaves its bytes as they were."""
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)
+
+    engine = create_engine(url, creator=connect)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA busy_timeout = 30000")
+        dbapi_conn.execute("PRAGMA query_only = ON")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
 def writer(engine: Engine) -> Engine:
     """The same engine, whose transactions take the write lock up front (SQLite)."""
     return engine.execution_options(**{_WRITE_OPTION: True})
@@ -309,6 +331,20 @@ def migrate(engine: Engine) -> None:
         command.upgrade(_alembic_config(conn), "head")
 
 
+def _open_read_only(url: URL, path: Path) -> Engine:
+    if not path.is_file():
+        _check_new_file(path, create=False)
+        raise StoreError(f"{path}: is a folder; --db needs a database file")
+    state = inspect_sqlite_file(path)
+    if state.revision != head_revision():
+        raise StoreVersionError(
+            str(path),
+            f"schema revision {state.revision!r} is older than {head_revision()!r}; a command "
+            "that only reads does not upgrade it (any command that writes, or the app, does)",
+        )
+    return _read_only_engine(url, path)
+
+
 def _check_new_file(path: Path, create: bool) -> None:
     """A missing database file is created only when asked, and only in a folder that exists
     (the default data folder excepted): a mistyped --db must not become an empty store."""
@@ -327,17 +363,24 @@ def _check_new_file(path: Path, create: bool) -> None:
 
 
 def open_engine(
-    db: str | os.PathLike[str] | URL | None = None, *, upgrade: bool = True, create: bool = True
+    db: str | os.PathLike[str] | URL | None = None,
+    *,
+    upgrade: bool = True,
+    create: bool = True,
+    read_only: bool = False,
 ) -> Engine:
     """Resolve, check and (when needed and allowed) create or migrate the database.
 
     Raises StoreVersionError, leaving the database untouched, for a foreign or newer database,
     and for an older one when ``upgrade`` is False; StoreError for a missing SQLite file when
-    ``create`` is False.
+    ``create`` is False. ``read_only`` opens an SQLite file with ``mode=ro`` (never created,
+    migrated or switched to WAL); a server database opens as usual.
     """
     url = resolve_db_url(db)
     location = describe(url)
     path = sqlite_file(url)
+    if path is not None and read_only:
+        return _open_read_only(url, path)
     if path is not None:
         if path.is_dir():
             raise StoreError(f"{path}: is a folder; --db needs a database file")

@@ -43,6 +43,7 @@ from engine.store.db import open_engine
 from engine.store.forget import ForgetHook
 from engine.store.labelling import Labels
 from engine.store.model_registry import ModelRegistry
+from engine.store.openers import Registration, register_opener
 from engine.store.photos import Photos
 from engine.store.promotion import Promotion
 from engine.store.review import ReviewQueue
@@ -90,6 +91,7 @@ class Store:
         self.promotion = Promotion(self.db, self.registry)
         self.clinic = Clinic(self.db)
         self.care = Care(self.db)
+        self.registration: Registration | None = None  # set by open(): see engine.store.openers
 
     @classmethod
     def open(
@@ -99,16 +101,34 @@ class Store:
         image_root: str | os.PathLike[str] | None = None,
         upgrade: bool = True,
         create: bool = True,
+        read_only: bool = False,
+        kind: str | None = None,
     ) -> _S:
         """Open (creating or migrating as needed) the database named by ``db`` / $POXSCREEN_DB.
 
-        ``create=False`` (read-only commands) refuses to create a missing SQLite file."""
-        return cls(open_engine(db, upgrade=upgrade, create=create), image_root)
+        ``create=False`` refuses to create a missing SQLite file; ``read_only`` opens an SQLite
+        file without writing to it. An SQLite store records this process as one of its openers
+        (``kind``: what it is, e.g. "a screening"), so ``restore`` refuses while it is open."""
+        registration = register_opener(db, kind)
+        try:
+            store = cls(
+                open_engine(db, upgrade=upgrade, create=create, read_only=read_only), image_root
+            )
+        except BaseException:
+            if registration is not None:
+                registration.close()
+            raise
+        store.registration = registration
+        return store
 
     def close(self) -> None:
-        """Stop this object's run heartbeats and release the database connections."""
+        """Stop this object's run heartbeats, release the database connections and this
+        process's opener marker."""
         self.screening.stop_heartbeats()
         self.db.close()
+        if self.registration is not None:
+            self.registration.close()
+            self.registration = None
 
     def __enter__(self: _S) -> _S:
         return self
@@ -202,6 +222,10 @@ class Store:
     forget = _forward("care", Care.forget)
     check = _forward("care", Care.check)
     backup = _forward("care", Care.backup)
+    forgotten_hashes = _forward("care", Care.forgotten_hashes)
+    readd_forgotten = _forward("care", Care.readd_forgotten)
+    forget_again = _forward("care", Care.forget_again)
+    missing_copies = _forward("care", Care.missing_copies)
 
     # --- engine.screening.ResultStore protocol (composed from the methods above) ----------
 

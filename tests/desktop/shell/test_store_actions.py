@@ -159,7 +159,9 @@ def test_backup_writes_a_store_that_opens_with_the_same_cases(
     [folder] = dest.glob("poxscreen-backup-*")
     assert json.loads((folder / "backup.json").read_text())["images"] == len(LABELLED)
     assert len([f for f in (folder / "images").rglob("*") if f.is_file()]) == len(LABELLED)
-    with Store.open(folder / "poxscreen.db", create=False) as copy:
+    with Store.open(
+        folder / "poxscreen.db", create=False, image_root=folder / "images"
+    ) as copy:  # the backup's image copies are in its images/ folder
         assert copy.check() == []
         assert copy.stats().screened == len(CASES) == w.store.stats().screened
         assert sorted(i.sha256 for i in copy.labelled_images()) == sorted(shas[n] for n in LABELLED)
@@ -222,7 +224,7 @@ def test_backup_onto_a_full_disk_says_so(
     def full(*_a: Any) -> Any:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(backup, "_copy_images", full)
+    monkeypatch.setattr(backup, "_copy_hashed", full)
     dest = tmp_path / "small-usb"
     dest.mkdir()
     choose_folder(monkeypatch, dest)

@@ -47,5 +47,5 @@ def test_cli_backup_and_bad_restore(tmp_path: Path, capsys: pytest.CaptureFixtur
     (tmp_path / "junk" / "poxscreen.db").write_text("not a database")
     before = db.read_bytes()
     assert main(["restore", str(tmp_path / "junk"), "--db", str(db)]) == 2
-    assert "not an SQLite database" in capsys.readouterr().err
+    assert "backup.json is missing" in capsys.readouterr().err
     assert db.read_bytes() == before

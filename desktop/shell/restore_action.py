@@ -1,0 +1,100 @@
+"""File > Restore case store...: put a backup in place of the open case store.
+
+The engine verifies the backup and refuses while another process (a screening, a training,
+another PoxScreen window) has the store open; this window closes its own connection first, and
+opens the store again afterwards through the same path as File > Open case store, so the
+gallery and the active model follow, whether the restore worked or was refused.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from desktop.services import store as ea
+from desktop.services.tasks import run_task
+
+if TYPE_CHECKING:
+    from desktop.main_window import MainWindow
+
+CONFIRM = (
+    "The case store {location} will be replaced by the backup\n{folder}\n\n"
+    "The current database is kept beside it (…before-restore-…), not deleted. Photos forgotten "
+    "since the backup was made stay forgotten.\n\nPoxScreen closes the case store while it "
+    "restores; the restore is refused while another program or window has it open."
+)
+
+
+def restored_text(result: ea.Restored) -> str:
+    """What the clinician reads after a restore."""
+    lines = [f"The backup was restored into {result.location}."]
+    if result.kept_as:
+        lines.append(f"The database it replaced was kept as {result.kept_as}.")
+    if result.reforgotten:
+        lines.append(
+            f"{result.reforgotten} photos forgotten since the backup was made were forgotten again."
+        )
+    return "\n\n".join(lines)
+
+
+class RestoreAction(QObject):
+    """The action and its background job for one main window."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.running = False
+        self.action = QAction("&Restore case store...", window)
+        self.action.setToolTip("Replace the case store with a backup made by Back up case store")
+        self.action.triggered.connect(lambda: self.restore())
+
+    def restore(self, folder: str | None = None) -> None:
+        """Choose a backup folder (unless given), confirm, then restore on a worker."""
+        w = self.window
+        if self.running or w.care.busy is not None:
+            return
+        if w.screening.running:
+            QMessageBox.information(
+                w, "PoxScreen", "Cancel the running screening before restoring a backup."
+            )
+            return
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(w, "Choose the backup folder to restore")
+        if not folder:
+            return
+        store = w.store
+        answer = QMessageBox.question(
+            w, "Restore this backup?", CONFIRM.format(location=store.location, folder=folder)
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.running = True
+        self.action.setEnabled(False)
+        w.statusBar().showMessage(f"Restoring {folder}...")
+
+        def work() -> ea.Restored | BaseException:
+            try:
+                return ea.restore_backup(store, folder)
+            except Exception as exc:  # reopened and reported on the GUI thread
+                return exc
+
+        run_task(w.pool, work, self._done)
+
+    def _done(self, result: ea.Restored | BaseException) -> None:
+        w = self.window
+        self.running = False
+        self.action.setEnabled(True)
+        w.statusBar().clearMessage()
+        w.switch_database(w.db)  # reopen: gallery, review and active model follow
+        if isinstance(result, BaseException):
+            reason = ea.care_error(result)
+            if reason is None:
+                w.reporter.report("The backup could not be restored", result)
+            else:
+                w.reporter.report_text("The backup could not be restored", reason)
+            return
+        w.statusBar().showMessage(f"Backup restored into {result.location}", 15_000)
+        QMessageBox.information(w, "Backup restored", restored_text(result))

@@ -6,7 +6,6 @@ the end (also after a cancel), so the output file is never half-written.
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import threading
@@ -17,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine import csv_columns
+from engine import csv_columns, csvsafe
 from engine.atomic import WriteFailed, atomic_open, write_failed
 from engine.images import sort_paths, walk_image_files
 from engine.pipeline import BatchPredictor, Prediction
@@ -335,7 +334,7 @@ class _AtomicCsv:
         self.path = path
         self._cm = atomic_open(path, "w", newline="", encoding="utf-8")
         self.fh = self._cm.__enter__()
-        self.writer = csv.writer(self.fh)
+        self.writer = csvsafe.writer(self.fh)
         self._closed = False
         self.write([header])
 

@@ -33,7 +33,7 @@ class ResultStore(Protocol):
     def record_screening(self, run_id: int, meta: Any, results: Sequence[Prediction]) -> None: ...
     def finish_screening(
         self, run_id: int, status: str, counts: dict[str, int], error: str | None = None
-    ) -> None: ...
+    ) -> Any: ...
     def stored_predictions(
         self, model_hash: str, hashes: Sequence[str]
     ) -> dict[str, tuple[dict[str, float], str, float]]: ...
@@ -186,6 +186,7 @@ class ScreeningJob:
         run as failed and keeping the CSV of what was screened (see ``csv_kept``).
         """
         self._t0 = t0 = time.monotonic()
+        self._before: Any = None  # the run's counts when this job began (see _close_run)
         summary = ScreeningSummary(started_at=_now(), csv_path=self.csv_path)
         paths = self.paths if self.paths is not None else self._walk(t0)
         walk_cancelled = self.cancel.is_set() and self.paths is None
@@ -206,6 +207,7 @@ class ScreeningJob:
                     },
                     meta,
                 )
+                self._before = _run_counts(self.store, summary.run_id)
         except BaseException:
             if writer is not None:
                 writer.discard()
@@ -269,9 +271,12 @@ class ScreeningJob:
             return
         try:
             if error is None:
-                self.store.finish_screening(summary.run_id, status, summary.counts)
+                info = self.store.finish_screening(summary.run_id, status, summary.counts)
             else:
-                self.store.finish_screening(summary.run_id, status, summary.counts, error=error)
+                info = self.store.finish_screening(
+                    summary.run_id, status, summary.counts, error=error
+                )
+            _lost_to_another_run(summary, self._before, getattr(info, "counts", None))
         except Exception:
             if error is None:
                 raise
@@ -304,6 +309,24 @@ class ScreeningJob:
         for p in skipped:
             if (hit := found.get(p.sha256 or "")) is not None:
                 p.scope_score, p.out_of_scope, p.quality_issues = hit
+
+
+def _run_counts(store: Any, run_id: int) -> Any:
+    """The run's counts from its own rows (a resumed run has some already), if the store says."""
+    run = getattr(store, "run", None)
+    return getattr(run(run_id), "counts", None) if callable(run) else None
+
+
+def _lost_to_another_run(summary: ScreeningSummary, before: Any, after: Any) -> None:
+    """Agree with the run's own rows (what ``runs`` shows): a photo this job predicted while a
+    screening running at the same time recorded it first is that run's, so here it was
+    skipped. ``before``/``after``: the run's counts when the job began and ended."""
+    if before is None or after is None:
+        return
+    lost = summary.predicted - (after.screened - before.screened)
+    if lost > 0:
+        summary.predicted -= lost
+        summary.skipped += lost
 
 
 def _tally(summary: ScreeningSummary, batch: list[Prediction]) -> None:

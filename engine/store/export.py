@@ -36,6 +36,7 @@ class ExportSummary:
     written: int = 0
     per_class: dict[str, int] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    forgotten: int = 0  # labelled photos forgotten on request: their pixels are gone, by design
     # exported file (relative to out) -> (original's SHA-256, exported file's SHA-256)
     files: dict[str, tuple[str, str]] = field(default_factory=dict)
     manifest: Path | None = None
@@ -196,6 +197,9 @@ def export_imagefolder(
     summary = ExportSummary(out=out_dir)
     counts: Counter[str] = Counter()
     for img in session.scalars(stmt):
+        if img.forgotten_at is not None:
+            summary.forgotten += 1
+            continue
         label = img.current_label or ""
         sources = []
         if img.stored_path:

@@ -5,7 +5,10 @@ return as a formula (CSV or formula injection). File names, notes, clinician nam
 names come from users and folders, so each such cell gets a single quote in front, as OWASP
 recommends; the spreadsheet then shows the text and runs nothing. The ``csv`` module's own
 quoting stays: a comma, double quote or line break inside a cell is quoted, so nothing inside
-a cell can begin a new one for an RFC 4180 reader.
+a cell can begin a new one for an RFC 4180 reader. A spreadsheet set to split on semicolons or
+tabs (many locales) would still start a new cell inside ``note;=cmd``: a row with a semicolon or
+tab before such a character has every cell quoted, which such readers honour too (OWASP: mind
+the field separators, not only the first character).
 
 A plain decimal number such as ``-0.5`` or ``+1e-3`` is left alone: a spreadsheet reads it as a
 number, it cannot call anything, and a numeric column stays numeric. A text that already starts
@@ -25,6 +28,8 @@ __all__ = ["FORMULA_STARTS", "SafeWriter", "read_cell", "safe_cell", "writer"]
 #: What a spreadsheet takes as the start of a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+#: Another program's separator, then (after spaces or quotes) the start of a formula.
+_EMBEDDED = re.compile(r"[;\t][\s'\"]*[=+\-@]")
 
 
 def _needs_quote(text: str) -> bool:
@@ -53,9 +58,13 @@ class SafeWriter:
 
     def __init__(self, fh: IO[str], **kwargs: Any) -> None:
         self._writer = csv.writer(fh, **kwargs)
+        self._quote_all = csv.writer(fh, **{**kwargs, "quoting": csv.QUOTE_ALL})
 
     def writerow(self, row: Iterable[Any]) -> Any:
-        return self._writer.writerow([safe_cell(c) for c in row])
+        cells = [safe_cell(c) for c in row]
+        if any(isinstance(c, str) and _EMBEDDED.search(c) for c in cells):
+            return self._quote_all.writerow(cells)
+        return self._writer.writerow(cells)
 
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:

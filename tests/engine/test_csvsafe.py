@@ -59,6 +59,19 @@ def test_numbers_plain_text_and_quoted_text_round_trip() -> None:
     assert safe_cell("'=already") == "''=already"
 
 
+def test_a_formula_after_another_programs_separator_quotes_the_row(tmp_path: Path) -> None:
+    from engine import csvsafe
+
+    rows = [["plain", "-0.5"], ["x;=cmd|' /C calc'!A0", "0.5"], ["a\t@SUM(1)", "1"]]
+    target = tmp_path / "t.csv"
+    with target.open("w", newline="", encoding="utf-8") as fh:
+        csvsafe.writer(fh).writerows(rows)
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert lines == ["plain,-0.5", '"x;=cmd|\' /C calc\'!A0","0.5"', '"a\t@SUM(1)","1"']
+    with target.open(newline="", encoding="utf-8") as fh:
+        assert list(csv.reader(fh)) == rows
+
+
 def _hostile_store(tmp_path: Path) -> tuple[Store, int, Path]:
     """A store whose one run has a photo named like a formula, labelled with a formula class by
     a formula clinician with a formula note; one unreadable file has a formula name."""

@@ -346,7 +346,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from trainer.progress import Reporter, StopControl, StoppedEarly
     from trainer.train import run_training
 
-    if not args.data and not args.from_store:  # refused before a run folder is made
+    if not args.data and not args.from_store and args.out is None:  # before a folder is made
         print(f"poxscreen train: error: {NO_DATA}", file=sys.stderr)
         return 2
     opts = train_options(args)

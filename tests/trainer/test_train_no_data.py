@@ -39,6 +39,17 @@ def test_no_data_option_is_refused_before_a_run_folder_is_made(
     assert not (tmp_path / "data" / "training").exists()
 
 
+def test_no_data_with_a_run_folder_ends_with_an_error_event_the_app_reads(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from engine.training import TrainingProcess
+
+    status, err = _train(["--out", str(tmp_path / "run")], capfd)
+    assert status == 1 and "no training data" in err and "Traceback" not in err
+    events = TrainingProcess.attach(tmp_path / "run").events
+    assert events[-1]["event"] == "error" and "no training data" in events[-1]["message"]
+
+
 def test_an_empty_folder_is_a_message(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -9,7 +9,6 @@ less work than ``poxscreen screen`` and is still the baseline to beat.
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine import csvsafe  # noqa: E402
 from engine.checkpoint import load_model  # noqa: E402
 from engine.images import IMAGE_EXTENSIONS  # noqa: E402
 from engine.paths import default_model_path  # noqa: E402
@@ -36,7 +36,7 @@ def main() -> int:
     )
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
     with out.open("w", newline="") as fh, torch.no_grad():
-        writer = csv.writer(fh)
+        writer = csvsafe.writer(fh)
         writer.writerow(["path", "predicted_class", "confidence"])
         for path in files:
             x = tf(Image.open(path).convert("RGB")).unsqueeze(0)

@@ -8,7 +8,6 @@ of the same selection always agree.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine import csv_columns
+from engine import csv_columns, csvsafe
 from engine.atomic import atomic_path
 from engine.paths import display_path
 from engine.referral import needs_photo_check
@@ -275,7 +274,7 @@ def export_cases_csv(
     case_set = collect_cases(store, source, referral=referral)
     version = str(case_set.model.get("version", ""))
     with atomic_path(out_file) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+        writer = csvsafe.writer(f)
         writer.writerow(case_columns(case_set.classes))
         for case in case_set.cases:
             writer.writerow(case_csv_row(case, case_set.classes, version, case_set.model_trained))

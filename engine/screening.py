@@ -6,7 +6,6 @@ the end (also after a cancel), so the output file is never half-written.
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import threading
@@ -17,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine import csv_columns
+from engine import csv_columns, csvsafe
 from engine.atomic import WriteFailed, atomic_open, write_failed
 from engine.forget_list import ForgetList
 from engine.images import sort_paths, walk_image_files
@@ -35,7 +34,7 @@ class ResultStore(Protocol):
     def record_screening(self, run_id: int, meta: Any, results: Sequence[Prediction]) -> None: ...
     def finish_screening(
         self, run_id: int, status: str, counts: dict[str, int], error: str | None = None
-    ) -> None: ...
+    ) -> Any: ...
     def stored_predictions(
         self, model_hash: str, hashes: Sequence[str]
     ) -> dict[str, tuple[dict[str, float], str, float]]: ...
@@ -196,6 +195,7 @@ class ScreeningJob:
         run as failed and keeping the CSV of what was screened (see ``csv_kept``).
         """
         self._t0 = t0 = time.monotonic()
+        self._before: Any = None  # the run's counts when this job began (see _close_run)
         summary = ScreeningSummary(started_at=_now(), csv_path=self.csv_path)
         paths = self.paths if self.paths is not None else self._walk(t0)
         walk_cancelled = self.cancel.is_set() and self.paths is None
@@ -217,6 +217,7 @@ class ScreeningJob:
                     },
                     meta,
                 )
+                self._before = _run_counts(self.store, summary.run_id)
         except BaseException:
             if writer is not None:
                 writer.discard()
@@ -283,9 +284,12 @@ class ScreeningJob:
             return
         try:
             if error is None:
-                self.store.finish_screening(summary.run_id, status, summary.counts)
+                info = self.store.finish_screening(summary.run_id, status, summary.counts)
             else:
-                self.store.finish_screening(summary.run_id, status, summary.counts, error=error)
+                info = self.store.finish_screening(
+                    summary.run_id, status, summary.counts, error=error
+                )
+            _lost_to_another_run(summary, self._before, getattr(info, "counts", None))
         except Exception:
             if error is None:
                 raise
@@ -320,6 +324,24 @@ class ScreeningJob:
                 p.scope_score, p.out_of_scope, p.quality_issues = hit
 
 
+def _run_counts(store: Any, run_id: int) -> Any:
+    """The run's counts from its own rows (a resumed run has some already), if the store says."""
+    run = getattr(store, "run", None)
+    return getattr(run(run_id), "counts", None) if callable(run) else None
+
+
+def _lost_to_another_run(summary: ScreeningSummary, before: Any, after: Any) -> None:
+    """Agree with the run's own rows (what ``runs`` shows): a photo this job predicted while a
+    screening running at the same time recorded it first is that run's, so here it was
+    skipped. ``before``/``after``: the run's counts when the job began and ended."""
+    if before is None or after is None:
+        return
+    lost = summary.predicted - (after.screened - before.screened)
+    if lost > 0:
+        summary.predicted -= lost
+        summary.skipped += lost
+
+
 def _tally(summary: ScreeningSummary, batch: list[Prediction]) -> None:
     for p in batch:
         if p.skipped:
@@ -348,7 +370,7 @@ class _AtomicCsv:
         self.path = path
         self._cm = atomic_open(path, "w", newline="", encoding="utf-8")
         self.fh = self._cm.__enter__()
-        self.writer = csv.writer(self.fh)
+        self.writer = csvsafe.writer(self.fh)
         self._closed = False
         self.write([header])
 

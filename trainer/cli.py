@@ -19,6 +19,10 @@ from engine.device import DEVICE_CHOICES
 from engine.recipe import BALANCING, BN_MODES, MONITORS, RECIPE, SCHEDULES
 
 COMMANDS = ("train", "evaluate", "split", "rollback")
+NO_DATA = (
+    "no training data: give --data DIR (DIR/<class>/<images>) and/or --from-store "
+    "(the case store's labelled photos)"
+)
 
 
 def _fraction(text: str) -> float:
@@ -326,11 +330,25 @@ def train_options(args: argparse.Namespace) -> Any:
     )
 
 
+def _input_errors() -> tuple[type[Exception], ...]:
+    """What a training refuses because of its input (said in one line), as opposed to a fault."""
+    from engine.checkpoint import ModelFileError
+    from engine.store.errors import StoreError
+    from trainer.data import DataError
+    from trainer.guard import GuardError
+    from trainer.splits import SplitError
+
+    return (DataError, SplitError, GuardError, StoreError, ModelFileError)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Run one fine-tuning; progress goes to stdout as ``@progress`` lines."""
     from trainer.progress import Reporter, StopControl, StoppedEarly
     from trainer.train import run_training
 
+    if not args.data and not args.from_store and args.out is None:  # before a folder is made
+        print(f"poxscreen train: error: {NO_DATA}", file=sys.stderr)
+        return 2
     opts = train_options(args)
     if args.threads:
         import torch
@@ -363,6 +381,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         reporter.close_bar()
         reporter.emit("error", message="aborted by the user; nothing was registered")
         return 130
+    except _input_errors() as exc:  # bad data, folder, split or store: a message, no traceback
+        reporter.close_bar()
+        reporter.emit("error", message=str(exc))
+        print(f"poxscreen train: error: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # report every failure as an event, then exit non-zero
         reporter.close_bar()
         reporter.emit("error", message=f"{type(exc).__name__}: {exc}")
@@ -372,6 +395,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         stop.uninstall()
         reporter.close_log()
+    _say_result(reporter, report)
+    return 0
+
+
+def _say_result(reporter: Any, report: dict[str, Any]) -> None:
+    """The trained model, and whether it was registered and activated (and why)."""
     promo = report.get("promotion", {})
     reporter.say(f"{report['status']}: {report['model']}  ({report['version']})")
     if report.get("registered"):
@@ -380,7 +409,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             ("activated" if reg["activated"] else "registered, not activated")
             + f": {reg.get('reason') or promo.get('reason')}"
         )
-    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -55,6 +55,18 @@ class Skipped:
     reason: str
 
 
+def too_few_classes(classes: Sequence[str], skipped: Sequence[Skipped]) -> DataError:
+    """Why a run cannot learn: fewer than two classes, and what was left out and why (a store
+    whose labelled photos were all forgotten has labels, but nothing to train on)."""
+    message = f"need labelled images of at least 2 classes, found {list(classes) or 'none'}"
+    if skipped:
+        reasons = Counter(s.reason for s in skipped)
+        shown = "; ".join(f"{n} {reason}" for reason, n in reasons.most_common(3))
+        more = f"; {len(reasons) - 3} other reasons" if len(reasons) > 3 else ""
+        message += f"; {len(skipped)} labelled photos were skipped ({shown}{more})"
+    return DataError(message)
+
+
 def scan_image_folder(root: str | os.PathLike[str]) -> tuple[list[Sample], list[Skipped]]:
     """Samples from an ImageFolder layout: ``root/<class name>/**/<image>``.
 

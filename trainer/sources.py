@@ -34,8 +34,8 @@ def store_samples(
             skipped.append(
                 Skipped(
                     f"sha256:{item.sha256}",
-                    "labelled, but no copy of the image "
-                    "is in the store and the original file is gone",
+                    "labelled, but the photo is gone (forgotten, or the original moved "
+                    "and the store kept no copy)",
                 )
             )
             continue

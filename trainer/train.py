@@ -207,7 +207,9 @@ def _gather_labelled(
     )
     classes = sorted({s.label for s in samples})
     if len(classes) < 2:
-        raise DataError(f"need labelled images of at least 2 classes, found {classes or 'none'}")
+        from trainer.data import too_few_classes
+
+        raise too_few_classes(classes, skipped)
     return samples, skipped, per_source, classes
 
 

@@ -16,6 +16,17 @@ from engine.cli.common import WHO_ENV, add_db, err, guarded, who
 from engine.paths import display_path
 
 
+def _count(text: str) -> int:
+    """A whole number of at least 0 (argparse says so for anything else)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; 0 lists every run")
+    return value
+
+
 def _label_classes(store: Any) -> list[str]:
     classes = store.label_classes()
     if classes is None:  # nothing registered yet: the shipped model's classes
@@ -105,7 +116,10 @@ def cmd_history(args: argparse.Namespace, store: Any) -> int:
     if not entries:
         print("no labels yet")
     for e in entries:
-        what = f"set {e.label}" if e.kind == "set" else f"undo #{e.undoes_id}"
+        what = {
+            "set": f"set {e.label}",
+            "redo": f"redo {e.label} (undo #{e.undoes_id})",
+        }.get(e.kind, f"undo #{e.undoes_id}")
         note = f"  note: {e.note}" if e.note else ""
         when = e.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
         print(
@@ -119,7 +133,7 @@ def cmd_history(args: argparse.Namespace, store: Any) -> int:
 
 def cmd_runs(args: argparse.Namespace, store: Any) -> int:
     """List the screening runs, newest first, with their counts."""
-    runs = store.runs(limit=args.limit)
+    runs = store.runs(limit=args.limit or None)  # 0: every run
     if not runs:
         print("no screening runs yet")
     for r in runs:
@@ -157,6 +171,10 @@ def cmd_export(args: argparse.Namespace, store: Any) -> int:
     print(f"{summary.written} labelled images -> {out} ({per_class}), without metadata")
     if summary.manifest is not None:
         print(f"original and exported SHA-256 of each file: {summary.manifest}")
+    if summary.forgotten:
+        print(
+            f"skipped {summary.forgotten} forgotten photos (their pixels were deleted on request)"
+        )
     for line in summary.missing:
         print(f"not exported: {line}", file=sys.stderr)
     return 1 if summary.missing else 0
@@ -213,7 +231,9 @@ def _register_viewing(subparsers: Any) -> None:
     p.set_defaults(func=guarded(cmd_history, read_only=True))
 
     p = subparsers.add_parser("runs", help="list screening runs (newest first)")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument(
+        "--limit", type=_count, default=20, help="newest N runs (default 20; 0 lists every run)"
+    )
     add_db(p)
     p.set_defaults(func=guarded(cmd_runs, read_only=True))
 

@@ -6,6 +6,11 @@ Where the database is: ``--db`` (a path or any SQLAlchemy URL) beats ``$POXSCREE
 backed up and migrated with Alembic, and anything else -- not SQLite, someone else's tables, a
 revision from a newer PoxScreen -- raises :class:`StoreVersionError` with the file untouched.
 
+A database server gets a connect timeout (10 s; ``connect_timeout`` in the URL, else
+``$POXSCREEN_DB_TIMEOUT``, overrides it) and a 5 min statement timeout (unless the URL sets
+``options``), so a server that takes the connection and never answers is named in a message
+instead of hanging the command. A URL whose driver is not installed is a message, too.
+
 SQLite connections run in WAL mode with foreign keys on, ``synchronous=FULL`` (a clinician's
 correction survives a power cut) and a 30 s busy timeout. Transactions are opened explicitly:
 sessions bound to :func:`writer` start with ``BEGIN IMMEDIATE`` so two writers queue on the lock
@@ -25,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from engine.atomic import free_bytes
 from engine.paths import user_data_dir
@@ -34,6 +39,9 @@ from engine.store.errors import StoreError, StoreVersionError
 log = logging.getLogger(__name__)
 
 DB_ENV = "POXSCREEN_DB"
+TIMEOUT_ENV = "POXSCREEN_DB_TIMEOUT"
+CONNECT_TIMEOUT_S = 10
+STATEMENT_TIMEOUT_S = 300
 DB_FILENAME = "poxscreen.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -221,6 +229,14 @@ def _inspect_engine(engine: Engine, location: str) -> SchemaState:
             if "alembic_version" in tables:
                 rows = conn.execute(text("SELECT version_num FROM alembic_version"))
                 revisions = [r[0] for r in rows]
+    except OperationalError as exc:
+        if "timeout expired" not in str(exc):  # not "the server did not answer"
+            raise StoreError(f"{location}: cannot inspect the database ({exc})") from exc
+        raise StoreError(
+            f"the database server {server_of(engine.url)} did not answer within "
+            f"{connect_timeout(engine.url)} s ({location}); check that it runs and accepts "
+            f"PostgreSQL connections (wait longer: connect_timeout in the URL or {TIMEOUT_ENV})"
+        ) from exc
     except SQLAlchemyError as exc:
         raise StoreError(f"{location}: cannot inspect the database ({exc})") from exc
     return _state(location, tables, revisions)
@@ -271,13 +287,58 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def connect_timeout(url: URL) -> int:
+    """Seconds to wait for a database server: the URL's ``connect_timeout``, else
+    ``$POXSCREEN_DB_TIMEOUT``, else :data:`CONNECT_TIMEOUT_S`."""
+    in_url = url.query.get("connect_timeout")
+    value, where = (in_url, "the URL") if in_url else (os.environ.get(TIMEOUT_ENV), TIMEOUT_ENV)
+    if not value:
+        return CONNECT_TIMEOUT_S
+    try:
+        seconds = int(str(value))
+    except ValueError:
+        raise StoreError(f"connect_timeout {value!r} in {where}: not whole seconds") from None
+    return seconds if seconds > 0 else CONNECT_TIMEOUT_S
+
+
+def server_of(url: URL) -> str:
+    """``host:port`` of a database server, for messages (never the user or password)."""
+
+    def first(value: Any) -> str | None:
+        return str(value[0] if isinstance(value, tuple) else value) if value else None
+
+    host = url.host or first(url.query.get("host")) or "localhost"
+    port = url.port or first(url.query.get("port")) or ("5432" if _is_postgres(url) else "?")
+    return f"{host}:{port}"
+
+
+def _is_postgres(url: URL) -> bool:
+    return url.get_backend_name() in ("postgresql", "postgres")
+
+
+def _server_args(url: URL) -> dict[str, Any]:
+    """Connect and statement timeouts for PostgreSQL; what the URL sets itself is kept."""
+    if not _is_postgres(url):
+        return {}
+    args: dict[str, Any] = {"connect_timeout": connect_timeout(url)}
+    if "options" not in url.query:
+        args["options"] = f"-c statement_timeout={STATEMENT_TIMEOUT_S * 1000}"
+    return args
+
+
 def create_store_engine(url: URL) -> Engine:
     """An engine with the store's connection settings (no schema check: see open_engine)."""
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    try:
+        return create_engine(url, pool_pre_ping=True, connect_args=_server_args(url))
+    except (NoSuchModuleError, ImportError, ArgumentError) as exc:
+        raise StoreError(
+            f"{describe(url)}: no driver for {url.drivername} ({exc}); PoxScreen supports "
+            "SQLite files and postgresql:// servers"
+        ) from exc
 
 
 def _read_only_engine(url: URL, path: Path) -> Engine:

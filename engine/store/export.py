@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import and_, exists, null, select
 from sqlalchemy.orm import Session
 
+from engine import csvsafe
 from engine.atomic import WriteFailed, atomic_open, write_failed
 from engine.paths import display_path, path_from_text
 from engine.store.errors import StoreError, StoreWriteError
@@ -35,6 +36,7 @@ class ExportSummary:
     written: int = 0
     per_class: dict[str, int] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    forgotten: int = 0  # labelled photos forgotten on request: their pixels are gone, by design
     # exported file (relative to out) -> (original's SHA-256, exported file's SHA-256)
     files: dict[str, tuple[str, str]] = field(default_factory=dict)
     manifest: Path | None = None
@@ -77,7 +79,7 @@ def _write_csv(out_file: Path, header: list[str], classes: list[str], rows: Any)
     """The CSV written atomically: a reader never sees half an export."""
     n = 0
     with atomic_open(out_file, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+        writer = csvsafe.writer(f)
         writer.writerow(header)
         for path, error, img, pred in rows:
             probs: dict[str, Any] = dict(pred.probabilities) if pred is not None else {}
@@ -154,11 +156,12 @@ def _write_manifest(out_dir: Path, files: dict[str, tuple[str, str]]) -> Path:
     if target.is_file():
         with target.open(newline="", encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
-                rows[row["file"]] = (row["original_sha256"], row["exported_sha256"])
+                name = csvsafe.read_cell(row["file"])
+                rows[name] = (row["original_sha256"], row["exported_sha256"])
     rows.update(files)
     try:
         with atomic_open(target, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
+            writer = csvsafe.writer(fh)
             writer.writerow(["file", "original_sha256", "exported_sha256"])
             writer.writerows([name, *rows[name]] for name in sorted(rows))
     except OSError as exc:
@@ -194,6 +197,9 @@ def export_imagefolder(
     summary = ExportSummary(out=out_dir)
     counts: Counter[str] = Counter()
     for img in session.scalars(stmt):
+        if img.forgotten_at is not None:
+            summary.forgotten += 1
+            continue
         label = img.current_label or ""
         sources = []
         if img.stored_path:

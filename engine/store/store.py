@@ -40,6 +40,7 @@ from engine.store.care import Care
 from engine.store.clinic import Clinic
 from engine.store.database import Database
 from engine.store.db import open_engine
+from engine.store.dto import RunInfo
 from engine.store.forget import ForgetHook
 from engine.store.labelling import Labels
 from engine.store.model_registry import ModelRegistry
@@ -250,6 +251,6 @@ class Store:
 
     def finish_screening(
         self, run_id: int, status: str, counts: Mapping[str, int], error: str | None = None
-    ) -> None:
-        """Close the job's run."""
-        self.finish_run(run_id, status, total=counts.get("total"), error=error)
+    ) -> RunInfo:
+        """Close the job's run; its counts come from the run's own rows (what ``runs`` says)."""
+        return self.finish_run(run_id, status, total=counts.get("total"), error=error)

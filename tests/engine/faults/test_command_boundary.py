@@ -103,7 +103,7 @@ def test_disk_full_while_writing_csv_fails_the_run_and_leaves_no_temp(
     from engine import screening
 
     db, out = tmp_path / "case.db", tmp_path / "out.csv"
-    real = screening.csv.writer
+    real = screening.csvsafe.writer
     state = {"rows": 0}
 
     class FullDisk:
@@ -119,7 +119,7 @@ def test_disk_full_while_writing_csv_fails_the_run_and_leaves_no_temp(
                 raise OSError(errno.ENOSPC, "No space left on device")
             self.inner.writerows(rows)
 
-    monkeypatch.setattr(screening.csv, "writer", FullDisk)
+    monkeypatch.setattr(screening.csvsafe, "writer", FullDisk)
     assert _screen(folder, model_file, "--db", str(db), "--out", str(out)) == 1
     err = capsys.readouterr().err
     assert f"{out}: cannot write: the disk is full" in err

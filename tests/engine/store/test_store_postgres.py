@@ -290,3 +290,16 @@ def test_two_processes_screen_and_label_one_database_at_once(
             assert tuple(preds.one()) == (n, n)  # every image exactly once
             events = s.execute(text("SELECT who, count(*) FROM label_events GROUP BY who")).all()
         assert dict(events) == {"dr a": n // 10 * 3, "dr b": n // 10 * 3}  # no label lost
+
+
+def test_server_connections_carry_a_statement_timeout_unless_the_url_sets_options(
+    pg_server: str,
+) -> None:
+    from sqlalchemy import text
+
+    url = _database(pg_server, "clinic_timeouts")
+    with Store.open(url) as store, store.read() as s:
+        assert s.execute(text("SHOW statement_timeout")).scalar() == "5min"
+    own = f"{url}&options=-c%20statement_timeout%3D1500"
+    with Store.open(own) as store, store.read() as s:
+        assert s.execute(text("SHOW statement_timeout")).scalar() == "1500ms"

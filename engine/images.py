@@ -20,7 +20,9 @@ import math
 import os
 import re
 import stat
+import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
@@ -46,7 +48,54 @@ _ORIENTATION_TAG = 0x0112
 _SWAPS_AXES = {5, 6, 7, 8}  # orientations that rotate by 90/270 degrees
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
+#: A reduced load of a non-JPEG image above this many pixels shrinks it strip by strip right
+#: after decoding, so only the decoded image itself (not RGB/alpha copies of it) is ever held.
+#: Below it the loader returns the decoded image as it always did (preprocessing resizes it).
+STRIP_REDUCE_PIXELS = 16_000_000
+
+#: Decoded pixels this process may hold in flight across all threads. A photo larger than the
+#: budget waits until nothing else decodes, then decodes alone: four decode threads meeting
+#: four 144 MP PNGs take them one at a time instead of holding 2.3 GB at once.
+DECODE_BUDGET_PIXELS = 64_000_000
+
+_STRIP_PIXELS = 1_000_000  # pixels converted per step when converting strip by strip
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
 _Source = str | os.PathLike[str]
+
+
+class _DecodeBudget:
+    """A counting gate on decoded pixels in flight (see DECODE_BUDGET_PIXELS)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def take(self, pixels: int) -> Iterator[None]:
+        cost = max(1, min(int(pixels), self.limit))  # over the budget: wait to run alone
+        with self._cond:
+            while self.used and self.used + cost > self.limit:
+                self._cond.wait()
+            self.used += cost
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.used -= cost
+                self._cond.notify_all()
+
+
+_budget = _DecodeBudget(DECODE_BUDGET_PIXELS)
 
 
 class _Cancel(Protocol):
@@ -197,6 +246,73 @@ def _to_rgb(im: Image.Image, factor: int = 1) -> Image.Image:
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
+def _draft(im: Image.Image, target_size: int | None, max_side: int | None) -> None:
+    """JPEG only (a no-op elsewhere): let libjpeg decode at 1/2, 1/4 or 1/8 scale."""
+    if target_size is not None:
+        # Pillow picks the largest scale that keeps both sides >= target_size, so preprocessing
+        # still downsamples rather than upsamples. A square request is orientation-proof.
+        im.draft("RGB", (target_size, target_size))
+    elif max_side is not None and max(im.size) > max_side:
+        # Proportional request: the long side stays >= max_side, whatever the rotation.
+        scale = max_side / max(im.size)
+        im.draft("RGB", (math.ceil(im.width * scale), math.ceil(im.height * scale)))
+
+
+def _load(name: _Source, im: Image.Image) -> None:
+    try:
+        im.load()
+    except MemoryError as exc:
+        raise ImageLoadError(name, "not enough memory to decode image") from exc
+    except Image.DecompressionBombError as exc:  # e.g. a GIF frame larger than its header
+        raise ImageLoadError(name, _pillow_bomb_reason(exc)) from exc
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error...
+        raise ImageLoadError(name, "truncated or corrupt image data") from exc
+
+
+def _orientation(name: _Source, im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(_ORIENTATION_TAG, 1))
+    except Exception as exc:  # broken EXIF must not make a readable photo unusable
+        log.warning("%s: ignoring unreadable EXIF orientation (%s)", name, exc)
+        return 1
+
+
+def _reduce_in_strips(im: Image.Image, factor: int) -> Image.Image:
+    """RGB of ``im`` reduced by ``factor``, converted a strip of rows at a time.
+
+    Converting a 144 MP RGBA or palette image whole would hold two or three more full-size
+    copies (RGBA, white backdrop, composite, RGB); strip by strip only the decoded image and
+    the small result are held. Strips are whole multiples of ``factor`` rows, so the box
+    averages are exactly those of reducing the converted image whole."""
+    width, height = im.size
+    step = max(1, _STRIP_PIXELS // max(width, 1) // factor) * factor
+    out = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+    for y in range(0, height, step):
+        strip = _to_rgb(im.crop((0, y, width, min(height, y + step))))
+        out.paste(strip.reduce(factor), (0, y // factor))
+    return out
+
+
+def _convert(name: _Source, im: Image.Image, factor: int) -> Image.Image:
+    """Upright RGB of the loaded ``im``; big images are converted (and reduced) strip by strip."""
+    big = im.width * im.height > STRIP_REDUCE_PIXELS
+    scaled = im.mode.startswith("I") or im.mode == "F"  # _scale_to_8bit is lean already
+    try:
+        if big and not scaled and (factor > 1 or im.mode != "RGB"):
+            orientation = _orientation(name, im)
+            rgb = _reduce_in_strips(im, factor)
+            im.close()  # frees the full-size pixels now, not when the caller's ``with`` ends
+            method = _TRANSPOSE.get(orientation)
+            return rgb if method is None else rgb.transpose(method)
+        try:
+            ImageOps.exif_transpose(im, in_place=True)  # in place: no copy per 12 MP photo
+        except Exception as exc:  # broken EXIF must not make a readable photo unusable
+            log.warning("%s: ignoring unreadable EXIF orientation (%s)", name, exc)
+        return _to_rgb(im, factor)
+    except (ValueError, OSError) as exc:
+        raise ImageLoadError(name, f"unsupported colour mode {im.mode}") from exc
+
+
 def _decode(
     name: _Source,
     fp: Path | IO[bytes],
@@ -212,31 +328,11 @@ def _decode(
         pixels = im.width * im.height
         if pixels > max_pixels:  # header only: nothing has been decoded yet
             raise ImageLoadError(name, _bomb_reason(pixels, max_pixels))
-        try:
-            if target_size is not None:
-                # JPEG only (no-op elsewhere): let libjpeg decode at 1/2, 1/4 or 1/8 scale. Pillow
-                # picks the largest scale that keeps both sides >= target_size, so preprocessing
-                # still downsamples rather than upsamples. A square request is orientation-proof.
-                im.draft("RGB", (target_size, target_size))
-            elif max_side is not None and max(im.size) > max_side:
-                # Proportional request: the long side stays >= max_side, whatever the rotation.
-                scale = max_side / max(im.size)
-                im.draft("RGB", (math.ceil(im.width * scale), math.ceil(im.height * scale)))
-            im.load()
-        except MemoryError as exc:
-            raise ImageLoadError(name, "not enough memory to decode image") from exc
-        except Image.DecompressionBombError as exc:  # e.g. a GIF frame larger than its header
-            raise ImageLoadError(name, _pillow_bomb_reason(exc)) from exc
-        except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error...
-            raise ImageLoadError(name, "truncated or corrupt image data") from exc
-        try:
-            ImageOps.exif_transpose(im, in_place=True)  # in place: no 36 MB copy per 12 MP photo
-        except Exception as exc:  # broken EXIF must not make a readable photo unusable
-            log.warning("%s: ignoring unreadable EXIF orientation (%s)", name, exc)
-        try:
-            rgb = _to_rgb(im, _reduce_factor(im.size, target_size, max_side))
-        except (ValueError, OSError) as exc:
-            raise ImageLoadError(name, f"unsupported colour mode {im.mode}") from exc
+        _draft(im, target_size, max_side)
+        factor = _reduce_factor(im.size, target_size, max_side)
+        with _budget.take(im.width * im.height):  # after draft: the pixels really decoded
+            _load(name, im)
+            rgb = _convert(name, im, factor)
         if max_side is not None and max(rgb.size) > max_side:
             rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
         # Pixels only: Pillow re-writes info["exif"] / ["comment"] / XMP when an image is saved,

@@ -21,7 +21,7 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -494,8 +494,30 @@ def _is_visible_image(entry: os.DirEntry[str], root: str) -> bool:
         return False
 
 
+def _link_skip_reason(entry: os.DirEntry[str], recursive: bool) -> str | None:
+    """Why a symbolic link the walk does not follow is left out, or None when it needs no
+    mention (a link to a non-image file, or to a folder in a walk that stays at the top)."""
+    is_image = os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS
+    try:
+        target = os.path.realpath(entry.path)
+        if os.path.isdir(target):
+            return "symbolic link to a folder: not followed" if recursive else None
+        if not os.path.exists(target):
+            return "symbolic link to a missing file: not followed" if is_image else None
+    except (OSError, ValueError):
+        return "symbolic link that cannot be resolved: not followed" if is_image else None
+    if not is_image:
+        return None
+    if not os.path.isfile(target):
+        return "symbolic link to a pipe, device or socket: not followed"
+    return "symbolic link to a file outside the chosen folder: not followed"
+
+
 def walk_image_files(
-    folder: _Source, recursive: bool = False, cancel: _Cancel | None = None
+    folder: _Source,
+    recursive: bool = False,
+    cancel: _Cancel | None = None,
+    on_skip: Callable[[Path, str], object] | None = None,
 ) -> Iterator[Path]:
     """Yield image files in ``folder`` as they are found (unsorted), skipping hidden files and
     folders; stops early once ``cancel.is_set()``. A folder of 100,000 photos yields its first
@@ -504,6 +526,8 @@ def walk_image_files(
     Extensions match case-insensitively (phones write ``.JPG``). The walk never leaves the chosen
     tree: folder links are not followed (``ln -s / x`` would screen the whole disk, ``ln -s ..``
     the parent's photos) and a file link counts only when its target lies inside the tree.
+    ``on_skip(path, reason)`` hears of every link left out this way and every unreadable
+    subfolder, so a screening can list them instead of dropping them silently.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -527,11 +551,18 @@ def walk_image_files(
             if current == root:
                 raise NotADirectoryError(f"{root}: cannot list image folder ({exc})") from exc
             log.warning("skipping unreadable folder %s (%s)", current, exc)
+            if on_skip is not None:
+                on_skip(current, f"folder cannot be read: {exc.strerror or exc}")
             continue
         for entry in entries:
             if _is_visible_image(entry, real_root):
                 yield current / entry.name
-            elif recursive and not entry.name.startswith("."):
+            elif entry.name.startswith("."):
+                continue
+            elif on_skip is not None and entry.is_symlink():
+                if (reason := _link_skip_reason(entry, recursive)) is not None:
+                    on_skip(current / entry.name, reason)
+            elif recursive:
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         pending.append(current / entry.name)

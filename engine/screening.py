@@ -7,6 +7,7 @@ the end (also after a cancel), so the output file is never half-written.
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 import os
 import threading
@@ -143,12 +144,17 @@ class ScreeningJob:
         self.cancel = cancel or threading.Event()
         self._t0 = self._t_screen = 0.0
         self.referral = referral
+        self.left_out: list[tuple[Path, str]] = []  # links not followed, unreadable folders
 
     def _walk(self, t0: float) -> list[Path]:
         """List the folder, reporting progress as images are found; stops on cancel."""
         found: list[Path] = []
         last = 0.0
-        for path in walk_image_files(self.folder, self.recursive, cancel=self.cancel):
+        self.left_out = []
+        walk = walk_image_files(
+            self.folder, self.recursive, cancel=self.cancel, on_skip=self._left_out
+        )
+        for path in walk:
             if self.cancel.is_set():
                 break
             found.append(path)
@@ -159,6 +165,18 @@ class ScreeningJob:
                     Progress(0, len(found), 0, 0, str(path), now - t0, 0.0, None, "walking")
                 )
         return sort_paths(found)
+
+    def _left_out(self, path: Path, reason: str) -> None:
+        self.left_out.append((path, reason))
+
+    def _left_out_batch(self) -> list[Prediction]:
+        """What the walk left out, as failed results: listed in the summary's errors, the CSV
+        and the run, like any file that could not be screened."""
+        version = self.predictor.version
+        return [
+            Prediction(path=path, model_version=version, error=reason)
+            for path, reason in sorted(self.left_out, key=lambda item: str(item[0]).casefold())
+        ]
 
     def _report(self, summary: ScreeningSummary, done: int, current: str | None) -> None:
         if self.on_progress is None:
@@ -190,7 +208,9 @@ class ScreeningJob:
         summary = ScreeningSummary(started_at=_now(), csv_path=self.csv_path)
         paths = self.paths if self.paths is not None else self._walk(t0)
         walk_cancelled = self.cancel.is_set() and self.paths is None
-        summary.total = len(paths)
+        if walk_cancelled:
+            self.left_out = []
+        summary.total = len(paths) + len(self.left_out)
         meta = self.predictor.meta
         # Open the output first: a folder or unwritable --out fails before any run is begun.
         writer = _AtomicCsv(self.csv_path, csv_header(meta.classes)) if self.csv_path else None
@@ -242,9 +262,11 @@ class ScreeningJob:
         rule = self._referral_rule()
         processed = 0
         self._report(summary, 0, None)
-        for batch in self.predictor.predict_paths(
+        left_out = self._left_out_batch()
+        batches = self.predictor.predict_paths(
             paths, skip=done.__contains__ if done else None, cancel=self.cancel
-        ):
+        )
+        for batch in itertools.chain([left_out] if left_out else [], batches):
             _tally(summary, batch)
             self._fill_skipped(batch)  # resumed images carry their stored result everywhere
             if writer is not None:  # before the store: a store failure keeps this batch's rows
@@ -261,7 +283,7 @@ class ScreeningJob:
                 self.on_results(batch)
             processed += len(batch)
             self._report(summary, processed, str(batch[-1].path) if batch else None)
-        summary.cancelled = self.cancel.is_set() and processed < len(paths)
+        summary.cancelled = self.cancel.is_set() and processed < len(paths) + len(left_out)
 
     def _close_run(self, summary: ScreeningSummary, status: str, error: str | None) -> None:
         """Record how the run ended; while another error propagates, a second one (the store

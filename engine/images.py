@@ -20,15 +20,15 @@ import math
 import os
 import re
 import stat
-import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from engine.decode_memory import decode_budget, give_back_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,6 @@ _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 #: Below it the loader returns the decoded image as it always did (preprocessing resizes it).
 STRIP_REDUCE_PIXELS = 16_000_000
 
-#: Decoded pixels this process may hold in flight across all threads. A photo larger than the
-#: budget waits until nothing else decodes, then decodes alone: four decode threads meeting
-#: four 144 MP PNGs take them one at a time instead of holding 2.3 GB at once.
-DECODE_BUDGET_PIXELS = 64_000_000
 
 _STRIP_PIXELS = 1_000_000  # pixels converted per step when converting strip by strip
 _TRANSPOSE = {
@@ -70,32 +66,6 @@ _TRANSPOSE = {
 }
 
 _Source = str | os.PathLike[str]
-
-
-class _DecodeBudget:
-    """A counting gate on decoded pixels in flight (see DECODE_BUDGET_PIXELS)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-        self._cond = threading.Condition()
-
-    @contextmanager
-    def take(self, pixels: int) -> Iterator[None]:
-        cost = max(1, min(int(pixels), self.limit))  # over the budget: wait to run alone
-        with self._cond:
-            while self.used and self.used + cost > self.limit:
-                self._cond.wait()
-            self.used += cost
-        try:
-            yield
-        finally:
-            with self._cond:
-                self.used -= cost
-                self._cond.notify_all()
-
-
-_budget = _DecodeBudget(DECODE_BUDGET_PIXELS)
 
 
 class _Cancel(Protocol):
@@ -330,9 +300,12 @@ def _decode(
             raise ImageLoadError(name, _bomb_reason(pixels, max_pixels))
         _draft(im, target_size, max_side)
         factor = _reduce_factor(im.size, target_size, max_side)
-        with _budget.take(im.width * im.height):  # after draft: the pixels really decoded
+        with decode_budget.take(im.width * im.height):  # after draft: the pixels really decoded
             _load(name, im)
             rgb = _convert(name, im, factor)
+            if rgb is not im and im.width * im.height > STRIP_REDUCE_PIXELS:
+                im.close()
+                give_back_freed_memory()
         if max_side is not None and max(rgb.size) > max_side:
             rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
         # Pixels only: Pillow re-writes info["exif"] / ["comment"] / XMP when an image is saved,

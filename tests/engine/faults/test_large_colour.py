@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 import engine.images as images
+from engine.decode_memory import DecodeBudget
 from engine.images import load_image, load_preview
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -135,7 +136,7 @@ def test_strip_path_applies_exif_orientation(tmp_path: Path, monkeypatch) -> Non
 
 
 def test_budget_lets_a_photo_over_it_decode_alone() -> None:
-    budget = images._DecodeBudget(100)
+    budget = DecodeBudget(100)
     order: list[str] = []
     first_in = threading.Event()
 
@@ -158,3 +159,35 @@ def test_budget_lets_a_photo_over_it_decode_alone() -> None:
         t.join(5)
     assert order == ["big in", "big out", "small"]
     assert budget.used == 0
+
+
+_PIPELINE = """
+import sys, warnings
+warnings.simplefilter("ignore")
+import psutil
+from engine.predictor import Predictor
+predictor = Predictor.from_file(sys.argv[1], device="cpu", batch_size=4, workers=3)
+base = psutil.Process().memory_info().rss
+results = [p for batch in predictor.predict_paths(sys.argv[2:]) for p in batch]
+peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) * 1024
+print((peak - base) / 2**20, sum(p.ok for p in results), [p.error for p in results if not p.ok])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM (Linux)")
+def test_screening_pipeline_takes_big_photos_one_at_a_time(
+    tmp_path: Path, model_file: Path
+) -> None:
+    paths = [write_png(tmp_path / f"big{i}.png", SIDE, alpha=i == 0) for i in range(3)]
+    out = subprocess.run(
+        [sys.executable, "-c", _PIPELINE, str(model_file), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    peak, ok, errors = out.stdout.split(maxsplit=2)
+    assert int(ok) == 3, errors
+    assert float(peak) < LIMIT_MB + 100  # three decode threads, one big photo at a time

@@ -1,7 +1,8 @@
 """Benchmark: peak resident memory to load 12000x12000 colour PNGs (RGB and RGBA).
 
 Why: such a file is 2-3 MB on disk yet decodes to 576 MB in Pillow (4 bytes a pixel). Converting
-an RGBA one whole held four copies (2.7 GB); decode threads holding three at once took 1.5 GB.
+an RGBA one whole held four copies (2.7 GB); the screening pipeline's decode threads held one RGB
+photo at full size (1.4 GB) and three at once (4.1 GB; 8.2 GB for RGBA).
 Target: one photo under 700 MB for the reduced loads (screening, training, previews). A
 full-size load holds the whole decoded image by definition. Each measurement runs in a fresh
 Python process; the peak is its own high-water mark (VmHWM on Linux).
@@ -51,6 +52,34 @@ print(dt, (peak - base) / 2**20)
 """
 
 
+PIPELINE = """
+import sys, time, warnings
+warnings.simplefilter("ignore")
+import psutil
+from engine.predictor import Predictor
+predictor = Predictor.from_file(sys.argv[1], device="cpu", batch_size=4, workers=3)
+base = psutil.Process().memory_info().rss
+t = time.perf_counter()
+results = [p for batch in predictor.predict_paths(sys.argv[2:]) for p in batch]
+dt = time.perf_counter() - t
+assert all(p.ok for p in results), [p.error for p in results]
+peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) * 1024
+print(dt, (peak - base) / 2**20)
+"""
+
+
+def measure_pipeline(model: Path, paths: list[Path]) -> dict[str, float]:
+    """The screening pipeline (3 decode threads, batch 4, a test network) over ``paths``."""
+    out = subprocess.run(
+        [sys.executable, "-c", PIPELINE, str(model), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout.split()
+    return {"seconds": float(out[0]), "peak_growth_mb": float(out[1])}
+
+
 def measure(how: str, paths: list[Path]) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, "-c", CHILD, how, *map(str, paths)],
@@ -64,6 +93,7 @@ def measure(how: str, paths: list[Path]) -> dict[str, float]:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
+    from tests.engine.factories import save_test_model
     from tests.engine.faults.test_large_colour import write_png
 
     rows: dict[str, dict[str, float]] = {}
@@ -74,7 +104,16 @@ def main() -> None:
             rows[f"{kind} target_size=224 (screening)"] = measure("model", [path])
             rows[f"{kind} preview 1600 px (display)"] = measure("preview", [path])
             rows[f"{kind} full size (export)"] = measure("full", [path])
-        rows["3 x RGB on 3 decode threads"] = measure("model", [Path(tmp) / "RGB.png"] * 3)
+        rgb = Path(tmp) / "RGB.png"
+        rows["3 x RGB on 3 decode threads"] = measure("model", [rgb] * 3)
+        if Path("/proc/self/status").exists():  # the pipeline figures read VmHWM (Linux)
+            model = Path(tmp) / "net.safetensors"
+            save_test_model(model, name="bench", trained=True)
+            rows["screening pipeline, 1 RGB"] = measure_pipeline(model, [rgb])
+            rows["screening pipeline, 3 RGB"] = measure_pipeline(model, [rgb] * 3)
+            rows["screening pipeline, 3 RGBA"] = measure_pipeline(
+                model, [Path(tmp) / "RGBA.png"] * 3
+            )
     print(f"{SIDE}x{SIDE} PNGs; reduced loads target < {TARGET_MB} MB peak growth")
     print(f"{'load':<36} {'seconds':>8} {'peak growth MB':>15}")
     for name, r in rows.items():

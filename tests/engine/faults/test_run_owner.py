@@ -165,3 +165,40 @@ def test_a_process_resumed_after_sigstop_notices_the_takeover(
             proc.send_signal(signal.SIGCONT)
             proc.kill()
             proc.wait()
+
+
+def test_a_screening_job_stops_and_says_who_took_its_run(
+    tmp_path: Path, model_file: Path, photo_folder: Path
+) -> None:
+    import os
+
+    from engine.predictor import Predictor
+    from engine.screening import ScreeningFailed, ScreeningJob
+
+    predictor = Predictor.from_file(model_file, device="cpu", batch_size=4)
+    db = tmp_path / "case.db"
+    with Store.open(db) as first, Store.open(db) as second:
+        taken: list[int] = []
+
+        def take_over(batch: object) -> None:  # after the first batch: paused past the window
+            if not taken:
+                run = first.runs()[0].id
+                _age(first, run, 130)
+                taken.append(
+                    second.begin_run(
+                        str(photo_folder), {}, predictor.meta.content_hash, resume=True
+                    )
+                )
+
+        job = ScreeningJob(
+            predictor, photo_folder, recursive=True, store=first, on_results=take_over
+        )
+        with pytest.raises(ScreeningFailed) as failed:
+            job.run()
+        message = str(failed.value)
+        assert (
+            f"taken over by {os.getpid()}@{owner_mod.this_host()} while this process was" in message
+        )
+        assert "stopped, nothing written after" in message
+        info = second.run(taken[0])
+        assert info.status == "running" and info.counts.seen == 4  # the first batch only

@@ -20,13 +20,15 @@ import math
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from engine.decode_memory import decode_budget, give_back_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,23 @@ _HASH_CHUNK = 1024 * 1024
 _ORIENTATION_TAG = 0x0112
 _SWAPS_AXES = {5, 6, 7, 8}  # orientations that rotate by 90/270 degrees
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+
+#: A reduced load of a non-JPEG image above this many pixels shrinks it strip by strip right
+#: after decoding, so only the decoded image itself (not RGB/alpha copies of it) is ever held.
+#: Below it the loader returns the decoded image as it always did (preprocessing resizes it).
+STRIP_REDUCE_PIXELS = 16_000_000
+
+
+_STRIP_PIXELS = 1_000_000  # pixels converted per step when converting strip by strip
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 _Source = str | os.PathLike[str]
 
@@ -197,6 +216,73 @@ def _to_rgb(im: Image.Image, factor: int = 1) -> Image.Image:
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
+def _draft(im: Image.Image, target_size: int | None, max_side: int | None) -> None:
+    """JPEG only (a no-op elsewhere): let libjpeg decode at 1/2, 1/4 or 1/8 scale."""
+    if target_size is not None:
+        # Pillow picks the largest scale that keeps both sides >= target_size, so preprocessing
+        # still downsamples rather than upsamples. A square request is orientation-proof.
+        im.draft("RGB", (target_size, target_size))
+    elif max_side is not None and max(im.size) > max_side:
+        # Proportional request: the long side stays >= max_side, whatever the rotation.
+        scale = max_side / max(im.size)
+        im.draft("RGB", (math.ceil(im.width * scale), math.ceil(im.height * scale)))
+
+
+def _load(name: _Source, im: Image.Image) -> None:
+    try:
+        im.load()
+    except MemoryError as exc:
+        raise ImageLoadError(name, "not enough memory to decode image") from exc
+    except Image.DecompressionBombError as exc:  # e.g. a GIF frame larger than its header
+        raise ImageLoadError(name, _pillow_bomb_reason(exc)) from exc
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error...
+        raise ImageLoadError(name, "truncated or corrupt image data") from exc
+
+
+def _orientation(name: _Source, im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(_ORIENTATION_TAG, 1))
+    except Exception as exc:  # broken EXIF must not make a readable photo unusable
+        log.warning("%s: ignoring unreadable EXIF orientation (%s)", name, exc)
+        return 1
+
+
+def _reduce_in_strips(im: Image.Image, factor: int) -> Image.Image:
+    """RGB of ``im`` reduced by ``factor``, converted a strip of rows at a time.
+
+    Converting a 144 MP RGBA or palette image whole would hold two or three more full-size
+    copies (RGBA, white backdrop, composite, RGB); strip by strip only the decoded image and
+    the small result are held. Strips are whole multiples of ``factor`` rows, so the box
+    averages are exactly those of reducing the converted image whole."""
+    width, height = im.size
+    step = max(1, _STRIP_PIXELS // max(width, 1) // factor) * factor
+    out = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+    for y in range(0, height, step):
+        strip = _to_rgb(im.crop((0, y, width, min(height, y + step))))
+        out.paste(strip.reduce(factor), (0, y // factor))
+    return out
+
+
+def _convert(name: _Source, im: Image.Image, factor: int) -> Image.Image:
+    """Upright RGB of the loaded ``im``; big images are converted (and reduced) strip by strip."""
+    big = im.width * im.height > STRIP_REDUCE_PIXELS
+    scaled = im.mode.startswith("I") or im.mode == "F"  # _scale_to_8bit is lean already
+    try:
+        if big and not scaled and (factor > 1 or im.mode != "RGB"):
+            orientation = _orientation(name, im)
+            rgb = _reduce_in_strips(im, factor)
+            im.close()  # frees the full-size pixels now, not when the caller's ``with`` ends
+            method = _TRANSPOSE.get(orientation)
+            return rgb if method is None else rgb.transpose(method)
+        try:
+            ImageOps.exif_transpose(im, in_place=True)  # in place: no copy per 12 MP photo
+        except Exception as exc:  # broken EXIF must not make a readable photo unusable
+            log.warning("%s: ignoring unreadable EXIF orientation (%s)", name, exc)
+        return _to_rgb(im, factor)
+    except (ValueError, OSError) as exc:
+        raise ImageLoadError(name, f"unsupported colour mode {im.mode}") from exc
+
+
 def _decode(
     name: _Source,
     fp: Path | IO[bytes],
@@ -212,31 +298,14 @@ def _decode(
         pixels = im.width * im.height
         if pixels > max_pixels:  # header only: nothing has been decoded yet
             raise ImageLoadError(name, _bomb_reason(pixels, max_pixels))
-        try:
-            if target_size is not None:
-                # JPEG only (no-op elsewhere): let libjpeg decode at 1/2, 1/4 or 1/8 scale. Pillow
-                # picks the largest scale that keeps both sides >= target_size, so preprocessing
-                # still downsamples rather than upsamples. A square request is orientation-proof.
-                im.draft("RGB", (target_size, target_size))
-            elif max_side is not None and max(im.size) > max_side:
-                # Proportional request: the long side stays >= max_side, whatever the rotation.
-                scale = max_side / max(im.size)
-                im.draft("RGB", (math.ceil(im.width * scale), math.ceil(im.height * scale)))
-            im.load()
-        except MemoryError as exc:
-            raise ImageLoadError(name, "not enough memory to decode image") from exc
-        except Image.DecompressionBombError as exc:  # e.g. a GIF frame larger than its header
-            raise ImageLoadError(name, _pillow_bomb_reason(exc)) from exc
-        except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error...
-            raise ImageLoadError(name, "truncated or corrupt image data") from exc
-        try:
-            ImageOps.exif_transpose(im, in_place=True)  # in place: no 36 MB copy per 12 MP photo
-        except Exception as exc:  # broken EXIF must not make a readable photo unusable
-            log.warning("%s: ignoring unreadable EXIF orientation (%s)", name, exc)
-        try:
-            rgb = _to_rgb(im, _reduce_factor(im.size, target_size, max_side))
-        except (ValueError, OSError) as exc:
-            raise ImageLoadError(name, f"unsupported colour mode {im.mode}") from exc
+        _draft(im, target_size, max_side)
+        factor = _reduce_factor(im.size, target_size, max_side)
+        with decode_budget.take(im.width * im.height):  # after draft: the pixels really decoded
+            _load(name, im)
+            rgb = _convert(name, im, factor)
+            if rgb is not im and im.width * im.height > STRIP_REDUCE_PIXELS:
+                im.close()
+                give_back_freed_memory()
         if max_side is not None and max(rgb.size) > max_side:
             rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
         # Pixels only: Pillow re-writes info["exif"] / ["comment"] / XMP when an image is saved,
@@ -398,8 +467,30 @@ def _is_visible_image(entry: os.DirEntry[str], root: str) -> bool:
         return False
 
 
+def _link_skip_reason(entry: os.DirEntry[str], recursive: bool) -> str | None:
+    """Why a symbolic link the walk does not follow is left out, or None when it needs no
+    mention (a link to a non-image file, or to a folder in a walk that stays at the top)."""
+    is_image = os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS
+    try:
+        target = os.path.realpath(entry.path)
+        if os.path.isdir(target):
+            return "symbolic link to a folder: not followed" if recursive else None
+        if not os.path.exists(target):
+            return "symbolic link to a missing file: not followed" if is_image else None
+    except (OSError, ValueError):
+        return "symbolic link that cannot be resolved: not followed" if is_image else None
+    if not is_image:
+        return None
+    if not os.path.isfile(target):
+        return "symbolic link to a pipe, device or socket: not followed"
+    return "symbolic link to a file outside the chosen folder: not followed"
+
+
 def walk_image_files(
-    folder: _Source, recursive: bool = False, cancel: _Cancel | None = None
+    folder: _Source,
+    recursive: bool = False,
+    cancel: _Cancel | None = None,
+    on_skip: Callable[[Path, str], object] | None = None,
 ) -> Iterator[Path]:
     """Yield image files in ``folder`` as they are found (unsorted), skipping hidden files and
     folders; stops early once ``cancel.is_set()``. A folder of 100,000 photos yields its first
@@ -408,6 +499,8 @@ def walk_image_files(
     Extensions match case-insensitively (phones write ``.JPG``). The walk never leaves the chosen
     tree: folder links are not followed (``ln -s / x`` would screen the whole disk, ``ln -s ..``
     the parent's photos) and a file link counts only when its target lies inside the tree.
+    ``on_skip(path, reason)`` hears of every link left out this way and every unreadable
+    subfolder, so a screening can list them instead of dropping them silently.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -431,11 +524,18 @@ def walk_image_files(
             if current == root:
                 raise NotADirectoryError(f"{root}: cannot list image folder ({exc})") from exc
             log.warning("skipping unreadable folder %s (%s)", current, exc)
+            if on_skip is not None:
+                on_skip(current, f"folder cannot be read: {exc.strerror or exc}")
             continue
         for entry in entries:
             if _is_visible_image(entry, real_root):
                 yield current / entry.name
-            elif recursive and not entry.name.startswith("."):
+            elif entry.name.startswith("."):
+                continue
+            elif on_skip is not None and entry.is_symlink():
+                if (reason := _link_skip_reason(entry, recursive)) is not None:
+                    on_skip(current / entry.name, reason)
+            elif recursive:
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         pending.append(current / entry.name)

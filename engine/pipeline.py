@@ -2,7 +2,8 @@
 
 Torch-free on purpose: the ONNX Runtime backend screens without importing torch. Decoding (JPEG,
 EXIF, resize) and hashing release the GIL, so a small thread pool prepares the next batches while
-the current batch runs; the backend only supplies :meth:`BatchPredictor._forward`.
+the current batch runs; the backend only supplies :meth:`BatchPredictor._forward`. Photos bigger
+than the loader's decode budget (engine.images) decode one at a time, whatever the thread count.
 
 Every backend gets the same trust checks: the photo-quality check (:mod:`engine.quality`) on the
 decoded, reduced image while it is prepared, and the "not a skin photo" guard

@@ -6,6 +6,7 @@ the end (also after a cancel), so the output file is never half-written.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -151,12 +152,17 @@ class ScreeningJob:
         self.referral = referral
         self.readd_forgotten = readd_forgotten
         self.forget_list = ForgetList(None)
+        self.left_out: list[tuple[Path, str]] = []  # links not followed, unreadable folders
 
     def _walk(self, t0: float) -> list[Path]:
         """List the folder, reporting progress as images are found; stops on cancel."""
         found: list[Path] = []
         last = 0.0
-        for path in walk_image_files(self.folder, self.recursive, cancel=self.cancel):
+        self.left_out = []
+        walk = walk_image_files(
+            self.folder, self.recursive, cancel=self.cancel, on_skip=self._left_out
+        )
+        for path in walk:
             if self.cancel.is_set():
                 break
             found.append(path)
@@ -167,6 +173,18 @@ class ScreeningJob:
                     Progress(0, len(found), 0, 0, str(path), now - t0, 0.0, None, "walking")
                 )
         return sort_paths(found)
+
+    def _left_out(self, path: Path, reason: str) -> None:
+        self.left_out.append((path, reason))
+
+    def _left_out_batch(self) -> list[Prediction]:
+        """What the walk left out, as failed results: listed in the summary's errors, the CSV
+        and the run, like any file that could not be screened."""
+        version = self.predictor.version
+        return [
+            Prediction(path=path, model_version=version, error=reason)
+            for path, reason in sorted(self.left_out, key=lambda item: str(item[0]).casefold())
+        ]
 
     def _report(self, summary: ScreeningSummary, done: int, current: str | None) -> None:
         if self.on_progress is None:
@@ -199,7 +217,9 @@ class ScreeningJob:
         summary = ScreeningSummary(started_at=_now(), csv_path=self.csv_path)
         paths = self.paths if self.paths is not None else self._walk(t0)
         walk_cancelled = self.cancel.is_set() and self.paths is None
-        summary.total = len(paths)
+        if walk_cancelled:
+            self.left_out = []
+        summary.total = len(paths) + len(self.left_out)
         meta = self.predictor.meta
         # Open the output first: a folder or unwritable --out fails before any run is begun.
         writer = _AtomicCsv(self.csv_path, csv_header(meta.classes)) if self.csv_path else None
@@ -255,9 +275,9 @@ class ScreeningJob:
         processed = 0
         self._report(summary, 0, None)
         forgot = self.forget_list
-        for batch in self.predictor.predict_paths(
-            paths, skip=forgot.skip(done), cancel=self.cancel
-        ):
+        left_out = self._left_out_batch()
+        batches = self.predictor.predict_paths(paths, skip=forgot.skip(done), cancel=self.cancel)
+        for batch in itertools.chain([left_out] if left_out else [], batches):
             _tally(summary, batch)
             kept = forgot.split(batch)  # forgotten photos: listed in the CSV, never stored
             self._fill_skipped(kept)  # resumed images carry their stored result everywhere
@@ -275,7 +295,7 @@ class ScreeningJob:
                 self.on_results(kept)
             processed += len(batch)
             self._report(summary, processed, str(batch[-1].path) if batch else None)
-        summary.cancelled = self.cancel.is_set() and processed < len(paths)
+        summary.cancelled = self.cancel.is_set() and processed < len(paths) + len(left_out)
 
     def _close_run(self, summary: ScreeningSummary, status: str, error: str | None) -> None:
         """Record how the run ended; while another error propagates, a second one (the store

@@ -17,7 +17,7 @@ from engine.atomic import atomic_path
 from engine.cases import Case, CaseSet, CaseSource, ReferralCheck, collect_cases
 from engine.report.options import ReportOptions, ReportSummary
 from engine.report.pictures import OverlayMaker, Pictures, make_pictures
-from engine.report.styles import styles
+from engine.report.styles import draw_text, styles
 from engine.store import Store
 
 __all__ = ["build_pdf", "write_report"]
@@ -117,7 +117,7 @@ def build_pdf(
         left = f"PoxScreen case report · {made:%Y-%m-%d %H:%M}"
         if opts.clinic:
             left += f" · {opts.clinic}"
-        canvas.drawString(doc.leftMargin, 10 * mm, left)
+        draw_text(canvas, doc.leftMargin, 10 * mm, left, st["regular"], 7)
         canvas.drawRightString(
             doc.pagesize[0] - doc.rightMargin,
             10 * mm,

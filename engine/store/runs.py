@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from engine.paths import path_from_text
 from engine.store import records, registry
@@ -18,6 +21,27 @@ from engine.store.owner import Heartbeat, new_owner
 from engine.store.tables import ModelVersion, Run, RunItem, utcnow
 
 
+class RunTakenOver(StoreError):
+    """Another process took over a run this process was screening (it looked dead: paused with
+    SIGSTOP, a suspended laptop, a frozen network share). Nothing more is written to the run."""
+
+    def __init__(self, run_id: int, host: str | None, pid: int | None, last: datetime) -> None:
+        self.run_id = run_id
+        who = f"{pid}@{host}" if pid is not None else "another process"
+        super().__init__(
+            f"this screening was taken over by {who} while this process was paused; stopped, "
+            f"nothing written after {last:%Y-%m-%d %H:%M:%S} UTC (run #{run_id})"
+        )
+
+
+@dataclass
+class _Owned:
+    """A run this object screens: its owner token and when this process last wrote to it."""
+
+    token: str
+    last_write: datetime
+
+
 class ScreeningRuns:
     """Screening runs and their results (``store.screening``); one transaction per call, so
     ``kill -9`` loses at most the batch in flight and a rerun resumes."""
@@ -25,6 +49,7 @@ class ScreeningRuns:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._heartbeats: dict[int, Heartbeat] = {}  # runs this object screens
+        self._owned: dict[int, _Owned] = {}
 
     def begin_run(
         self,
@@ -66,8 +91,33 @@ class ScreeningRuns:
             if run_id is None:
                 key = records.folder_key(folder)
                 run_id = records.begin_run(s, key, options, model, utcnow(), total, owner)
+        self._owned[run_id] = _Owned(owner[2], utcnow())
         self._start_heartbeat(run_id, owner[2])
         return run_id
+
+    def _claim(self, s: Session, run_id: int) -> Run:
+        """The run, after checking in the write's own transaction that this process still owns
+        it: the row update holds the row, so a takeover cannot slip in before the commit."""
+        owned = self._owned.get(run_id)
+        if owned is None:  # a run this object did not begin: no owner to check
+            return records.get_run(s, run_id)
+        still_ours = s.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.owner_token == owned.token)
+            .values(updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        run = records.get_run(s, run_id)
+        if not still_ours:
+            s.refresh(run)
+            self._lost(run_id)
+            raise RunTakenOver(run_id, run.owner_host, run.owner_pid, owned.last_write)
+        return run
+
+    def _lost(self, run_id: int) -> None:
+        beat = self._heartbeats.pop(run_id, None)
+        if beat is not None:
+            beat.stop()
 
     def _start_heartbeat(self, run_id: int, token: str) -> None:
         """Keep the run visibly alive while this process owns it (engine.store.owner)."""
@@ -99,7 +149,7 @@ class ScreeningRuns:
         error) in one transaction. A result with probabilities=None and no error marks a file the
         job skipped as already screened; one with an error (or no sha256) a file that failed."""
         with self.db.write() as s:
-            run = records.get_run(s, run_id)
+            run = self._claim(s, run_id)
             if model_version is not None:
                 model = s.get(ModelVersion, run.model_id)
                 if model is None or model.content_hash != model_version.lower():
@@ -108,17 +158,22 @@ class ScreeningRuns:
                         f"run #{run_id} screens with model {used}..., not "
                         f"{model_version[:12]}...; start a new run for another model"
                     )
-            return records.record_results(s, run, results, utcnow())
+            stats = records.record_results(s, run, results, utcnow())
+        if run_id in self._owned:
+            self._owned[run_id].last_write = utcnow()
+        return stats
 
     def finish_run(
         self, run_id: int, status: str, *, total: int | None = None, error: str | None = None
     ) -> RunInfo:
-        """Close a run as finished, cancelled or failed; counts are recomputed from the tables."""
-        beat = self._heartbeats.pop(run_id, None)
-        if beat is not None:
-            beat.stop()
+        """Close a run as finished, cancelled or failed; counts are recomputed from the tables.
+        A run another process has taken over is left to it, as it is."""
+        self._lost(run_id)
+        owned = self._owned.pop(run_id, None)
         with self.db.write() as s:
             run = records.get_run(s, run_id)
+            if owned is not None and run.owner_token != owned.token:
+                return records.run_info(s, run)
             records.finish_run(s, run, status, utcnow(), total, error)
             return records.run_info(s, run)
 

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,12 +72,17 @@ def default_runs_root() -> Path:
     return user_data_dir() / "training"
 
 
-def _new_run_dir(root: Path) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+def new_run_dir(root: Path, clock: Callable[[], datetime] | None = None) -> Path:
+    """A new, empty run folder under ``root``, named by the UTC second and taken atomically
+    (``mkdir`` without ``exist_ok``): two trainings started in the same second get two folders
+    (``STAMP``, ``STAMP-1``...), never one, so neither overwrites the other's model file."""
+    now = (clock or (lambda: datetime.now(timezone.utc)))()
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    root.mkdir(parents=True, exist_ok=True)
     for n in range(1000):
         candidate = root / (stamp if n == 0 else f"{stamp}-{n}")
         try:
-            candidate.mkdir(parents=True)
+            candidate.mkdir()
             return candidate
         except FileExistsError:
             continue
@@ -144,7 +150,7 @@ class TrainingProcess:
         """Start ``trainer train ARGS`` detached, in ``run_dir`` (default: a new folder under
         <user data dir>/training). Without ``activate`` the new model is registered but not
         activated (the GUI's Promote decides, through Store.promote)."""
-        folder = Path(run_dir) if run_dir is not None else _new_run_dir(default_runs_root())
+        folder = Path(run_dir) if run_dir is not None else new_run_dir(default_runs_root())
         folder.mkdir(parents=True, exist_ok=True)
         cmd = [*(command or trainer_command()), "train", *args, "--out", str(folder)]
         cmd.append("--no-progress-bar")

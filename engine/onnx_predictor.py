@@ -132,7 +132,8 @@ class OnnxPredictor(BatchPredictor):
     ) -> OnnxPredictor:
         """The predictor for a model file's graph and guard (both read without torch).
 
-        Raises :class:`engine.modelmeta.ModelFileError` when the guard's statistics are damaged.
+        Raises :class:`engine.modelmeta.ModelFileError` when the file cannot be read; damaged
+        guard statistics disable the guard with a warning (engine.guard.usable_guard).
         """
         meta = meta or read_meta(model_path)
         if "guard" not in kwargs:
@@ -157,9 +158,10 @@ def _file_guard(path: Path) -> ScopeGuard | None:
     """The model file's guard (None: it has none), its problems named with the file."""
     from safetensors import SafetensorError
 
-    from engine.guard import load_guard
+    from engine.guard import read_guard_tensors, usable_guard
 
     try:
-        return load_guard(path)
+        tensors = read_guard_tensors(path)
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(path, f"out-of-scope statistics unreadable ({exc})") from exc
+    return usable_guard(tensors, path)

@@ -251,9 +251,10 @@ def test_registering_a_model_exports_its_graph(model_file: Path, tmp_path: Path,
     path = tmp_path / "added.safetensors"
     shutil.copyfile(model_file, path)
     assert main(["models", "add", str(path), "--db", str(tmp_path / "db.sqlite")]) == 0
-    graph = graph_path(path, read_meta(path).content_hash)
+    stored = tmp_path / "db-models" / f"testmodel-{read_meta(path).content_hash[:12]}.safetensors"
+    graph = graph_path(stored, read_meta(path).content_hash)  # beside the store's copy
     assert graph.is_file() and f"screening graph: {graph}" in capsys.readouterr().out
-    assert isinstance(backends.screening_predictor(path, device="cpu"), OnnxPredictor)
+    assert isinstance(backends.screening_predictor(stored, device="cpu"), OnnxPredictor)
 
 
 def test_active_model_screens_with_onnx_and_no_torch(tmp_path: Path) -> None:

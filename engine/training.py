@@ -29,6 +29,9 @@ PROGRESS_FILE = "progress.jsonl"
 PROCESS_FILE = "process.json"
 STOP_FILE = "STOP"
 TERMINAL_EVENTS = ("done", "error")
+#: Set in the trainer child's environment: the packaged app's own ``train`` command then trains
+#: in that process instead of starting yet another child (see launcher.route).
+TRAINER_CHILD_ENV = "POXSCREEN_TRAINER_CHILD"
 
 
 @dataclass(frozen=True)
@@ -115,11 +118,36 @@ def _pid_alive(pid: int) -> bool:
 #: unmapping them after every step: 30% of a CPU training's time was page faults without it
 #: (measured 88 -> 65 ms per image, one thread). Other C libraries ignore the MALLOC_ names.
 CHILD_ENV = {
+    TRAINER_CHILD_ENV: "1",
     "OMP_WAIT_POLICY": "PASSIVE",
     "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),
     "MALLOC_TRIM_THRESHOLD_": str(2**40),
     "MALLOC_TOP_PAD_": str(2**30),
 }
+
+
+def run_trainer_child(args: list[str]) -> int:
+    """``poxscreen train ARGS`` from a terminal: the trainer in a child process (as the desktop
+    starts it, but attached: its output goes to the terminal), so a crash or an out-of-memory
+    kill in training never takes the caller down. Ctrl-C reaches the child too, which finishes
+    its step and keeps its best model; this waits for that. Returns the child's exit status."""
+    env = {**CHILD_ENV, **os.environ, TRAINER_CHILD_ENV: "1"}
+    proc = subprocess.Popen([*trainer_command(), *args], env=env)
+    while True:
+        try:
+            code = proc.wait()
+            break
+        except KeyboardInterrupt:
+            continue  # the child got the same Ctrl-C and stops cleanly
+    if code < 0:  # ended by a signal (POSIX): say so, as a shell would not
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        print(f"poxscreen: the training process was ended by {name}{hint}", file=sys.stderr)
+        return 1
+    return code
 
 
 class TrainingProcess:

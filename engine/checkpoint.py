@@ -73,7 +73,7 @@ def save_model(
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     if guard is not None:  # all tensors in the file count in the weights hash
         guard.validate()
-        state.update(guard.to_tensors())
+        state.update({k: torch.from_numpy(v) for k, v in guard.to_arrays().items()})
         guard_info = {**meta.guard, **guard.summary()}
     else:  # only a reason why there is none survives (the fitted facts would be stale)
         guard_info = {k: v for k, v in meta.guard.items() if k == "unavailable"}

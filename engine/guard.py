@@ -16,7 +16,8 @@ hash); a file without them has no guard ("guard unavailable"). ``score`` returns
 divided by the threshold that validation photos chose, so ``1.0`` is the line on every model.
 
 Torch-free: the ONNX Runtime screening path reads the statistics with safetensors' numpy API
-(:func:`load_guard`); torch is imported only where tensors are made for a model file.
+(:func:`load_guard`), and the case store checks them on import; engine.checkpoint makes the
+tensors for a model file.
 """
 
 from __future__ import annotations
@@ -91,10 +92,10 @@ class ScopeGuard:
         """Distance divided by the threshold: above 1.0 is out of scope."""
         return self.raw_distance(features) / self.threshold
 
-    def to_tensors(self) -> dict[str, torch.Tensor]:
-        """The statistics as float32 tensors named ``scope_guard.*`` for the model file."""
-        import torch  # only where a model file is written (training), never on screening paths
-
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The statistics as float32 arrays named ``scope_guard.*`` for the model file (the
+        writer turns them into tensors: this module stays torch-free, so the case store can
+        check a file's statistics)."""
         values = {
             "center": self.center,
             "basis": self.basis,
@@ -103,10 +104,7 @@ class ScopeGuard:
             "residual_weight": np.array([self.residual_weight]),
             "threshold": np.array([self.threshold]),
         }
-        return {
-            PREFIX + k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
-            for k, v in values.items()
-        }
+        return {PREFIX + k: np.ascontiguousarray(v, dtype=np.float32) for k, v in values.items()}
 
     @classmethod
     def from_tensors(cls, tensors: Mapping[str, Any]) -> ScopeGuard | None:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -172,28 +173,34 @@ _TORCH_DTYPES = {
 }
 
 
-def file_weights_hash(path: str | os.PathLike[str]) -> str:
-    """The weights hash of the tensors in a model file, computed from their bytes (no torch):
-    the same value as ``engine.checkpoint.state_dict_hash`` over the loaded tensors. The
-    header's ``weights_hash`` is only a claim; this is what the file holds."""
+def tensor_bytes(path: str | os.PathLike[str]) -> Iterator[tuple[str, str, tuple[int, ...], bytes]]:
+    """``(name, torch dtype name, shape, raw bytes)`` of each tensor in a model file, in name
+    order, read from the file (no torch). Raises :class:`ModelFileError` when unreadable."""
     path = Path(path)
     try:
         header = read_safetensors_header(path)
-        digest = hashlib.sha256()
         with path.open("rb") as fh:
             (length,) = struct.unpack("<Q", fh.read(8))
             for name in sorted(k for k in header if k != "__metadata__"):
                 info = header[name]
-                dtype = _TORCH_DTYPES[info["dtype"]]
                 start, end = (int(v) for v in info["data_offsets"])
                 fh.seek(8 + length + start)
                 data = fh.read(end - start)
                 if len(data) != end - start:
                     raise ValueError(f"tensor {name} is truncated")
-                digest.update(f"{name}|{dtype}|{tuple(info['shape'])}|".encode())
-                digest.update(data)
+                yield name, _TORCH_DTYPES[info["dtype"]], tuple(info["shape"]), data
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(path, f"tensor data unreadable ({exc})") from exc
+
+
+def file_weights_hash(path: str | os.PathLike[str]) -> str:
+    """The weights hash of the tensors in a model file, computed from their bytes (no torch):
+    the same value as ``engine.checkpoint.state_dict_hash`` over the loaded tensors. The
+    header's ``weights_hash`` is only a claim; this is what the file holds."""
+    digest = hashlib.sha256()
+    for name, dtype, shape, data in tensor_bytes(path):
+        digest.update(f"{name}|{dtype}|{shape}|".encode())
+        digest.update(data)
     return digest.hexdigest()
 
 

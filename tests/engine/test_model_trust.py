@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import save_file
 
 from engine.checkpoint import (
@@ -56,7 +57,7 @@ def _with_forged_guard(model_file: Path, out: Path, **changes: float) -> Path:
     for name, value in changes.items():
         setattr(guard, name, value)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    state.update(guard.to_tensors())
+    state.update({k: torch.from_numpy(v) for k, v in guard.to_arrays().items()})
     meta.guard = guard.summary()
     meta = stamp_hashes(meta, state)
     save_file(state, str(out), metadata={METADATA_KEY: meta.to_json()})

@@ -157,3 +157,18 @@ def test_check_reports_tensors_corrupted_under_intact_metadata(
     _corrupt_tensors(Path(info.path))
     assert main(["check", "--db", str(db)]) == 1
     assert f"{info.path}: holds other weights" in capsys.readouterr().out
+
+
+def test_a_trained_model_overwritten_in_its_run_folder_is_not_registered(
+    model_file: Path, tmp_path: Path
+) -> None:
+    """Another training wrote its model over this run's file: registering it under this run's
+    identity would put the other weights behind this model's name."""
+    meta = read_meta(model_file)
+    run_file = tmp_path / "run" / "model.safetensors"
+    run_file.parent.mkdir()
+    save_test_model(run_file, seed=1, name="testmodel", trained=True)
+    with Store.open(tmp_path / "store.db") as store:
+        with pytest.raises(StoreError, match="holds other weights"):
+            store.register_trained(run_file, meta, activate=True)
+        assert store.models() == []

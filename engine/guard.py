@@ -45,7 +45,7 @@ DISABLED = (
 #: The largest pooled backbone feature (the backbone's last activation is ReLU6).
 FEATURE_MAX = 6.0
 #: The smallest sane threshold as a share of :meth:`ScopeGuard.max_distance` (the shipped
-#: model's is about 1e-2 of it): below, statistics are damaged, not fitted.
+#: model's is about 6e-3 of it): below, statistics are damaged, not fitted.
 THRESHOLD_FLOOR = 1e-6
 _NAMES = ("center", "basis", "class_means", "precision", "residual_weight", "threshold")
 
@@ -139,7 +139,7 @@ class ScopeGuard:
     def _validate_numbers(self) -> None:
         """Damaged statistics flag every photo, or none, without a sign: refuse NaN/inf, a
         subspace that is not orthonormal, a precision that is not positive definite, and a
-        threshold far outside what a distance over ``k`` components can be."""
+        threshold above any distance a picture can get, or a vanishing share of it."""
         arrays = (self.center, self.basis, self.class_means, self.precision)
         scalars = (self.residual_weight, self.threshold)
         if not all(np.isfinite(a).all() for a in arrays) or not np.isfinite(scalars).all():

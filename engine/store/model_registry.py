@@ -88,6 +88,8 @@ def checked_model_file(path: str | os.PathLike[str]) -> ModelMeta:
     """A model file's metadata once its weights are what the metadata says (recomputed from the
     bytes: intact metadata over corrupted tensors would otherwise be registered under the
     original's identity) and its out-of-scope statistics are usable numbers."""
+    from safetensors import SafetensorError
+
     from engine.guard import load_guard
 
     try:
@@ -95,7 +97,7 @@ def checked_model_file(path: str | os.PathLike[str]) -> ModelMeta:
         load_guard(path)
     except ModelFileError as exc:
         raise StoreError(f"{exc}; not registered") from exc
-    except ValueError as exc:
+    except (ValueError, OSError, SafetensorError) as exc:
         raise StoreError(f"{path}: {exc}; not registered") from exc
     return meta
 

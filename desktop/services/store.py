@@ -180,8 +180,9 @@ def backup_store(store: Store, dest: str | os.PathLike[str]) -> BackupView:
 
 
 def check_store(store: Store) -> list[str]:
-    """The full integrity check (``poxscreen check``): problems found, empty when healthy."""
-    return [str(p) for p in store.check(full=True)]
+    """The full integrity check (``poxscreen check``): problems found, empty when healthy; the
+    registered model files are checked too (each must still hold its registered weights)."""
+    return [str(p) for p in (*store.check(full=True), *store.check_model_files())]
 
 
 def care_error(exc: BaseException) -> str | None:

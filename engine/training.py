@@ -118,7 +118,6 @@ def _pid_alive(pid: int) -> bool:
 #: unmapping them after every step: 30% of a CPU training's time was page faults without it
 #: (measured 88 -> 65 ms per image, one thread). Other C libraries ignore the MALLOC_ names.
 CHILD_ENV = {
-    TRAINER_CHILD_ENV: "1",
     "OMP_WAIT_POLICY": "PASSIVE",
     "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),
     "MALLOC_TRIM_THRESHOLD_": str(2**40),
@@ -192,7 +191,7 @@ class TrainingProcess:
             kwargs["creationflags"] = flags | getattr(subprocess, "DETACHED_PROCESS", 0)
         else:
             kwargs["start_new_session"] = True  # no SIGINT/SIGHUP from the GUI's terminal
-        env = {**CHILD_ENV, **os.environ}
+        env = {**CHILD_ENV, **os.environ, TRAINER_CHILD_ENV: "1"}  # the app trains in the child
         with open(folder / "stdout.log", "ab") as out, open(folder / "stderr.log", "ab") as err:
             popen = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, **kwargs

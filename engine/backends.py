@@ -9,6 +9,7 @@ photo" guard and runs the photo-quality check (:mod:`engine.pipeline`).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Any
 from engine.device import check_preference, cuda_driver_present
 from engine.modelmeta import ModelMeta, read_meta
 from engine.pipeline import BatchPredictor
+
+log = logging.getLogger(__name__)
 
 #: ``POXSCREEN_BACKEND=torch`` forces PyTorch (comparisons, troubleshooting).
 BACKEND_ENV = "POXSCREEN_BACKEND"
@@ -81,6 +84,7 @@ def screening_predictor(
             )
         except OnnxUnavailable as exc:
             note = f"ONNX Runtime not used ({exc.reason}); screening with PyTorch"
+            log.warning("%s: %s", os.fspath(model_path), note)
     elif cpu_reason is not None:
         note = "this model has no file, so no ONNX graph; screening with PyTorch"
     options = {"quality_check": quality_check, "keep_features": keep_features}

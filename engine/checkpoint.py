@@ -17,7 +17,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from engine.atomic import atomic_path
-from engine.guard import ScopeGuard, split_guard_tensors
+from engine.guard import ScopeGuard, split_guard_tensors, usable_guard
 from engine.model import MobileNetV2MSCAPFR
 from engine.modelmeta import (  # noqa: F401 (re-exported: the model-file API lives here)
     DEFAULT_CLASSES,
@@ -73,7 +73,7 @@ def save_model(
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     if guard is not None:  # all tensors in the file count in the weights hash
         guard.validate()
-        state.update(guard.to_tensors())
+        state.update({k: torch.from_numpy(v) for k, v in guard.to_arrays().items()})
         guard_info = {**meta.guard, **guard.summary()}
     else:  # only a reason why there is none survives (the fitted facts would be stale)
         guard_info = {k: v for k, v in meta.guard.items() if k == "unavailable"}
@@ -101,7 +101,8 @@ def load_model_and_guard(
     expected_classes: list[str] | None = None,
     verify_hash: bool = True,
 ) -> tuple[MobileNetV2MSCAPFR, ModelMeta, ScopeGuard | None]:
-    """Like :func:`load_model`, plus the out-of-scope guard (None: the file has none)."""
+    """Like :func:`load_model`, plus the out-of-scope guard (None: the file has none, or its
+    statistics are damaged: then it is disabled with a warning, see engine.guard.usable_guard)."""
     path = Path(path)
     meta = read_meta(path)
     if expected_classes is not None and list(expected_classes) != list(meta.classes):
@@ -118,10 +119,7 @@ def load_model_and_guard(
             path, "content hash mismatch: the weights are corrupted or were modified"
         )
     state, guard_tensors = split_guard_tensors(state)
-    try:
-        guard = ScopeGuard.from_tensors(guard_tensors)
-    except ValueError as exc:
-        raise ModelFileError(path, str(exc)) from exc
+    guard = usable_guard(guard_tensors, path)
     model = build_model(meta)
     _load_state_checked(model, state, path, meta.classes)
     return model.to(device).eval(), meta, guard

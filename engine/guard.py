@@ -16,11 +16,13 @@ hash); a file without them has no guard ("guard unavailable"). ``score`` returns
 divided by the threshold that validation photos chose, so ``1.0`` is the line on every model.
 
 Torch-free: the ONNX Runtime screening path reads the statistics with safetensors' numpy API
-(:func:`load_guard`); torch is imported only where tensors are made for a model file.
+(:func:`load_guard`), and the case store checks them on import; engine.checkpoint makes the
+tensors for a model file.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,9 +33,20 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
+log = logging.getLogger(__name__)
+
 PREFIX = "scope_guard."
 FEATURE = "backbone_pool_sqrt"
 UNAVAILABLE = "guard unavailable: the model file carries no out-of-scope statistics"
+DISABLED = (
+    "guard disabled: the model file's out-of-scope statistics are damaged "
+    "(no photo is flagged as not a skin photo)"
+)
+#: The largest pooled backbone feature (the backbone's last activation is ReLU6).
+FEATURE_MAX = 6.0
+#: The smallest sane threshold as a share of :meth:`ScopeGuard.max_distance` (the shipped
+#: model's is about 6e-3 of it): below, statistics are damaged, not fitted.
+THRESHOLD_FLOOR = 1e-6
 _NAMES = ("center", "basis", "class_means", "precision", "residual_weight", "threshold")
 
 
@@ -79,10 +92,10 @@ class ScopeGuard:
         """Distance divided by the threshold: above 1.0 is out of scope."""
         return self.raw_distance(features) / self.threshold
 
-    def to_tensors(self) -> dict[str, torch.Tensor]:
-        """The statistics as float32 tensors named ``scope_guard.*`` for the model file."""
-        import torch  # only where a model file is written (training), never on screening paths
-
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The statistics as float32 arrays named ``scope_guard.*`` for the model file (the
+        writer turns them into tensors: this module stays torch-free, so the case store can
+        check a file's statistics)."""
         values = {
             "center": self.center,
             "basis": self.basis,
@@ -91,10 +104,7 @@ class ScopeGuard:
             "residual_weight": np.array([self.residual_weight]),
             "threshold": np.array([self.threshold]),
         }
-        return {
-            PREFIX + k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
-            for k, v in values.items()
-        }
+        return {PREFIX + k: np.ascontiguousarray(v, dtype=np.float32) for k, v in values.items()}
 
     @classmethod
     def from_tensors(cls, tensors: Mapping[str, Any]) -> ScopeGuard | None:
@@ -124,8 +134,40 @@ class ScopeGuard:
             raise ValueError("out-of-scope statistics have inconsistent shapes")
         if self.class_means.ndim != 2 or self.class_means.shape[1] != k:
             raise ValueError("out-of-scope class means have the wrong shape")
+        self._validate_numbers()
+
+    def _validate_numbers(self) -> None:
+        """Damaged statistics flag every photo, or none, without a sign: refuse NaN/inf, a
+        subspace that is not orthonormal, a precision that is not positive definite, and a
+        threshold above any distance a picture can get, or a vanishing share of it."""
+        arrays = (self.center, self.basis, self.class_means, self.precision)
+        scalars = (self.residual_weight, self.threshold)
+        if not all(np.isfinite(a).all() for a in arrays) or not np.isfinite(scalars).all():
+            raise ValueError("out-of-scope statistics hold NaN or infinite values")
         if not (self.threshold > 0 and self.residual_weight >= 0):
             raise ValueError("out-of-scope threshold must be positive")
+        if not np.allclose(np.linalg.norm(self.basis, axis=0), 1.0, atol=1e-2):
+            raise ValueError("out-of-scope subspace is not orthonormal")
+        if not np.allclose(self.precision, self.precision.T, rtol=1e-3, atol=1e-6):
+            raise ValueError("out-of-scope precision is not symmetric")
+        if np.linalg.eigvalsh(self.precision).min() <= 0:
+            raise ValueError("out-of-scope precision is not positive definite")
+        reach = self.max_distance()
+        if not THRESHOLD_FLOOR * reach <= self.threshold <= reach:
+            raise ValueError(
+                f"out-of-scope threshold {self.threshold:g} is outside the range its statistics "
+                f"allow ({THRESHOLD_FLOOR * reach:.3g} to {reach:.3g}): it would flag every "
+                "photo or none"
+            )
+
+    def max_distance(self) -> float:
+        """An upper bound of the raw distance any picture can get: the backbone ends in ReLU6,
+        so the square-rooted features lie in [0, sqrt 6] per dimension. A threshold above it
+        flags nothing; one far below it flags everything."""
+        reach = float(np.linalg.norm(self.center)) + float(np.sqrt(FEATURE_MAX * self.dim))
+        spread = reach + float(np.linalg.norm(self.class_means, axis=1).max(initial=0.0))
+        top = float(np.linalg.eigvalsh(self.precision).max(initial=0.0))
+        return top * spread**2 + self.residual_weight * reach**2
 
     def summary(self) -> dict[str, Any]:
         """Small facts for the model's metadata (the tensors stay out of the JSON)."""
@@ -144,17 +186,32 @@ def _as_array(values: Any) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def load_guard(path: str | os.PathLike[str]) -> ScopeGuard | None:
-    """The guard in the model file at ``path``, read with safetensors' numpy API (no torch):
-    only the ``scope_guard.*`` tensors are read. None: the file has none. Raises ``ValueError``
-    for incomplete or inconsistent statistics and ``OSError`` / safetensors' error for an
-    unreadable file."""
+def usable_guard(tensors: Mapping[str, Any], path: str | os.PathLike[str]) -> ScopeGuard | None:
+    """The guard in a model file's tensors, or None, with a warning naming the file, when its
+    statistics are damaged: screening then says "guard disabled" instead of silently flagging
+    every photo, or none."""
+    try:
+        return ScopeGuard.from_tensors(tensors)
+    except ValueError as exc:
+        log.warning("%s: out-of-scope guard disabled: %s", os.fspath(path), exc)
+        return None
+
+
+def read_guard_tensors(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Only the ``scope_guard.*`` tensors of a model file, read with safetensors' numpy API (no
+    torch). Raises ``OSError`` / safetensors' error for an unreadable file."""
     from safetensors import safe_open
 
     with safe_open(os.fspath(path), framework="np") as fh:
         names = [k for k in fh.keys() if k.startswith(PREFIX)]  # noqa: SIM118 (no __iter__)
-        tensors = {k: fh.get_tensor(k) for k in names}
-    return ScopeGuard.from_tensors(tensors)
+        return {k: fh.get_tensor(k) for k in names}
+
+
+def load_guard(path: str | os.PathLike[str]) -> ScopeGuard | None:
+    """The guard in the model file at ``path`` (no torch). None: the file has none. Raises
+    ``ValueError`` for incomplete or damaged statistics and ``OSError`` / safetensors' error for
+    an unreadable file."""
+    return ScopeGuard.from_tensors(read_guard_tensors(path))
 
 
 def split_guard_tensors(

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -154,6 +155,68 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
     if 8 + length + max(ends, default=0) > size:
         raise ValueError(f"truncated: tensor data ends past the end of the file ({size} bytes)")
     return header
+
+
+#: safetensors dtype codes as torch names them: the weights hash (engine.checkpoint) hashes
+#: ``name|torch.float32|(shape)|`` before each tensor's bytes.
+_TORCH_DTYPES = {
+    "F64": "torch.float64",
+    "F32": "torch.float32",
+    "F16": "torch.float16",
+    "BF16": "torch.bfloat16",
+    "I64": "torch.int64",
+    "I32": "torch.int32",
+    "I16": "torch.int16",
+    "I8": "torch.int8",
+    "U8": "torch.uint8",
+    "BOOL": "torch.bool",
+}
+
+
+def tensor_bytes(path: str | os.PathLike[str]) -> Iterator[tuple[str, str, tuple[int, ...], bytes]]:
+    """``(name, torch dtype name, shape, raw bytes)`` of each tensor in a model file, in name
+    order, read from the file (no torch). Raises :class:`ModelFileError` when unreadable."""
+    path = Path(path)
+    try:
+        header = read_safetensors_header(path)
+        with path.open("rb") as fh:
+            (length,) = struct.unpack("<Q", fh.read(8))
+            for name in sorted(k for k in header if k != "__metadata__"):
+                info = header[name]
+                start, end = (int(v) for v in info["data_offsets"])
+                fh.seek(8 + length + start)
+                data = fh.read(end - start)
+                if len(data) != end - start:
+                    raise ValueError(f"tensor {name} is truncated")
+                yield name, _TORCH_DTYPES[info["dtype"]], tuple(info["shape"]), data
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(path, f"tensor data unreadable ({exc})") from exc
+
+
+def file_weights_hash(path: str | os.PathLike[str]) -> str:
+    """The weights hash of the tensors in a model file, computed from their bytes (no torch):
+    the same value as ``engine.checkpoint.state_dict_hash`` over the loaded tensors. The
+    header's ``weights_hash`` is only a claim; this is what the file holds."""
+    digest = hashlib.sha256()
+    for name, dtype, shape, data in tensor_bytes(path):
+        digest.update(f"{name}|{dtype}|{shape}|".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def verify_weights(path: str | os.PathLike[str], meta: ModelMeta | None = None) -> ModelMeta:
+    """The file's metadata, after checking that its tensors are the ones it was saved with
+    (recomputed from the bytes); raises :class:`ModelFileError` naming the file otherwise."""
+    meta = meta or read_meta(path)
+    if not meta.weights_hash:
+        raise ModelFileError(path, "the model file records no weights hash")
+    if file_weights_hash(path) != meta.weights_hash:
+        raise ModelFileError(
+            path,
+            "its weights do not match the hash recorded in its metadata "
+            "(the tensors are corrupted or were replaced)",
+        )
+    return meta
 
 
 def read_meta(path: str | os.PathLike[str]) -> ModelMeta:

@@ -6,7 +6,8 @@ writes ``MODEL.<hash16>.onnx`` beside the model (the shipped default included: r
 ``resources/models/default.safetensors`` after retraining). The graph has two outputs, ``logits``
 (B x classes) and ``features`` (B x 1280, the globally pooled backbone output: the "not a skin
 photo" guard's input, from the same pass), a dynamic batch dimension, and records the model's
-content hash, so a changed model never uses a stale graph. It is exported
+content hash and its weights' hash, which screening checks against the model file's bytes
+(engine.graph_binding), so a changed model never uses a stale graph. It is exported
 with the dynamo exporter at opset 18 (the legacy exporter fails on the 7->4 adaptive pooling)
 and checked against PyTorch before it is kept.
 """
@@ -29,6 +30,7 @@ from torch import nn
 
 from engine.atomic import atomic_path
 from engine.checkpoint import ModelFileError, ModelMeta, load_model, read_meta
+from engine.graph_binding import WEIGHTS_KEY
 from engine.guard import pooled_features
 from engine.onnx_predictor import (
     FEATURES_KEY,
@@ -91,6 +93,7 @@ def export_graph(model: nn.Module, meta: ModelMeta, out: str | os.PathLike[str])
     program.model.metadata_props.update(
         {
             HASH_KEY: meta.content_hash,
+            WEIGHTS_KEY: meta.weights_hash,
             FEATURES_KEY: FEATURES_KIND,
             "poxscreen.version": meta.version,
             "poxscreen.classes": json.dumps(list(meta.classes)),
@@ -149,7 +152,7 @@ def ensure_graph(
     out = graph_path(model_path, meta.content_hash)
     if not force and out.is_file():
         try:
-            OnnxPredictor(out, meta, threads=1)
+            OnnxPredictor(out, meta, threads=1, model_path=model_path)
             return out
         except OnnxUnavailable:
             pass  # stale or unreadable: export again

@@ -2,8 +2,9 @@
 
 Each model's graph (``logits`` and the pooled backbone ``features`` (B x 1280) outputs, dynamic
 batch; see :mod:`engine.onnx_export`) lies beside its model file, named by the model's content
-hash, and records that hash inside; a graph exported from any other weights is refused, so a
-changed model never runs a stale graph. The "not a skin photo" guard is read from the model file
+hash, and records that hash and the weights' hash inside; before it runs, the model file's weights
+are hashed from its bytes and its classifier tensors must lie in the graph (engine.graph_binding),
+so a changed model never runs a stale graph, even one whose metadata was edited. The "not a skin photo" guard is read from the model file
 with safetensors' numpy API, so screening stays torch-free.
 """
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.device import DeviceChoice
+from engine.graph_binding import WEIGHTS_KEY, binding_problem
 from engine.modelmeta import ModelFileError, ModelMeta, graph_path, read_meta
 from engine.pipeline import BatchPredictor
 
@@ -103,7 +105,10 @@ class OnnxPredictor(BatchPredictor):
         guard: ScopeGuard | None = None,
         quality_check: bool = True,
         keep_features: bool = False,
+        model_path: str | os.PathLike[str] | None = None,
     ) -> None:
+        """``model_path``: the model file the graph must be tied to by its weights
+        (engine.graph_binding); None only where the graph was just exported from them."""
         super().__init__(
             meta,
             batch_size=batch_size,
@@ -118,6 +123,11 @@ class OnnxPredictor(BatchPredictor):
         self.threads = threads or default_threads()
         self.session = _session(self.graph, self.threads)
         check_graph(self.session, meta, self.graph)
+        if model_path is not None:
+            props = self.session.get_modelmeta().custom_metadata_map
+            problem = binding_problem(self.graph, Path(model_path), meta, props.get(WEIGHTS_KEY))
+            if problem:
+                raise OnnxUnavailable(problem)
         dim = self.session.get_outputs()[1].shape[-1]
         if guard is not None and dim != guard.dim:
             raise OnnxUnavailable(
@@ -132,7 +142,8 @@ class OnnxPredictor(BatchPredictor):
     ) -> OnnxPredictor:
         """The predictor for a model file's graph and guard (both read without torch).
 
-        Raises :class:`engine.modelmeta.ModelFileError` when the guard's statistics are damaged.
+        Raises :class:`engine.modelmeta.ModelFileError` when the file cannot be read; damaged
+        guard statistics disable the guard with a warning (engine.guard.usable_guard).
         """
         meta = meta or read_meta(model_path)
         if "guard" not in kwargs:
@@ -143,7 +154,7 @@ class OnnxPredictor(BatchPredictor):
 
             shipped = graph_path(default_model_path(), meta.content_hash)
             graph = shipped if shipped.is_file() else graph
-        return cls(graph, meta, **kwargs)
+        return cls(graph, meta, model_path=model_path, **kwargs)
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         try:
@@ -157,9 +168,10 @@ def _file_guard(path: Path) -> ScopeGuard | None:
     """The model file's guard (None: it has none), its problems named with the file."""
     from safetensors import SafetensorError
 
-    from engine.guard import load_guard
+    from engine.guard import read_guard_tensors, usable_guard
 
     try:
-        return load_guard(path)
+        tensors = read_guard_tensors(path)
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(path, f"out-of-scope statistics unreadable ({exc})") from exc
+    return usable_guard(tensors, path)

@@ -126,9 +126,11 @@ class BatchPredictor:
     @property
     def guard_status(self) -> str:
         """One line for the GUI and the CLI: whether out-of-scope pictures are flagged."""
-        from engine.guard import UNAVAILABLE
+        from engine.guard import DISABLED, UNAVAILABLE
 
-        return "guard active" if self.guard is not None else UNAVAILABLE
+        if self.guard is not None:
+            return "guard active"
+        return DISABLED if (self.meta.guard or {}).get("feature") else UNAVAILABLE
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Logits (B x classes) and pooled backbone features (B x 1280, or None) for a

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +29,9 @@ PROGRESS_FILE = "progress.jsonl"
 PROCESS_FILE = "process.json"
 STOP_FILE = "STOP"
 TERMINAL_EVENTS = ("done", "error")
+#: Set in the trainer child's environment: the packaged app's own ``train`` command then trains
+#: in that process instead of starting yet another child (see launcher.route).
+TRAINER_CHILD_ENV = "POXSCREEN_TRAINER_CHILD"
 
 
 @dataclass(frozen=True)
@@ -71,12 +75,17 @@ def default_runs_root() -> Path:
     return user_data_dir() / "training"
 
 
-def _new_run_dir(root: Path) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+def new_run_dir(root: Path, clock: Callable[[], datetime] | None = None) -> Path:
+    """A new, empty run folder under ``root``, named by the UTC second and taken atomically
+    (``mkdir`` without ``exist_ok``): two trainings started in the same second get two folders
+    (``STAMP``, ``STAMP-1``...), never one, so neither overwrites the other's model file."""
+    now = (clock or (lambda: datetime.now(timezone.utc)))()
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    root.mkdir(parents=True, exist_ok=True)
     for n in range(1000):
         candidate = root / (stamp if n == 0 else f"{stamp}-{n}")
         try:
-            candidate.mkdir(parents=True)
+            candidate.mkdir()
             return candidate
         except FileExistsError:
             continue
@@ -116,6 +125,30 @@ CHILD_ENV = {
 }
 
 
+def run_trainer_child(args: list[str]) -> int:
+    """``poxscreen train ARGS`` from a terminal: the trainer in a child process (as the desktop
+    starts it, but attached: its output goes to the terminal), so a crash or an out-of-memory
+    kill in training never takes the caller down. Ctrl-C reaches the child too, which finishes
+    its step and keeps its best model; this waits for that. Returns the child's exit status."""
+    env = {**CHILD_ENV, **os.environ, TRAINER_CHILD_ENV: "1"}
+    proc = subprocess.Popen([*trainer_command(), *args], env=env)
+    while True:
+        try:
+            code = proc.wait()
+            break
+        except KeyboardInterrupt:
+            continue  # the child got the same Ctrl-C and stops cleanly
+    if code < 0:  # ended by a signal (POSIX): say so, as a shell would not
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        print(f"poxscreen: the training process was ended by {name}{hint}", file=sys.stderr)
+        return 1
+    return code
+
+
 class TrainingProcess:
     """A training run in a child process (started here, or attached to after a restart)."""
 
@@ -144,7 +177,7 @@ class TrainingProcess:
         """Start ``trainer train ARGS`` detached, in ``run_dir`` (default: a new folder under
         <user data dir>/training). Without ``activate`` the new model is registered but not
         activated (the GUI's Promote decides, through Store.promote)."""
-        folder = Path(run_dir) if run_dir is not None else _new_run_dir(default_runs_root())
+        folder = Path(run_dir) if run_dir is not None else new_run_dir(default_runs_root())
         folder.mkdir(parents=True, exist_ok=True)
         cmd = [*(command or trainer_command()), "train", *args, "--out", str(folder)]
         cmd.append("--no-progress-bar")
@@ -158,7 +191,7 @@ class TrainingProcess:
             kwargs["creationflags"] = flags | getattr(subprocess, "DETACHED_PROCESS", 0)
         else:
             kwargs["start_new_session"] = True  # no SIGINT/SIGHUP from the GUI's terminal
-        env = {**CHILD_ENV, **os.environ}
+        env = {**CHILD_ENV, **os.environ, TRAINER_CHILD_ENV: "1"}  # the app trains in the child
         with open(folder / "stdout.log", "ab") as out, open(folder / "stderr.log", "ab") as err:
             popen = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, **kwargs

@@ -5,8 +5,14 @@ blink and the packaged app answers CLI sub-commands without loading Qt. It sits 
 layers (it may import ``desktop``, ``trainer`` and ``engine``); nothing imports it.
 
     (no arguments) | gui [ARGS]              -> desktop.app.main (the window)
-    train | evaluate | split | rollback ...  -> trainer.cli.main (in-process; the packaged app
-                                                 trains as a child process of itself)
+    train ...                                -> the trainer in a child process
+                                                 (engine.training.run_trainer_child: ``python -m
+                                                 trainer train``, or the packaged app's own
+                                                 ``train``), so a crash or an out-of-memory kill
+                                                 in training never takes the launcher down; in
+                                                 that child (POXSCREEN_TRAINER_CHILD=1) it runs
+                                                 trainer.cli.main in-process
+    evaluate | split | rollback ...          -> trainer.cli.main (in-process)
     --self-test [--keep]                     -> launcher.selftest.main (smoke test of a bundle)
     -m trainer|engine|desktop ARGS           -> as ``python -m ...`` (a frozen app's sys.executable
                                                  is PoxScreen itself, so such calls still work)
@@ -32,12 +38,15 @@ GUI_COMMAND = "gui"
 SELF_TEST_FLAG = "--self-test"
 NO_NETWORK_ENV = "POXSCREEN_NO_NETWORK"
 MODULES = {"trainer": "trainer", "engine": "engine", "desktop": "gui"}  # `-m NAME` targets
+#: Set in the trainer child's environment (engine.training.TRAINER_CHILD_ENV, same name).
+TRAINER_CHILD_ENV = "POXSCREEN_TRAINER_CHILD"
 
 
-def route(argv: Sequence[str]) -> tuple[str, list[str]]:
+def route(argv: Sequence[str], in_trainer_child: bool = False) -> tuple[str, list[str]]:
     """Which part runs, and the arguments it gets: ``(target, args)``.
 
     Pure (imports nothing) so the dispatch is unit-tested without starting anything.
+    ``in_trainer_child``: this process is the trainer child, so ``train`` runs here.
     """
     args = list(argv)
     if not args:
@@ -47,6 +56,8 @@ def route(argv: Sequence[str]) -> tuple[str, list[str]]:
         return "gui", args[1:]
     if first == SELF_TEST_FLAG:
         return "selftest", args[1:]
+    if first == "train" and not in_trainer_child:
+        return "train-child", args
     if first in TRAINER_COMMANDS:
         return "trainer", args
     if first == "-m" and len(args) > 1 and args[1] in MODULES:
@@ -94,6 +105,10 @@ def run(target: str, args: list[str]) -> int:
         from launcher.selftest import main as selftest_main
 
         return selftest_main(args)
+    if target == "train-child":
+        from engine.training import run_trainer_child
+
+        return run_trainer_child(args)
     if target == "trainer":
         # as in ``python -m trainer``: passive OpenMP waiting, set before torch loads libgomp
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -114,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from launcher.netguard import NetworkGuard
 
         guard = NetworkGuard.install()
-    target, rest = route(args)
+    target, rest = route(args, os.environ.get(TRAINER_CHILD_ENV) == "1")
     try:
         status = run(target, rest)
     finally:

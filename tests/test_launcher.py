@@ -23,7 +23,7 @@ HEAVY = ("torch", "PySide6", "sqlalchemy", "numpy", "PIL", "matplotlib", "multip
         (["gui"], ("gui", [])),
         (["gui", "--lang", "fr"], ("gui", ["--lang", "fr"])),
         (["--self-test", "--keep"], ("selftest", ["--keep"])),
-        (["train", "--epochs", "1"], ("trainer", ["train", "--epochs", "1"])),
+        (["train", "--epochs", "1"], ("train-child", ["train", "--epochs", "1"])),
         (["evaluate", "m.safetensors", "d"], ("trainer", ["evaluate", "m.safetensors", "d"])),
         (["split", "d", "--out", "s.json"], ("trainer", ["split", "d", "--out", "s.json"])),
         (["rollback"], ("trainer", ["rollback"])),
@@ -65,14 +65,59 @@ def test_gui_is_imported_lazily_and_gets_the_rest(monkeypatch: pytest.MonkeyPatc
 def test_trainer_commands_run_in_process_with_passive_openmp(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """evaluate (and train inside the trainer child) run trainer.cli.main here."""
     import trainer.cli
 
     calls: list[tuple[str, list[str]]] = []
     monkeypatch.setattr(trainer.cli, "main", _recorder(calls, "trainer", 7))
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert launcher.main(["evaluate", "m.safetensors", "d"]) == 7
+    monkeypatch.setenv(launcher.TRAINER_CHILD_ENV, "1")
     assert launcher.main(["train", "--epochs", "1"]) == 7
-    assert calls == [("trainer", ["train", "--epochs", "1"])]
+    assert calls == [
+        ("trainer", ["evaluate", "m.safetensors", "d"]),
+        ("trainer", ["train", "--epochs", "1"]),
+    ]
     assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+
+
+def _fake_trainer(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
+    """The trainer command replaced by a small Python program; in-process training fails."""
+    import engine.training
+    import trainer.cli
+
+    def in_process(argv: list[str] | None = None) -> int:
+        raise AssertionError("poxscreen train ran the trainer in the launcher's process")
+
+    monkeypatch.setattr(trainer.cli, "main", in_process)
+    monkeypatch.setattr(engine.training, "trainer_command", lambda: [sys.executable, "-c", code])
+    monkeypatch.delenv(launcher.TRAINER_CHILD_ENV, raising=False)
+
+
+def test_train_runs_the_trainer_as_a_child_process(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import engine.training
+
+    assert launcher.TRAINER_CHILD_ENV == engine.training.TRAINER_CHILD_ENV
+    code = (
+        "import os, sys; print('child', os.getpid(), os.environ.get("
+        f"{launcher.TRAINER_CHILD_ENV!r}), sys.argv[1:]); sys.exit(5)"
+    )
+    _fake_trainer(monkeypatch, code)
+    assert launcher.main(["train", "--epochs", "1"]) == 5
+    word, pid, marker, args = capfd.readouterr().out.split(" ", 3)
+    assert word == "child" and int(pid) != os.getpid() and marker == "1"
+    assert args.strip() == "['train', '--epochs', '1']"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_a_training_killed_for_memory_does_not_take_the_launcher_down(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    _fake_trainer(monkeypatch, "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    assert launcher.main(["train"]) == 1
+    assert "the training process was ended by SIGKILL (out of memory?)" in capfd.readouterr().err
 
 
 def test_everything_else_goes_to_the_engine_cli(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,6 +23,7 @@ from engine.checkpoint import ModelMeta
 from engine.device import DeviceChoice, select_device
 from engine.paths import user_data_dir
 from engine.recipe import BN_MODES, RECIPE
+from engine.training import new_run_dir
 from trainer.bn import freeze_backbone, frozen_block_count, recalibrate_bn, reestimate_bn
 from trainer.data import DataError, Sample, Skipped, TrainDataset
 from trainer.final_model import deliver
@@ -74,8 +75,9 @@ def stamp() -> str:
 
 
 def default_run_dir() -> Path:
-    """Where a run goes when no ``--out`` is given."""
-    return user_data_dir() / "training" / stamp()
+    """Where a run goes when no ``--out`` is given: a new folder, taken atomically, so two
+    trainings started in the same second never share one."""
+    return new_run_dir(user_data_dir() / "training")
 
 
 def prepare_bn(

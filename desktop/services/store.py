@@ -211,8 +211,9 @@ def restore_backup(store: Store, backup: str | os.PathLike[str]) -> Restored:
 
 
 def check_store(store: Store) -> list[str]:
-    """The full integrity check (``poxscreen check``): problems found, empty when healthy."""
-    return [str(p) for p in store.check(full=True)]
+    """The full integrity check (``poxscreen check``): problems found, empty when healthy; the
+    registered model files are checked too (each must still hold its registered weights)."""
+    return [str(p) for p in (*store.check(full=True), *store.check_model_files())]
 
 
 def care_error(exc: BaseException) -> str | None:

@@ -16,12 +16,28 @@ def cmd_check(args: argparse.Namespace, store: Any) -> int:
     """Full integrity check on demand (slow on big stores, so never at start-up)."""
     problems = store.check(full=True)
     if not problems:
-        print(f"{store.location}: ok")
-        return 0
+        return _check_model_files(store)
     print(f"{store.location}: problems found:")
     for line in problems:
         print(f"  {line}")
     print("Restore a backup (`poxscreen restore BACKUP`) or ask for help.", file=sys.stderr)
+    return 1
+
+
+def _check_model_files(store: Any) -> int:
+    """Every registered model file must still hold the weights it was registered with."""
+    problems = store.check_model_files()
+    if not problems:
+        print(f"{store.location}: ok")
+        return 0
+    print(f"{store.location}: registered model files do not hold their models:")
+    for line in problems:
+        print(f"  {line}")
+    print(
+        "Add the model again from a good copy (`poxscreen models add FILE`), or activate "
+        "another model (`poxscreen models activate`).",
+        file=sys.stderr,
+    )
     return 1
 
 

@@ -46,7 +46,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace, store: Any) -> int:
     """List, register or activate model versions (``add`` also exports ONNX)."""
     if args.action == "add":
-        info = store.register_model_file(args.ref, activate=True if args.activate else None)
+        # copied into the store's model folder once its weights are checked: the registry never
+        # points at a file elsewhere (a USB stick, a run folder)
+        info = store.add_model_file(args.ref, activate=True if args.activate else None)
         print(f"registered {info.version}{'  (active)' if info.active else ''}")
         from engine.onnx_export import try_export  # torch: export the fast screening graph now
 

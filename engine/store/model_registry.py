@@ -13,7 +13,15 @@ from typing import Any
 
 from engine.atomic import atomic_path
 from engine.hashes import HEX_PREFIX
-from engine.modelmeta import ModelFileError, ModelMeta, graph_path, read_meta
+from engine.modelmeta import (
+    ModelFileError,
+    ModelMeta,
+    file_weights_hash,
+    graph_path,
+    identity_hash,
+    read_meta,
+    verify_weights,
+)
 from engine.store import registry
 from engine.store.database import Database
 from engine.store.dto import ModelInfo, TrainingRunInfo
@@ -32,7 +40,10 @@ def same_model(target: Path, meta: Any) -> bool:
     if not target.is_file():
         return False
     try:
-        return read_meta(target).content_hash == meta.content_hash
+        found = read_meta(target)
+        return found.content_hash == meta.content_hash and (
+            file_weights_hash(target) == found.weights_hash
+        )
     except ModelFileError:
         return False
 
@@ -56,11 +67,39 @@ def copy_model_file(source: Path, target: Path) -> None:
         shutil.copyfile(source, tmp)
 
 
-def _read_meta(path: str | os.PathLike[str]) -> ModelMeta:
+def file_problem(path: Path, content_hash: str) -> str | None:
+    """Why the model file at ``path`` is not the model ``content_hash`` (None: it is)."""
+    if not path.is_file():
+        return "file missing"
     try:
-        return read_meta(path)
+        meta = read_meta(path)
+        actual = identity_hash(file_weights_hash(path), meta)
     except ModelFileError as exc:
-        raise StoreError(str(exc)) from exc
+        return exc.reason
+    if actual != content_hash.lower():
+        return (
+            f"holds other weights than were registered (their identity is {actual[:12]}, "
+            f"registered {content_hash[:12]})"
+        )
+    return None
+
+
+def checked_model_file(path: str | os.PathLike[str]) -> ModelMeta:
+    """A model file's metadata once its weights are what the metadata says (recomputed from the
+    bytes: intact metadata over corrupted tensors would otherwise be registered under the
+    original's identity) and its out-of-scope statistics are usable numbers."""
+    from safetensors import SafetensorError
+
+    from engine.guard import load_guard
+
+    try:
+        meta = verify_weights(path)
+        load_guard(path)
+    except ModelFileError as exc:
+        raise StoreError(f"{exc}; not registered") from exc
+    except (ValueError, OSError, SafetensorError) as exc:
+        raise StoreError(f"{path}: {exc}; not registered") from exc
+    return meta
 
 
 class ModelRegistry:
@@ -105,8 +144,10 @@ class ModelRegistry:
     def register_model_file(
         self, path: str | os.PathLike[str], *, activate: bool | None = None
     ) -> ModelInfo:
-        """Register a model file from its own metadata (name, hash, lineage, metrics)."""
-        meta = _read_meta(path)
+        """Register a model file where it lies, from its own metadata (name, hash, lineage,
+        metrics), once its weights are checked. Files from elsewhere go through
+        :meth:`add_model_file`, which copies them into :attr:`models_dir` first."""
+        meta = checked_model_file(path)
         if not meta.content_hash:
             raise StoreError(f"{path}: the model file records no content hash")
         return self.register_model(
@@ -127,8 +168,9 @@ class ModelRegistry:
         self, path: str | os.PathLike[str], *, activate: bool | None = None
     ) -> ModelInfo:
         """Copy a model file into :attr:`models_dir` (atomically, once) and register the copy,
-        so the registry never points at a file that may vanish (a USB stick, a run folder)."""
-        meta = _read_meta(path)
+        so the registry never points at a file that may vanish (a USB stick, a run folder).
+        The weights are checked against the metadata first: a mismatch is refused."""
+        meta = checked_model_file(path)
         target = self.model_file_target(meta)
         if Path(path).resolve() != target.resolve() and not same_model(target, meta):
             try:
@@ -155,6 +197,18 @@ class ModelRegistry:
         if model is None or not model.path or not Path(model.path).is_file():
             return None
         return Path(model.path)
+
+    def check_model_files(self) -> list[str]:
+        """Problems with registered model files (empty when all hold what was registered): a
+        missing file, or one whose weights (hashed from its bytes, not read from its metadata)
+        are not the model registered under that name, e.g. overwritten by another training."""
+        problems = []
+        for model in self.models():
+            if model.path:
+                problem = file_problem(Path(model.path), model.content_hash)
+                if problem:
+                    problems.append(f"model {model.version}: {model.path}: {problem}")
+        return problems
 
     def activate_model(self, ref: str) -> ModelInfo:
         """Make the model named by hash / hash prefix / name@hash / unique name the active one."""

@@ -26,6 +26,7 @@ from engine.store.model_registry import (
     ModelRegistry,
     copy_graph,
     copy_model_file,
+    file_problem,
     parent_hash,
     same_model,
 )
@@ -80,6 +81,9 @@ class Promotion:
         target = self.registry.model_file_target(meta)
         if not same_model(target, meta):
             copy_model_file(Path(file), target)
+        problem = file_problem(target, meta.content_hash)  # the run folder's file, as copied
+        if problem:
+            raise StoreError(f"{file}: not registered as {meta.version}: {problem}")
         copy_graph(Path(file), target, meta.content_hash)
         with self.db.write() as s:
             now = utcnow()

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from engine import backends, onnx_export
-from engine.checkpoint import load_model, read_meta, save_model
+from engine.checkpoint import ModelFileError, load_model, read_meta, save_model
+from engine.graph_binding import WEIGHTS_KEY
 from engine.images import iter_image_files, load_image
 from engine.onnx_export import ensure_graph
 from engine.onnx_predictor import (
@@ -251,9 +252,10 @@ def test_registering_a_model_exports_its_graph(model_file: Path, tmp_path: Path,
     path = tmp_path / "added.safetensors"
     shutil.copyfile(model_file, path)
     assert main(["models", "add", str(path), "--db", str(tmp_path / "db.sqlite")]) == 0
-    graph = graph_path(path, read_meta(path).content_hash)
+    stored = tmp_path / "db-models" / f"testmodel-{read_meta(path).content_hash[:12]}.safetensors"
+    graph = graph_path(stored, read_meta(path).content_hash)  # beside the store's copy
     assert graph.is_file() and f"screening graph: {graph}" in capsys.readouterr().out
-    assert isinstance(backends.screening_predictor(path, device="cpu"), OnnxPredictor)
+    assert isinstance(backends.screening_predictor(stored, device="cpu"), OnnxPredictor)
 
 
 def test_active_model_screens_with_onnx_and_no_torch(tmp_path: Path) -> None:
@@ -278,3 +280,72 @@ def test_store_copy_without_graph_uses_the_shipped_one(tmp_path: Path) -> None:
         isinstance(predictor, OnnxPredictor)
         and predictor.graph.parent == default_model_path().parent
     )
+
+
+def _claim(graph_file: Path, out: Path, claims: dict[str, str]) -> None:
+    """Copy a graph with some of its metadata values rewritten."""
+    import onnx
+
+    graph = onnx.load(str(graph_file))
+    for prop in graph.metadata_props:
+        if prop.key in claims:
+            prop.value = claims[prop.key]
+    onnx.save(graph, str(out))
+
+
+def test_graph_of_another_model_edited_to_claim_this_one_is_refused(
+    exported: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its metadata names this model's hashes; its weights are another model's."""
+    model, meta = load_model(exported)
+    with torch.no_grad():
+        model.classifier[2].bias[0] += 0.01  # a slightly different model: its own fine-tuning
+    current = tmp_path / exported.name
+    new_meta = save_model(current, model, meta)
+    claims = {
+        HASH_KEY: new_meta.content_hash,
+        WEIGHTS_KEY: new_meta.weights_hash,
+        "poxscreen.version": new_meta.version,
+    }
+    _claim(
+        graph_path(exported, meta.content_hash), graph_path(current, new_meta.content_hash), claims
+    )
+    with pytest.raises(OnnxUnavailable, match="does not hold this model's weights"):
+        OnnxPredictor.from_model_file(current)
+    with caplog.at_level("WARNING", logger="engine.backends"):
+        predictor = backends.screening_predictor(current, device="cpu")
+    assert isinstance(predictor, Predictor) and "exported from another model" in predictor.note
+    assert "exported from another model" in caplog.text
+
+
+def test_graph_records_the_weights_hash_and_it_is_checked(exported: Path, tmp_path: Path) -> None:
+    meta = read_meta(exported)
+    graph = graph_path(exported, meta.content_hash)
+    assert (
+        OnnxPredictor.from_model_file(exported)
+        .session.get_modelmeta()
+        .custom_metadata_map[WEIGHTS_KEY]
+        == meta.weights_hash
+    )
+    copy = tmp_path / exported.name
+    shutil.copyfile(exported, copy)
+    _claim(graph, graph_path(copy, meta.content_hash), {WEIGHTS_KEY: "0" * 64})
+    with pytest.raises(OnnxUnavailable, match="exported from other weights"):
+        OnnxPredictor.from_model_file(copy)
+
+
+def test_graph_is_not_used_for_a_model_file_whose_weights_changed(
+    exported: Path, tmp_path: Path
+) -> None:
+    """Tensors changed under intact metadata: the graph (made from the old ones) is not run,
+    and the PyTorch fallback refuses the file by its hash."""
+    meta = read_meta(exported)
+    copy = tmp_path / exported.name
+    data = bytearray(exported.read_bytes())
+    data[-8:] = bytes(b ^ 0xFF for b in data[-8:])
+    copy.write_bytes(bytes(data))
+    shutil.copyfile(graph_path(exported, meta.content_hash), graph_path(copy, meta.content_hash))
+    with pytest.raises(OnnxUnavailable, match="do not match its metadata"):
+        OnnxPredictor.from_model_file(copy)
+    with pytest.raises(ModelFileError, match="content hash mismatch"):
+        backends.screening_predictor(copy, device="cpu")

@@ -103,3 +103,18 @@ def test_the_command_line_for_source_and_frozen_apps(monkeypatch) -> None:
     assert trainer_command()[1:] == ["-m", "trainer"]
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     assert trainer_command() == [sys.executable]
+
+
+def test_the_child_is_marked_so_the_packaged_app_trains_in_it(tmp_path: Path) -> None:
+    """The packaged app starts itself with ``train``: the marker makes that process train
+    instead of starting yet another child (launcher.route)."""
+    import sys
+
+    from engine.training import TRAINER_CHILD_ENV
+
+    code = f"import os; print(os.environ.get({TRAINER_CHILD_ENV!r}))"
+    proc = TrainingProcess.start([], run_dir=tmp_path / "run", command=[sys.executable, "-c", code])
+    deadline = time.monotonic() + 60
+    while proc.running and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (tmp_path / "run" / "stdout.log").read_text().strip() == "1"

@@ -24,6 +24,7 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -98,11 +99,11 @@ def export_graph(
     meta: ModelMeta,
     out: str | os.PathLike[str],
     *,
-    template_dir: Path | None = None,
+    template_dirs: Sequence[Path] = (),
 ) -> Path:
     """Export ``model`` (described by ``meta``) to ``out`` atomically, verified against torch.
 
-    ``template_dir``: also keep the graph's weight-free template there (engine.onnx_template),
+    ``template_dirs``: also keep the graph's weight-free template there (engine.onnx_template),
     so later models of the same structure export in seconds.
     """
     out = Path(out)
@@ -124,10 +125,10 @@ def export_graph(
                 optimize=False,  # below, after the unoptimised template is kept
                 verbose=False,
             )
-            if template_dir is not None:
-                key = structure_key(wrapper.model.state_dict(), meta, OPSET)
-                if find_template(key, [template_dir]) is None:
-                    write_template(program.model_proto, key, template_dir)
+            key = structure_key(wrapper.model.state_dict(), meta, OPSET)
+            for folder in template_dirs:
+                if find_template(key, [folder]) is None:
+                    write_template(program.model_proto, key, folder)
             program.optimize()
     except Exception as exc:  # the exporter raises many types; all mean "no graph"
         raise GraphExportError(f"ONNX export failed: {type(exc).__name__}: {exc}") from exc
@@ -202,10 +203,13 @@ def ensure_graph(
     model: nn.Module | None = None,
     meta: ModelMeta | None = None,
     force: bool = False,
+    template_dirs: Sequence[Path] = (),
 ) -> Path:
     """The graph of the model file at ``model_path``, exported unless a valid one exists.
 
     ``model``/``meta``: the already-loaded network of that file (saves reloading it).
+    ``template_dirs``: where else graph templates live (a store's models folder), besides the
+    model's own folder and the shipped models: a fine-tune's graph is filled from one in seconds.
     """
     meta = meta or read_meta(model_path)
     out = graph_path(model_path, meta.content_hash)
@@ -217,9 +221,9 @@ def ensure_graph(
             pass  # stale or unreadable: export again
     if model is None:
         model, meta = load_model(model_path)
-    folder = Path(model_path).parent
-    if not export_from_template(model, meta, out, [folder, resources_dir() / "models"]):
-        export_graph(model, meta, out, template_dir=folder)
+    folders = [Path(model_path).parent, *template_dirs]
+    if not export_from_template(model, meta, out, [*folders, resources_dir() / "models"]):
+        export_graph(model, meta, out, template_dirs=folders)
     _remove_stale_graphs(Path(model_path), keep=out)
     return out
 
@@ -236,11 +240,12 @@ def try_export(
     model_path: str | os.PathLike[str],
     model: nn.Module | None = None,
     meta: ModelMeta | None = None,
+    template_dirs: Sequence[Path] = (),
 ) -> tuple[Path | None, str]:
     """:func:`ensure_graph` for callers that must not fail over it (registration, training):
     the graph, or None and the reason (screening then falls back to PyTorch)."""
     try:
-        return ensure_graph(model_path, model=model, meta=meta), ""
+        return ensure_graph(model_path, model=model, meta=meta, template_dirs=template_dirs), ""
     except (ModelFileError, GraphExportError, OSError) as exc:
         return None, f"no ONNX graph exported ({exc}); screening this model will use PyTorch"
 

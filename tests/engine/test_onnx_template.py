@@ -140,3 +140,27 @@ def test_the_shipped_template_rebuilds_the_shipped_graph() -> None:
     assert got[1] == want[1]  # the optimiser's constants: named by it, the same values
     ops = sorted(n.op_type for n in filled.graph.node)
     assert ops == sorted(n.op_type for n in shipped.graph.node)
+
+
+def test_a_template_in_the_stores_models_folder_is_found(
+    parent: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fine-tune is saved in its run folder; its parent's template is in the store's folder."""
+    model, meta = load_model(parent)
+    key = structure_key(model.state_dict(), meta, OPSET)
+    store_models = tmp_path / "db-models"
+    store_models.mkdir()
+    shutil.copyfile(template_path(parent.parent, key), template_path(store_models, key))
+    run = tmp_path / "run"
+    run.mkdir()
+    child = _child(parent, "run-child")
+    moved = run / child.name
+    shutil.move(child, moved)
+
+    def no_full_export(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a full export ran although the store has the template")
+
+    monkeypatch.setattr(onnx_export, "export_graph", no_full_export)
+    graph, note = onnx_export.try_export(moved, template_dirs=[store_models])
+    assert note == "" and graph is not None and graph.parent == run
+    assert "template" in _how(graph)["poxscreen.exported_with"]

@@ -151,3 +151,27 @@ def test_msid_is_credited_in_the_readme_the_model_card_and_the_about_box() -> No
         assert "resources/reference/" in text
         assert "Bala" in text and "CC BY 4.0" in text
     assert "MSID" in ABOUT and "Bala" in ABOUT and "CC BY 4.0" in ABOUT
+
+
+def test_found_inside_a_bundle_the_same_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frozen app sets sys._MEIPASS; the reference set is read from its resources/ there."""
+    import sys
+
+    shutil.copytree(reference_dir(), tmp_path / "resources" / "reference")
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    pairs = reference_set()
+    assert len(pairs) == 87 and all(p.is_relative_to(tmp_path) for p, _ in pairs)
+    shutil.rmtree(tmp_path / "resources" / "reference")
+    with pytest.raises(ReferenceSetError, match="manifest is missing"):
+        reference_set()
+
+
+def test_the_build_command_names_a_missing_photo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trainer.reference import main
+
+    args = ["build", "--data", str(tmp_path / "none"), "--split", str(SPLIT)]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "chickenpox" in err.lower() and "Traceback" not in err

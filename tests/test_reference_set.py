@@ -153,7 +153,9 @@ def test_msid_is_credited_in_the_readme_the_model_card_and_the_about_box() -> No
     assert "MSID" in ABOUT and "Bala" in ABOUT and "CC BY 4.0" in ABOUT
 
 
-def test_found_inside_a_bundle_the_same_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_found_inside_a_bundle_the_same_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A frozen app sets sys._MEIPASS; the reference set is read from its resources/ there."""
     import sys
 

@@ -102,6 +102,16 @@ def summary(since: float) -> None:
         rows += _pipeline_rows(pipeline)
     if explain:
         rows += _explain_rows(explain)
+    onnx_export = _load("onnx_export", since)
+    if onnx_export:
+        rows.append(
+            (
+                "ONNX export of a fine-tune, s",
+                f"{onnx_export['template_export_s']:.1f} (template)",
+                f"{onnx_export['full_export_s']:.1f} (full export)",
+                f"{onnx_export['full_export_s'] / onnx_export['template_export_s']:.1f}x faster",
+            )
+        )
     if not rows:
         return
     header = ("figure", "PoxScreen", "naive / reference", "ratio")

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 ABOUT = (
     "<b>PoxScreen</b><br>An offline screening aid for skin photos (Mpox, Chickenpox, Measles, "
     "Normal).<br><br><b>Not a diagnosis.</b> Every result needs a clinician's judgement. Photos "
-    "never leave this computer."
+    "never leave this computer.<br><br>Shipped model and reference photos: Monkeypox Skin Images "
+    "Dataset (MSID), D. Bala and M. S. Hossain, CC BY 4.0 (Bala &amp; Hossain, 2023)."
 )
 
 

@@ -9,7 +9,9 @@ photo" guard's input, from the same pass), a dynamic batch dimension, and record
 content hash and its weights' hash, which screening checks against the model file's bytes
 (engine.graph_binding), so a changed model never uses a stale graph. It is exported
 with the dynamo exporter at opset 18 (the legacy exporter fails on the 7->4 adaptive pooling)
-and checked against PyTorch before it is kept.
+and checked against PyTorch before it is kept. A full export also keeps a weight-free template
+of the graph beside the model (engine.onnx_template); a later model of the same structure (a
+fine-tune) is exported by filling it with the new weights: seconds instead of a full trace.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +45,16 @@ from engine.onnx_predictor import (
     OnnxUnavailable,
     graph_path,
 )
+from engine.onnx_template import (
+    fill_template,
+    find_template,
+    save_ir,
+    structure_key,
+    write_template,
+)
+from engine.paths import resources_dir
+
+log = logging.getLogger(__name__)
 
 OPSET = 18
 #: Largest probability difference tolerated between the graph and PyTorch at export.
@@ -65,13 +78,37 @@ class _LogitsAndFeatures(nn.Module):
         return self.model.forward_head(feature_map), pooled_features(feature_map)
 
 
-def export_graph(model: nn.Module, meta: ModelMeta, out: str | os.PathLike[str]) -> Path:
-    """Export ``model`` (described by ``meta``) to ``out`` atomically, verified against torch."""
-    out = Path(out)
-    size = int(meta.input_size)
+def _wrap(model: nn.Module) -> _LogitsAndFeatures:
     model = copy.deepcopy(model).float().to("cpu", memory_format=torch.contiguous_format)
-    wrapper = _LogitsAndFeatures(model)
-    wrapper.eval()
+    return _LogitsAndFeatures(model).eval()
+
+
+def _metadata(meta: ModelMeta, how: str) -> dict[str, str]:
+    return {
+        HASH_KEY: meta.content_hash,
+        WEIGHTS_KEY: meta.weights_hash,
+        FEATURES_KEY: FEATURES_KIND,
+        "poxscreen.version": meta.version,
+        "poxscreen.classes": json.dumps(list(meta.classes)),
+        "poxscreen.exported_with": f"torch {torch.__version__}, opset {OPSET}{how}",
+    }
+
+
+def export_graph(
+    model: nn.Module,
+    meta: ModelMeta,
+    out: str | os.PathLike[str],
+    *,
+    template_dirs: Sequence[Path] = (),
+) -> Path:
+    """Export ``model`` (described by ``meta``) to ``out`` atomically, verified against torch.
+
+    ``template_dirs``: also keep the graph's weight-free template there (engine.onnx_template),
+    so later models of the same structure export in seconds.
+    """
+    out = Path(out)
+    wrapper = _wrap(model)
+    size = int(meta.input_size)
     example = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     batch = torch.export.Dim("batch", min=1, max=4096)
     try:
@@ -85,26 +122,49 @@ def export_graph(model: nn.Module, meta: ModelMeta, out: str | os.PathLike[str])
                 input_names=[INPUT_NAME],
                 output_names=list(OUTPUT_NAMES),
                 dynamic_shapes=({0: batch},),
-                optimize=True,
+                optimize=False,  # below, after the unoptimised template is kept
                 verbose=False,
             )
+            key = structure_key(wrapper.model.state_dict(), meta, OPSET)
+            for folder in template_dirs:
+                if find_template(key, [folder]) is None:
+                    write_template(program.model_proto, key, folder)
+            program.optimize()
     except Exception as exc:  # the exporter raises many types; all mean "no graph"
         raise GraphExportError(f"ONNX export failed: {type(exc).__name__}: {exc}") from exc
-    program.model.metadata_props.update(
-        {
-            HASH_KEY: meta.content_hash,
-            WEIGHTS_KEY: meta.weights_hash,
-            FEATURES_KEY: FEATURES_KIND,
-            "poxscreen.version": meta.version,
-            "poxscreen.classes": json.dumps(list(meta.classes)),
-            "poxscreen.exported_with": f"torch {torch.__version__}, opset {OPSET}",
-        }
-    )
+    program.model.metadata_props.update(_metadata(meta, ""))
     with atomic_path(out) as tmp:
         program.save(str(tmp))
         os.chmod(tmp, 0o644)  # a shared, read-only artefact like the model file itself
         _verify(wrapper, meta, Path(tmp))
     return out
+
+
+def export_from_template(
+    model: nn.Module, meta: ModelMeta, out: str | os.PathLike[str], folders: list[Path]
+) -> bool:
+    """Export ``model`` by filling a template of the same structure found in ``folders``.
+
+    False (nothing written) when there is none or anything fails: the caller exports in full.
+    """
+    wrapper = _wrap(model)
+    state = wrapper.model.state_dict()
+    key = structure_key(state, meta, OPSET)
+    template = find_template(key, folders)
+    if template is None:
+        return False
+    try:
+        with warnings.catch_warnings(), _quiet_exporter():
+            warnings.simplefilter("ignore")
+            graph = fill_template(template, key, state)
+        with atomic_path(Path(out)) as tmp:
+            save_ir(graph, _metadata(meta, f", weights into template {key}"), Path(tmp))
+            os.chmod(tmp, 0o644)
+            _verify(wrapper, meta, Path(tmp))
+    except Exception as exc:  # noqa: BLE001  any failure means: export in full instead
+        log.info("graph template %s not used (%s); exporting in full", template.name, exc)
+        return False
+    return True
 
 
 def _verify(wrapper: nn.Module, meta: ModelMeta, graph: Path) -> None:
@@ -143,10 +203,13 @@ def ensure_graph(
     model: nn.Module | None = None,
     meta: ModelMeta | None = None,
     force: bool = False,
+    template_dirs: Sequence[Path] = (),
 ) -> Path:
     """The graph of the model file at ``model_path``, exported unless a valid one exists.
 
     ``model``/``meta``: the already-loaded network of that file (saves reloading it).
+    ``template_dirs``: where else graph templates live (a store's models folder), besides the
+    model's own folder and the shipped models: a fine-tune's graph is filled from one in seconds.
     """
     meta = meta or read_meta(model_path)
     out = graph_path(model_path, meta.content_hash)
@@ -158,7 +221,9 @@ def ensure_graph(
             pass  # stale or unreadable: export again
     if model is None:
         model, meta = load_model(model_path)
-    export_graph(model, meta, out)
+    folders = [Path(model_path).parent, *template_dirs]
+    if not export_from_template(model, meta, out, [*folders, resources_dir() / "models"]):
+        export_graph(model, meta, out, template_dirs=folders)
     _remove_stale_graphs(Path(model_path), keep=out)
     return out
 
@@ -175,11 +240,12 @@ def try_export(
     model_path: str | os.PathLike[str],
     model: nn.Module | None = None,
     meta: ModelMeta | None = None,
+    template_dirs: Sequence[Path] = (),
 ) -> tuple[Path | None, str]:
     """:func:`ensure_graph` for callers that must not fail over it (registration, training):
     the graph, or None and the reason (screening then falls back to PyTorch)."""
     try:
-        return ensure_graph(model_path, model=model, meta=meta), ""
+        return ensure_graph(model_path, model=model, meta=meta, template_dirs=template_dirs), ""
     except (ModelFileError, GraphExportError, OSError) as exc:
         return None, f"no ONNX graph exported ({exc}); screening this model will use PyTorch"
 

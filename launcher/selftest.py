@@ -30,6 +30,7 @@ REQUIRED_RESOURCES = (
     "MODEL_CARD.md",
     "icons/poxscreen.png",
     "imagenet/mobilenet_v2_imagenet.safetensors",
+    "reference/manifest.json",
 )
 
 

@@ -140,7 +140,9 @@ def deliver(
     model_path = run_dir / "model.safetensors"
     meta = save_model(model_path, model, meta, guard=guard)
     reporter.emit("stage", stage="export", message="exporting the screening graph (ONNX)")
-    graph, graph_note = try_export(model_path, model=model, meta=meta)
+    graph, graph_note = try_export(  # from the store's graph templates: seconds, not a trace
+        model_path, model=model, meta=meta, template_dirs=_template_dirs(store)
+    )
     report = _report(
         run_dir, model_path, meta, data, result, t, params, data_summary, baseline, decision, graph
     )
@@ -167,6 +169,11 @@ def deliver(
         )
         write_json(run_dir / "report.json", report)
     return report
+
+
+def _template_dirs(store: Any) -> list[Path]:
+    """The store's models folder: where its models' graph templates are kept and found."""
+    return [] if store is None else [Path(store.models_dir)]
 
 
 def _decide(

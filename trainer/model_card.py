@@ -212,7 +212,9 @@ def _header(meta: ModelMeta, classes: list[str]) -> list[str]:
         "Monkeypox Skin Images Dataset (MSID), D. Bala and M. S. Hossain, Mendeley Data V6, "
         "doi:10.17632/r9bfpnvyxr.6, licensed **CC BY 4.0** (cite Bala & Hossain, 2023). A "
         "de-duplicated subset of 605 photos (224x224) was used; the images are not distributed "
-        "with PoxScreen.",
+        "with PoxScreen, except the held-out test photos (below), shipped in "
+        "`resources/reference/` as a check that fine-tuned models keep what this one knew "
+        "(never trained on).",
         "",
     ]
 

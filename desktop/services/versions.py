@@ -9,6 +9,7 @@ load (engine.checkpoint: hash, architecture, classes) before anything is registe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ from typing import Any
 from engine.atomic import atomic_path
 from engine.modelmeta import ModelMeta
 from engine.paths import user_data_dir
-from engine.store import ModelInfo, Store, StoreError
+from engine.store import ModelInfo, NotFoundError, Store, StoreError
 from engine.training import trainer_command
 
 __all__ = ["Comparison", "ModelInfo", "PromotionRefused", "evaluation_root"]
@@ -115,9 +116,13 @@ def promote(store: Store, comparison: Comparison, *, force: bool, who: str) -> M
 
 
 def discard(store: Store, comparison: Comparison, who: str) -> None:
-    """Leave the new version inactive and say so on its training record; the run folder is
-    marked so the fine-tune dialog does not offer it again. (The registry keeps the row: the
-    store has no call to remove a registered version.)"""
+    """Discard the new version: the registry marks it discarded (hidden from the list and from
+    activation; the row stays for the history) and deletes its copy in the store's model folder.
+    Its training record says who discarded it; the run folder is marked so the fine-tune dialog
+    does not offer it again. The active model is refused (roll back first)."""
+    ref = comparison.new_version.rsplit("@", 1)[-1]
+    with contextlib.suppress(NotFoundError):  # never registered (an older run): nothing to mark
+        store.discard_model(ref)
     if comparison.training_run is not None:
         store.update_training_run(
             comparison.training_run, append_log=f"discarded by {who} after comparison\n"

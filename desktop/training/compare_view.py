@@ -2,7 +2,10 @@
 
 Overall and per-class metrics, both confusion matrices, the reliability diagram, and the
 promotion gate's decision with its reason. "Promote" goes through the gate (a forced promotion
-asks first and is recorded as forced); "Discard" drops the new model file.
+asks first, Cancel being the default, and is recorded as forced); "Discard" removes the new
+model from the registry's list and deletes its copy in the store's model folder. The checks
+each model carries (out-of-scope guard, calibration, ONNX graph) are listed, and a check the
+new model lacks is said in plain words.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (
@@ -23,7 +27,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QSizePolicy,
     QTableWidget,
@@ -32,9 +35,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.services import model_checks
 from desktop.services import versions as models
 from desktop.services.active_model import ActiveModel
+from desktop.services.tasks import run_in_pool
 from desktop.services.vocabulary import short_name
+from desktop.shell.confirm import ask_risky
 
 OVERALL = [  # key, label, higher is better
     ("accuracy", "Accuracy", True),
@@ -125,13 +131,22 @@ class CompareView(QDialog):
         self.outcome: str | None = None
         layout = QVBoxLayout(self)
         layout.addWidget(self._header())
+        self.checks = QLabel("Reading which checks each model carries...", wordWrap=True)
+        self.checks.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.checks)
         body = QHBoxLayout()
         body.addWidget(self._overall(), stretch=1)
         body.addWidget(self._per_class(), stretch=1)
         layout.addLayout(body)
         layout.addWidget(self._matrices())
         layout.addLayout(self._buttons())
-        self.resize(1060, 740)
+        self.resize(1060, 780)
+        store, new_model = active.store, self.comparison.new_model
+        run_in_pool(
+            lambda: model_checks.comparison_checks(store, new_model),
+            self._show_checks,
+            lambda exc: self.checks.setText(f"The models' checks could not be read: {exc}"),
+        )
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -150,6 +165,19 @@ class CompareView(QDialog):
         colour = "#DFF2E9" if cmp.gate_allows else "#FBE3D6"
         self.gate_label.setStyleSheet(f"background: {colour}; padding: 6px;")
         return self.gate_label
+
+    def _show_checks(self, found: dict[str, Any]) -> None:
+        """Each model's checks, and in red what the new model lacks that the one in use has."""
+        if not shiboken6.isValid(self.checks):  # the dialog closed before the answer came
+            return
+        text = (
+            f"<b>Checks, model in use:</b> {'; '.join(found['active'].lines())}<br/>"
+            f"<b>Checks, new model:</b> {'; '.join(found['new'].lines())}"
+        )
+        for line in found["missing"]:
+            text += f"<br/><span style='color:#B00020'><b>Note:</b> {line}.</span>"
+        self.checks.setText(text)
+        self.layout().activate()  # room for the extra lines now, not at the next event
 
     def _overall(self) -> QGroupBox:
         box = QGroupBox(f"Overall ({_SPLIT_NAMES.get(self.comparison.split, '')})")
@@ -251,15 +279,15 @@ class CompareView(QDialog):
     # --- decisions ----------------------------------------------------------------------------
 
     def confirm_force(self) -> bool:
-        """The gate said no: ask before promoting anyway (tests replace this)."""
-        reason = self.comparison.decision.get("reason", "")
-        answer = QMessageBox.question(
+        """The gate said no: ask before promoting anyway; Cancel is the default answer."""
+        reason = _short_numbers(self.comparison.decision.get("reason", ""))
+        return ask_risky(
             self,
             "Promote anyway?",
             f"The gate advises against this model: {reason}.\n\nPromote it anyway? "
             "The promotion is recorded as forced, and you can roll back in the models view.",
+            "Promote anyway",
         )
-        return answer == QMessageBox.StandardButton.Yes
 
     def promote(self) -> None:
         force = False

@@ -34,10 +34,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.services import model_checks
 from desktop.services import versions as ops
 from desktop.services.active_model import ActiveModel
 from desktop.services.store import ModelInfo
 from desktop.services.tasks import run_in_pool
+from desktop.shell.confirm import ask_risky
 
 T = TypeVar("T")
 
@@ -246,14 +248,39 @@ class ModelsDialog(QDialog):
         run_in_pool(fn, done, self._failed)
 
     def activate_selected(self) -> None:
-        """The selected version screens from now on (through the window's ActiveModel)."""
+        """The selected version screens from now on (through the window's ActiveModel). When its
+        recorded scores are lower than the model in use's, it has none, or it lacks a check the
+        model in use has, the figures are shown first and Cancel is the default answer."""
         model = self.selected()
-        if model is not None:
-            self.active.activate(
-                model.content_hash,
-                on_done=lambda i: self.say(f"Active model: {i.version}"),
-                on_error=self._failed,
-            )
+        if model is None:
+            return
+        store, content_hash = self.active.store, model.content_hash
+        run_in_pool(
+            lambda: model_checks.activation_concerns(store, content_hash),
+            lambda concerns: self._activate_if_agreed(model, concerns),
+            self._failed,
+        )
+
+    def _activate_if_agreed(self, model: ModelInfo, concerns: list[str]) -> None:
+        if concerns and not self.confirm_activation(model, concerns):
+            self.say(f"Not activated: {model.version}; the model in use stays.")
+            return
+        self.active.activate(
+            model.content_hash,
+            on_done=lambda i: self.say(f"Active model: {i.version}"),
+            on_error=self._failed,
+        )
+
+    def confirm_activation(self, model: ModelInfo, concerns: list[str]) -> bool:
+        """Ask before activating a version the records advise against (Cancel by default)."""
+        listed = "\n".join(f"\u2022 {c[0].upper()}{c[1:]}." for c in concerns)
+        return ask_risky(
+            self,
+            "Activate this model?",
+            f"Before {model.version} screens your photos:\n\n{listed}\n\nActivate it anyway? "
+            "You can roll back in this view.",
+            "Activate anyway",
+        )
 
     def roll_back(self) -> None:
         self.active.roll_back(

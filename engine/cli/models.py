@@ -1,5 +1,5 @@
 """Model commands of ``poxscreen``: ``info`` and ``import`` (model files), ``models`` (the
-versions registered in the case store: list, add, activate).
+versions registered in the case store: list, add, activate, discard).
 
 torch and SQLAlchemy are imported inside the handlers so ``poxscreen --help`` stays instant.
 """
@@ -44,7 +44,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace, store: Any) -> int:
-    """List, register or activate model versions (``add`` also exports ONNX)."""
+    """List, register, activate or discard model versions (``add`` also exports ONNX)."""
     if args.action == "add":
         # copied into the store's model folder once its weights are checked: the registry never
         # points at a file elsewhere (a USB stick, a run folder)
@@ -59,6 +59,10 @@ def cmd_models(args: argparse.Namespace, store: Any) -> int:
         info = store.activate_model(args.ref)
         print(f"active model: {info.version}")
         return 0
+    if args.action == "discard":
+        info = store.discard_model(args.ref)
+        print(f"discarded {info.version} (its file in the store's model folder is deleted)")
+        return 0
     models = store.models()
     if not models:
         print("no models registered yet (screening registers the model it uses)")
@@ -72,8 +76,8 @@ def cmd_models(args: argparse.Namespace, store: Any) -> int:
 
 def _models_checked(args: argparse.Namespace) -> int:
     """``models activate|add`` need a reference; only ``list`` opens the store read-only."""
-    if args.action in ("activate", "add") and not args.ref:
-        err(f"models {args.action} needs a {'model' if args.action == 'activate' else 'file'}")
+    if args.action in ("activate", "add", "discard") and not args.ref:
+        err(f"models {args.action} needs a {'file' if args.action == 'add' else 'model'}")
         return 2
     return guarded(cmd_models, writes=args.action != "list")(args)
 
@@ -94,9 +98,13 @@ def register_files(subparsers: Any) -> None:
 
 def register_versions(subparsers: Any) -> None:
     """Add ``models``: the versions registered in the case store."""
-    p = subparsers.add_parser("models", help="list, add or activate model versions")
-    p.add_argument("action", choices=("list", "activate", "add"), nargs="?", default="list")
-    p.add_argument("ref", nargs="?", help="activate: hash, hash prefix or name; add: model file")
+    p = subparsers.add_parser("models", help="list, add, activate or discard model versions")
+    p.add_argument(
+        "action", choices=("list", "activate", "add", "discard"), nargs="?", default="list"
+    )
+    p.add_argument(
+        "ref", nargs="?", help="activate, discard: hash, hash prefix or name; add: model file"
+    )
     p.add_argument("--activate", action="store_true", help="add: make it the active model")
     add_db(p)
     p.set_defaults(func=_models_checked)

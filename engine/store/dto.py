@@ -135,6 +135,7 @@ class ModelInfo:
     parent_hash: str | None
     created_at: datetime
     active: bool
+    discarded: bool = False
 
     @property
     def version(self) -> str:

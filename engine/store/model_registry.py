@@ -102,6 +102,24 @@ def checked_model_file(path: str | os.PathLike[str]) -> ModelMeta:
     return meta
 
 
+def remove_stored_copy(path: Path, content_hash: str, folder: Path) -> None:
+    """Delete a model file and its graph when they lie in the store's ``folder`` (never
+    elsewhere: a file the user keeps on a stick or in a run folder is theirs)."""
+    try:
+        inside = path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return
+    if not inside:
+        return
+    for file in (path, graph_path(path, content_hash)):
+        try:
+            file.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"{file}: discarded, but the file could not be deleted ({exc})"
+            ) from exc
+
+
 class ModelRegistry:
     """Model versions and training runs of the case store (``store.registry``)."""
 
@@ -180,10 +198,19 @@ class ModelRegistry:
         copy_graph(Path(path), target, meta.content_hash)
         return self.register_model_file(target, activate=activate)
 
-    def models(self) -> list[ModelInfo]:
-        """Every registered model version."""
+    def models(self, include_discarded: bool = False) -> list[ModelInfo]:
+        """Every registered model version (discarded ones only when asked for)."""
         with self.db.read() as s:
-            return registry.list_models(s)
+            return registry.list_models(s, include_discarded)
+
+    def discard_model(self, ref: str) -> ModelInfo:
+        """Mark a version discarded and delete its copy in :attr:`models_dir` (and its ONNX
+        graph). A file outside that folder is never deleted; the row stays for the history."""
+        with self.db.write() as s:
+            info = registry.model_info(registry.discard(s, ref, utcnow()))
+        if info.path:
+            remove_stored_copy(Path(info.path), info.content_hash, self.models_dir)
+        return info
 
     def active_model(self) -> ModelInfo | None:
         """The model screening uses, or None before any is registered."""

@@ -31,6 +31,7 @@ def model_info(model: ModelVersion) -> ModelInfo:
         parent_hash=model.parent_hash,
         created_at=model.created_at,
         active=model.active,
+        discarded=model.discarded_at is not None,
     )
 
 
@@ -39,6 +40,11 @@ def active_model(session: Session) -> ModelVersion | None:
 
 
 def set_active(session: Session, model: ModelVersion) -> None:
+    if model.discarded_at is not None:  # every activation path (activate, promote) passes here
+        raise StoreError(
+            f"{model.name}@{model.content_hash[:12]} was discarded; register its file again "
+            "(`poxscreen models add FILE`) to use it"
+        )
     session.execute(
         update(ModelVersion)
         .where(ModelVersion.active.is_(True), ModelVersion.id != model.id)
@@ -92,6 +98,8 @@ def register(
         if metrics:
             model.metrics = dict(metrics)
         model.parent_hash = parent_hash or model.parent_hash
+        if path:  # registered again from a file: no longer discarded
+            model.discarded_at = None
     if activate or (activate is None and active_model(session) is None):
         set_active(session, model)
     return model
@@ -125,9 +133,31 @@ def activate(session: Session, ref: str) -> ModelVersion:
     return model
 
 
-def list_models(session: Session) -> list[ModelInfo]:
-    rows = session.scalars(select(ModelVersion).order_by(ModelVersion.created_at, ModelVersion.id))
-    return [model_info(m) for m in rows]
+def discard(session: Session, ref: str, now: datetime) -> ModelVersion:
+    """Mark a version discarded (the row stays for the history). The active model and a
+    version another kept version was fine-tuned from (its roll-back target) are refused."""
+    model = find(session, ref)
+    version = f"{model.name}@{model.content_hash[:12]}"
+    if model.active:
+        raise StoreError(f"{version} is the active model; roll back or activate another first")
+    children = session.scalars(
+        select(ModelVersion).where(
+            ModelVersion.parent_hash == model.content_hash, ModelVersion.discarded_at.is_(None)
+        )
+    ).all()
+    if children:
+        named = ", ".join(f"{c.name}@{c.content_hash[:12]}" for c in children)
+        raise StoreError(f"{version} is what {named} rolls back to; discard that first")
+    if model.discarded_at is None:
+        model.discarded_at = now
+    return model
+
+
+def list_models(session: Session, include_discarded: bool = False) -> list[ModelInfo]:
+    query = select(ModelVersion).order_by(ModelVersion.created_at, ModelVersion.id)
+    if not include_discarded:
+        query = query.where(ModelVersion.discarded_at.is_(None))
+    return [model_info(m) for m in session.scalars(query)]
 
 
 # --- training runs -------------------------------------------------------------------------

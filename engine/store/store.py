@@ -203,6 +203,7 @@ class Store:
     active_model = _forward("registry", ModelRegistry.active_model)
     active_model_path = _forward("registry", ModelRegistry.active_model_path)
     activate_model = _forward("registry", ModelRegistry.activate_model)
+    discard_model = _forward("registry", ModelRegistry.discard_model)
     check_model_files = _forward("registry", ModelRegistry.check_model_files)
     start_training_run = _forward("registry", ModelRegistry.start_training_run)
     update_training_run = _forward("registry", ModelRegistry.update_training_run)

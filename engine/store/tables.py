@@ -118,6 +118,8 @@ class ModelVersion(Base):
     parent_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     active: Mapped[bool] = mapped_column(default=False)
+    # set when a clinician discarded it: hidden from lists and activation, row kept for history
+    discarded_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Run(Base):

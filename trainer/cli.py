@@ -343,6 +343,7 @@ def _input_errors() -> tuple[type[Exception], ...]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Run one fine-tuning; progress goes to stdout as ``@progress`` lines."""
+    from trainer.class_plan import NotEnoughLabels
     from trainer.progress import Reporter, StopControl, StoppedEarly
     from trainer.train import run_training
 
@@ -385,7 +386,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         reporter.close_bar()
         reporter.emit("error", message=str(exc))
         print(f"poxscreen train: error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, NotEnoughLabels) else 1
     except Exception as exc:  # report every failure as an event, then exit non-zero
         reporter.close_bar()
         reporter.emit("error", message=f"{type(exc).__name__}: {exc}")

@@ -134,6 +134,9 @@ def deliver(
     summary = brief(evals)
     baseline = score_current(store, current, data, device)
     decision = _decide(evals, baseline, promote_metric, force_promote, min_delta)
+    changes = (ck_meta.training or {}).get("classes_changes")
+    if changes:  # a deliberate --classes change is named wherever the decision is shown
+        decision.reason = f"classes changed: {', '.join(changes)}; {decision.reason}"
     meta = _final_meta(ck_meta, t, summary, result, params, data)
     guard, meta = fit_run_guard(model, meta, data, device, reporter)
     reporter.emit("stage", stage="save", message="writing the model and the report")

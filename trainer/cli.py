@@ -77,7 +77,12 @@ def _add_train_data(p: argparse.ArgumentParser) -> None:
         metavar="auto|active|imagenet|random|FILE",
         help="start model (default: the store's active model, else ImageNet)",
     )
-    p.add_argument("--classes", nargs="+", help="train only these classes")
+    p.add_argument(
+        "--classes",
+        nargs="+",
+        help="change the class list on purpose (a fine-tune otherwise keeps every class of "
+        "its start model, in its order); the change is recorded and named in the decision",
+    )
     p.add_argument(
         "--out",
         type=Path,

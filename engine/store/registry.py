@@ -144,6 +144,8 @@ def class_problem(session: Session, model: ModelVersion, active: ModelVersion | 
         return None
     parent = find_known(session, model.parent_hash) if model.parent_hash else None
     mine = _classes(model)
+    if not mine:  # no class list recorded (a bare registration): nothing to compare
+        return None
     for other, who in ((active, "the model in use"), (parent, "its parent")):
         if other is None or other.id == model.id:
             continue

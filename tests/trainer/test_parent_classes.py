@@ -116,3 +116,16 @@ def test_a_model_that_lost_a_class_is_never_activated(tmp_path: Path) -> None:
         assert store.promote(changed, force=True).promoted  # set deliberately: allowed
         assert store.active_model().content_hash == changed  # type: ignore[union-attr]
         store.activate_model(parent)  # rolling back to its parent stays possible
+
+
+def test_a_forced_registration_of_a_model_that_lost_a_class_does_not_activate_it(
+    tmp_path: Path,
+) -> None:
+    parent = save_start_model(tmp_path / "parent.safetensors", PARENT, input_size=64)
+    lost = save_start_model(tmp_path / "lost.safetensors", ["Blue", "Green"], input_size=64)
+    with Store.open(tmp_path / "store.db") as store:
+        store.add_model_file(tmp_path / "parent.safetensors", activate=True)
+        gate = {"forced": True, "passed": True, "active_hash": parent.content_hash}
+        reg = store.register_trained(tmp_path / "lost.safetensors", lost, activate=True, gate=gate)
+        assert not reg.activated and "lacks Red" in reg.reason
+        assert store.active_model().content_hash == parent.content_hash  # type: ignore[union-attr]

@@ -171,8 +171,12 @@ def _run(
     seed_everything(cfg.seed)
     choice = select_device(opts.device)
     device = choice.device
-    current = current_model_path(store, opts.init)
-    samples, skipped, per_source, plan = _gather_labelled(opts, store, reporter, current[0])
+    # the model in use is looked up first only when it is the parent (its classes are the run's)
+    early = current_model_path(store, opts.init) if opts.init in ("auto", "active") else None
+    samples, skipped, per_source, plan = _gather_labelled(
+        opts, store, reporter, early[0] if early else None
+    )
+    current = early or current_model_path(store, opts.init)
     model, meta, start_desc = start_model(
         opts.init, plan.classes, cfg.seed, active_path=current[0], input_size=opts.input_size
     )
@@ -236,6 +240,8 @@ def _gather_labelled(
         changes=plan.changes,
         lines=lines,
     )
+    summary = "; ".join(([plan.note()] if plan.changes else []) + lines)
+    reporter.emit("stage", stage="classes", message=f"labels per class: {summary}")
     for line in ([plan.note()] if plan.changes else []) + lines:
         reporter.say(line)
     check_enough(plan, counts)

@@ -129,3 +129,14 @@ def test_a_forced_registration_of_a_model_that_lost_a_class_does_not_activate_it
         reg = store.register_trained(tmp_path / "lost.safetensors", lost, activate=True, gate=gate)
         assert not reg.activated and "lacks Red" in reg.reason
         assert store.active_model().content_hash == parent.content_hash  # type: ignore[union-attr]
+
+
+def test_validation_metrics_score_only_the_classes_present() -> None:
+    import numpy as np
+
+    from trainer.metrics import classification_metrics
+
+    probs = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.2, 0.7, 0.1]])
+    out = classification_metrics([0, 1, 0], probs, PARENT)  # no Red photo in validation
+    assert out["per_class"]["Red"]["support"] == 0 and out["per_class"]["Red"]["roc_auc"] is None
+    assert out["macro_f1"] == pytest.approx((2 / 3 + 2 / 3) / 2)  # over Blue and Green only

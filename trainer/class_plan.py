@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.modelmeta import read_meta
-from trainer.data import DataError
+from trainer.data import DataError, Skipped
 
 #: Labels a class needs before anything can be said about it. Why 5: the split holds out about a
 #: fifth of a class for validation, so 5 labels is the least that leaves one photo to check the
@@ -96,11 +96,17 @@ def count_lines(plan: ClassPlan, counts: dict[str, int]) -> list[str]:
     return lines
 
 
-def check_enough(plan: ClassPlan, counts: dict[str, int]) -> None:
-    """Refuse (DataError, exit 2) only when no class has enough labels to decide anything."""
+def check_enough(plan: ClassPlan, counts: dict[str, int], skipped: Sequence[Skipped] = ()) -> None:
+    """Refuse (exit 2) only when no class has enough labels to decide anything, saying what was
+    left out and why (a store whose labelled photos were all forgotten has labels, no photos)."""
     if any(n >= MIN_LABELS_PER_CLASS for n in counts.values()):
         return
-    raise NotEnoughLabels(
+    message = (
         f"no class has enough labels to decide anything (each needs at least "
         f"{MIN_LABELS_PER_CLASS}): " + "; ".join(count_lines(plan, counts))
     )
+    if skipped:
+        reasons = Counter(s.reason for s in skipped).most_common(3)
+        shown = "; ".join(f"{n} {reason}" for reason, n in reasons)
+        message += f"; {len(skipped)} labelled photos were skipped ({shown})"
+    raise NotEnoughLabels(message)

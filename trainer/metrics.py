@@ -65,9 +65,7 @@ def classification_metrics(
 ) -> dict[str, Any]:
     """Accuracy, P/R/F1 (per class, macro, weighted), MCC, confusion matrix, per-class ROC-AUC and
     average precision (one-vs-rest; None for a class absent from ``y_true``), NLL and ECE.
-
-    Macro and weighted figures and balanced accuracy are over the classes present in ``y_true``:
-    a fine-tune keeps classes the clinic has no labels for, and those cannot be scored."""
+    Macro/weighted figures and balanced accuracy: over the classes present in ``y_true`` only."""
     y = np.asarray(y_true, dtype=np.int64)
     p = np.asarray(probs, dtype=np.float64)
     k = len(classes)

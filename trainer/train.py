@@ -171,11 +171,12 @@ def _run(
     seed_everything(cfg.seed)
     choice = select_device(opts.device)
     device = choice.device
-    # the model in use is looked up first only when it is the parent (its classes are the run's)
-    early = current_model_path(store, opts.init) if opts.init in ("auto", "active") else None
+    early, unusable = _parent_in_use(opts, store)
     samples, skipped, per_source, plan = _gather_labelled(
         opts, store, reporter, early[0] if early else None
     )
+    if unusable is not None:  # said after the labels, which may have a plainer problem
+        raise unusable
     current = early or current_model_path(store, opts.init)
     model, meta, start_desc = start_model(
         opts.init, plan.classes, cfg.seed, active_path=current[0], input_size=opts.input_size
@@ -213,6 +214,21 @@ def _run(
     return report
 
 
+def _parent_in_use(
+    opts: TrainOptions, store: Any
+) -> tuple[tuple[Path | None, bool] | None, DataError | None]:
+    """The model in use, looked up before the labels only when it is the parent (its classes
+    are the run's); a model in use that cannot be started from is returned, not raised."""
+    from trainer.sources import current_model_path
+
+    if opts.init not in ("auto", "active"):
+        return None, None
+    try:
+        return current_model_path(store, opts.init), None
+    except DataError as exc:
+        return None, exc
+
+
 def _gather_labelled(
     opts: TrainOptions, store: Any, reporter: Reporter, active_path: Path | None
 ) -> tuple[list[Sample], list[Skipped], dict[str, int], ClassPlan]:
@@ -244,7 +260,7 @@ def _gather_labelled(
     reporter.emit("stage", stage="classes", message=f"labels per class: {summary}")
     for line in ([plan.note()] if plan.changes else []) + lines:
         reporter.say(line)
-    check_enough(plan, counts)
+    check_enough(plan, counts, skipped)
     return samples, skipped, per_source, plan
 
 

@@ -147,8 +147,8 @@ def class_problem(session: Session, model: ModelVersion, active: ModelVersion | 
     if not mine:  # no class list recorded (a bare registration): nothing to compare
         return None
     for other, who in ((active, "the model in use"), (parent, "its parent")):
-        if other is None or other.id == model.id:
-            continue
+        if other is None or other.id == model.id or not _classes(other):
+            continue  # nothing recorded to compare with
         lost = [c for c in _classes(other) if c not in mine]
         added = [c for c in mine if c not in _classes(other)]
         if lost:

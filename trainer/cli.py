@@ -77,7 +77,12 @@ def _add_train_data(p: argparse.ArgumentParser) -> None:
         metavar="auto|active|imagenet|random|FILE",
         help="start model (default: the store's active model, else ImageNet)",
     )
-    p.add_argument("--classes", nargs="+", help="train only these classes")
+    p.add_argument(
+        "--classes",
+        nargs="+",
+        help="change the class list on purpose (a fine-tune otherwise keeps every class of "
+        "its start model, in its order); the change is recorded and named in the decision",
+    )
     p.add_argument(
         "--out",
         type=Path,
@@ -343,6 +348,7 @@ def _input_errors() -> tuple[type[Exception], ...]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Run one fine-tuning; progress goes to stdout as ``@progress`` lines."""
+    from trainer.class_plan import NotEnoughLabels
     from trainer.progress import Reporter, StopControl, StoppedEarly
     from trainer.train import run_training
 
@@ -385,7 +391,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         reporter.close_bar()
         reporter.emit("error", message=str(exc))
         print(f"poxscreen train: error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, NotEnoughLabels) else 1
     except Exception as exc:  # report every failure as an event, then exit non-zero
         reporter.close_bar()
         reporter.emit("error", message=f"{type(exc).__name__}: {exc}")

@@ -134,6 +134,7 @@ def deliver(
     summary = brief(evals)
     baseline = score_current(store, current, data, device)
     decision = _decide(evals, baseline, promote_metric, force_promote, min_delta)
+    _name_class_change(decision, ck_meta)
     meta = _final_meta(ck_meta, t, summary, result, params, data)
     guard, meta = fit_run_guard(model, meta, data, device, reporter)
     reporter.emit("stage", stage="save", message="writing the model and the report")
@@ -174,6 +175,13 @@ def deliver(
 def _template_dirs(store: Any) -> list[Path]:
     """The store's models folder: where its models' graph templates are kept and found."""
     return [] if store is None else [Path(store.models_dir)]
+
+
+def _name_class_change(decision: Decision, ck_meta: ModelMeta) -> None:
+    """A deliberate ``--classes`` change is named wherever the decision is shown."""
+    changes = (ck_meta.training or {}).get("classes_changes")
+    if changes:
+        decision.reason = f"classes changed: {', '.join(changes)}; {decision.reason}"
 
 
 def _decide(

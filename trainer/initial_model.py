@@ -1,8 +1,10 @@
 """The model a training run starts from: the model in use (the store's active model, else the shipped
 default), a model file, the ImageNet backbone, or random weights.
 
-A start model whose classes differ from the data's keeps everything except the last classifier
-layer, which is re-initialised for the new class list.
+A start model whose classes differ from the run's keeps everything except the last classifier
+layer, which is re-initialised for the new class list, keeping the rows of the classes both share.
+A fine-tune normally keeps its parent's classes (trainer.class_plan): only ``--classes`` changes
+them.
 """
 
 from __future__ import annotations
@@ -62,7 +64,14 @@ def adapt_classes(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             new_head.reset_parameters()
-        action = "new output layer"
+        kept = [
+            (i, list(meta.classes).index(c)) for i, c in enumerate(classes) if c in meta.classes
+        ]
+        with torch.no_grad():  # classes both lists share keep what the start model knew
+            for i, j in kept:
+                new_head.weight[i].copy_(head.weight[j])
+                new_head.bias[i].copy_(head.bias[j])
+        action = f"new output layer, {len(kept)} kept" if kept else "new output layer"
     return new_model, new_meta, action
 
 

@@ -64,7 +64,8 @@ def classification_metrics(
     y_true: Sequence[int], probs: np.ndarray, classes: Sequence[str]
 ) -> dict[str, Any]:
     """Accuracy, P/R/F1 (per class, macro, weighted), MCC, confusion matrix, per-class ROC-AUC and
-    average precision (one-vs-rest; None for a class absent from ``y_true``), NLL and ECE."""
+    average precision (one-vs-rest; None for a class absent from ``y_true``), NLL and ECE.
+    Macro/weighted figures and balanced accuracy: over the classes present in ``y_true`` only."""
     y = np.asarray(y_true, dtype=np.int64)
     p = np.asarray(probs, dtype=np.float64)
     k = len(classes)

@@ -25,6 +25,15 @@ from engine.paths import user_data_dir
 from engine.recipe import BN_MODES, RECIPE
 from engine.training import new_run_dir
 from trainer.bn import freeze_backbone, frozen_block_count, recalibrate_bn, reestimate_bn
+from trainer.class_plan import (
+    MIN_LABELS_PER_CLASS,
+    ClassPlan,
+    check_enough,
+    count_lines,
+    label_counts,
+    parent_classes,
+    plan_classes,
+)
 from trainer.data import DataError, Sample, Skipped, TrainDataset
 from trainer.final_model import deliver
 from trainer.fit import FitConfig, FitResult, fit, seed_everything
@@ -162,10 +171,15 @@ def _run(
     seed_everything(cfg.seed)
     choice = select_device(opts.device)
     device = choice.device
-    samples, skipped, per_source, classes = _gather_labelled(opts, store, reporter)
-    current = current_model_path(store, opts.init)
+    early, unusable = _parent_in_use(opts, store)
+    samples, skipped, per_source, plan = _gather_labelled(
+        opts, store, reporter, early[0] if early else None
+    )
+    if unusable is not None:  # said after the labels, which may have a plainer problem
+        raise unusable
+    current = early or current_model_path(store, opts.init)
     model, meta, start_desc = start_model(
-        opts.init, classes, cfg.seed, active_path=current[0], input_size=opts.input_size
+        opts.init, plan.classes, cfg.seed, active_path=current[0], input_size=opts.input_size
     )
     parent_hash = meta.content_hash or None
     model.to(device)
@@ -175,6 +189,7 @@ def _run(
     bn_mode = _prepare_model(model, opts, data, device, reporter, stop)
     params = _run_params(opts, model, meta, start_desc, parent_hash, bn_mode, device)
     data_summary = _data_summary(per_source, data, record)
+    params.update(plan.training_params())
     ck_meta = _checkpoint_meta(meta, opts, parent_hash, params, start_desc)
     result = _fit_best(model, data, cfg, device, run_dir, ck_meta, reporter, stop)
     report = deliver(
@@ -199,20 +214,54 @@ def _run(
     return report
 
 
+def _parent_in_use(
+    opts: TrainOptions, store: Any
+) -> tuple[tuple[Path | None, bool] | None, DataError | None]:
+    """The model in use, looked up before the labels only when it is the parent (its classes
+    are the run's); a model in use that cannot be started from is returned, not raised."""
+    from trainer.sources import current_model_path
+
+    if opts.init not in ("auto", "active"):
+        return None, None
+    try:
+        return current_model_path(store, opts.init), None
+    except DataError as exc:
+        return None, exc
+
+
 def _gather_labelled(
-    opts: TrainOptions, store: Any, reporter: Reporter
-) -> tuple[list[Sample], list[Skipped], dict[str, int], list[str]]:
-    """The run's labelled images and their classes; a run needs at least two to learn."""
+    opts: TrainOptions, store: Any, reporter: Reporter, active_path: Path | None
+) -> tuple[list[Sample], list[Skipped], dict[str, int], ClassPlan]:
+    """The run's labelled images and its classes: the parent's, always (``--classes`` changes
+    them on purpose); a fresh start needs labels of at least two classes to learn."""
     reporter.emit("stage", stage="scan", message="finding labelled images")
+    parent = parent_classes(opts.init, active_path)
+    wanted = plan_classes(parent, opts.classes, []).classes if parent else opts.classes
     samples, skipped, per_source = gather(
-        opts.data_dirs, store if opts.from_store else None, opts.classes
+        opts.data_dirs, store if opts.from_store else None, wanted
     )
-    classes = sorted({s.label for s in samples})
-    if len(classes) < 2:
+    labels = [s.label for s in samples]
+    plan = plan_classes(parent, opts.classes, labels)
+    if parent is None and len(plan.classes) < 2:
         from trainer.data import too_few_classes
 
-        raise too_few_classes(classes, skipped)
-    return samples, skipped, per_source, classes
+        raise too_few_classes(plan.classes, skipped)
+    counts = label_counts(plan, labels)
+    lines = count_lines(plan, counts)
+    reporter.emit(
+        "classes",
+        classes=plan.classes,
+        counts=counts,
+        min_labels=MIN_LABELS_PER_CLASS,
+        changes=plan.changes,
+        lines=lines,
+    )
+    summary = "; ".join(([plan.note()] if plan.changes else []) + lines)
+    reporter.emit("stage", stage="classes", message=f"labels per class: {summary}")
+    for line in ([plan.note()] if plan.changes else []) + lines:
+        reporter.say(line)
+    check_enough(plan, counts, skipped)
+    return samples, skipped, per_source, plan
 
 
 def _prepare_data(

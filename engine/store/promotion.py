@@ -102,9 +102,12 @@ class Promotion:
             ok, reason = gate_allows(gate, active) if activate else (active is None, "")
             if activate and gate and gate.get("forced"):
                 ok, reason = True, "forced by the user"
+            lost = registry.class_problem(s, row, active) if ok or activate else None
+            if lost:  # no gate result and no force activates a model that lost a class
+                ok, reason = False, lost
             if ok:
                 registry.set_active(s, row)
-            elif not activate:
+            elif not activate and not lost:
                 reason = "registered without activating; Promote decides"
             base = parent_hash(meta)
             base = base if base and _known(s, base) else None
@@ -134,6 +137,9 @@ class Promotion:
                 return PromotionResult(True, "already active", registry.model_info(model), previous)
             recorded = gate if gate is not None else (model.metrics or {}).get("gate")
             ok, reason = (True, "forced by the user") if force else gate_allows(recorded, active)
+            lost = registry.class_problem(s, model, active)
+            if lost:  # not even by force: a model that lost a class cannot answer it
+                ok, reason = False, lost
             if ok:
                 registry.set_active(s, model)
             return PromotionResult(ok, reason, registry.model_info(model), previous)

@@ -129,8 +129,53 @@ def find(session: Session, ref: str) -> ModelVersion:
 
 def activate(session: Session, ref: str) -> ModelVersion:
     model = find(session, ref)
+    problem = class_problem(session, model, active_model(session))
+    if problem:
+        raise StoreError(problem)
     set_active(session, model)
     return model
+
+
+def _classes(model: ModelVersion) -> list[str]:
+    return list((model.meta or {}).get("classes") or [])
+
+
+def class_problem(session: Session, model: ModelVersion, active: ModelVersion | None) -> str | None:
+    """Why ``model`` may never be activated, or None: it lacks (or adds) a class that the model
+    in use or its parent has, and its class list was not changed deliberately (``--classes``,
+    recorded as ``classes_changed_deliberately`` in its training metadata). A model that has lost
+    a class cannot answer it at all, so no gate result or force lets it in. Going back to the
+    active model's own parent (a roll-back) is always allowed."""
+    if (model.meta or {}).get("training", {}).get("classes_changed_deliberately"):
+        return None
+    if active is not None and active.id != model.id and active.parent_hash == model.content_hash:
+        return None
+    parent = find_known(session, model.parent_hash) if model.parent_hash else None
+    mine = _classes(model)
+    if not mine:  # no class list recorded (a bare registration): nothing to compare
+        return None
+    for other, who in ((active, "the model in use"), (parent, "its parent")):
+        if other is None or other.id == model.id or not _classes(other):
+            continue  # nothing recorded to compare with
+        lost = [c for c in _classes(other) if c not in mine]
+        added = [c for c in mine if c not in _classes(other)]
+        if lost:
+            return (
+                f"model {model.name}@{model.content_hash[:12]} lacks {', '.join(lost)}, which "
+                f"{who} knows; a model that has lost a class is never activated"
+            )
+        if added:
+            return (
+                f"model {model.name}@{model.content_hash[:12]} adds {', '.join(added)}, which "
+                f"{who} does not have, and its classes were not changed deliberately "
+                "(train with --classes); not activated"
+            )
+    return None
+
+
+def find_known(session: Session, content_hash: str) -> ModelVersion | None:
+    """The registered model with exactly this content hash, or None."""
+    return session.scalar(select(ModelVersion).where(ModelVersion.content_hash == content_hash))
 
 
 def discard(session: Session, ref: str, now: datetime) -> ModelVersion:

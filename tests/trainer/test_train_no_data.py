@@ -64,8 +64,9 @@ def test_a_store_without_labels_is_a_message(
     Store.open(tmp_path / "case.db").close()
     args = ["--from-store", "--db", str(tmp_path / "case.db"), "--out", str(tmp_path / "run")]
     status, err = _train(args, capfd)
-    assert status == 1 and "Traceback" not in err
-    assert "need labelled images of at least 2 classes, found none" in err
+    assert status == 2 and "Traceback" not in err  # the model in use's classes, none labelled
+    assert "no class has enough labels to decide anything" in err
+    assert "Measles: 0 labels — keeps the parent's knowledge" in err
     assert "skipped" not in err
 
 

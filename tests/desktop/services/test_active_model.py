@@ -72,8 +72,11 @@ def test_activate_switches_the_running_window(
     names = [dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())]
     row = names.index("clinic-v2")
     dialog.table.selectRow(row)
+    asked: list[list[str]] = []  # clinic-v2 has no recorded evaluation: the clinician is asked
+    dialog.confirm_activation = lambda _m, concerns: asked.append(concerns) or True
     dialog.activate_selected()
     _loaded(qtbot, w, "clinic-v2")
+    assert asked and asked[0]
     _screen_and_check(qtbot, w, photos4, v2)
 
 

@@ -131,7 +131,7 @@ def _split_text(path: Path | None) -> str:
     )
 
 
-# --- training in a child process (engine.training, issue #8) ----------------------------------
+# --- training in a child process (engine.training) ------------------------------------------------
 
 
 def start_training(args: list[str], db: str, run_dir: Path | None) -> TrainingProcess:

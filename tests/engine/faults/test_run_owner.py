@@ -104,14 +104,18 @@ import sys, time
 from engine.store import Store, owner
 from engine.store.runs import RunTakenOver
 from tests.engine.store.conftest import fake_result
-owner.OWNER_SILENT_SECONDS, owner.HEARTBEAT_SECONDS = 1.0, 0.1
+# No heartbeat thread: a SIGSTOP landing inside its write would hold SQLite's lock for the
+# whole pause, and the test could not take the run over (a real lock wait, not this fault).
+owner.OWNER_SILENT_SECONDS, owner.HEARTBEAT_SECONDS = 1.0, 3600.0
 store = Store.open(sys.argv[1])
 run = store.begin_run("/photos", {}, sys.argv[2])
 try:
     for i in range(100000):
         store.record_results(run, [fake_result(i)])
         print("wrote", i, flush=True)
-        time.sleep(0.3)  # the test stops it here, never inside a write
+        if i == 2:
+            sys.stdin.readline()  # the test stops it here, between writes, holding no lock
+        time.sleep(0.05)
 except RunTakenOver as exc:
     print("STOPPED", exc, flush=True)
     store.finish_run(run, "failed", error=str(exc))
@@ -130,12 +134,13 @@ def test_a_process_resumed_after_sigstop_notices_the_takeover(
     proc = subprocess.Popen(
         [sys.executable, "-c", _PAUSED_OWNER, str(db), MODEL],
         cwd=root,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        assert proc.stdout is not None
+        assert proc.stdout is not None and proc.stdin is not None
         while not proc.stdout.readline().startswith("wrote 2"):
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         proc.send_signal(signal.SIGSTOP)
@@ -150,7 +155,7 @@ def test_a_process_resumed_after_sigstop_notices_the_takeover(
             assert store.run(run).owner_pid == __import__("os").getpid()
             before = {p for p, _ in store.screening.run_errors(run)}
             proc.send_signal(signal.SIGCONT)
-            out, errs = proc.communicate(timeout=60)
+            out, errs = proc.communicate("go\n", timeout=60)
             assert proc.returncode == 3, errs
             assert f"taken over by {__import__('os').getpid()}@" in out
             assert "while this process was paused; stopped, nothing written after" in out

@@ -207,9 +207,10 @@ class ReviewPanel(QWidget):
         elif kind == "recolour":
             self._show_heat(result)
         elif kind == "meta":
-            rows, referral = result
+            rows, referral, others = result
             self.history.set_rows(rows)
             self.header.set_marks(mark_text(self._item, referral))
+            self.header.set_others(others)
 
     def _show_heat(self, heat: QImage) -> None:
         if self.view.has_photo():

@@ -82,11 +82,13 @@ def shown_class(flt: ReviewFilter) -> Any:
 def _one_per_image(active_id: int | None) -> Any:
     """The prediction shown for an image across models: the active model's, else the newest."""
     other = aliased(Prediction)
-    first = case((other.model_id == active_id, 0), else_=1) if active_id is not None else 0
+    order = [other.id.desc()]
+    if active_id is not None:
+        order.insert(0, case((other.model_id == active_id, 0), else_=1))
     best = (
         select(other.id)
         .where(other.image_id == Prediction.image_id)
-        .order_by(first, other.id.desc())
+        .order_by(*order)
         .limit(1)
         .scalar_subquery()
     )

@@ -103,3 +103,14 @@ def test_a_rescreen_is_linked_to_the_run_it_screened_again(store: Store) -> None
     assert store.run(run_b).rescreen_of == run_a
     assert store.run(run_a).rescreen_of is None
     assert {r.id: r.rescreen_of for r in store.runs()} == {run_a: None, run_b: run_a}
+
+
+def test_all_models_reads_an_empty_store_and_one_without_an_active_model(store: Store) -> None:
+    assert store.review_queue(ReviewFilter(all_models=True)).items == []
+    run = store.begin_run("/clinic", {}, MODEL_A)
+    store.record_results(run, [fake_result(1)])
+    with store.write() as s:  # no model marked active (a store a crash left so)
+        from engine.store.tables import ModelVersion
+
+        s.query(ModelVersion).update({"active": False})
+    assert len(store.review_queue(ReviewFilter(all_models=True)).items) == 1

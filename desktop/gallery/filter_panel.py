@@ -106,10 +106,10 @@ class FilterPanel(QWidget):
         self.sort.setToolTip("Order of the gallery (N jumps to the next most uncertain image)")
         form.addRow("Sort", self.sort)
         layout.addLayout(form)
-        self.by_label = QCheckBox("Class and sort by the clinician's label where given")
+        self.by_label = QCheckBox("By clinician's label")
         self.by_label.setToolTip(
-            "The class filter and the class sort read the clinician's label on labelled photos,"
-            " the model's class on the others"
+            "Class filter and class sort: the clinician's label where one is given,"
+            " the model's class on the other photos"
         )
         layout.addWidget(self.by_label)
         self.by_label.toggled.connect(self._emit)

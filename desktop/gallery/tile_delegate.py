@@ -150,7 +150,8 @@ class TileDelegate(QStyledItemDelegate):
             x += w
         p.setPen(option.palette.placeholderText().color())
         metrics = p.fontMetrics()
-        version = metrics.elidedText(text.model, Qt.TextElideMode.ElideRight, line3.width() // 2)
+        room = line3.width() * 3 // 5  # the version (name and hash) over the file name
+        version = metrics.elidedText(text.model, Qt.TextElideMode.ElideMiddle, room)
         vw = metrics.horizontalAdvance(version)
         p.drawText(line3, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, version)
         rest = line3.adjusted(0, 0, -(vw + 6), 0)

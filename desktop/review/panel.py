@@ -237,6 +237,13 @@ class ReviewPanel(QWidget):
             f"({ex.probabilities.get(target, ex.confidence):.2f})"
         )
         self.info.setToolTip(f"Model {ex.model_version}{took}")
+        item = self._item
+        if (
+            item is not None
+            and item.model_version
+            and item.model_version[:12] not in str(ex.model_version)
+        ):  # an earlier run's prediction: the heatmap is the active model's
+            self.info.setText(f"{self.info.text()} (active model {ex.model_version})")
 
     def _on_failed(self, kind: str, request: int, message: str) -> None:
         if kind in ("label", "undo", "redo"):

@@ -7,6 +7,7 @@ window while a fine-tuning run goes on asks first.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject
@@ -15,7 +16,6 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from desktop.reports.export_dialog import ExportDialog
 from desktop.services.gallery import review_filter
 from desktop.services.reports import ReviewFilter
-from desktop.services.store import ModelInfo
 from desktop.shell.help_dialog import ShortcutsDialog
 from desktop.shell.settings_dialog import SettingsDialog
 from desktop.training.finetune_dialog import CANCEL, STOP, FinetuneDialog
@@ -44,8 +44,9 @@ class Dialogs(QObject):
         window.installEventFilter(self)
 
     def current_filter(self) -> ReviewFilter:
-        """The gallery's filter as the engine's ReviewFilter."""
-        return review_filter(self.window.filters.query())
+        """The gallery's filter as the engine's ReviewFilter; a report reads one model's
+        predictions (the run's, else the active model's), never a mix."""
+        return replace(review_filter(self.window.filters.query()), all_models=False)
 
     def finetune(self) -> None:
         w = self.window
@@ -107,23 +108,6 @@ class Dialogs(QObject):
 
     def about(self) -> None:
         QMessageBox.about(self.window, "About PoxScreen", ABOUT)
-
-    def offer_rescreen(self, info: ModelInfo) -> None:
-        """Predictions keep the version that made them; offer to screen the run on show again
-        with the new active model."""
-        run_id = self.window.filters.query().run_id
-        if run_id is not None and not self.window.screening.running:
-            self.window.cases.run_folder(run_id, lambda folder: self._ask(info, folder))
-
-    def _ask(self, info: ModelInfo, folder: str) -> None:
-        answer = QMessageBox.question(
-            self.window,
-            "Re-screen with the new model?",
-            f"The active model is now {info.version}. Re-screen {folder} with it? "
-            "The earlier predictions are kept with the version that made them.",
-        )
-        if answer == QMessageBox.StandardButton.Yes:
-            self.window.screen_folder(folder)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
         """Closing the window while training: stop, keep it running in the background, or

@@ -41,6 +41,7 @@ from desktop.shell.error_reporting import ErrorReporter
 from desktop.shell.errors_panel import ErrorsPanel
 from desktop.shell.forgotten_prompt import offer_readd
 from desktop.shell.progress_strip import ProgressStrip
+from desktop.shell.rescreen import Rescreen
 from desktop.shell.status_bar import StatusBar, UntrainedBanner
 from desktop.shell.store_actions import StoreActions
 
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self.dialogs = Dialogs(self)
         self.care = StoreActions(self)  # forget a photo, back up, check
+        self.rescreen = Rescreen(self)  # a run screened by an older model, screened again
         self.menus = Menus(self)
         self._connect()
         self.settings.restore_window(self, self.splitter)
@@ -132,7 +134,6 @@ class MainWindow(QMainWindow):
         self.active.loaded.connect(self._on_model)
         self.active.failed.connect(self.status.set_model_error)
         self.active.changed.connect(lambda _info: self.refresh_all())
-        self.active.changed.connect(self.dialogs.offer_rescreen)
         self.cases.runs.connect(self.filters.set_runs)
         self.cases.stats.connect(self._on_stats)
         self.cases.rule.connect(self.model.set_rule)

@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 class ResultStore(Protocol):
     """What a screening needs from the case store (see ``engine.store``)."""
 
-    def begin_screening(self, folder: str, options: dict[str, Any], meta: Any) -> int: ...
+    def begin_screening(
+        self, folder: str, options: dict[str, Any], meta: Any, *, continue_finished: bool = False
+    ) -> int: ...
     def screened_hashes(self, model_hash: str) -> set[str]: ...
     def record_screening(self, run_id: int, meta: Any, results: Sequence[Prediction]) -> None: ...
     def finish_screening(
@@ -138,7 +140,13 @@ class ScreeningJob:
         cancel: threading.Event | None = None,
         referral: ReferralRule | None = None,
         readd_forgotten: bool = False,
+        run_options: Mapping[str, Any] | None = None,
+        continue_finished: bool = False,
     ) -> None:
+        """``run_options``: more facts kept with the run (e.g. ``rescreen_of``);
+        ``continue_finished``: a finished run of the folder with this model is continued."""
+        self.run_options = dict(run_options or {})
+        self.continue_finished = continue_finished
         self.predictor = predictor
         self.folder = Path(folder)
         self.recursive = recursive
@@ -228,15 +236,7 @@ class ScreeningJob:
             if self.store is not None and not walk_cancelled:
                 done = self.store.screened_hashes(meta.content_hash)
                 self.forget_list = ForgetList(self.store, readd=self.readd_forgotten)
-                summary.run_id = self.store.begin_screening(
-                    str(self.folder),
-                    {
-                        "recursive": self.recursive,
-                        "device": str(self.predictor.device),
-                        "batch_size": self.predictor.batch_size,
-                    },
-                    meta,
-                )
+                summary.run_id = self._begin_run(meta)
                 self._before = _run_counts(self.store, summary.run_id)
         except BaseException:
             if writer is not None:
@@ -296,6 +296,20 @@ class ScreeningJob:
             processed += len(batch)
             self._report(summary, processed, str(batch[-1].path) if batch else None)
         summary.cancelled = self.cancel.is_set() and processed < len(paths) + len(left_out)
+
+    def _begin_run(self, meta: Any) -> int:
+        assert self.store is not None
+        options = {
+            "recursive": self.recursive,
+            "device": str(self.predictor.device),
+            "batch_size": self.predictor.batch_size,
+            **self.run_options,
+        }
+        if self.continue_finished:
+            return self.store.begin_screening(
+                str(self.folder), options, meta, continue_finished=True
+            )
+        return self.store.begin_screening(str(self.folder), options, meta)
 
     def _close_run(self, summary: ScreeningSummary, status: str, error: str | None) -> None:
         """Record how the run ended; while another error propagates, a second one (the store

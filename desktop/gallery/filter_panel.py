@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -18,6 +19,8 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
+    QPushButton,
     QRadioButton,
     QVBoxLayout,
     QWidget,
@@ -39,20 +42,39 @@ SORT_LABELS = {
     "confidence": "Lowest confidence first",
     "name": "File name",
     "newest": "Newest first",
+    "class": "By class",
 }
+RESCREEN = "Re-screen with the active model"
 
 
-def run_title(run: RunInfo) -> str:
-    """Two lines for the runs list: "clinic-0312" over "412 photos · 2026-03-12 09:30"."""
+def model_text(run: RunInfo) -> str:
+    """The model version that screened a run, as a clinician reads it: "name@hash6"."""
+    return f"{run.model_name}@{run.model_version[:6]}"
+
+
+def run_title(run: RunInfo, active: str | None = None) -> str:
+    """Three lines for the runs list: "clinic-0312" over "412 photos · 2026-03-12 09:30" over
+    the model version that screened it ("older model" when it is not the active one)."""
     name = os.path.basename(run.folder.rstrip("/\\")) or run.folder
     n = run.counts.seen or run.total or 0
     when = run.started_at.strftime("%Y-%m-%d %H:%M")
     state = "" if run.status == "finished" else f" · {run.status}"
-    return f"{name}\n{n} photo{'s' if n != 1 else ''} · {when}{state}"
+    older = " (older model)" if is_older(run, active) else ""
+    again = f" · re-screen of #{run.rescreen_of}" if run.rescreen_of else ""
+    return (
+        f"{name}\n{n} photo{'s' if n != 1 else ''} · {when}{state}\n"
+        f"model {model_text(run)}{older}{again}"
+    )
+
+
+def is_older(run: RunInfo, active: str | None) -> bool:
+    """The run was screened by a model that is not the active one."""
+    return active is not None and run.model_version != active
 
 
 class FilterPanel(QWidget):
     queryChanged = Signal(object)  # desktop.services.gallery.GalleryQuery
+    rescreenRequested = Signal(int)  # the id of a run screened by an older model
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,7 +88,10 @@ class FilterPanel(QWidget):
         self.runs.setSpacing(2)
         self.runs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.runs.setToolTip("Show the images of one screening run, or of all runs")
+        self.runs.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.runs.customContextMenuRequested.connect(self._run_menu)
         layout.addWidget(self.runs, 1)
+        self._rescreen_box(layout)
         layout.addWidget(self._show_box())
         form = QFormLayout()
         self.cls = QComboBox()
@@ -81,6 +106,13 @@ class FilterPanel(QWidget):
         self.sort.setToolTip("Order of the gallery (N jumps to the next most uncertain image)")
         form.addRow("Sort", self.sort)
         layout.addLayout(form)
+        self.by_label = QCheckBox("By clinician's label")
+        self.by_label.setToolTip(
+            "Class filter and class sort: the clinician's label where one is given,"
+            " the model's class on the other photos"
+        )
+        layout.addWidget(self.by_label)
+        self.by_label.toggled.connect(self._emit)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search file name (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
@@ -91,7 +123,86 @@ class FilterPanel(QWidget):
         self.cls.currentIndexChanged.connect(self._emit)
         self.sort.currentIndexChanged.connect(self._emit)
         self.runs.currentRowChanged.connect(self._emit)
+        self.runs.currentRowChanged.connect(lambda _r: self._update_rescreen())
         self.set_runs([])
+
+    def _rescreen_box(self, layout: QVBoxLayout) -> None:
+        """Under the runs list: which model screened the chosen run and, when it is an older
+        one, the offer to screen the folder again with the active model (a new, linked run)."""
+        self._runs: dict[int, RunInfo] = {}
+        self._active: str | None = None
+        self._want: int | None = None  # a run to show once the list holds it
+        self.run_model = QLabel()
+        self.run_model.setWordWrap(True)
+        self.run_model.setAccessibleName("Model of the chosen run")
+        self.rescreen = QPushButton(RESCREEN)
+        self.rescreen.setToolTip(
+            "Screen this run's folder again with the model in use now, as a new run linked to"
+            " this one; both sets of predictions are kept"
+        )
+        self.rescreen.clicked.connect(self._ask_rescreen)
+        layout.addWidget(self.run_model)
+        layout.addWidget(self.rescreen)
+
+    def chosen_run(self) -> RunInfo | None:
+        run_id = self.query().run_id
+        return self._runs.get(run_id) if run_id is not None else None
+
+    def rescreen_offered(self) -> bool:
+        """The chosen run was screened by an older model and not yet again by the active one."""
+        run = self.chosen_run()
+        return run is not None and is_older(run, self._active) and self._redone(run) is None
+
+    def _redone(self, run: RunInfo) -> RunInfo | None:
+        """The run that screened ``run``'s folder again with the active model, if any."""
+        again = [
+            r
+            for r in self._runs.values()
+            if r.rescreen_of == run.id and not is_older(r, self._active)
+        ]
+        return max(again, key=lambda r: r.id) if again else None
+
+    def select_run(self, run_id: int) -> None:
+        """Show that run (when the list holds it; else once ``set_runs`` brings it)."""
+        self._want = run_id
+        for row in range(self.runs.count()):
+            if self.runs.item(row).data(Qt.ItemDataRole.UserRole) == run_id:
+                self._want = None
+                self.runs.setCurrentRow(row)
+
+    def _update_rescreen(self) -> None:
+        run = self.chosen_run()
+        offered = self.rescreen_offered()
+        if run is None:
+            self.run_model.setText("")
+        elif offered:
+            self.run_model.setText(
+                f"Screened with an older model ({model_text(run)}); its results are kept."
+            )
+        elif (redone := self._redone(run)) is not None:
+            self.run_model.setText(
+                f"Screened with an older model ({model_text(run)}); screened again with the"
+                f" active model as run #{redone.id}."
+            )
+        else:
+            self.run_model.setText(f"Screened with the active model ({model_text(run)}).")
+        self.run_model.setVisible(run is not None)
+        self.rescreen.setVisible(offered)
+
+    def _ask_rescreen(self) -> None:
+        run = self.chosen_run()
+        if run is not None and self.rescreen_offered():
+            self.rescreenRequested.emit(run.id)
+
+    def _run_menu(self, pos: QPoint) -> None:
+        item = self.runs.itemAt(pos)
+        if item is None or item.data(Qt.ItemDataRole.UserRole) is None:
+            return
+        self.runs.setCurrentItem(item)
+        menu = QMenu(self)
+        act = menu.addAction(RESCREEN, self._ask_rescreen)
+        act.setEnabled(self.rescreen_offered())
+        menu.exec(self.runs.viewport().mapToGlobal(pos))
 
     def _show_box(self) -> QGroupBox:
         box = QGroupBox("Show")
@@ -106,9 +217,11 @@ class FilterPanel(QWidget):
         self.show_group.idToggled.connect(lambda _i, on: on and self._emit())
         return box
 
-    def set_runs(self, runs: list[RunInfo]) -> None:
-        """Refill the runs list, keeping the selected run when it is still there."""
+    def set_runs(self, runs: list[RunInfo], active: str | None = None) -> None:
+        """Refill the runs list, keeping the selected run when it is still there; ``active``:
+        the active model's content hash (a run screened by another offers a re-screen)."""
         keep = self.query().run_id
+        self._runs, self._active = {r.id: r for r in runs}, active
         self.runs.blockSignals(True)
         self.runs.clear()
         all_item = QListWidgetItem("All runs")
@@ -116,14 +229,19 @@ class FilterPanel(QWidget):
         self.runs.addItem(all_item)
         row = 0
         for run in runs:
-            it = QListWidgetItem(run_title(run))
+            it = QListWidgetItem(run_title(run, active))
             it.setData(Qt.ItemDataRole.UserRole, run.id)
-            it.setToolTip(run.folder)
+            it.setToolTip(
+                f"{run.folder}\nScreened with model {run.model_name}@{run.model_version[:12]}"
+            )
             self.runs.addItem(it)
             if run.id == keep:
                 row = self.runs.count() - 1
         self.runs.setCurrentRow(row)
         self.runs.blockSignals(False)
+        self._update_rescreen()
+        if self._want is not None:
+            self.select_run(self._want)
 
     def query(self) -> GalleryQuery:
         item = self.runs.currentItem()
@@ -134,6 +252,7 @@ class FilterPanel(QWidget):
             show=button.property("key") if button else "all",
             sort=self.sort.currentData() or "uncertain",
             search=self.search.text().strip(),
+            by_label=self.by_label.isChecked(),
         )
 
     def set_show(self, key: str) -> None:

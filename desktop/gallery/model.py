@@ -21,6 +21,7 @@ from PySide6.QtCore import (
 )
 
 from desktop.gallery.thumbnails import FORGOTTEN, ThumbnailLoader
+from desktop.gallery.tile_text import tile_text
 from desktop.services import gallery as ea
 from desktop.services.store import DEFAULT_REFERRAL_RULE, ReferralRule, ReviewItem, Store
 from desktop.services.tasks import Reporter, run_task
@@ -37,6 +38,7 @@ class GalleryModel(QAbstractListModel):
     ThumbRole = Qt.ItemDataRole.UserRole + 2
     ReferralRole = Qt.ItemDataRole.UserRole + 3
     ThumbErrorRole = Qt.ItemDataRole.UserRole + 4
+    TileTextRole = Qt.ItemDataRole.UserRole + 5  # tile_text.TileText: what the tile says
 
     loadingChanged = Signal(bool)
     pageArrived = Signal(int)  # rows loaded so far
@@ -88,6 +90,10 @@ class GalleryModel(QAbstractListModel):
             return self.thumbs.failed.get(item.sha256) or (None if _has_file(item) else FORGOTTEN)
         if role == self.ReferralRole:
             return ea.is_referral(item, self.rule)
+        if role == self.TileTextRole:
+            return tile_text(item)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return " · ".join([name, *tile_text(item).lines()])
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(item, name)
         return None
@@ -219,9 +225,11 @@ class GalleryModel(QAbstractListModel):
         cls = long_name(item.top_class)
         where = "(file not on this computer)" if _has_file(item) else f"({FORGOTTEN})"
         lines = [f"<b>{name}</b>", item.path or where]
-        lines.append(f"Model: {cls} ({item.confidence:.0%})")
         if item.current_label:
             lines.append(f"Clinician: {long_name(item.current_label)}")
+        lines.append(f"Model: {cls} ({item.confidence:.0%})")
+        version = item.model_version[:12] if item.model_version else "?"
+        lines.append(f"Screened by model {item.model_name or 'model'}@{version}")
         return "<br>".join(_esc(x) if i else x for i, x in enumerate(lines))
 
 

@@ -1,9 +1,10 @@
 """The gallery tile painter.
 
-Each tile shows the thumbnail, the predicted class as a coloured
-chip WITH its name (never colour alone), the confidence, and marks: ✓ reviewed, ⚑ referral,
-! the clinician disagreed with the model, ? out of scope / poor quality. The selected tile gets a
-thick outline, not only a colour change.
+Each tile shows the thumbnail, then (see :mod:`desktop.gallery.tile_text`) the clinician's label
+first where there is one, else the predicted class, as a coloured chip WITH its name (never colour
+alone); under a label the model's call, smaller; marks: ✓ reviewed, ⚑ referral, ! the clinician
+disagreed with the model, ? out of scope / poor quality; and the file name with the model version
+that made the prediction. The selected tile gets a thick outline, not only a colour change.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.gallery.model import GalleryModel
+from desktop.gallery.tile_text import TileText, tile_text
 from desktop.services.store import ReviewItem
-from desktop.services.vocabulary import class_colour, long_name, short_name
+from desktop.services.vocabulary import class_colour, long_name
 
 _Index = QModelIndex | QPersistentModelIndex
 
-TEXT_H = 44  # two text lines under the thumbnail
+TEXT_H = 60  # three text lines under the thumbnail
+_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 PAD = 6
 MARK_COLOURS = {"✓": "#1B7837", "⚑": "#A0407F", "!": "#B2182B", "?": "#5E3C99"}
 
@@ -120,42 +123,61 @@ class TileDelegate(QStyledItemDelegate):
     def _paint_text(
         self, p: QPainter, r: QRect, item: ReviewItem, referral: bool, option: QStyleOptionViewItem
     ) -> None:
-        top = r.top() + PAD - 3 + self.thumb_size + 4
-        line1 = QRect(r.left() + PAD - 3, top, self.thumb_size, 18)
-        line2 = QRect(r.left() + PAD - 3, top + 20, self.thumb_size, 18)
+        text = tile_text(item)
+        left, top = r.left() + PAD - 3, r.top() + PAD - 3 + self.thumb_size + 4
+        line1 = QRect(left, top, self.thumb_size, 18)
+        line2 = QRect(left, top + 20, self.thumb_size, 16)
+        line3 = QRect(left, top + 37, self.thumb_size, 16)
         bold = QFont(option.font)
         bold.setBold(True)
+        small = QFont(option.font)
+        small.setPointSizeF(max(6.0, option.font.pointSizeF() * 0.85))
         p.setFont(bold)
-        name = short_name(item.top_class)
-        bg = QColor(class_colour(item.top_class))
-        chip_w = min(line1.width() - 48, p.fontMetrics().horizontalAdvance(name) + 12)
-        chip = QRect(line1.left(), line1.top(), chip_w, line1.height())
+        self._paint_chip(p, line1, text, option)
+        p.setFont(small)
+        x = line2.left()
+        if text.second:  # the model's call, second and smaller, under the clinician's label
+            p.setPen(option.palette.text().color())
+            w = min(line2.width() - 30, p.fontMetrics().horizontalAdvance(text.second) + 6)
+            p.drawText(QRect(x, line2.top(), w, line2.height()), _LEFT, text.second)
+            x += w
+        for mark, _meaning in tile_marks(item, referral):
+            if mark == "✓" and text.labelled:
+                continue  # already beside the label
+            p.setPen(QColor(MARK_COLOURS[mark]))
+            w = p.fontMetrics().horizontalAdvance(mark) + 6
+            p.drawText(QRect(x, line2.top(), w, line2.height()), _LEFT, mark)
+            x += w
+        p.setPen(option.palette.placeholderText().color())
+        metrics = p.fontMetrics()
+        room = line3.width() * 3 // 5  # the version (name and hash) over the file name
+        version = metrics.elidedText(text.model, Qt.TextElideMode.ElideMiddle, room)
+        vw = metrics.horizontalAdvance(version)
+        p.drawText(line3, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, version)
+        rest = line3.adjusted(0, 0, -(vw + 6), 0)
+        fname = metrics.elidedText(item_name(item), Qt.TextElideMode.ElideMiddle, rest.width())
+        p.drawText(rest, _LEFT, fname)
+        p.setFont(option.font)
+
+    def _paint_chip(
+        self, p: QPainter, line: QRect, text: TileText, option: QStyleOptionViewItem
+    ) -> None:
+        """The first line: the class (the label's where given) on its colour, the note beside."""
+        bg = QColor(class_colour(text.first_class))
+        note_w = p.fontMetrics().horizontalAdvance(text.first_note) + 6
+        chip_w = min(line.width() - note_w, p.fontMetrics().horizontalAdvance(text.first) + 12)
+        chip = QRect(line.left(), line.top(), chip_w, line.height())
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(bg)
         p.drawRoundedRect(chip, 4, 4)
         p.setPen(_text_colour(bg))
+        name = p.fontMetrics().elidedText(text.first, Qt.TextElideMode.ElideRight, chip_w - 6)
         p.drawText(chip, Qt.AlignmentFlag.AlignCenter, name)
-        p.setPen(option.palette.text().color())
+        colour = QColor(MARK_COLOURS["✓"]) if text.labelled else option.palette.text().color()
+        p.setPen(colour)
         p.drawText(
-            line1,
-            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-            f"{item.confidence:.0%}",
+            line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text.first_note
         )
-        x = line2.left()
-        for mark, _meaning in tile_marks(item, referral):
-            p.setPen(QColor(MARK_COLOURS[mark]))
-            w = p.fontMetrics().horizontalAdvance(mark) + 8
-            p.drawText(
-                QRect(x, line2.top(), w, line2.height()), Qt.AlignmentFlag.AlignVCenter, mark
-            )
-            x += w
-        p.setFont(option.font)
-        p.setPen(option.palette.placeholderText().color())
-        rest = QRect(x, line2.top(), line2.right() - x, line2.height())
-        fname = p.fontMetrics().elidedText(
-            item_name(item), Qt.TextElideMode.ElideMiddle, rest.width()
-        )
-        p.drawText(rest, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, fname)
 
 
 def item_name(item: ReviewItem) -> str:

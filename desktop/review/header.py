@@ -42,6 +42,9 @@ class ReviewHeader(QWidget):
         self.title.setFont(font)
         self.summary = QLabel(self)
         self.summary.setWordWrap(True)
+        self.others = QLabel(self)  # other runs' predictions of the photo, when they differ
+        self.others.setWordWrap(True)
+        self.others.setAccessibleName("Other runs' predictions")
         self.flags = QLabel(self)
         self.flags.setWordWrap(True)
         refer = QColor(class_colour(REFER))
@@ -51,7 +54,7 @@ class ReviewHeader(QWidget):
         )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.title, self.summary, self.flags):
+        for widget in (self.title, self.summary, self.others, self.flags):
             layout.addWidget(widget)
         self.show_empty()
 
@@ -60,19 +63,30 @@ class ReviewHeader(QWidget):
         self.title.setToolTip("")
         self.summary.setText("Pick a photo in the gallery; Space goes to the next one.")
         self.set_marks("")
+        self.set_others([])
 
     def show_item(self, item: ReviewItem, referral: str | None = None) -> None:
         self.title.setText(item_name(item))
         self.title.setToolTip(item.path or item.sha256)
         self.show_label(item, item.current_label)
         self.set_marks(mark_text(item, referral))
+        self.set_others([])
 
     def show_label(self, item: ReviewItem, label: str | None) -> None:
-        """The model's call and the label in force, with a mark when they disagree."""
-        said = f"Model: {long_name(item.top_class)} {item.confidence:.2f}"
+        """The label in force, the model's call with the version that made it, and a mark when
+        they disagree."""
+        said = f"Model {item.model_text}: {long_name(item.top_class)} {item.confidence:.0%}"
         differs = label not in (None, REFER, item.top_class)
         mark = "  (! differs from the model)" if differs else ""
-        self.summary.setText(f"{said}   ·   Label: {long_name(label)}{mark}")
+        self.summary.setText(f"Label: {long_name(label)}{mark}\n{said}")
+        self.summary.setToolTip(
+            f"Prediction made by model {item.model_name or 'model'}@{item.model_version or '?'}"
+        )
+
+    def set_others(self, lines: list[str]) -> None:
+        """Other runs' predictions of the photo (another model's), under the one on show."""
+        self.others.setText("\n".join(lines))
+        self.others.setVisible(bool(lines))
 
     def set_marks(self, text: str) -> None:
         self.flags.setText(text)

@@ -207,9 +207,10 @@ class ReviewPanel(QWidget):
         elif kind == "recolour":
             self._show_heat(result)
         elif kind == "meta":
-            rows, referral = result
+            rows, referral, others = result
             self.history.set_rows(rows)
             self.header.set_marks(mark_text(self._item, referral))
+            self.header.set_others(others)
 
     def _show_heat(self, heat: QImage) -> None:
         if self.view.has_photo():
@@ -236,6 +237,13 @@ class ReviewPanel(QWidget):
             f"({ex.probabilities.get(target, ex.confidence):.2f})"
         )
         self.info.setToolTip(f"Model {ex.model_version}{took}")
+        item = self._item
+        if (
+            item is not None
+            and item.model_version
+            and item.model_version[:12] not in str(ex.model_version)
+        ):  # an earlier run's prediction: the heatmap is the active model's
+            self.info.setText(f"{self.info.text()} (active model {ex.model_version})")
 
     def _on_failed(self, kind: str, request: int, message: str) -> None:
         if kind in ("label", "undo", "redo"):

@@ -17,7 +17,7 @@ from engine.store import Store
 class CaseStore(QObject):
     """The case store in use; switching it also switches the active model's store."""
 
-    runs = Signal(list)  # list[RunInfo]
+    runs = Signal(list, object)  # list[RunInfo], the active model's content hash (or None)
     stats = Signal(object)  # store.Stats
     rule = Signal(object)  # ReferralRule
     run_errors = Signal(list)  # [(path, reason)] of the selected run
@@ -37,7 +37,8 @@ class CaseStore(QObject):
     def refresh(self, *, rule: bool = True) -> None:
         """Runs and counts (and the referral rule), read on worker threads."""
         store, report = self.store, self.reporter
-        run_task(self.pool, lambda: ops.runs(store), self.runs.emit,
+        run_task(self.pool, lambda: (ops.runs(store), ops.active_version(store)),
+                 lambda found: self.runs.emit(*found),
                  what="Could not read the screening runs", reporter=report)  # fmt: skip
         run_task(self.pool, lambda: ops.stats(store), self.stats.emit,
                  what="Could not count the case store", reporter=report)  # fmt: skip

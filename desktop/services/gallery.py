@@ -16,7 +16,13 @@ from engine.thumbnails import ThumbnailCache
 #: "Show" choices of the gallery and the ReviewFilter fields each one sets.
 SHOW_CHOICES = ("all", "to_review", "reviewed", "disagreed", "referral")
 #: Sort choices: ours -> the store's sort key.
-SORT_KEYS = {"uncertain": "entropy", "confidence": "confidence", "name": "name", "newest": "newest"}
+SORT_KEYS = {
+    "uncertain": "entropy",
+    "confidence": "confidence",
+    "name": "name",
+    "newest": "newest",
+    "class": "class",
+}
 
 __all__ = [
     "Cursor",
@@ -42,11 +48,19 @@ class GalleryQuery:
     show: str = "all"
     sort: str = "uncertain"
     search: str = ""
+    by_label: bool = False  # the class filter and sort read the clinician's label where given
 
 
 def review_filter(q: GalleryQuery) -> ReviewFilter:
-    """The engine's ReviewFilter for a gallery query."""
-    kw: dict[str, Any] = {"run_id": q.run_id, "predicted_class": q.predicted_class}
+    """The engine's ReviewFilter for a gallery query. "All runs" shows every screened photo
+    with the prediction of the model that made it (the active model's where it has one), so
+    earlier runs stay in view after a switch of model; one run shows its own model's results."""
+    kw: dict[str, Any] = {
+        "run_id": q.run_id,
+        "predicted_class": q.predicted_class,
+        "all_models": True,
+        "by_label": q.by_label,
+    }
     if q.show == "to_review":
         kw["reviewed"] = False
     elif q.show == "reviewed":

@@ -30,6 +30,7 @@ from engine.store import (
     ReviewItem,
     Store,
 )
+from engine.vocabulary import long_name
 
 if TYPE_CHECKING:
     from engine.explain import Explainer, ImageExplanation
@@ -170,6 +171,23 @@ def load_history(store: Store, sha256: str) -> list[HistoryRow]:
     return rows[::-1]
 
 
+def other_predictions(store: Store, item: ReviewItem) -> list[str]:
+    """Other runs' predictions of the photo that differ from the one on show (another model's
+    class, or its confidence), e.g. "Earlier run (model msid-v1@3f2a9c): Measles 71%"."""
+    lines = []
+    for p in store.predictions(item.sha256):
+        if p.model_version == item.model_version:
+            continue
+        if p.top_class == item.top_class and round(p.confidence, 2) == round(item.confidence, 2):
+            continue
+        when = "Other"
+        if p.run_id is not None and item.run_id is not None and p.run_id != item.run_id:
+            when = "Earlier" if p.run_id < item.run_id else "Later"
+        model = f"{p.model_name}@{p.model_version[:6]}"
+        lines.append(f"{when} run (model {model}): {long_name(p.top_class)} {p.confidence:.0%}")
+    return lines
+
+
 def referral_reason(store: Store, item: ReviewItem) -> str | None:
     """Why the referral rule flags the item (None when it does not). The rule is the store's
     (kept in the database, so the panel, the CLI and the report agree); a photo to check (not a
@@ -301,7 +319,8 @@ class ReviewService(QObject):
         """The image's label history and referral reason again (``meta``)."""
         store = self.store
         self._start("meta", request, lambda: (load_history(store, item.sha256),
-                                              referral_reason(store, item)))  # fmt: skip
+                                              referral_reason(store, item),
+                                              other_predictions(store, item)))  # fmt: skip
 
     def recolour(self, ex: ImageExplanation, colormap: str, request: int) -> None:
         """The heatmap on show in other colours (``recolour``), without running Grad-CAM."""

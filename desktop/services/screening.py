@@ -72,10 +72,12 @@ class ScreeningWorker(QRunnable):
         store: Store,
         folder: str | Path,
         readd_forgotten: bool = False,
+        rescreen_of: int | None = None,
     ) -> None:
         super().__init__()
         self.setAutoDelete(False)
         self.readd_forgotten = readd_forgotten
+        self.rescreen_of = rescreen_of
         self.handle = handle
         self.store = store
         self.folder = Path(folder)
@@ -109,6 +111,10 @@ class ScreeningWorker(QRunnable):
             on_results=lambda batch: self.signals.results.emit(list(batch)),
             cancel=self.cancel_event,
             readd_forgotten=self.readd_forgotten,
+            # a re-screen is a new run linked to the earlier one; screening a folder again with
+            # the same model adds to its earlier run
+            run_options={"rescreen_of": self.rescreen_of} if self.rescreen_of else None,
+            continue_finished=self.rescreen_of is None,
         )
         summary = job.run()
         log.info(
@@ -147,21 +153,29 @@ class Screening(QObject):
         """A screening was asked for and has not ended (its model may still be loading)."""
         return self.worker is not None or self._pending is not None
 
-    def start(self, folder: str, *, readd_forgotten: bool = False) -> bool:
+    def start(
+        self, folder: str, *, readd_forgotten: bool = False, rescreen_of: int | None = None
+    ) -> bool:
         """Screen ``folder`` into the active model's store; False when one is already running.
-        Photos forgotten in the store are skipped unless ``readd_forgotten``."""
+        Photos forgotten in the store are skipped unless ``readd_forgotten``. The same folder
+        with the same model continues its earlier run; ``rescreen_of`` (a run screened by an
+        older model) makes a new run linked to that one."""
         if self.running:
             return False
         self._pending = self.folder = folder
         self.started.emit(folder)
-        self.active.when_ready(lambda handle: self._start_worker(handle, folder, readd_forgotten))
+        self.active.when_ready(
+            lambda handle: self._start_worker(handle, folder, readd_forgotten, rescreen_of)
+        )
         return True
 
-    def _start_worker(self, handle: ActiveModelHandle, folder: str, readd: bool) -> None:
+    def _start_worker(
+        self, handle: ActiveModelHandle, folder: str, readd: bool, rescreen_of: int | None
+    ) -> None:
         if self._pending != folder:  # cancelled while the model was loading
             return
         self._pending = None
-        worker = ScreeningWorker(handle, self.active.store, folder, readd)
+        worker = ScreeningWorker(handle, self.active.store, folder, readd, rescreen_of)
         worker.signals.progress.connect(self.progress)
         worker.signals.results.connect(self.results)
         worker.signals.finished.connect(self._finished)

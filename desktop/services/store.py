@@ -39,6 +39,7 @@ __all__ = [
     "RunInfo",
     "Stats",
     "Store",
+    "active_version",
     "backup_store",
     "care_error",
     "check_store",
@@ -105,6 +106,12 @@ def stats(store: Store) -> Stats:
 
 def runs(store: Store, limit: int = 100) -> list[RunInfo]:
     return list(store.runs(limit=limit))
+
+
+def active_version(store: Store) -> str | None:
+    """The content hash of the active model (None: no model registered yet)."""
+    model = store.active_model()
+    return model.content_hash if model is not None else None
 
 
 def run_errors(store: Store, run_id: int | None) -> list[tuple[str, str]] | None:

@@ -67,6 +67,12 @@ class RunInfo:
     heartbeat_at: datetime | None = None
 
     @property
+    def rescreen_of(self) -> int | None:
+        """The earlier run this one screened again with another model (None: a first screening)."""
+        value = self.options.get("rescreen_of")
+        return int(value) if isinstance(value, int) else None
+
+    @property
     def interrupted(self) -> bool:
         """Still marked running, but its owner is gone: the process died on this host, or gave
         no sign of life (batch or heartbeat) for OWNER_SILENT_SECONDS (see engine.store.owner)."""
@@ -176,6 +182,16 @@ class ReviewItem:
     scope_score: float | None = None  # distance / threshold; > 1: probably not a skin photo
     out_of_scope: bool | None = None  # None: the model had no guard
     quality_issues: str | None = None  # "blurry;too dark"; "" fine; None: not checked
+    model_name: str | None = None  # the model that made this prediction
+    model_version: str | None = None  # its content hash
+    run_id: int | None = None  # the run that made it (None: its run was deleted)
+
+    @property
+    def model_text(self) -> str:
+        """The model version that made the prediction, as a clinician reads it: "name@hash6"."""
+        if not self.model_version:
+            return self.model_name or "model"
+        return f"{self.model_name or 'model'}@{self.model_version[:6]}"
 
     @property
     def check_photo(self) -> bool:

@@ -13,17 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, case, exists, func, or_, select, tuple_
+from sqlalchemy.orm import Session, aliased
 
 from engine.paths import path_from_text
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
 from engine.store import records, registry, settings
 from engine.store.dto import ReviewItem, ReviewPage
 from engine.store.errors import NotFoundError, StoreError
-from engine.store.tables import REFER, Image, Prediction, RunItem
+from engine.store.tables import REFER, Image, ModelVersion, Prediction, RunItem
 
-SortKey = Literal["confidence", "entropy", "newest", "name"]
+SortKey = Literal["confidence", "entropy", "newest", "name", "class"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,11 @@ class ReviewFilter:
     """What to show. ``None`` means "do not filter on this".
 
     - ``model_version``: whose predictions to show (default: the run's model, else the active one)
+    - ``all_models``: with no run and no model version, every screened image once, with the
+      active model's prediction where it has one, else the newest prediction of any model (the
+      gallery's "All runs": results stay with the runs that made them after a model switch)
+    - ``by_label``: ``predicted_class`` and the ``class`` sort read the clinician's label where
+      one is given (``refer`` excepted), the model's class elsewhere
     - ``run_id``: only images met by this screening run
     - ``predicted_class``: the model's top class
     - ``reviewed``: True = has a current label (``refer`` included), False = not yet labelled
@@ -45,7 +50,8 @@ class ReviewFilter:
       photo", False = neither
     - ``search``: file-path substring, case-insensitive (e.g. part of a file name)
     - ``sort``: ``confidence`` (lowest first), ``entropy`` (highest first), ``newest``
-      (latest prediction first) or ``name`` (by file path as stored)
+      (latest prediction first), ``name`` (by file path as stored) or ``class`` (by class name,
+      the label's where ``by_label``)
     """
 
     model_version: str | None = None
@@ -60,6 +66,33 @@ class ReviewFilter:
     referral: bool | None = None
     search: str | None = None
     sort: SortKey = "confidence"
+    all_models: bool = False
+    by_label: bool = False
+
+
+def shown_class(flt: ReviewFilter) -> Any:
+    """The class a filter and the ``class`` sort read: the clinician's label where given (and
+    asked for), else the model's top class."""
+    if not flt.by_label:
+        return Prediction.top_class
+    labelled = and_(Image.current_label.is_not(None), Image.current_label != REFER)
+    return case((labelled, Image.current_label), else_=Prediction.top_class)
+
+
+def _one_per_image(active_id: int | None) -> Any:
+    """The prediction shown for an image across models: the active model's, else the newest."""
+    other = aliased(Prediction)
+    order = [other.id.desc()]
+    if active_id is not None:
+        order.insert(0, case((other.model_id == active_id, 0), else_=1))
+    best = (
+        select(other.id)
+        .where(other.image_id == Prediction.image_id)
+        .order_by(*order)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return Prediction.id == best
 
 
 def _disagrees() -> Any:
@@ -94,10 +127,24 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+@dataclass(frozen=True)
+class AcrossModels:
+    """A queue over every model's predictions, one per image (``_one_per_image``)."""
+
+    active_id: int | None
+
+
+#: Whose predictions a queue reads: one model's (its id), or every model's, one per image.
+Scope = int | AcrossModels
+
+
 def _filtered(
-    stmt: Select[Any], flt: ReviewFilter, model_id: int, rule: ReferralRule | None = None
+    stmt: Select[Any], flt: ReviewFilter, model_id: Scope, rule: ReferralRule | None = None
 ) -> Select[Any]:
-    stmt = stmt.where(Prediction.model_id == model_id)
+    if isinstance(model_id, AcrossModels):
+        stmt = stmt.where(_one_per_image(model_id.active_id))
+    else:
+        stmt = stmt.where(Prediction.model_id == model_id)
     if flt.referral is not None:
         clause = referral_clause(rule or DEFAULT_REFERRAL_RULE)
         stmt = stmt.where(clause if flt.referral else ~clause)
@@ -109,7 +156,7 @@ def _filtered(
             exists().where(RunItem.image_id == Prediction.image_id, RunItem.run_id == flt.run_id)
         )
     if flt.predicted_class is not None:
-        stmt = stmt.where(Prediction.top_class == flt.predicted_class)
+        stmt = stmt.where(shown_class(flt) == flt.predicted_class)
     if flt.reviewed is True:
         stmt = stmt.where(Image.current_label.is_not(None))
     elif flt.reviewed is False:
@@ -134,11 +181,21 @@ def _filtered(
 
 
 def _base() -> Select[Any]:
-    return select(Prediction, Image).join(Image, Image.id == Prediction.image_id)
+    return (
+        select(Prediction, Image, ModelVersion.name, ModelVersion.content_hash)
+        .join(Image, Image.id == Prediction.image_id)
+        .join(ModelVersion, ModelVersion.id == Prediction.model_id)
+    )
 
 
-def _keyset(stmt: Select[Any], sort: SortKey, after: tuple[Any, ...] | None) -> Select[Any]:
+def _keyset(stmt: Select[Any], flt: ReviewFilter, after: tuple[Any, ...] | None) -> Select[Any]:
     # image_id breaks ties: unique per model, and the last column of each queue index.
+    sort = flt.sort
+    if sort == "class":
+        cls = shown_class(flt)
+        if after is not None:
+            stmt = stmt.where(tuple_(cls, Prediction.image_id) > tuple_(*after))
+        return stmt.order_by(cls, Prediction.image_id)
     if sort == "confidence":
         if after is not None:
             stmt = stmt.where(tuple_(Prediction.confidence, Prediction.image_id) > tuple_(*after))
@@ -156,10 +213,14 @@ def _keyset(stmt: Select[Any], sort: SortKey, after: tuple[Any, ...] | None) -> 
         if after is not None:
             stmt = stmt.where(tuple_(name, Prediction.image_id) > tuple_(*after))
         return stmt.order_by(name, Prediction.image_id)
-    raise StoreError(f"unknown sort {sort!r}; use confidence, entropy, newest or name")
+    raise StoreError(f"unknown sort {sort!r}; use confidence, entropy, newest, name or class")
 
 
-def _cursor(pred: Prediction, img: Image, sort: SortKey) -> tuple[Any, ...]:
+def _cursor(pred: Prediction, img: Image, flt: ReviewFilter) -> tuple[Any, ...]:
+    sort = flt.sort
+    if sort == "class":
+        labelled = flt.by_label and img.current_label not in (None, REFER)
+        return (img.current_label if labelled else pred.top_class, pred.image_id)
     if sort == "name":
         return (img.path or "", pred.image_id)
     if sort == "confidence":
@@ -172,7 +233,7 @@ def _cursor(pred: Prediction, img: Image, sort: SortKey) -> tuple[Any, ...]:
 def review_queue(
     session: Session,
     flt: ReviewFilter,
-    model_id: int,
+    model_id: Scope,
     *,
     limit: int = 100,
     after: tuple[Any, ...] | None = None,
@@ -182,7 +243,7 @@ def review_queue(
     """One page of the queue in the filter's sort order."""
     if limit <= 0:
         raise StoreError("limit must be positive")
-    stmt = _keyset(_filtered(_base(), flt, model_id, rule), flt.sort, after)
+    stmt = _keyset(_filtered(_base(), flt, model_id, rule), flt, after)
     rows = session.execute(stmt.offset(offset).limit(limit)).all()
     items = [
         ReviewItem(
@@ -201,15 +262,18 @@ def review_queue(
             scope_score=pred.scope_score,
             out_of_scope=pred.out_of_scope,
             quality_issues=pred.quality_issues,
+            model_name=name,
+            model_version=content_hash,
+            run_id=pred.run_id,
         )
-        for pred, img in rows
+        for pred, img, name, content_hash in rows
     ]
-    cursor = _cursor(rows[-1][0], rows[-1][1], flt.sort) if len(rows) == limit else None
+    cursor = _cursor(rows[-1][0], rows[-1][1], flt) if len(rows) == limit else None
     return ReviewPage(items=items, next_cursor=cursor)
 
 
 def count(
-    session: Session, flt: ReviewFilter, model_id: int, rule: ReferralRule | None = None
+    session: Session, flt: ReviewFilter, model_id: Scope, rule: ReferralRule | None = None
 ) -> int:
     """How many images the filter selects (for "n to review" badges)."""
     stmt = select(func.count()).select_from(Prediction).join(Image, Image.id == Prediction.image_id)
@@ -217,18 +281,23 @@ def count(
 
 
 def class_counts(
-    session: Session, flt: ReviewFilter, model_id: int, rule: ReferralRule | None = None
+    session: Session, flt: ReviewFilter, model_id: Scope, rule: ReferralRule | None = None
 ) -> dict[str, int]:
     """Images per predicted class under the filter (the gallery's class tabs).
 
     Pictures the guard calls "not a skin photo" are not counted in any class unless the filter
     asks for them (``out_of_scope=True``): a screenshot is no Mpox case.
     """
-    stmt = select(Prediction.top_class, func.count()).join(Image, Image.id == Prediction.image_id)
+    cls = shown_class(flt)
+    stmt = (
+        select(cls, func.count())
+        .select_from(Prediction)
+        .join(Image, Image.id == Prediction.image_id)
+    )
     stmt = _filtered(stmt, flt, model_id, rule)
     if flt.out_of_scope is None:
         stmt = stmt.where(Prediction.out_of_scope.is_not(True))
-    stmt = stmt.group_by(Prediction.top_class)
+    stmt = stmt.group_by(cls)
     return {cls: n for cls, n in session.execute(stmt)}
 
 
@@ -243,6 +312,15 @@ def queue_model(session: Session, flt: ReviewFilter) -> int:
     if model is None:
         raise NotFoundError("no model is registered yet; screen a folder first")
     return model.id
+
+
+def queue_scope(session: Session, flt: ReviewFilter) -> Scope:
+    """Whose predictions a queue shows: ``queue_model``'s, or with ``all_models`` and neither a
+    run nor a model version, every model's (the active one's first)."""
+    if flt.all_models and flt.run_id is None and not flt.model_version:
+        model = registry.active_model(session)
+        return AcrossModels(model.id if model is not None else None)
+    return queue_model(session, flt)
 
 
 def rule_for(session: Session, flt: ReviewFilter) -> ReferralRule | None:

@@ -204,13 +204,15 @@ def begin_run(
     return run.id
 
 
-def resumable_run(session: Session, folder: str, model_id: int, now: datetime) -> Run | None:
-    run = session.scalar(
-        select(Run)
-        .where(Run.folder == folder, Run.model_id == model_id, Run.status != "finished")
-        .order_by(Run.id.desc())
-        .limit(1)
-    )
+def resumable_run(
+    session: Session, folder: str, model_id: int, now: datetime, *, finished: bool = False
+) -> Run | None:
+    """The latest interrupted run of ``folder`` with this model (with ``finished``, the latest
+    run of it, finished ones included), unless another live process is screening it."""
+    stmt = select(Run).where(Run.folder == folder, Run.model_id == model_id)
+    if not finished:
+        stmt = stmt.where(Run.status != "finished")
+    run = session.scalar(stmt.order_by(Run.id.desc()).limit(1))
     if run is None:
         return None
     if run.status == "running" and not run_owner_gone(run, now):

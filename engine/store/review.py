@@ -33,7 +33,7 @@ class ReviewQueue:
             return queries.review_queue(
                 s,
                 flt,
-                queries.queue_model(s, flt),
+                queries.queue_scope(s, flt),
                 limit=limit,
                 after=after,
                 offset=offset,
@@ -44,13 +44,13 @@ class ReviewQueue:
         """How many images the filter lets through (the queue's total)."""
         flt = flt or ReviewFilter()
         with self.db.read() as s:
-            return queries.count(s, flt, queries.queue_model(s, flt), queries.rule_for(s, flt))
+            return queries.count(s, flt, queries.queue_scope(s, flt), queries.rule_for(s, flt))
 
     def class_counts(self, flt: ReviewFilter | None = None) -> dict[str, int]:
         """Images per top class among those the filter lets through."""
         flt = flt or ReviewFilter()
         with self.db.read() as s:
-            model_id, rule = queries.queue_model(s, flt), queries.rule_for(s, flt)
+            model_id, rule = queries.queue_scope(s, flt), queries.rule_for(s, flt)
             return queries.class_counts(s, flt, model_id, rule)
 
     def export_csv(self, out_file: str | os.PathLike[str], *, run_id: int | None = None) -> int:

@@ -62,12 +62,15 @@ class ScreeningRuns:
         model_meta: Mapping[str, Any] | None = None,
         total: int | None = None,
         resume: bool = False,
+        continue_finished: bool = False,
     ) -> int:
         """Start a screening run with the model whose content hash is ``model_version``.
 
         An unknown model is registered on the way (name/path/meta as given). With ``resume``,
         an interrupted run of the same folder and model (see find_resumable_run) is reopened
-        and its id returned instead, so a rerun after a crash continues the same run."""
+        and its id returned instead, so a rerun after a crash continues the same run. With
+        ``continue_finished`` too, a finished run of them is continued as well: screening a
+        folder again with the same model adds to its earlier run (the desktop's way)."""
         with self.db.write() as s:
             model = s.scalar(
                 select(ModelVersion).where(ModelVersion.content_hash == model_version.lower())
@@ -84,7 +87,8 @@ class ScreeningRuns:
             owner = new_owner()
             run_id = None
             if resume:
-                run = records.resumable_run(s, records.folder_key(folder), model.id, utcnow())
+                key, now = records.folder_key(folder), utcnow()
+                run = records.resumable_run(s, key, model.id, now, finished=continue_finished)
                 if run is not None:
                     records.reopen_run(run, options, total, utcnow(), owner)
                     run_id = run.id

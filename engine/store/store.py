@@ -232,8 +232,11 @@ class Store:
 
     # --- engine.screening.ResultStore protocol (composed from the methods above) ----------
 
-    def begin_screening(self, folder: str, options: dict[str, Any], meta: Any) -> int:
-        """Start (or resume an interrupted) run for ``meta`` (an engine.checkpoint.ModelMeta)."""
+    def begin_screening(
+        self, folder: str, options: dict[str, Any], meta: Any, *, continue_finished: bool = False
+    ) -> int:
+        """Start (or resume an interrupted) run for ``meta`` (an engine.checkpoint.ModelMeta);
+        ``continue_finished``: continue a finished run of the folder with this model too."""
         return self.begin_run(
             folder,
             options,
@@ -241,6 +244,7 @@ class Store:
             model_name=meta.name,
             model_meta=_as_dict(meta),
             resume=True,
+            continue_finished=continue_finished,
         )
 
     def screened_hashes(self, model_hash: str) -> set[str]:

@@ -47,8 +47,9 @@ class StatusBar(QStatusBar):
 
     def set_marks(self, marks: list[Mark]) -> None:
         """Show the mark while the model in use was forced, is untrained or lacks the guard."""
-        self.mark_label.setVisible(bool(marks))
         self.mark_label.setText(f"\u26a0 Model: {', '.join(m.word for m in marks)}")
+        self.mark_label.setMinimumWidth(self.mark_label.sizeHint().width())  # never clipped
+        self.mark_label.setVisible(bool(marks))
         self.mark_label.setToolTip(
             "<b>The model in use is marked:</b><ul>"
             + "".join(f"<li><b>{m.word}</b>: {html.escape(m.why)}</li>" for m in marks)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.activation import active_marks, activation_history
+from engine.activation import activation_history, active_marks
 from engine.cli import main
 from engine.store import Store
 from tests.engine.store.conftest import MODEL_A, MODEL_B

@@ -107,13 +107,10 @@ class Promotion:
                 ok, reason = False, lost
             if ok:
                 registry.set_active(s, row)
-                if activate and gate and gate.get("forced"):
-                    note = _promotion_note("the trainer (--force-promote)", False, "forced")
-                    registry.note_activation(row, now, note)
+                registry.note_activation(row, now, _trained_note(activate, gate))
             elif not activate and not lost:
                 reason = "registered without activating; Promote decides"
-            base = parent_hash(meta)
-            base = base if base and _known(s, base) else None
+            base = parent_hash(meta) if _known(s, parent_hash(meta) or "") else None
             run_id = registry.start_training(s, base, params or {}, data_summary or {}, now)
             registry.update_training(
                 s,
@@ -197,6 +194,12 @@ def _promotion_note(who: str, gate_ok: bool, gate_reason: str) -> registry.Activ
     return registry.ActivationNote(
         who or "unknown", "promote", reason="promoted anyway", forced=True, concerns=(concern,)
     )
+
+
+def _trained_note(activate: bool, gate: Mapping[str, Any] | None) -> registry.ActivationNote:
+    """The record of a trained model the trainer activated (forced: ``--force-promote``)."""
+    forced = bool(activate and gate and gate.get("forced"))
+    return _promotion_note("the trainer", not forced, "forced by --force-promote")
 
 
 def _rollback_ref(s: Session, ref: str | None) -> str:

@@ -264,6 +264,10 @@ def _add_others(sub: Any) -> None:
     )
     p.add_argument("version", nargs="?", help="hash, hash prefix, name@hash or unique name")
     p.add_argument("--db")
+    p.add_argument(
+        "--reason", help="why a version its records advise against is used anyway (recorded)"
+    )
+    p.add_argument("--who", help="who rolls back (default: $POXSCREEN_USER or the login name)")
     p.set_defaults(handler=cmd_rollback)
 
 
@@ -482,11 +486,17 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    """Activate an earlier model version (default: the active model's parent)."""
+    """Activate an earlier model version (default: the active model's parent); one its records
+    advise against needs --reason, recorded with who and when (as ``poxscreen models``)."""
+    from engine.activation import activate_checked
+    from engine.cli.common import who
     from trainer.sources import open_store
 
     with open_store(args.db) as store:
-        info = store.rollback(args.version)
+        info = activate_checked(
+            store, args.version, who=who(args) or "unknown", reason=args.reason or "",
+            rollback=True,
+        )  # fmt: skip
     print(f"active model: {info.version}")
     return 0
 

@@ -126,16 +126,34 @@ class ActiveModel(QObject):
         self.reload()
 
     def activate(
-        self, ref: str, on_done: Done | None = None, on_error: Failed | None = None
+        self,
+        ref: str,
+        on_done: Done | None = None,
+        on_error: Failed | None = None,
+        *,
+        reason: str = "",
     ) -> None:
-        """Make a registered version active (name, version or content hash)."""
-        store = self.store
-        self._change(lambda: store.activate_model(ref), on_done, on_error)
+        """Make a registered version active (name, version or content hash), recording who
+        and, for a version its records advise against, the ``reason`` (required then)."""
+        store, who = self.store, versions.current_user()
+        work = lambda: versions.activate(store, ref, who=who, reason=reason)  # noqa: E731
+        self._change(work, on_done, on_error)
 
-    def roll_back(self, on_done: Done | None = None, on_error: Failed | None = None) -> None:
-        """Back to the active model's parent (the version it was fine-tuned from)."""
-        store = self.store
-        self._change(lambda: versions.rollback(store), on_done, on_error)
+    def roll_back(
+        self,
+        on_done: Done | None = None,
+        on_error: Failed | None = None,
+        *,
+        ref: str | None = None,
+        reason: str = "",
+    ) -> None:
+        """Back to ``ref``, by default the active model's parent (the version it was fine-tuned
+        from); recorded as :meth:`activate` is, and needing a reason as it does."""
+        store, who = self.store, versions.current_user()
+        work = lambda: versions.activate(  # noqa: E731
+            store, ref, who=who, reason=reason, rollback=True
+        )
+        self._change(work, on_done, on_error)
 
     def promote(
         self,

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from engine.activation import Mark, active_marks
 from engine.session import ActiveModel as EngineActiveModel
 from engine.session import open_active_model
 from engine.store import Store
@@ -26,6 +27,7 @@ class ActiveModelHandle:
 
     session: EngineActiveModel
     loaded_s: float = 0.0
+    marks: list[Mark] = field(default_factory=list)  # forced, untrained, no guard: and why
     _explainer: Explainer | None = field(default=None, repr=False)
 
     @property
@@ -72,4 +74,5 @@ def load_active_model(store: Store, device: str = "auto") -> ActiveModelHandle:
     start = time.perf_counter()
     session = open_active_model(store, device=device)
     _ = session.model  # loads the weights here, on the worker thread
-    return ActiveModelHandle(session, loaded_s=time.perf_counter() - start)
+    marks = active_marks(store) if session.registered else []
+    return ActiveModelHandle(session, loaded_s=time.perf_counter() - start, marks=marks)

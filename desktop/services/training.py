@@ -30,6 +30,7 @@ __all__ = [
     "TrainingProcess",
     "TrainingResult",
     "attach",
+    "class_count_text",
     "latest_run",
     "model_file",
     "request_stop",
@@ -41,6 +42,12 @@ __all__ = [
 MIN_PER_CLASS = 10
 """Fewer labelled examples than this in a class leaves its validation share at one or two
 images: the comparison with the active model would mean little."""
+
+MIN_LABELS_TO_CHECK = 5
+"""The trainer's own floor (trainer.class_plan.MIN_LABELS_PER_CLASS, which its ``classes``
+progress event repeats as ``min_labels``): fewer labels, and a class is neither learnt from nor
+checked, only kept as the parent knew it. The GUI never imports the trainer; a test keeps the
+two equal."""
 
 
 # --- what will be trained on -----------------------------------------------------------------
@@ -57,6 +64,12 @@ class TrainingPlan:
     warnings: list[str] = field(default_factory=list)
     split_text: str = ""
     split_file: Path | None = None
+    model_classes: list[str] = field(default_factory=list)  # a fine-tune keeps every one
+
+    def class_counts(self) -> dict[str, int]:
+        """Labels per class of the model in use (0 where none), then any other labelled class."""
+        totals = self.totals
+        return {c: totals.get(c, 0) for c in self.model_classes} | totals
 
     @property
     def totals(self) -> dict[str, int]:
@@ -108,9 +121,21 @@ def training_plan(
         plan.warnings.append(
             f"{plan.unreadable} labelled image(s) have no readable copy and will be skipped"
         )
+    active = store.active_model()
+    plan.model_classes = list((active.meta.get("classes") or []) if active else [])
     plan.split_file = split_path(store) if use_store else None
     plan.split_text = _split_text(plan.split_file)
     return plan
+
+
+def class_count_text(counts: dict[str, int], min_labels: int = MIN_LABELS_TO_CHECK) -> str:
+    """ "Mpox 12 · Measles 0 (5 more would let it be checked) · ...": labels per class, and how
+    many more would let a class short of the trainer's floor be learnt from and checked."""
+    parts = []
+    for name, n in counts.items():
+        more = f" ({min_labels - n} more would let it be checked)" if n < min_labels else ""
+        parts.append(f"{name} {n}{more}")
+    return " \u00b7 ".join(parts)
 
 
 def _split_text(path: Path | None) -> str:

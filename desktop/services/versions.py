@@ -10,13 +10,16 @@ load (engine.checkpoint: hash, architecture, classes) before anything is registe
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.activation import activate_checked, review_activation
 from engine.atomic import atomic_path
 from engine.modelmeta import ModelMeta
 from engine.paths import user_data_dir
@@ -102,7 +105,7 @@ def import_model(store: Store, path: Path) -> ModelInfo:
 def promote(store: Store, comparison: Comparison, *, force: bool, who: str) -> ModelInfo:
     """Make the run's model active through the store's gate, or forced (noted as forced)."""
     ref = comparison.new_version.rsplit("@", 1)[-1]
-    result = store.promote(ref, force=force)
+    result = store.promote(ref, force=force, who=who)
     if not result.promoted:
         raise PromotionRefused(result.reason)
     if force and comparison.training_run is not None:
@@ -130,9 +133,25 @@ def discard(store: Store, comparison: Comparison, who: str) -> None:
     (comparison.run_dir / "DISCARDED").write_text(f"discarded by {who}\n", encoding="utf-8")
 
 
-def rollback(store: Store) -> ModelInfo:
-    """Back to the active model's parent (the version it was fine-tuned from)."""
-    return store.rollback()
+def activate(
+    store: Store, ref: str | None, *, who: str, reason: str = "", rollback: bool = False
+) -> ModelInfo:
+    """Activate ``ref`` (roll back: default the active model's parent), recording who and why;
+    a model its records advise against needs ``reason`` (engine.activation.ReasonNeeded)."""
+    return activate_checked(store, ref, who=who, reason=reason, rollback=rollback)
+
+
+def review(store: Store, ref: str | None, *, rollback: bool = False) -> Any:
+    """What activating ``ref`` (or rolling back) means: concerns and marks (ActivationReview)."""
+    return review_activation(store, ref, rollback=rollback)
+
+
+def current_user() -> str:
+    """Who is recorded for a decision: $POXSCREEN_USER, else the login name."""
+    try:
+        return os.environ.get("POXSCREEN_USER") or getpass.getuser()
+    except Exception:  # no login name (some containers)
+        return "unknown"
 
 
 def agreement(store: Store, version: str) -> dict[str, tuple[int, int]]:

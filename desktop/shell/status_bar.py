@@ -1,15 +1,22 @@
-"""The status bar (model, device and why, counts) and the banner shown for an untrained model."""
+"""The status bar (model, device and why, counts, and a permanent mark while the model in use
+was forced, is untrained or has no out-of-scope guard) and the banner for an untrained model."""
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStatusBar, QWidget
 
-from desktop.services.model import ActiveModelHandle
+from desktop.services.model import ActiveModelHandle, Mark
 from desktop.services.store import Stats
 
 UNTRAINED_TEXT = (
     "UNTRAINED MODEL: the results come from an ImageNet backbone with a random head and are "
     "NOT a diagnosis. Install or train a model before relying on them."
+)
+MARK_STYLE = (
+    "QLabel { background: #FFF3CD; color: #7A2E00; border: 1px solid #B35900; "
+    "border-radius: 3px; padding: 1px 6px; font-weight: bold; }"
 )
 
 
@@ -18,10 +25,14 @@ class StatusBar(QStatusBar):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.mark_label = QLabel()
+        self.mark_label.setObjectName("model_mark")
+        self.mark_label.setStyleSheet(MARK_STYLE)
+        self.mark_label.hide()
         self.model_label = QLabel("model: loading...")
         self.device_label = QLabel("device: -")
         self.counts_label = QLabel()
-        for w in (self.model_label, self.device_label, self.counts_label):
+        for w in (self.mark_label, self.model_label, self.device_label, self.counts_label):
             w.setContentsMargins(6, 0, 6, 0)
             self.addPermanentWidget(w)
         self.set_counts(Stats())
@@ -32,6 +43,18 @@ class StatusBar(QStatusBar):
         self.model_label.setToolTip(f"{handle.version}, loaded in {handle.loaded_s:.1f} s")
         self.device_label.setText(handle.device_text)
         self.device_label.setToolTip(f"Device: {handle.device}")
+        self.set_marks(handle.marks)
+
+    def set_marks(self, marks: list[Mark]) -> None:
+        """Show the mark while the model in use was forced, is untrained or lacks the guard."""
+        self.mark_label.setText(f"\u26a0 Model: {', '.join(m.word for m in marks)}")
+        self.mark_label.setMinimumWidth(self.mark_label.sizeHint().width())  # never clipped
+        self.mark_label.setVisible(bool(marks))
+        self.mark_label.setToolTip(
+            "<b>The model in use is marked:</b><ul>"
+            + "".join(f"<li><b>{m.word}</b>: {html.escape(m.why)}</li>" for m in marks)
+            + "</ul>Activate or roll back to another model in Models to clear the mark."
+        )
 
     def set_model_error(self, reason: str) -> None:
         self.model_label.setText("model: could not be loaded")

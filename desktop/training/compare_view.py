@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,8 @@ from desktop.services.active_model import ActiveModel
 from desktop.services.tasks import run_in_pool
 from desktop.services.vocabulary import short_name
 from desktop.shell.confirm import ask_risky
+from desktop.training.decision_view import METHODS, DecisionView
+from desktop.training.decision_view import short_numbers as _short_numbers
 
 OVERALL = [  # key, label, higher is better
     ("accuracy", "Accuracy", True),
@@ -131,6 +132,10 @@ class CompareView(QDialog):
         self.outcome: str | None = None
         layout = QVBoxLayout(self)
         layout.addWidget(self._header())
+        self.decision = DecisionView(self, show_reason=False)  # the plain words, the details
+        self.decision.show_decision(self.comparison.decision)
+        self.decision.headline.hide()  # the header above says the verdict and the reason
+        layout.addWidget(self.decision)
         self.checks = QLabel("Reading which checks each model carries...", wordWrap=True)
         self.checks.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.checks)
@@ -160,6 +165,8 @@ class CompareView(QDialog):
             f"Both scored on the same {cmp.new_val.get('n', '?')} {_SPLIT_NAMES.get(cmp.split, cmp.split)}.<br/>"
             f"<b>Gate:</b> {verdict} \u2014 {_short_numbers(gate.get('reason', 'no decision recorded'))}"
         )
+        if gate.get("method") in METHODS:
+            text += f" <i>({METHODS[gate['method']]})</i>"
         self.gate_label = QLabel(text, wordWrap=True)
         self.gate_label.setTextFormat(Qt.TextFormat.RichText)
         colour = "#DFF2E9" if cmp.gate_allows else "#FBE3D6"
@@ -332,11 +339,6 @@ def _short_class(name: str) -> str:
     """Column headers narrow enough for two matrices side by side (full name in the tooltip)."""
     name = short_name(name)
     return name if len(name) <= 7 else f"{name[:5]}."
-
-
-def _short_numbers(text: str) -> str:
-    """0.9518242122719733 -> 0.9518 in the gate's reason."""
-    return re.sub(r"\d+\.\d{5,}", lambda m: f"{float(m.group()):.4f}", str(text))
 
 
 def _who() -> str:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -37,6 +38,7 @@ from desktop.services.active_model import ActiveModel
 from desktop.services.store import db_url
 from desktop.services.tasks import run_in_pool
 from desktop.training.compare_view import CompareView
+from desktop.training.decision_view import DecisionView
 from desktop.training.progress_view import TrainingProgress
 from desktop.training.recipe_form import RecipeForm
 
@@ -75,8 +77,11 @@ class FinetuneDialog(QDialog):
         )
         layout.addWidget(self.recipe)
         layout.addWidget(self.progress, stretch=1)
+        self.decision = DecisionView(self)
+        self.decision.hide()  # until a run has ended with a decision
+        layout.addWidget(self.decision)
         layout.addLayout(self._build_buttons())
-        self.resize(980, 860)
+        self.resize(980, 900)
         self.refresh_plan()
         self._try_attach()
 
@@ -102,6 +107,11 @@ class FinetuneDialog(QDialog):
         self.warnings = QLabel(wordWrap=True)
         self.warnings.setStyleSheet("color: #A04000;")
         self.split = QLabel(wordWrap=True)
+        self.class_counts = QLabel(wordWrap=True)
+        self.class_counts.setToolTip(
+            "Labels per class of the model being fine-tuned. A class short of labels is kept as "
+            "the model knew it; with enough, it is learnt from and checked."
+        )
         grid.addWidget(self.use_store, 0, 0, 1, 2)
         grid.addWidget(QLabel("Class folders (FOLDER/<class>/images):"), 1, 0, 1, 2)
         grid.addWidget(self.folders, 2, 0, 2, 1)
@@ -111,7 +121,9 @@ class FinetuneDialog(QDialog):
         grid.addWidget(self.excluded, 4, 0, 1, 3)
         grid.addWidget(self.warnings, 5, 0, 1, 3)
         grid.addWidget(self.split, 6, 0, 1, 3)
+        grid.addWidget(self.class_counts, 7, 0, 1, 3)
         grid.setColumnStretch(2, 1)
+        box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)  # never cut
         return box
 
     def _build_buttons(self) -> QHBoxLayout:
@@ -184,7 +196,19 @@ class FinetuneDialog(QDialog):
         )
         self.warnings.setText("\n".join(f"\u26a0 {w}" for w in plan.warnings))
         self.split.setText(f"Split: {plan.split_text}")
+        self._show_class_counts(plan.class_counts(), backend.MIN_LABELS_TO_CHECK)
         self.start_button.setEnabled(plan.can_start and not self.is_running)
+
+    def _show_class_counts(self, counts: dict[str, int], min_labels: int) -> None:
+        text = backend.class_count_text(counts, min_labels)
+        self.class_counts.setText(f"<b>Labels per class:</b> {text}" if text else "")
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        """One progress event: the live view, and the trainer's own per-class label counts."""
+        self.progress.handle(event)
+        if event.get("event") == "classes" and isinstance(event.get("counts"), dict):
+            min_labels = int(event.get("min_labels") or backend.MIN_LABELS_TO_CHECK)
+            self._show_class_counts(event["counts"], min_labels)
 
     def _plan_failed(self, exc: BaseException) -> None:
         self.warnings.setText(f"\u26a0 Could not count the training data: {exc}")
@@ -210,13 +234,14 @@ class FinetuneDialog(QDialog):
 
     def _begin_watching(self, text: str) -> None:
         self.result = None
+        self.decision.hide()
         self.progress.restart(text)
         self._started_at = time.monotonic()
         self.start_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.compare_button.setEnabled(False)
         for event in self.proc.events:  # re-attached: replay what happened so far
-            self.progress.handle(event)
+            self._handle(event)
         self._timer.start()
 
     def stop(self) -> None:
@@ -231,7 +256,7 @@ class FinetuneDialog(QDialog):
         if self.proc is None:
             return
         for event in self.proc.poll():
-            self.progress.handle(event)
+            self._handle(event)
         if not self.proc.running:
             self._timer.stop()
             self._finished(self.proc.result())
@@ -245,6 +270,7 @@ class FinetuneDialog(QDialog):
             self.status.setText(f"No new model: {why}")
             return
         self.progress.finish()
+        self.show_decision(result.promotion)
         self.status.setText(
             f"Training {result.status.replace('_', ' ')}: {result.model_version}. "
             "Compare it with the active model to promote or discard it."
@@ -252,6 +278,11 @@ class FinetuneDialog(QDialog):
         self.compare_button.setEnabled(True)
         self.finished_run.emit(self.proc.run_dir)
         self.open_comparison()
+
+    def show_decision(self, promotion: dict[str, Any] | None) -> None:
+        """The trainer's promotion decision in plain words (Details collapsed)."""
+        self.decision.show_decision(promotion)
+        self.decision.setVisible(bool(promotion))
 
     def open_comparison(self) -> None:
         if self.proc is None:
@@ -269,13 +300,14 @@ class FinetuneDialog(QDialog):
             self._begin_watching(f"Re-attached to the run in {run_dir}")
         else:
             for event in self.proc.events:
-                self.progress.handle(event)
+                self._handle(event)
             self._finished_quietly(self.proc.result())
 
     def _finished_quietly(self, result: backend.TrainingResult | None) -> None:
         self.result = result
         model = backend.model_file(result)
         if result is not None and model is not None and model.is_file():
+            self.show_decision(result.promotion)
             self.status.setText(f"A finished run awaits a decision: {result.model_version}.")
             self.compare_button.setEnabled(True)
 
@@ -283,25 +315,7 @@ class FinetuneDialog(QDialog):
 
     def ask_close(self) -> str:
         """Stop the run, or let it finish in the background? (tests replace this)"""
-        box = QMessageBox(self)
-        box.setWindowTitle("Training is running")
-        box.setText(
-            "A fine-tuning run is still going. Stop it, or let it finish in the background?"
-        )
-        box.setInformativeText(
-            "A run left in the background is picked up the next time you open this dialog."
-        )
-        stop = box.addButton("Stop training", QMessageBox.ButtonRole.DestructiveRole)
-        keep = box.addButton("Keep training in background", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        return (
-            STOP
-            if box.clickedButton() is stop
-            else BACKGROUND
-            if box.clickedButton() is keep
-            else CANCEL
-        )
+        return ask_stop_or_keep(self)
 
     def stop_now(self) -> None:
         """Stop the run and wait for it (the app is closing and the clinician chose Stop)."""
@@ -318,3 +332,19 @@ class FinetuneDialog(QDialog):
                 backend.request_stop(self.proc)
         self._timer.stop()
         event.accept()
+
+
+def ask_stop_or_keep(parent: QWidget) -> str:
+    """STOP, BACKGROUND or CANCEL: what to do with a run that is still going."""
+    box = QMessageBox(parent)
+    box.setWindowTitle("Training is running")
+    box.setText("A fine-tuning run is still going. Stop it, or let it finish in the background?")
+    box.setInformativeText(
+        "A run left in the background is picked up the next time you open this dialog."
+    )
+    stop = box.addButton("Stop training", QMessageBox.ButtonRole.DestructiveRole)
+    keep = box.addButton("Keep training in background", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    clicked = box.clickedButton()
+    return STOP if clicked is stop else BACKGROUND if clicked is keep else CANCEL

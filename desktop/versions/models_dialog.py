@@ -39,7 +39,7 @@ from desktop.services import versions as ops
 from desktop.services.active_model import ActiveModel
 from desktop.services.store import ModelInfo
 from desktop.services.tasks import run_in_pool
-from desktop.shell.confirm import ask_risky
+from desktop.versions.activation import ActivationQuestions, history_html
 
 T = TypeVar("T")
 
@@ -81,7 +81,7 @@ def _metric(metrics: dict[str, Any], key: str) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
 
 
-class ModelsDialog(QDialog):
+class ModelsDialog(ActivationQuestions, QDialog):
     """The registry as a table, with the agreement of clinicians and model operations."""
 
     def __init__(self, active: ActiveModel, parent: QWidget | None = None) -> None:
@@ -142,7 +142,12 @@ class ModelsDialog(QDialog):
             label.setMinimumSize(180, 150)
             self.plots[name] = label
             grid.addWidget(label, 1, i)
+        history_box = QGroupBox("Activations of this version")
+        self.history = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignTop)
+        self.history.setTextFormat(Qt.TextFormat.RichText)
+        QVBoxLayout(history_box).addWidget(self.history)
         row.addWidget(agree_box, stretch=1)
+        row.addWidget(history_box, stretch=1)
         row.addWidget(eval_box, stretch=2)
         return widget
 
@@ -215,6 +220,7 @@ class ModelsDialog(QDialog):
         if model is None:
             return
         self.buttons["activate"].setEnabled(not model.active)
+        self.history.setText(history_html(model_checks.activation_history(model)))
         store, version = self.active.store, model.version
         self._agree_gen += 1
         gen = self._agree_gen  # an answer for a row no longer selected is dropped
@@ -246,47 +252,6 @@ class ModelsDialog(QDialog):
             self.reload()
 
         run_in_pool(fn, done, self._failed)
-
-    def activate_selected(self) -> None:
-        """The selected version screens from now on (through the window's ActiveModel). When its
-        recorded scores are lower than the model in use's, it has none, or it lacks a check the
-        model in use has, the figures are shown first and Cancel is the default answer."""
-        model = self.selected()
-        if model is None:
-            return
-        store, content_hash = self.active.store, model.content_hash
-        run_in_pool(
-            lambda: model_checks.activation_concerns(store, content_hash),
-            lambda concerns: self._activate_if_agreed(model, concerns),
-            self._failed,
-        )
-
-    def _activate_if_agreed(self, model: ModelInfo, concerns: list[str]) -> None:
-        if concerns and not self.confirm_activation(model, concerns):
-            self.say(f"Not activated: {model.version}; the model in use stays.")
-            return
-        self.active.activate(
-            model.content_hash,
-            on_done=lambda i: self.say(f"Active model: {i.version}"),
-            on_error=self._failed,
-        )
-
-    def confirm_activation(self, model: ModelInfo, concerns: list[str]) -> bool:
-        """Ask before activating a version the records advise against (Cancel by default)."""
-        listed = "\n".join(f"\u2022 {c[0].upper()}{c[1:]}." for c in concerns)
-        return ask_risky(
-            self,
-            "Activate this model?",
-            f"Before {model.version} screens your photos:\n\n{listed}\n\nActivate it anyway? "
-            "You can roll back in this view.",
-            "Activate anyway",
-        )
-
-    def roll_back(self) -> None:
-        self.active.roll_back(
-            on_done=lambda i: self.say(f"Rolled back; active model: {i.version}"),
-            on_error=self._failed,
-        )
 
     def import_file(self, path: Path) -> None:
         store = self.active.store

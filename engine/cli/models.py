@@ -1,5 +1,5 @@
 """Model commands of ``poxscreen``: ``info`` and ``import`` (model files), ``models`` (the
-versions registered in the case store: list, add, activate, discard).
+versions registered in the case store: list, add, activate, rollback, discard).
 
 torch and SQLAlchemy are imported inside the handlers so ``poxscreen --help`` stays instant.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from engine.cli.common import add_db, err, guarded
+from engine.cli.common import WHO_ENV, add_db, err, guarded, who
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -44,7 +44,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace, store: Any) -> int:
-    """List, register, activate or discard model versions (``add`` also exports ONNX)."""
+    """List, register, activate, roll back or discard versions (``add`` also exports ONNX)."""
     if args.action == "add":
         # copied into the store's model folder once its weights are checked: the registry never
         # points at a file elsewhere (a USB stick, a run folder)
@@ -55,10 +55,8 @@ def cmd_models(args: argparse.Namespace, store: Any) -> int:
         graph, note = try_export(info.path or args.ref)
         print(f"screening graph: {graph}" if graph else f"note: {note}")
         return 0
-    if args.action == "activate":
-        info = store.activate_model(args.ref)
-        print(f"active model: {info.version}")
-        return 0
+    if args.action in ("activate", "rollback"):
+        return _activate(args, store)
     if args.action == "discard":
         info = store.discard_model(args.ref)
         print(f"discarded {info.version} (its file in the store's model folder is deleted)")
@@ -71,6 +69,21 @@ def cmd_models(args: argparse.Namespace, store: Any) -> int:
         when = m.created_at.astimezone().strftime("%Y-%m-%d")
         parent = f"  parent {m.parent_hash[:12]}" if m.parent_hash else ""
         print(f"{mark} {m.name}@{m.content_hash[:12]}  {when}  {m.path or '(no file)'}{parent}")
+    return 0
+
+
+def _activate(args: argparse.Namespace, store: Any) -> int:
+    """Activate (or roll back to) a version; one its records advise against needs --reason,
+    which is recorded with who and when, and the model is marked while in use."""
+    from engine.activation import activate_checked, active_marks
+
+    rollback = args.action == "rollback"
+    info = activate_checked(
+        store, args.ref, who=who(args) or "unknown", reason=args.reason or "", rollback=rollback
+    )
+    print(f"{'rolled back; ' if rollback else ''}active model: {info.version}")
+    for mark in active_marks(store):
+        print(f"marked {mark.word}: {mark.why}")
     return 0
 
 
@@ -98,13 +111,27 @@ def register_files(subparsers: Any) -> None:
 
 def register_versions(subparsers: Any) -> None:
     """Add ``models``: the versions registered in the case store."""
-    p = subparsers.add_parser("models", help="list, add, activate or discard model versions")
-    p.add_argument(
-        "action", choices=("list", "activate", "add", "discard"), nargs="?", default="list"
+    p = subparsers.add_parser(
+        "models", help="list, add, activate, roll back or discard model versions"
     )
     p.add_argument(
-        "ref", nargs="?", help="activate, discard: hash, hash prefix or name; add: model file"
+        "action",
+        choices=("list", "activate", "rollback", "add", "discard"),
+        nargs="?",
+        default="list",
+    )
+    p.add_argument(
+        "ref",
+        nargs="?",
+        help="activate, discard: hash, hash prefix or name; rollback: that version (default: "
+        "the active model's parent); add: model file",
     )
     p.add_argument("--activate", action="store_true", help="add: make it the active model")
+    p.add_argument(
+        "--reason",
+        help="activate, rollback: why a model its records advise against (worse, never "
+        "compared, no out-of-scope guard) is used anyway; recorded with who and when",
+    )
+    p.add_argument("--who", help=f"who activates (default: ${WHO_ENV} or the login name)")
     add_db(p)
     p.set_defaults(func=_models_checked)

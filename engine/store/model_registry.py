@@ -237,10 +237,11 @@ class ModelRegistry:
                     problems.append(f"model {model.version}: {model.path}: {problem}")
         return problems
 
-    def activate_model(self, ref: str) -> ModelInfo:
-        """Make the model named by hash / hash prefix / name@hash / unique name the active one."""
+    def activate_model(self, ref: str, note: registry.ActivationNote | None = None) -> ModelInfo:
+        """Make the model named by hash / hash prefix / name@hash / unique name the active one;
+        ``note`` (who, how, why) is recorded on its row in the same transaction."""
         with self.db.write() as s:
-            return registry.model_info(registry.activate(s, ref))
+            return registry.model_info(registry.activate(s, ref, note, utcnow()))
 
     def start_training_run(
         self, base_model: str | None, params: Mapping[str, Any], data_summary: Mapping[str, Any]

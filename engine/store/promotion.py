@@ -107,10 +107,10 @@ class Promotion:
                 ok, reason = False, lost
             if ok:
                 registry.set_active(s, row)
+                registry.note_activation(row, now, _trained_note(activate, gate))
             elif not activate and not lost:
                 reason = "registered without activating; Promote decides"
-            base = parent_hash(meta)
-            base = base if base and _known(s, base) else None
+            base = parent_hash(meta) if _known(s, parent_hash(meta) or "") else None
             run_id = registry.start_training(s, base, params or {}, data_summary or {}, now)
             registry.update_training(
                 s,
@@ -124,11 +124,17 @@ class Promotion:
             return Registration(str(target), meta.version, ok, run_id, reason)
 
     def promote(
-        self, ref: str, *, gate: Mapping[str, Any] | None = None, force: bool = False
+        self,
+        ref: str,
+        *,
+        gate: Mapping[str, Any] | None = None,
+        force: bool = False,
+        who: str = "",
     ) -> PromotionResult:
         """The clinician's Promote: activate ``ref`` if its gate result (``gate``, default the
         one recorded when it was registered) beat the model that is active NOW; ``force``
-        activates regardless. Checked and applied in one transaction."""
+        activates regardless (recorded on its row as forced, by ``who``). Checked and applied
+        in one transaction."""
         with self.db.write() as s:
             model = registry.find(s, ref)
             active = _locked_active(s)
@@ -136,29 +142,30 @@ class Promotion:
             if active is not None and active.id == model.id:
                 return PromotionResult(True, "already active", registry.model_info(model), previous)
             recorded = gate if gate is not None else (model.metrics or {}).get("gate")
-            ok, reason = (True, "forced by the user") if force else gate_allows(recorded, active)
+            gate_ok, gate_reason = gate_allows(recorded, active)
+            ok, reason = (True, "forced by the user") if force else (gate_ok, gate_reason)
             lost = registry.class_problem(s, model, active)
             if lost:  # not even by force: a model that lost a class cannot answer it
                 ok, reason = False, lost
             if ok:
                 registry.set_active(s, model)
+                registry.note_activation(
+                    model, utcnow(), _promotion_note(who, gate_ok, gate_reason)
+                )
             return PromotionResult(ok, reason, registry.model_info(model), previous)
 
-    def rollback(self, ref: str | None = None) -> ModelInfo:
+    def rollback_target(self, ref: str | None = None) -> ModelInfo:
+        """The version a roll back would activate: ``ref``, or the active model's parent."""
+        with self.db.read() as s:
+            return registry.model_info(registry.find(s, _rollback_ref(s, ref)))
+
+    def rollback(
+        self, ref: str | None = None, note: registry.ActivationNote | None = None
+    ) -> ModelInfo:
         """Activate ``ref``, or without one the active model's parent (the version it was
-        fine-tuned from) when that version is registered."""
+        fine-tuned from) when that version is registered; ``note`` is recorded on its row."""
         with self.db.write() as s:
-            if ref is None:
-                active = registry.active_model(s)
-                if active is None:
-                    raise StoreError("no active model to roll back from")
-                if not active.parent_hash:
-                    raise StoreError(
-                        f"{active.name}@{active.content_hash[:12]} has no recorded parent; "
-                        "name a version to activate"
-                    )
-                ref = active.parent_hash
-            return registry.model_info(registry.activate(s, ref))
+            return registry.model_info(registry.activate(s, _rollback_ref(s, ref), note, utcnow()))
 
     def record_failed_training(
         self,
@@ -177,6 +184,36 @@ class Promotion:
                 return run_id
         except StoreError:  # the failure being recorded matters more than this note
             return None
+
+
+def _promotion_note(who: str, gate_ok: bool, gate_reason: str) -> registry.ActivationNote:
+    """A promotion's activation record: forced when the gate did not allow it."""
+    if gate_ok:
+        return registry.ActivationNote(who or "unknown", "promote")
+    concern = f"the promotion gate advised against it: {gate_reason}"
+    return registry.ActivationNote(
+        who or "unknown", "promote", reason="promoted anyway", forced=True, concerns=(concern,)
+    )
+
+
+def _trained_note(activate: bool, gate: Mapping[str, Any] | None) -> registry.ActivationNote:
+    """The record of a trained model the trainer activated (forced: ``--force-promote``)."""
+    forced = bool(activate and gate and gate.get("forced"))
+    return _promotion_note("the trainer", not forced, "forced by --force-promote")
+
+
+def _rollback_ref(s: Session, ref: str | None) -> str:
+    if ref is not None:
+        return ref
+    active = registry.active_model(s)
+    if active is None:
+        raise StoreError("no active model to roll back from")
+    if not active.parent_hash:
+        raise StoreError(
+            f"{active.name}@{active.content_hash[:12]} has no recorded parent; "
+            "name a version to activate"
+        )
+    return active.parent_hash
 
 
 def _known(s: Session, content_hash: str) -> bool:

@@ -9,6 +9,7 @@ flag, in one transaction, guarded by a partial unique index on ``models.active``
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,11 @@ from sqlalchemy.orm import Session
 from engine.hashes import HEX_PREFIX
 from engine.store.dto import ModelInfo, TrainingRunInfo
 from engine.store.errors import NotFoundError, StoreError
-from engine.store.tables import TRAINING_STATUSES, ModelVersion, TrainingRun
+from engine.store.tables import TRAINING_STATUSES, ModelVersion, TrainingRun, utcnow
+
+ACTIVATIONS = "activations"
+"""Key of a model row's ``meta`` that lists who activated it, when, why, and whether against
+the advice of its records (see :func:`note_activation`)."""
 
 
 def model_info(model: ModelVersion) -> ModelInfo:
@@ -93,8 +98,9 @@ def register(
     else:
         model.name = name
         model.path = path or model.path
-        if meta:
-            model.meta = dict(meta)
+        if meta:  # a refreshed file's metadata; the record of who activated it stays
+            kept = (model.meta or {}).get(ACTIVATIONS)
+            model.meta = {**dict(meta), **({ACTIVATIONS: kept} if kept else {})}
         if metrics:
             model.metrics = dict(metrics)
         model.parent_hash = parent_hash or model.parent_hash
@@ -127,12 +133,45 @@ def find(session: Session, ref: str) -> ModelVersion:
     return matches[0]
 
 
-def activate(session: Session, ref: str) -> ModelVersion:
+@dataclass(frozen=True)
+class ActivationNote:
+    """Who makes a model active, how ("activate", "roll back", "promote"), and, when it is made
+    against the advice of its records (``forced``), the ``concerns`` and the ``reason`` given."""
+
+    who: str
+    how: str = "activate"
+    reason: str = ""
+    forced: bool = False
+    concerns: tuple[str, ...] = ()
+
+
+def note_activation(model: ModelVersion, now: datetime, note: ActivationNote) -> None:
+    """Append one activation record to the row's meta (in the activating transaction)."""
+    record = {
+        "at": now.isoformat(timespec="seconds"),
+        "who": note.who,
+        "how": note.how,
+        "reason": note.reason,
+        "forced": bool(note.forced),
+        "concerns": list(note.concerns),
+    }
+    meta = dict(model.meta or {})
+    meta[ACTIVATIONS] = [*list(meta.get(ACTIVATIONS) or []), record]
+    model.meta = meta  # a new dict: the JSON column is written
+
+
+def activate(
+    session: Session, ref: str, note: ActivationNote | None = None, now: datetime | None = None
+) -> ModelVersion:
+    """Make ``ref`` active (refused when it lost a class); ``note`` records who, how and why."""
     model = find(session, ref)
     problem = class_problem(session, model, active_model(session))
     if problem:
         raise StoreError(problem)
+    was_active = model.active
     set_active(session, model)
+    if note is not None and not was_active:
+        note_activation(model, now or utcnow(), note)
     return model
 
 

@@ -213,6 +213,7 @@ class Store:
     register_trained = _forward("promotion", Promotion.register_trained)
     promote = _forward("promotion", Promotion.promote)
     rollback = _forward("promotion", Promotion.rollback)
+    rollback_target = _forward("promotion", Promotion.rollback_target)
     record_failed_training = _forward("promotion", Promotion.record_failed_training)
 
     # --- the clinic's overview ------------------------------------------------------------

@@ -229,3 +229,14 @@ def screened_cases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     sc.store.label(sc.photos[3], "Normal", who="dr b", classes=CLASSES)
     yield sc
     sc.store.close()
+
+
+@pytest.fixture(autouse=True)
+def _unanswered_reason_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reason question no test answers fails at once instead of hanging (see reason_support)."""
+    from desktop.shell.confirm import ReasonDialog
+
+    def refuse(dialog: ReasonDialog) -> int:
+        raise AssertionError(f"unanswered question {dialog.windowTitle()!r}: use Reasons")
+
+    monkeypatch.setattr(ReasonDialog, "exec", refuse)

@@ -72,8 +72,8 @@ def test_activate_switches_the_running_window(
     names = [dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())]
     row = names.index("clinic-v2")
     dialog.table.selectRow(row)
-    asked: list[list[str]] = []  # clinic-v2 has no recorded evaluation: the clinician is asked
-    dialog.confirm_activation = lambda _m, concerns: asked.append(concerns) or True
+    asked: list[list[str]] = []  # clinic-v2 has no recorded evaluation: a reason is asked for
+    dialog.confirm_activation = lambda review, _rb=False: asked.append(review.concerns) or "trial"
     dialog.activate_selected()
     _loaded(qtbot, w, "clinic-v2")
     assert asked and asked[0]
@@ -87,8 +87,12 @@ def test_roll_back_switches_the_running_window(
     w = make_window()
     _loaded(qtbot, w, "clinic-v2")
     w.menus.act_models.trigger()
-    w.dialogs.models_dialog.roll_back()
+    dialog = w.dialogs.models_dialog
+    asked: list[bool] = []  # clinic-v1 has no recorded evaluation: a reason is asked for
+    dialog.confirm_activation = lambda _review, rollback: asked.append(rollback) or "v2 is worse"
+    dialog.roll_back()
     _loaded(qtbot, w, "clinic-v1")
+    assert asked == [True]
     _screen_and_check(qtbot, w, photos4, v1)
 
 

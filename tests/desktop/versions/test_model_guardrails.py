@@ -71,10 +71,11 @@ def _select(dialog: Any, name: str) -> None:
     dialog.table.selectRow(rows.index(name))
 
 
-def test_activating_a_weaker_model_asks_first_and_cancel_is_the_default(
+def test_activating_a_weaker_model_asks_for_a_reason_and_cancel_is_the_default(
     qtbot: Any, store_env: Path, active_for: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from engine.store import Store
+    from tests.desktop.reason_support import Reasons
 
     store = Store.open(store_env / "case.db")
     used = save_model_file(store_env / "used.safetensors", CLASSES3, "in-use", seed=1)
@@ -89,29 +90,34 @@ def test_activating_a_weaker_model_asks_first_and_cancel_is_the_default(
     save_model_file(store_env / "blind.safetensors", CLASSES3, "unevaluated", seed=3)
     store.add_model_file(store_env / "weak.safetensors", activate=False)
     store.add_model_file(store_env / "blind.safetensors", activate=False)
-    boxes = Boxes(monkeypatch)
+    reasons = Reasons(monkeypatch)  # Enter: the default answer
     dialog = _dialog(qtbot, active_for(store))
 
     _select(dialog, "weak")
     dialog.activate_selected()
     qtbot.waitUntil(lambda: "Not activated" in dialog.message.text(), timeout=20_000)
-    title, text, default = boxes.asked[-1]
-    assert default == "Cancel" and title == "Activate this model?"
+    title, text, default, enabled = reasons.asked[-1]
+    assert default == "Cancel" and title == "Activate this model?" and not enabled
     assert "this model scored 0.556 on its 12 check photos" in text.lower()
     assert "the model in use scored 0.908" in text
     assert store.active_model().name == "in-use"
+    weak = next(m for m in store.models() if m.name == "weak")
+    assert "activations" not in weak.meta  # Cancel records nothing
 
     _select(dialog, "unevaluated")
     dialog.activate_selected()
-    qtbot.waitUntil(lambda: len(boxes.asked) == 2, timeout=20_000)
-    assert "no recorded evaluation" in boxes.asked[-1][1] and boxes.asked[-1][2] == "Cancel"
+    qtbot.waitUntil(lambda: len(reasons.asked) == 2, timeout=20_000)
+    assert "no recorded evaluation" in reasons.asked[-1][1] and reasons.asked[-1][2] == "Cancel"
     assert store.active_model().name == "in-use"
 
-    boxes.accept = True  # a deliberate click on "Activate anyway"
+    reasons.reason = "the lab's reference set favours it"  # typed, then "Activate anyway"
     _select(dialog, "weak")
     with qtbot.waitSignal(dialog.active.changed, timeout=20_000):
         dialog.activate_selected()
     assert store.active_model().name == "weak"
+    record = store.active_model().meta["activations"][-1]
+    assert record["reason"] == "the lab's reference set favours it" and record["forced"]
+    assert record["who"] == "dr-test" and "0.556" in record["concerns"][0]
     store.close()
 
 
@@ -119,6 +125,7 @@ def test_activating_a_model_without_the_guard_says_so(
     qtbot: Any, store_env: Path, active_for: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from engine.store import Store
+    from tests.desktop.reason_support import Reasons
 
     store = Store.open(store_env / "case.db")
     _guarded_model_file(store_env / "used.safetensors", "guarded")
@@ -126,12 +133,14 @@ def test_activating_a_model_without_the_guard_says_so(
     val = {"val": {"macro_f1": 0.9, "accuracy": 0.9, "n": 30}}
     save_model_file(store_env / "bare.safetensors", CLASSES3, "no-guard", seed=4, metrics=val)
     store.add_model_file(store_env / "bare.safetensors", activate=False)
-    boxes = Boxes(monkeypatch)
+    reasons = Reasons(monkeypatch)
     dialog = _dialog(qtbot, active_for(store))
     _select(dialog, "no-guard")
     dialog.activate_selected()
     qtbot.waitUntil(lambda: "Not activated" in dialog.message.text(), timeout=20_000)
-    assert "has no out-of-scope guard: it cannot flag non-skin pictures" in boxes.asked[-1][1]
+    text = reasons.asked[-1][1]
+    assert "has no out-of-scope guard: it cannot flag non-skin pictures" in text
+    assert "\u26a0 Model: forced, no guard" in text  # it says the model will be marked
     store.close()
 
 

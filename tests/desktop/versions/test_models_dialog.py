@@ -47,8 +47,13 @@ def _row(dialog: Any, name: str) -> int:
     return next(r for r in range(dialog.table.rowCount()) if dialog.table.item(r, 1).text() == name)
 
 
-def test_activate_and_roll_back(qtbot: Any, store_env: Path, active_for: Any) -> None:
+def test_activate_and_roll_back(
+    qtbot: Any, store_env: Path, active_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.desktop.reason_support import Reasons
+
     store, parent, child = _store_with_lineage(store_env)
+    reasons = Reasons(monkeypatch, reason="trial of the clinic's model")  # neither has a guard
     dialog = _open(qtbot, active_for(store))
     row = _row(dialog, "clinic-v2")
     assert dialog.table.item(row, 4).text() == parent.version  # parent shown by version
@@ -65,6 +70,7 @@ def test_activate_and_roll_back(qtbot: Any, store_env: Path, active_for: Any) ->
         dialog.roll_back()
     assert store.active_model().version == parent.version
     assert "Rolled back" in dialog.message.text()
+    assert [a[0] for a in reasons.asked] == ["Activate this model?", "Roll back to this model?"]
     store.close()
 
 

@@ -62,7 +62,10 @@ def test_models_list_and_activate(db_path: Path, capsys: pytest.CaptureFixture[s
         store.register_model(MODEL_B, name="clinic")
     code, out, _ = _run(capsys, "models", "list", "--db", str(db_path))
     assert code == 0 and out.splitlines()[0].startswith(f"* msid@{MODEL_A[:12]}")
-    code, out, _ = _run(capsys, "models", "activate", "clinic", "--db", str(db_path))
+    # neither has a recorded evaluation: activating one needs a reason (recorded)
+    code, out, _ = _run(
+        capsys, "models", "activate", "clinic", "--reason", "trial", "--db", str(db_path)
+    )
     assert code == 0 and f"clinic@{MODEL_B[:12]}" in out
     code, out, _ = _run(capsys, "models", "--db", str(db_path))
     assert out.splitlines()[1].startswith("* clinic")

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BALANCING", "BN_MODES", "MONITORS", "RECIPE", "SCHEDULES", "Recipe"]
+__all__ = [
+    "ADAPT",
+    "BALANCING",
+    "BN_MODES",
+    "DECISION",
+    "MONITORS",
+    "RECIPE",
+    "SCHEDULES",
+    "AdaptRecipe",
+    "DecisionRule",
+    "Recipe",
+]
 
 MONITORS = ("macro_f1", "accuracy", "val_loss")
 BALANCING = ("sampler", "loss", "none")
@@ -44,3 +55,50 @@ class Recipe:
 
 #: The defaults every entry point offers.
 RECIPE = Recipe()
+
+
+@dataclass(frozen=True)
+class AdaptRecipe:
+    """How a clinic fine-tune re-fits the head on cached backbone features (trainer.adapt).
+
+    ``views``: one plain view plus augmented ones per photo, each through the backbone once.
+    ``distill``: the share of the loss that pulls towards the parent's softened outputs (at
+    ``distill_temperature``), which keeps classes the clinic has not labelled. An epoch passes
+    every view of every photo once."""
+
+    views: int = 6
+    train_blocks: int = 0  # the backbone's last blocks trained with the head (0: head only)
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    distill: float = 0.5
+    distill_temperature: float = 2.0
+    augmentation: str = "phone"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """When a clinic fine-tune replaces the model in use (trainer.decision), declared before any
+    figure is read.
+
+    ``folds``: k of the cross-fitting on the clinic's labels. ``level``: the share of bootstrap
+    resamples of the paired per-photo outcomes in which the candidate must be right more often
+    than the model in use. ``reference_drop``: the most macro-F1 the candidate may lose on the
+    shipped reference set. ``chance_p``: the candidate's out-of-fold accuracy must beat guessing
+    the commonest class at this one-sided p-value (labels that cannot be learnt decide nothing).
+    ``crossfit_max``: above this many labels a plain held-out gate (>= 100 photos) decides."""
+
+    folds: int = 5
+    level: float = 0.80
+    bootstrap: int = 2000
+    reference_drop: float = 0.02
+    chance_p: float = 0.05
+    crossfit_max: int = 700
+    seed: int = 0
+
+
+#: The defaults a clinic fine-tune uses unless told otherwise.
+ADAPT = AdaptRecipe()
+DECISION = DecisionRule()

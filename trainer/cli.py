@@ -8,6 +8,7 @@ clean stop that kept a model), 1 error (an ``error`` progress event says why), 2
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -194,8 +195,34 @@ def _add_train_regularisation(p: argparse.ArgumentParser) -> None:
 
 def _add_train_promotion(p: argparse.ArgumentParser) -> None:
     """Naming, the promotion gate and how the run can be stopped."""
+    from engine.recipe import DECISION
     from trainer.promote import DEFAULT_MIN_DELTA, GATE_METRICS, MIN_GATE_IMAGES
 
+    p.add_argument(
+        "--decision",
+        choices=("auto", "cross-fit", "gate"),
+        default="auto",
+        help="how the new model is judged: cross-fitting on every label (auto: a fine-tune of "
+        f"the model in use on the store's labels, up to {DECISION.crossfit_max}) or a held-out "
+        "gate slice",
+    )
+    p.add_argument(
+        "--folds", type=int, default=DECISION.folds, help=f"cross-fitting folds ({DECISION.folds})"
+    )
+    p.add_argument(
+        "--level",
+        type=float,
+        default=DECISION.level,
+        help="share of bootstrap resamples in which the new model must be right more often "
+        f"(default {DECISION.level})",
+    )
+    p.add_argument(
+        "--reference-drop",
+        type=float,
+        default=DECISION.reference_drop,
+        help="most macro-F1 the new model may lose on the shipped reference set "
+        f"(default {DECISION.reference_drop})",
+    )
     p.add_argument("--promote-metric", choices=GATE_METRICS, default=RECIPE.promote_metric)
     p.add_argument(
         "--min-delta",
@@ -288,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def train_options(args: argparse.Namespace) -> Any:
     """The parsed ``train`` arguments as the TrainOptions (with its FitConfig) a run takes."""
+    from engine.recipe import DECISION
     from trainer.fit import FitConfig
     from trainer.splits import DEFAULT_THRESHOLD
     from trainer.train import TrainOptions
@@ -308,7 +336,12 @@ def train_options(args: argparse.Namespace) -> Any:
         warmup_epochs=args.warmup,
         mix=args.mix,
     )
+    rule = dataclasses.replace(
+        DECISION, folds=args.folds, level=args.level, reference_drop=args.reference_drop
+    )
     return TrainOptions(
+        decision=args.decision,
+        rule=rule,
         data_dirs=list(args.data),
         from_store=args.from_store,
         db=args.db,

@@ -14,7 +14,7 @@ compared against is still the active one.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,10 @@ class Decision:
     slice: str = "gate"
     min_delta: float = DEFAULT_MIN_DELTA
     forced: bool = False
+    method: str = "gate"  # or "cross-fit" (trainer.decision)
+    plain: list[str] = field(default_factory=list)  # the figures in plain words
+    details: dict[str, Any] = field(default_factory=dict)  # metric -> {candidate, active}
+    checks: dict[str, Any] = field(default_factory=dict)  # each check of the rule, passed or not
 
     def gate(self) -> dict[str, Any]:
         """The record Store.register_trained and Store.promote check (``passed`` = activate)."""

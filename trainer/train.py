@@ -22,7 +22,7 @@ import torch
 from engine.checkpoint import ModelMeta
 from engine.device import DeviceChoice, select_device
 from engine.paths import user_data_dir
-from engine.recipe import BN_MODES, RECIPE
+from engine.recipe import ADAPT, BN_MODES, DECISION, RECIPE, AdaptRecipe, DecisionRule
 from engine.training import new_run_dir
 from trainer.bn import freeze_backbone, frozen_block_count, recalibrate_bn, reestimate_bn
 from trainer.class_plan import (
@@ -76,6 +76,9 @@ class TrainOptions:
     activate: bool = True
     stop_file: Path | None = None
     fit: FitConfig = field(default_factory=FitConfig)
+    decision: str = "auto"  # "cross-fit", "gate", or auto (see trainer.clinic_run.use_cross_fit)
+    rule: DecisionRule = DECISION
+    adapt: AdaptRecipe = ADAPT
 
 
 def stamp() -> str:
@@ -182,6 +185,9 @@ def _run(
         opts.init, plan.classes, cfg.seed, active_path=current[0], input_size=opts.input_size
     )
     parent_hash = meta.content_hash or None
+    if _cross_fits(opts, plan, len(samples)):
+        return _run_clinic(opts, reporter, stop, run_dir, store, samples, plan, (model, meta),
+                           start_desc, current, t0)  # fmt: skip
     model.to(device)
     record = opts.split_file or (store_split_path(store) if opts.from_store else None)
     data = _prepare_data(opts, samples, skipped, per_source, meta, record, run_dir, reporter, stop)
@@ -211,6 +217,68 @@ def _run(
         activate=opts.activate,
     )
     _announce_done(reporter, result, report, run_dir, t0)
+    return report
+
+
+def _cross_fits(opts: TrainOptions, plan: ClassPlan, n: int) -> bool:
+    from trainer.clinic_run import use_cross_fit
+
+    if plan.deliberate:  # a changed class list cannot be compared photo by photo
+        return opts.decision == "cross-fit"
+    return use_cross_fit(opts.decision, opts.from_store, opts.data_dirs, opts.init, n, opts.rule)
+
+
+def _run_clinic(
+    opts: TrainOptions,
+    reporter: Reporter,
+    stop: StopControl,
+    run_dir: Path,
+    store: Any,
+    samples: list[Sample],
+    plan: ClassPlan,
+    start: tuple[torch.nn.Module, ModelMeta],
+    start_desc: str,
+    current: tuple[Path | None, bool],
+    t0: float,
+) -> dict[str, Any]:
+    """The clinic fine-tune: cross-fitted decision, final head on every label (CPU: seconds)."""
+    from trainer.clinic_run import deliver_clinic, fit_for_clinic, load_in_use
+
+    model, meta = start
+    parent_hash = meta.content_hash or None
+    k = opts.rule.folds
+    reporter.emit(
+        "start", run_dir=run_dir, device="cpu", device_reason="cached backbone features",
+        classes=meta.classes, n_train=len(samples), n_val=0, n_gate=0, n_test=0,
+        epochs=k + 1, steps=1, start_model=start_desc, skipped=0,
+    )  # fmt: skip
+    reporter.say(f"start: {start_desc}; {len(samples)} labels, {k}-fold cross-fitting, then all")
+    in_use = load_in_use(current[0], parent_hash) if opts.init not in ("auto", "active") else None
+    fit = fit_for_clinic(
+        model.cpu(), meta, samples, in_use, reporter, stop, recipe=opts.adapt, rule=opts.rule,
+        force=opts.force_promote, hash_threshold=opts.hash_threshold,
+    )  # fmt: skip
+    params = {
+        "init": start_desc, "parent": parent_hash, "method": "cross-fit", "device": "cpu",
+        "input_size": meta.input_size, **{f"adapt_{k}": v for k, v in dataclasses.asdict(opts.adapt).items()},
+        **{f"rule_{k}": v for k, v in dataclasses.asdict(opts.rule).items()}, **plan.training_params(),
+    }  # fmt: skip
+    ck_meta = _checkpoint_meta(meta, opts, parent_hash, params, start_desc)
+    summary = {"sources": {"store": len(samples)}, "classes": list(meta.classes)}
+    report = deliver_clinic(
+        fit, ck_meta, params, summary, run_dir, store, current[0], reporter,
+        register=opts.register, activate=opts.activate,
+    )  # fmt: skip
+    registered = report.get("registered")
+    reporter.emit(
+        "done", status="finished", model=report["model"], report=run_dir / "report.json",
+        version=report["version"], metrics={k: v["metrics"] for k, v in report["splits"].items()},
+        registered=registered is not None, registration=registered,
+        activated=bool(registered and registered["activated"]), promotion=report["promotion"],
+        elapsed_s=round(time.monotonic() - t0, 1),
+    )  # fmt: skip
+    for line in [fit.decision.reason, *fit.decision.plain]:
+        reporter.say(line)
     return report
 
 

@@ -197,7 +197,7 @@ def training_args(settings: dict[str, Any], folders: Sequence[Path], use_store: 
         "val_fraction": "--val-fraction", "seed": "--seed", "schedule": "--schedule",
         "monitor": "--monitor",
         "balance": "--balance", "input_size": "--input-size", "threads": "--threads",
-        "name": "--name", "init": "--init",
+        "name": "--name", "init": "--init", "decision": "--decision",
     }  # fmt: skip
     for key, flag in flags.items():
         value = settings.get(key)

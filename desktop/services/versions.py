@@ -58,12 +58,16 @@ class Comparison:
 def load_comparison(run_dir: Path) -> Comparison:
     """Read a finished training run's report; StoreError naming the file when unusable.
 
-    Both models are shown on the images the gate judged them on (the recorded gate slice;
-    the validation images for reports written before the gate existed)."""
+    Both models are shown on the images the decision judged them on: the clinic's labelled
+    photos, each answered by a fold model that did not see it (cross-fitting), or the recorded
+    gate slice (the validation images for reports written before the gate existed)."""
     path = Path(run_dir) / "report.json"
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
-        split = "gate" if (report["splits"].get("gate") or {}).get("metrics") else "val"
+        splits = report["splits"]
+        split = next(
+            (n for n in ("gate", "cross-fit") if (splits.get(n) or {}).get("metrics")), "val"
+        )
         section = report["splits"][split]
         in_use = report.get("model_in_use") or {}
         figures = {

@@ -53,7 +53,11 @@ OVERALL = [  # key, label, higher is better
     ("nll", "Log loss (NLL)", False),
     ("n", "Images compared", None),
 ]
-_SPLIT_NAMES = {"gate": "held-out gate images", "val": "validation images"}
+_SPLIT_NAMES = {
+    "gate": "held-out gate images",
+    "val": "validation images",
+    "cross-fit": "labelled photos (each judged by a model that did not see it)",
+}
 BETTER = QColor("#DFF2E9")
 WORSE = QColor("#FBE3D6")
 

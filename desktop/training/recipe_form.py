@@ -80,6 +80,14 @@ class RecipeForm(QGroupBox):
         self.input_size = QSpinBox(minimum=0, maximum=1024, value=0, specialValueText="model's")
         self.threads = QSpinBox(minimum=0, maximum=256, value=0, specialValueText="automatic")
         self.name = QLineEdit(placeholderText="finetune-<date>")
+        self.decision = QComboBox()
+        self.decision.addItem("every label (cross-fitting)", "auto")
+        self.decision.addItem("a held-out gate (uses the settings above)", "gate")
+        self.decision.setToolTip(
+            "Cross-fitting: a fine-tune of the active model on the case store's labels re-fits "
+            "the head on every label and decides on all of them (the epochs, freezing, learning "
+            "rate and validation share apply to the held-out gate recipe only)"
+        )
         self.init = QComboBox()
         self.init.addItem("the active model", "auto")
         self.init.addItem("the ImageNet backbone (new head)", "imagenet")
@@ -95,6 +103,7 @@ class RecipeForm(QGroupBox):
             ("CPU threads", self.threads),
             ("Model name", self.name),
             ("Start from", self.init),
+            ("Decide with", self.decision),
         ):
             form.addRow(label, field)
         return widget
@@ -119,4 +128,5 @@ class RecipeForm(QGroupBox):
             "threads": self.threads.value() or None,
             "name": self.name.text().strip() or None,
             "init": self.init.currentData(),
+            "decision": self.decision.currentData(),
         }

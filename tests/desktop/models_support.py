@@ -80,6 +80,8 @@ def apply_settings(dialog: Any, values: dict[str, Any] = TINY) -> None:
     form.val_fraction.setValue(values["val_fraction"])
     form.patience.setValue(values["patience"])
     form.threads.setValue(values["threads"])
+    if "decision" in values:  # "gate": the epoch-by-epoch recipe (curves, stop midway)
+        form.decision.setCurrentIndex(form.decision.findData(values["decision"]))
 
 
 def screenshot(widget: Any, name: str) -> None:

@@ -25,7 +25,7 @@ def _switch_to_new_model(qtbot: Any, w: Any, tmp: Path) -> str:
     meta = save_model_file(tmp / "newer.safetensors", list(CASES_CLASSES), "newer")
     w.store.register_model_file(tmp / "newer.safetensors")
     with qtbot.waitSignal(w.active.changed, timeout=30_000):
-        w.active.activate(meta.content_hash)
+        w.active.activate(meta.content_hash, reason="a test model, switched to on purpose")
     qtbot.waitUntil(lambda: w.filters._active == meta.content_hash, timeout=10_000)
     settle(qtbot, w)
     return meta.content_hash

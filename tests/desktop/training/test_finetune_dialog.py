@@ -87,7 +87,8 @@ def test_tiny_training_runs_to_the_end_and_is_promoted(
     assert dialog.result.status in ("finished", "early_stopped"), dialog.result
     assert dialog.result.registered and not dialog.result.activated  # the clinician decides
     assert Path(dialog.result.model_path).is_file()
-    assert dialog.curves.epochs_drawn == 2
+    assert dialog.result.promotion["method"] == "cross-fit"  # the store's labels, every one
+    assert "right on " in dialog.decision.plain.text()  # the decision in plain words
     assert store.active_model().content_hash == trained_store.start_hash  # not yet promoted
     screenshot(dialog, "finetune_dialog")
 
@@ -120,7 +121,7 @@ def test_stop_midway_background_reattach_and_discard(
 
     store, root = trained_store.store, tmp_path / "runs"
     first = _open(qtbot, store, root)
-    apply_settings(first, {**_tiny(), "epochs": 200})
+    apply_settings(first, {**_tiny(), "epochs": 200, "decision": "gate"})
     first.start()
     qtbot.waitUntil(lambda: first.curves.epochs_drawn >= 1, timeout=TRAIN_TIMEOUT_MS)
     monkeypatch.setattr(first, "ask_close", lambda: fd.BACKGROUND)

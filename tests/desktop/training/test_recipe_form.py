@@ -37,3 +37,7 @@ def test_every_setting_reaches_the_trainer(qtbot: Any) -> None:
     pairs = dict(zip(args[1::2], args[2::2], strict=False))
     assert pairs["--epochs"] == str(RECIPE.epochs) and pairs["--lr"] == str(RECIPE.lr)
     assert pairs["--monitor"] == "accuracy" and pairs["--balance"] == RECIPE.balance
+    assert pairs["--decision"] == "auto"  # cross-fitting on every label unless the gate is chosen
+    form.decision.setCurrentIndex(form.decision.findData("gate"))
+    gate = training.training_args(form.values(), [], use_store=True)
+    assert dict(zip(gate[1::2], gate[2::2], strict=False))["--decision"] == "gate"

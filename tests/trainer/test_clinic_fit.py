@@ -1,0 +1,89 @@
+"""`train --from-store` on a clinic's labels: cross-fitted decision, every class kept, the
+final model on every label, exit 0 whichever way the rule decides."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.checkpoint import load_model_and_guard
+from engine.recipe import ADAPT
+from tests.trainer.conftest import RecordingReporter, open_test_store
+from tests.trainer.synth import CLASSES, photo, save_start_model
+from trainer.train import TrainOptions, run_training
+
+QUICK = dataclasses.replace(ADAPT, views=2, epochs=6, lr=1e-3)
+
+
+def _clinic(tmp: Path, labels: list[str]) -> tuple[Path, str]:
+    """A store whose model in use is the untrained start (3 classes, 64 px), with ``labels``
+    given to generated photos drawn as their true classes (labels may disagree on purpose)."""
+    start = tmp / "start.safetensors"
+    meta = save_start_model(start, input_size=64)
+    db = tmp / "case.db"
+    inbox = tmp / "inbox"
+    inbox.mkdir()
+    drawn = [CLASSES[i % 2 * 2] for i in range(len(labels))]  # Blue and Red photos
+    with open_test_store(db) as store:
+        store.register_model(
+            meta.content_hash, name=meta.name, path=start, meta={"classes": meta.classes},
+            activate=True,
+        )  # fmt: skip
+        for i, (truth, label) in enumerate(zip(drawn, labels, strict=True)):
+            path = inbox / f"p{i:03d}.png"
+            photo(7000 + i, truth).save(path)
+            store.label(path, label, who="dr-test", classes=list(CLASSES))
+    return db, meta.content_hash
+
+
+def test_learnable_labels_are_promoted_every_class_kept_and_the_photos_recorded(
+    tmp_path: Path,
+) -> None:
+    labels = [CLASSES[i % 2 * 2] for i in range(24)]  # the truth; no Green label at all
+    db, start_hash = _clinic(tmp_path, labels)
+    opts = TrainOptions(from_store=True, db=str(db), out=tmp_path / "run", adapt=QUICK)
+    reporter = RecordingReporter()
+    report = run_training(opts, reporter)
+    promo = report["promotion"]
+    assert promo["method"] == "cross-fit" and promo["activate"], promo["reason"]
+    assert report["classes"] == list(CLASSES)  # Green kept, in the parent's order
+    assert (
+        promo["plain"][0].startswith("right on ") and "of 24 of the clinic's" in promo["plain"][0]
+    )
+    assert any("not applicable" in line for line in promo["plain"])  # no reference photo of these
+    assert {"mcc", "ece", "nll"} <= set(promo["details"])
+    assert promo["checks"]["folds"] == 5
+    _, meta, _ = load_model_and_guard(Path(report["model"]))
+    assert meta.classes == list(CLASSES) and meta.parent == start_hash
+    assert len(meta.training["trained_sha256"]) == 24  # all labels trained the final model
+    assert meta.training["method"] == "cross-fit"
+    events = reporter.events()
+    folds = [e for e in events if e.get("stage") == "crossfit"]
+    assert [e["message"] for e in folds][-1] == "fold model 5 of 5 fitted"
+    done = [e for e in events if e["event"] == "done"][-1]
+    assert done["activated"] and done["promotion"]["plain"] == promo["plain"]
+    with open_test_store(db) as store:
+        assert store.active_model().content_hash == meta.content_hash
+
+
+def test_shuffled_labels_are_refused_and_the_command_exits_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trainer.cli import main
+
+    truth = [CLASSES[i % 2 * 2] for i in range(24)]
+    shuffled = list(np.random.default_rng(3).permutation(truth))
+    db, start_hash = _clinic(tmp_path, shuffled)
+    code = main(["train", "--from-store", "--db", str(db), "--out", str(tmp_path / "run")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "kept the model in use" in out and "right on " in out
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert not report["promotion"]["activate"]
+    with open_test_store(db) as store:
+        assert store.active_model().content_hash == start_hash  # nothing switched
+        assert len(store.models()) == 2  # the candidate is registered, not active

@@ -1,0 +1,176 @@
+"""Fast adaptation to a clinic's labels: the head is re-fitted on cached backbone features.
+
+Why: a clinic labels tens of photos and waits. The backbone (2.2 M weights, ~80% of the cost of
+a pass) stays the parent's; each photo goes through it once per view (one plain view, a few
+augmented ones) and the head (reduce, MSCA, PFR, classifier) is fitted on those cached maps. A
+fold model then costs seconds, so the decision can cross-fit k of them, and the final model is
+the same recipe on every label: what was estimated is what is shipped.
+
+Old knowledge is kept by distillation: the loss mixes cross-entropy on the clinic's labels with
+the KL divergence to the parent's softened outputs on the same views, so a class the clinic has
+not labelled keeps the parent's answers instead of being pushed towards zero.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.recipe import ADAPT, AdaptRecipe
+from trainer.data import Decoded, class_weights, train_transform
+
+__all__ = ["FeatureCache", "cache_features", "fit_head", "head_logits"]
+
+
+@dataclass
+class FeatureCache:
+    """Backbone maps of every photo's views (view 0 plain, as screening sees it) and the parent
+    head's logits on each: ``features`` is N x V x C x H x W (float16), ``parent`` N x V x K."""
+
+    features: torch.Tensor
+    parent: torch.Tensor
+    targets: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.features.shape[0])
+
+    def subset(self, idx: Sequence[int]) -> FeatureCache:
+        """The cache restricted to photos ``idx`` (a fold's training or held-out part)."""
+        ix = torch.as_tensor(list(idx), dtype=torch.long)
+        return FeatureCache(self.features[ix], self.parent[ix], self.targets[np.asarray(ix)])
+
+
+def _views(item: Decoded, plain: nn.Module, augment: nn.Module, views: int) -> torch.Tensor:
+    return torch.stack([plain(item.image)] + [augment(item.image) for _ in range(views - 1)])
+
+
+@torch.no_grad()
+def cache_features(
+    model: nn.Module,
+    items: Sequence[Decoded],
+    targets: Sequence[int],
+    meta: object,
+    *,
+    recipe: AdaptRecipe = ADAPT,
+    device: torch.device | None = None,
+) -> FeatureCache:
+    """Run every photo's views through the parent's backbone once (eval mode: BatchNorm as the
+    parent screens) and keep the maps and the parent head's logits."""
+    device = device or torch.device("cpu")
+    model.eval()
+    plain = train_transform(meta, augment=False)  # type: ignore[arg-type]
+    augment = train_transform(meta, augment=True, profile=recipe.augmentation)  # type: ignore[arg-type]
+    feats: list[torch.Tensor] = []
+    logits: list[torch.Tensor] = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(recipe.seed)
+        for item in items:
+            x = _views(item, plain, augment, recipe.views).to(device)
+            f = frozen_part(model, recipe)(x)
+            logits.append(forward_rest(model, f, recipe).float().cpu())
+            feats.append(f.to(torch.float16).cpu())
+    if not feats:
+        raise ValueError("no photos to adapt to")
+    return FeatureCache(torch.stack(feats), torch.stack(logits), np.asarray(targets, dtype=int))
+
+
+def cut_index(model: nn.Module, recipe: AdaptRecipe) -> int:
+    """The first backbone block that is trained (the blocks before it are cached)."""
+    return len(model.features) - recipe.train_blocks
+
+
+def frozen_part(model: nn.Module, recipe: AdaptRecipe) -> nn.Module:
+    """The backbone blocks whose output is cached."""
+    return model.features[: cut_index(model, recipe)]
+
+
+def forward_rest(model: nn.Module, cached: torch.Tensor, recipe: AdaptRecipe) -> torch.Tensor:
+    """Logits from cached maps: the trained backbone blocks, then the head."""
+    return model.forward_head(model.features[cut_index(model, recipe) :](cached))
+
+
+def head_logits(
+    model: nn.Module, features: torch.Tensor, recipe: AdaptRecipe = ADAPT, batch: int = 64
+) -> torch.Tensor:
+    """The model's logits on cached maps (N x C x H x W), in eval mode."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(features), batch):
+            out.append(forward_rest(model, features[i : i + batch].float(), recipe).float())
+    return torch.cat(out) if out else torch.zeros((0, model.num_classes))
+
+
+def _trained_params(model: nn.Module, recipe: AdaptRecipe) -> list[nn.Parameter]:
+    cut = cut_index(model, recipe)
+    frozen = {f"features.{i}." for i in range(cut)}
+    return [
+        p for name, p in model.named_parameters() if not any(name.startswith(f) for f in frozen)
+    ]
+
+
+def _freeze_norms(model: nn.Module) -> None:
+    """BatchNorm keeps the parent's statistics: a batch of a few cached maps is no estimate."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+
+
+def _distilled_loss(
+    logits: torch.Tensor,
+    y: torch.Tensor,
+    parent: torch.Tensor,
+    weights: torch.Tensor,
+    recipe: AdaptRecipe,
+) -> torch.Tensor:
+    ce = F.cross_entropy(logits, y, weight=weights)
+    if recipe.distill <= 0:
+        return ce
+    t = recipe.distill_temperature
+    kl = F.kl_div(
+        F.log_softmax(logits / t, 1), F.log_softmax(parent / t, 1), log_target=True,
+        reduction="batchmean",
+    )  # fmt: skip
+    return (1 - recipe.distill) * ce + recipe.distill * t * t * kl
+
+
+def fit_head(
+    parent: nn.Module,
+    cache: FeatureCache,
+    num_classes: int,
+    *,
+    recipe: AdaptRecipe = ADAPT,
+    seed: int | None = None,
+) -> nn.Module:
+    """A copy of ``parent`` whose head is fitted on ``cache`` (an epoch: every view of every
+    photo once, shuffled);
+    the backbone is shared in value, never changed. Returns the model in eval mode."""
+    model = copy.deepcopy(parent).cpu()
+    gen = torch.Generator().manual_seed(recipe.seed if seed is None else seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(recipe.seed if seed is None else seed)
+        params = _trained_params(model, recipe)
+        opt = torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+        n, v = cache.features.shape[:2]
+        y_all = torch.as_tensor(cache.targets, dtype=torch.long).repeat_interleave(v)
+        flat = cache.features.flatten(0, 1)  # every view of every photo is one example
+        soft = cache.parent.flatten(0, 1)
+        weights = class_weights(cache.targets.tolist(), num_classes)
+        for _ in range(recipe.epochs):
+            model.train()
+            _freeze_norms(model)
+            order = torch.randperm(n * v, generator=gen)
+            for i in range(0, n * v, recipe.batch_size):
+                ix = order[i : i + recipe.batch_size]
+                logits = forward_rest(model, flat[ix].float(), recipe)
+                loss = _distilled_loss(logits, y_all[ix], soft[ix], weights, recipe)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+    return model.eval()

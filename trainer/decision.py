@@ -1,0 +1,221 @@
+"""The clinic fine-tune's promotion rule, on paired per-photo outcomes (declared before reading).
+
+Every labelled photo the model in use did not train on has two answers: the model in use's, and
+an out-of-fold candidate's (trainer.crossfit). The candidate replaces the model in use when
+1. it learnt something: its out-of-fold accuracy beats guessing the commonest class
+   (one-sided binomial test at ``chance_p``): labels that cannot be learnt decide nothing;
+2. it is probably better: in at least ``level`` of bootstrap resamples of the photos it is
+   right on more of them than the model in use;
+3. it catches at least as many Mpox photos as the model in use;
+4. it keeps what the model knew: it loses at most ``reference_drop`` macro-F1 on the shipped
+   reference set.
+Otherwise the model in use stays, and the reason says which check failed, in plain words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import binomtest
+
+from engine.recipe import DECISION, DecisionRule
+from trainer.calibration import fit_temperature, softmax_t
+from trainer.metrics import classification_metrics
+from trainer.promote import Decision
+
+__all__ = ["ReferenceCheck", "decide_on_clinic_photos", "mpox_index", "scored"]
+
+MPOX_NAMES = ("monkeypox", "mpox")
+DETAIL_METRICS = ("accuracy", "macro_f1", "balanced_accuracy", "mcc", "ece", "nll")
+
+
+@dataclass
+class ReferenceCheck:
+    """Both models' macro-F1 on the shipped reference set (None: the set could not be read)."""
+
+    candidate: float | None
+    active: float | None
+    n: int = 0
+    problem: str | None = None
+    applicable: bool = True  # False: the set holds none of the model's classes (not a failure)
+
+
+def mpox_index(classes: Sequence[str]) -> int | None:
+    """The index of the Mpox class, whatever the model calls it."""
+    for i, name in enumerate(classes):
+        if name.lower() in MPOX_NAMES:
+            return i
+    return None
+
+
+def bootstrap_win_share(cand: np.ndarray, active: np.ndarray, n_boot: int, seed: int) -> float:
+    """Share of bootstrap resamples of the photos in which the candidate is right more often."""
+    diff = cand.astype(np.int8) - active.astype(np.int8)
+    if len(diff) == 0:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(diff), size=(n_boot, len(diff)))
+    return float((diff[idx].sum(1) > 0).mean())
+
+
+def chance_p_value(correct: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
+    """(p-value, commonest-class share): is out-of-fold accuracy above guessing?"""
+    share = float(np.bincount(targets).max() / len(targets))
+    return float(binomtest(int(correct.sum()), len(correct), share, "greater").pvalue), share
+
+
+def scored(y: np.ndarray, logits: np.ndarray, classes: Sequence[str]) -> dict:
+    """Every classification figure of ``logits``, each model at its own best temperature."""
+    t = fit_temperature(logits, y)  # each model at its own best temperature: fair NLL and ECE
+    return classification_metrics(y, softmax_t(logits, t), classes)
+
+
+def _fewer(n: int, what: str) -> str:
+    return (
+        f"wrong on {abs(n)} {'fewer' if n > 0 else 'more'} {what}"
+        if n
+        else f"wrong on as many {what}"
+    )
+
+
+def _plain(
+    y: np.ndarray, cand: np.ndarray, active: np.ndarray, mpox: int | None, excluded: int
+) -> list[str]:
+    n = len(y)
+    lines = [
+        f"right on {int(cand.sum())} of {n} of the clinic's labelled photos instead of "
+        f"{int(active.sum())} ({_fewer(int(cand.sum() - active.sum()), 'photos')})"
+    ]
+    if mpox is not None and (y == mpox).any():
+        m = y == mpox
+        lines.append(
+            f"caught {int(cand[m].sum())} of {int(m.sum())} Mpox photos instead of "
+            f"{int(active[m].sum())}"
+        )
+    if excluded:
+        lines.append(
+            f"{excluded} labelled photo(s) the model in use was trained on were left out of "
+            "this comparison"
+        )
+    return lines
+
+
+def decide_on_clinic_photos(
+    targets: Sequence[int],
+    candidate_logits: np.ndarray,
+    active_logits: np.ndarray,
+    classes: Sequence[str],
+    reference: ReferenceCheck,
+    *,
+    active_version: str | None,
+    active_hash: str | None = None,
+    excluded: int = 0,
+    folds: int = 0,
+    rule: DecisionRule = DECISION,
+    force: bool = False,
+) -> Decision:
+    """Apply the rule (module docstring) to out-of-fold ``candidate_logits`` and the model in
+    use's ``active_logits`` on the same photos; the Decision carries plain words and figures."""
+    y = np.asarray(targets, dtype=int)
+    cand_ok = candidate_logits.argmax(1) == y
+    act_ok = active_logits.argmax(1) == y
+    mpox = mpox_index(classes)
+    win = bootstrap_win_share(cand_ok, act_ok, rule.bootstrap, rule.seed)
+    p_chance, share = chance_p_value(cand_ok, y) if len(y) else (1.0, 1.0)
+    cm, am = scored(y, candidate_logits, classes), scored(y, active_logits, classes)
+    checks = {
+        "learnt": {
+            "p_value": p_chance,
+            "commonest_share": share,
+            "passed": p_chance < rule.chance_p,
+        },
+        "better": {"win_share": win, "level": rule.level, "passed": win >= rule.level},
+        "mpox": _mpox_check(y, cand_ok, act_ok, mpox),
+        "reference": _reference_check(reference, rule),
+    }
+    failed = [k for k in ("learnt", "better", "mpox", "reference") if not checks[k]["passed"]]
+    reason = _reason(failed, checks, len(y), win, rule, reference)
+    if force:
+        reason = f"forced by the user ({reason})"
+    elif active_version is None:
+        reason, failed = "no active model yet", []
+    decision = Decision(
+        activate=force or not failed, reason=reason, metric="accuracy",
+        new_value=cm.get("accuracy"), active_value=am.get("accuracy"),
+        active_version=active_version, active_hash=active_hash, n=len(y), slice="cross-fit",
+        min_delta=0.0, forced=force,
+    )  # fmt: skip
+    decision.method = "cross-fit"
+    decision.plain = _plain(y, cand_ok, act_ok, mpox, excluded) + _reference_line(reference, rule)
+    decision.details = {
+        m: {"candidate": cm.get(m), "active": am.get(m)} for m in DETAIL_METRICS if m in cm
+    }
+    decision.checks = {**checks, "folds": folds, "excluded": excluded}
+    return decision
+
+
+def _mpox_check(y: np.ndarray, cand: np.ndarray, act: np.ndarray, mpox: int | None) -> dict:
+    if mpox is None or not (y == mpox).any():
+        return {"candidate": None, "active": None, "n": 0, "passed": True}
+    m = y == mpox
+    c, a = int(cand[m].sum()), int(act[m].sum())
+    return {"candidate": c, "active": a, "n": int(m.sum()), "passed": c >= a}
+
+
+def _reference_check(ref: ReferenceCheck, rule: DecisionRule) -> dict:
+    if not ref.applicable:
+        return {"candidate": None, "active": None, "passed": True, "problem": ref.problem}
+    if ref.candidate is None or ref.active is None:
+        return {"candidate": None, "active": None, "passed": False, "problem": ref.problem}
+    return {
+        "candidate": ref.candidate,
+        "active": ref.active,
+        "n": ref.n,
+        "allowed_drop": rule.reference_drop,
+        "passed": ref.candidate >= ref.active - rule.reference_drop,
+    }
+
+
+def _reference_line(ref: ReferenceCheck, rule: DecisionRule) -> list[str]:
+    if not ref.applicable:
+        return [f"reference set not applicable: {ref.problem}"]
+    if ref.candidate is None or ref.active is None:
+        return [f"reference set not checked: {ref.problem or 'unavailable'}"]
+    return [
+        f"macro-F1 {ref.candidate:.3f} on the {ref.n} reference photos instead of "
+        f"{ref.active:.3f} (may lose at most {rule.reference_drop:.2f})"
+    ]
+
+
+def _reason(
+    failed: list[str], checks: dict, n: int, win: float, rule: DecisionRule, ref: ReferenceCheck
+) -> str:
+    if not failed:
+        return (
+            f"better on the clinic's own photos (right more often in {win:.0%} of resamples of "
+            f"{n} photos; the rule asks {rule.level:.0%}), no Mpox photo lost, and the "
+            + ("reference set held" if ref.applicable else "no reference photo of its classes")
+        )
+    why = {
+        "learnt": (
+            "the labels could not be learnt: models that did not see a photo were no better "
+            "than guessing the commonest class (check the labels)"
+        ),
+        "better": (
+            f"not clearly better on the clinic's own photos (right more often in only {win:.0%} "
+            f"of resamples of {n} photos; the rule asks {rule.level:.0%}); label more photos"
+        ),
+        "mpox": (
+            f"it would catch fewer Mpox photos ({checks['mpox']['candidate']} of "
+            f"{checks['mpox']['n']} instead of {checks['mpox']['active']})"
+        ),
+        "reference": (
+            f"it loses too much on the reference set (macro-F1 {ref.candidate:.3f} instead of "
+            f"{ref.active:.3f})"
+            if ref.candidate is not None and ref.active is not None
+            else f"the reference set could not be checked ({ref.problem or 'unavailable'})"
+        ),
+    }
+    return "kept the model in use: " + "; ".join(why[k] for k in failed)

@@ -98,6 +98,7 @@ def one_run(
 ) -> dict[str, object]:
     """Label ``labelled`` in a fresh store, fine-tune through the app's path, report."""
     from engine.store import Store
+    from trainer.class_plan import NotEnoughLabels
     from trainer.progress import Reporter
     from trainer.train import TrainOptions, run_training
 
@@ -110,9 +111,14 @@ def one_run(
             store.label(photos[i][0], label, who="bench")
     t0 = time.monotonic()
     with open(work / "progress.jsonl", "w", encoding="utf-8") as log:
-        report = run_training(
-            TrainOptions(from_store=True, db=str(db), out=work / "run"), Reporter(log, bar=False)
-        )
+        try:
+            report = run_training(
+                TrainOptions(from_store=True, db=str(db), out=work / "run"),
+                Reporter(log, bar=False),
+            )
+        except NotEnoughLabels as exc:  # the command's exit 2: nothing trained, nothing changed
+            return {"model": None, "promoted": False, "reason": f"refused (exit 2): {exc}",
+                    "plain": [], "wall_s": round(time.monotonic() - t0, 1), "classes": []}  # fmt: skip
     wall = time.monotonic() - t0
     promo = report["promotion"]
     return {"model": report["model"], "promoted": bool(promo["activate"]), "reason": promo["reason"],
@@ -150,9 +156,10 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(tmp) / f"run{k}"
             work.mkdir()
             run = one_run(photos, labelled, shuffle, work)
+            after = Path(run["model"]) if run["model"] else shipped  # refused: nothing changed
             row = {"n": len(labelled), "kind": kind, "n_other": len(others), **run,
-                   "other_before": score(shipped, others), "other_after": score(Path(run["model"]), others),
-                   "reference_before": ref_before, "reference_after": score(Path(run["model"]), reference)}  # fmt: skip
+                   "other_before": score(shipped, others), "other_after": score(after, others),
+                   "reference_before": ref_before, "reference_after": score(after, reference)}  # fmt: skip
             rows.append(row)
             print(
                 f"N={row['n']:3d} {kind:12s} other {row['other_before']['accuracy']:.3f}->"

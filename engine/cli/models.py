@@ -48,12 +48,17 @@ def cmd_models(args: argparse.Namespace, store: Any) -> int:
     if args.action == "add":
         # copied into the store's model folder once its weights are checked: the registry never
         # points at a file elsewhere (a USB stick, a run folder)
-        info = store.add_model_file(args.ref, activate=True if args.activate else None)
+        # --activate goes through the same checks as `models activate` (classes, records,
+        # reason): a model that lost a class is registered but never made active
+        info = store.add_model_file(args.ref, activate=False if args.activate else None)
         print(f"registered {info.version}{'  (active)' if info.active else ''}")
         from engine.onnx_export import try_export  # torch: export the fast screening graph now
 
         graph, note = try_export(info.path or args.ref)
         print(f"screening graph: {graph}" if graph else f"note: {note}")
+        if args.activate and not info.active:
+            args.ref, args.action = info.content_hash, "activate"
+            return _activate(args, store)
         return 0
     if args.action in ("activate", "rollback"):
         return _activate(args, store)

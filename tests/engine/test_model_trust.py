@@ -172,3 +172,25 @@ def test_a_trained_model_overwritten_in_its_run_folder_is_not_registered(
         with pytest.raises(StoreError, match="holds other weights"):
             store.register_trained(run_file, meta, activate=True)
         assert store.models() == []
+
+
+def test_models_add_activate_refuses_a_model_that_lost_a_class(
+    model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`models add --activate` goes through the activation checks: a three-class model over a
+    four-class one is registered, never made active, and the command says why (exit 2)."""
+    from engine.checkpoint import ModelMeta, save_model
+    from tests.engine.factories import make_model
+
+    db = tmp_path / "store.db"
+    assert main(["models", "add", str(model_file), "--activate", "--db", str(db)]) == 0
+    three = tmp_path / "three.safetensors"
+    classes = list(read_meta(model_file).classes)[:3]
+    save_model(three, make_model(1, num_classes=3), ModelMeta(classes=classes, trained=True))
+    capsys.readouterr()
+    args = ["models", "add", str(three), "--activate", "--reason", "a try", "--db", str(db)]
+    assert main(args) == 2  # no reason lets it in
+    assert "a model that has lost a class is never activated" in capsys.readouterr().err
+    with Store.open(db) as store:
+        assert store.active_model().content_hash == read_meta(model_file).content_hash
+        assert len(store.models()) == 2  # registered, not active

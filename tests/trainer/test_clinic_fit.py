@@ -73,17 +73,32 @@ def test_learnable_labels_are_promoted_every_class_kept_and_the_photos_recorded(
 def test_shuffled_labels_are_refused_and_the_command_exits_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A clinic whose model in use learnt the classes labels 24 more photos carelessly (labels
+    shuffled): the command says why it keeps the model in use and exits 0."""
     from trainer.cli import main
 
     truth = [CLASSES[i % 2 * 2] for i in range(24)]
-    shuffled = list(np.random.default_rng(3).permutation(truth))
-    db, start_hash = _clinic(tmp_path, shuffled)
-    code = main(["train", "--from-store", "--db", str(db), "--out", str(tmp_path / "run")])
+    db, _ = _clinic(tmp_path, truth)
+    first = run_training(
+        TrainOptions(from_store=True, db=str(db), out=tmp_path / "run1", adapt=QUICK),
+        RecordingReporter(),
+    )
+    assert first["promotion"]["activate"], first["promotion"]["reason"]
+    shuffled = np.random.default_rng(3).permutation(truth)
+    with open_test_store(db) as store:
+        for i, label in enumerate(shuffled):
+            path = tmp_path / "inbox" / f"q{i:03d}.png"
+            photo(8000 + i, truth[i]).save(path)
+            store.label(path, str(label), who="dr-test", classes=list(CLASSES))
+        in_use = store.active_model().content_hash
+    code = main(["train", "--from-store", "--db", str(db), "--out", str(tmp_path / "run2")])
     out = capsys.readouterr().out
     assert code == 0
-    assert "kept the model in use" in out and "right on " in out
-    report = json.loads((tmp_path / "run" / "report.json").read_text())
-    assert not report["promotion"]["activate"]
+    report = json.loads((tmp_path / "run2" / "report.json").read_text())
+    promo = report["promotion"]
+    assert not promo["activate"] and promo["reason"].startswith("kept the model in use")
+    assert promo["checks"]["excluded"] == 24  # the first 24: the model in use trained on them
+    assert "of 24 of the clinic's labelled photos" in promo["plain"][0]
+    assert promo["reason"] in out
     with open_test_store(db) as store:
-        assert store.active_model().content_hash == start_hash  # nothing switched
-        assert len(store.models()) == 2  # the candidate is registered, not active
+        assert store.active_model().content_hash == in_use  # nothing switched

@@ -139,3 +139,30 @@ def test_visits_import_assigns_photos_and_lists_missing_files(
     assert "line 4" in err and "gone.png: no such file" in err
     code, text, _ = _run(capsys, "visits", "--db", db)
     assert _visits_table(text) == {("P1", "V1"): ["2", text.split()[-3], "-", "-"]}
+
+
+def test_visit_report_has_the_identifiers_clinician_lab_result_and_signature(
+    tmp_path: Path, db_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pypdf import PdfReader
+
+    folder = tmp_path / "clinic"
+    for i in range(2):
+        make_photo(folder / "P7" / "V2" / f"p{i}.png", seed=i, size=(240, 224))
+    db = str(db_path)
+    args = ["screen", str(folder), "--layout", "patient/visit", "--model", str(model), "-q"]
+    assert _run(capsys, *args, "--device", "cpu", "--db", db)[0] == 0
+    lab = ["lab", "P7/V2", "positive", "--date", "2026-12-02", "--test", "MPXV PCR"]
+    assert _run(capsys, *lab, "--who", "a", "--db", db)[0] == 0
+    out = tmp_path / "r.pdf"
+    code, text, _ = _run(
+        capsys, "report", "--visit", "P7/V2", "--out", str(out), "--who", "Dr Ada", "--db", db
+    )
+    assert code == 0 and "P7/V2: 2 photos" in text
+    cover = PdfReader(out).pages[0].extract_text()
+    for expected in ("P7", "V2", "Dr Ada", "PCR positive, 2026-12-02, MPXV PCR", "Signature"):
+        assert expected in cover
+    code, _, err = _run(capsys, "report", "--visit", "P7/V9", "--out", str(out), "--db", db)
+    assert code == 2 and "P7/V9: no screened photo belongs to this visit" in err
+    code, _, err = _run(capsys, "report", "--out", str(out), "--db", db)
+    assert code == 2 and "give --run N" in err

@@ -20,7 +20,7 @@ from desktop.services.tasks import run_task
 from engine.store import Store
 from engine.store.visits import VisitPhoto, VisitRow
 from engine.visits import LAB_RESULTS, VisitIdError, check_identifier
-from engine.vocabulary import long_name
+from engine.vocabulary import long_name, short_name
 
 __all__ = [
     "LAB_RESULTS",
@@ -76,7 +76,7 @@ def _card(store: Store, photo: VisitPhoto) -> CardData:
     return CardData(
         sha256=item.sha256,
         name=name,
-        class_text=f"{long_name(item.top_class)} {item.confidence:.0%}",
+        class_text=f"{short_name(item.top_class)} {item.confidence:.0%}",
         referred=photo.referred,
         label=item.current_label,
         image=image,

@@ -197,3 +197,10 @@ def test_a_store_from_before_visits_is_migrated_with_no_visits(db_path: Path) ->
             assert img is not None and (img.patient, img.visit) == (None, None)
         store.visits.set_lab("P1", "V1", "pending", who="dr a")
         assert store.visits.visit_rows() == []  # no photo carries the visit yet
+
+
+def test_a_forgotten_photo_leaves_its_visit(store: Store) -> None:
+    shas = _screened(store, 2, ["Normal", "Normal"])
+    store.visits.assign(shas, "P1", "V1")
+    store.forget(shas[0])
+    assert store.visits.visit("P1", "V1").photos == 1

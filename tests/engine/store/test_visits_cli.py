@@ -166,3 +166,28 @@ def test_visit_report_has_the_identifiers_clinician_lab_result_and_signature(
     assert code == 2 and "P7/V9: no screened photo belongs to this visit" in err
     code, _, err = _run(capsys, "report", "--out", str(out), "--db", db)
     assert code == 2 and "give --run N" in err
+
+
+def test_screen_with_a_manifest_gives_the_listed_photos_their_visit(
+    tmp_path: Path, db_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "flat"
+    for i in range(3):
+        make_photo(folder / f"p{i}.png", seed=i, size=(240, 224))
+    manifest = tmp_path / "visits.csv"
+    manifest.write_text(
+        f"file,patient,visit\n{folder / 'p0.png'},P1,V1\nflat/p2.png,P2,V1\nx.png,P3,V1\n"
+    )
+    db, out = str(db_path), tmp_path / "out.csv"
+    args = ["screen", str(folder), "--manifest", str(manifest), "--model", str(model), "-q"]
+    code, _, err = _run(capsys, *args, "--device", "cpu", "--db", db, "--out", str(out))
+    assert code == 0 and "line 4" in err and "x.png: no such file" in err
+    with open(out, newline="", encoding="utf-8") as fh:
+        rows = {Path(r["path"]).name: (r["patient"], r["visit"]) for r in csv.DictReader(fh)}
+    assert rows == {"p0.png": ("P1", "V1"), "p1.png": ("", ""), "p2.png": ("P2", "V1")}
+    code, text, _ = _run(capsys, "visits", "--db", db)
+    assert set(_visits_table(text)) == {("P1", "V1"), ("P2", "V1")}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name\nx\n")
+    code, _, err = _run(capsys, *args[:3], str(bad), *args[4:], "--db", db)
+    assert code == 2 and "bad.csv: the manifest lacks the column(s) file, patient, visit" in err

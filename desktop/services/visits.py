@@ -99,6 +99,27 @@ def _classes(store: Store) -> list[str]:
     return list(classes)
 
 
+def lab_summary(store: Store, rows: Sequence[VisitRow]) -> str:
+    """The model and the clinicians against the lab, in words (over visits with a result)."""
+    from engine.lab_compare import compare_with_lab
+
+    n = sum(r.lab_result in ("positive", "negative") for r in rows)
+    if not n:
+        return "No visit has a lab result yet."
+    lines = [f"Against the lab ({n} visit{'s' if n != 1 else ''} with a result):"]
+    for c in compare_with_lab(rows, store.referral_rule().mpox_class):
+        lines.append(
+            f"{c.who}: sensitivity {c.sensitivity.text()}; specificity {c.specificity.text()}"
+        )
+    return "\n".join(lines)
+
+
+def load_rows(store: Store, run_id: int | None) -> tuple[list[VisitRow], str]:
+    """The visits and the comparison with the lab."""
+    rows = store.visits.visit_rows(run_id)
+    return rows, lab_summary(store, rows)
+
+
 def write_visit_report(
     store: Store, patient: str, visit: str, out: Path, clinician: str, clinic: str | None
 ) -> Any:
@@ -112,6 +133,7 @@ class VisitsService(QObject):
     """Visits read and written on the pool; answers arrive as signals on the GUI thread."""
 
     rows = Signal(list)  # list[VisitRow]
+    comparison = Signal(str)  # the model and the clinicians against the lab, in words
     detail = Signal(object)  # VisitDetail
     saved = Signal(str)  # what was saved, in words
     failed = Signal(str)  # what went wrong, in words
@@ -127,7 +149,12 @@ class VisitsService(QObject):
 
     def load_rows(self, run_id: int | None = None) -> None:
         store = self.store
-        self._run(lambda: store.visits.visit_rows(run_id), self.rows.emit)
+
+        def done(result: tuple[list[VisitRow], str]) -> None:
+            self.rows.emit(result[0])
+            self.comparison.emit(result[1])
+
+        self._run(lambda: load_rows(store, run_id), done)
 
     def load_visit(self, patient: str, visit: str) -> None:
         store = self.store

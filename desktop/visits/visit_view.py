@@ -55,6 +55,7 @@ class VisitView(QWidget):
         self.detail: VisitDetail | None = None
         self._build()
         service.rows.connect(self.list.set_rows)
+        service.comparison.connect(self.comparison.setText)
         service.detail.connect(self._show_detail)
         service.saved.connect(self._saved)
         service.failed.connect(lambda text: self.message.setText(f"Not saved: {text}"))
@@ -66,6 +67,9 @@ class VisitView(QWidget):
 
     def _build(self) -> None:
         self.list = VisitList()
+        self.comparison = QLabel("")
+        self.comparison.setWordWrap(True)
+        self.comparison.setAccessibleName("Against the lab")
         self.title = QLabel("Choose a visit")
         self.title.setStyleSheet("font-size: 15pt; font-weight: bold;")
         self.referral = QLabel("")
@@ -99,8 +103,13 @@ class VisitView(QWidget):
         row.addWidget(self.message, 1)
         row.addWidget(self.report_button)
         lay.addLayout(row)
+        left = QWidget()
+        left_lay = QVBoxLayout(left)
+        left_lay.setContentsMargins(0, 0, 0, 0)
+        left_lay.addWidget(self.list, 1)
+        left_lay.addWidget(self.comparison)
         splitter = QSplitter()
-        splitter.addWidget(self.list)
+        splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setSizes([330, 850])
         outer = QVBoxLayout(self)

@@ -51,6 +51,7 @@ def test_visit_view_shows_the_photos_most_suspicious_first_with_class_and_referr
     qtbot: Any, view: VisitView
 ) -> None:
     assert view.list.rowCount() == 2
+    assert view.comparison.text() == "No visit has a lab result yet."
     assert view.title.text() == "Patient P1  /  visit V1"
     assert view.referral.text() == "Referred: 2 of 3 photos"  # referred when any photo is
     cards = _cards(view)
@@ -95,6 +96,10 @@ def test_lab_result_is_entered_and_a_bad_date_is_refused_with_the_reason(
     assert (row.lab_date, row.lab_test) == ("2026-12-01", "MPXV PCR")
     qtbot.waitUntil(lambda: view.lab.current.text() == "Recorded: positive, 2026-12-01, MPXV PCR")
     qtbot.waitUntil(lambda: view.list.item(0, 5).text() == "positive")
+    qtbot.waitUntil(lambda: view.comparison.text().startswith("Against the lab (1 visit"))
+    assert "model: sensitivity 1.00 (1/1, 95% CI 0.21-1.00)" in view.comparison.text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    assert view.grab().save(str(SHOTS / "visit_view_lab.png"))
     view.lab.result.setCurrentText("negative")
     view.lab.date.setText("1/12/2026")
     qtbot.mouseClick(view.lab.save, Qt.MouseButton.LeftButton)

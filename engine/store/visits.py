@@ -139,10 +139,24 @@ class Visits:
                 problems.append(str(exc))
         return ManifestOutcome(self.assign_hashes(by_hash), problems)
 
-    def visit_rows(self, run_id: int | None = None) -> list[VisitRow]:
+    def lab_confirmed_hashes(self) -> set[str]:
+        """The photos (SHA-256) of visits with a lab result, positive or negative: what a
+        fine-tune limited to lab-confirmed visits learns from."""
+        with self.db.read() as s:
+            stmt = (
+                select(Image.sha256)
+                .join(Visit, (Visit.patient == Image.patient) & (Visit.visit == Image.visit))
+                .where(Visit.lab_result.in_(("positive", "negative")))
+            )
+            return set(s.scalars(stmt))
+
+    def visit_rows(
+        self, run_id: int | None = None, *, patient: str | None = None, visit: str | None = None
+    ) -> list[VisitRow]:
         """One row per visit among the photos of ``run_id`` (None: every run, each photo with
-        the active model's prediction where it has one), sorted by patient and visit."""
-        flt = ReviewFilter(run_id=run_id, all_models=True)
+        the active model's prediction where it has one), sorted by patient and visit;
+        ``patient``/``visit``: only those."""
+        flt = ReviewFilter(run_id=run_id, all_models=True, patient=patient, visit=visit)
         with self.db.read() as s:
             try:
                 scope = queries.queue_scope(s, flt)
@@ -165,9 +179,8 @@ class Visits:
 
     def visit(self, patient: str, visit: str) -> VisitRow:
         """One visit's row (over every run); NotFoundError when no photo carries it."""
-        for row in self.visit_rows():
-            if (row.patient, row.visit) == (patient, visit):
-                return row
+        for row in self.visit_rows(patient=patient, visit=visit):
+            return row
         raise NotFoundError(f"{patient}/{visit}: no screened photo belongs to this visit")
 
     def photos_of(self, patient: str, visit: str) -> list[VisitPhoto]:

@@ -44,6 +44,7 @@ from desktop.shell.progress_strip import ProgressStrip
 from desktop.shell.rescreen import Rescreen
 from desktop.shell.status_bar import StatusBar, UntrainedBanner
 from desktop.shell.store_actions import StoreActions
+from desktop.visits.actions import VisitActions
 
 REFRESH_MS = 600  # gallery/status refresh while results arrive
 MODEL_PRELOAD_MS = 1500  # after start-up, so importing torch does not slow the first paint
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self.dialogs = Dialogs(self)
         self.care = StoreActions(self)  # forget a photo, back up, check
         self.rescreen = Rescreen(self)  # a run screened by an older model, screened again
+        self.visit_actions = VisitActions(self)  # visit view, PATIENT/VISIT screening, by hand
         self.menus = Menus(self)
         self._connect()
         self.settings.restore_window(self, self.splitter)

@@ -82,16 +82,18 @@ class Menus:
             self.act_export,
             self.act_report, None, self.act_settings, None, self.act_quit,
         ])  # fmt: skip
-        self._menu("&Screen", [self.act_screen, self.act_cancel])
+        visits = w.visit_actions
+        self._menu("&Screen", [self.act_screen, visits.screen_by_layout, self.act_cancel])
         self.review_menu = self._menu("&Review", [*w.review.review_actions(), None,
                                                   self.act_search])  # fmt: skip
-        self.case_menu = self._menu("&Case", [care.forget])
+        self.case_menu = self._menu("&Case", [care.forget, visits.assign])
         self.models_menu = self._menu("&Models", [self.act_finetune, self.act_models])
-        self._menu("&View", [self.act_errors, self.act_refresh])
+        self._menu("&View", [visits.open_view, self.act_errors, self.act_refresh])
         self._menu("&Help", [self.act_shortcuts, self.act_about])
         for widget in (w.gallery, w.review.view):  # right-click: forget this photo
             widget.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
             widget.addAction(care.forget)
+            widget.addAction(visits.assign)  # one photo or the gallery's selection
 
     def _menu(self, title: str, actions: list[QAction | None]) -> QMenu:
         menu = self.window.menuBar().addMenu(title)

@@ -39,6 +39,8 @@ class CsvRecord:
     label_who: str | None = None
     label_at: datetime | None = None
     label_note: str | None = None
+    patient: str | None = None
+    visit: str | None = None
 
 
 Column = tuple[str, Callable[[CsvRecord], str]]
@@ -68,6 +70,8 @@ _AFTER_PROBABILITIES: tuple[Column, ...] = (
     ("out_of_scope", lambda r: "" if r.out_of_scope is None else str(int(r.out_of_scope))),
     ("scope_score", lambda r: _number(r.scope_score)),
     ("quality_issues", lambda r: r.quality_issues or ""),
+    ("patient", lambda r: r.patient or ""),
+    ("visit", lambda r: r.visit or ""),
 )
 _LABEL: tuple[Column, ...] = (
     ("label", lambda r: r.label or ""),

@@ -23,6 +23,7 @@ from engine.forget_list import ForgetList
 from engine.images import sort_paths, walk_image_files
 from engine.pipeline import BatchPredictor, Prediction
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule, needs_photo_check
+from engine.visits import Misfit, by_layout
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class ScreeningSummary:
     finished_at: str = ""
     csv_kept: bool = False  # a failed screening left the rows screened so far in csv_path
     forgotten: int = 0  # photos skipped because they were forgotten (counted in ``skipped``)
+    misfits: list[Misfit] = field(default_factory=list)  # folders that do not fit the layout
+    with_visit: int = 0  # photos given a patient and visit (layout or manifest)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -103,8 +106,10 @@ def csv_row(
     trained: bool,
     rule: ReferralRule = DEFAULT_REFERRAL_RULE,
     source: str | None = None,
+    visit: tuple[str, str] | None = None,
 ) -> list[str]:
-    """One prediction as a screening CSV row (a skipped one was screened in an earlier run)."""
+    """One prediction as a screening CSV row (a skipped one was screened in an earlier run);
+    ``visit``: the photo's (patient, visit)."""
     record = csv_columns.CsvRecord(
         path=p.path,
         sha256=p.sha256,
@@ -119,6 +124,8 @@ def csv_row(
         out_of_scope=p.out_of_scope,
         scope_score=p.scope_score,
         quality_issues=p.quality_issues,
+        patient=visit[0] if visit else None,
+        visit=visit[1] if visit else None,
     )
     return csv_columns.row(record, classes)
 
@@ -142,9 +149,16 @@ class ScreeningJob:
         readd_forgotten: bool = False,
         run_options: Mapping[str, Any] | None = None,
         continue_finished: bool = False,
+        layout: str | None = None,
+        visits: Mapping[Path, tuple[str, str]] | None = None,
     ) -> None:
         """``run_options``: more facts kept with the run (e.g. ``rescreen_of``);
-        ``continue_finished``: a finished run of the folder with this model is continued."""
+        ``continue_finished``: a finished run of the folder with this model is continued;
+        ``layout``: read patient and visit from the folders (engine.visits.by_layout; implies
+        ``recursive``); ``visits``: each photo's (patient, visit), e.g. from a manifest."""
+        self.layout = layout
+        self.visits = {Path(p).resolve(): ids for p, ids in (visits or {}).items()}
+        recursive = recursive or layout is not None
         self.run_options = dict(run_options or {})
         self.continue_finished = continue_finished
         self.predictor = predictor
@@ -228,6 +242,10 @@ class ScreeningJob:
         if walk_cancelled:
             self.left_out = []
         summary.total = len(paths) + len(self.left_out)
+        if self.layout is not None:
+            found = by_layout(self.folder, list(paths), self.layout)
+            self.visits.update({p.resolve(): ids for p, ids in found.visits.items()})
+            summary.misfits = found.misfits
         meta = self.predictor.meta
         # Open the output first: a folder or unwritable --out fails before any run is begun.
         writer = _AtomicCsv(self.csv_path, csv_header(meta.classes)) if self.csv_path else None
@@ -284,18 +302,36 @@ class ScreeningJob:
             if writer is not None:  # before the store: a store failure keeps this batch's rows
                 writer.write(
                     [
-                        csv_row(p, meta.classes, meta.trained, rule, forgot.reason(p))
+                        csv_row(
+                            p, meta.classes, meta.trained, rule, forgot.reason(p), self._visit(p)
+                        )
                         for p in batch
                         if not p.skipped or p.top_class or forgot.reason(p)
                     ]
                 )
             if self.store is not None:
                 self.store.record_screening(summary.run_id, meta, kept)  # type: ignore[arg-type]
+                summary.with_visit += self._record_visits(kept)
             if self.on_results is not None:
                 self.on_results(kept)
             processed += len(batch)
             self._report(summary, processed, str(batch[-1].path) if batch else None)
         summary.cancelled = self.cancel.is_set() and processed < len(paths) + len(left_out)
+
+    def _visit(self, p: Prediction) -> tuple[str, str] | None:
+        """The photo's (patient, visit) from the layout or manifest, if it has one."""
+        if not self.visits:
+            return None
+        return self.visits.get(Path(p.path).resolve())
+
+    def _record_visits(self, batch: list[Prediction]) -> int:
+        """Give the batch's stored photos their patient and visit."""
+        found = {p.sha256: ids for p in batch if p.sha256 and (ids := self._visit(p))}
+        assign = getattr(getattr(self.store, "visits", None), "assign_hashes", None)
+        if not found or assign is None:
+            return 0
+        assign(found)
+        return len(found)
 
     def _begin_run(self, meta: Any) -> int:
         assert self.store is not None

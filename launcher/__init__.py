@@ -12,7 +12,8 @@ layers (it may import ``desktop``, ``trainer`` and ``engine``); nothing imports 
                                                  in training never takes the launcher down; in
                                                  that child (POXSCREEN_TRAINER_CHILD=1) it runs
                                                  trainer.cli.main in-process
-    evaluate | split | rollback ...          -> trainer.cli.main (in-process)
+    evaluate | split | rollback ...          -> trainer.cli.main (in-process; ``evaluate
+                                                 --against lab`` goes to engine.cli)
     --self-test [--keep]                     -> launcher.selftest.main (smoke test of a bundle)
     -m trainer|engine|desktop ARGS           -> as ``python -m ...`` (a frozen app's sys.executable
                                                  is PoxScreen itself, so such calls still work)
@@ -58,11 +59,17 @@ def route(argv: Sequence[str], in_trainer_child: bool = False) -> tuple[str, lis
         return "selftest", args[1:]
     if first == "train" and not in_trainer_child:
         return "train-child", args
-    if first in TRAINER_COMMANDS:
+    if first in TRAINER_COMMANDS and not _against_lab(first, args):
         return "trainer", args
     if first == "-m" and len(args) > 1 and args[1] in MODULES:
         return MODULES[args[1]], args[2:]
     return "engine", args
+
+
+def _against_lab(first: str, args: list[str]) -> bool:
+    """``evaluate --against lab`` compares visits with lab results: the engine's, not the
+    trainer's (which scores a model on folders)."""
+    return first == "evaluate" and any(a.split("=")[0] == "--against" for a in args)
 
 
 def _freeze_support() -> None:

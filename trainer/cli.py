@@ -64,6 +64,11 @@ def _add_train_data(p: argparse.ArgumentParser) -> None:
         help="also train on the case store's labelled images (not 'refer')",
     )
     p.add_argument(
+        "--lab-confirmed-only",
+        action="store_true",
+        help="with --from-store: only photos of visits with a lab result (positive or negative)",
+    )
+    p.add_argument(
         "--db",
         help="case store: path or SQLAlchemy URL (default: $POXSCREEN_DB, then the user data dir)",
     )
@@ -344,6 +349,7 @@ def train_options(args: argparse.Namespace) -> Any:
         rule=rule,
         data_dirs=list(args.data),
         from_store=args.from_store,
+        lab_only=args.lab_confirmed_only,
         db=args.db,
         register=not args.no_register,
         init=args.init,

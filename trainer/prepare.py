@@ -60,9 +60,10 @@ class Prepared:
 
 
 def gather(
-    data_dirs: list[Path], store: Any, classes: list[str] | None
+    data_dirs: list[Path], store: Any, classes: list[str] | None, lab_only: bool = False
 ) -> tuple[list[Sample], list[Skipped], dict[str, int]]:
-    """All labelled samples from folders and the store (when given), deduplicated by content."""
+    """All labelled samples from folders and the store (when given), deduplicated by content;
+    ``lab_only``: the store's photos of lab-confirmed visits only."""
     groups: list[list[Sample]] = []
     skipped: list[Skipped] = []
     per_source: dict[str, int] = {}
@@ -81,7 +82,7 @@ def gather(
     if store is not None:
         from trainer.sources import store_samples
 
-        found, bad = store_samples(store, classes)
+        found, bad = store_samples(store, classes, lab_only)
         groups.append(found)
         skipped += bad
         per_source["store"] = len(found)

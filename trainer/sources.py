@@ -24,12 +24,18 @@ def open_store(db: str | os.PathLike[str] | None) -> Any:
 def store_samples(
     store: Any,
     classes: Sequence[str] | None = None,
+    lab_only: bool = False,
 ) -> tuple[list[Sample], list[Skipped]]:
     """Every image with a current label, except "refer / uncertain" (the store leaves those out),
-    read from the store's own copy when it has one. Images whose file is gone are skipped."""
+    read from the store's own copy when it has one. Images whose file is gone are skipped;
+    ``lab_only``: so are photos of visits without a lab result (positive or negative)."""
     samples: list[Sample] = []
     skipped: list[Skipped] = []
+    confirmed = store.visits.lab_confirmed_hashes() if lab_only else set()
     for item in store.labelled_images():
+        if lab_only and item.sha256 not in confirmed:
+            skipped.append(Skipped(f"sha256:{item.sha256}", "not a photo of a lab-confirmed visit"))
+            continue
         if item.file is None:
             skipped.append(
                 Skipped(

@@ -53,6 +53,7 @@ class TrainOptions:
 
     data_dirs: list[Path] = field(default_factory=list)
     from_store: bool = False
+    lab_only: bool = False  # the store's photos of lab-confirmed visits only
     db: str | None = None
     register: bool = True
     init: str = "auto"
@@ -306,7 +307,7 @@ def _gather_labelled(
     parent = parent_classes(opts.init, active_path)
     wanted = plan_classes(parent, opts.classes, []).classes if parent else opts.classes
     samples, skipped, per_source = gather(
-        opts.data_dirs, store if opts.from_store else None, wanted
+        opts.data_dirs, store if opts.from_store else None, wanted, opts.lab_only
     )
     labels = [s.label for s in samples]
     plan = plan_classes(parent, opts.classes, labels)

@@ -105,6 +105,12 @@ class FilterPanel(QWidget):
             self.sort.addItem(text, key)
         self.sort.setToolTip("Order of the gallery (N jumps to the next most uncertain image)")
         form.addRow("Sort", self.sort)
+        self.patient, self.visit = QLineEdit(), QLineEdit()
+        for edit, what in ((self.patient, "patient"), (self.visit, "visit")):
+            edit.setPlaceholderText(f"any {what}")
+            edit.setClearButtonEnabled(True)
+            edit.setAccessibleName(f"Filter by {what}")
+            form.addRow(what.capitalize(), edit)
         layout.addLayout(form)
         self.by_label = QCheckBox("By clinician's label")
         self.by_label.setToolTip(
@@ -120,6 +126,8 @@ class FilterPanel(QWidget):
         self._debounce = QTimer(self, singleShot=True, interval=250)
         self._debounce.timeout.connect(self._emit)
         self.search.textChanged.connect(lambda _t: self._debounce.start())
+        for edit in (self.patient, self.visit):
+            edit.textChanged.connect(lambda _t: self._debounce.start())
         self.cls.currentIndexChanged.connect(self._emit)
         self.sort.currentIndexChanged.connect(self._emit)
         self.runs.currentRowChanged.connect(self._emit)
@@ -253,6 +261,8 @@ class FilterPanel(QWidget):
             sort=self.sort.currentData() or "uncertain",
             search=self.search.text().strip(),
             by_label=self.by_label.isChecked(),
+            patient=self.patient.text().strip(),
+            visit=self.visit.text().strip(),
         )
 
     def set_show(self, key: str) -> None:

@@ -32,7 +32,7 @@ class GalleryView(QListView):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setUniformItemSizes(True)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # patient, visit
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(24)
         self.setSpacing(4)
@@ -61,6 +61,13 @@ class GalleryView(QListView):
     def current_item(self) -> ReviewItem | None:
         idx = self.currentIndex()
         return idx.data(GalleryModel.ItemRole) if idx.isValid() else None
+
+    def selected_items(self) -> list[ReviewItem]:
+        """The selected photos (Ctrl/Shift-click), else the current one."""
+        rows = sorted(i.row() for i in self.selectionModel().selectedIndexes())
+        items = [self.model().index(r, 0).data(GalleryModel.ItemRole) for r in rows]
+        current = self.current_item()
+        return [i for i in items if i is not None] or ([current] if current else [])
 
     def select_row(self, row: int) -> bool:
         model = self.model()

@@ -49,6 +49,8 @@ class GalleryQuery:
     sort: str = "uncertain"
     search: str = ""
     by_label: bool = False  # the class filter and sort read the clinician's label where given
+    patient: str = ""  # only this patient's photos ("": any)
+    visit: str = ""  # only this visit's photos ("": any)
 
 
 def review_filter(q: GalleryQuery) -> ReviewFilter:
@@ -69,6 +71,7 @@ def review_filter(q: GalleryQuery) -> ReviewFilter:
         kw["disagreement"] = True
     elif q.show == "referral":
         kw["referral"] = True
+    kw.update(patient=q.patient or None, visit=q.visit or None)
     return ReviewFilter(**kw, search=q.search or None, sort=SORT_KEYS.get(q.sort, "entropy"))
 
 

@@ -73,9 +73,11 @@ class ScreeningWorker(QRunnable):
         folder: str | Path,
         readd_forgotten: bool = False,
         rescreen_of: int | None = None,
+        layout: str | None = None,
     ) -> None:
         super().__init__()
         self.setAutoDelete(False)
+        self.visit_layout = layout  # "patient/visit": read patient and visit from the folders
         self.readd_forgotten = readd_forgotten
         self.rescreen_of = rescreen_of
         self.handle = handle
@@ -115,6 +117,7 @@ class ScreeningWorker(QRunnable):
             # the same model adds to its earlier run
             run_options={"rescreen_of": self.rescreen_of} if self.rescreen_of else None,
             continue_finished=self.rescreen_of is None,
+            layout=self.visit_layout,
         )
         summary = job.run()
         log.info(
@@ -154,28 +157,39 @@ class Screening(QObject):
         return self.worker is not None or self._pending is not None
 
     def start(
-        self, folder: str, *, readd_forgotten: bool = False, rescreen_of: int | None = None
+        self,
+        folder: str,
+        *,
+        readd_forgotten: bool = False,
+        rescreen_of: int | None = None,
+        layout: str | None = None,
     ) -> bool:
         """Screen ``folder`` into the active model's store; False when one is already running.
         Photos forgotten in the store are skipped unless ``readd_forgotten``. The same folder
         with the same model continues its earlier run; ``rescreen_of`` (a run screened by an
-        older model) makes a new run linked to that one."""
+        older model) makes a new run linked to that one; ``layout`` ("patient/visit") reads
+        patient and visit from the folders."""
         if self.running:
             return False
         self._pending = self.folder = folder
         self.started.emit(folder)
         self.active.when_ready(
-            lambda handle: self._start_worker(handle, folder, readd_forgotten, rescreen_of)
+            lambda handle: self._start_worker(handle, folder, readd_forgotten, rescreen_of, layout)
         )
         return True
 
     def _start_worker(
-        self, handle: ActiveModelHandle, folder: str, readd: bool, rescreen_of: int | None
+        self,
+        handle: ActiveModelHandle,
+        folder: str,
+        readd: bool,
+        rescreen_of: int | None,
+        layout: str | None = None,
     ) -> None:
         if self._pending != folder:  # cancelled while the model was loading
             return
         self._pending = None
-        worker = ScreeningWorker(handle, self.active.store, folder, readd, rescreen_of)
+        worker = ScreeningWorker(handle, self.active.store, folder, readd, rescreen_of, layout)
         worker.signals.progress.connect(self.progress)
         worker.signals.results.connect(self.results)
         worker.signals.finished.connect(self._finished)

@@ -65,6 +65,7 @@ class TrainingPlan:
     split_text: str = ""
     split_file: Path | None = None
     model_classes: list[str] = field(default_factory=list)  # a fine-tune keeps every one
+    lab_confirmed: int = 0  # labelled photos of visits with a lab result (positive, negative)
 
     def class_counts(self) -> dict[str, int]:
         """Labels per class of the model in use (0 where none), then any other labelled class."""
@@ -107,6 +108,10 @@ def training_plan(
         plan.unreadable = sum(1 for i in items if i.label != "refer" and i.file is None)
         plan.store_counts = dict(
             sorted(Counter(i.label for i in items if i.label != "refer" and i.file).items())
+        )
+        confirmed = store.visits.lab_confirmed_hashes()
+        plan.lab_confirmed = sum(
+            1 for i in items if i.label != "refer" and i.file and i.sha256 in confirmed
         )
     plan.folder_counts = count_class_folders(folders) if folders else {}
     for name, n in plan.totals.items():
@@ -186,9 +191,14 @@ def latest_run(root: Path | None = None) -> Path | None:
     return runs[0].run_dir if runs else None
 
 
-def training_args(settings: dict[str, Any], folders: Sequence[Path], use_store: bool) -> list[str]:
-    """The trainer's command-line arguments for the dialog's settings."""
+def training_args(
+    settings: dict[str, Any], folders: Sequence[Path], use_store: bool, lab_only: bool = False
+) -> list[str]:
+    """The trainer's command-line arguments for the dialog's settings; ``lab_only``: the
+    store's photos of lab-confirmed visits only."""
     args: list[str] = ["--from-store"] if use_store else []
+    if use_store and lab_only:
+        args.append("--lab-confirmed-only")
     for folder in folders:
         args += ["--data", str(folder)]
     flags = {

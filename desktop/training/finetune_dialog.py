@@ -92,6 +92,8 @@ class FinetuneDialog(QDialog):
         grid = QGridLayout(box)
         self.use_store = QCheckBox("Clinicians' labels in the case store", checked=True)
         self.use_store.toggled.connect(self.refresh_plan)
+        self.lab_only = QCheckBox("Only photos of lab-confirmed visits")
+        self.lab_only.setToolTip("Learn only from photos of visits with a PCR result")
         self.folders = QListWidget()
         self.folders.setMaximumHeight(60)
         self.folders.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -122,6 +124,7 @@ class FinetuneDialog(QDialog):
         grid.addWidget(self.warnings, 5, 0, 1, 3)
         grid.addWidget(self.split, 6, 0, 1, 3)
         grid.addWidget(self.class_counts, 7, 0, 1, 3)
+        grid.addWidget(self.lab_only, 8, 0, 1, 3)
         grid.setColumnStretch(2, 1)
         box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)  # never cut
         return box
@@ -196,6 +199,9 @@ class FinetuneDialog(QDialog):
         )
         self.warnings.setText("\n".join(f"\u26a0 {w}" for w in plan.warnings))
         self.split.setText(f"Split: {plan.split_text}")
+        self.lab_only.setText(
+            f"Only photos of lab-confirmed visits ({plan.lab_confirmed} of the labelled photos)"
+        )
         self._show_class_counts(plan.class_counts(), backend.MIN_LABELS_TO_CHECK)
         self.start_button.setEnabled(plan.can_start and not self.is_running)
 
@@ -224,8 +230,9 @@ class FinetuneDialog(QDialog):
 
     def start(self) -> None:
         args = backend.training_args(
-            self.settings(), self.folder_paths(), self.use_store.isChecked()
-        )
+            self.settings(), self.folder_paths(), self.use_store.isChecked(),
+            self.lab_only.isChecked(),
+        )  # fmt: skip
         run_dir = None
         if self.run_root is not None:
             run_dir = self.run_root / f"gui-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cli import care, models, report, screen, store, train
+from engine.cli import care, models, report, screen, store, train, visits
 
 __all__ = ["build_parser", "main"]
 
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.register_versions(sub)
     care.register(sub)
     report.register(sub)
+    visits.register(sub)
     return parser
 
 

@@ -62,8 +62,10 @@ def cmd_screen(args: argparse.Namespace) -> int:
     from engine.screening import Progress, ScreeningFailed, ScreeningJob
 
     folder = Path(args.folder)
+    visits = _manifest_visits(args.manifest) if folder.is_dir() else None
     if not folder.is_dir():
         err(f"{display_path(folder)}: not a folder")
+    if visits is None:
         return 2
     try:
         store, predictor = _screen_setup(args)
@@ -96,6 +98,8 @@ def cmd_screen(args: argparse.Namespace) -> int:
         on_progress=on_progress,
         cancel=cancel,
         readd_forgotten=args.readd_forgotten,
+        layout=args.layout,
+        visits=visits,
     )
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
@@ -113,7 +117,38 @@ def cmd_screen(args: argparse.Namespace) -> int:
     return _screen_done(summary, args.out)
 
 
+def _manifest_visits(manifest: str | None) -> dict[Path, tuple[str, str]] | None:
+    """The photos' visits from ``--manifest`` ({} without one; None: unreadable, said why);
+    rows for missing files are listed and left out."""
+    from engine.visits import ManifestError, read_manifest
+
+    if not manifest:
+        return {}
+    try:
+        read = read_manifest(manifest)
+    except ManifestError as exc:
+        err(str(exc))
+        return None
+    for problem in read.problems:
+        print(f"Manifest {display_path(manifest)}, {problem}", file=sys.stderr)
+    return read.visits
+
+
+def _say_misfits(summary: Any) -> None:
+    """Folders that do not fit ``--layout``, each with its files (screened, without a visit)."""
+    for misfit in summary.misfits:
+        names = ", ".join(p.name for p in misfit.files[:10])
+        more = f" and {len(misfit.files) - 10} more" if len(misfit.files) > 10 else ""
+        print(
+            f"Not in the layout: {display_path(misfit.folder)} ({misfit.reason}): {names}{more}",
+            file=sys.stderr,
+        )
+
+
 def _screen_done(summary: Any, out: str | None) -> int:
+    _say_misfits(summary)
+    if summary.with_visit:
+        print(f"{summary.with_visit} photos given a patient and visit.", file=sys.stderr)
     state = "cancelled" if summary.cancelled else "done"
     print(
         f"Screening {state}: {summary.predicted} screened, {summary.skipped} already screened "
@@ -171,4 +206,10 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="screen and store again photos that were forgotten (default: skip them)",
     )
+    p.add_argument(
+        "--layout",
+        choices=("patient/visit",),
+        help="read patient and visit from FOLDER/PATIENT/VISIT/photo (implies --recursive)",
+    )
+    p.add_argument("--manifest", help="CSV file,patient,visit giving each photo's visit")
     p.set_defaults(func=cmd_screen)

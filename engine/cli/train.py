@@ -40,5 +40,9 @@ def run(args: argparse.Namespace, extra: list[str]) -> int | None:
     if getattr(args, "gui", False):
         return cmd_gui(args, extra)
     if getattr(args, "passthrough", False):
+        from engine.cli.visits import against_lab, run_evaluate_lab
+
+        if args.command == "evaluate" and against_lab(extra):  # needs the store, not the trainer
+            return run_evaluate_lab(extra)
         return cmd_trainer(args, extra)
     return None

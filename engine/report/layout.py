@@ -260,3 +260,8 @@ def errors_table(failed: Sequence[Case], st: dict[str, Any], width: float) -> li
         )
     )
     return [Paragraph("Files that could not be screened", st["h2"]), table]
+
+
+#: The cover's building blocks, for the other reports of the package (the visit report).
+kv_table = _kv_table
+notice = _notice

@@ -56,6 +56,7 @@ class Care:
             sha, stored = img.sha256, img.stored_path
             img.stored_path = None
             img.path = None
+            img.patient = img.visit = None  # no longer tied to a patient
             img.forgotten_at = when or utcnow()
             for item in s.scalars(select(RunItem).where(RunItem.image_id == img.id)):
                 item.path = f"(forgotten) {sha[:16]} #{item.id}"

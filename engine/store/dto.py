@@ -185,6 +185,8 @@ class ReviewItem:
     model_name: str | None = None  # the model that made this prediction
     model_version: str | None = None  # its content hash
     run_id: int | None = None  # the run that made it (None: its run was deleted)
+    patient: str | None = None  # pseudonymous identifiers (None: not given)
+    visit: str | None = None
 
     @property
     def model_text(self) -> str:

@@ -48,6 +48,7 @@ class ReviewFilter:
     - ``check_photo``: True = out of scope or a quality issue (the "check photo" referral)
     - ``referral``: True = flagged by the store's referral rule (engine.referral) or by "check
       photo", False = neither
+    - ``patient`` / ``visit``: only photos of this patient / visit (pseudonymous identifiers)
     - ``search``: file-path substring, case-insensitive (e.g. part of a file name)
     - ``sort``: ``confidence`` (lowest first), ``entropy`` (highest first), ``newest``
       (latest prediction first), ``name`` (by file path as stored) or ``class`` (by class name,
@@ -65,6 +66,8 @@ class ReviewFilter:
     check_photo: bool | None = None
     referral: bool | None = None
     search: str | None = None
+    patient: str | None = None
+    visit: str | None = None
     sort: SortKey = "confidence"
     all_models: bool = False
     by_label: bool = False
@@ -151,6 +154,10 @@ def _filtered(
     if flt.search:
         pattern = f"%{_escape_like(flt.search.strip())}%"
         stmt = stmt.where(Image.path.ilike(pattern, escape="\\"))
+    if flt.patient is not None:
+        stmt = stmt.where(Image.patient == flt.patient)
+    if flt.visit is not None:
+        stmt = stmt.where(Image.visit == flt.visit)
     if flt.run_id is not None:
         stmt = stmt.where(
             exists().where(RunItem.image_id == Prediction.image_id, RunItem.run_id == flt.run_id)
@@ -178,6 +185,10 @@ def _filtered(
     elif flt.check_photo is False:
         stmt = stmt.where(~check_photo_clause())
     return stmt
+
+
+#: The queue's filter for other queries over the same rows (e.g. the visits' counts).
+apply_filter = _filtered
 
 
 def _base() -> Select[Any]:
@@ -265,6 +276,8 @@ def review_queue(
             model_name=name,
             model_version=content_hash,
             run_id=pred.run_id,
+            patient=img.patient,
+            visit=img.visit,
         )
         for pred, img, name, content_hash in rows
     ]

@@ -49,6 +49,7 @@ from engine.store.photos import Photos
 from engine.store.promotion import Promotion
 from engine.store.review import ReviewQueue
 from engine.store.runs import ScreeningRuns
+from engine.store.visits import Visits
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -92,6 +93,7 @@ class Store:
         self.promotion = Promotion(self.db, self.registry)
         self.clinic = Clinic(self.db)
         self.care = Care(self.db)
+        self.visits = Visits(self.db, self.photos)  # patients, visits, decisions, lab results
         self.registration: Registration | None = None  # set by open(): see engine.store.openers
 
     @classmethod

@@ -93,6 +93,12 @@ class Image(Base):
     last_seen_at: Mapped[datetime]
     # Set by Store.forget: copies, thumbnails and paths are gone; hash and history remain.
     forgotten_at: Mapped[datetime | None]
+    # pseudonymous identifiers (engine.visits.check_identifier); NULL: not given
+    patient: Mapped[str | None] = mapped_column(String(64), default=None)
+    visit: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+Index("ix_images_patient_visit", Image.patient, Image.visit)
 
 
 class ModelVersion(Base):
@@ -255,3 +261,29 @@ class TrainingRun(Base):
     log: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+
+
+class Visit(Base):
+    """One visit of one patient: the clinician's visit decision and the lab (PCR) result, kept
+    apart from the per-photo labels. Its photos are the images with the same identifiers."""
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        UniqueConstraint("patient", "visit"),
+        CheckConstraint(
+            "lab_result IS NULL OR lab_result IN ('positive', 'negative', 'pending')",
+            name="lab_result",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient: Mapped[str] = mapped_column(String(64))
+    visit: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str | None] = mapped_column(String(64), default=None)
+    decided_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    lab_result: Mapped[str | None] = mapped_column(String(16), default=None)
+    lab_date: Mapped[str | None] = mapped_column(String(10), default=None)  # ISO date
+    lab_test: Mapped[str | None] = mapped_column(String(200), default=None)
+    lab_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    lab_at: Mapped[datetime | None] = mapped_column(default=None)

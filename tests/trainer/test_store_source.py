@@ -65,3 +65,23 @@ def test_store_labels_train_and_the_validation_split_stays_fixed(tmp_path: Path)
     assert val_before < val_after and len(val_after - val_before) == 1
     scored = {r["sha256"] for r in two["splits"]["val"]["images"]}
     assert scored == val_after
+
+
+def test_lab_confirmed_only_keeps_the_photos_of_visits_with_a_lab_result(tmp_path: Path) -> None:
+    from trainer.cli import build_parser, train_options
+    from trainer.sources import store_samples
+
+    with open_test_store(tmp_path / "store.db") as store:
+        items = [(1, "Red", "Red"), (2, "Green", "Green"), (3, "Red", "Red"), (4, "Red", "Red")]
+        paths = _label_photos(store, tmp_path / "inbox", items)
+        store.visits.assign([paths["p1"], paths["p2"]], "P1", "V1")
+        store.visits.assign([paths["p3"]], "P2", "V1")
+        store.visits.set_lab("P1", "V1", "negative", who="dr-test")
+        store.visits.set_lab("P2", "V1", "pending", who="dr-test")  # no result yet
+        everything, _ = store_samples(store)
+        only, skipped = store_samples(store, lab_only=True)
+    assert len(everything) == 4
+    assert {s.sha256 for s in only} == {sha256_file(paths["p1"]), sha256_file(paths["p2"])}
+    assert [k.reason for k in skipped] == ["not a photo of a lab-confirmed visit"] * 2
+    args = build_parser().parse_args(["train", "--from-store", "--lab-confirmed-only"])
+    assert train_options(args).lab_only

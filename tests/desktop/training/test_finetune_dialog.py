@@ -53,6 +53,7 @@ def test_counts_warnings_and_split_before_start(qtbot: Any, store_env: Path) -> 
     assert "Blue: only 3 examples" in dialog.warnings.text()
     assert "Green" not in dialog.warnings.text()
     assert "A new split" in dialog.split.text() and dialog.start_button.isEnabled()
+    assert "(0 of the labelled photos)" in dialog.lab_only.text()  # no visit has a lab result
 
     dialog.plan = None
     dialog.add_folder(folders)

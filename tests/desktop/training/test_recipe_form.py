@@ -41,3 +41,9 @@ def test_every_setting_reaches_the_trainer(qtbot: Any) -> None:
     form.decision.setCurrentIndex(form.decision.findData("gate"))
     gate = training.training_args(form.values(), [], use_store=True)
     assert dict(zip(gate[1::2], gate[2::2], strict=False))["--decision"] == "gate"
+
+
+def test_lab_confirmed_only_reaches_the_trainer_only_with_the_store() -> None:
+    assert "--lab-confirmed-only" in training.training_args({}, [], True, lab_only=True)
+    assert "--lab-confirmed-only" not in training.training_args({}, [], True)
+    assert "--lab-confirmed-only" not in training.training_args({}, [], False, lab_only=True)

@@ -1,0 +1,56 @@
+"""The lab (PCR) result of a visit: positive, negative or pending, the date and the test."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
+
+from desktop.services.visits import LAB_RESULTS, VisitRow
+
+
+class LabForm(QGroupBox):
+    """Emits ``submitted(result, date, test)``; the store checks the date and says why."""
+
+    submitted = Signal(str, str, str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Lab result (PCR)", parent)
+        form = QFormLayout(self)
+        self.current = QLabel("No lab result recorded")
+        self.result = QComboBox()
+        self.result.addItems(list(LAB_RESULTS))
+        self.date = QLineEdit()
+        self.date.setPlaceholderText("YYYY-MM-DD")
+        self.test = QLineEdit()
+        self.test.setPlaceholderText("e.g. MPXV PCR")
+        self.save = QPushButton("Save lab result")
+        self.save.clicked.connect(self._submit)
+        form.addRow(self.current)
+        form.addRow("Result", self.result)
+        form.addRow("Date", self.date)
+        form.addRow("Test", self.test)
+        form.addRow(self.save)
+
+    def _submit(self) -> None:
+        self.submitted.emit(self.result.currentText(), self.date.text().strip(), self.test.text())
+
+    def show_row(self, row: VisitRow) -> None:
+        """Show the visit's recorded result, and fill the form with it."""
+        if row.lab_result is None:
+            self.current.setText("No lab result recorded")
+            self.date.clear()
+            self.test.clear()
+            return
+        parts = [row.lab_result, row.lab_date or "", row.lab_test or ""]
+        self.current.setText("Recorded: " + ", ".join(p for p in parts if p))
+        self.result.setCurrentText(row.lab_result)
+        self.date.setText(row.lab_date or "")
+        self.test.setText(row.lab_test or "")

@@ -14,7 +14,7 @@ not labelled keeps the parent's answers instead of being pushed towards zero.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.images import ImageLoadError, load_image
+from engine.preprocess import make_transform
 from engine.recipe import ADAPT, AdaptRecipe
 from trainer.data import Decoded, class_weights, train_transform
 
@@ -46,8 +48,23 @@ class FeatureCache:
         return FeatureCache(self.features[ix], self.parent[ix], self.targets[np.asarray(ix)])
 
 
-def _views(item: Decoded, plain: nn.Module, augment: nn.Module, views: int) -> torch.Tensor:
-    return torch.stack([plain(item.image)] + [augment(item.image) for _ in range(views - 1)])
+def _views(item: Decoded, plain: Callable, augment: nn.Module, views: int) -> torch.Tensor:
+    """View 0 exactly as screening sees the photo (the app's loader and transform, from the
+    file); the others augmented from the decoded training copy."""
+    return torch.stack([plain(item)] + [augment(item.image) for _ in range(views - 1)])
+
+
+def _screening_view(meta: object) -> Callable[[Decoded], torch.Tensor]:
+    transform = make_transform(meta)  # type: ignore[arg-type]
+    size = int(meta.input_size)  # type: ignore[attr-defined]
+
+    def view(item: Decoded) -> torch.Tensor:
+        try:
+            return transform(load_image(item.sample.path, target_size=size))
+        except ImageLoadError:  # decoded once already; a file gone since: the cached copy
+            return train_transform(meta, augment=False)(item.image)  # type: ignore[arg-type]
+
+    return view
 
 
 @torch.no_grad()
@@ -64,7 +81,7 @@ def cache_features(
     parent screens) and keep the maps and the parent head's logits."""
     device = device or torch.device("cpu")
     model.eval()
-    plain = train_transform(meta, augment=False)  # type: ignore[arg-type]
+    plain = _screening_view(meta)
     augment = train_transform(meta, augment=True, profile=recipe.augmentation)  # type: ignore[arg-type]
     feats: list[torch.Tensor] = []
     logits: list[torch.Tensor] = []

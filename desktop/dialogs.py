@@ -91,6 +91,8 @@ class Dialogs(QObject):
         if "opacity" in changed:
             w.review.set_opacity(s.opacity)
         w.review_service.colormap, w.review_service.opacity = s.colormap, s.opacity
+        if changed & {"clinician", "clinic"}:
+            w.status.set_who(s.clinician, s.clinic)
         if "referral" in changed:
             w.cases.set_referral_rule(rule[0], rule[1], s.clinician)
         if "database" in changed:

@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self.errors.hide()
         self.status = StatusBar()
         self.setStatusBar(self.status)
+        self.status.set_who(s.clinician, s.clinic)
         self.refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
 
     def _connect(self) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = [
+    "UNVERIFIED",
     "WHO_ENV",
     "add_db",
     "err",
@@ -32,14 +33,29 @@ def err(msg: str) -> None:
     print(f"poxscreen: error: {msg}", file=sys.stderr)
 
 
+UNVERIFIED = " (login, unverified)"
+_told: list[str] = []  # the unverified login name is announced once per process
+
+
 def who(args: argparse.Namespace) -> str:
-    """Who a label is recorded for: ``--who``, else $POXSCREEN_USER, else the login name."""
-    if args.who:
-        return str(args.who)
+    """Who a label or decision is recorded for: ``--who``, else $POXSCREEN_USER, else the login
+    name marked unverified (said once on stderr: nobody confirmed it is the clinician)."""
+    given = getattr(args, "who", None) or os.environ.get(WHO_ENV)
+    if given and str(given).strip():
+        return str(given).strip()
     try:
-        return os.environ.get(WHO_ENV) or getpass.getuser()
+        login = getpass.getuser()
     except Exception:  # no login name (some containers): make the user say who they are
         return ""
+    name = f"{login}{UNVERIFIED}"
+    if not _told:
+        _told.append(name)
+        print(
+            f"poxscreen: recording you as {name!r}; give --who NAME or set {WHO_ENV} "
+            "to record your own name",
+            file=sys.stderr,
+        )
+    return name
 
 
 def store_errors() -> tuple[type[Exception], ...]:

@@ -29,6 +29,7 @@ from desktop.gallery.view import GalleryView
 from desktop.menus import Menus
 from desktop.review.panel import ReviewPanel
 from desktop.services.active_model import ActiveModel
+from desktop.services.audit import act_as
 from desktop.services.cases import CaseStore
 from desktop.services.gallery import GalleryQuery, thumbnail_cache
 from desktop.services.model import ActiveModelHandle
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
         self.pool = QThreadPool.globalInstance()
         self.active = ActiveModel(store, settings.device, self.pool, reporter)
         self.cases = CaseStore(store, self.active, self.pool, reporter)
+        act_as(store, lambda: self.settings.clinician)  # who the audit trail names
         self.screening = Screening(self.active, self)
         self._build_widgets()
         self.dialogs = Dialogs(self)
@@ -275,6 +277,7 @@ class MainWindow(QMainWindow):
             self.settings.database = db or ""
 
     def _on_store_switched(self, store: Store) -> None:
+        act_as(store, lambda: self.settings.clinician)
         self.model.set_store(store)
         self.review_service.store = store
         self.review.show_item(None)

@@ -1,7 +1,7 @@
 """``poxscreen`` command line: thin sub-commands over the engine (and the trainer, as a child).
 
 One module per command group: ``screen``; ``store`` (label, undo, redo, referral, history, runs,
-export); ``care`` (check, forget, backup, restore); ``report``; ``models`` (info, import,
+export); ``care`` (check, forget, backup, restore); ``report``; ``audit``; ``models`` (info, import,
 models); ``train`` (gui, train, evaluate: run as their own processes). ``common`` holds what they
 share. Heavy imports (torch, SQLAlchemy) happen inside the handlers so ``poxscreen --help`` is
 instant.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cli import care, models, report, screen, store, train
+from engine.cli import audit, care, models, report, screen, store, train
 
 __all__ = ["build_parser", "main"]
 
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.register_versions(sub)
     care.register(sub)
     report.register(sub)
+    audit.register(sub)
     return parser
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "UNVERIFIED",
     "WHO_ENV",
     "add_db",
+    "add_who",
     "err",
     "guarded",
     "open_store_cli",
@@ -92,12 +93,18 @@ def guarded(
 
         try:
             with open_store_cli(args.db, writes=writes, read_only=read_only) as store:
+                store.db.actor = lambda: who(args)  # who the audit events name
                 return handler(args, store)
         except (StoreError, OSError) as exc:
             err(str(exc))
             return 2
 
     return run
+
+
+def add_who(p: argparse.ArgumentParser) -> None:
+    """The ``--who`` option of commands the audit trail records."""
+    p.add_argument("--who", help=f"who does it (default: ${WHO_ENV} or the login name)")
 
 
 def add_db(p: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.cli.common import WHO_ENV, add_db, err, guarded, who
+from engine.cli.common import WHO_ENV, add_db, add_who, err, guarded, who
 from engine.paths import display_path
 
 
@@ -250,5 +250,6 @@ def _register_export(subparsers: Any) -> None:
     )
     p.add_argument("--out", required=True, help="output folder (or .csv file for --format csv)")
     p.add_argument("--include-refer", action="store_true", help="also export 'refer' images")
+    add_who(p)
     add_db(p)
-    p.set_defaults(func=guarded(cmd_export, read_only=True))
+    p.set_defaults(func=guarded(cmd_export))  # writes its `export` audit event

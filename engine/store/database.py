@@ -5,7 +5,7 @@ files that belong to this database live (model files, training splits, image cop
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -60,6 +60,8 @@ class Database:
         )
         self._reader = sessionmaker(engine, expire_on_commit=False)
         self._writer = sessionmaker(writer(engine), expire_on_commit=False)
+        # Who acts, for audit events of actions that name nobody (engine.store.audit.acting).
+        self.actor: Callable[[], str] | None = None
         # Integrity quick check and stale-temporary cleanup run in the background.
         self.housekeeping = Housekeeping(sqlite_file(engine.url), self.images.root).start()
 

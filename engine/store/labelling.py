@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.paths import path_from_text
-from engine.store import labels, registry
+from engine.store import audit, disputes, labels, registry
 from engine.store.database import Database
 from engine.store.dto import LabelEntry, LabelledImage, LabelOutcome
 from engine.store.errors import StoreError
@@ -20,6 +21,15 @@ from engine.store.tables import REFER, Image, LabelEvent, utcnow
 
 #: labels.undo_label or labels.redo_label: one step through the event history.
 Step = Callable[..., tuple[LabelEvent, str | None]]
+
+
+def _audit(s: Session, kind: str, event: LabelEvent, details: dict[str, object]) -> None:
+    """The audit events of one label event (and of its note), in its transaction."""
+    sha = s.get(Image, event.image_id).sha256  # type: ignore[union-attr]
+    obj = audit.photo(sha)
+    audit.record(s, kind, who=event.who, obj=obj, details={**details, "label_event": event.id})
+    if event.note:
+        audit.record(s, "note", who=event.who, obj=obj, details={"note": event.note})
 
 
 class Labels:
@@ -81,9 +91,12 @@ class Labels:
                 row.stored_path = stored
             active = registry.active_model(s)
             shown = labels.shown_prediction(s, row.id, active.id if active else None)
+            before = row.current_label
             event = labels.set_label(
                 s, row, value, who=who, note=note, source=source, now=utcnow(), prediction_id=shown
             )
+            kind = "adjudicate" if event.source == disputes.ADJUDICATE else "label"
+            _audit(s, kind, event, {"label": value, "before": before, "disputed": row.disputed})
             return LabelOutcome(
                 sha256=row.sha256,
                 event_id=event.id,
@@ -121,7 +134,9 @@ class Labels:
         """Write one undo or redo event (``step`` is labels.undo_label / labels.redo_label)."""
         with self.db.write() as s:
             img = find_image(s, ref)
+            before = img.current_label
             event, current = step(s, img, who=who, note=note, source=source, now=utcnow())
+            _audit(s, event.kind, event, {"label": current, "before": before})
             stored = self.db.images.path(img.stored_path) if img.stored_path else None
             return LabelOutcome(img.sha256, event.id, current, stored)
 

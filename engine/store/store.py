@@ -15,6 +15,7 @@ attribute      class                        concern
 ``promotion``  promotion.Promotion          register trained models, promote, roll back
 ``clinic``     clinic.Clinic                agreement, referral rule, status-bar stats
 ``care``       care.Care                    forget (with ``on_forget`` hooks), check, backup
+``audit``      audit.Audit                  the audit trail: record an event, list events
 ============== ============================ ==================================================
 
 Every public method of the facade keeps its old name and signature and forwards to one of them;
@@ -36,6 +37,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from engine.store.audit import Audit
 from engine.store.care import Care
 from engine.store.clinic import Clinic
 from engine.store.database import Database
@@ -92,6 +94,7 @@ class Store:
         self.promotion = Promotion(self.db, self.registry)
         self.clinic = Clinic(self.db)
         self.care = Care(self.db)
+        self.audit = Audit(self.db)
         self.registration: Registration | None = None  # set by open(): see engine.store.openers
 
     @classmethod
@@ -230,6 +233,10 @@ class Store:
     readd_forgotten = _forward("care", Care.readd_forgotten)
     forget_again = _forward("care", Care.forget_again)
     missing_copies = _forward("care", Care.missing_copies)
+
+    # --- the audit trail (append-only) ---------------------------------------------------------
+    record_event = _forward("audit", Audit.record)
+    events = _forward("audit", Audit.events)
 
     # --- engine.screening.ResultStore protocol (composed from the methods above) ----------
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -93,6 +94,8 @@ class Image(Base):
     last_seen_at: Mapped[datetime]
     # Set by Store.forget: copies, thumbnails and paths are gone; hash and history remain.
     forgotten_at: Mapped[datetime | None]
+    # Two clinicians' labels in force disagree (engine.store.disputes), kept with each event.
+    disputed: Mapped[bool] = mapped_column(default=False, server_default=false(), index=True)
 
 
 class ModelVersion(Base):
@@ -255,3 +258,22 @@ class TrainingRun(Base):
     log: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+
+
+class Event(Base):
+    """The audit trail: who did what, when, on which workstation, to which object (a photo by
+    SHA-256, a model by content hash; never a file name). Append-only: the migration adds
+    triggers that refuse UPDATE and DELETE, and the store has no API to change a row. ``uid``
+    lets a restore put back the events written since its backup exactly once."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime]
+    who: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    object: Mapped[str | None] = mapped_column(String(80), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -38,9 +38,9 @@ def test_new_database_is_created_at_head_with_wal_and_foreign_keys(db_path: Path
     with Store.open(db_path) as store, store.read() as s:
         assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
-        assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
-    assert known_revisions() == ["0001", "0002", "0003", "0004", "0005", "0006"]
-    assert head_revision() == "0006"
+        assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
+    assert known_revisions() == ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
+    assert head_revision() == "0007"
 
 
 def test_migrations_build_exactly_the_orm_schema(db_path: Path) -> None:

@@ -21,15 +21,25 @@ def open_store(db: str | os.PathLike[str] | None) -> Any:
     return Store.open(db)
 
 
+DISPUTED = (
+    "disputed: clinicians gave it different labels; left out until it is settled "
+    "(a third clinician's label)"
+)
+
+
 def store_samples(
     store: Any,
     classes: Sequence[str] | None = None,
 ) -> tuple[list[Sample], list[Skipped]]:
     """Every image with a current label, except "refer / uncertain" (the store leaves those out),
-    read from the store's own copy when it has one. Images whose file is gone are skipped."""
+    read from the store's own copy when it has one. Images whose file is gone, and disputed
+    ones (clinicians disagree, not yet settled), are skipped with the reason."""
     samples: list[Sample] = []
     skipped: list[Skipped] = []
     for item in store.labelled_images():
+        if getattr(item, "disputed", False):
+            skipped.append(Skipped(f"sha256:{item.sha256}", DISPUTED))
+            continue
         if item.file is None:
             skipped.append(
                 Skipped(

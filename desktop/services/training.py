@@ -61,6 +61,7 @@ class TrainingPlan:
     folder_counts: dict[str, int] = field(default_factory=dict)
     excluded_refer: int = 0
     unreadable: int = 0
+    disputed: int = 0  # clinicians disagree: left out until settled
     warnings: list[str] = field(default_factory=list)
     split_text: str = ""
     split_file: Path | None = None
@@ -103,6 +104,8 @@ def training_plan(
     plan = TrainingPlan()
     if use_store:
         items = store.labelled_images(include_refer=True)
+        plan.disputed = sum(1 for i in items if i.disputed)
+        items = [i for i in items if not i.disputed]
         plan.excluded_refer = sum(1 for i in items if i.label == "refer")
         plan.unreadable = sum(1 for i in items if i.label != "refer" and i.file is None)
         plan.store_counts = dict(
@@ -117,6 +120,11 @@ def training_plan(
             )
     if not plan.can_start:
         plan.warnings.insert(0, "Training needs labelled images of at least two classes.")
+    if plan.disputed:
+        plan.warnings.append(
+            f"{plan.disputed} disputed photo(s) left out: clinicians gave them different "
+            "labels; a third clinician's label settles each (Show: Disputed)"
+        )
     if plan.unreadable:
         plan.warnings.append(
             f"{plan.unreadable} labelled image(s) have no readable copy and will be skipped"

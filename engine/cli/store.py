@@ -117,7 +117,7 @@ def cmd_history(args: argparse.Namespace, store: Any) -> int:
         print("no labels yet")
     for e in entries:
         what = {
-            "set": f"set {e.label}",
+            "set": f"adjudicate {e.label}" if e.source == "adjudicate" else f"set {e.label}",
             "redo": f"redo {e.label} (undo #{e.undoes_id})",
         }.get(e.kind, f"undo #{e.undoes_id}")
         note = f"  note: {e.note}" if e.note else ""

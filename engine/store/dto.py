@@ -129,6 +129,7 @@ class LabelledImage:
     sha256: str
     label: str
     file: Path | None
+    disputed: bool = False  # clinicians disagree: left out of training until settled
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,8 @@ class ReviewItem:
     model_name: str | None = None  # the model that made this prediction
     model_version: str | None = None  # its content hash
     run_id: int | None = None  # the run that made it (None: its run was deleted)
+    disputed: bool = False  # clinicians' labels disagree (engine.store.disputes)
+    readings: tuple[Any, ...] = ()  # then who gave which label when (disputes.Reading)
 
     @property
     def model_text(self) -> str:

@@ -150,8 +150,23 @@ class Labels:
         with self.db.read() as s:
             return find_image(s, ref).current_label
 
+    def readings(self, hashes: Iterable[str]) -> dict[str, list[disputes.Reading]]:
+        """Who gave which label when, for each disputed photo among ``hashes``."""
+        with self.db.read() as s:
+            rows = s.scalars(
+                select(Image).where(Image.sha256.in_(list(hashes)), Image.disputed.is_(True))
+            ).all()
+            out = {}
+            for img in rows:
+                events = s.scalars(
+                    select(LabelEvent).where(LabelEvent.image_id == img.id).order_by(LabelEvent.id)
+                ).all()
+                out[img.sha256] = disputes.readings(labels.replay(events)[1])
+            return out
+
     def labelled_images(self, *, include_refer: bool = False) -> list[LabelledImage]:
-        """Training examples: every image with a current label, store copy preferred."""
+        """Training examples: every image with a current label, store copy preferred; a
+        disputed one is marked (the trainer leaves it out until it is settled)."""
         with self.db.read() as s:
             stmt = select(Image).where(Image.current_label.is_not(None)).order_by(Image.id)
             if not include_refer:
@@ -162,5 +177,7 @@ class Labels:
                 original = Path(path_from_text(img.path)) if img.path else None
                 if (file is None or not file.is_file()) and original and original.is_file():
                     file = original
-                out.append(LabelledImage(img.sha256, img.current_label or "", file))
+                out.append(
+                    LabelledImage(img.sha256, img.current_label or "", file, bool(img.disputed))
+                )
             return out

@@ -48,6 +48,7 @@ class ReviewFilter:
     - ``check_photo``: True = out of scope or a quality issue (the "check photo" referral)
     - ``referral``: True = flagged by the store's referral rule (engine.referral) or by "check
       photo", False = neither
+    - ``disputed``: True = clinicians' labels disagree (engine.store.disputes), False = not
     - ``search``: file-path substring, case-insensitive (e.g. part of a file name)
     - ``sort``: ``confidence`` (lowest first), ``entropy`` (highest first), ``newest``
       (latest prediction first), ``name`` (by file path as stored) or ``class`` (by class name,
@@ -68,6 +69,7 @@ class ReviewFilter:
     sort: SortKey = "confidence"
     all_models: bool = False
     by_label: bool = False
+    disputed: bool | None = None
 
 
 def shown_class(flt: ReviewFilter) -> Any:
@@ -167,6 +169,8 @@ def _filtered(
         stmt = stmt.where(_disagrees())
     elif flt.disagreement is False:
         stmt = stmt.where(~_disagrees())
+    if flt.disputed is not None:
+        stmt = stmt.where(Image.disputed.is_(flt.disputed))
     if flt.max_confidence is not None:
         stmt = stmt.where(Prediction.confidence < flt.max_confidence)
     if flt.out_of_scope is True:
@@ -265,6 +269,7 @@ def review_queue(
             model_name=name,
             model_version=content_hash,
             run_id=pred.run_id,
+            disputed=bool(img.disputed),
         )
         for pred, img, name, content_hash in rows
     ]

@@ -196,6 +196,7 @@ class Store:
     history = _forward("labels", Labels.history)
     current_label = _forward("labels", Labels.current_label)
     labelled_images = _forward("labels", Labels.labelled_images)
+    readings = _forward("labels", Labels.readings)
 
     # --- model registry and training runs -------------------------------------------------
     register_model = _forward("registry", ModelRegistry.register_model)

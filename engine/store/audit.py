@@ -79,11 +79,19 @@ class AuditEvent:
     kind: str
     object: str | None
     details: dict[str, Any] = field(default_factory=dict)
+    db_user: str | None = None  # the database user the server authenticated (PostgreSQL)
 
 
 def _info(row: Event) -> AuditEvent:
     return AuditEvent(
-        row.id, row.created_at, row.who, row.host, row.kind, row.object, dict(row.details or {})
+        row.id,
+        row.created_at,
+        row.who,
+        row.host,
+        row.kind,
+        row.object,
+        dict(row.details or {}),
+        row.db_user,
     )
 
 
@@ -232,14 +240,15 @@ def put_back(session: Session, trail: Iterable[Mapping[str, Any]]) -> int:
 
 
 #: The columns of the audit trail as CSV (the CLI's --format csv and the app's export).
-CSV_COLUMNS = ("id", "when_utc", "who", "workstation", "kind", "object", "details")
+CSV_COLUMNS = ("id", "when_utc", "who", "db_user", "workstation", "kind", "object", "details")
 
 
 def csv_row(event: AuditEvent) -> list[Any]:
     """One event as a CSV row (``details`` as compact JSON)."""
     when = event.created_at.isoformat(timespec="seconds")
     details = json.dumps(event.details, sort_keys=True, separators=(",", ":"), default=str)
-    return [event.id, when, event.who, event.host, event.kind, event.object or "", details]
+    row = [event.id, when, event.who, event.db_user or "", event.host, event.kind]
+    return [*row, event.object or "", details]
 
 
 def write_csv(events: Iterable[AuditEvent], fh: IO[str]) -> int:

@@ -18,6 +18,7 @@ from engine.store.db import describe, sqlite_cause, sqlite_file, writer
 from engine.store.errors import StoreError
 from engine.store.health import Housekeeping
 from engine.store.imagestore import ImageStore
+from engine.store.roles import refused
 
 IMAGE_STORE_ENV = "POXSCREEN_IMAGE_STORE"
 
@@ -92,6 +93,11 @@ class Database:
             with self._writer() as session, session.begin():
                 yield session
         except SQLAlchemyError as exc:
+            if refused(exc):
+                raise StoreError(  # a clinician tried an admin action: nothing was changed
+                    f"{self.location}: needs the admin role (the server refused: "
+                    f"{driver_reason(exc, self.engine)})"
+                ) from exc
             raise StoreError(
                 f"{self.location}: database error: {driver_reason(exc, self.engine)}"
             ) from exc

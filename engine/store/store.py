@@ -50,6 +50,7 @@ from engine.store.openers import Registration, register_opener
 from engine.store.photos import Photos
 from engine.store.promotion import Promotion
 from engine.store.review import ReviewQueue
+from engine.store.roles import role_of
 from engine.store.runs import ScreeningRuns
 
 _P = ParamSpec("_P")
@@ -147,6 +148,11 @@ class Store:
     def read(self) -> AbstractContextManager[Session]:
         """A session in one read transaction (a consistent snapshot)."""
         return self.db.read()
+
+    def role(self) -> str | None:
+        """ "admin", "clinician", or None (a shared store whose roles were never set up): see
+        engine.store.roles. A SQLite store's one user holds both roles."""
+        return role_of(self.engine)
 
     @property
     def models_dir(self) -> Path:

@@ -227,6 +227,8 @@ class LabelEvent(Base):
         ForeignKey("predictions.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime]
+    # the database user the server authenticated (PostgreSQL sets it; None on SQLite)
+    db_user: Mapped[str | None] = mapped_column(String(200))
 
 
 class Setting(Base):
@@ -277,3 +279,5 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(16), index=True)
     object: Mapped[str | None] = mapped_column(String(80), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the database user the server authenticated (PostgreSQL sets it; None on SQLite)
+    db_user: Mapped[str | None] = mapped_column(String(200))

@@ -1,4 +1,5 @@
-"""The audit trail (``events``, append-only) and disputed photos (``images.disputed``).
+"""The audit trail (``events``, append-only), disputed photos (``images.disputed``), and the
+database user behind each event and label (``db_user``; set by the server on PostgreSQL).
 
 ``events`` records who did what, when, where and to which object; triggers refuse every UPDATE
 and DELETE of a row, whatever client connects. ``images.disputed`` is backfilled from the label
@@ -29,6 +30,15 @@ PG_FUNCTION = (
     "CREATE OR REPLACE FUNCTION events_append_only() RETURNS trigger AS $$ "
     f"BEGIN RAISE EXCEPTION '{REFUSE}'; END; $$ LANGUAGE plpgsql"
 )
+PG_DB_USER = (
+    "CREATE OR REPLACE FUNCTION poxscreen_db_user() RETURNS trigger AS $$ "
+    "BEGIN NEW.db_user := session_user; RETURN NEW; END; $$ LANGUAGE plpgsql"
+)
+PG_DB_USER_TRIGGERS = [
+    f"CREATE TRIGGER {table}_db_user BEFORE INSERT ON {table} "
+    "FOR EACH ROW EXECUTE FUNCTION poxscreen_db_user()"
+    for table in ("events", "label_events")
+]
 PG_TRIGGER = (
     "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events "
     "FOR EACH ROW EXECUTE FUNCTION events_append_only()"
@@ -79,15 +89,17 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("object", sa.String(80), nullable=True),
         sa.Column("details", sa.JSON(), nullable=False),
+        sa.Column("db_user", sa.String(200), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_events"),
         sa.UniqueConstraint("uid", name="uq_events_uid"),
     )
     op.create_index("ix_events_created_at", "events", ["created_at"])
     op.create_index("ix_events_kind", "events", ["kind"])
     op.create_index("ix_events_object", "events", ["object"])
+    op.add_column("label_events", sa.Column("db_user", sa.String(200), nullable=True))
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(PG_FUNCTION)
-        op.execute(PG_TRIGGER)
+        for statement in (PG_FUNCTION, PG_TRIGGER, PG_DB_USER, *PG_DB_USER_TRIGGERS):
+            op.execute(statement)
     else:
         for trigger in SQLITE_TRIGGERS:
             op.execute(trigger)
@@ -105,6 +117,10 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS events_append_only ON events")
         op.execute("DROP FUNCTION IF EXISTS events_append_only()")
+        op.execute("DROP TRIGGER IF EXISTS label_events_db_user ON label_events")
+        op.execute("DROP TRIGGER IF EXISTS events_db_user ON events")
+        op.execute("DROP FUNCTION IF EXISTS poxscreen_db_user()")
+    op.drop_column("label_events", "db_user")
     op.drop_index("ix_events_object", "events")
     op.drop_index("ix_events_kind", "events")
     op.drop_index("ix_events_created_at", "events")

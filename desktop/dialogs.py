@@ -58,7 +58,8 @@ class Dialogs(QObject):
         self.finetune_dialog.raise_()
 
     def models(self) -> None:
-        self.models_dialog = ModelsDialog(self.window.active, parent=self.window)
+        w = self.window
+        self.models_dialog = ModelsDialog(w.active, parent=w, admin=w.roles.admin)
         self.models_dialog.show()
 
     def audit(self) -> None:
@@ -82,7 +83,7 @@ class Dialogs(QObject):
 
     def settings(self) -> None:
         w = self.window
-        dlg = SettingsDialog(w.settings, w.cases.current_rule, True, w)
+        dlg = SettingsDialog(w.settings, w.cases.current_rule, w.roles.admin, w)
         if dlg.exec() == SettingsDialog.DialogCode.Accepted:
             self.apply_settings(dlg.apply(), dlg.rule_values())
 

@@ -43,6 +43,7 @@ from desktop.shell.errors_panel import ErrorsPanel
 from desktop.shell.forgotten_prompt import offer_readd
 from desktop.shell.progress_strip import ProgressStrip
 from desktop.shell.rescreen import Rescreen
+from desktop.shell.role_gate import RoleGate
 from desktop.shell.status_bar import StatusBar, UntrainedBanner
 from desktop.shell.store_actions import StoreActions
 
@@ -62,12 +63,15 @@ class MainWindow(QMainWindow):
         self.active = ActiveModel(store, settings.device, self.pool, reporter)
         self.cases = CaseStore(store, self.active, self.pool, reporter)
         act_as(store, lambda: self.settings.clinician)  # who the audit trail names
+        self.roles = RoleGate(self)  # admin-only actions disabled for a clinician
         self.screening = Screening(self.active, self)
         self._build_widgets()
         self.dialogs = Dialogs(self)
         self.care = StoreActions(self)  # forget a photo, back up, check
         self.rescreen = Rescreen(self)  # a run screened by an older model, screened again
         self.menus = Menus(self)
+        self.roles.changed.connect(lambda _admin: self.care.update_enabled())
+        self.roles.read(store)
         self._connect()
         self.settings.restore_window(self, self.splitter)
         self.setAcceptDrops(True)
@@ -278,6 +282,7 @@ class MainWindow(QMainWindow):
 
     def _on_store_switched(self, store: Store) -> None:
         act_as(store, lambda: self.settings.clinician)
+        self.roles.read(store)
         self.model.set_store(store)
         self.review_service.store = store
         self.review.show_item(None)

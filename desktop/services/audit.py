@@ -26,6 +26,7 @@ __all__ = [
     "load_agreement",
     "load_events",
     "record_settings",
+    "store_role",
 ]
 
 
@@ -49,6 +50,11 @@ def load_events(store: Store, query: AuditQuery) -> list[AuditEvent]:
     since = datetime.combine(query.since, time.min, tzinfo=timezone.utc) if query.since else None
     kinds = [query.kind] if query.kind else None
     return store.events(since=since, who=query.who.strip() or None, kinds=kinds)
+
+
+def store_role(store: Store) -> str | None:
+    """ "admin", "clinician" or None (a shared store without roles): engine.store.roles."""
+    return store.role()
 
 
 def load_agreement(store: Store) -> Agreement:

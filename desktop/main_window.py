@@ -29,7 +29,6 @@ from desktop.gallery.view import GalleryView
 from desktop.menus import Menus
 from desktop.review.panel import ReviewPanel
 from desktop.services.active_model import ActiveModel
-from desktop.services.audit import act_as
 from desktop.services.cases import CaseStore
 from desktop.services.gallery import GalleryQuery, thumbnail_cache
 from desktop.services.model import ActiveModelHandle
@@ -62,16 +61,14 @@ class MainWindow(QMainWindow):
         self.pool = QThreadPool.globalInstance()
         self.active = ActiveModel(store, settings.device, self.pool, reporter)
         self.cases = CaseStore(store, self.active, self.pool, reporter)
-        act_as(store, lambda: self.settings.clinician)  # who the audit trail names
-        self.roles = RoleGate(self)  # admin-only actions disabled for a clinician
+        self.roles = RoleGate(lambda: self.settings.clinician, self)  # who acts, and may
         self.screening = Screening(self.active, self)
         self._build_widgets()
         self.dialogs = Dialogs(self)
         self.care = StoreActions(self)  # forget a photo, back up, check
         self.rescreen = Rescreen(self)  # a run screened by an older model, screened again
         self.menus = Menus(self)
-        self.roles.changed.connect(lambda _admin: self.care.update_enabled())
-        self.roles.read(store)
+        self.roles.use(store)
         self._connect()
         self.settings.restore_window(self, self.splitter)
         self.setAcceptDrops(True)
@@ -281,8 +278,7 @@ class MainWindow(QMainWindow):
             self.settings.database = db or ""
 
     def _on_store_switched(self, store: Store) -> None:
-        act_as(store, lambda: self.settings.clinician)
-        self.roles.read(store)
+        self.roles.use(store)
         self.model.set_store(store)
         self.review_service.store = store
         self.review.show_item(None)

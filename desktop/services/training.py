@@ -167,9 +167,13 @@ def _split_text(path: Path | None) -> str:
 # --- training in a child process (engine.training) ------------------------------------------------
 
 
-def start_training(args: list[str], db: str, run_dir: Path | None) -> TrainingProcess:
-    """The trainer in a detached child process; its model is registered, not activated."""
-    return TrainingProcess.start(args, db=db, run_dir=run_dir)
+def start_training(
+    args: list[str], db: str, run_dir: Path | None, store: Store | None = None
+) -> TrainingProcess:
+    """The trainer in a detached child process; its model is registered, not activated. Its
+    audit events name the clinician acting on ``store`` (the app's)."""
+    who = store.audit.who() if store is not None else None
+    return TrainingProcess.start(args, db=db, run_dir=run_dir, who=who)
 
 
 def attach(run_dir: Path) -> TrainingProcess:

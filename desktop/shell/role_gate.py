@@ -8,9 +8,11 @@ referral rule) with the reason in their tooltips. A SQLite store's one user hold
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, Signal
 
-from desktop.services.audit import store_role
+from desktop.services.audit import act_as, store_role
 from desktop.services.store import Store
 from desktop.services.tasks import run_in_pool
 
@@ -18,14 +20,21 @@ NEEDS_ADMIN = "Needs the admin role: you are signed in to this shared case store
 
 
 class RoleGate(QObject):
-    """``admin``: whether the store's user may take admin actions; ``changed`` after a read."""
+    """Who acts on the store in use (the audit trail names them) and whether they may take
+    admin actions (``admin``; ``changed`` after each read)."""
 
     changed = Signal(bool)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, who: Callable[[], str], parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.who = who
         self.admin = True
         self.role: str | None = None
+
+    def use(self, store: Store) -> None:
+        """A store was opened: name the app's clinician on its events, read the role."""
+        act_as(store, self.who)
+        self.read(store)
 
     def read(self, store: Store) -> None:
         """Read the role of ``store``'s user on a worker thread."""

@@ -123,6 +123,7 @@ class StoreActions(QObject):
         window.gallery.currentItemChanged.connect(lambda _item: self.update_enabled())
         window.model.modelReset.connect(self.update_enabled)
         window.model.pageArrived.connect(self._on_page)
+        window.roles.changed.connect(lambda _admin: self.update_enabled())
         self.update_enabled()
 
     # --- forget ----------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def test_audit_view_exports_what_it_shows(qtbot: Any, audited: Store, tmp_path: 
     with out.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 7
-    assert {r[4] for r in rows[1:]} == {"label"}
+    assert {r[CSV_COLUMNS.index("kind")] for r in rows[1:]} == {"label"}
     assert audited.events(kinds=["export"])[-1].details["rows"] == 6  # the export is recorded
 
 

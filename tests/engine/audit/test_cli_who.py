@@ -41,3 +41,27 @@ def test_login_name_is_marked_unverified_and_said_once(
     assert "--who NAME" in err and "POXSCREEN_USER" in err
     with Store.open(db_path) as store:
         assert [e.who for e in store.history(photo)] == ["root (login, unverified)"] * 2
+
+
+def test_the_training_child_records_the_apps_clinician(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import time
+
+    from engine.training import TrainingProcess
+
+    monkeypatch.setenv("POXSCREEN_USER", "someone else")
+    code = (
+        "import os, sys; out = sys.argv[sys.argv.index('--out') + 1]; "
+        "open(os.path.join(out, 'who.txt'), 'w').write(os.environ['POXSCREEN_USER'])"
+    )
+    proc = TrainingProcess.start(
+        [], run_dir=tmp_path / "run", command=[sys.executable, "-c", code], who="Dr A. Mensah"
+    )
+    for _ in range(200):
+        if (tmp_path / "run" / "who.txt").is_file():
+            break
+        time.sleep(0.05)
+    assert (tmp_path / "run" / "who.txt").read_text() == "Dr A. Mensah"
+    assert proc.run_dir == tmp_path / "run"

@@ -69,3 +69,5 @@ def test_first_start_answer_reaches_the_status_bar_and_is_not_asked_again(
     w2.settings.clinician = "Dr C. Adu"
     w2.dialogs.apply_settings({"clinician", "clinic"}, (0.5, 0.5))
     assert w2.status.who_label.text() == "Dr C. Adu"
+    (event,) = w2.store.events(kinds=["settings"])  # the change is in the audit trail
+    assert event.who == "Dr C. Adu" and event.details == {"clinician": "Dr C. Adu", "clinic": ""}

@@ -60,6 +60,11 @@ def test_a_disputed_photo_is_left_out_of_training_until_a_third_clinician_settle
     assert [e.kind for e in store.events(kinds=["adjudicate"])] == ["adjudicate"]
     assert main(["history", sha_of(photos[0]), "--db", str(store.db.sqlite_path)]) == 0
     assert "adjudicate Normal" in capsys.readouterr().out
+    from engine.store.case_rows import label_details
+
+    image_id = store.image(sha_of(photos[0])).id
+    with store.read() as s:  # what the report and the cases CSV print
+        assert label_details(s, [image_id])[image_id].who == "Dr C (adjudication)"
     store.label(photos[0], "Measles", who="Dr D", classes=CLASSES)  # after the adjudication
     assert store.labelled_images()[0].disputed  # a new disagreement with the adjudicator
 

@@ -194,7 +194,11 @@ def _register_labelling(subparsers: Any) -> None:
     p.add_argument("label", help="a class name, or 'refer' for refer / uncertain")
     p.add_argument("--who", help=f"clinician name (default: ${WHO_ENV} or the login name)")
     p.add_argument("--note", help="optional free-text note")
-    p.add_argument("--source", default="clinician", help="clinician (default), import, ...")
+    p.add_argument(
+        "--source",
+        default="clinician",
+        help="clinician (default), import, ...; adjudicate: settle a disputed photo (an admin)",
+    )
     add_db(p)
     p.set_defaults(func=guarded(cmd_label, writes=True))
 

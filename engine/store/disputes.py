@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from engine.store.errors import StoreError
 from engine.store.tables import REFER, LabelEvent
 
 ADJUDICATE = "adjudicate"
@@ -52,6 +53,18 @@ def readings(stack: Sequence[LabelEvent]) -> list[Reading]:
 def is_disputed(stack: Sequence[LabelEvent]) -> bool:
     """True when clinicians' labels in force name two or more classes."""
     return len({r.label for r in readings(stack)}) > 1
+
+
+def check_adjudication(stack: Sequence[LabelEvent], who: str, admin: bool, sha: str) -> None:
+    """Refuse an explicit adjudication of a photo that is not disputed, or by one of the
+    disagreeing clinicians who is not an admin."""
+    if not is_disputed(stack):
+        raise StoreError(f"image {sha[:12]}... is not disputed: nothing to adjudicate")
+    if not admin and not settles(stack, who):
+        raise StoreError(
+            f"image {sha[:12]}...: settling a dispute you are part of needs the admin role; "
+            "a third clinician's label settles it too"
+        )
 
 
 def settles(stack: Sequence[LabelEvent], who: str) -> bool:

@@ -17,6 +17,7 @@ from engine.store.database import Database
 from engine.store.dto import LabelEntry, LabelledImage, LabelOutcome
 from engine.store.errors import StoreError
 from engine.store.photos import Photos, find_image, image_record
+from engine.store.roles import role_of
 from engine.store.tables import REFER, Image, LabelEvent, utcnow
 
 #: labels.undo_label or labels.redo_label: one step through the event history.
@@ -92,9 +93,11 @@ class Labels:
             active = registry.active_model(s)
             shown = labels.shown_prediction(s, row.id, active.id if active else None)
             before = row.current_label
+            admin = source == disputes.ADJUDICATE and role_of(self.db.engine) == "admin"
             event = labels.set_label(
-                s, row, value, who=who, note=note, source=source, now=utcnow(), prediction_id=shown
-            )
+                s, row, value, who=who, note=note, source=source, now=utcnow(),
+                prediction_id=shown, admin=admin,
+            )  # fmt: skip
             kind = "adjudicate" if event.source == disputes.ADJUDICATE else "label"
             _audit(s, kind, event, {"label": value, "before": before, "disputed": row.disputed})
             return LabelOutcome(

@@ -101,13 +101,18 @@ def set_label(
     source: str,
     now: datetime,
     prediction_id: int | None = None,
+    admin: bool = False,
 ) -> LabelEvent:
+    """Push a label (``admin``: the user may settle a dispute they are part of, with
+    ``source="adjudicate"``; see engine.store.disputes)."""
     if not who.strip():
         raise StoreError("a label needs a clinician name (who)")
     image = _locked(session, image)
     _, before, _ = replay(_events(session, image.id))
     if source == "clinician" and disputes.settles(before, who):
         source = disputes.ADJUDICATE  # a third clinician's label settles the dispute
+    elif source == disputes.ADJUDICATE:
+        disputes.check_adjudication(before, who, admin, image.sha256)
     event = LabelEvent(
         image_id=image.id,
         kind="set",

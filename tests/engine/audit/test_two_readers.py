@@ -11,7 +11,7 @@ from alembic import command
 from sqlalchemy import create_engine
 
 from engine.cli import main
-from engine.store import ReviewFilter, Store
+from engine.store import ReviewFilter, Store, StoreError
 from engine.store.db import _alembic_config
 from tests.engine.store.conftest import CLASSES, MODEL_A, fake_result, make_photo, sha_of
 from trainer.sources import DISPUTED, store_samples
@@ -128,3 +128,16 @@ def test_an_old_database_with_two_readers_is_marked_disputed_when_migrated(db_pa
     with Store.open(db_path) as store:
         disputed = {i.sha256: i.disputed for i in store.labelled_images()}
     assert disputed == {"1" * 64: True, "2" * 64: False}
+
+
+def test_an_explicit_adjudication_needs_a_dispute_and_sqlites_user_is_admin(
+    tmp_path: Path, store: Store
+) -> None:
+    photo = make_photo(tmp_path / "p.png", seed=7)
+    store.label(photo, "Measles", who="Dr A", classes=CLASSES)
+    with pytest.raises(StoreError, match="is not disputed: nothing to adjudicate"):
+        store.label(photo, "Normal", who="Dr A", source="adjudicate", classes=CLASSES)
+    store.label(photo, "Normal", who="Dr B", classes=CLASSES)
+    store.label(photo, "Normal", who="Dr A", source="adjudicate", classes=CLASSES)  # admin
+    assert not store.labelled_images()[0].disputed
+    assert store.events(kinds=["adjudicate"])[0].who == "Dr A"

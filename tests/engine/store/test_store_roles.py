@@ -130,3 +130,19 @@ def test_role_sqlite_has_one_user_with_both_roles(tmp_path: Path) -> None:
     with Store.open(tmp_path / "case.db") as store:
         assert store.role() == "admin"
     assert main(["admin", "init-roles", "--db", str(tmp_path / "case.db")]) == 2
+
+
+def test_role_clinician_cannot_settle_a_dispute_it_is_part_of(users: dict[str, str]) -> None:
+    sha = fake_result(2)["sha256"]
+    with Store.open(users["bob"]) as store:
+        run = store.begin_run("/more", {}, MODEL_A, model_meta={"classes": CLASSES})
+        store.record_results(run, [fake_result(2)])
+        store.label(sha, "Measles", who="alice", classes=CLASSES)
+        store.label(sha, "Normal", who="bob", classes=CLASSES)
+    with Store.open(users["alice"]) as store:
+        with pytest.raises(StoreError, match="needs the admin role"):
+            store.label(sha, "Measles", who="alice", source="adjudicate", classes=CLASSES)
+        assert store.current_label(sha) == "Normal"
+    with Store.open(users["bob"]) as store:
+        store.label(sha, "Normal", who="bob", source="adjudicate", classes=CLASSES)
+        assert store.events(kinds=["adjudicate"])[-1].db_user == "bob"

@@ -58,7 +58,7 @@ class AuditTableModel(QAbstractTableModel):
     def cell(e: AuditEvent, column: int) -> str:
         values = (
             e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            e.who,
+            f"{e.who} [{e.db_user}]" if e.db_user else e.who,  # [the server's user]
             e.host,
             e.kind,
             _object_text(e.object),

@@ -38,7 +38,8 @@ def cmd_audit(args: argparse.Namespace, store: Any) -> int:
     for e in events:
         when = e.created_at.strftime("%Y-%m-%d %H:%M:%S")
         details = json.dumps(e.details, sort_keys=True, default=str) if e.details else ""
-        print(f"{when}Z  {e.who:<20} {e.host:<14} {e.kind:<10} {_short(e.object):<19} {details}")
+        who = f"{e.who} [{e.db_user}]" if e.db_user else e.who  # [the server's user]
+        print(f"{when}Z  {who:<20} {e.host:<14} {e.kind:<10} {_short(e.object):<19} {details}")
     if not events:
         print("no events", file=sys.stderr)
     return 0

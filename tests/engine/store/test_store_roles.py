@@ -47,7 +47,7 @@ def users(roles_db: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def test_role_clinician_labels_and_the_server_records_its_user(
-    users: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    users: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     sha = fake_result(1)["sha256"]
     with Store.open(users["alice"]) as store:
@@ -60,6 +60,8 @@ def test_role_clinician_labels_and_the_server_records_its_user(
 
             db_user = s.execute(text("SELECT db_user FROM label_events ORDER BY id DESC")).first()
         assert db_user == ("alice",)
+    assert main(["audit", "--kind", "label", "--db", users["alice"]]) == 0
+    assert "Dr Somebody Else [alice]" in capsys.readouterr().out
 
 
 def test_role_clinician_cannot_activate_a_model(

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from desktop.main_window import MainWindow
     from desktop.shell.db_open import Asker
     from desktop.shell.error_reporting import ErrorReporter
+    from desktop.shell.name_prompt import NameAsker
 
 log = logging.getLogger("poxscreen.desktop")
 
@@ -51,10 +52,15 @@ def make_application(qt_args: list[str]) -> QApplication:
 
 
 def build_window(
-    argv: list[str] | None = None, *, ask: Asker | None = None, install_hooks: bool = False
+    argv: list[str] | None = None,
+    *,
+    ask: Asker | None = None,
+    install_hooks: bool = False,
+    ask_who: NameAsker | None = None,
 ) -> tuple[MainWindow | None, ErrorReporter]:
     """Create the app objects and the main window (not shown). Returns (window, reporter);
-    window is None when the clinician chose to quit at the case-store dialog."""
+    window is None when the clinician chose to quit at the name prompt (first start: who is
+    screening?) or at the case-store dialog."""
     args, qt_args = parse_args(list(sys.argv[1:] if argv is None else argv))
     make_application(qt_args)
     from desktop.main_window import MainWindow
@@ -67,6 +73,12 @@ def build_window(
     if install_hooks:
         reporter.install_hooks()
     settings = Settings(args.settings)
+    if not settings.name_given:
+        from desktop.shell.name_prompt import ask_name
+
+        if not (ask_who or ask_name)(settings):
+            log.info("no clinician name given; quitting")
+            return None, reporter
     wanted = args.db or settings.database or None
     store, used = open_store_interactive(wanted, ask)
     if store is None:

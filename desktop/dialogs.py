@@ -14,6 +14,7 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop.reports.export_dialog import ExportDialog
+from desktop.services.audit import record_settings
 from desktop.services.gallery import review_filter
 from desktop.services.reports import ReviewFilter
 from desktop.shell.help_dialog import ShortcutsDialog
@@ -57,8 +58,15 @@ class Dialogs(QObject):
         self.finetune_dialog.raise_()
 
     def models(self) -> None:
-        self.models_dialog = ModelsDialog(self.window.active, parent=self.window)
+        w = self.window
+        self.models_dialog = ModelsDialog(w.active, parent=w, admin=w.roles.admin)
         self.models_dialog.show()
+
+    def audit(self) -> None:
+        from desktop.audit.dialog import AuditDialog
+
+        self.audit_dialog = AuditDialog(self.window.store, parent=self.window)
+        self.audit_dialog.show()
 
     def export(self, report: bool = False) -> None:
         flt = self.current_filter()
@@ -75,7 +83,7 @@ class Dialogs(QObject):
 
     def settings(self) -> None:
         w = self.window
-        dlg = SettingsDialog(w.settings, w.cases.current_rule, True, w)
+        dlg = SettingsDialog(w.settings, w.cases.current_rule, w.roles.admin, w)
         if dlg.exec() == SettingsDialog.DialogCode.Accepted:
             self.apply_settings(dlg.apply(), dlg.rule_values())
 
@@ -91,6 +99,10 @@ class Dialogs(QObject):
         if "opacity" in changed:
             w.review.set_opacity(s.opacity)
         w.review_service.colormap, w.review_service.opacity = s.colormap, s.opacity
+        if changed & {"clinician", "clinic"}:
+            w.status.set_who(s.clinician, s.clinic)
+            names = {"clinician": s.clinician, "clinic": s.clinic}
+            record_settings(w.store, s.clinician, {k: names[k] for k in changed & set(names)})
         if "referral" in changed:
             w.cases.set_referral_rule(rule[0], rule[1], s.clinician)
         if "database" in changed:

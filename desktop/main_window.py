@@ -42,6 +42,7 @@ from desktop.shell.errors_panel import ErrorsPanel
 from desktop.shell.forgotten_prompt import offer_readd
 from desktop.shell.progress_strip import ProgressStrip
 from desktop.shell.rescreen import Rescreen
+from desktop.shell.role_gate import RoleGate
 from desktop.shell.status_bar import StatusBar, UntrainedBanner
 from desktop.shell.store_actions import StoreActions
 from desktop.visits.actions import VisitActions
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
         self.pool = QThreadPool.globalInstance()
         self.active = ActiveModel(store, settings.device, self.pool, reporter)
         self.cases = CaseStore(store, self.active, self.pool, reporter)
+        self.roles = RoleGate(lambda: self.settings.clinician, self)  # who acts, and may
         self.screening = Screening(self.active, self)
         self._build_widgets()
         self.dialogs = Dialogs(self)
@@ -68,6 +70,7 @@ class MainWindow(QMainWindow):
         self.rescreen = Rescreen(self)  # a run screened by an older model, screened again
         self.visit_actions = VisitActions(self)  # visit view, PATIENT/VISIT screening, by hand
         self.menus = Menus(self)
+        self.roles.use(store)
         self._connect()
         self.settings.restore_window(self, self.splitter)
         self.setAcceptDrops(True)
@@ -120,6 +123,7 @@ class MainWindow(QMainWindow):
         self.errors.hide()
         self.status = StatusBar()
         self.setStatusBar(self.status)
+        self.status.set_who(s.clinician, s.clinic)
         self.refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
 
     def _connect(self) -> None:
@@ -276,6 +280,7 @@ class MainWindow(QMainWindow):
             self.settings.database = db or ""
 
     def _on_store_switched(self, store: Store) -> None:
+        self.roles.use(store)
         self.model.set_store(store)
         self.review_service.store = store
         self.review.show_item(None)

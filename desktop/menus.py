@@ -69,6 +69,8 @@ class Menus:
                               "Fine-tune the model on the clinicians' labels")  # fmt: skip
         self.act_models = A(w, "Models...", d.models, None,
                             "Model versions: activate, roll back, import, evaluate")  # fmt: skip
+        self.act_audit = A(w, "&Audit trail...", d.audit, None,
+                           "Who did what and when; readers' agreement; export as CSV")  # fmt: skip
         self.act_refresh = A(w, "&Refresh", w.refresh_all, "F5")
         self.act_errors = w.errors.toggleViewAction()
         self.act_errors.setText("&Unreadable files")
@@ -86,7 +88,7 @@ class Menus:
         self._menu("&Screen", [self.act_screen, visits.screen_by_layout, self.act_cancel])
         self.review_menu = self._menu("&Review", [*w.review.review_actions(), None,
                                                   self.act_search])  # fmt: skip
-        self.case_menu = self._menu("&Case", [care.forget, visits.assign])
+        self.case_menu = self._menu("&Case", [care.forget, visits.assign, None, self.act_audit])
         self.models_menu = self._menu("&Models", [self.act_finetune, self.act_models])
         self._menu("&View", [visits.open_view, self.act_errors, self.act_refresh])
         self._menu("&Help", [self.act_shortcuts, self.act_about])

@@ -61,6 +61,14 @@ class Settings:
         self._set("clinician", value.strip())
 
     @property
+    def name_given(self) -> bool:
+        """True once the clinician's name is kept here or given by $POXSCREEN_USER: until then
+        the app asks for it at start (desktop.shell.name_prompt)."""
+        return bool(
+            str(self._get("clinician", "") or "").strip() or os.environ.get("POXSCREEN_USER")
+        )
+
+    @property
     def clinic(self) -> str:
         """The clinic's name, printed on every page of a report (empty: none)."""
         return str(self._get("clinic", "") or "")

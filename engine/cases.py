@@ -278,4 +278,6 @@ def export_cases_csv(
         writer.writerow(case_columns(case_set.classes))
         for case in case_set.cases:
             writer.writerow(case_csv_row(case, case_set.classes, version, case_set.model_trained))
+    details = {"format": "cases", "rows": len(case_set.cases), "model": version}
+    store.audit.record("export", details=details)
     return len(case_set.cases)

@@ -173,10 +173,12 @@ class TrainingProcess:
         run_dir: str | os.PathLike[str] | None = None,
         activate: bool = False,
         command: list[str] | None = None,
+        who: str | None = None,
     ) -> TrainingProcess:
         """Start ``trainer train ARGS`` detached, in ``run_dir`` (default: a new folder under
         <user data dir>/training). Without ``activate`` the new model is registered but not
-        activated (the GUI's Promote decides, through Store.promote)."""
+        activated (the GUI's Promote decides, through Store.promote); ``who`` is the clinician
+        its audit events name (as $POXSCREEN_USER)."""
         folder = Path(run_dir) if run_dir is not None else new_run_dir(default_runs_root())
         folder.mkdir(parents=True, exist_ok=True)
         cmd = [*(command or trainer_command()), "train", *args, "--out", str(folder)]
@@ -192,6 +194,8 @@ class TrainingProcess:
         else:
             kwargs["start_new_session"] = True  # no SIGINT/SIGHUP from the GUI's terminal
         env = {**CHILD_ENV, **os.environ, TRAINER_CHILD_ENV: "1"}  # the app trains in the child
+        if who:
+            env["POXSCREEN_USER"] = who
         with open(folder / "stdout.log", "ab") as out, open(folder / "stderr.log", "ab") as err:
             popen = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, **kwargs

@@ -21,18 +21,28 @@ def open_store(db: str | os.PathLike[str] | None) -> Any:
     return Store.open(db)
 
 
+DISPUTED = (
+    "disputed: clinicians gave it different labels; left out until it is settled "
+    "(a third clinician's label)"
+)
+
+
 def store_samples(
     store: Any,
     classes: Sequence[str] | None = None,
     lab_only: bool = False,
 ) -> tuple[list[Sample], list[Skipped]]:
     """Every image with a current label, except "refer / uncertain" (the store leaves those out),
-    read from the store's own copy when it has one. Images whose file is gone are skipped;
-    ``lab_only``: so are photos of visits without a lab result (positive or negative)."""
+    read from the store's own copy when it has one. Images whose file is gone, and disputed
+    ones (clinicians disagree, not yet settled), are skipped with the reason; ``lab_only``: so
+    are photos of visits without a lab result (positive or negative)."""
     samples: list[Sample] = []
     skipped: list[Skipped] = []
     confirmed = store.visits.lab_confirmed_hashes() if lab_only else set()
     for item in store.labelled_images():
+        if getattr(item, "disputed", False):
+            skipped.append(Skipped(f"sha256:{item.sha256}", DISPUTED))
+            continue
         if lab_only and item.sha256 not in confirmed:
             skipped.append(Skipped(f"sha256:{item.sha256}", "not a photo of a lab-confirmed visit"))
             continue

@@ -35,6 +35,7 @@ SHOW_LABELS = {
     "to_review": "To review",
     "reviewed": "Reviewed",
     "disagreed": "Disagreed with the model",
+    "disputed": "Disputed (readers disagree)",
     "referral": "Flagged for referral",
 }
 SORT_LABELS = {

@@ -227,6 +227,9 @@ class GalleryModel(QAbstractListModel):
         lines = [f"<b>{name}</b>", item.path or where]
         if item.current_label:
             lines.append(f"Clinician: {long_name(item.current_label)}")
+        for r in item.readings:  # a disputed photo: each reader's label, by whom, when
+            when = r.at.astimezone().strftime("%Y-%m-%d %H:%M")
+            lines.append(f"Disputed: {long_name(r.label)} by {r.who}, {when}")
         lines.append(f"Model: {cls} ({item.confidence:.0%})")
         version = item.model_version[:12] if item.model_version else "?"
         lines.append(f"Screened by model {item.model_name or 'model'}@{version}")

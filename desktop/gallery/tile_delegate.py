@@ -32,6 +32,8 @@ _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 PAD = 6
 MARK_COLOURS = {"✓": "#1B7837", "⚑": "#A0407F", "!": "#B2182B", "?": "#5E3C99"}
 
+DISPUTED_COLOUR = "#B35900"  # the amber of the status bar's warnings
+
 
 def tile_marks(item: ReviewItem, referral: bool) -> list[tuple[str, str]]:
     """(mark, meaning) pairs for a tile."""
@@ -174,6 +176,8 @@ class TileDelegate(QStyledItemDelegate):
         name = p.fontMetrics().elidedText(text.first, Qt.TextElideMode.ElideRight, chip_w - 6)
         p.drawText(chip, Qt.AlignmentFlag.AlignCenter, name)
         colour = QColor(MARK_COLOURS["✓"]) if text.labelled else option.palette.text().color()
+        if text.first_note.startswith("⚠"):  # disputed: a warning, not a done label
+            colour = QColor(DISPUTED_COLOUR)
         p.setPen(colour)
         p.drawText(
             line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text.first_note

@@ -2,7 +2,8 @@
 
 Once a clinician has labelled a photo, the label comes first (its class name on its colour, a
 ✓) and the model's prediction second, smaller; before that, the model's class and confidence.
-The last line names the model version that made the prediction.
+The last line names the model version that made the prediction. A disputed photo (two
+clinicians' labels disagree) says so beside the label, with each reader's label under it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,16 @@ def tile_text(item: ReviewItem) -> TileText:
     """What the tile of ``item`` says: the clinician's label first where there is one."""
     said = f"{short_name(item.top_class)} {item.confidence:.0%}"
     label = item.current_label
+    if item.disputed:
+        said_by = " / ".join(short_name(r.label) for r in item.readings)  # who, when: tooltip
+        return TileText(
+            first=short_name(label or item.top_class),
+            first_class=label or item.top_class,
+            first_note="⚠ disputed",
+            second=said_by or f"Model: {said}",
+            model=item.model_text,
+            labelled=bool(label),
+        )
     if label:
         return TileText(
             first=short_name(label),

@@ -20,6 +20,8 @@ def _what(row) -> str:  # noqa: ANN001 (desktop.services.review.HistoryRow)
         return f"Undo (now {now})"
     if row.what.startswith("redo "):
         return f"Redo {long_name(row.what[5:])}"
+    if row.what.startswith("adjudication "):  # a third reader settled a dispute
+        return f"Adjudication: {long_name(row.what[13:])}"
     return long_name(row.what)
 
 

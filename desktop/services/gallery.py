@@ -6,7 +6,7 @@ threads by :class:`desktop.gallery.model.GalleryModel` through :mod:`desktop.ser
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.referral import ReferralRule
@@ -14,7 +14,7 @@ from engine.store import NotFoundError, ReviewFilter, ReviewItem, Store
 from engine.thumbnails import ThumbnailCache
 
 #: "Show" choices of the gallery and the ReviewFilter fields each one sets.
-SHOW_CHOICES = ("all", "to_review", "reviewed", "disagreed", "referral")
+SHOW_CHOICES = ("all", "to_review", "reviewed", "disagreed", "disputed", "referral")
 #: Sort choices: ours -> the store's sort key.
 SORT_KEYS = {
     "uncertain": "entropy",
@@ -67,6 +67,8 @@ def review_filter(q: GalleryQuery) -> ReviewFilter:
         kw["reviewed"] = False
     elif q.show == "reviewed":
         kw["reviewed"] = True
+    elif q.show == "disputed":
+        kw["disputed"] = True
     elif q.show == "disagreed":
         kw["disagreement"] = True
     elif q.show == "referral":
@@ -83,7 +85,16 @@ def fetch_page(
         page = store.review_queue(review_filter(q), limit=limit, after=after)
     except NotFoundError:  # no model registered: an empty store
         return [], None
-    return list(page.items), page.next_cursor
+    return with_readings(store, list(page.items)), page.next_cursor
+
+
+def with_readings(store: Store, items: list[ReviewItem]) -> list[ReviewItem]:
+    """Disputed items with who gave which label when (the tile and its tooltip show them)."""
+    disputed = [i.sha256 for i in items if i.disputed]
+    if not disputed:
+        return items
+    found = store.readings(disputed)
+    return [replace(i, readings=tuple(found.get(i.sha256, ()))) if i.disputed else i for i in items]
 
 
 def is_referral(item: ReviewItem, rule: ReferralRule) -> bool:

@@ -122,6 +122,8 @@ def _describe(entry: LabelEntry) -> str:
         return "undo"
     if entry.kind == "redo":
         return f"redo {entry.label or entry.label_after}"
+    if entry.source == "adjudicate":
+        return f"adjudication {entry.label}"
     return str(entry.label)
 
 

@@ -210,9 +210,9 @@ def restore_backup(store: Store, backup: str | os.PathLike[str]) -> Restored:
         raise StoreError(
             f"{store.location}: a server database is restored with the server's own tools"
         )
-    image_root = store.images.root
+    image_root, who = store.images.root, store.audit.who()
     store.close()
-    outcome = restore(Path(backup), path, image_root)
+    outcome = restore(Path(backup), path, image_root, who=who)
     moved = str(outcome.moved) if outcome.moved is not None else None
     return Restored(str(path), moved, outcome.reforgotten)
 

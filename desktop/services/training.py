@@ -61,6 +61,7 @@ class TrainingPlan:
     folder_counts: dict[str, int] = field(default_factory=dict)
     excluded_refer: int = 0
     unreadable: int = 0
+    disputed: int = 0  # clinicians disagree: left out until settled
     warnings: list[str] = field(default_factory=list)
     split_text: str = ""
     split_file: Path | None = None
@@ -104,6 +105,8 @@ def training_plan(
     plan = TrainingPlan()
     if use_store:
         items = store.labelled_images(include_refer=True)
+        plan.disputed = sum(1 for i in items if i.disputed)
+        items = [i for i in items if not i.disputed]
         plan.excluded_refer = sum(1 for i in items if i.label == "refer")
         plan.unreadable = sum(1 for i in items if i.label != "refer" and i.file is None)
         plan.store_counts = dict(
@@ -122,6 +125,11 @@ def training_plan(
             )
     if not plan.can_start:
         plan.warnings.insert(0, "Training needs labelled images of at least two classes.")
+    if plan.disputed:
+        plan.warnings.append(
+            f"{plan.disputed} disputed photo(s) left out: clinicians gave them different "
+            "labels; a third clinician's label settles each (Show: Disputed)"
+        )
     if plan.unreadable:
         plan.warnings.append(
             f"{plan.unreadable} labelled image(s) have no readable copy and will be skipped"
@@ -164,9 +172,13 @@ def _split_text(path: Path | None) -> str:
 # --- training in a child process (engine.training) ------------------------------------------------
 
 
-def start_training(args: list[str], db: str, run_dir: Path | None) -> TrainingProcess:
-    """The trainer in a detached child process; its model is registered, not activated."""
-    return TrainingProcess.start(args, db=db, run_dir=run_dir)
+def start_training(
+    args: list[str], db: str, run_dir: Path | None, store: Store | None = None
+) -> TrainingProcess:
+    """The trainer in a detached child process; its model is registered, not activated. Its
+    audit events name the clinician acting on ``store`` (the app's)."""
+    who = store.audit.who() if store is not None else None
+    return TrainingProcess.start(args, db=db, run_dir=run_dir, who=who)
 
 
 def attach(run_dir: Path) -> TrainingProcess:

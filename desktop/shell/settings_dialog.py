@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from desktop.services.store import ReferralRule
 from desktop.settings import COLORMAPS, DEVICES, THUMB_SIZES, Settings
+from desktop.shell.role_gate import NEEDS_ADMIN
 
 DEVICE_LABELS = {"auto": "Automatic (CUDA GPU if present)", "cpu": "CPU", "cuda": "CUDA GPU"}
 
@@ -123,7 +124,7 @@ class SettingsDialog(QDialog):
         form.addRow("Refer when confidence is below", self.min_conf)
         form.addRow("or the Mpox probability is above", self.mpox_above)
         if not editable:
-            box.setToolTip("This case store cannot keep a referral rule yet (engine update needed)")
+            box.setToolTip(NEEDS_ADMIN)  # a clinician on a shared store with roles
         self.rule_editable = editable
         self._rule = (float(rule.min_confidence), float(rule.mpox_above))
         return box

@@ -32,7 +32,12 @@ class StatusBar(QStatusBar):
         self.model_label = QLabel("model: loading...")
         self.device_label = QLabel("device: -")
         self.counts_label = QLabel()
-        for w in (self.mark_label, self.model_label, self.device_label, self.counts_label):
+        self.who_label = QLabel()
+        self.who_label.setObjectName("who_label")
+        for w in (
+            self.mark_label, self.model_label, self.device_label, self.counts_label,
+            self.who_label,
+        ):  # fmt: skip
             w.setContentsMargins(6, 0, 6, 0)
             self.addPermanentWidget(w)
         self.set_counts(Stats())
@@ -59,6 +64,13 @@ class StatusBar(QStatusBar):
     def set_model_error(self, reason: str) -> None:
         self.model_label.setText("model: could not be loaded")
         self.model_label.setToolTip(reason)
+
+    def set_who(self, clinician: str, clinic: str) -> None:
+        """Who the labels given here are recorded for (changed in Settings)."""
+        self.who_label.setText(f"{clinician} · {clinic}" if clinic else clinician)
+        self.who_label.setToolTip(
+            "Recorded with every label, note and decision; change it in Settings"
+        )
 
     def set_counts(self, s: Stats) -> None:
         self.counts_label.setText(

@@ -22,6 +22,7 @@ from desktop.gallery.tile_delegate import item_name
 from desktop.services import store as ea
 from desktop.services.store import ReviewItem
 from desktop.services.tasks import run_task
+from desktop.shell.role_gate import admin_tip
 
 if TYPE_CHECKING:
     from desktop.main_window import MainWindow
@@ -42,6 +43,12 @@ FORGET_NOTE = (
     "(screening that folder again would add the photo again).\n\nThis cannot be undone."
 )
 SHOWN_PROBLEMS = 10
+
+
+FORGET_TIP = (
+    "Delete this photo's copy, thumbnails, previews and file name from the case store; "
+    "its history is kept"
+)
 
 
 def forget_box(parent: QWidget, name: str) -> tuple[QMessageBox, QAbstractButton]:
@@ -105,10 +112,7 @@ class StoreActions(QObject):
         self.busy: str | None = None  # the status line of the job running, None when idle
         self._reshow: str | None = None  # forgotten photo to show again once re-read
         self.forget = QAction("&Forget this photo...", window)
-        self.forget.setToolTip(
-            "Delete this photo's copy, thumbnails, previews and file name from the case store; "
-            "its history is kept"
-        )
+        self.forget.setToolTip(FORGET_TIP)
         self.forget.triggered.connect(self.forget_current)
         self.backup = QAction("&Back up case store...", window)
         self.backup.setToolTip("Copy the database and its image copies into a folder")
@@ -116,10 +120,11 @@ class StoreActions(QObject):
         self.check = QAction("C&heck case store", window)
         self.check.setToolTip("Full integrity check of the case store's database")
         self.check.triggered.connect(self.check_store)
-        window.gallery.currentItemChanged.connect(lambda _item: self._update_enabled())
-        window.model.modelReset.connect(self._update_enabled)
+        window.gallery.currentItemChanged.connect(lambda _item: self.update_enabled())
+        window.model.modelReset.connect(self.update_enabled)
         window.model.pageArrived.connect(self._on_page)
-        self._update_enabled()
+        window.roles.changed.connect(lambda _admin: self.update_enabled())
+        self.update_enabled()
 
     # --- forget ----------------------------------------------------------------------------
 
@@ -273,10 +278,12 @@ class StoreActions(QObject):
             bar.showMessage(doing)
             if not was_busy:
                 QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
-        self._update_enabled()
+        self.update_enabled()
 
-    def _update_enabled(self) -> None:
-        idle = self.busy is None
-        self.forget.setEnabled(idle and self.current_item() is not None)
+    def update_enabled(self) -> None:
+        """Enable what can run now (forgetting needs a photo selected and the admin role)."""
+        idle, admin = self.busy is None, self.window.roles.admin
+        self.forget.setEnabled(idle and self.current_item() is not None and admin)
+        self.forget.setToolTip(admin_tip(FORGET_TIP, admin))
         self.backup.setEnabled(idle)
         self.check.setEnabled(idle)

@@ -236,7 +236,8 @@ class FinetuneDialog(QDialog):
         run_dir = None
         if self.run_root is not None:
             run_dir = self.run_root / f"gui-{time.strftime('%Y%m%d-%H%M%S')}"
-        self.proc = backend.start_training(args, db_url(self.active.store), run_dir)
+        store = self.active.store
+        self.proc = backend.start_training(args, db_url(store), run_dir, store)
         self._begin_watching("Starting the trainer...")
 
     def _begin_watching(self, text: str) -> None:

@@ -39,6 +39,7 @@ from desktop.services import versions as ops
 from desktop.services.active_model import ActiveModel
 from desktop.services.store import ModelInfo
 from desktop.services.tasks import run_in_pool
+from desktop.shell.role_gate import NEEDS_ADMIN
 from desktop.versions.activation import ActivationQuestions, history_html
 
 T = TypeVar("T")
@@ -84,10 +85,13 @@ def _metric(metrics: dict[str, Any], key: str) -> str:
 class ModelsDialog(ActivationQuestions, QDialog):
     """The registry as a table, with the agreement of clinicians and model operations."""
 
-    def __init__(self, active: ActiveModel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, active: ActiveModel, parent: QWidget | None = None, admin: bool = True
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.active = active
+        self.admin = admin  # False: a clinician on a shared store (activate, roll back refused)
         self.models: list[ModelInfo] = []
         self.eval_proc: subprocess.Popen[bytes] | None = None
         self.eval_dir: Path | None = None
@@ -165,6 +169,8 @@ class ModelsDialog(ActivationQuestions, QDialog):
             button = QPushButton(text)
             button.clicked.connect(slot)
             self.buttons[key] = button
+            if key in ("activate", "rollback") and not self.admin:
+                button.setToolTip(NEEDS_ADMIN)
             row.addWidget(button)
         row.addStretch(1)
         close = QPushButton("Close")
@@ -209,7 +215,8 @@ class ModelsDialog(ActivationQuestions, QDialog):
         if self.models and not self.table.selectedItems():
             self.table.selectRow(0)
         self._selected()  # the same row may stay selected: refresh its buttons and agreement
-        self.buttons["rollback"].setEnabled(any(m.active and m.parent_hash for m in self.models))
+        can_roll = any(m.active and m.parent_hash for m in self.models)
+        self.buttons["rollback"].setEnabled(can_roll and self.admin)
 
     def selected(self) -> ModelInfo | None:
         rows = {i.row() for i in self.table.selectedItems()}
@@ -219,7 +226,7 @@ class ModelsDialog(ActivationQuestions, QDialog):
         model = self.selected()
         if model is None:
             return
-        self.buttons["activate"].setEnabled(not model.active)
+        self.buttons["activate"].setEnabled(not model.active and self.admin)
         self.history.setText(history_html(model_checks.activation_history(model)))
         store, version = self.active.store, model.version
         self._agree_gen += 1

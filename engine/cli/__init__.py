@@ -1,7 +1,7 @@
 """``poxscreen`` command line: thin sub-commands over the engine (and the trainer, as a child).
 
 One module per command group: ``screen``; ``store`` (label, undo, redo, referral, history, runs,
-export); ``care`` (check, forget, backup, restore); ``report``; ``models`` (info, import,
+export); ``care`` (check, forget, backup, restore); ``report``; ``audit``; ``admin`` (roles); ``models`` (info, import,
 models); ``train`` (gui, train, evaluate: run as their own processes). ``common`` holds what they
 share. Heavy imports (torch, SQLAlchemy) happen inside the handlers so ``poxscreen --help`` is
 instant.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cli import care, models, report, screen, store, train, visits
+from engine.cli import admin, audit, care, models, report, screen, store, train, visits
 
 __all__ = ["build_parser", "main"]
 
@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     care.register(sub)
     report.register(sub)
     visits.register(sub)
+    audit.register(sub)
+    admin.register(sub)
     return parser
 
 

@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Any
 
-from engine.cli.common import add_db, err, guarded
+from engine.cli.common import add_db, add_who, err, guarded, who
 
 
 def cmd_check(args: argparse.Namespace, store: Any) -> int:
@@ -82,7 +82,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         path = sqlite_file(resolve_db_url(args.db))
         if path is None:
             raise StoreError("restore works on SQLite stores; use the server's tools for others")
-        outcome = restore(source, path, default_image_root(None, path), unverified=args.unverified)
+        outcome = restore(
+            source, path, default_image_root(None, path), unverified=args.unverified, who=who(args)
+        )
     except (StoreError, OSError) as exc:
         err(str(exc))
         return 2
@@ -106,11 +108,13 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("forget", help="remove a photo's copy, thumbnails and previews")
     p.add_argument("image", help="image file, or its sha256 (a unique prefix is enough)")
     p.add_argument("--yes", action="store_true", help="really forget (cannot be undone)")
+    add_who(p)
     add_db(p)
     p.set_defaults(func=guarded(cmd_forget))
 
     p = subparsers.add_parser("backup", help="back up the case store and its image copies")
     p.add_argument("dest", help="folder in which a new backup folder is made")
+    add_who(p)
     add_db(p)
     p.set_defaults(func=guarded(cmd_backup))
 
@@ -121,5 +125,6 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="accept a backup of an older PoxScreen, whose manifest has no file hashes",
     )
+    add_who(p)
     add_db(p)
     p.set_defaults(func=cmd_restore)

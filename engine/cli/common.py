@@ -14,8 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = [
+    "UNVERIFIED",
     "WHO_ENV",
     "add_db",
+    "add_who",
     "err",
     "guarded",
     "open_store_cli",
@@ -32,14 +34,29 @@ def err(msg: str) -> None:
     print(f"poxscreen: error: {msg}", file=sys.stderr)
 
 
+UNVERIFIED = " (login, unverified)"
+_told: list[str] = []  # the unverified login name is announced once per process
+
+
 def who(args: argparse.Namespace) -> str:
-    """Who a label is recorded for: ``--who``, else $POXSCREEN_USER, else the login name."""
-    if args.who:
-        return str(args.who)
+    """Who a label or decision is recorded for: ``--who``, else $POXSCREEN_USER, else the login
+    name marked unverified (said once on stderr: nobody confirmed it is the clinician)."""
+    given = getattr(args, "who", None) or os.environ.get(WHO_ENV)
+    if given and str(given).strip():
+        return str(given).strip()
     try:
-        return os.environ.get(WHO_ENV) or getpass.getuser()
+        login = getpass.getuser()
     except Exception:  # no login name (some containers): make the user say who they are
         return ""
+    name = f"{login}{UNVERIFIED}"
+    if not _told:
+        _told.append(name)
+        print(
+            f"poxscreen: recording you as {name!r}; give --who NAME or set {WHO_ENV} "
+            "to record your own name",
+            file=sys.stderr,
+        )
+    return name
 
 
 def store_errors() -> tuple[type[Exception], ...]:
@@ -76,12 +93,18 @@ def guarded(
 
         try:
             with open_store_cli(args.db, writes=writes, read_only=read_only) as store:
+                store.db.actor = lambda: who(args)  # who the audit events name
                 return handler(args, store)
         except (StoreError, OSError) as exc:
             err(str(exc))
             return 2
 
     return run
+
+
+def add_who(p: argparse.ArgumentParser) -> None:
+    """The ``--who`` option of commands the audit trail records."""
+    p.add_argument("--who", help=f"who does it (default: ${WHO_ENV} or the login name)")
 
 
 def add_db(p: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.cli.common import WHO_ENV, add_db, err, guarded, who
+from engine.cli.common import WHO_ENV, add_db, add_who, err, guarded, who
 from engine.paths import display_path
 
 
@@ -117,7 +117,7 @@ def cmd_history(args: argparse.Namespace, store: Any) -> int:
         print("no labels yet")
     for e in entries:
         what = {
-            "set": f"set {e.label}",
+            "set": f"adjudicate {e.label}" if e.source == "adjudicate" else f"set {e.label}",
             "redo": f"redo {e.label} (undo #{e.undoes_id})",
         }.get(e.kind, f"undo #{e.undoes_id}")
         note = f"  note: {e.note}" if e.note else ""
@@ -194,7 +194,11 @@ def _register_labelling(subparsers: Any) -> None:
     p.add_argument("label", help="a class name, or 'refer' for refer / uncertain")
     p.add_argument("--who", help=f"clinician name (default: ${WHO_ENV} or the login name)")
     p.add_argument("--note", help="optional free-text note")
-    p.add_argument("--source", default="clinician", help="clinician (default), import, ...")
+    p.add_argument(
+        "--source",
+        default="clinician",
+        help="clinician (default), import, ...; adjudicate: settle a disputed photo (an admin)",
+    )
     add_db(p)
     p.set_defaults(func=guarded(cmd_label, writes=True))
 
@@ -250,5 +254,6 @@ def _register_export(subparsers: Any) -> None:
     )
     p.add_argument("--out", required=True, help="output folder (or .csv file for --format csv)")
     p.add_argument("--include-refer", action="store_true", help="also export 'refer' images")
+    add_who(p)
     add_db(p)
-    p.set_defaults(func=guarded(cmd_export, read_only=True))
+    p.set_defaults(func=guarded(cmd_export))  # writes its `export` audit event

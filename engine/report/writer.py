@@ -63,6 +63,8 @@ def write_report(
     summary.images = len(shown)
     summary.size_bytes = Path(out).stat().st_size
     summary.elapsed_s = time.perf_counter() - started
+    details = {"images": summary.images, "pages": summary.pages, "clinic": opts.clinic or ""}
+    store.audit.record("report", details=details)
     return summary
 
 

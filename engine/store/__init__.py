@@ -31,10 +31,13 @@ GUI: ``review_queue(ReviewFilter(...), limit=100, after=page.next_cursor)``, ``c
 Exports: ``export_csv``, ``export_imagefolder``. Patient data: ``forget`` (copy and paths
 removed, hash and history kept; then the ``on_forget`` hooks run, such as
 engine.thumbnails.forget_hook for thumbnails and previews), ``check`` (integrity), ``backup``.
+Audit trail: ``events``, ``record_event`` (append-only; engine.store.audit), ``readings`` (who
+gave which label to a disputed photo), ``role`` (engine.store.roles).
 
 Each method belongs to one repository, reachable by concern as ``store.photos``,
 ``store.screening``, ``store.review``, ``store.labels``, ``store.registry``,
-``store.promotion``, ``store.clinic`` and ``store.care``; see engine.store.store.
+``store.promotion``, ``store.clinic``, ``store.care`` and ``store.audit``; see
+engine.store.store.
 """
 
 import os

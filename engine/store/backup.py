@@ -69,11 +69,13 @@ def _sqlite_copy(source: Path, target: Path) -> None:
 
 @dataclass(frozen=True)
 class RestoreOutcome:
-    """Where the replaced database went (None when there was none), and how many photos
-    forgotten since the backup was made were forgotten again."""
+    """Where the replaced database went (None when there was none), how many photos
+    forgotten since the backup was made were forgotten again, and how many audit events
+    written since the backup were kept."""
 
     moved: Path | None
     reforgotten: int
+    events_kept: int = 0
 
 
 def sha256_of(path: Path) -> str:

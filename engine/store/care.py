@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
+from engine.store import audit
 from engine.store.backup import (
     BackupInfo,
     RestoreOutcome,
@@ -46,11 +47,19 @@ class Care:
         self.db = db
         self.on_forget: list[ForgetHook] = []
 
-    def forget(self, ref: str | os.PathLike[str], when: datetime | None = None) -> ForgetOutcome:
+    def forget(
+        self,
+        ref: str | os.PathLike[str],
+        when: datetime | None = None,
+        *,
+        who: str | None = None,
+        details: Mapping[str, object] | None = None,
+    ) -> ForgetOutcome:
         """Remove a photo's pixels from the data folder: its image-store copy and its file paths
         in the database, then (through ``on_forget``) its thumbnails and previews. The hash,
-        predictions and label history stay (the audit trail). Files that cannot be deleted are
-        listed in ``failed``."""
+        predictions and label history stay (the audit trail), and a ``forget`` event by ``who``
+        names the photo by its hash only. Files that cannot be deleted are listed in
+        ``failed``."""
         with self.db.write() as s:
             img = find_image(s, ref)
             sha, stored = img.sha256, img.stored_path
@@ -60,6 +69,8 @@ class Care:
             img.forgotten_at = when or utcnow()
             for item in s.scalars(select(RunItem).where(RunItem.image_id == img.id)):
                 item.path = f"(forgotten) {sha[:16]} #{item.id}"
+            who_ = audit.acting(self.db, who)
+            audit.record(s, "forget", who=who_, obj=audit.photo(sha), details=details)
         return run_hooks(self.on_forget, remove_store_files(sha, self.db.images, stored))
 
     def forgotten_hashes(self) -> dict[str, datetime]:
@@ -84,7 +95,7 @@ class Care:
                 img.forgotten_at = None
             return len(rows)
 
-    def forget_again(self, forgotten: Mapping[str, str]) -> int:
+    def forget_again(self, forgotten: Mapping[str, str], *, who: str | None = None) -> int:
         """After a restore: forget the photos the replaced store had forgotten (``{sha256:
         forgotten_at}``) and this one had not; a photo it never knew goes on the forget list.
         Returns how many photos were forgotten again."""
@@ -100,7 +111,7 @@ class Care:
                     continue
                 if img.forgotten_at is not None:
                     continue
-            self.forget(sha, when=_when(stamp))
+            self.forget(sha, when=_when(stamp), who=who, details={"again_after_restore": True})
             count += 1
         return count
 
@@ -134,7 +145,7 @@ class Care:
             f"{self.db.images.root} ({shown}); restore a complete backup"
         ]
 
-    def backup(self, dest: str | os.PathLike[str]) -> BackupInfo:
+    def backup(self, dest: str | os.PathLike[str], *, who: str | None = None) -> BackupInfo:
         """A consistent backup (database and image copies) in a new folder under ``dest``;
         safe while others screen and label. See engine.store.backup for ``restore``."""
         path = self.db.sqlite_path
@@ -143,25 +154,42 @@ class Care:
                 f"{self.db.location}: a server database is backed up with the server's own tools "
                 "(pg_dump); PoxScreen backs up SQLite stores"
             )
-        return backup(path, self.db.images.root, Path(dest), head_revision())
+        info = backup(path, self.db.images.root, Path(dest), head_revision())
+        try:  # the backup is made: a store that refuses writes (damaged) still gets one
+            with self.db.write() as s:
+                details = {"images": info.images, "bytes": info.bytes, "folder": info.folder.name}
+                audit.record(s, "backup", who=audit.acting(self.db, who), details=details)
+        except StoreError:
+            pass
+        return info
 
 
 def restore(
-    backup_folder: Path, db_file: Path, image_root: Path, *, unverified: bool = False
+    backup_folder: Path,
+    db_file: Path,
+    image_root: Path,
+    *,
+    unverified: bool = False,
+    who: str | None = None,
 ) -> RestoreOutcome:
     """Put a verified backup in place of ``db_file`` while no other process has it open, then
-    forget again the photos forgotten since the backup was made. Nothing changes when the
-    backup is bad or the store is in use (StoreError says why and who)."""
+    put back the audit events written since the backup, forget again the photos forgotten since
+    it was made, and record the restore itself (by ``who``). Nothing changes when the backup is
+    bad or the store is in use (StoreError says why and who)."""
     backup_folder, db_file = backup_folder.resolve(), db_file.resolve()
     verify_backup(backup_folder, unverified=unverified)
     with exclusive(db_file):
         forgotten = forgotten_list(db_file)
+        trail = audit.trail_of(db_file)
         moved = replace_with(backup_folder, db_file, image_root, frozenset(forgotten))
-        reforgotten = 0
-        if forgotten:
-            db = Database(open_engine(db_file), image_root)  # upgrades an older backup
-            try:
-                reforgotten = Care(db).forget_again(forgotten)
-            finally:
-                db.close()
-    return RestoreOutcome(moved, reforgotten)
+        db = Database(open_engine(db_file), image_root)  # upgrades an older backup
+        try:
+            with db.write() as s:
+                kept = audit.put_back(s, trail)
+            reforgotten = Care(db).forget_again(forgotten, who=who) if forgotten else 0
+            with db.write() as s:
+                details = {"backup": backup_folder.name, "events_kept": kept}
+                audit.record(s, "restore", who=audit.acting(db, who), details=details)
+        finally:
+            db.close()
+    return RestoreOutcome(moved, reforgotten, kept)

@@ -16,6 +16,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from engine.paths import path_from_text
+from engine.store.disputes import ADJUDICATE
 from engine.store.labels import replay
 from engine.store.tables import Image, LabelEvent, ModelVersion, Prediction, RunItem
 
@@ -69,7 +70,8 @@ def label_details(session: Session, image_ids: Iterable[int]) -> dict[int, Label
             stack = replay(evs)[1]  # the label-giving events still in force
             if stack:
                 top = stack[-1]
-                out[image_id] = LabelDetail(top.label or "", top.who, top.created_at, top.note)
+                who = f"{top.who} (adjudication)" if top.source == ADJUDICATE else top.who
+                out[image_id] = LabelDetail(top.label or "", who, top.created_at, top.note)
     return out
 
 

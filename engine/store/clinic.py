@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 
 from engine.referral import ReferralRule
-from engine.store import registry, settings
+from engine.store import audit, registry, settings
 from engine.store.database import Database
 from engine.store.dto import AgreementCounts, StoreStats
 from engine.store.tables import REFER, Image, Prediction, utcnow
@@ -50,7 +50,10 @@ class Clinic:
     def set_referral_rule(self, rule: ReferralRule, *, who: str) -> ReferralRule:
         """Store a new referral rule (validated by ReferralRule itself)."""
         with self.db.write() as s:
+            before = settings.referral_rule(s).to_json()
             settings.put(s, settings.REFERRAL_KEY, rule.to_json(), who, utcnow())
+            details = {"setting": settings.REFERRAL_KEY, "before": before, "after": rule.to_json()}
+            audit.record(s, "settings", who=audit.acting(self.db, who), details=details)
             return settings.referral_rule(s)
 
     def stats(self) -> StoreStats:

@@ -5,7 +5,7 @@ files that belong to this database live (model files, training splits, image cop
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from engine.store.db import describe, sqlite_cause, sqlite_file, writer
 from engine.store.errors import StoreError
 from engine.store.health import Housekeeping
 from engine.store.imagestore import ImageStore
+from engine.store.roles import refused
 
 IMAGE_STORE_ENV = "POXSCREEN_IMAGE_STORE"
 
@@ -60,6 +61,8 @@ class Database:
         )
         self._reader = sessionmaker(engine, expire_on_commit=False)
         self._writer = sessionmaker(writer(engine), expire_on_commit=False)
+        # Who acts, for audit events of actions that name nobody (engine.store.audit.acting).
+        self.actor: Callable[[], str] | None = None
         # Integrity quick check and stale-temporary cleanup run in the background.
         self.housekeeping = Housekeeping(sqlite_file(engine.url), self.images.root).start()
 
@@ -90,6 +93,11 @@ class Database:
             with self._writer() as session, session.begin():
                 yield session
         except SQLAlchemyError as exc:
+            if refused(exc):
+                raise StoreError(  # a clinician tried an admin action: nothing was changed
+                    f"{self.location}: needs the admin role (the server refused: "
+                    f"{driver_reason(exc, self.engine)})"
+                ) from exc
             raise StoreError(
                 f"{self.location}: database error: {driver_reason(exc, self.engine)}"
             ) from exc

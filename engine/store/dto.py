@@ -129,6 +129,7 @@ class LabelledImage:
     sha256: str
     label: str
     file: Path | None
+    disputed: bool = False  # clinicians disagree: left out of training until settled
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,8 @@ class ReviewItem:
     run_id: int | None = None  # the run that made it (None: its run was deleted)
     patient: str | None = None  # pseudonymous identifiers (None: not given)
     visit: str | None = None
+    disputed: bool = False  # clinicians' labels disagree (engine.store.disputes)
+    readings: tuple[Any, ...] = ()  # then who gave which label when (disputes.Reading)
 
     @property
     def model_text(self) -> str:

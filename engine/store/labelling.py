@@ -9,17 +9,28 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.paths import path_from_text
-from engine.store import labels, registry
+from engine.store import audit, disputes, labels, registry
 from engine.store.database import Database
 from engine.store.dto import LabelEntry, LabelledImage, LabelOutcome
 from engine.store.errors import StoreError
 from engine.store.photos import Photos, find_image, image_record
+from engine.store.roles import role_of
 from engine.store.tables import REFER, Image, LabelEvent, utcnow
 
 #: labels.undo_label or labels.redo_label: one step through the event history.
 Step = Callable[..., tuple[LabelEvent, str | None]]
+
+
+def _audit(s: Session, kind: str, event: LabelEvent, details: dict[str, object]) -> None:
+    """The audit events of one label event (and of its note), in its transaction."""
+    sha = s.get(Image, event.image_id).sha256  # type: ignore[union-attr]
+    obj = audit.photo(sha)
+    audit.record(s, kind, who=event.who, obj=obj, details={**details, "label_event": event.id})
+    if event.note:
+        audit.record(s, "note", who=event.who, obj=obj, details={"note": event.note})
 
 
 class Labels:
@@ -81,9 +92,14 @@ class Labels:
                 row.stored_path = stored
             active = registry.active_model(s)
             shown = labels.shown_prediction(s, row.id, active.id if active else None)
+            before = row.current_label
+            admin = source == disputes.ADJUDICATE and role_of(self.db.engine) == "admin"
             event = labels.set_label(
-                s, row, value, who=who, note=note, source=source, now=utcnow(), prediction_id=shown
-            )
+                s, row, value, who=who, note=note, source=source, now=utcnow(),
+                prediction_id=shown, admin=admin,
+            )  # fmt: skip
+            kind = "adjudicate" if event.source == disputes.ADJUDICATE else "label"
+            _audit(s, kind, event, {"label": value, "before": before, "disputed": row.disputed})
             return LabelOutcome(
                 sha256=row.sha256,
                 event_id=event.id,
@@ -121,7 +137,9 @@ class Labels:
         """Write one undo or redo event (``step`` is labels.undo_label / labels.redo_label)."""
         with self.db.write() as s:
             img = find_image(s, ref)
+            before = img.current_label
             event, current = step(s, img, who=who, note=note, source=source, now=utcnow())
+            _audit(s, event.kind, event, {"label": current, "before": before})
             stored = self.db.images.path(img.stored_path) if img.stored_path else None
             return LabelOutcome(img.sha256, event.id, current, stored)
 
@@ -135,8 +153,23 @@ class Labels:
         with self.db.read() as s:
             return find_image(s, ref).current_label
 
+    def readings(self, hashes: Iterable[str]) -> dict[str, list[disputes.Reading]]:
+        """Who gave which label when, for each disputed photo among ``hashes``."""
+        with self.db.read() as s:
+            rows = s.scalars(
+                select(Image).where(Image.sha256.in_(list(hashes)), Image.disputed.is_(True))
+            ).all()
+            out = {}
+            for img in rows:
+                events = s.scalars(
+                    select(LabelEvent).where(LabelEvent.image_id == img.id).order_by(LabelEvent.id)
+                ).all()
+                out[img.sha256] = disputes.readings(labels.replay(events)[1])
+            return out
+
     def labelled_images(self, *, include_refer: bool = False) -> list[LabelledImage]:
-        """Training examples: every image with a current label, store copy preferred."""
+        """Training examples: every image with a current label, store copy preferred; a
+        disputed one is marked (the trainer leaves it out until it is settled)."""
         with self.db.read() as s:
             stmt = select(Image).where(Image.current_label.is_not(None)).order_by(Image.id)
             if not include_refer:
@@ -147,5 +180,7 @@ class Labels:
                 original = Path(path_from_text(img.path)) if img.path else None
                 if (file is None or not file.is_file()) and original and original.is_file():
                     file = original
-                out.append(LabelledImage(img.sha256, img.current_label or "", file))
+                out.append(
+                    LabelledImage(img.sha256, img.current_label or "", file, bool(img.disputed))
+                )
             return out

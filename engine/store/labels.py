@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.store import disputes
 from engine.store.dto import LabelEntry
 from engine.store.errors import NothingToRedoError, NothingToUndoError, StoreError
 from engine.store.tables import REFER, Image, LabelEvent, ModelVersion, Prediction
@@ -100,10 +101,18 @@ def set_label(
     source: str,
     now: datetime,
     prediction_id: int | None = None,
+    admin: bool = False,
 ) -> LabelEvent:
+    """Push a label (``admin``: the user may settle a dispute they are part of, with
+    ``source="adjudicate"``; see engine.store.disputes)."""
     if not who.strip():
         raise StoreError("a label needs a clinician name (who)")
     image = _locked(session, image)
+    _, before, _ = replay(_events(session, image.id))
+    if source == "clinician" and disputes.settles(before, who):
+        source = disputes.ADJUDICATE  # a third clinician's label settles the dispute
+    elif source == disputes.ADJUDICATE:
+        disputes.check_adjudication(before, who, admin, image.sha256)
     event = LabelEvent(
         image_id=image.id,
         kind="set",
@@ -117,6 +126,7 @@ def set_label(
     session.add(event)
     image.current_label = label
     session.flush()
+    image.disputed = disputes.is_disputed([*before, event])
     return event
 
 
@@ -141,6 +151,7 @@ def undo_label(
     session.add(event)
     current = stack[-2].label if len(stack) > 1 else None
     image.current_label = current
+    image.disputed = disputes.is_disputed(stack[:-1])
     session.flush()
     return event, current
 
@@ -153,7 +164,7 @@ def redo_label(
         raise StoreError("a label needs a clinician name (who)")
     image = _locked(session, image)
     events = _events(session, image.id)
-    _, _, redoable = replay(events)
+    _, stack, redoable = replay(events)
     if not redoable:
         raise NothingToRedoError(f"image {image.sha256[:12]}... has no undone label to redo")
     undo = redoable[-1]
@@ -173,6 +184,7 @@ def redo_label(
     session.add(event)
     image.current_label = restored.label
     session.flush()
+    image.disputed = disputes.is_disputed([*stack, event])
     return event, restored.label
 
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from engine.atomic import atomic_path
 from engine.hashes import HEX_PREFIX
 from engine.modelmeta import (
@@ -22,7 +24,7 @@ from engine.modelmeta import (
     read_meta,
     verify_weights,
 )
-from engine.store import registry
+from engine.store import audit, registry
 from engine.store.database import Database
 from engine.store.dto import ModelInfo, TrainingRunInfo
 from engine.store.errors import StoreError
@@ -120,6 +122,24 @@ def remove_stored_copy(path: Path, content_hash: str, folder: Path) -> None:
             ) from exc
 
 
+def record_activation(
+    s: Session,
+    db: Database,
+    info: ModelInfo,
+    note: registry.ActivationNote | None,
+    kind: str | None = None,
+) -> None:
+    """The ``activate``, ``rollback`` or ``promote`` audit event (with the reason given and
+    whether it went against the model's records), in the activating transaction."""
+    how = note.how if note is not None else "activate"
+    kind = kind or ("rollback" if how == "roll back" else "activate")
+    details = {"version": info.version}
+    if note is not None:
+        details.update(reason=note.reason, forced=note.forced, concerns=list(note.concerns))
+    who = audit.acting(db, note.who if note is not None else None)
+    audit.record(s, kind, who=who, obj=audit.model(info.content_hash), details=details)
+
+
 class ModelRegistry:
     """Model versions and training runs of the case store (``store.registry``)."""
 
@@ -208,6 +228,8 @@ class ModelRegistry:
         graph). A file outside that folder is never deleted; the row stays for the history."""
         with self.db.write() as s:
             info = registry.model_info(registry.discard(s, ref, utcnow()))
+            audit.record(s, "discard", who=audit.acting(self.db), obj=audit.model(info.content_hash),
+                         details={"version": info.version})  # fmt: skip
         if info.path:
             remove_stored_copy(Path(info.path), info.content_hash, self.models_dir)
         return info
@@ -241,7 +263,9 @@ class ModelRegistry:
         """Make the model named by hash / hash prefix / name@hash / unique name the active one;
         ``note`` (who, how, why) is recorded on its row in the same transaction."""
         with self.db.write() as s:
-            return registry.model_info(registry.activate(s, ref, note, utcnow()))
+            info = registry.model_info(registry.activate(s, ref, note, utcnow()))
+            record_activation(s, self.db, info, note)
+            return info
 
     def start_training_run(
         self, base_model: str | None, params: Mapping[str, Any], data_summary: Mapping[str, Any]

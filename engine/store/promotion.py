@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.store import registry
+from engine.store import audit, registry
 from engine.store.database import Database
 from engine.store.dto import ModelInfo, PromotionResult, Registration
 from engine.store.errors import NotFoundError, StoreError
@@ -28,6 +28,7 @@ from engine.store.model_registry import (
     copy_model_file,
     file_problem,
     parent_hash,
+    record_activation,
     same_model,
 )
 from engine.store.tables import ModelVersion, utcnow
@@ -112,15 +113,12 @@ class Promotion:
                 reason = "registered without activating; Promote decides"
             base = parent_hash(meta) if _known(s, parent_hash(meta) or "") else None
             run_id = registry.start_training(s, base, params or {}, data_summary or {}, now)
+            final = {**dict(metrics or {}), "promotion": {**dict(gate or {}), "final": reason}}
             registry.update_training(
-                s,
-                run_id,
-                now,
-                status=status,
-                result_hash=meta.content_hash,
-                append_log=log,
-                metrics={**dict(metrics or {}), "promotion": {**dict(gate or {}), "final": reason}},
-            )
+                s, run_id, now, status=status, result_hash=meta.content_hash, append_log=log,
+                metrics=final,
+            )  # fmt: skip
+            _record_training(s, self.db, meta.content_hash, run_id, status, ok, reason, gate)
             return Registration(str(target), meta.version, ok, run_id, reason)
 
     def promote(
@@ -149,9 +147,9 @@ class Promotion:
                 ok, reason = False, lost
             if ok:
                 registry.set_active(s, model)
-                registry.note_activation(
-                    model, utcnow(), _promotion_note(who, gate_ok, gate_reason)
-                )
+                note = _promotion_note(who, gate_ok, gate_reason)
+                registry.note_activation(model, utcnow(), note)
+                record_activation(s, self.db, registry.model_info(model), note, "promote")
             return PromotionResult(ok, reason, registry.model_info(model), previous)
 
     def rollback_target(self, ref: str | None = None) -> ModelInfo:
@@ -165,7 +163,9 @@ class Promotion:
         """Activate ``ref``, or without one the active model's parent (the version it was
         fine-tuned from) when that version is registered; ``note`` is recorded on its row."""
         with self.db.write() as s:
-            return registry.model_info(registry.activate(s, _rollback_ref(s, ref), note, utcnow()))
+            info = registry.model_info(registry.activate(s, _rollback_ref(s, ref), note, utcnow()))
+            record_activation(s, self.db, info, note, "rollback")
+            return info
 
     def record_failed_training(
         self,
@@ -181,9 +181,31 @@ class Promotion:
                 base = base_hash if base_hash and _known(s, base_hash) else None
                 run_id = registry.start_training(s, base, params, data_summary, now)
                 registry.update_training(s, run_id, now, status="failed", append_log=error)
+                details = {"training_run": run_id, "status": "failed", "error": error[:500]}
+                audit.record(s, "train", who=audit.acting(self.db), details=details)
                 return run_id
         except StoreError:  # the failure being recorded matters more than this note
             return None
+
+
+def _record_training(
+    s: Session,
+    db: Database,
+    content_hash: str,
+    run_id: int,
+    status: str,
+    activated: bool,
+    reason: str,
+    gate: Mapping[str, Any] | None,
+) -> None:
+    """The ``train`` event of a registered training run, and ``promote`` when it activated
+    (forced or not, and why)."""
+    who, obj = audit.acting(db), audit.model(content_hash)
+    details = {"training_run": run_id, "status": status, "activated": activated}
+    audit.record(s, "train", who=who, obj=obj, details=details)
+    if activated:
+        forced = bool(gate and gate.get("forced"))
+        audit.record(s, "promote", who=who, obj=obj, details={"forced": forced, "reason": reason})
 
 
 def _promotion_note(who: str, gate_ok: bool, gate_reason: str) -> registry.ActivationNote:

@@ -49,6 +49,7 @@ class ReviewFilter:
     - ``referral``: True = flagged by the store's referral rule (engine.referral) or by "check
       photo", False = neither
     - ``patient`` / ``visit``: only photos of this patient / visit (pseudonymous identifiers)
+    - ``disputed``: True = clinicians' labels disagree (engine.store.disputes), False = not
     - ``search``: file-path substring, case-insensitive (e.g. part of a file name)
     - ``sort``: ``confidence`` (lowest first), ``entropy`` (highest first), ``newest``
       (latest prediction first), ``name`` (by file path as stored) or ``class`` (by class name,
@@ -71,6 +72,7 @@ class ReviewFilter:
     sort: SortKey = "confidence"
     all_models: bool = False
     by_label: bool = False
+    disputed: bool | None = None
 
 
 def shown_class(flt: ReviewFilter) -> Any:
@@ -174,6 +176,8 @@ def _filtered(
         stmt = stmt.where(_disagrees())
     elif flt.disagreement is False:
         stmt = stmt.where(~_disagrees())
+    if flt.disputed is not None:
+        stmt = stmt.where(Image.disputed.is_(flt.disputed))
     if flt.max_confidence is not None:
         stmt = stmt.where(Prediction.confidence < flt.max_confidence)
     if flt.out_of_scope is True:
@@ -278,6 +282,7 @@ def review_queue(
             run_id=pred.run_id,
             patient=img.patient,
             visit=img.visit,
+            disputed=bool(img.disputed),
         )
         for pred, img, name, content_hash in rows
     ]

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from engine.store import export, queries
+from engine.store import audit, export, queries
 from engine.store.database import Database
 from engine.store.dto import ReviewPage
 from engine.store.queries import ReviewFilter
@@ -57,7 +57,9 @@ class ReviewQueue:
         """Write a run's files (or all images) with predictions and labels; return row count."""
         with self.db.read() as s:
             model_id = queries.queue_model(s, ReviewFilter(run_id=run_id))
-            return export.export_csv(s, Path(out_file), model_id=model_id, run_id=run_id)
+            rows = export.export_csv(s, Path(out_file), model_id=model_id, run_id=run_id)
+        self._exported({"format": "csv", "run": run_id, "rows": rows})
+        return rows
 
     def export_imagefolder(
         self,
@@ -68,6 +70,13 @@ class ReviewQueue:
     ) -> export.ExportSummary:
         """Copy labelled images into ``out_dir/<label>/<sha256>.<ext>``."""
         with self.db.read() as s:
-            return export.export_imagefolder(
+            summary = export.export_imagefolder(
                 s, Path(out_dir), self.db.images, run_id=run_id, include_refer=include_refer
             )
+        self._exported({"format": "folders", "run": run_id, "images": summary.written})
+        return summary
+
+    def _exported(self, details: dict[str, object]) -> None:
+        """The ``export`` audit event (what and how much; never a file name)."""
+        with self.db.write() as s:
+            audit.record(s, "export", who=audit.acting(self.db), details=details)

@@ -15,6 +15,7 @@ attribute      class                        concern
 ``promotion``  promotion.Promotion          register trained models, promote, roll back
 ``clinic``     clinic.Clinic                agreement, referral rule, status-bar stats
 ``care``       care.Care                    forget (with ``on_forget`` hooks), check, backup
+``audit``      audit.Audit                  the audit trail: record an event, list events
 ============== ============================ ==================================================
 
 Every public method of the facade keeps its old name and signature and forwards to one of them;
@@ -36,6 +37,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from engine.store.audit import Audit
 from engine.store.care import Care
 from engine.store.clinic import Clinic
 from engine.store.database import Database
@@ -48,6 +50,7 @@ from engine.store.openers import Registration, register_opener
 from engine.store.photos import Photos
 from engine.store.promotion import Promotion
 from engine.store.review import ReviewQueue
+from engine.store.roles import role_of
 from engine.store.runs import ScreeningRuns
 from engine.store.visits import Visits
 
@@ -94,6 +97,7 @@ class Store:
         self.clinic = Clinic(self.db)
         self.care = Care(self.db)
         self.visits = Visits(self.db, self.photos)  # patients, visits, decisions, lab results
+        self.audit = Audit(self.db)
         self.registration: Registration | None = None  # set by open(): see engine.store.openers
 
     @classmethod
@@ -147,6 +151,11 @@ class Store:
         """A session in one read transaction (a consistent snapshot)."""
         return self.db.read()
 
+    def role(self) -> str | None:
+        """ "admin", "clinician", or None (a shared store whose roles were never set up): see
+        engine.store.roles. A SQLite store's one user holds both roles."""
+        return role_of(self.engine)
+
     @property
     def models_dir(self) -> Path:
         """Where registered model files live (see ModelRegistry.models_dir)."""
@@ -195,6 +204,7 @@ class Store:
     history = _forward("labels", Labels.history)
     current_label = _forward("labels", Labels.current_label)
     labelled_images = _forward("labels", Labels.labelled_images)
+    readings = _forward("labels", Labels.readings)
 
     # --- model registry and training runs -------------------------------------------------
     register_model = _forward("registry", ModelRegistry.register_model)
@@ -232,6 +242,10 @@ class Store:
     readd_forgotten = _forward("care", Care.readd_forgotten)
     forget_again = _forward("care", Care.forget_again)
     missing_copies = _forward("care", Care.missing_copies)
+
+    # --- the audit trail (append-only) ---------------------------------------------------------
+    record_event = _forward("audit", Audit.record)
+    events = _forward("audit", Audit.events)
 
     # --- engine.screening.ResultStore protocol (composed from the methods above) ----------
 

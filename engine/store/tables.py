@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -96,6 +97,8 @@ class Image(Base):
     # pseudonymous identifiers (engine.visits.check_identifier); NULL: not given
     patient: Mapped[str | None] = mapped_column(String(64), default=None)
     visit: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Two clinicians' labels in force disagree (engine.store.disputes), kept with each event.
+    disputed: Mapped[bool] = mapped_column(default=False, server_default=false(), index=True)
 
 
 Index("ix_images_patient_visit", Image.patient, Image.visit)
@@ -230,6 +233,8 @@ class LabelEvent(Base):
         ForeignKey("predictions.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime]
+    # the database user the server authenticated (PostgreSQL sets it; None on SQLite)
+    db_user: Mapped[str | None] = mapped_column(String(200))
 
 
 class Setting(Base):
@@ -287,3 +292,24 @@ class Visit(Base):
     lab_test: Mapped[str | None] = mapped_column(String(200), default=None)
     lab_by: Mapped[str | None] = mapped_column(String(200), default=None)
     lab_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Event(Base):
+    """The audit trail: who did what, when, on which workstation, to which object (a photo by
+    SHA-256, a model by content hash; never a file name). Append-only: the migration adds
+    triggers that refuse UPDATE and DELETE, and the store has no API to change a row. ``uid``
+    lets a restore put back the events written since its backup exactly once."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime]
+    who: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    object: Mapped[str | None] = mapped_column(String(80), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the database user the server authenticated (PostgreSQL sets it; None on SQLite)
+    db_user: Mapped[str | None] = mapped_column(String(200))

@@ -39,7 +39,7 @@ def test_new_database_is_created_at_head_with_wal_and_foreign_keys(db_path: Path
         assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert s.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0008"
-    assert known_revisions() == ["0001", "0002", "0003", "0004", "0005", "0006", "0008"]
+    assert known_revisions() == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
     assert head_revision() == "0008"
 
 

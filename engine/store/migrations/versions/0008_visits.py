@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"  # down_revision is re-pointed to 0007_events when merged
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

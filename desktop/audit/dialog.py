@@ -1,0 +1,134 @@
+"""The Audit view: who did what and when, filtered, exported as CSV, and how often the
+clinicians who read the same photos agree (Cohen's kappa)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.audit.filter_bar import AuditFilterBar
+from desktop.audit.table_model import AuditTableModel
+from desktop.services.audit import (
+    Agreement,
+    AuditEvent,
+    AuditQuery,
+    export_events,
+    load_agreement,
+    load_events,
+)
+from desktop.services.store import Store
+from desktop.services.tasks import run_in_pool
+
+
+def agreement_text(a: Agreement) -> str:
+    """One line on the readers' agreement."""
+    if not a.pairs:
+        return "Agreement: no photo has labels from two clinicians yet."
+    kappa = f"{a.kappa:.2f}" if a.kappa is not None else "undefined"
+    return (
+        f"Agreement between readers: {a.agreed} of {a.pairs} pairs agree on "
+        f"{a.photos} photos; Cohen's kappa {kappa}"
+    )
+
+
+class AuditDialog(QDialog):
+    """The audit trail of the open case store; read-only (nothing here can change an event)."""
+
+    def __init__(self, store: Store, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Audit trail")
+        self.setObjectName("audit_dialog")
+        self.store = store
+        self.loading = False
+        self._asked = 0
+        self.filters = AuditFilterBar()
+        self.model = AuditTableModel()
+        self.table = QTableView()
+        self.table.setObjectName("audit_table")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setWordWrap(False)
+        self.count = QLabel()
+        self.agreement = QLabel("Agreement: reading...")
+        self.agreement.setObjectName("audit_agreement")
+        self.export_button = QPushButton("Export CSV...")
+        close = QPushButton("Close")
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.filters)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(self.agreement)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.count, 1)
+        bottom.addWidget(self.export_button)
+        bottom.addWidget(close)
+        lay.addLayout(bottom)
+        self.filters.changed.connect(self.reload)
+        self.export_button.clicked.connect(self._ask_export)
+        close.clicked.connect(self.accept)
+        self.resize(1000, 560)
+        self.reload(self.filters.query())
+        run_in_pool(lambda: load_agreement(store), self._on_agreement, self._on_error)
+
+    def reload(self, query: AuditQuery) -> None:
+        """Read the events again; only the answer to the latest query is shown (answers to
+        earlier ones may arrive after it)."""
+        self.loading = True
+        self._asked += 1
+        asked = self._asked
+        run_in_pool(
+            lambda: (asked, load_events(self.store, query)), self._on_events, self._on_error
+        )
+
+    def _on_events(self, answer: tuple[int, list[AuditEvent]]) -> None:
+        asked, events = answer
+        if asked != self._asked:
+            return
+        self.loading = False
+        self.model.set_events(events)
+        self.table.resizeColumnsToContents()
+        header = self.table.horizontalHeader()
+        for column in range(self.model.columnCount() - 1):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+        self.count.setText(f"{len(events)} events")
+        self.export_button.setEnabled(bool(events))
+
+    def _on_agreement(self, a: Agreement) -> None:
+        self.agreement.setText(agreement_text(a))
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.loading = False
+        self.count.setText(f"Could not read the audit trail: {exc}")
+
+    def _ask_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the audit trail", "audit.csv",
+                                              "CSV (*.csv)")  # fmt: skip
+        if path:
+            self.export_to(Path(path))
+
+    def export_to(self, path: Path) -> None:
+        """Write the events shown (the filter applies) as CSV."""
+        events = list(self.model.events)
+        run_in_pool(
+            lambda: export_events(self.store, events, path),
+            lambda n: self.count.setText(f"{n} events exported to {path.name}"),
+            self._on_export_error,
+        )
+
+    def _on_export_error(self, exc: BaseException) -> None:
+        QMessageBox.warning(self, "Audit trail", f"The audit trail was not written: {exc}")

@@ -36,7 +36,7 @@ from engine.store.tables import Event, Image, LabelEvent, utcnow
 
 KINDS = (
     "label", "undo", "redo", "note", "forget", "backup", "restore", "export", "report", "train",
-    "promote", "activate", "rollback", "discard", "adjudicate", "settings",
+    "promote", "activate", "rollback", "discard", "adjudicate", "settings", "visit", "lab",
 )  # fmt: skip
 UNVERIFIED = " (login, unverified)"
 WHO_ENV = "POXSCREEN_USER"

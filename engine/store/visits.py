@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from engine.store import queries, settings
+from engine.store import audit, queries, settings
 from engine.store.database import Database
 from engine.store.dto import ReviewItem
 from engine.store.errors import NotFoundError, StoreError
@@ -225,6 +225,9 @@ class Visits:
             row = _visit_row(s, patient, visit)
             row.decision, row.decided_by = decision, (who if decision else None)
             row.decided_at = utcnow() if decision else None
+            audit.record(
+                s, "visit", who=who, obj=_object(patient, visit), details={"decision": decision}
+            )
 
     def set_lab(
         self,
@@ -247,6 +250,13 @@ class Visits:
             row.lab_result, row.lab_date = result, day if result else None
             row.lab_test = (test or "").strip()[:200] or None if result else None
             row.lab_by, row.lab_at = (who, utcnow()) if result else (None, None)
+            details = {"result": result, "date": row.lab_date, "test": row.lab_test}
+            audit.record(s, "lab", who=who, obj=_object(patient, visit), details=details)
+
+
+def _object(patient: str, visit: str) -> str:
+    """A visit's name in the audit trail: its pseudonymous identifiers, never a file name."""
+    return f"visit:{patient}/{visit}"
 
 
 def _iso_date(on: date | str | None) -> str | None:

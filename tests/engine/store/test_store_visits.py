@@ -149,6 +149,14 @@ def test_visit_decision_and_lab_result_are_kept_apart_from_photo_labels(store: S
         store.visits.set_lab("P1", "V1", "negative", who="dr a", on="1/12/2026")
     store.visits.decide("P1", "V1", None, who="dr a")
     assert store.visits.visit("P1", "V1").decision is None
+    trail = store.audit.events(kinds=["visit", "lab"])  # the audit trail names the visit only
+    assert [(e.kind, e.who, e.object) for e in trail] == [
+        ("visit", "dr a", "visit:P1/V1"), ("lab", "dr a", "visit:P1/V1"),
+        ("visit", "dr a", "visit:P1/V1"),
+    ]  # fmt: skip
+    assert (
+        trail[0].details == {"decision": "Monkeypox"} and trail[1].details["result"] == "positive"
+    )
 
 
 def test_wilson_interval_matches_the_published_values() -> None:

@@ -138,7 +138,18 @@ def training_plan(
     plan.model_classes = list((active.meta.get("classes") or []) if active else [])
     plan.split_file = split_path(store) if use_store else None
     plan.split_text = _split_text(plan.split_file)
+    if use_store and not folders:  # the trainer cross-fits (unless the gate is chosen)
+        plan.split_text = CROSS_FIT_TEXT
     return plan
+
+
+#: What the split line says when every store label both decides and trains (trainer.crossfit).
+CROSS_FIT_TEXT = (
+    "none held out: every label trains the new model, and each is checked by one of 5 fold "
+    "models that did not see it (near-duplicates kept together); photos of the reference set "
+    "check that nothing the model knew is lost. Choosing 'a held-out gate' under Advanced "
+    "holds out a recorded split instead."
+)
 
 
 def class_count_text(counts: dict[str, int], min_labels: int = MIN_LABELS_TO_CHECK) -> str:

@@ -52,7 +52,8 @@ def test_counts_warnings_and_split_before_start(qtbot: Any, store_env: Path) -> 
     assert "2 labelled \u201crefer / uncertain\u201d" in dialog.excluded.text()
     assert "Blue: only 3 examples" in dialog.warnings.text()
     assert "Green" not in dialog.warnings.text()
-    assert "A new split" in dialog.split.text() and dialog.start_button.isEnabled()
+    assert "none held out: every label trains" in dialog.split.text()  # the store alone: cross-fit
+    assert dialog.start_button.isEnabled()
     assert "(0 of the labelled photos)" in dialog.lab_only.text()  # no visit has a lab result
 
     dialog.plan = None
@@ -60,6 +61,7 @@ def test_counts_warnings_and_split_before_start(qtbot: Any, store_env: Path) -> 
     qtbot.waitUntil(lambda: dialog.plan is not None, timeout=20_000)
     assert _table(dialog)["Green"] == ["12", "2", "14"] and _table(dialog)["Red"] == ["0", "4", "4"]
     assert "Red: only 4 examples" in dialog.warnings.text()
+    assert "A new split" in dialog.split.text()  # folders too: a held-out split decides
 
     dialog.folders.clear()
     dialog.plan = None

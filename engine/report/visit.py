@@ -16,7 +16,7 @@ from engine.atomic import atomic_path
 from engine.cases import Case, CaseSet, collect_cases
 from engine.report.options import ReportOptions, ReportSummary
 from engine.report.pictures import Pictures, make_pictures
-from engine.report.styles import draw_text, esc, styles
+from engine.report.styles import esc, styles
 from engine.store import Store
 from engine.store.visits import VisitRow
 from engine.vocabulary import long_name
@@ -106,33 +106,17 @@ def _cover(row: VisitRow, clinician: str, opts: ReportOptions, made: datetime, s
 def _build(target: Path, row: VisitRow, case_set: CaseSet, shown: Sequence[Case],
            pictures: Sequence[Pictures], opts: ReportOptions, clinician: str) -> int:  # fmt: skip
     """Lay out and write the PDF; return the page count."""
-    from reportlab.lib.pagesizes import A4, LETTER
-    from reportlab.lib.units import mm
-    from reportlab.platypus import PageBreak, SimpleDocTemplate
+    from reportlab.platypus import PageBreak
 
     from engine.report.layout import case_block
+    from engine.report.page import document
 
     st = styles()
-    pages = [0]
     made = datetime.now(timezone.utc).astimezone()
-
-    def footer(canvas: Any, doc: Any) -> None:
-        pages[0] = doc.page
-        canvas.saveState()
-        canvas.setFont(st["regular"], 7)
-        left = f"PoxScreen visit report · {row.patient} / {row.visit} · {made:%Y-%m-%d %H:%M}"
-        draw_text(canvas, doc.leftMargin, 10 * mm, left, st["regular"], 7)
-        canvas.drawRightString(doc.pagesize[0] - doc.rightMargin, 10 * mm,
-                               f"Screening aid, not a diagnosis · page {doc.page}")  # fmt: skip
-        canvas.restoreState()
-
-    doc = SimpleDocTemplate(
-        str(target),
-        pagesize=LETTER if opts.page_size.upper() == "LETTER" else A4,
-        leftMargin=14 * mm, rightMargin=14 * mm, topMargin=14 * mm, bottomMargin=18 * mm,
-        title=f"PoxScreen visit report {row.patient}/{row.visit}",
-        author="PoxScreen", creator="PoxScreen",
-    )  # fmt: skip
+    left = f"PoxScreen visit report · {row.patient} / {row.visit} · {made:%Y-%m-%d %H:%M}"
+    doc, footer, pages = document(
+        target, opts, st, left, title=f"PoxScreen visit report {row.patient}/{row.visit}"
+    )
     story: list[Any] = _cover(row, clinician, opts, made, st, doc.width)
     story.append(PageBreak())
     for case, pics in zip(shown, pictures, strict=True):

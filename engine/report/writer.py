@@ -17,7 +17,7 @@ from engine.atomic import atomic_path
 from engine.cases import Case, CaseSet, CaseSource, ReferralCheck, collect_cases
 from engine.report.options import ReportOptions, ReportSummary
 from engine.report.pictures import OverlayMaker, Pictures, make_pictures
-from engine.report.styles import draw_text, styles
+from engine.report.styles import styles
 from engine.store import Store
 
 __all__ = ["build_pdf", "write_report"]
@@ -102,42 +102,18 @@ def build_pdf(
     device_text: str,
 ) -> int:
     """Lay out and write the PDF; return the page count."""
-    from reportlab.lib.pagesizes import A4, LETTER
-    from reportlab.lib.units import mm
-    from reportlab.platypus import PageBreak, SimpleDocTemplate
+    from reportlab.platypus import PageBreak
 
     from engine.report.layout import case_block, cover, errors_table
+    from engine.report.page import document
 
     st = styles()
-    pages = [0]
     made = datetime.now(timezone.utc).astimezone()
-
-    def footer(canvas: Any, doc: Any) -> None:
-        pages[0] = doc.page
-        canvas.saveState()
-        canvas.setFont(st["regular"], 7)
-        left = f"PoxScreen case report · {made:%Y-%m-%d %H:%M}"
-        if opts.clinic:
-            left += f" · {opts.clinic}"
-        draw_text(canvas, doc.leftMargin, 10 * mm, left, st["regular"], 7)
-        canvas.drawRightString(
-            doc.pagesize[0] - doc.rightMargin,
-            10 * mm,
-            f"Screening aid, not a diagnosis · page {doc.page}",
-        )
-        canvas.restoreState()
-
-    doc = SimpleDocTemplate(
-        str(target),
-        pagesize=LETTER if opts.page_size.upper() == "LETTER" else A4,
-        leftMargin=14 * mm,
-        rightMargin=14 * mm,
-        topMargin=14 * mm,
-        bottomMargin=18 * mm,
-        title="PoxScreen case report",
-        author="PoxScreen",
-        subject=case_set.title,
-        creator="PoxScreen",
+    left = f"PoxScreen case report · {made:%Y-%m-%d %H:%M}"
+    if opts.clinic:
+        left += f" · {opts.clinic}"
+    doc, footer, pages = document(
+        target, opts, st, left, title="PoxScreen case report", subject=case_set.title
     )
     story: list[Any] = cover(case_set, shown, opts, device_text, made, st, doc.width)
     story.append(PageBreak())

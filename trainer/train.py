@@ -251,7 +251,7 @@ def _run_clinic(
     reporter.emit(
         "start", run_dir=run_dir, device="cpu", device_reason="cached backbone features",
         classes=meta.classes, n_train=len(samples), n_val=0, n_gate=0, n_test=0,
-        epochs=k + 1, steps=1, start_model=start_desc, skipped=0,
+        epochs=k + 1, steps=1, start_model=start_desc, skipped=0, method="cross-fit",
     )  # fmt: skip
     reporter.say(f"start: {start_desc}; {len(samples)} labels, {k}-fold cross-fitting, then all")
     in_use = load_in_use(current[0], parent_hash) if opts.init not in ("auto", "active") else None

@@ -43,17 +43,22 @@ class TrainingProgress(QGroupBox):
     def restart(self, text: str) -> None:
         self._epoch_text = ""
         self.curves.clear()
+        self.curves.setVisible(True)
         self.status.setText(text)
 
     def handle(self, event: Event) -> None:
         kind = event.get("event")
-        if kind == "start":
+        if kind == "start" and event.get("method") == "cross-fit":
+            self._start_cross_fit(event)
+        elif kind == "start":
             self.status.setText(
                 f"Training on {event.get('n_train')} images, validating on {event.get('n_val')}; "
                 f"device {event.get('device')} ({event.get('device_reason', '')})"
             )
             self.bar.setRange(0, 1000 * int(event.get("epochs") or 1))
         elif kind == "stage":
+            if event.get("stage") in ("crossfit", "final"):  # one more model fitted
+                self.bar.setValue(min(self.bar.value() + 1000, self.bar.maximum()))
             self.status.setText(str(event.get("message") or event.get("stage")))
         elif kind == "step":
             self._show_step(event)
@@ -62,6 +67,17 @@ class TrainingProgress(QGroupBox):
             self._show_epoch(event)
         elif kind == "stopping":
             self.status.setText(f"Stopping ({event.get('reason')}); keeping the best model...")
+
+    def _start_cross_fit(self, event: Event) -> None:
+        """No epochs to draw: fold models, then the final model, each fitted in seconds."""
+        self.curves.setVisible(False)
+        models = int(event.get("epochs") or 1)
+        self.bar.setRange(0, 1000 * models)
+        self.bar.setValue(0)
+        self.status.setText(
+            f"Cross-fitting on {event.get('n_train')} labels: {models - 1} fold models, each "
+            "checking the labels it did not see, then the final model on all of them"
+        )
 
     def _show_step(self, event: Event) -> None:
         """Within an epoch (epochs may take minutes on a CPU): step, running loss, time left."""

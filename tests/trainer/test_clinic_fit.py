@@ -62,6 +62,7 @@ def test_learnable_labels_are_promoted_every_class_kept_and_the_photos_recorded(
     assert len(meta.training["trained_sha256"]) == 24  # all labels trained the final model
     assert meta.training["method"] == "cross-fit"
     events = reporter.events()
+    assert [e for e in events if e["event"] == "start"][0]["method"] == "cross-fit"
     folds = [e for e in events if e.get("stage") == "crossfit"]
     assert [e["message"] for e in folds][-1] == "fold model 5 of 5 fitted"
     done = [e for e in events if e["event"] == "done"][-1]

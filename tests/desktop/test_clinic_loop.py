@@ -63,8 +63,14 @@ def _label_everything(qtbot: Any, window: Any, truth: dict[str, str]) -> None:
 
 @pytest.mark.slow
 def test_screen_label_finetune_promote_screen_again_and_reopen(
-    qtbot: Any, make_window: Any, desk_env: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot: Any,
+    make_window: Any,
+    desk_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    import logging
+
     from engine.store import ReviewFilter, Store
 
     save_model_file(desk_env / "start.safetensors", CLASSES3, "clinic-start")
@@ -101,7 +107,15 @@ def test_screen_label_finetune_promote_screen_again_and_reopen(
         made = w.store.predictions(item.sha256)
         assert {p.model_version for p in made} >= {promoted.content_hash}
         assert w.store.current_label(item.sha256) == truth[Path(item.path).name]  # kept
-    w.close()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        w.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # a quiet quit
 
     again = make_window()
     _model_in_use(qtbot, again, promoted.name)
+    runs = again.filters.runs  # both screenings, the first by the model it was made with
+    qtbot.waitUntil(lambda: runs.count() == 3, timeout=10_000)  # "All runs" + 2
+    texts = [runs.item(i).text() for i in range(1, 3)]
+    assert any("clinic-start@" in t and "older model" in t for t in texts), texts
+    assert any(f"{promoted.name}@" in t for t in texts), texts

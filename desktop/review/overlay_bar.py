@@ -1,5 +1,5 @@
-"""The row under the photo: Grad-CAM on/off, its colour legend and opacity, fit, 100% and the
-zoom shown."""
+"""The row under the photo: Grad-CAM on/off (and its colour legend, drawn on the photo), its
+opacity, fit, 100% and the zoom shown."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class OverlayBar(QWidget):
         self.overlay_box.setChecked(True)
         self.overlay_box.setToolTip("Show where the model looked (Grad-CAM heatmap) (G)")
         self.overlay_box.toggled.connect(view.set_overlay_visible)
-        self.legend = HeatLegend(self)
+        self.legend = HeatLegend(view)  # in the photo view's corner, on the overlay
         self.overlay_box.toggled.connect(self.legend.setVisible)
         self.opacity = QSlider(Qt.Orientation.Horizontal, self)
         self.opacity.setRange(0, 100)
@@ -37,10 +37,10 @@ class OverlayBar(QWidget):
         view.zoomChanged.connect(lambda s: self.zoom_label.setText(f"{s * 100:.0f}%"))
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.overlay_box, self.legend, self.opacity, self.opacity_value,
-                       self.fit_button, self.actual_button, self.zoom_label):  # fmt: skip
+        for widget in (self.overlay_box, self.opacity, self.opacity_value, self.fit_button,
+                       self.actual_button, self.zoom_label):  # fmt: skip
             row.addWidget(widget)
-        row.setStretch(2, 1)
+        row.setStretch(1, 1)
 
     def _tool_button(self, text: str, tip: str, slot: Callable[[], object]) -> QToolButton:
         button = QToolButton(self)

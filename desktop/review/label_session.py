@@ -21,8 +21,10 @@ class LabelSession:
     def landed(self, item: Any) -> Any:
         """The ``ReviewItem`` to show. The image an undo/redo just changed arrives from a gallery
         row read before the change: it shows the label the write answered, not the row's."""
+        if item is None:  # the gallery between two rows: the landing image is still to come
+            return item
         landing, self.landing = self.landing, None
-        if item is None or landing is None or landing[0] != item.sha256:
+        if landing is None or landing[0] != item.sha256:
             return item
         return replace(item, current_label=landing[1])
 

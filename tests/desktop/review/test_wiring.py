@@ -117,3 +117,32 @@ def test_undo_and_redo_from_another_photo_show_the_label_they_land_on(
     assert w.store.current_label(a.sha256) == "Measles"
     assert w.review.header.summary.text().startswith("Label: Measles")
     assert _checked(w) == ["Measles"]
+
+
+def test_undo_in_to_review_brings_back_the_photo_the_filter_had_dropped(
+    screened_window: Any, qtbot: Any
+) -> None:
+    """Under "To review" a labelled photo leaves the gallery; undo from the next photo brings it
+    back into the list and onto the review panel, unlabelled."""
+    w = screened_window
+    w.filters.set_show("to_review")
+    qtbot.waitUntil(lambda: w.model.rowCount() == N_GOOD, timeout=10_000)
+    w.gallery.select_row(0)
+    a = w.model.item(0)
+    with qtbot.waitSignal(w.review.labelled, timeout=20_000):
+        w.review.label_current("Measles")
+    qtbot.waitUntil(lambda: w.model.row_of(a.sha256) < 0, timeout=10_000)
+    qtbot.waitUntil(lambda: w.review.current_item() is not None, timeout=10_000)
+    assert w.review.current_item().sha256 != a.sha256
+    with qtbot.waitSignal(w.review.labelled, timeout=20_000):
+        qtbot.keyClick(w.gallery, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(
+        lambda: (
+            (w.review.current_item() or a).sha256 == a.sha256
+            and w.review.current_item() is not None
+        ),
+        timeout=10_000,
+    )
+    assert w.gallery.current_item().sha256 == a.sha256
+    assert w.review.header.summary.text().startswith("Label: -")
+    assert _checked(w) == []

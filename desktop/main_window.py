@@ -3,8 +3,7 @@
 Layout (see ../shared/design/desktop.md): a toolbar, an untrained-model banner, the screening
 progress strip, then three panes in a splitter -- filters and runs | gallery (or the empty-store
 call to action) | review panel -- with the unreadable-files dock below and the status bar.
-Actions and menus are in :mod:`desktop.menus`, the dialogs in :mod:`desktop.dialogs`, engine work
-in :mod:`desktop.services`.
+Actions and menus: :mod:`desktop.menus`; dialogs: :mod:`desktop.dialogs`; engine work: services.
 """
 
 from __future__ import annotations
@@ -134,6 +133,7 @@ class MainWindow(QMainWindow):
         self.progress.cancelRequested.connect(self.cancel_screening)
         self.refresh_timer.timeout.connect(self._refresh_live)
         self.model.pageArrived.connect(self._on_page)
+        self.model.countsArrived.connect(self.filters.set_counts)
         self.review.navigate.connect(self.navigate)
         self.review.reveal.connect(self._reveal)  # an undo changed another image: show that one
         self.review.labelled.connect(lambda _sha, _label: self.refresh_timer.start())

@@ -88,7 +88,7 @@ class Menus:
         self._menu("&Screen", [self.act_screen, visits.screen_by_layout, self.act_cancel])
         self.review_menu = self._menu("&Review", [*w.review.review_actions(), None,
                                                   self.act_search])  # fmt: skip
-        self.case_menu = self._menu("&Case", [care.forget, visits.assign, None, self.act_audit])
+        self.case_menu = self._case_menu(w)
         self.models_menu = self._menu("&Models", [self.act_finetune, self.act_models])
         self._menu("&View", [visits.open_view, self.act_errors, self.act_refresh])
         self._menu("&Help", [self.act_shortcuts, self.act_about])
@@ -96,6 +96,20 @@ class Menus:
             widget.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
             widget.addAction(care.forget)
             widget.addAction(visits.assign)  # one photo or the gallery's selection
+
+    def _case_menu(self, w: MainWindow) -> QMenu:
+        """The photo on show: label it (the review keys), refer, note, forget, its folder and
+        SHA-256; then visits and the audit trail."""
+        review = w.review.actions
+        *labels, refer = review.label_actions
+        menu = self._menu("&Case", [])
+        self.label_menu = menu.addMenu("&Label")
+        self.label_menu.addActions(labels)
+        case = review.case
+        for action in (refer, case.note, None, w.care.forget, case.open_folder, case.copy_sha,
+                       None, w.visit_actions.assign, None, self.act_audit):  # fmt: skip
+            menu.addSeparator() if action is None else menu.addAction(action)
+        return menu
 
     def _menu(self, title: str, actions: list[QAction | None]) -> QMenu:
         menu = self.window.menuBar().addMenu(title)

@@ -46,6 +46,7 @@ SORT_LABELS = {
     "class": "By class",
 }
 RESCREEN = "Re-screen with the active model"
+COUNTED = "{label} ({count})"  # a "Show" filter with its number of photos
 
 
 def model_text(run: RunInfo) -> str:
@@ -220,11 +221,24 @@ class FilterPanel(QWidget):
         for n, (key, text) in enumerate(SHOW_LABELS.items()):
             rb = QRadioButton(text)
             rb.setProperty("key", key)
+            rb.setAccessibleName(text)
             rb.setChecked(n == 0)
             self.show_group.addButton(rb, n)
             lay.addWidget(rb)
         self.show_group.idToggled.connect(lambda _i, on: on and self._emit())
         return box
+
+    def set_counts(self, counts: dict[str, int]) -> None:
+        """The number of photos beside each "Show" filter, e.g. "To review (37)"."""
+        for button in self.show_group.buttons():
+            key = button.property("key")
+            label = SHOW_LABELS[key]
+            count = counts.get(key)
+            button.setText(label if count is None else COUNTED.format(label=label, count=count))
+
+    def counts(self) -> dict[str, str]:
+        """What each "Show" filter reads now (tests, accessibility)."""
+        return {b.property("key"): b.text() for b in self.show_group.buttons()}
 
     def set_runs(self, runs: list[RunInfo], active: str | None = None) -> None:
         """Refill the runs list, keeping the selected run when it is still there; ``active``:

@@ -8,6 +8,7 @@ query carries a generation number: a page that arrives after the filter changed 
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -28,6 +29,7 @@ from desktop.services.tasks import Reporter, run_task
 from desktop.services.vocabulary import long_name
 
 _Index = QModelIndex | QPersistentModelIndex
+log = logging.getLogger(__name__)
 _START = ("start",)  # cursor before the first page
 
 
@@ -42,6 +44,7 @@ class GalleryModel(QAbstractListModel):
 
     loadingChanged = Signal(bool)
     pageArrived = Signal(int)  # rows loaded so far
+    countsArrived = Signal(object)  # {show filter: photos}, re-read with each first page/refresh
 
     def __init__(
         self,
@@ -158,6 +161,8 @@ class GalleryModel(QAbstractListModel):
         gen, store, query = self._generation, self.store, self.query
         cursor = None if after is _START else after
         self._set_loading(True)
+        if cursor is None:  # a new query, or new results or labels: the filters' counts too
+            self._request_counts(gen, store, query)
 
         def fetch() -> tuple[list[ReviewItem], ea.Cursor]:
             return ea.fetch_page(store, query, limit=limit, after=cursor)
@@ -183,6 +188,16 @@ class GalleryModel(QAbstractListModel):
                 self.reporter.report("Could not read the gallery from the case store", exc)
 
         run_task(self.pool, fetch, done, on_error=failed)
+
+    def _request_counts(self, gen: int, store: Store, query: ea.GalleryQuery) -> None:
+        def done(counts: dict[str, int]) -> None:
+            if gen == self._generation:
+                self.countsArrived.emit(counts)
+
+        def failed(exc: BaseException) -> None:  # the page's own read reports a broken store
+            log.warning("counting the photos of each filter failed", exc_info=exc)
+
+        run_task(self.pool, lambda: ea.filter_counts(store, query), done, on_error=failed)
 
     def _set_loading(self, value: bool) -> None:
         if value != self._loading:

@@ -44,6 +44,7 @@ class GalleryView(QListView):
         self.empty_text = "No images match this filter."
         self._keep: tuple[str | None, int] = (None, 0)
         self._pending: str | None = None
+        self._announce: str | None = None  # asked for by select_sha: the panel must hear of it
 
     def setModel(self, model: GalleryModel) -> None:  # noqa: N802 (Qt API)
         super().setModel(model)
@@ -83,18 +84,20 @@ class GalleryView(QListView):
         row = self.model().row_of(sha256)
         if row >= 0:
             return self.select_row(row)
-        self._pending = sha256
+        self._pending = self._announce = sha256
         self.setCurrentIndex(self.model().index(-1, 0))
         return False
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self._announce = None
         self.currentItemChanged.emit(
             current.data(GalleryModel.ItemRole) if current.isValid() else None
         )
 
     def _remember(self) -> None:
         item = self.current_item()
-        self._keep = (item.sha256 if item else None, self.verticalScrollBar().value())
+        self._keep = (item.sha256 if item else self._pending, self.verticalScrollBar().value())
 
     def _restore(self) -> None:
         sha, scroll = self._keep
@@ -121,6 +124,9 @@ class GalleryView(QListView):
         self.setCurrentIndex(self.model().index(row, 0))
         self.selectionModel().blockSignals(blocker)
         self.viewport().update()
+        if self._announce == sha:  # asked for while not loaded: the panel shows nothing yet
+            self._announce = None
+            self.currentItemChanged.emit(self.current_item())
         return True
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)

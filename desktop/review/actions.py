@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.review.case_actions import CaseActions
 from desktop.review.image_view import WHEEL_STEP
 from desktop.services.vocabulary import REFER, long_name
 
@@ -67,6 +68,7 @@ class ReviewActions(QObject):
             A("Detach / maximise review", "F11", lambda: toggle_detached(p), False),
         ]
         panel.addActions(self.all)
+        self.case = CaseActions(panel)  # the Case menu's note, folder and SHA-256 actions
         self.retitle([])
         app = QApplication.instance()
         if isinstance(app, QApplication):
@@ -98,6 +100,7 @@ class ReviewActions(QObject):
             if action in self.label_actions:
                 enabled = enabled and has_item and not saving
             action.setEnabled(enabled)
+        self.case.update(has_item)
 
     def _on_focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
         """Single-key shortcuts off while any text field of the window has focus."""

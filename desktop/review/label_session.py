@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 
 class LabelSession:
     """The labels this panel saved, newest last, for Ctrl+Z / Ctrl+Shift+Z.
@@ -13,6 +16,17 @@ class LabelSession:
     def __init__(self) -> None:
         self._done: list[tuple[str, str]] = []
         self._undone: list[tuple[str, str]] = []
+        self.landing: tuple[str, str | None] | None = None  # undo/redo of another image: its label
+
+    def landed(self, item: Any) -> Any:
+        """The ``ReviewItem`` to show. The image an undo/redo just changed arrives from a gallery
+        row read before the change: it shows the label the write answered, not the row's."""
+        if item is None:  # the gallery between two rows: the landing image is still to come
+            return item
+        landing, self.landing = self.landing, None
+        if landing is None or landing[0] != item.sha256:
+            return item
+        return replace(item, current_label=landing[1])
 
     def undo_target(self, on_show: tuple[str, str] | None) -> tuple[str, str] | None:
         return self._done[-1] if self._done else on_show

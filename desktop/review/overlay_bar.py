@@ -1,4 +1,5 @@
-"""The row under the photo: Grad-CAM on/off, its opacity, fit, 100% and the zoom shown."""
+"""The row under the photo: Grad-CAM on/off (and its colour legend, drawn on the photo), its
+opacity, fit, 100% and the zoom shown."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
 
+from desktop.review.heat_legend import HeatLegend
 from desktop.review.image_view import ImageView
 
 
@@ -20,6 +22,8 @@ class OverlayBar(QWidget):
         self.overlay_box.setChecked(True)
         self.overlay_box.setToolTip("Show where the model looked (Grad-CAM heatmap) (G)")
         self.overlay_box.toggled.connect(view.set_overlay_visible)
+        self.legend = HeatLegend(view)  # in the photo view's corner, on the overlay
+        self.overlay_box.toggled.connect(self.legend.setVisible)
         self.opacity = QSlider(Qt.Orientation.Horizontal, self)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(round(opacity * 100))

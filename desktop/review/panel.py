@@ -8,6 +8,7 @@ another image's overlay. Single-key shortcuts are disabled while a text field ha
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.review.actions import ReviewActions
+from desktop.review.gradcam import GradCam
 from desktop.review.header import ReviewHeader, item_name, mark_text
 from desktop.review.history import HistoryView
 from desktop.review.image_view import ImageView
@@ -57,11 +59,12 @@ class ReviewPanel(QWidget):
         self._writing: tuple[str, str] = ("", "")  # the image of the label write in flight
         self._session = LabelSession()
         self._heat_pending: QImage | None = None
-        self._last_explanation: ImageExplanation | None = None  # recolouring needs no Grad-CAM
         self.stale_dropped = 0  # answers dropped because their image is no longer shown
         services.done.connect(self._on_done)
         services.failed.connect(self._on_failed)
         self._build_ui()
+        self.gradcam = GradCam(self)
+        services.legend(services.colormap)
         self.actions = ReviewActions(self)
         self.show_item(None)
 
@@ -137,13 +140,14 @@ class ReviewPanel(QWidget):
 
         The image on show again (a refreshed queue row) keeps its photo and Grad-CAM; only the
         label, marks and history are re-read."""
+        item = self._session.landed(item)
         if item is not None and self._item is not None and item.sha256 == self._item.sha256:
             self._item = item
             self._show_label(item.current_label)
             self._load_meta()
             return
         self._request += 1
-        self._last_explanation = None
+        self.gradcam.reset()
         self._item, self._heat_pending = item, None
         self.note.clear()
         self.info.clear()
@@ -175,9 +179,13 @@ class ReviewPanel(QWidget):
         self.header.show_label(self._item, label)
         self.labels.set_current(label)
 
+    def request_id(self) -> int:
+        """The id of the image on show; answers carrying another id are dropped."""
+        return self._request
+
     def _start_loading(self, item: ReviewItem) -> None:
         request = self._request
-        self.info.setText("Computing Grad-CAM...")
+        self.gradcam.computing()
         self.services.show(item, request, still_wanted=lambda: self._request == request)
 
     def _load_meta(self) -> None:
@@ -195,6 +203,9 @@ class ReviewPanel(QWidget):
         if kind in ("label", "undo", "redo"):
             self._on_saved(kind, request, result)
             return
+        if kind == "legend":
+            self.gradcam.show_legend(*result)
+            return
         if request != self._request:
             self.stale_dropped += 1
             return
@@ -207,7 +218,10 @@ class ReviewPanel(QWidget):
         elif kind == "recolour":
             self._show_heat(result)
         elif kind == "meta":
-            rows, referral, others = result
+            rows, referral, others, label = result
+            if self._item is not None and label != self._item.current_label and not self._saving:
+                self._item = replace(self._item, current_label=label)  # the store's, not the row's
+                self._show_label(label)
             self.history.set_rows(rows)
             self.header.set_marks(mark_text(self._item, referral))
             self.header.set_others(others)
@@ -228,22 +242,8 @@ class ReviewPanel(QWidget):
             self._heat_pending = None
 
     def _show_explanation(self, ex: ImageExplanation, heat: QImage) -> None:
-        self._last_explanation = ex
         self._show_heat(heat)
-        target, ms = ex.target_class, ex.elapsed_ms
-        took = f", computed in {ms:.0f} ms" if ms else ""
-        self.info.setText(
-            f"Grad-CAM: where the model looked for {long_name(target)} "
-            f"({ex.probabilities.get(target, ex.confidence):.2f})"
-        )
-        self.info.setToolTip(f"Model {ex.model_version}{took}")
-        item = self._item
-        if (
-            item is not None
-            and item.model_version
-            and item.model_version[:12] not in str(ex.model_version)
-        ):  # an earlier run's prediction: the heatmap is the active model's
-            self.info.setText(f"{self.info.text()} (active model {ex.model_version})")
+        self.gradcam.show(ex)
 
     def _on_failed(self, kind: str, request: int, message: str) -> None:
         if kind in ("label", "undo", "redo"):
@@ -273,9 +273,7 @@ class ReviewPanel(QWidget):
     def set_colormap(self, name: str) -> None:
         """Heatmap colours (Settings). The image on show is recoloured from its stored heatmap
         on a worker, without running Grad-CAM again; later images use ``name`` directly."""
-        self.services.colormap = name
-        if self._last_explanation is not None:
-            self.services.recolour(self._last_explanation, name, self._request)
+        self.gradcam.set_colormap(name)
 
     # --- labels --------------------------------------------------------------------------
 
@@ -323,10 +321,12 @@ class ReviewPanel(QWidget):
             return  # saved for an image no longer shown: the gallery still hears of it
         if not on_show:  # undo/redo of the previous image: say which, and offer to show it
             self.status.setText(f"{kind.capitalize()} on {target[1]}: now {long_name(now)}")
+            self._session.landing = (target[0], now)
             self.reveal.emit(target[0])
             return
         if kind == "label":
             self.note.clear()
+        self._item = replace(self._item, current_label=now)
         self._show_label(now)
         done = "Saved" if kind == "label" else f"{kind.capitalize()} saved; label now"
         self.status.setText(f"{done} {long_name(now)} for {target[1]}")

@@ -2,13 +2,14 @@
 
 Painted by hand (a few rectangles and text) rather than with QtCharts: QtCharts needs the
 PySide6-Addons wheel (~200 MB) for four bars. Colour is never the only cue: every bar carries its
-class name and number, and the top class is bold.
+class name and number, and the top class is bold. Clicking a bar asks for the Grad-CAM of that
+class (``classClicked``); the class the heatmap explains is outlined.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop.services.vocabulary import class_colour, short_name
@@ -19,12 +20,19 @@ ROW_GAP = 4
 class ProbChart(QWidget):
     """Bars for a ``{class: probability}`` mapping, in the given order."""
 
+    classClicked = Signal(str)  # the class whose bar was clicked
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._probs: list[tuple[str, float]] = []
         self._caption = ""
+        self._explained: str | None = None
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        self.setToolTip("Calibrated class probabilities of the screening model")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip(
+            "Calibrated class probabilities of the screening model."
+            " Click a class to see where the model looked for it."
+        )
         self.setAccessibleName("Class probabilities")
 
     def set_probabilities(self, probs: dict[str, float] | None, caption: str = "") -> None:
@@ -38,6 +46,27 @@ class ProbChart(QWidget):
 
     def probabilities(self) -> dict[str, float]:
         return dict(self._probs)
+
+    def set_explained(self, name: str | None) -> None:
+        """Outline the bar of the class the Grad-CAM on show explains (None: no outline)."""
+        self._explained = name
+        self.update()
+
+    def explained(self) -> str | None:
+        return self._explained
+
+    def class_at(self, y: float) -> str | None:
+        """The class whose row is at height ``y`` (None below the bars)."""
+        row = int((y - ROW_GAP // 2) // self._row_height())
+        return self._probs[row][0] if 0 <= row < len(self._probs) else None
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        name = self.class_at(event.position().y())
+        if name is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.classClicked.emit(name)
+            event.accept()
+            return
+        super().mousePressEvent(event)
 
     def _row_height(self) -> int:
         return self.fontMetrics().height() + ROW_GAP
@@ -76,6 +105,9 @@ class ProbChart(QWidget):
                 QColor(class_colour(name)),
             )
             painter.drawText(QRectF(label_w + bar_w, y, value_w, row), _RIGHT, f"{p:.2f}")
+            if name == self._explained:
+                painter.setPen(QPen(text_colour, 1.5))
+                painter.drawRect(QRectF(1, y + 1, self.width() - 2, row - 2))
         if self._caption:
             painter.setFont(self._font(bold=False))
             y = len(self._probs) * row + ROW_GAP // 2

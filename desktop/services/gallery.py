@@ -88,6 +88,19 @@ def fetch_page(
     return with_readings(store, list(page.items)), page.next_cursor
 
 
+#: The gallery's "Show" filters, in the order the filter panel lists them.
+SHOW_KEYS = ("all", "to_review", "reviewed", "disagreed", "disputed", "referral")
+
+
+def filter_counts(store: Store, q: GalleryQuery) -> dict[str, int]:
+    """How many photos each "Show" filter lets through with the rest of ``q`` (run, class,
+    search, patient, visit) as it is: the numbers beside the filters."""
+    try:
+        return {key: store.count(review_filter(replace(q, show=key))) for key in SHOW_KEYS}
+    except NotFoundError:  # no model registered: an empty store
+        return dict.fromkeys(SHOW_KEYS, 0)
+
+
 def with_readings(store: Store, items: list[ReviewItem]) -> list[ReviewItem]:
     """Disputed items with who gave which label when (the tile and its tooltip show them)."""
     disputed = [i.sha256 for i in items if i.disputed]

@@ -88,6 +88,17 @@ def recolour(ex: ImageExplanation, colormap: str) -> QImage:
     return pil_to_qimage(colour_heatmap(ex.heatmap, ex.image.size, colormap))
 
 
+def legend_ramp(colormap: str, steps: int = 256) -> QImage:
+    """The colour map from low (left) to high (right) as a ``steps`` x 1 image, for the legend
+    beside the overlay (the same colouring as the heatmap)."""
+    import numpy as np
+
+    from engine.explain import colour_heatmap
+
+    ramp = np.linspace(0.0, 1.0, steps, dtype=np.float32)[None, :]
+    return pil_to_qimage(colour_heatmap(ramp, (steps, 1), colormap))
+
+
 def explainer_from_file(path: str | Path, device: str = "cpu") -> Explainer:
     """An ``engine.explain.Explainer`` for a model file (tests, benchmarks, screenshots)."""
     from engine.checkpoint import load_model
@@ -297,11 +308,23 @@ class ReviewService(QObject):
         history and referral reason: answers ``photo``, ``explain`` and ``meta``."""
         store = self.store
         found: dict[str, Path] = {}
-        colormap, alpha = self.colormap, self.opacity
 
         def photo(early: Callable[[QImage], None]) -> QImage | None:
             found["path"] = photo_file(store, item)
             return load_photo_staged(found["path"], early)
+
+        self._start("photo", request, photo, staged=True)
+        self.read_meta(item, request)
+        self.explain(item, request, still_wanted, found=found)
+
+    def explain(
+        self, item: ReviewItem, request: int, still_wanted: Callable[[], bool],
+        target: str | None = None, found: dict[str, Path] | None = None,
+    ) -> None:  # fmt: skip
+        """Grad-CAM of ``item`` for the class ``target`` (the top class when None), one at a
+        time on the Grad-CAM thread: answers ``explain`` with (explanation, coloured heat)."""
+        store, colormap, alpha = self.store, self.colormap, self.opacity
+        found = found if found is not None else {}
 
         def explain() -> tuple[ImageExplanation, QImage] | None:
             path = found.get("path") or photo_file(store, item)
@@ -309,20 +332,24 @@ class ReviewService(QObject):
                 if not still_wanted():
                     return None
                 ex = self.explainer().explain(
-                    path, max_side=EXPLAIN_MAX_SIDE, colormap=colormap, alpha=alpha
+                    path, max_side=EXPLAIN_MAX_SIDE, colormap=colormap, alpha=alpha, target=target
                 )
             return ex, pil_to_qimage(ex.heat_rgb)
 
-        self._start("photo", request, photo, staged=True)
-        self.read_meta(item, request)
         self._start("explain", request, explain, pool=self.gradcam_pool)
 
+    def legend(self, colormap: str) -> None:
+        """The colour ramp of ``colormap`` for the legend (``legend``: request 0, never stale)."""
+        self._start("legend", 0, lambda: (colormap, legend_ramp(colormap)))
+
     def read_meta(self, item: ReviewItem, request: int) -> None:
-        """The image's label history and referral reason again (``meta``)."""
+        """The image's label history, referral reason, other runs' predictions and the label in
+        force now (``meta``: the gallery's row may predate an undo)."""
         store = self.store
         self._start("meta", request, lambda: (load_history(store, item.sha256),
                                               referral_reason(store, item),
-                                              other_predictions(store, item)))  # fmt: skip
+                                              other_predictions(store, item),
+                                              store.current_label(item.sha256)))  # fmt: skip
 
     def recolour(self, ex: ImageExplanation, colormap: str, request: int) -> None:
         """The heatmap on show in other colours (``recolour``), without running Grad-CAM."""

@@ -79,3 +79,70 @@ def test_search_box_keeps_single_keys_as_text(screened_window: Any, qtbot: Any) 
     qtbot.wait(400)
     assert w.filters.search.text() == "img1"
     assert w.store.current_label(item.sha256) is None  # "1" typed, not a label
+
+
+def _checked(w: Any) -> list[str]:
+    bar = w.review.labels
+    return [n for n in [*bar.classes(), "Refer"] if bar.button(n) and bar.button(n).isChecked()]
+
+
+def test_undo_and_redo_from_another_photo_show_the_label_they_land_on(
+    screened_window: Any, qtbot: Any
+) -> None:
+    """Undo from photo B lands on photo A: A's header and buttons show A's restored label, not
+    the label the gallery's (not yet refreshed) row still carries; redo from B likewise."""
+    w = screened_window
+    w.gallery.select_row(1)
+    a = w.model.item(1)
+    with qtbot.waitSignal(w.review.labelled, timeout=20_000):
+        w.review.label_current("Measles")
+    qtbot.waitUntil(lambda: w.review.current_item().sha256 != a.sha256, timeout=10_000)
+    # the gallery's row of A has caught up with the label (the window's refresh)
+    qtbot.waitUntil(
+        lambda: w.model.item(w.model.row_of(a.sha256)).current_label == "Measles", timeout=10_000
+    )
+    b = w.review.current_item()
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    with qtbot.waitSignal(w.review.labelled, timeout=20_000):
+        qtbot.keyClick(w.gallery, Qt.Key.Key_Z, ctrl)
+    qtbot.waitUntil(lambda: w.review.current_item().sha256 == a.sha256, timeout=10_000)
+    assert w.store.current_label(a.sha256) is None
+    assert w.review.header.summary.text().startswith("Label: -")
+    assert _checked(w) == []
+    w.gallery.select_sha(b.sha256)
+    qtbot.waitUntil(lambda: w.review.current_item().sha256 == b.sha256, timeout=10_000)
+    with qtbot.waitSignal(w.review.labelled, timeout=20_000):
+        qtbot.keyClick(w.gallery, Qt.Key.Key_Z, ctrl | shift)
+    qtbot.waitUntil(lambda: w.review.current_item().sha256 == a.sha256, timeout=10_000)
+    assert w.store.current_label(a.sha256) == "Measles"
+    assert w.review.header.summary.text().startswith("Label: Measles")
+    assert _checked(w) == ["Measles"]
+
+
+def test_undo_in_to_review_brings_back_the_photo_the_filter_had_dropped(
+    screened_window: Any, qtbot: Any
+) -> None:
+    """Under "To review" a labelled photo leaves the gallery; undo from the next photo brings it
+    back into the list and onto the review panel, unlabelled."""
+    w = screened_window
+    w.filters.set_show("to_review")
+    qtbot.waitUntil(lambda: w.model.rowCount() == N_GOOD, timeout=10_000)
+    w.gallery.select_row(0)
+    a = w.model.item(0)
+    with qtbot.waitSignal(w.review.labelled, timeout=20_000):
+        w.review.label_current("Measles")
+    qtbot.waitUntil(lambda: w.model.row_of(a.sha256) < 0, timeout=10_000)
+    qtbot.waitUntil(lambda: w.review.current_item() is not None, timeout=10_000)
+    assert w.review.current_item().sha256 != a.sha256
+    with qtbot.waitSignal(w.review.labelled, timeout=20_000):
+        qtbot.keyClick(w.gallery, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(
+        lambda: (
+            (w.review.current_item() or a).sha256 == a.sha256
+            and w.review.current_item() is not None
+        ),
+        timeout=10_000,
+    )
+    assert w.gallery.current_item().sha256 == a.sha256
+    assert w.review.header.summary.text().startswith("Label: -")
+    assert _checked(w) == []

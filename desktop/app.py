@@ -65,6 +65,7 @@ def build_window(
     make_application(qt_args)
     from desktop.main_window import MainWindow
     from desktop.settings import Settings
+    from desktop.shell import file_dialogs
     from desktop.shell.db_open import open_store_interactive
     from desktop.shell.error_reporting import ErrorReporter, setup_logging
 
@@ -73,6 +74,7 @@ def build_window(
     if install_hooks:
         reporter.install_hooks()
     settings = Settings(args.settings)
+    file_dialogs.use_settings(settings)  # the case-store dialog too starts in the last folder
     if not settings.name_given:
         from desktop.shell.name_prompt import ask_name
 

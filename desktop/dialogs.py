@@ -11,12 +11,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from desktop.reports.export_dialog import ExportDialog
 from desktop.services.audit import record_settings
 from desktop.services.gallery import review_filter
 from desktop.services.reports import ReviewFilter
+from desktop.shell.file_dialogs import open_file
 from desktop.shell.help_dialog import ShortcutsDialog
 from desktop.shell.settings_dialog import SettingsDialog
 from desktop.training.finetune_dialog import CANCEL, STOP, FinetuneDialog
@@ -109,8 +110,8 @@ class Dialogs(QObject):
             w.switch_database(s.database or None)
 
     def choose_database(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self.window, "Open case store", "", "PoxScreen database (*.db);;All files (*)"
+        path = open_file(
+            self.window, "database", "Open case store", "PoxScreen database (*.db);;All files (*)"
         )
         if path:
             self.window.switch_database(path)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QThreadPool, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QFileDialog,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -36,13 +35,16 @@ from desktop.services.review import ReviewService
 from desktop.services.screening import Prediction, Screening, ScreeningSummary
 from desktop.services.store import Stats, Store
 from desktop.settings import Settings
+from desktop.shell import file_dialogs
 from desktop.shell.empty_state import EmptyState, dropped_folder
 from desktop.shell.error_reporting import ErrorReporter
 from desktop.shell.errors_panel import ErrorsPanel
+from desktop.shell.file_dialogs import choose_folder
 from desktop.shell.forgotten_prompt import offer_readd
 from desktop.shell.progress_strip import ProgressStrip
 from desktop.shell.rescreen import Rescreen
 from desktop.shell.role_gate import RoleGate
+from desktop.shell.session_state import SessionState
 from desktop.shell.status_bar import StatusBar, UntrainedBanner
 from desktop.shell.store_actions import StoreActions
 from desktop.visits.actions import VisitActions
@@ -59,6 +61,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("PoxScreen")
         self.setObjectName("main_window")
         self.settings, self.reporter, self.db = settings, reporter, db
+        file_dialogs.use_settings(settings)  # every file dialog starts in the last folder used
         self.pool = QThreadPool.globalInstance()
         self.active = ActiveModel(store, settings.device, self.pool, reporter)
         self.cases = CaseStore(store, self.active, self.pool, reporter)
@@ -71,6 +74,8 @@ class MainWindow(QMainWindow):
         self.visit_actions = VisitActions(self)  # visit view, PATIENT/VISIT screening, by hand
         self.menus = Menus(self)
         self.roles.use(store)
+        self.session = SessionState(self)  # filter, sort, run and photo of the last session
+        self.session.restore()
         self._connect()
         self.settings.restore_window(self, self.splitter)
         self.setAcceptDrops(True)
@@ -158,6 +163,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
         self.screening.wait(30_000)
         self.settings.save_window(self, self.splitter)
+        self.session.save()
         self.review_service.wait_idle(10_000)  # a label being saved is finished, not cut off
         self.thumbs.clear()
         self.thumbs.wait(5000)
@@ -206,7 +212,7 @@ class MainWindow(QMainWindow):
                 "A screening is already running; cancel it or wait for it to finish.")  # fmt: skip
             return
         if folder is None:
-            folder = QFileDialog.getExistingDirectory(self, "Screen a folder of photos")
+            folder = choose_folder(self, "screening", "Screen a folder of photos")
         if folder:
             self.screening.start(folder)
 

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -40,6 +39,7 @@ from desktop.services.reports import (
 )
 from desktop.services.store import Store
 from desktop.services.tasks import run_in_pool
+from desktop.shell.file_dialogs import choose_folder, save_file
 
 
 class _Progress(QObject):
@@ -206,17 +206,17 @@ class ExportDialog(QDialog):
         self.status.setText(f"Not exported: {exc}")
 
     def _csv_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export CSV", "cases.csv", "CSV (*.csv)")
+        path = save_file(self, "csv", "Export CSV", "cases.csv", "CSV (*.csv)")
         if path:
             self.export_csv(Path(path))
 
     def _folders_clicked(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Folder for the class folders")
+        path = choose_folder(self, "class_folders", "Folder for the class folders")
         if path:
             self.export_folders(Path(path))
 
     def _report_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the report", "report.pdf", "PDF (*.pdf)")
+        path = save_file(self, "report", "Save the report", "report.pdf", "PDF (*.pdf)")
         if path:
             self.print_report(Path(path))
             self.exported.connect(self._offer_open)

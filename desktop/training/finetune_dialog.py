@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QDialog,
-    QFileDialog,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -37,6 +36,7 @@ from desktop.services import training as backend
 from desktop.services.active_model import ActiveModel
 from desktop.services.store import db_url
 from desktop.services.tasks import run_in_pool
+from desktop.shell.file_dialogs import choose_folder
 from desktop.training.compare_view import CompareView
 from desktop.training.decision_view import DecisionView
 from desktop.training.progress_view import TrainingProgress
@@ -158,7 +158,7 @@ class FinetuneDialog(QDialog):
         self.refresh_plan()
 
     def _add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder with one sub-folder per class")
+        folder = choose_folder(self, "class_folders", "Folder with one sub-folder per class")
         if folder:
             self.add_folder(Path(folder))
 

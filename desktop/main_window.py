@@ -35,7 +35,6 @@ from desktop.services.review import ReviewService
 from desktop.services.screening import Prediction, Screening, ScreeningSummary
 from desktop.services.store import Stats, Store
 from desktop.settings import Settings
-from desktop.shell import file_dialogs
 from desktop.shell.empty_state import EmptyState, dropped_folder
 from desktop.shell.error_reporting import ErrorReporter
 from desktop.shell.errors_panel import ErrorsPanel
@@ -61,7 +60,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("PoxScreen")
         self.setObjectName("main_window")
         self.settings, self.reporter, self.db = settings, reporter, db
-        file_dialogs.use_settings(settings)  # every file dialog starts in the last folder used
         self.pool = QThreadPool.globalInstance()
         self.active = ActiveModel(store, settings.device, self.pool, reporter)
         self.cases = CaseStore(store, self.active, self.pool, reporter)
@@ -74,10 +72,8 @@ class MainWindow(QMainWindow):
         self.visit_actions = VisitActions(self)  # visit view, PATIENT/VISIT screening, by hand
         self.menus = Menus(self)
         self.roles.use(store)
-        self.session = SessionState(self)  # filter, sort, run and photo of the last session
-        self.session.restore()
+        self.session = SessionState(self)  # the last session's layout, filter, run and photo
         self._connect()
-        self.settings.restore_window(self, self.splitter)
         self.setAcceptDrops(True)
         self.refresh_all()
         # torch loads in the background once the gallery is up (a screening asks for it sooner)
@@ -162,8 +158,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
         self.screening.wait(30_000)
-        self.settings.save_window(self, self.splitter)
-        self.session.save()
+        self.session.save()  # layout, filter, sort, run and photo
         self.review_service.wait_idle(10_000)  # a label being saved is finished, not cut off
         self.thumbs.clear()
         self.thumbs.wait(5000)
@@ -211,8 +206,7 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "PoxScreen",
                 "A screening is already running; cancel it or wait for it to finish.")  # fmt: skip
             return
-        if folder is None:
-            folder = choose_folder(self, "screening", "Screen a folder of photos")
+        folder = folder or choose_folder(self, "screening", "Screen a folder of photos")
         if folder:
             self.screening.start(folder)
 

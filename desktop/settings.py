@@ -7,6 +7,7 @@ store, which tests and portable installs use.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 from typing import Any
 
@@ -135,6 +136,19 @@ class Settings:
 
     def set_last_folder(self, kind: str, folder: str) -> None:
         self._set(f"folders/{kind}", folder)
+
+    @property
+    def recipe(self) -> dict[str, Any]:
+        """The fine-tuning recipe chosen last time ({}: the recipe's defaults)."""
+        try:
+            value = json.loads(str(self._get("training/recipe", "{}")))
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    @recipe.setter
+    def recipe(self, values: dict[str, Any]) -> None:
+        self._set("training/recipe", json.dumps(values))
 
     def gallery_state(self) -> dict[str, Any]:
         """The gallery's last filter, sort, run and photo (defaults on a first start)."""

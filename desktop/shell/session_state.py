@@ -1,12 +1,15 @@
-"""What the clinician was looking at, kept across sessions: the gallery's filter and sort, the
-selected run and the current photo (by SHA-256). Saved at close, put back at the next start
-before the first page is read, so restoring costs no extra query."""
+"""What the clinician set, kept across sessions: the window layout, the gallery's filter and
+sort, the selected run and the current photo (by SHA-256), and the folders file dialogs start
+in. Saved at close, put back at the next start before the first page is read, so restoring
+costs no extra query."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
+
+from desktop.shell import file_dialogs
 
 if TYPE_CHECKING:
     from desktop.main_window import MainWindow
@@ -19,11 +22,14 @@ class SessionState(QObject):
         super().__init__(window)
         self.window = window
         self.pending_sha: str | None = None
+        file_dialogs.use_settings(window.settings)  # each file dialog starts where it was left
+        self.restore()
 
     def restore(self) -> None:
         """Put the saved filter, sort and run in the filter panel (call before its signals are
         connected), and select the saved photo once the gallery has read it."""
         w, saved = self.window, self.window.settings.gallery_state()
+        w.settings.restore_window(w, w.splitter)
         f = w.filters
         f.set_show(saved["show"])
         f.set_sort(saved["sort"])
@@ -50,6 +56,7 @@ class SessionState(QObject):
 
     def save(self) -> None:
         w = self.window
+        w.settings.save_window(w, w.splitter)
         query, item = w.filters.query(), w.gallery.current_item()
         w.settings.save_gallery_state(
             show=query.show,

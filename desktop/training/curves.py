@@ -37,7 +37,7 @@ def _plot(title: str, y_label: str, legend_at: tuple[int, int]) -> pg.PlotWidget
     plot.showGrid(x=True, y=True, alpha=0.25)
     plot.getAxis("left").enableAutoSIPrefix(False)
     plot.addLegend(offset=legend_at)
-    plot.setMinimumHeight(180)
+    plot.setMinimumHeight(150)
     return plot
 
 

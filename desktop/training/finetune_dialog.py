@@ -275,6 +275,7 @@ class FinetuneDialog(QDialog):
             return
         for event in self.proc.poll():
             self._handle(event)
+        self.progress.tick()  # elapsed keeps counting between events
         if not self.proc.running:
             self._timer.stop()
             self._finished(self.proc.result())
@@ -284,6 +285,7 @@ class FinetuneDialog(QDialog):
         self.stop_button.setEnabled(False)
         self.start_button.setEnabled(bool(self.plan and self.plan.can_start))
         if backend.model_file(result) is None:
+            self.progress.finish(complete=False)
             why = result.message if result else "the trainer ended without a result"
             self.status.setText(f"No new model: {why}")
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from desktop.shell.name_prompt import NameAsker
 
 log = logging.getLogger("poxscreen.desktop")
+QUIT_AFTER_ENV = "POXSCREEN_QUIT_AFTER_MS"  # close the window this long after start (tests)
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -106,4 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     window.show()
+    quit_after = os.environ.get(QUIT_AFTER_ENV, "")
+    if quit_after.isdigit():  # smoke tests: start, work a while, quit as the clinician would
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(int(quit_after), window.close)
     return int(QApplication.instance().exec())  # type: ignore[union-attr]

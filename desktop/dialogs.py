@@ -7,7 +7,9 @@ window while a fine-tuning run goes on asks first.
 
 from __future__ import annotations
 
+import html
 from dataclasses import replace
+from importlib import metadata
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject
@@ -32,6 +34,23 @@ ABOUT = (
     "never leave this computer.<br><br>Shipped model and reference photos: Monkeypox Skin Images "
     "Dataset (MSID), D. Bala and M. S. Hossain, CC BY 4.0 (Bala &amp; Hossain, 2023)."
 )
+
+
+ABOUT_VERSIONS = "PoxScreen {app}<br>Model in use: {model}<br><br>"
+NOT_LOADED = "not loaded yet"
+
+
+def app_version() -> str:
+    """The installed PoxScreen's version (a copy run from source without installing: "dev")."""
+    try:
+        return metadata.version("poxscreen")
+    except metadata.PackageNotFoundError:
+        return "dev"
+
+
+def about_text(model: str | None) -> str:
+    """The About box: app and model versions, then what PoxScreen is and the data credits."""
+    return ABOUT_VERSIONS.format(app=app_version(), model=html.escape(model or NOT_LOADED)) + ABOUT
 
 
 class Dialogs(QObject):
@@ -120,7 +139,10 @@ class Dialogs(QObject):
         ShortcutsDialog(self.window.menus.all_actions(), self.window).exec()
 
     def about(self) -> None:
-        QMessageBox.about(self.window, "About PoxScreen", ABOUT)
+        handle = self.window.active.handle
+        QMessageBox.about(
+            self.window, "About PoxScreen", about_text(handle.version if handle else None)
+        )
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
         """Closing the window while training: stop, keep it running in the background, or

@@ -284,12 +284,11 @@ class FinetuneDialog(QDialog):
         self.result = result
         self.stop_button.setEnabled(False)
         self.start_button.setEnabled(bool(self.plan and self.plan.can_start))
+        self.progress.finish(complete=backend.model_file(result) is not None)
         if backend.model_file(result) is None:
-            self.progress.finish(complete=False)
             why = result.message if result else "the trainer ended without a result"
             self.status.setText(f"No new model: {why}")
             return
-        self.progress.finish()
         self.show_decision(result.promotion)
         self.status.setText(
             f"Training {result.status.replace('_', ' ')}: {result.model_version}. "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from desktop.shell.name_prompt import NameAsker
 
 log = logging.getLogger("poxscreen.desktop")
+QUIT_AFTER_ENV = "POXSCREEN_QUIT_AFTER_MS"  # close the window this long after start (tests)
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -65,6 +67,7 @@ def build_window(
     make_application(qt_args)
     from desktop.main_window import MainWindow
     from desktop.settings import Settings
+    from desktop.shell import file_dialogs
     from desktop.shell.db_open import open_store_interactive
     from desktop.shell.error_reporting import ErrorReporter, setup_logging
 
@@ -73,6 +76,7 @@ def build_window(
     if install_hooks:
         reporter.install_hooks()
     settings = Settings(args.settings)
+    file_dialogs.use_settings(settings)  # the case-store dialog too starts in the last folder
     if not settings.name_given:
         from desktop.shell.name_prompt import ask_name
 
@@ -104,4 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     window.show()
+    quit_after = os.environ.get(QUIT_AFTER_ENV, "")
+    if quit_after.isdigit():  # smoke tests: start, work a while, quit as the clinician would
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(int(quit_after), window.close)
     return int(QApplication.instance().exec())  # type: ignore[union-attr]

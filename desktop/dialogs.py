@@ -7,16 +7,19 @@ window while a fine-tuning run goes on asks first.
 
 from __future__ import annotations
 
+import html
 from dataclasses import replace
+from importlib import metadata
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from desktop.reports.export_dialog import ExportDialog
 from desktop.services.audit import record_settings
 from desktop.services.gallery import review_filter
 from desktop.services.reports import ReviewFilter
+from desktop.shell.file_dialogs import open_file
 from desktop.shell.help_dialog import ShortcutsDialog
 from desktop.shell.settings_dialog import SettingsDialog
 from desktop.training.finetune_dialog import CANCEL, STOP, FinetuneDialog
@@ -31,6 +34,23 @@ ABOUT = (
     "never leave this computer.<br><br>Shipped model and reference photos: Monkeypox Skin Images "
     "Dataset (MSID), D. Bala and M. S. Hossain, CC BY 4.0 (Bala &amp; Hossain, 2023)."
 )
+
+
+ABOUT_VERSIONS = "PoxScreen {app}<br>Model in use: {model}<br><br>"
+NOT_LOADED = "not loaded yet"
+
+
+def app_version() -> str:
+    """The installed PoxScreen's version (a copy run from source without installing: "dev")."""
+    try:
+        return metadata.version("poxscreen")
+    except metadata.PackageNotFoundError:
+        return "dev"
+
+
+def about_text(model: str | None) -> str:
+    """The About box: app and model versions, then what PoxScreen is and the data credits."""
+    return ABOUT_VERSIONS.format(app=app_version(), model=html.escape(model or NOT_LOADED)) + ABOUT
 
 
 class Dialogs(QObject):
@@ -52,7 +72,7 @@ class Dialogs(QObject):
     def finetune(self) -> None:
         w = self.window
         if self.finetune_dialog is None or not self.finetune_dialog.isVisible():
-            self.finetune_dialog = FinetuneDialog(w.active, parent=w)
+            self.finetune_dialog = FinetuneDialog(w.active, parent=w, app_settings=w.settings)
             self.finetune_dialog.finished_run.connect(lambda _d: w.refresh_all())
         self.finetune_dialog.show()
         self.finetune_dialog.raise_()
@@ -109,8 +129,8 @@ class Dialogs(QObject):
             w.switch_database(s.database or None)
 
     def choose_database(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self.window, "Open case store", "", "PoxScreen database (*.db);;All files (*)"
+        path = open_file(
+            self.window, "database", "Open case store", "PoxScreen database (*.db);;All files (*)"
         )
         if path:
             self.window.switch_database(path)
@@ -119,7 +139,10 @@ class Dialogs(QObject):
         ShortcutsDialog(self.window.menus.all_actions(), self.window).exec()
 
     def about(self) -> None:
-        QMessageBox.about(self.window, "About PoxScreen", ABOUT)
+        handle = self.window.active.handle
+        QMessageBox.about(
+            self.window, "About PoxScreen", about_text(handle.version if handle else None)
+        )
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
         """Closing the window while training: stop, keep it running in the background, or

@@ -11,7 +11,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QThreadPool, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QFileDialog,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -38,10 +37,12 @@ from desktop.settings import Settings
 from desktop.shell.empty_state import EmptyState, dropped_folder
 from desktop.shell.error_reporting import ErrorReporter
 from desktop.shell.errors_panel import ErrorsPanel
+from desktop.shell.file_dialogs import choose_folder
 from desktop.shell.forgotten_prompt import offer_readd
 from desktop.shell.progress_strip import ProgressStrip
 from desktop.shell.rescreen import Rescreen
 from desktop.shell.role_gate import RoleGate
+from desktop.shell.session_state import SessionState
 from desktop.shell.status_bar import StatusBar, UntrainedBanner
 from desktop.shell.store_actions import StoreActions
 from desktop.visits.actions import VisitActions
@@ -70,8 +71,8 @@ class MainWindow(QMainWindow):
         self.visit_actions = VisitActions(self)  # visit view, PATIENT/VISIT screening, by hand
         self.menus = Menus(self)
         self.roles.use(store)
+        self.session = SessionState(self)  # the last session's layout, filter, run and photo
         self._connect()
-        self.settings.restore_window(self, self.splitter)
         self.setAcceptDrops(True)
         self.refresh_all()
         # torch loads in the background once the gallery is up (a screening asks for it sooner)
@@ -157,7 +158,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
         self.screening.wait(30_000)
-        self.settings.save_window(self, self.splitter)
+        self.session.save()  # layout, filter, sort, run and photo
         self.review_service.wait_idle(10_000)  # a label being saved is finished, not cut off
         self.thumbs.clear()
         self.thumbs.wait(5000)
@@ -205,8 +206,7 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "PoxScreen",
                 "A screening is already running; cancel it or wait for it to finish.")  # fmt: skip
             return
-        if folder is None:
-            folder = QFileDialog.getExistingDirectory(self, "Screen a folder of photos")
+        folder = folder or choose_folder(self, "screening", "Screen a folder of photos")
         if folder:
             self.screening.start(folder)
 

@@ -7,7 +7,9 @@ store, which tests and portable installs use.
 from __future__ import annotations
 
 import getpass
+import json
 import os
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow, QSplitter
@@ -127,6 +129,47 @@ class Settings:
     @thumb_size.setter
     def thumb_size(self, value: int) -> None:
         self._set("gallery/thumb_size", int(value))
+
+    def last_folder(self, kind: str) -> str:
+        """The folder last used by a file dialog of ``kind`` ("" when none yet)."""
+        return str(self._get(f"folders/{kind}", "") or "")
+
+    def set_last_folder(self, kind: str, folder: str) -> None:
+        self._set(f"folders/{kind}", folder)
+
+    @property
+    def recipe(self) -> dict[str, Any]:
+        """The fine-tuning recipe chosen last time ({}: the recipe's defaults)."""
+        try:
+            value = json.loads(str(self._get("training/recipe", "{}")))
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    @recipe.setter
+    def recipe(self, values: dict[str, Any]) -> None:
+        self._set("training/recipe", json.dumps(values))
+
+    def gallery_state(self) -> dict[str, Any]:
+        """The gallery's last filter, sort, run and photo (defaults on a first start)."""
+        run = self._get("gallery/run", "")
+        return {
+            "show": str(self._get("gallery/show", "all")),
+            "sort": str(self._get("gallery/sort", "uncertain")),
+            "class": str(self._get("gallery/class", "")),
+            "by_label": str(self._get("gallery/by_label", "false")).lower() == "true",
+            "run": int(run) if str(run).isdigit() else None,  # type: ignore[call-overload]
+            "photo": str(self._get("gallery/photo", "")),
+        }
+
+    def save_gallery_state(
+        self, *, show: str, sort: str, cls: str, by_label: bool, run: int | None, photo: str
+    ) -> None:
+        values = {"show": show, "sort": sort, "class": cls, "by_label": str(by_label).lower(),
+                  "run": "" if run is None else str(run), "photo": photo}  # fmt: skip
+        for key, value in values.items():
+            self.qs.setValue(f"gallery/{key}", value)
+        self.qs.sync()
 
     def state(self, key: str) -> QByteArray | None:
         """Saved widget state (splitters, window geometry)."""

@@ -8,7 +8,6 @@ from pathlib import Path
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -31,6 +30,7 @@ from desktop.services.audit import (
 )
 from desktop.services.store import Store
 from desktop.services.tasks import run_in_pool
+from desktop.shell.file_dialogs import save_file
 
 
 def agreement_text(a: Agreement) -> str:
@@ -116,8 +116,7 @@ class AuditDialog(QDialog):
         self.count.setText(f"Could not read the audit trail: {exc}")
 
     def _ask_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the audit trail", "audit.csv",
-                                              "CSV (*.csv)")  # fmt: skip
+        path = save_file(self, "audit", "Export the audit trail", "audit.csv", "CSV (*.csv)")
         if path:
             self.export_to(Path(path))
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -40,6 +38,8 @@ from desktop.services.reports import (
 )
 from desktop.services.store import Store
 from desktop.services.tasks import run_in_pool
+from desktop.shell.file_dialogs import choose_folder, save_file
+from desktop.shell.open_written import open_written
 
 
 class _Progress(QObject):
@@ -113,11 +113,15 @@ class ExportDialog(QDialog):
         self.folders_button = QPushButton("Labelled images as class folders...")
         self.report_button = QPushButton("Print report (PDF)...")
         self.cancel_button = QPushButton("Cancel report", enabled=False)
+        self.open_button = QPushButton("Open the exported file", enabled=False)
+        self.open_button.clicked.connect(self.open_last)
+        self.exported.connect(lambda out: self.open_button.setEnabled(Path(out).is_file()))
         self.csv_button.clicked.connect(self._csv_clicked)
         self.folders_button.clicked.connect(self._folders_clicked)
         self.report_button.clicked.connect(self._report_clicked)
         self.cancel_button.clicked.connect(self._cancel.set)
-        for b in (self.csv_button, self.folders_button, self.report_button, self.cancel_button):
+        for b in (self.csv_button, self.folders_button, self.report_button, self.cancel_button,
+                  self.open_button):  # fmt: skip
             row.addWidget(b)
         return row
 
@@ -206,17 +210,17 @@ class ExportDialog(QDialog):
         self.status.setText(f"Not exported: {exc}")
 
     def _csv_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export CSV", "cases.csv", "CSV (*.csv)")
+        path = save_file(self, "csv", "Export CSV", "cases.csv", "CSV (*.csv)")
         if path:
             self.export_csv(Path(path))
 
     def _folders_clicked(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Folder for the class folders")
+        path = choose_folder(self, "class_folders", "Folder for the class folders")
         if path:
             self.export_folders(Path(path))
 
     def _report_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the report", "report.pdf", "PDF (*.pdf)")
+        path = save_file(self, "report", "Save the report", "report.pdf", "PDF (*.pdf)")
         if path:
             self.print_report(Path(path))
             self.exported.connect(self._offer_open)
@@ -224,4 +228,9 @@ class ExportDialog(QDialog):
     def _offer_open(self, path: str) -> None:
         self.exported.disconnect(self._offer_open)
         if path.endswith(".pdf"):
-            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+            open_written(self, path)
+
+    def open_last(self) -> None:
+        """Open the file exported last (the CSV, or the report) with the computer's program."""
+        if self.last_output is not None and self.last_output.is_file():
+            open_written(self, self.last_output)

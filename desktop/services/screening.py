@@ -205,7 +205,9 @@ class Screening(QObject):
             self.ended.emit()
 
     def wait(self, msecs: int = 30_000) -> bool:
-        """Cancel and wait for the job (closing the app)."""
+        """Cancel and wait for the job (closing the app). A screening still waiting for its
+        model never starts: it would run on after the window and its signals are gone."""
+        self._pending = None
         if self.worker is not None:
             self.worker.cancel()
         return self.pool.waitForDone(msecs)

@@ -171,27 +171,64 @@ def export_model(info: ModelInfo, dest: Path) -> Path:
     return Path(dest)
 
 
+def _num(value: object, digits: int = 3) -> str:
+    """A figure for people: whole numbers as they are, others rounded; "-" when missing."""
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else ("yes" if value else "no")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table (QTextBrowser.setMarkdown draws it as a table)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows] + [""]
+
+
+def _when(value: object) -> str:
+    return str(value)[:16].replace("T", " ") if value else "-"
+
+
 def model_card(info: ModelInfo) -> str:
-    """A readable card from the model's recorded metadata (Markdown)."""
+    """A readable card from the model's recorded metadata (Markdown: tables, rounded figures)."""
     meta, metrics = info.meta, info.metrics
     lines = [f"# {info.version}", "", meta.get("description") or "", ""]
-    lines += [f"- created: {meta.get('created_at', info.created_at)}"]
-    lines += [f"- parent: {info.parent_hash[:12] if info.parent_hash else 'none'}"]
-    lines += [f"- classes: {', '.join(meta.get('classes', []))}"]
-    lines += [f"- trained: {meta.get('trained')}; temperature {meta.get('temperature')}"]
+    lines += _table(["", ""], [
+        ["Created", _when(meta.get("created_at", info.created_at))],
+        ["Parent", info.parent_hash[:12] if info.parent_hash else "none"],
+        ["Classes", ", ".join(meta.get("classes", []))],
+        ["Trained", _num(meta.get("trained"))],
+        ["Calibration temperature", _num(meta.get("temperature"))],
+    ])  # fmt: skip
     counts = (meta.get("training") or {}).get("split_counts")
-    if counts:
-        lines += ["", "## Data (images per split)", ""]
-        lines += [f"- {k}: {json.dumps(v)}" for k, v in counts.items()]
-    lines += ["", "## Metrics", ""]
-    for split in ("val", "test"):
-        if isinstance(metrics.get(split), dict):
-            m = metrics[split]
-            lines.append(
-                f"- {split}: accuracy {m.get('accuracy', 0):.3f}, macro-F1 "
-                f"{m.get('macro_f1', 0):.3f}, ECE {m.get('ece', 0):.3f}, n = {m.get('n')}"
-            )
-    lines += ["", "Screening aid, not a diagnosis."]
+    if isinstance(counts, dict) and counts:
+        lines += ["## Data (images per split)", ""]
+        classes = list(meta.get("classes") or [])
+        for per in counts.values():
+            classes += [c for c in (per if isinstance(per, dict) else {}) if c not in classes]
+        rows = [
+            [
+                str(split),
+                *(_num(per.get(c, 0)) for c in classes),
+                _num(sum(v for v in per.values() if isinstance(v, int))),
+            ]
+            if isinstance(per, dict)
+            else [str(split), *("-" for _ in classes), _num(per)]
+            for split, per in counts.items()
+        ]
+        lines += _table(["Split", *classes, "Total"], rows)
+    rows = [
+        [split, *(_num(m.get(k)) for k in ("accuracy", "macro_f1", "ece", "n"))]
+        for split, m in ((s, metrics.get(s)) for s in ("val", "test"))
+        if isinstance(m, dict)
+    ]
+    if rows:
+        lines += ["## Metrics", ""]
+        lines += _table(["Split", "Accuracy", "Macro-F1", "ECE", "Images"], rows)
+    lines += ["Screening aid, not a diagnosis."]
     return "\n".join(lines)
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from desktop.services import store as ea
+from desktop.shell.file_dialogs import open_file, save_file
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +46,13 @@ def ask_with_dialog(
     box.exec()
     clicked = box.clickedButton()
     if clicked is open_b:
-        path, _ = QFileDialog.getOpenFileName(
-            parent, "Open case store", "", "PoxScreen database (*.db);;All files (*)"
+        path = open_file(
+            parent, "database", "Open case store", "PoxScreen database (*.db);;All files (*)"
         )
         return ("open", path) if path else ("retry", None)
     if clicked is new_b:
-        path, _ = QFileDialog.getSaveFileName(
-            parent, "New case store", "poxscreen.db", "PoxScreen database (*.db)"
+        path = save_file(
+            parent, "database", "New case store", "poxscreen.db", "PoxScreen database (*.db)"
         )
         return ("new", path) if path else ("retry", None)
     if retry_b is not None and clicked is retry_b:

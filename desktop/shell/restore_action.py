@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from desktop.services import store as ea
 from desktop.services.tasks import run_task
+from desktop.shell.file_dialogs import choose_folder
 
 if TYPE_CHECKING:
     from desktop.main_window import MainWindow
@@ -62,7 +63,7 @@ class RestoreAction(QObject):
             )
             return
         if folder is None:
-            folder = QFileDialog.getExistingDirectory(w, "Choose the backup folder to restore")
+            folder = choose_folder(w, "backup", "Choose the backup folder to restore")
         if not folder:
             return
         store = w.store

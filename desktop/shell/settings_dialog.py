@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.services.store import ReferralRule
 from desktop.settings import COLORMAPS, DEVICES, THUMB_SIZES, Settings
+from desktop.shell.file_dialogs import save_file
 from desktop.shell.role_gate import NEEDS_ADMIN
 
 DEVICE_LABELS = {"auto": "Automatic (CUDA GPU if present)", "cpu": "CPU", "cuda": "CUDA GPU"}
@@ -130,12 +130,13 @@ class SettingsDialog(QDialog):
         return box
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
+        path = save_file(
             self,
+            "database",
             "Database file",
             self.database.text(),
             "PoxScreen database (*.db);;All files (*)",
-            options=QFileDialog.Option.DontConfirmOverwrite,
+            confirm_overwrite=False,
         )
         if path:
             self.database.setText(path)

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QAbstractButton, QApplication, QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QAbstractButton, QApplication, QMessageBox, QWidget
 
 from desktop.gallery.tile_delegate import item_name
 from desktop.services import store as ea
 from desktop.services.store import ReviewItem
 from desktop.services.tasks import run_task
+from desktop.shell.file_dialogs import choose_folder
 from desktop.shell.role_gate import admin_tip
 
 if TYPE_CHECKING:
@@ -199,9 +200,7 @@ class StoreActions(QObject):
         if self.busy is not None:
             return
         if dest is None:
-            dest = QFileDialog.getExistingDirectory(
-                self.window, "Back up the case store into a folder"
-            )
+            dest = choose_folder(self.window, "backup", "Back up the case store into a folder")
         if not dest:
             return
         store = self.window.store

@@ -11,11 +11,31 @@ from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from desktop.services.vocabulary import PALETTE
 
-# Okabe-Ito colours, as everywhere in the app; dashed lines for validation.
+# Okabe-Ito colours, as everywhere in the app, and for readers who do not tell them apart (or a
+# one-epoch run, all dots) each curve its own line style and marker as well.
 TRAIN = PALETTE.blue
 VAL = PALETTE.vermillion
 ACC = PALETTE.bluish_green
 F1 = PALETTE.reddish_purple
+_LINE = pg.QtCore.Qt.PenStyle
+
+
+def _style(colour: str, line: object, symbol: str) -> dict[str, Any]:
+    return {
+        "pen": pg.mkPen(colour, width=2, style=line),
+        "symbol": symbol,
+        "symbolSize": 9,
+        "symbolBrush": pg.mkBrush(colour),
+        "symbolPen": pg.mkPen("w", width=1),
+    }
+
+
+STYLES = {
+    "train_loss": _style(TRAIN, _LINE.SolidLine, "o"),
+    "val_loss": _style(VAL, _LINE.DashLine, "s"),
+    "val_accuracy": _style(ACC, _LINE.SolidLine, "t"),
+    "val_macro_f1": _style(F1, _LINE.DashLine, "d"),
+}
 
 
 class EpochAxis(pg.AxisItem):
@@ -37,7 +57,7 @@ def _plot(title: str, y_label: str, legend_at: tuple[int, int]) -> pg.PlotWidget
     plot.showGrid(x=True, y=True, alpha=0.25)
     plot.getAxis("left").enableAutoSIPrefix(False)
     plot.addLegend(offset=legend_at)
-    plot.setMinimumHeight(180)
+    plot.setMinimumHeight(150)
     return plot
 
 
@@ -55,21 +75,15 @@ class TrainingCurves(QWidget):
         layout.addWidget(self.metric_plot)
         self._series: dict[str, list[float]] = {}
         self._epochs: list[int] = []
-        pen = pg.mkPen
-        dash = pg.QtCore.Qt.PenStyle.DashLine
         self._curves = {
-            "train_loss": self.loss_plot.plot([], [], pen=pen(TRAIN, width=2), name="train"),
-            "val_loss": self.loss_plot.plot(
-                [], [], pen=pen(VAL, width=2, style=dash), name="validation"
-            ),
-            "val_accuracy": self.metric_plot.plot([], [], pen=pen(ACC, width=2), name="accuracy"),
-            "val_macro_f1": self.metric_plot.plot(
-                [], [], pen=pen(F1, width=2, style=dash), name="macro-F1"
-            ),
+            key: plot.plot([], [], name=name, **STYLES[key])
+            for key, plot, name in (
+                ("train_loss", self.loss_plot, "train"),
+                ("val_loss", self.loss_plot, "validation"),
+                ("val_accuracy", self.metric_plot, "accuracy"),
+                ("val_macro_f1", self.metric_plot, "macro-F1"),
+            )
         }
-        for curve in self._curves.values():
-            curve.setSymbol("o")
-            curve.setSymbolSize(5)
 
     def clear(self) -> None:
         self._series.clear()

@@ -12,13 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QCheckBox,
     QDialog,
-    QFileDialog,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
@@ -37,12 +39,15 @@ from desktop.services import training as backend
 from desktop.services.active_model import ActiveModel
 from desktop.services.store import db_url
 from desktop.services.tasks import run_in_pool
+from desktop.settings import Settings
+from desktop.shell.file_dialogs import choose_folder
 from desktop.training.compare_view import CompareView
 from desktop.training.decision_view import DecisionView
 from desktop.training.progress_view import TrainingProgress
 from desktop.training.recipe_form import RecipeForm
 
 POLL_MS = 400
+TOP_MIN_HEIGHT = 200  # the data's first rows in view on a 768-pixel screen
 STOP, BACKGROUND, CANCEL = "stop", "background", "cancel"
 
 
@@ -52,13 +57,18 @@ class FinetuneDialog(QDialog):
     finished_run = Signal(object)  # Path of a run folder that produced a model
 
     def __init__(
-        self, active: ActiveModel, parent: QWidget | None = None, run_root: Path | None = None
+        self,
+        active: ActiveModel,
+        parent: QWidget | None = None,
+        run_root: Path | None = None,
+        app_settings: Settings | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Fine-tune the model")
         self.setModal(False)
         self.active = active
         self.run_root = run_root
+        self.app_settings = app_settings  # keeps the recipe chosen last time
         self.proc: backend.TrainingProcess | None = None
         self.plan: backend.TrainingPlan | None = None
         self.result: backend.TrainingResult | None = None
@@ -67,25 +77,34 @@ class FinetuneDialog(QDialog):
         self._plan_gen = 0  # answers for an older request are dropped
         self._timer = QTimer(self, interval=POLL_MS, timeout=self._poll)
         layout = QVBoxLayout(self)
-        layout.addWidget(self._build_data())
         self.recipe = RecipeForm(self)
+        if app_settings is not None:
+            self.recipe.set_values(app_settings.recipe)
+        # the data, and the recipe's Advanced rows once opened, scroll: the dialog fits a
+        # 1366x768 screen with the main settings and the curves in view
+        self.top_area = scroll_area(self._build_data(), self.recipe.advanced)
+        reveal_when_opened(self.top_area, self.recipe.advanced_toggle, self.recipe.advanced)
+        layout.addWidget(self.top_area, stretch=2)
+        layout.addWidget(self.recipe)
         self.progress = TrainingProgress(self)
         self.curves, self.status, self.bar = (
             self.progress.curves,
             self.progress.status,
             self.progress.bar,
         )
-        layout.addWidget(self.recipe)
-        layout.addWidget(self.progress, stretch=1)
+        layout.addWidget(self.progress, stretch=3)
         self.decision = DecisionView(self)
         self.decision.hide()  # until a run has ended with a decision
         layout.addWidget(self.decision)
         layout.addLayout(self._build_buttons())
-        self.resize(980, 900)
+        self.resize(980, fitting_height(self))
         self.refresh_plan()
         self._try_attach()
 
     # --- layout -----------------------------------------------------------------------------
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        return QSize(980, fitting_height(self))
 
     def _build_data(self) -> QGroupBox:
         box = QGroupBox("Training data")
@@ -104,7 +123,7 @@ class FinetuneDialog(QDialog):
         self.counts.setHorizontalHeaderLabels(["Class", "Store labels", "Folders", "Total"])
         self.counts.verticalHeader().setVisible(False)
         self.counts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.counts.setMaximumHeight(150)
+        self.counts.setMaximumHeight(110)
         self.excluded = QLabel()
         self.warnings = QLabel(wordWrap=True)
         self.warnings.setStyleSheet("color: #A04000;")
@@ -158,7 +177,7 @@ class FinetuneDialog(QDialog):
         self.refresh_plan()
 
     def _add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder with one sub-folder per class")
+        folder = choose_folder(self, "class_folders", "Folder with one sub-folder per class")
         if folder:
             self.add_folder(Path(folder))
 
@@ -181,18 +200,7 @@ class FinetuneDialog(QDialog):
 
     def _show_plan(self, plan: backend.TrainingPlan) -> None:
         self.plan = plan
-        totals = plan.totals
-        self.counts.setRowCount(len(totals))
-        for row, (name, total) in enumerate(totals.items()):
-            values = [name, plan.store_counts.get(name, 0), plan.folder_counts.get(name, 0), total]
-            for col, value in enumerate(values):
-                item = QTableWidgetItem(str(value))
-                if col:
-                    item.setTextAlignment(
-                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-                    )
-                self.counts.setItem(row, col, item)
-        self.counts.resizeColumnsToContents()
+        fill_counts(self.counts, plan)
         self.excluded.setText(
             f"Excluded: {plan.excluded_refer} labelled \u201crefer / uncertain\u201d, "
             f"{plan.unreadable} without a readable image."
@@ -236,6 +244,8 @@ class FinetuneDialog(QDialog):
         run_dir = None
         if self.run_root is not None:
             run_dir = self.run_root / f"gui-{time.strftime('%Y%m%d-%H%M%S')}"
+        if self.app_settings is not None:
+            self.app_settings.recipe = self.settings()
         store = self.active.store
         self.proc = backend.start_training(args, db_url(store), run_dir, store)
         self._begin_watching("Starting the trainer...")
@@ -265,6 +275,7 @@ class FinetuneDialog(QDialog):
             return
         for event in self.proc.poll():
             self._handle(event)
+        self.progress.tick()  # elapsed keeps counting between events
         if not self.proc.running:
             self._timer.stop()
             self._finished(self.proc.result())
@@ -273,11 +284,11 @@ class FinetuneDialog(QDialog):
         self.result = result
         self.stop_button.setEnabled(False)
         self.start_button.setEnabled(bool(self.plan and self.plan.can_start))
+        self.progress.finish(complete=backend.model_file(result) is not None)
         if backend.model_file(result) is None:
             why = result.message if result else "the trainer ended without a result"
             self.status.setText(f"No new model: {why}")
             return
-        self.progress.finish()
         self.show_decision(result.promotion)
         self.status.setText(
             f"Training {result.status.replace('_', ' ')}: {result.model_version}. "
@@ -340,6 +351,51 @@ class FinetuneDialog(QDialog):
                 backend.request_stop(self.proc)
         self._timer.stop()
         event.accept()
+
+
+def scroll_area(*widgets: QWidget) -> QScrollArea:
+    """``widgets`` one above the other in a frameless, vertically scrolling area."""
+    top = QWidget()
+    lay = QVBoxLayout(top)
+    lay.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        lay.addWidget(widget)
+    lay.addStretch(1)
+    area = QScrollArea()
+    area.setWidget(top)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setMinimumHeight(min(TOP_MIN_HEIGHT, top.sizeHint().height()))
+    return area
+
+
+def reveal_when_opened(area: QScrollArea, toggle: QCheckBox, widget: QWidget) -> None:
+    """Scroll ``area`` to ``widget`` when ``toggle`` shows it (once laid out)."""
+    toggle.toggled.connect(
+        lambda on: on and QTimer.singleShot(0, lambda: area.ensureWidgetVisible(widget))
+    )
+
+
+def fill_counts(table: QTableWidget, plan: backend.TrainingPlan) -> None:
+    """One row per class: store labels, folder images, total."""
+    table.setRowCount(len(plan.totals))
+    for row, (name, total) in enumerate(plan.totals.items()):
+        values = [name, plan.store_counts.get(name, 0), plan.folder_counts.get(name, 0), total]
+        for col, value in enumerate(values):
+            item = QTableWidgetItem(str(value))
+            if col:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.setItem(row, col, item)
+    table.resizeColumnsToContents()
+
+
+def fitting_height(widget: QWidget, wanted: int = 900, margin: int = 80) -> int:
+    """``wanted`` pixels high, or less on a small screen (taskbar and title bar left free)."""
+    screen = widget.screen() or QApplication.primaryScreen()
+    if screen is None:
+        return min(wanted, 680)
+    return max(480, min(wanted, screen.availableGeometry().height() - margin))
 
 
 def ask_stop_or_keep(parent: QWidget) -> str:

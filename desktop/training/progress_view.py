@@ -3,6 +3,7 @@ line of status, all from the trainer's progress events."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
@@ -10,6 +11,13 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QVBo
 from desktop.training.curves import TrainingCurves
 
 Event = dict[str, Any]  # one progress line of the trainer (JSON)
+
+# What follows the epochs (or the fitted models), counted in the bar and in the time left.
+GATE_TAIL = ("calibrate", "evaluate", "guard", "save", "export", "register")
+CROSS_FIT_TAIL = ("reference", "save", "export", "register")
+STARTED = "elapsed {elapsed}"
+GOING = "elapsed {elapsed} \u00b7 about {left} left"
+ENDED = "elapsed {elapsed} \u00b7 ended"
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -39,14 +47,51 @@ class TrainingProgress(QGroupBox):
         layout.addLayout(row)
         layout.addWidget(self.status)
         self._epoch_text = ""
+        self._t0: float | None = None  # the run's first event (unix seconds)
+        self._main, self._tail, self._running = 1, GATE_TAIL, False
 
     def restart(self, text: str) -> None:
         self._epoch_text = ""
+        self._t0, self._main, self._tail, self._running = None, 1, GATE_TAIL, True
+        self.bar.setRange(0, 1000 * (1 + len(self._tail)))
+        self.bar.setValue(0)
+        self.times.setText("")
         self.curves.clear()
         self.curves.setVisible(True)
         self.status.setText(text)
 
+    def _units(self, main: int) -> None:
+        self._main = max(1, main)
+        self.bar.setRange(0, 1000 * (self._main + len(self._tail)))
+
+    def _advance(self, value: float) -> None:
+        self.bar.setValue(min(self.bar.maximum(), max(self.bar.value(), int(value))))
+
+    def tick(self, now: float | None = None) -> None:
+        """Elapsed and time left of the whole run, every step (export, guard...) included:
+        wall clock since the run's first event, and the rest at the pace so far."""
+        if self._t0 is None:
+            return
+        elapsed = (time.time() if now is None else now) - self._t0
+        done = self.bar.value() / max(1, self.bar.maximum())
+        if not self._running:
+            text = ENDED.format(elapsed=fmt_duration(elapsed))
+        elif done <= 0.0:
+            text = STARTED.format(elapsed=fmt_duration(elapsed))
+        else:
+            left = elapsed * (1.0 - done) / done
+            text = GOING.format(elapsed=fmt_duration(elapsed), left=fmt_duration(left))
+        self.times.setText(text)
+
     def handle(self, event: Event) -> None:
+        when = event.get("time")
+        when = float(when) if isinstance(when, (int, float)) else time.time()
+        if self._t0 is None:
+            self._t0 = when
+        self._dispatch(event)
+        self.tick(when)
+
+    def _dispatch(self, event: Event) -> None:
         kind = event.get("event")
         if kind == "start" and event.get("method") == "cross-fit":
             self._start_cross_fit(event)
@@ -55,10 +100,13 @@ class TrainingProgress(QGroupBox):
                 f"Training on {event.get('n_train')} images, validating on {event.get('n_val')}; "
                 f"device {event.get('device')} ({event.get('device_reason', '')})"
             )
-            self.bar.setRange(0, 1000 * int(event.get("epochs") or 1))
+            self._units(int(event.get("epochs") or 1))
         elif kind == "stage":
-            if event.get("stage") in ("crossfit", "final"):  # one more model fitted
-                self.bar.setValue(min(self.bar.value() + 1000, self.bar.maximum()))
+            stage = event.get("stage")
+            if stage in ("crossfit", "final"):  # one more model fitted
+                self._advance(self.bar.value() + 1000)
+            elif stage in self._tail:  # the steps before it are done
+                self._advance(1000 * (self._main + self._tail.index(stage)))
             self.status.setText(str(event.get("message") or event.get("stage")))
         elif kind == "step":
             self._show_step(event)
@@ -72,7 +120,8 @@ class TrainingProgress(QGroupBox):
         """No epochs to draw: fold models, then the final model, each fitted in seconds."""
         self.curves.setVisible(False)
         models = int(event.get("epochs") or 1)
-        self.bar.setRange(0, 1000 * models)
+        self._tail = CROSS_FIT_TAIL
+        self._units(models)
         self.bar.setValue(0)
         self.status.setText(
             f"Cross-fitting on {event.get('n_train')} labels: {models - 1} fold models, each "
@@ -83,12 +132,8 @@ class TrainingProgress(QGroupBox):
         """Within an epoch (epochs may take minutes on a CPU): step, running loss, time left."""
         epoch, steps = int(event.get("epoch", 0)), int(event.get("steps", 0) or 1)
         done = epoch - 1 + int(event.get("step", 0)) / steps
-        self.bar.setRange(0, 1000 * int(event.get("epochs", 0) or 1))
-        self.bar.setValue(int(1000 * done))
-        self.times.setText(
-            f"elapsed {fmt_duration(event.get('elapsed_s'))} \u00b7 "
-            f"left at most {fmt_duration(event.get('eta_s'))}"
-        )
+        self._units(int(event.get("epochs", 0) or 1))
+        self._advance(1000 * done)
         loss = event.get("loss")
         self.status.setText(
             f"Epoch {epoch}/{event.get('epochs')}, step {event.get('step')}/{steps}"
@@ -98,13 +143,8 @@ class TrainingProgress(QGroupBox):
 
     def _show_epoch(self, event: Event) -> None:
         epoch, epochs = int(event.get("epoch", 0)), int(event.get("epochs", 0) or 1)
-        self.bar.setRange(0, 1000 * epochs)
-        self.bar.setValue(1000 * epoch)
-        etas = [v for v in (event.get("eta_s"), event.get("eta_patience_s")) if v is not None]
-        self.times.setText(
-            f"elapsed {fmt_duration(event.get('elapsed_s'))} \u00b7 "
-            f"left at most {fmt_duration(min(etas) if etas else None)}"
-        )
+        self._units(epochs)
+        self._advance(1000 * epoch)
         best = event.get("best_score")
         self._epoch_text = (
             f"validation macro-F1 {event.get('val_macro_f1') or 0:.3f}, "
@@ -112,5 +152,9 @@ class TrainingProgress(QGroupBox):
         )
         self.status.setText(f"Epoch {epoch}/{epochs}: {self._epoch_text}")
 
-    def finish(self) -> None:
-        self.bar.setValue(self.bar.maximum())
+    def finish(self, complete: bool = True) -> None:
+        """The run has ended (``complete``: with a model, so the bar is full)."""
+        self._running = False
+        if complete:
+            self.bar.setValue(self.bar.maximum())
+        self.tick()

@@ -62,8 +62,8 @@ class RecipeForm(QGroupBox):
         outer.addWidget(self.advanced_toggle)
         outer.addWidget(self.advanced)
 
-    def _build_advanced(self) -> QWidget:
-        widget = QWidget()
+    def _build_advanced(self) -> QGroupBox:
+        widget = QGroupBox("Advanced settings")
         form = QFormLayout(widget)
         r = RECIPE
         self.patience = QSpinBox(minimum=1, maximum=200, value=r.patience)
@@ -107,6 +107,28 @@ class RecipeForm(QGroupBox):
         ):
             form.addRow(label, field)
         return widget
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        """Show a recipe kept from last time (unknown keys and bad values are skipped)."""
+        spins = {"epochs": self.epochs, "freeze": self.freeze, "lr": self.lr,
+                 "batch_size": self.batch, "patience": self.patience,
+                 "weight_decay": self.weight_decay, "val_fraction": self.val_fraction,
+                 "seed": self.seed, "input_size": self.input_size, "threads": self.threads}  # fmt: skip
+        for key, spin in spins.items():
+            value = values.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                spin.setValue(value)  # type: ignore[attr-defined]
+            elif value is None and key in ("weight_decay", "input_size", "threads"):
+                spin.setValue(0)  # type: ignore[attr-defined]
+        for key, combo in (("device", self.device), ("schedule", self.schedule),
+                           ("monitor", self.monitor), ("balance", self.balance)):  # fmt: skip
+            if isinstance(values.get(key), str) and combo.findText(values[key]) >= 0:
+                combo.setCurrentText(values[key])
+        for key, combo in (("init", self.init), ("decision", self.decision)):
+            if combo.findData(values.get(key)) >= 0:
+                combo.setCurrentIndex(combo.findData(values.get(key)))
+        if isinstance(values.get("augment"), bool):
+            self.augment.setChecked(values["augment"])
 
     def values(self) -> dict[str, Any]:
         """The settings, by the trainer's option names (None: the trainer's own default)."""

@@ -20,7 +20,6 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
-    QFileDialog,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -39,6 +38,7 @@ from desktop.services import versions as ops
 from desktop.services.active_model import ActiveModel
 from desktop.services.store import ModelInfo
 from desktop.services.tasks import run_in_pool
+from desktop.shell.file_dialogs import choose_folder, open_file, save_file
 from desktop.shell.role_gate import NEEDS_ADMIN
 from desktop.versions.activation import ActivationQuestions, history_html
 
@@ -295,19 +295,17 @@ class ModelsDialog(ActivationQuestions, QDialog):
         self.say(f"Not done: {exc}", error=True)
 
     def _import_clicked(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Import a model file", "", "Models (*.safetensors)"
-        )
+        path = open_file(self, "model", "Import a model file", "Models (*.safetensors)")
         if path:
             self.import_file(Path(path))
 
     def _export_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the active model", "model.safetensors")
+        path = save_file(self, "model", "Export the active model", "model.safetensors")
         if path:
             self.export_active(Path(path))
 
     def _evaluate_clicked(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder with one sub-folder per class")
+        folder = choose_folder(self, "class_folders", "Folder with one sub-folder per class")
         if folder:
             self.evaluate(Path(folder))
 

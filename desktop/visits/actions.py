@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog
 
 from desktop.menus import make_action
 from desktop.services.visits import VisitsService
+from desktop.shell.file_dialogs import choose_folder
 from desktop.visits.assign_dialog import AssignDialog
 from desktop.visits.visit_view import VisitView
 
@@ -62,7 +62,7 @@ class VisitActions(QObject):
         return self.view
 
     def ask_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Screen a PATIENT/VISIT folder")
+        folder = choose_folder(self.window, "screening", "Screen a PATIENT/VISIT folder")
         if folder:
             self.screen(folder)
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 from desktop.review.label_bar import LabelBar, button_key
 from desktop.services.visits import VisitDetail, VisitRow, VisitsService
 from desktop.services.vocabulary import REFER, long_name
+from desktop.shell.file_dialogs import save_file
 from desktop.visits.lab_form import LabForm
 from desktop.visits.photo_card import PhotoCard
 from desktop.visits.visit_list import VisitList
@@ -187,7 +187,7 @@ class VisitView(QWidget):
         if self.visit is None:
             return
         name = f"visit-{self.visit[0]}-{self.visit[1]}.pdf"
-        out, _ = QFileDialog.getSaveFileName(self, "Save the visit report", name, "PDF (*.pdf)")
+        out = save_file(self, "report", "Save the visit report", name, "PDF (*.pdf)")
         if out:
             self.write_report(Path(out))
 

@@ -93,6 +93,7 @@ def test_tiny_training_runs_to_the_end_and_is_promoted(
     assert dialog.result.promotion["method"] == "cross-fit"  # the store's labels, every one
     assert "right on " in dialog.decision.plain.text()  # the decision in plain words
     assert store.active_model().content_hash == trained_store.start_hash  # not yet promoted
+    dialog.resize(1100, 648)  # as on a 1366x768 screen (taskbar and title bar left)
     screenshot(dialog, "finetune_dialog")
 
     compare = dialog.compare

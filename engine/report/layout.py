@@ -177,14 +177,16 @@ def _probabilities(case: Case, classes: Sequence[str]) -> str:
 
 def _clinician(case: Case) -> str:
     if not case.label:
-        return _("Clinician: {label}").format(label=f"<i>{esc(_('not reviewed'))}</i>")
+        not_reviewed = esc(_("not reviewed"))
+        return _("Clinician: {label}").format(label=f"<i>{not_reviewed}</i>")
     text = _("Clinician: {label}").format(label=f"<b>{esc(long_name(case.label))}</b>")
     if case.label_who:
         text += " " + esc(_("by {who}").format(who=case.label_who))
     if case.label_at:
         text += f", {esc(format_datetime(case.label_at))} UTC"
     if case.disagreement:
-        text += f" <b>({esc(_('disagrees with the model'))})</b>"
+        disagrees = esc(_("disagrees with the model"))
+        text += f" <b>({disagrees})</b>"
     if case.label_note:
         text += "<br/>" + esc(_("Note: {note}").format(note=case.label_note))
     return text
@@ -194,14 +196,18 @@ def _check_photo(case: Case) -> str:
     """The "?" mark: not a skin photo? and quality issues (empty when neither)."""
     marks = [esc(_("not a skin photo?"))] if case.out_of_scope else []
     marks += [esc(case.quality_issues)] if case.quality_issues else []
-    return f"<b>? {esc(_('Check photo:'))}</b> {'; '.join(marks)}" if marks else ""
+    if not marks:
+        return ""
+    heading = esc(_("Check photo:"))
+    return f"<b>? {heading}</b> {'; '.join(marks)}"
 
 
 def _details(case: Case, classes: Sequence[str], problem: str | None, st: dict[str, Any]) -> list:
     """The text column of one image: name, prediction, probabilities, clinician, referral."""
     colour = class_colour(case.top_class)
     conf = f" {format_number(case.confidence, 2)}" if case.confidence is not None else ""
-    flag = f'<font color="{class_colour(REFER)}">\u2691</font> <b>{esc(_("Referral: YES"))}</b>'
+    yes = esc(_("Referral: YES"))
+    flag = f'<font color="{class_colour(REFER)}">\u2691</font> <b>{yes}</b>'
     mark = f'<font color="{colour}">\u25a0</font> <b>{esc(long_name(case.top_class))}</b>'
     lines = [
         f"<b>{esc(case.name)}</b>",
@@ -250,7 +256,8 @@ def case_block(
 
 
 def _missing(st: dict[str, Any]) -> Paragraph:
-    return Paragraph(f"<i>{esc(_('no picture'))}</i>", st["small"])
+    text = esc(_("no picture"))
+    return Paragraph(f"<i>{text}</i>", st["small"])
 
 
 def errors_table(failed: Sequence[Case], st: dict[str, Any], width: float) -> list[Any]:

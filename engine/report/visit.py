@@ -98,7 +98,8 @@ def _cover(row: VisitRow, clinician: str, opts: ReportOptions, made: datetime, s
         (_("Lab result"), esc(_lab_text(row))),
     ]
     line = "______________________________"
-    signature = f"{esc(_('Signature:'))} {line} &nbsp;&nbsp; {esc(_('Date:'))} {line[:16]}"
+    sign, dated = esc(_("Signature:")), esc(_("Date:"))
+    signature = f"{sign} {line} &nbsp;&nbsp; {dated} {line[:16]}"
     heading = _("PoxScreen visit report: {patient} / {visit}").format(
         patient=row.patient, visit=row.visit
     )

@@ -33,6 +33,13 @@ def _colour(name: str | None) -> Any:
 
 _FIGURES = (("accuracy", N_("accuracy")), ("macro_f1", N_("macro-F1")), ("ece", N_("ECE")))
 _SPLITS = {"val": N_("validation"), "test": N_("test")}
+#: A screening run's status (engine.store.tables.RUN_STATUSES) as the cover prints it.
+_STATUS = {
+    "running": N_("running"),
+    "finished": N_("finished"),
+    "cancelled": N_("cancelled"),
+    "failed": N_("failed"),
+}
 
 
 def _figures(metrics: dict[str, Any], split: str) -> str:
@@ -84,7 +91,8 @@ def cover(
     ]
     if run:
         when = format_datetime(run.started_at)
-        screened = _("{when} UTC, status {status}").format(when=when, status=run.status)
+        status = _(_STATUS[run.status]) if run.status in _STATUS else run.status
+        screened = _("{when} UTC, status {status}").format(when=when, status=status)
         rows.insert(3, (_("Screened"), esc(screened)))
     if device_text:
         rows.append((_("Grad-CAM computed on"), esc(device_text)))

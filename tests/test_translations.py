@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
@@ -24,7 +24,7 @@ LOCALE = ROOT / "resources" / "locale"
 LANGUAGES = ("fr", "pt")
 #: What `make translations` extracts: keep in step with the Makefile.
 SOURCES = ("engine", "trainer", "desktop", "launcher")
-KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+KEYWORDS = {**DEFAULT_KEYWORDS, "_": None, "N_": None, "ngettext": (1, 2)}
 
 
 def _po(lang: str):

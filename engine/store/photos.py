@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.hashes import HEX_PREFIX
-from engine.i18n import _
+from engine.i18n import gettext as _
 from engine.paths import path_from_text
 from engine.store import records
 from engine.store.database import Database

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, and_, case, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
-from engine.i18n import _
+from engine.i18n import gettext as _
 from engine.paths import path_from_text
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
 from engine.store import records, registry, settings

@@ -19,7 +19,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.hashes import SHA256_HEX
-from engine.i18n import _
+from engine.i18n import gettext as _
 from engine.paths import display_path, path_from_text, path_to_text
 from engine.store.dto import RecordStats, RunCounts, RunInfo
 from engine.store.errors import NotFoundError, StoreError

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from engine.i18n import _
+from engine.i18n import gettext as _
 from engine.store import audit, queries, settings
 from engine.store.database import Database
 from engine.store.dto import ReviewItem

@@ -8,9 +8,10 @@ a module is imported: module-level constants are marked with :func:`N_` and pass
 
 The language comes from ``--lang`` or Settings (:func:`set_language`), else from the system
 locale (``POXSCREEN_LANG``, ``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``, then the
-platform's locale), else English. :func:`set_language` also sets ``POXSCREEN_LANG`` so a child
-process (the trainer) speaks the same language. Numbers and dates follow the language through
-Babel, imported only when something is formatted (start-up stays lean).
+platform's locale), else English. A language chosen with :func:`set_language` is also put in
+``POXSCREEN_LANG``, so a child process (the trainer) speaks the same language. Numbers and dates
+follow the language through Babel, imported only when something is formatted (start-up stays
+lean).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ LANG_ENV = "POXSCREEN_LANG"
 #: (day before month); Portuguese neutral between Brazil and Mozambique ("pt" is Brazil's).
 _BABEL_LOCALE = {"en": "en_GB", "fr": "fr", "pt": "pt"}
 
-_state: dict[str, Any] = {"lang": None, "tr": None}
+_state: dict[str, Any] = {"lang": None, "tr": None, "exported": None}
 
 
 def locale_dir() -> Path:
@@ -101,14 +102,16 @@ def system_language() -> str:
 def set_language(code: str | None) -> str:
     """Use ``code`` (``"fr"``, ``"pt_BR"``...; None: the system's) from now on; returns the
     language chosen (English for one PoxScreen does not ship)."""
-    lang = normalise_language(code) if code else system_language()
-    lang = lang or DEFAULT
+    if not code and _state.get("exported") and os.environ.get(LANG_ENV) == _state["exported"]:
+        del os.environ[LANG_ENV]  # this process's own earlier choice is not the system's
+    lang = (normalise_language(code) if code else system_language()) or DEFAULT
     if lang == DEFAULT:
         tr: _gettext.NullTranslations = _gettext.NullTranslations()
     else:
         tr = _gettext.translation(DOMAIN, locale_dir(), languages=[lang], fallback=True)
     _state["lang"], _state["tr"] = lang, tr
-    os.environ[LANG_ENV] = lang
+    if code:  # children (the trainer) follow a choice; the system's they read themselves
+        os.environ[LANG_ENV] = _state["exported"] = lang
     return lang
 
 

@@ -174,6 +174,18 @@ def test_translation_language_comes_from_the_system_locale(
     assert i18n.system_language() == expected
 
 
+def test_translation_back_to_the_system_language_after_a_choice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Settings' "system language" after a choice: the choice exported for children must not
+    pass for the system's."""
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "pt_MZ.UTF-8")
+    assert i18n.set_language("fr") == "fr" and os.environ["POXSCREEN_LANG"] == "fr"
+    assert i18n.set_language(None) == "pt" and long_name("Measles") == "Sarampo"
+
+
 def test_translation_unknown_language_falls_back_to_english() -> None:
     assert i18n.set_language("de_DE") == "en" and long_name("Measles") == "Measles"
     assert i18n.normalise_language("pt-BR") == "pt" and i18n.normalise_language("French_France")

@@ -113,7 +113,7 @@ def decide(
 def _gate_words(
     better: bool, metric: str, new_value: Any, old_value: Any, min_delta: float, count: int
 ) -> str:
-    """The gate's comparison in plain words (figures to four places when it passed)."""
+    """The gate's comparison in plain words, figures to four places in the language's way."""
     words = (
         ngettext(
             "{metric} {new} beats the active model's {old} by more than {delta} on {n} gate photo",
@@ -131,7 +131,7 @@ def _gate_words(
     )
     new_text, old_text = (
         (format_number(new_value, 4), format_number(old_value, 4))
-        if better and new_value is not None and old_value is not None
+        if isinstance(new_value, (int, float)) and isinstance(old_value, (int, float))
         else (new_value, old_value)
     )
     delta = format_number(min_delta)

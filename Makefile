@@ -12,7 +12,7 @@ OUT ?= results.csv
 ARGS ?=
 DIST ?= dist
 
-.PHONY: run test screen bench evaluate train-default guard-default lint clean screenshots package package-test
+.PHONY: run test screen bench evaluate train-default guard-default lint clean screenshots package package-test translations
 
 $(VENV)/.runtime: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -86,6 +86,23 @@ screenshots: $(VENV)/.dev
 	if command -v xvfb-run >/dev/null; then \
 		xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m desktop.screenshots; \
 	else QT_QPA_PLATFORM=offscreen $(PY) -m desktop.screenshots; fi
+
+## make translations: re-extract PoxScreen's text (engine, trainer, desktop, launcher) into
+## resources/locale/poxscreen.pot, merge it into each language's poxscreen.po, compile the .mo
+## files the app reads. Commit the .po and .mo together (tests/test_translations.py checks both).
+LOCALE_DIR := resources/locale
+LANGUAGES := fr pt
+translations: $(VENV)/.runtime
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 --add-location=file \
+		--sort-output --project=PoxScreen --copyright-holder="PoxScreen authors" \
+		-o $(LOCALE_DIR)/poxscreen.pot engine trainer desktop launcher
+	for lang in $(LANGUAGES); do \
+		test -f $(LOCALE_DIR)/$$lang/LC_MESSAGES/poxscreen.po || $(VENV)/bin/pybabel init \
+			-D poxscreen -i $(LOCALE_DIR)/poxscreen.pot -d $(LOCALE_DIR) -l $$lang || exit 1; \
+		$(VENV)/bin/pybabel update -D poxscreen -i $(LOCALE_DIR)/poxscreen.pot -d $(LOCALE_DIR) \
+			-l $$lang --no-fuzzy-matching --ignore-obsolete || exit 1; \
+	done
+	$(VENV)/bin/pybabel compile -D poxscreen -d $(LOCALE_DIR) --statistics
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

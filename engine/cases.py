@@ -18,6 +18,7 @@ from typing import Any
 
 from engine import csv_columns, csvsafe
 from engine.atomic import atomic_path
+from engine.i18n import _, current_language, format_number, ngettext
 from engine.paths import display_path
 from engine.referral import needs_photo_check
 from engine.store import REFER, ReviewFilter, ReviewItem, RunInfo, Store, queries
@@ -103,20 +104,25 @@ def collect_cases(
     probabilities. A run lists unreadable files too (with their error); filters and item lists
     hold screened images only."""
     check = referral if referral is not None else store_referral_check(store)
-    rule_text = "a caller's rule" if referral is not None else describe_rule(store.referral_rule())
+    rule_text = (
+        _("a caller's rule") if referral is not None else describe_rule(store.referral_rule())
+    )
     run: RunInfo | None = None
     if isinstance(source, int):
         run = store.run(source)
         raws, model_id = _run_raws(store, source)
-        title = f"Screening run #{source}: {run.folder}"
+        title = _("Screening run #{run}: {folder}").format(
+            run=source, folder=display_path(run.folder)
+        )
     elif isinstance(source, ReviewFilter):
         run = store.run(source.run_id) if source.run_id is not None else None
         raws, model_id = _filter_raws(store, source)
-        title = f"Selection: {describe_filter(source)}"
+        title = _("Selection: {what}").format(what=describe_filter(source))
     else:
         items = list(source)
         raws, model_id = _item_raws(store, items)
-        title = f"Selection of {len(items)} image{'s' if len(items) != 1 else ''}"
+        n = len(items)
+        title = ngettext("Selection of {n} image", "Selection of {n} images", n).format(n=n)
     with store.read() as s:
         details = rows.label_details(s, [r.image_id for r in raws if r.image_id is not None])
         model = rows.model_row(s, model_id) if model_id is not None else {}
@@ -216,9 +222,13 @@ def _classes(model: Mapping[str, Any], raws: Sequence[rows.RawCase]) -> list[str
 
 def describe_rule(rule: Any) -> str:
     """The referral rule in words (engine.referral.ReferralRule), the class as people read it."""
-    return (
-        f"top-class probability below {rule.min_confidence:.2f}, or {long_name(rule.mpox_class)} "
-        f"probability above {rule.mpox_above:.2f}; or labelled refer by a clinician"
+    return _(
+        "top-class probability below {low}, or {mpox} probability above {high}; "
+        "or labelled refer by a clinician"
+    ).format(
+        low=format_number(rule.min_confidence, 2),
+        mpox=long_name(rule.mpox_class),
+        high=format_number(rule.mpox_above, 2),
     )
 
 
@@ -230,11 +240,19 @@ def describe_filter(flt: ReviewFilter) -> str:
         value = getattr(flt, f.name)
         if value != getattr(default, f.name) and f.name != "sort":
             parts.append(f"{f.name.replace('_', ' ')} = {value}")
-    return ", ".join(parts) or "all screened images"
+    return ", ".join(parts) or _("all screened images")
 
 
-def case_columns(classes: Sequence[str]) -> list[str]:
-    """The screening CSV's header plus :data:`EXTRA_COLUMNS` (the clinician's label)."""
+def case_columns(classes: Sequence[str], *, for_people: bool | None = None) -> list[str]:
+    """The screening CSV's header plus :data:`EXTRA_COLUMNS` (the clinician's label).
+
+    ``for_people`` (default: the current language is not English) writes translated titles
+    instead; English keeps the machine names, so a spreadsheet built on the screening CSV
+    reads the English cases export too."""
+    if for_people is None:
+        for_people = current_language() != "en"
+    if for_people:
+        return csv_columns.people_header(classes, labels=True)
     return csv_columns.header(classes, labels=True)
 
 

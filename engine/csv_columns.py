@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from engine.i18n import N_, _
 from engine.paths import display_path
+from engine.vocabulary import long_name
 
-__all__ = ["LABEL_COLUMNS", "CsvRecord", "header", "row"]
+__all__ = ["LABEL_COLUMNS", "CsvRecord", "header", "people_header", "row"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,44 @@ def header(classes: Sequence[str], *, labels: bool = False) -> list[str]:
     names += [f"prob_{c}" for c in classes]
     names += [name for name, _ in _AFTER_PROBABILITIES]
     return names + (LABEL_COLUMNS if labels else [])
+
+
+#: Column titles for people, translated when a file for people is written (the cases export in
+#: a language other than English). The screening CSV keeps the machine names: scripts read it.
+_TITLES: dict[str, str] = {
+    "path": N_("File"),
+    "predicted_class": N_("Predicted class"),
+    "confidence": N_("Confidence"),
+    "model_version": N_("Model version"),
+    "model_trained": N_("Model trained"),
+    "error": N_("Error"),
+    "source": N_("Source"),
+    "referral": N_("Referral"),
+    "out_of_scope": N_("Not a skin photo?"),
+    "scope_score": N_("Skin photo score"),
+    "quality_issues": N_("Quality issues"),
+    "patient": N_("Patient"),
+    "visit": N_("Visit"),
+    "label": N_("Clinician label"),
+    "label_who": N_("Labelled by"),
+    "label_at": N_("Labelled at"),
+    "label_note": N_("Note"),
+}
+
+
+def people_header(classes: Sequence[str], *, labels: bool = False) -> list[str]:
+    """:func:`header` as people read it in the current language: one title per column, in the
+    same order (``prob_Measles`` -> ``Probabilité Rougeole`` in French)."""
+    probability = {f"prob_{c}": c for c in classes}
+    out = []
+    for name in header(classes, labels=labels):
+        if name in probability:
+            out.append(
+                _("Probability {class_name}").format(class_name=long_name(probability[name]))
+            )
+        else:
+            out.append(_(_TITLES[name]) if name in _TITLES else name)
+    return out
 
 
 def row(record: CsvRecord, classes: Sequence[str], *, labels: bool = False) -> list[str]:

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from engine.decode_memory import decode_budget, give_back_freed_memory
+from engine.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -94,37 +95,39 @@ class ImageInfo:
 def _os_reason(exc: OSError) -> str:
     """Short reason for a filesystem error (the path is reported separately)."""
     if isinstance(exc, FileNotFoundError):
-        return "file not found"
+        return _("file not found")
     if isinstance(exc, IsADirectoryError):
-        return "is a directory"
+        return _("is a directory")
     if isinstance(exc, PermissionError):
-        return "permission denied"
-    return f"could not read file: {exc.strerror or exc}"
+        return _("permission denied")
+    return _("could not read file: {why}").format(why=exc.strerror or exc)
 
 
 def _bomb_reason(pixels: int, limit: int) -> str:
-    why = "(possible decompression bomb)"
-    return f"image too large: {pixels} pixels exceeds the limit of {limit} {why}"
+    return _(
+        "image too large: {pixels} pixels exceeds the limit of {limit} "
+        "(possible decompression bomb)"
+    ).format(pixels=pixels, limit=limit)
 
 
 def _pillow_bomb_reason(exc: Exception) -> str:
     """Reuse the numbers in Pillow's bomb message/warning so every size error reads the same."""
     match = re.search(r"\((\d+) pixels\) exceeds limit of (\d+)", str(exc))
     if match is None:
-        return "image too large (possible decompression bomb)"
+        return _("image too large (possible decompression bomb)")
     return _bomb_reason(int(match.group(1)), int(match.group(2)))
 
 
 def _check_file(path: Path) -> int:
     """Stat first: Pillow reports empty files and folders as "cannot identify image"."""
     if path.is_dir():
-        raise ImageLoadError(path, "is a directory")
+        raise ImageLoadError(path, _("is a directory"))
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise ImageLoadError(path, _os_reason(exc)) from exc
     if size == 0:
-        raise ImageLoadError(path, "file is empty (0 bytes)")
+        raise ImageLoadError(path, _("file is empty (0 bytes)"))
     return size
 
 
@@ -136,11 +139,11 @@ def _open(name: _Source, fp: Path | IO[bytes]) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageLoadError(name, _pillow_bomb_reason(exc)) from exc
     except UnidentifiedImageError as exc:
-        raise ImageLoadError(name, "not an image or unsupported format") from exc
+        raise ImageLoadError(name, _("not an image or unsupported format")) from exc
     except OSError as exc:
         raise ImageLoadError(name, _os_reason(exc)) from exc
     except Exception as exc:  # malformed headers can raise anything from a plugin parser
-        raise ImageLoadError(name, "not an image or unsupported format") from exc
+        raise ImageLoadError(name, _("not an image or unsupported format")) from exc
 
 
 def _scale_params(im: Image.Image) -> tuple[float, float] | None:
@@ -232,11 +235,11 @@ def _load(name: _Source, im: Image.Image) -> None:
     try:
         im.load()
     except MemoryError as exc:
-        raise ImageLoadError(name, "not enough memory to decode image") from exc
+        raise ImageLoadError(name, _("not enough memory to decode image")) from exc
     except Image.DecompressionBombError as exc:  # e.g. a GIF frame larger than its header
         raise ImageLoadError(name, _pillow_bomb_reason(exc)) from exc
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error...
-        raise ImageLoadError(name, "truncated or corrupt image data") from exc
+        raise ImageLoadError(name, _("truncated or corrupt image data")) from exc
 
 
 def _orientation(name: _Source, im: Image.Image) -> int:
@@ -280,7 +283,9 @@ def _convert(name: _Source, im: Image.Image, factor: int) -> Image.Image:
             log.warning("%s: ignoring unreadable EXIF orientation (%s)", name, exc)
         return _to_rgb(im, factor)
     except (ValueError, OSError) as exc:
-        raise ImageLoadError(name, f"unsupported colour mode {im.mode}") from exc
+        raise ImageLoadError(
+            name, _("unsupported colour mode {mode}").format(mode=im.mode)
+        ) from exc
 
 
 def _decode(
@@ -353,7 +358,7 @@ def load_preview_bytes(
 ) -> Image.Image:
     """Like :func:`load_preview` for bytes already read."""
     if not data:
-        raise ImageLoadError(name, "file is empty (0 bytes)")
+        raise ImageLoadError(name, _("file is empty (0 bytes)"))
     return _decode(name, io.BytesIO(data), None, max_pixels, max_side)
 
 
@@ -366,7 +371,7 @@ def load_image_bytes(
 ) -> Image.Image:
     """Like :func:`load_image` for in-memory data (clipboard, drops); ``name`` labels errors."""
     if not data:
-        raise ImageLoadError(name, "file is empty (0 bytes)")
+        raise ImageLoadError(name, _("file is empty (0 bytes)"))
     return _decode(name, io.BytesIO(data), target_size, max_pixels)
 
 
@@ -379,7 +384,7 @@ def image_info(path: _Source) -> ImageInfo:
 def image_info_bytes(data: bytes, *, name: str = "<bytes>") -> ImageInfo:
     """Like :func:`image_info` for bytes already read (screening reads each file once)."""
     if not data:
-        raise ImageLoadError(name, "file is empty (0 bytes)")
+        raise ImageLoadError(name, _("file is empty (0 bytes)"))
     return _info(name, io.BytesIO(data), len(data))
 
 
@@ -407,7 +412,7 @@ def _open_regular(path: Path) -> int:
     refuses it, with no window for the file to be swapped between check and read.
     """
     if path.is_dir():
-        raise ImageLoadError(path, "is a directory")
+        raise ImageLoadError(path, _("is a directory"))
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(path, flags)
@@ -415,7 +420,7 @@ def _open_regular(path: Path) -> int:
         raise ImageLoadError(path, _os_reason(exc)) from exc
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise ImageLoadError(path, "not a regular file (a pipe, device or socket); refused")
+        raise ImageLoadError(path, _("not a regular file (a pipe, device or socket); refused"))
     if hasattr(os, "set_blocking"):
         os.set_blocking(fd, True)
     return fd

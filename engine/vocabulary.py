@@ -5,15 +5,16 @@ display names below. Two forms: the long one where there is room (the review pan
 the exports' readable columns), the short one on tiles, chips and axis labels. Colours are the
 Okabe-Ito palette, safe for colour-blind readers, and always shown beside the class text.
 
-No Qt and no imports beyond the standard library: the gallery, the review panel, the PDF report
-and the CLI all read this module. Text goes through :func:`gettext.gettext` when it is asked for,
-not when this module is imported, so a catalogue bound later (the translation work) applies.
+No Qt and nothing heavy: the gallery, the review panel, the PDF report and the CLI all read this
+module. Names go through :func:`engine.i18n._` when they are asked for, not when this module is
+imported, so a change of language applies at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from gettext import gettext as _
+
+from engine.i18n import N_, _
 
 __all__ = [
     "CLASS_ORDER",
@@ -30,11 +31,6 @@ REFER = "refer"
 
 #: The shipped model's classes in its output order (the number keys follow it).
 CLASS_ORDER: tuple[str, ...] = ("Chickenpox", "Measles", "Monkeypox", "Normal")
-
-
-def N_(text: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
-    """Mark a string for extraction without translating it at import time."""
-    return text
 
 
 @dataclass(frozen=True)

@@ -17,3 +17,14 @@ def shared_dir() -> Path:
     if not SHARED_DIR.is_dir():
         pytest.skip(f"{SHARED_DIR} not present (fresh clone): test needs ../shared")
     return SHARED_DIR
+
+
+@pytest.fixture(autouse=True)
+def _english_text() -> object:
+    """Every test reads PoxScreen in English, whatever this machine's locale (a test that wants
+    another language sets it; this puts English back afterwards)."""
+    from engine.i18n import set_language
+
+    set_language("en")
+    yield
+    set_language("en")

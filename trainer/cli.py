@@ -16,6 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from engine.cli.common import add_lang, apply_lang
 from engine.device import DEVICE_CHOICES
 from engine.recipe import BALANCING, BN_MODES, MONITORS, RECIPE, SCHEDULES
 
@@ -314,7 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m trainer", description="PoxScreen trainer (runs as its own process)"
     )
-    register(parser.add_subparsers(dest="command", required=True))
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    add_lang(sub)
     return parser
 
 
@@ -543,6 +546,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the sub-command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    apply_lang(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     if args.command == "train":
         return args.handler(args)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import binomtest
 
+from engine.i18n import _, format_number, format_percent, ngettext
 from engine.recipe import DECISION, DecisionRule
 from trainer.calibration import fit_temperature, softmax_t
 from trainer.metrics import classification_metrics
@@ -72,32 +73,45 @@ def scored(y: np.ndarray, logits: np.ndarray, classes: Sequence[str]) -> dict:
     return classification_metrics(y, softmax_t(logits, t), classes)
 
 
-def _fewer(n: int, what: str) -> str:
-    return (
-        f"wrong on {abs(n)} {'fewer' if n > 0 else 'more'} {what}"
-        if n
-        else f"wrong on as many {what}"
-    )
+def _fewer(n: int) -> str:
+    """How many photos fewer (or more) the candidate gets wrong, in words."""
+    if n > 0:
+        return ngettext("wrong on {n} fewer photo", "wrong on {n} fewer photos", n).format(n=n)
+    if n < 0:
+        return ngettext("wrong on {n} more photo", "wrong on {n} more photos", -n).format(n=-n)
+    return _("wrong on as many photos")
 
 
 def _plain(
     y: np.ndarray, cand: np.ndarray, active: np.ndarray, mpox: int | None, excluded: int
 ) -> list[str]:
-    n = len(y)
+    n, right, before = len(y), int(cand.sum()), int(active.sum())
     lines = [
-        f"right on {int(cand.sum())} of {n} of the clinic's labelled photos instead of "
-        f"{int(active.sum())} ({_fewer(int(cand.sum() - active.sum()), 'photos')})"
+        ngettext(
+            "right on {right} of {n} of the clinic's labelled photo instead of {before} ({diff})",
+            "right on {right} of {n} of the clinic's labelled photos instead of {before} ({diff})",
+            n,
+        ).format(right=right, n=n, before=before, diff=_fewer(right - before))
     ]
     if mpox is not None and (y == mpox).any():
         m = y == mpox
+        total = int(m.sum())
         lines.append(
-            f"caught {int(cand[m].sum())} of {int(m.sum())} Mpox photos instead of "
-            f"{int(active[m].sum())}"
+            ngettext(
+                "caught {caught} of {n} Mpox photo instead of {before}",
+                "caught {caught} of {n} Mpox photos instead of {before}",
+                total,
+            ).format(caught=int(cand[m].sum()), n=total, before=int(active[m].sum()))
         )
     if excluded:
         lines.append(
-            f"{excluded} labelled photo(s) the model in use was trained on were left out of "
-            "this comparison"
+            ngettext(
+                "{n} labelled photo the model in use was trained on was left out of this "
+                "comparison",
+                "{n} labelled photos the model in use was trained on were left out of this "
+                "comparison",
+                excluded,
+            ).format(n=excluded)
         )
     return lines
 
@@ -138,9 +152,9 @@ def decide_on_clinic_photos(
     failed = [k for k in ("learnt", "better", "mpox", "reference") if not checks[k]["passed"]]
     reason = _reason(failed, checks, len(y), win, rule, reference)
     if force:
-        reason = f"forced by the user ({reason})"
+        reason = _("forced by the user ({reason})").format(reason=reason)
     elif active_version is None:
-        reason, failed = "no active model yet", []
+        reason, failed = _("no active model yet"), []
     decision = Decision(
         activate=force or not failed, reason=reason, metric="accuracy",
         new_value=cm.get("accuracy"), active_value=am.get("accuracy"),
@@ -180,42 +194,68 @@ def _reference_check(ref: ReferenceCheck, rule: DecisionRule) -> dict:
 
 def _reference_line(ref: ReferenceCheck, rule: DecisionRule) -> list[str]:
     if not ref.applicable:
-        return [f"reference set not applicable: {ref.problem}"]
+        return [_("reference set not applicable: {why}").format(why=ref.problem)]
     if ref.candidate is None or ref.active is None:
-        return [f"reference set not checked: {ref.problem or 'unavailable'}"]
+        why = ref.problem or _("unavailable")
+        return [_("reference set not checked: {why}").format(why=why)]
     return [
-        f"macro-F1 {ref.candidate:.3f} on the {ref.n} reference photos instead of "
-        f"{ref.active:.3f} (may lose at most {rule.reference_drop:.2f})"
+        ngettext(
+            "macro-F1 {cand} on the {n} reference photo instead of {active} "
+            "(may lose at most {drop})",
+            "macro-F1 {cand} on the {n} reference photos instead of {active} "
+            "(may lose at most {drop})",
+            ref.n,
+        ).format(
+            cand=format_number(ref.candidate, 3),
+            n=ref.n,
+            active=format_number(ref.active, 3),
+            drop=format_number(rule.reference_drop, 2),
+        )
     ]
 
 
 def _reason(
     failed: list[str], checks: dict, n: int, win: float, rule: DecisionRule, ref: ReferenceCheck
 ) -> str:
+    share, level = format_percent(win), format_percent(rule.level)
     if not failed:
-        return (
-            f"better on the clinic's own photos (right more often in {win:.0%} of resamples of "
-            f"{n} photos; the rule asks {rule.level:.0%}), no Mpox photo lost, and the "
-            + ("reference set held" if ref.applicable else "no reference photo of its classes")
+        text = ngettext(
+            "better on the clinic's own photos (right more often in {share} of resamples of "
+            "{n} photo; the rule asks {level}), no Mpox photo lost, and the {reference}",
+            "better on the clinic's own photos (right more often in {share} of resamples of "
+            "{n} photos; the rule asks {level}), no Mpox photo lost, and the {reference}",
+            n,
         )
-    why = {
-        "learnt": (
+        held = _("reference set held") if ref.applicable else _("no reference photo of its classes")
+        return text.format(share=share, n=n, level=level, reference=held)
+    return _("kept the model in use: {why}").format(
+        why="; ".join(_why(k, checks, n, share, level, ref) for k in failed)
+    )
+
+
+def _why(check: str, checks: dict, n: int, share: str, level: str, ref: ReferenceCheck) -> str:
+    """Why one check of the rule failed, in plain words."""
+    if check == "learnt":
+        return _(
             "the labels could not be learnt: models that did not see a photo were no better "
             "than guessing the commonest class (check the labels)"
-        ),
-        "better": (
-            f"not clearly better on the clinic's own photos (right more often in only {win:.0%} "
-            f"of resamples of {n} photos; the rule asks {rule.level:.0%}); label more photos"
-        ),
-        "mpox": (
-            f"it would catch fewer Mpox photos ({checks['mpox']['candidate']} of "
-            f"{checks['mpox']['n']} instead of {checks['mpox']['active']})"
-        ),
-        "reference": (
-            f"it loses too much on the reference set (macro-F1 {ref.candidate:.3f} instead of "
-            f"{ref.active:.3f})"
-            if ref.candidate is not None and ref.active is not None
-            else f"the reference set could not be checked ({ref.problem or 'unavailable'})"
-        ),
-    }
-    return "kept the model in use: " + "; ".join(why[k] for k in failed)
+        )
+    if check == "better":
+        return ngettext(
+            "not clearly better on the clinic's own photos (right more often in only {share} "
+            "of resamples of {n} photo; the rule asks {level}); label more photos",
+            "not clearly better on the clinic's own photos (right more often in only {share} "
+            "of resamples of {n} photos; the rule asks {level}); label more photos",
+            n,
+        ).format(share=share, n=n, level=level)
+    if check == "mpox":
+        m = checks["mpox"]
+        return _("it would catch fewer Mpox photos ({caught} of {n} instead of {before})").format(
+            caught=m["candidate"], n=m["n"], before=m["active"]
+        )
+    if ref.candidate is not None and ref.active is not None:
+        return _(
+            "it loses too much on the reference set (macro-F1 {cand} instead of {active})"
+        ).format(cand=format_number(ref.candidate, 3), active=format_number(ref.active, 3))
+    why = ref.problem or _("unavailable")
+    return _("the reference set could not be checked ({why})").format(why=why)

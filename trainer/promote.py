@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.checkpoint import ModelMeta
+from engine.i18n import _, format_number, ngettext
 from engine.recipe import RECIPE
 from trainer.metrics import is_better
 
@@ -83,32 +84,58 @@ def decide(
         )  # fmt: skip
 
     if force:
-        return d(True, "forced by the user")
+        return d(True, _("forced by the user"))
     if active_version is None:
-        return d(True, "no active model yet")
+        return d(True, _("no active model yet"))
     if not comparable or active_val is None:
         return d(
             False,
-            "the active model could not be scored on the gate images "
-            "(different classes or unreadable file); use --force-promote to switch",
+            _(
+                "the active model could not be scored on the gate images "
+                "(different classes or unreadable file); use --force-promote to switch"
+            ),
         )
     if count < MIN_GATE_IMAGES:
         return d(
             False,
-            f"only {count} gate photos (fewer than {MIN_GATE_IMAGES}): too few to tell the "
-            "models apart; only a forced promotion can activate it",
+            ngettext(
+                "only {n} gate photo (fewer than {least}): too few to tell the models apart; "
+                "only a forced promotion can activate it",
+                "only {n} gate photos (fewer than {least}): too few to tell the models apart; "
+                "only a forced promotion can activate it",
+                count,
+            ).format(n=count, least=MIN_GATE_IMAGES),
         )
-    if is_better(new_val, active_val, metric, min_delta):
-        return d(
-            True,
-            f"{metric} {new_value:.4f} beats the active model's {old_value:.4f} by more than "
-            f"{min_delta} on {count} gate photos",
+    better = is_better(new_val, active_val, metric, min_delta)
+    return d(better, _gate_words(better, metric, new_value, old_value, min_delta, count))
+
+
+def _gate_words(
+    better: bool, metric: str, new_value: Any, old_value: Any, min_delta: float, count: int
+) -> str:
+    """The gate's comparison in plain words, figures to four places in the language's way."""
+    words = (
+        ngettext(
+            "{metric} {new} beats the active model's {old} by more than {delta} on {n} gate photo",
+            "{metric} {new} beats the active model's {old} by more than {delta} on {n} gate photos",
+            count,
         )
-    return d(
-        False,
-        f"{metric} {new_value} does not beat the active model's {old_value} by more than "
-        f"{min_delta} on {count} gate photos",
+        if better
+        else ngettext(
+            "{metric} {new} does not beat the active model's {old} by more than {delta} on {n} "
+            "gate photo",
+            "{metric} {new} does not beat the active model's {old} by more than {delta} on {n} "
+            "gate photos",
+            count,
+        )
     )
+    new_text, old_text = (
+        (format_number(new_value, 4), format_number(old_value, 4))
+        if isinstance(new_value, (int, float)) and isinstance(old_value, (int, float))
+        else (new_value, old_value)
+    )
+    delta = format_number(min_delta)
+    return words.format(metric=metric, new=new_text, old=old_text, delta=delta, n=count)
 
 
 def register_trained(

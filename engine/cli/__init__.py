@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from engine.cli import admin, audit, care, models, report, screen, store, train, visits
+from engine.cli.common import add_lang, apply_lang
 
 __all__ = ["build_parser", "main"]
 
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     visits.register(sub)
     audit.register(sub)
     admin.register(sub)
+    add_lang(sub)
     return parser
 
 
@@ -45,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    apply_lang(args)
     status = train.run(args, extra)
     if status is not None:
         return status

@@ -17,7 +17,9 @@ __all__ = [
     "UNVERIFIED",
     "WHO_ENV",
     "add_db",
+    "add_lang",
     "add_who",
+    "apply_lang",
     "err",
     "guarded",
     "open_store_cli",
@@ -110,3 +112,35 @@ def add_who(p: argparse.ArgumentParser) -> None:
 def add_db(p: argparse.ArgumentParser) -> None:
     """The ``--db`` option every store command takes."""
     p.add_argument("--db", help=DB_HELP)
+
+
+def _language(text: str) -> str:
+    from engine.i18n import SUPPORTED, normalise_language
+
+    found = normalise_language(text)
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a language PoxScreen speaks ({', '.join(SUPPORTED)})"
+        )
+    return found
+
+
+def add_lang(subparsers: Any) -> None:
+    """``--lang`` on every sub-command that parses its own options (pass-through commands such
+    as ``train`` hand it on to the program they start)."""
+    for p in subparsers.choices.values():
+        if p.add_help and "--lang" not in p._option_string_actions:
+            p.add_argument(
+                "--lang",
+                type=_language,
+                help="language of the report, exports and messages: en, fr or pt "
+                "(default: the system's)",
+            )
+
+
+def apply_lang(args: argparse.Namespace) -> None:
+    """Use the ``--lang`` a command was given (none: the system's language stays)."""
+    if getattr(args, "lang", None):
+        from engine.i18n import set_language
+
+        set_language(args.lang)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-NOTICE = (
+from engine.i18n import N_
+
+#: In English; the report prints ``engine.i18n._(NOTICE)``, in the report's language.
+NOTICE = N_(
     "PoxScreen is a screening aid, not a diagnosis. Every result on these pages needs a "
     "clinician's judgement; a referral flag means: have this case seen by a specialist."
 )

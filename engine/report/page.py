@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from engine.i18n import _
 from engine.report.options import ReportOptions
 from engine.report.styles import draw_text
 
@@ -17,6 +18,7 @@ def document(
     a footer drawing ``left`` and the page number, and ``pages[0]``, the page count once built."""
     from reportlab.lib.pagesizes import A4, LETTER
     from reportlab.lib.units import mm
+    from reportlab.pdfbase.pdfmetrics import stringWidth
     from reportlab.platypus import SimpleDocTemplate
 
     pages = [0]
@@ -26,11 +28,10 @@ def document(
         canvas.saveState()
         canvas.setFont(st["regular"], 7)
         draw_text(canvas, doc.leftMargin, 10 * mm, left, st["regular"], 7)
-        canvas.drawRightString(
-            doc.pagesize[0] - doc.rightMargin,
-            10 * mm,
-            f"Screening aid, not a diagnosis · page {doc.page}",
-        )
+        right = _("Screening aid, not a diagnosis · page {page}").format(page=doc.page)
+        width = stringWidth(right, st["regular"], 7)
+        draw_text(canvas, doc.pagesize[0] - doc.rightMargin - width, 10 * mm, right,
+                  st["regular"], 7)  # fmt: skip
         canvas.restoreState()
 
     doc = SimpleDocTemplate(

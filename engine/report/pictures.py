@@ -17,6 +17,7 @@ from typing import Any
 
 from PIL import Image
 
+from engine.i18n import _
 from engine.images import ImageLoadError, load_image
 
 BATCH = 16
@@ -115,7 +116,7 @@ def _batch(
     for f in files:
         if f is None:
             loaded.append(None)
-            problems.append("no copy of the image is available")
+            problems.append(_("no copy of the image is available"))
             continue
         try:
             loaded.append(load_image(f, target_size=hint))

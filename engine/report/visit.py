@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.atomic import atomic_path
 from engine.cases import Case, CaseSet, collect_cases
+from engine.i18n import _, format_datetime, ngettext
 from engine.report.options import ReportOptions, ReportSummary
 from engine.report.pictures import Pictures, make_pictures
 from engine.report.styles import esc, styles
@@ -63,7 +64,7 @@ def write_visit_report(
 
 def _lab_text(row: VisitRow) -> str:
     if row.lab_result is None:
-        return "not known"
+        return _("not known")
     parts = [f"PCR {row.lab_result}", row.lab_date or "", row.lab_test or ""]
     return ", ".join(p for p in parts if p)
 
@@ -75,24 +76,35 @@ def _cover(row: VisitRow, clinician: str, opts: ReportOptions, made: datetime, s
 
     from engine.report.layout import kv_table, notice
 
-    decided = long_name(row.decision) if row.decision else "not recorded"
+    decided = long_name(row.decision) if row.decision else _("not recorded")
     if row.decision and row.decided_by:
-        decided += f" (by {row.decided_by})"
-    referred = f"{row.referred_photos} of {row.photos} photos" if row.referred else "no photo"
+        decided += " (" + _("by {who}").format(who=row.decided_by) + ")"
+    referred = (
+        ngettext("{n} of {total} photo", "{n} of {total} photos", row.photos).format(
+            n=row.referred_photos, total=row.photos
+        )
+        if row.referred
+        else _("no photo")
+    )
     rows = [
-        ("Patient", esc(row.patient)),
-        ("Visit", esc(row.visit)),
-        ("Date", f"{made:%Y-%m-%d %H:%M %Z}"),
-        ("Clinic", esc(opts.clinic or "(not set)")),
-        ("Clinician", esc(clinician or "(not known)")),
-        ("Photos", str(row.photos)),
-        ("Referred", esc(referred)),
-        ("Visit decision", esc(decided)),
-        ("Lab result", esc(_lab_text(row))),
+        (_("Patient"), esc(row.patient)),
+        (_("Visit"), esc(row.visit)),
+        (_("Date"), esc(format_datetime(made, zone=True))),
+        (_("Clinic"), esc(opts.clinic or _("(not set)"))),
+        (_("Clinician"), esc(clinician or _("(not known)"))),
+        (_("Photos"), str(row.photos)),
+        (_("Referred"), esc(referred)),
+        (_("Visit decision"), esc(decided)),
+        (_("Lab result"), esc(_lab_text(row))),
     ]
-    signature = "Signature: ______________________________ &nbsp;&nbsp; Date: ________________"
+    line = "______________________________"
+    sign, dated = esc(_("Signature:")), esc(_("Date:"))
+    signature = f"{sign} {line} &nbsp;&nbsp; {dated} {line[:16]}"
+    heading = _("PoxScreen visit report: {patient} / {visit}").format(
+        patient=row.patient, visit=row.visit
+    )
     return [
-        Paragraph(f"PoxScreen visit report: {esc(row.patient)} / {esc(row.visit)}", st["title"]),
+        Paragraph(esc(heading), st["title"]),
         Spacer(1, 4 * mm),
         notice(st, width),
         Spacer(1, 5 * mm),
@@ -113,9 +125,10 @@ def _build(target: Path, row: VisitRow, case_set: CaseSet, shown: Sequence[Case]
 
     st = styles()
     made = datetime.now(timezone.utc).astimezone()
-    left = f"PoxScreen visit report · {row.patient} / {row.visit} · {made:%Y-%m-%d %H:%M}"
+    title = _("PoxScreen visit report")
+    left = f"{title} · {row.patient} / {row.visit} · {format_datetime(made)}"
     doc, footer, pages = document(
-        target, opts, st, left, title=f"PoxScreen visit report {row.patient}/{row.visit}"
+        target, opts, st, left, title=f"{title} {row.patient}/{row.visit}"
     )
     story: list[Any] = _cover(row, clinician, opts, made, st, doc.width)
     story.append(PageBreak())

@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.atomic import atomic_path
 from engine.cases import Case, CaseSet, CaseSource, ReferralCheck, collect_cases
+from engine.i18n import _, format_datetime
 from engine.report.options import ReportOptions, ReportSummary
 from engine.report.pictures import OverlayMaker, Pictures, make_pictures
 from engine.report.styles import styles
@@ -76,9 +77,11 @@ def _overlay_maker(
         return None, ""
     path = case_set.model.get("path")
     if not path or not Path(path).is_file():
+        version = case_set.model.get("version", "?")
         summary.problems.append(
-            f"no Grad-CAM overlays: the model file of {case_set.model.get('version', '?')} "
-            "is not on this computer"
+            _("no Grad-CAM overlays: the model file of {version} is not on this computer").format(
+                version=version
+            )
         )
         return None, ""
     from engine.checkpoint import ModelFileError
@@ -87,7 +90,7 @@ def _overlay_maker(
     try:
         maker = OverlayMaker(path, opts.device)
     except (ModelFileError, DeviceError) as exc:
-        summary.problems.append(f"no Grad-CAM overlays: {exc}")
+        summary.problems.append(_("no Grad-CAM overlays: {why}").format(why=exc))
         return None, ""
     summary.gradcam = True
     return maker, str(maker.choice)
@@ -109,12 +112,11 @@ def build_pdf(
 
     st = styles()
     made = datetime.now(timezone.utc).astimezone()
-    left = f"PoxScreen case report · {made:%Y-%m-%d %H:%M}"
+    title = _("PoxScreen case report")
+    left = f"{title} · {format_datetime(made)}"
     if opts.clinic:
         left += f" · {opts.clinic}"
-    doc, footer, pages = document(
-        target, opts, st, left, title="PoxScreen case report", subject=case_set.title
-    )
+    doc, footer, pages = document(target, opts, st, left, title=title, subject=case_set.title)
     story: list[Any] = cover(case_set, shown, opts, device_text, made, st, doc.width)
     story.append(PageBreak())
     for case, pics in zip(shown, pictures, strict=True):

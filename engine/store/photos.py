@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.hashes import HEX_PREFIX
+from engine.i18n import gettext as _
 from engine.paths import path_from_text
 from engine.store import records
 from engine.store.database import Database
@@ -61,7 +62,7 @@ def find_image(s: Session, ref: str | os.PathLike[str]) -> Image:
             raise StoreError(f"{text!r} matches several images; give more of the hash")
         img = found[0] if found else None
     if img is None:
-        raise NotFoundError(f"{text}: not in the case store")
+        raise NotFoundError(_("{image}: not in the case store").format(image=text))
     return img
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, and_, case, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
+from engine.i18n import gettext as _
 from engine.paths import path_from_text
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
 from engine.store import records, registry, settings
@@ -328,7 +329,7 @@ def queue_model(session: Session, flt: ReviewFilter) -> int:
         return records.get_run(session, flt.run_id).model_id
     model = registry.active_model(session)
     if model is None:
-        raise NotFoundError("no model is registered yet; screen a folder first")
+        raise NotFoundError(_("no model is registered yet; screen a folder first"))
     return model.id
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.hashes import SHA256_HEX
+from engine.i18n import gettext as _
 from engine.paths import display_path, path_from_text, path_to_text
 from engine.store.dto import RecordStats, RunCounts, RunInfo
 from engine.store.errors import NotFoundError, StoreError
@@ -135,7 +136,7 @@ def model_by_hash(session: Session, content_hash: str) -> ModelVersion:
 def get_run(session: Session, run_id: int) -> Run:
     run = session.get(Run, run_id)
     if run is None:
-        raise NotFoundError(f"no screening run #{run_id} in this database")
+        raise NotFoundError(_("no screening run #{run} in this database").format(run=run_id))
     return run
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
+from engine.i18n import gettext as _
 from engine.store import audit, queries, settings
 from engine.store.database import Database
 from engine.store.dto import ReviewItem
@@ -181,7 +182,11 @@ class Visits:
         """One visit's row (over every run); NotFoundError when no photo carries it."""
         for row in self.visit_rows(patient=patient, visit=visit):
             return row
-        raise NotFoundError(f"{patient}/{visit}: no screened photo belongs to this visit")
+        raise NotFoundError(
+            _("{patient}/{visit}: no screened photo belongs to this visit").format(
+                patient=patient, visit=visit
+            )
+        )
 
     def photos_of(self, patient: str, visit: str) -> list[VisitPhoto]:
         """The visit's photos, the most suspicious first: referred ones, then by the

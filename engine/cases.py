@@ -57,6 +57,8 @@ class Case:
     out_of_scope: bool | None = None  # "not a skin photo?" (None: not checked)
     scope_score: float | None = None
     quality_issues: str | None = None  # "blurry;too dark" ("" fine, None: not checked)
+    patient: str | None = None  # pseudonymous identifiers (None: not given)
+    visit: str | None = None
 
     @property
     def check_photo(self) -> bool:
@@ -210,6 +212,8 @@ def _case(
         out_of_scope=raw.out_of_scope,
         scope_score=raw.scope_score,
         quality_issues=raw.quality_issues,
+        patient=raw.patient,
+        visit=raw.visit,
     )
 
 
@@ -277,6 +281,8 @@ def case_csv_row(case: Case, classes: Sequence[str], version: str, trained: bool
         label_who=case.label_who,
         label_at=case.label_at,
         label_note=case.label_note,
+        patient=case.patient,
+        visit=case.visit,
     )
     return csv_columns.row(record, classes, labels=True)
 

@@ -52,6 +52,8 @@ class RawCase:
     out_of_scope: bool | None = None  # the guard (None: not checked)
     scope_score: float | None = None
     quality_issues: str | None = None  # the quality check (None: not checked)
+    patient: str | None = None  # pseudonymous identifiers (None: not given)
+    visit: str | None = None
 
 
 def label_details(session: Session, image_ids: Iterable[int]) -> dict[int, LabelDetail]:
@@ -107,6 +109,8 @@ def _raw(
         out_of_scope=pred.out_of_scope if pred else None,
         scope_score=pred.scope_score if pred else None,
         quality_issues=pred.quality_issues if pred else None,
+        patient=img.patient if img else None,
+        visit=img.visit if img else None,
     )
 
 

@@ -116,3 +116,19 @@ def test_cli_exports_cases(tmp_path: Path, model_file: Path) -> None:
     )
     rows = _read(out)
     assert len(rows) == 7 and [r["label_who"] for r in rows].count("dr cli") == 1
+
+
+def test_cases_export_carries_each_photos_patient_and_visit(
+    tmp_path: Path, model_file: Path
+) -> None:
+    sc = screened_store(tmp_path, model_file)
+    sc.store.visits.assign([sc.photos[0], sc.photos[1]], "P-0042", "2026-12-01")
+    out = tmp_path / "cases.csv"
+    export_cases_csv(sc.store, out, sc.run_id, referral=lambda p: False)
+    by_path = {r["path"]: r for r in _read(out)}
+    for photo in sc.photos[:2]:
+        assert (by_path[str(photo)]["patient"], by_path[str(photo)]["visit"]) == (
+            "P-0042",
+            "2026-12-01",
+        )
+    assert by_path[str(sc.photos[2])]["patient"] == by_path[str(sc.photos[2])]["visit"] == ""

@@ -59,6 +59,12 @@ _SPLIT_NAMES = {
     "val": N_("validation images"),
     "cross-fit": N_("labelled photos (each judged by a model that did not see it)"),
 }
+#: How the run ended (the trainer's status), in words.
+_STATUS_WORDS = {
+    "finished": N_("finished"),
+    "early_stopped": N_("stopped early"),
+    "stopped": N_("stopped"),
+}
 BETTER = QColor("#DFF2E9")
 WORSE = QColor("#FBE3D6")
 
@@ -179,7 +185,9 @@ class CompareView(QDialog):
         ).format(
             active=cmp.active_version or _("(none)"),
             new=cmp.new_version,
-            status=cmp.status.replace("_", " "),
+            status=_(_STATUS_WORDS[cmp.status])
+            if cmp.status in _STATUS_WORDS
+            else cmp.status.replace("_", " "),
             n=cmp.new_val.get("n", "?"),
             split=_split_name(cmp.split),
             verdict=verdict,
@@ -199,7 +207,10 @@ class CompareView(QDialog):
             return
         text = _(
             "<b>Checks, model in use:</b> {active}<br/><b>Checks, new model:</b> {new}"
-        ).format(active="; ".join(found["active"].lines()), new="; ".join(found["new"].lines()))
+        ).format(
+            active="; ".join(model_checks.check_lines(found["active"])),
+            new="; ".join(model_checks.check_lines(found["new"])),
+        )
         for line in found["missing"]:
             note = _("<b>Note:</b> {line}.").format(line=line)
             text += f"<br/><span style='color:#B00020'>{note}</span>"

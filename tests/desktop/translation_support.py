@@ -13,8 +13,6 @@ from typing import Any
 
 from babel.messages.pofile import read_po
 
-from engine import i18n
-
 ROOT = Path(__file__).resolve().parents[2]
 #: Names and terms that read the same in French (checked word by word, lower case).
 ALLOWED = {"poxscreen", "grad", "cam", "mpox", "sha", "onnx", "cpu", "cuda", "mcc", "ece", "nll",
@@ -37,12 +35,15 @@ ENGLISH = set(_ENGLISH_WORDS.split())
 
 @contextmanager
 def french() -> Iterator[None]:
-    """French for the block, English again after it (whatever happens)."""
-    i18n.set_language("fr")
+    """French for the block (PoxScreen's text, Qt's buttons, numbers in spin boxes), English
+    again after it (whatever happens)."""
+    from desktop.services.i18n import apply_language
+
+    apply_language("fr")
     try:
         yield
     finally:
-        i18n.set_language("en")
+        apply_language("en")
 
 
 @cache
@@ -90,8 +91,9 @@ def _plot_texts(widget: Any) -> list[str]:
     return texts
 
 
-def visible_texts(root: Any) -> list[str]:
-    """Every text ``root`` and its children show (HTML tags and mnemonics taken out)."""
+def visible_texts(root: Any, skip: tuple[Any, ...] = ()) -> list[str]:
+    """Every text ``root`` and its children show (HTML tags and mnemonics taken out), but for
+    the widgets in ``skip`` and theirs (made by another part of the app)."""
     from PySide6.QtWidgets import (
         QAbstractButton,
         QAbstractSpinBox,
@@ -103,7 +105,10 @@ def visible_texts(root: Any) -> list[str]:
     )
 
     texts = [root.windowTitle()]
+    skipped = {id(w) for s in skip for w in [s, *s.findChildren(QWidget)]}
     for w in [root, *root.findChildren(QWidget)]:
+        if id(w) in skipped:
+            continue
         texts.append(w.toolTip())
         if isinstance(w, (QLabel, QAbstractButton)):
             texts.append(w.text())

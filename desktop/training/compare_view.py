@@ -178,7 +178,7 @@ class CompareView(QDialog):
     def _header(self) -> QWidget:
         cmp = self.comparison
         gate = cmp.decision
-        verdict = _("promote") if cmp.gate_allows else _("keep the active model")
+        verdict = _("promote the new model") if cmp.gate_allows else _("keep the active model")
         text = _(
             "<b>Active:</b> {active} &nbsp;&nbsp; <b>New:</b> {new} ({status})<br/>"
             "Both scored on the same {n} {split}.<br/><b>Gate:</b> {verdict} \u2014 {reason}"

@@ -6,6 +6,7 @@ from typing import Any
 
 from engine.store import Store
 from tests.desktop.audit.test_audit_view import audited  # noqa: F401 (fixture)
+from tests.desktop.models_support import screenshot
 from tests.desktop.translation_support import english_left, french, visible_texts
 
 
@@ -25,3 +26,4 @@ def test_translation_audit_view_speaks_french(qtbot: Any, audited: Store) -> Non
         assert "étiquette" in kinds and "label" not in kinds
         assert dialog.count.text().endswith("événements")
         assert english_left(texts + [dialog.agreement.text(), dialog.count.text()]) == []
+        screenshot(dialog, "audit_view_fr")

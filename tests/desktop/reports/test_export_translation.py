@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.desktop.models_support import screenshot
 from tests.desktop.translation_support import english_left, french, visible_texts
 
 
@@ -28,3 +29,4 @@ def test_translation_export_dialog_speaks_french(
         with qtbot.waitSignal(dialog.exported, timeout=20_000):
             dialog.export_csv(tmp_path / "cas.csv")
         assert "6 lignes écrites dans" in dialog.status.text()
+        screenshot(dialog, "export_dialog_fr")

@@ -76,4 +76,5 @@ def test_translation_decision_and_comparison_speak_french(qtbot: Any, store_env:
         compare.resize(1060, 700)
         for button in (compare.promote_button, compare.discard_button):
             assert button.width() >= button.sizeHint().width(), button.text()
+        screenshot(compare, "compare_view_fr")
         ls.store.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.desktop.models_support import screenshot
 from tests.desktop.translation_support import english_left, french, visible_texts
 from tests.desktop.versions.test_models_dialog import _open, _store_with_lineage
 
@@ -27,6 +28,7 @@ def test_translation_models_view_and_card_speak_french(
         qtbot.wait(50)
         for button in dialog.buttons.values():
             assert button.width() >= button.sizeHint().width(), button.text()
+        screenshot(dialog, "models_view_fr")
         dialog.table.selectRow(0)
         dialog.show_card()
         card = dialog.card

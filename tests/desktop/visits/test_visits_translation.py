@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.store import Store
 from tests.desktop.casefill import fill_store
+from tests.desktop.models_support import screenshot
 from tests.desktop.translation_support import english_left, french, visible_texts
 
 
@@ -39,6 +40,7 @@ def test_translation_visit_windows_speak_french(qtbot: Any, tmp_path: Path) -> N
         qtbot.waitUntil(lambda: "positif" in view.lab.current.text(), timeout=20_000)
         assert "sensibilité" in view.comparison.text()
         assert english_left([view.comparison.text(), view.message.text()]) == []
+        screenshot(view, "visit_view_fr")
 
         form = AssignDialog(3, "", "")
         qtbot.addWidget(form)

@@ -24,6 +24,7 @@ def test_translation_models_view_and_card_speak_french(
             dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())
         ))  # fmt: skip
         assert english_left(texts) == []
+        assert dialog.minimumSizeHint().width() <= 1366, dialog.minimumSizeHint()  # a 1366 screen
         dialog.resize(1100, 700)
         qtbot.wait(50)
         for button in dialog.buttons.values():

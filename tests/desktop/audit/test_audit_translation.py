@@ -27,3 +27,4 @@ def test_translation_audit_view_speaks_french(qtbot: Any, audited: Store) -> Non
         assert dialog.count.text().endswith("événements")
         assert english_left(texts + [dialog.agreement.text(), dialog.count.text()]) == []
         screenshot(dialog, "audit_view_fr")
+        assert dialog.minimumSizeHint().width() <= 1366  # not clipped on a 1366x768 screen

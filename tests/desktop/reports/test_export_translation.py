@@ -30,3 +30,4 @@ def test_translation_export_dialog_speaks_french(
             dialog.export_csv(tmp_path / "cas.csv")
         assert "6 lignes écrites dans" in dialog.status.text()
         screenshot(dialog, "export_dialog_fr")
+        assert dialog.minimumSizeHint().width() <= 1366  # not clipped on a 1366x768 screen

@@ -73,6 +73,9 @@ def test_translation_decision_and_comparison_speak_french(qtbot: Any, store_env:
         assert "jugé par validation croisée" in dialog.decision.headline.text()
         assert "garde-fou hors champ : non" in compare.checks.text()
         assert english_left(texts) == []
+        assert (
+            compare.minimumSizeHint().width() <= 1366 and compare.minimumSizeHint().height() <= 728
+        )
         compare.resize(1060, 700)
         for button in (compare.promote_button, compare.discard_button):
             assert button.width() >= button.sizeHint().width(), button.text()

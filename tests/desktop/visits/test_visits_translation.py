@@ -41,6 +41,7 @@ def test_translation_visit_windows_speak_french(qtbot: Any, tmp_path: Path) -> N
         assert "sensibilité" in view.comparison.text()
         assert english_left([view.comparison.text(), view.message.text()]) == []
         screenshot(view, "visit_view_fr")
+        assert view.minimumSizeHint().width() <= 1366  # not clipped on a 1366x768 screen
 
         form = AssignDialog(3, "", "")
         qtbot.addWidget(form)

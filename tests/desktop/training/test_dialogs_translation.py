@@ -81,3 +81,45 @@ def test_translation_decision_and_comparison_speak_french(qtbot: Any, store_env:
             assert button.width() >= button.sizeHint().width(), button.text()
         screenshot(compare, "compare_view_fr")
         ls.store.close()
+
+
+def test_translation_progress_lines_speak_french(qtbot: Any) -> None:
+    """The live status under the curves: start, steps, epochs, stopping, times, in French."""
+    from desktop.training.progress_view import TrainingProgress
+
+    with french():
+        view = TrainingProgress()
+        qtbot.addWidget(view)
+        view.restart("")
+        view.handle({"event": "start", "n_train": 30, "n_val": 8, "epochs": 3, "device": "cpu",
+                     "device_reason": "", "time": 100.0})  # fmt: skip
+        assert view.status.text().startswith("Entraînement sur 30 images, validation sur 8")
+        view.handle({"event": "step", "epoch": 1, "epochs": 3, "step": 2, "steps": 4,
+                     "loss": 0.5, "time": 110.0})  # fmt: skip
+        assert view.status.text() == "Époque 1/3, étape 2/4, perte d\u2019entraînement 0,500"
+        view.handle({"event": "epoch", "epoch": 1, "epochs": 3, "val_macro_f1": 0.75,
+                     "best_score": 0.75, "best_epoch": 1, "time": 120.0})  # fmt: skip
+        assert "macro-F1 de validation 0,750" in view.status.text()
+        assert "reste environ" in view.times.text()
+        texts = visible_texts(view) + [view.status.text(), view.times.text()]
+        assert english_left(texts) == []
+
+
+def test_translation_activation_history_and_question_speak_french() -> None:
+    from types import SimpleNamespace
+
+    from desktop.versions.activation import _question, history_html
+
+    with french():
+        records = [{"at": "2026-12-07T10:31", "who": "dr-a", "how": "roll back", "forced": True,
+                    "reason": "meilleur sur nos photos"}]  # fmt: skip
+        text = history_html(records)
+        assert "retour à ce modèle" in text and "contre l\u2019avis des relevés" in text
+        review = SimpleNamespace(
+            concerns=["macro-F1 0,80 contre 0,85"], marks=[SimpleNamespace(word="non évalué")],
+            target=SimpleNamespace(version="clinic-v2@abc"),
+        )  # fmt: skip
+        question = _question(review, rollback=True)
+        assert question.startswith("Avant que clinic-v2@abc ne trie vos photos")
+        assert "Y revenir quand même ?" in question
+        assert english_left([text, question]) == []

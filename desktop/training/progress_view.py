@@ -39,6 +39,7 @@ class TrainingProgress(QGroupBox):
         self.status = QLabel(_("Not started."), wordWrap=True)
         self.times = QLabel("")
         self.bar = QProgressBar()
+        self.bar.setFormat(_("%p%"))  # "45 %" in French
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         layout.addWidget(self.curves, stretch=1)

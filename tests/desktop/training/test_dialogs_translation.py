@@ -7,12 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.desktop.models_support import labelled_store, screenshot
+from tests.desktop.training import test_finetune_fit as english_fit
 from tests.desktop.training.test_decision import PROMOTION, _finish
 from tests.desktop.training.test_finetune_dialog import _open
-from tests.desktop.training.test_finetune_fit import (
-    SMALL,
-    test_the_dialog_fits_a_1366x768_screen_with_advanced_open_or_not,
-)
 from tests.desktop.translation_support import english_left, french, visible_texts
 
 
@@ -24,12 +21,12 @@ def test_translation_finetune_dialog_fits_1366x768_in_french(
     from PySide6.QtWidgets import QApplication, QDialog
 
     with french():
-        test_the_dialog_fits_a_1366x768_screen_with_advanced_open_or_not(
+        english_fit.test_the_dialog_fits_a_1366x768_screen_with_advanced_open_or_not(
             qtbot, store_env, monkeypatch
         )
         dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QDialog))
         assert dialog.windowTitle() == "Affiner le modèle"
-        assert dialog.minimumSizeHint().width() <= SMALL.width()
+        assert dialog.minimumSizeHint().width() <= english_fit.SMALL.width()
         dialog.resize(1100, 648)
         qtbot.wait(50)
         row = dialog.recipe.layout().itemAt(0).layout()  # the main settings in one row
@@ -101,6 +98,7 @@ def test_translation_progress_lines_speak_french(qtbot: Any) -> None:
                      "best_score": 0.75, "best_epoch": 1, "time": 120.0})  # fmt: skip
         assert "macro-F1 de validation 0,750" in view.status.text()
         assert "reste environ" in view.times.text()
+        assert view.bar.text().endswith("\u00a0%")
         texts = visible_texts(view) + [view.status.text(), view.times.text()]
         assert english_left(texts) == []
 

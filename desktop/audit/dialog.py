@@ -28,6 +28,7 @@ from desktop.services.audit import (
     load_agreement,
     load_events,
 )
+from desktop.services.i18n import _, format_number, ngettext
 from desktop.services.store import Store
 from desktop.services.tasks import run_in_pool
 from desktop.shell.file_dialogs import save_file
@@ -36,12 +37,12 @@ from desktop.shell.file_dialogs import save_file
 def agreement_text(a: Agreement) -> str:
     """One line on the readers' agreement."""
     if not a.pairs:
-        return "Agreement: no photo has labels from two clinicians yet."
-    kappa = f"{a.kappa:.2f}" if a.kappa is not None else "undefined"
-    return (
-        f"Agreement between readers: {a.agreed} of {a.pairs} pairs agree on "
-        f"{a.photos} photos; Cohen's kappa {kappa}"
-    )
+        return _("Agreement: no photo has labels from two clinicians yet.")
+    kappa = format_number(a.kappa, 2) if a.kappa is not None else _("undefined")
+    return _(
+        "Agreement between readers: {agreed} of {pairs} pairs agree on {photos} photos; "
+        "Cohen's kappa {kappa}"
+    ).format(agreed=a.agreed, pairs=a.pairs, photos=a.photos, kappa=kappa)
 
 
 class AuditDialog(QDialog):
@@ -49,7 +50,7 @@ class AuditDialog(QDialog):
 
     def __init__(self, store: Store, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Audit trail")
+        self.setWindowTitle(_("Audit trail"))
         self.setObjectName("audit_dialog")
         self.store = store
         self.loading = False
@@ -65,10 +66,10 @@ class AuditDialog(QDialog):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setWordWrap(False)
         self.count = QLabel()
-        self.agreement = QLabel("Agreement: reading...")
+        self.agreement = QLabel(_("Agreement: reading..."))
         self.agreement.setObjectName("audit_agreement")
-        self.export_button = QPushButton("Export CSV...")
-        close = QPushButton("Close")
+        self.export_button = QPushButton(_("Export CSV..."))
+        close = QPushButton(_("Close"))
         lay = QVBoxLayout(self)
         lay.addWidget(self.filters)
         lay.addWidget(self.table, 1)
@@ -105,7 +106,7 @@ class AuditDialog(QDialog):
         header = self.table.horizontalHeader()
         for column in range(self.model.columnCount() - 1):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
-        self.count.setText(f"{len(events)} events")
+        self.count.setText(ngettext("{n} event", "{n} events", len(events)).format(n=len(events)))
         self.export_button.setEnabled(bool(events))
 
     def _on_agreement(self, a: Agreement) -> None:
@@ -113,10 +114,10 @@ class AuditDialog(QDialog):
 
     def _on_error(self, exc: BaseException) -> None:
         self.loading = False
-        self.count.setText(f"Could not read the audit trail: {exc}")
+        self.count.setText(_("Could not read the audit trail: {error}").format(error=exc))
 
     def _ask_export(self) -> None:
-        path = save_file(self, "audit", "Export the audit trail", "audit.csv", "CSV (*.csv)")
+        path = save_file(self, "audit", _("Export the audit trail"), "audit.csv", "CSV (*.csv)")
         if path:
             self.export_to(Path(path))
 
@@ -125,9 +126,15 @@ class AuditDialog(QDialog):
         events = list(self.model.events)
         run_in_pool(
             lambda: export_events(self.store, events, path),
-            lambda n: self.count.setText(f"{n} events exported to {path.name}"),
+            lambda n: self.count.setText(
+                ngettext("{n} event exported to {file}", "{n} events exported to {file}", n).format(
+                    n=n, file=path.name
+                )
+            ),
             self._on_export_error,
         )
 
     def _on_export_error(self, exc: BaseException) -> None:
-        QMessageBox.warning(self, "Audit trail", f"The audit trail was not written: {exc}")
+        QMessageBox.warning(
+            self, _("Audit trail"), _("The audit trail was not written: {error}").format(error=exc)
+        )

@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.services.audit import KINDS, AuditQuery
+from desktop.services.audit import KINDS, AuditQuery, kind_word
+from desktop.services.i18n import _
 
 
 class AuditFilterBar(QWidget):
@@ -25,20 +26,20 @@ class AuditFilterBar(QWidget):
         super().__init__(parent)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        self.who = QLineEdit(placeholderText="any clinician")
+        self.who = QLineEdit(placeholderText=_("any clinician"))
         self.who.setObjectName("audit_who")
         self.who.setClearButtonEnabled(True)
         self.kind = QComboBox()
         self.kind.setObjectName("audit_kind")
-        self.kind.addItem("everything", "")
+        self.kind.addItem(_("everything"), "")
         for kind in KINDS:
-            self.kind.addItem(kind, kind)
-        self.use_since = QCheckBox("since")
+            self.kind.addItem(kind_word(kind), kind)
+        self.use_since = QCheckBox(_("since"))
         self.since = QDateEdit(QDate.currentDate().addDays(-30))
         self.since.setCalendarPopup(True)
         self.since.setDisplayFormat("yyyy-MM-dd")
         self.since.setEnabled(False)
-        for text, w in (("Who", self.who), ("What", self.kind)):
+        for text, w in ((_("Who"), self.who), (_("What"), self.kind)):
             lay.addWidget(QLabel(text))
             lay.addWidget(w, 1 if w is self.who else 0)
         lay.addWidget(self.use_since)

@@ -6,9 +6,10 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from desktop.services.audit import AuditEvent, details_text
+from desktop.services.audit import AuditEvent, details_text, kind_word
+from desktop.services.i18n import N_, _
 
-HEADERS = ("When (UTC)", "Who", "Workstation", "What", "Object", "Details")
+HEADERS = (N_("When (UTC)"), N_("Who"), N_("Workstation"), N_("What"), N_("Object"), N_("Details"))
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -41,7 +42,7 @@ class AuditTableModel(QAbstractTableModel):
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return HEADERS[section]
+            return _(HEADERS[section])
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -60,7 +61,7 @@ class AuditTableModel(QAbstractTableModel):
             e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             f"{e.who} [{e.db_user}]" if e.db_user else e.who,  # [the server's user]
             e.host,
-            e.kind,
+            kind_word(e.kind),
             _object_text(e.object),
             details_text(e),
         )

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services import reports
+from desktop.services.i18n import _, format_number, ngettext
 from desktop.services.reports import (
     ExportSummary,
     ReportSummary,
@@ -38,6 +39,7 @@ from desktop.services.reports import (
 )
 from desktop.services.store import Store
 from desktop.services.tasks import run_in_pool
+from desktop.services.vocabulary import long_name
 from desktop.shell.file_dialogs import choose_folder, save_file
 from desktop.shell.open_written import open_written
 
@@ -62,7 +64,7 @@ class ExportDialog(QDialog):
         clinic: str = "",
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Export and print")
+        self.setWindowTitle(_("Export and print"))
         self.store = store
         self.run_id = run_id
         self.flt = flt
@@ -81,14 +83,18 @@ class ExportDialog(QDialog):
         self.resize(620, 360)
 
     def _build_scope(self) -> QGroupBox:
-        box = QGroupBox("What to export")
+        box = QGroupBox(_("What to export"))
         col = QVBoxLayout(box)
         self.scope = QButtonGroup(self)
         self.run_choice = QRadioButton(
-            f"The current screening run (#{self.run_id})" if self.run_id else "No run selected"
+            _("The current screening run (#{run})").format(run=self.run_id)
+            if self.run_id
+            else _("No run selected")
         )
         self.filter_choice = QRadioButton(
-            f"The current filter: {describe_filter(self.flt)}" if self.flt else "No filter set"
+            _("The current filter: {filter}").format(filter=describe_filter(self.flt))
+            if self.flt
+            else _("No filter set")
         )
         self.run_choice.setEnabled(self.run_id is not None)
         self.filter_choice.setEnabled(self.flt is not None)
@@ -99,21 +105,21 @@ class ExportDialog(QDialog):
         return box
 
     def _build_report_options(self, clinic: str) -> QGroupBox:
-        box = QGroupBox("Printed report")
+        box = QGroupBox(_("Printed report"))
         form = QFormLayout(box)
-        self.clinic = QLineEdit(clinic, placeholderText="printed on every page (optional)")
-        self.gradcam = QCheckBox("Grad-CAM overlays (slower)", checked=True)
-        form.addRow("Clinic", self.clinic)
+        self.clinic = QLineEdit(clinic, placeholderText=_("printed on every page (optional)"))
+        self.gradcam = QCheckBox(_("Grad-CAM overlays (slower)"), checked=True)
+        form.addRow(_("Clinic"), self.clinic)
         form.addRow("", self.gradcam)
         return box
 
     def _build_buttons(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        self.csv_button = QPushButton("Export CSV...")
-        self.folders_button = QPushButton("Labelled images as class folders...")
-        self.report_button = QPushButton("Print report (PDF)...")
-        self.cancel_button = QPushButton("Cancel report", enabled=False)
-        self.open_button = QPushButton("Open the exported file", enabled=False)
+        self.csv_button = QPushButton(_("Export CSV..."))
+        self.folders_button = QPushButton(_("Labelled images as class folders..."))
+        self.report_button = QPushButton(_("Print report (PDF)..."))
+        self.cancel_button = QPushButton(_("Cancel report"), enabled=False)
+        self.open_button = QPushButton(_("Open the exported file"), enabled=False)
         self.open_button.clicked.connect(self.open_last)
         self.exported.connect(lambda out: self.open_button.setEnabled(Path(out).is_file()))
         self.csv_button.clicked.connect(self._csv_clicked)
@@ -141,7 +147,12 @@ class ExportDialog(QDialog):
         self._busy(True)
         run_in_pool(
             lambda: reports.export_cases_csv(store, out, source),
-            lambda n: self._done(out, f"{n} rows written to {out}"),
+            lambda n: self._done(
+                out,
+                ngettext("{n} row written to {path}", "{n} rows written to {path}", n).format(
+                    n=n, path=out
+                ),
+            ),
             self._failed,
         )
 
@@ -153,9 +164,7 @@ class ExportDialog(QDialog):
         self._busy(True)
 
         def done(summary: ExportSummary) -> None:
-            per = ", ".join(f"{k}: {v}" for k, v in summary.per_class.items()) or "none"
-            missing = f"; {len(summary.missing)} could not be found" if summary.missing else ""
-            self._done(out, f"{summary.written} labelled images in {out} ({per}){missing}")
+            self._done(out, folders_text(summary, out))
 
         run_in_pool(lambda: reports.export_folders(store, out, run_id), done, self._failed)
 
@@ -168,7 +177,7 @@ class ExportDialog(QDialog):
         self.cancel_button.setEnabled(True)
         self.bar.setVisible(True)
         self.bar.setRange(0, 0)
-        self.status.setText("Making the report...")
+        self.status.setText(_("Making the report..."))
 
         def work() -> ReportSummary:
             return reports.print_report(
@@ -177,23 +186,16 @@ class ExportDialog(QDialog):
             )  # fmt: skip
 
         def done(summary: ReportSummary) -> None:
-            extra = (
-                f" ({len(summary.problems)} notes: {summary.problems[0]})"
-                if summary.problems
-                else ""
-            )
-            self._done(
-                out,
-                f"{summary.images} images, {summary.pages} pages, "
-                f"{summary.size_bytes / 2**20:.1f} MB: {out}{extra}",
-            )
+            self._done(out, report_text(summary, out))
 
         run_in_pool(work, done, self._failed)
 
     def _show_progress(self, done: int, total: int) -> None:
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)
-        self.status.setText(f"Preparing pictures: {done} of {total}")
+        self.status.setText(
+            _("Preparing pictures: {done} of {total}").format(done=done, total=total)
+        )
 
     def _done(self, out: Path, text: str) -> None:
         self.last_output = Path(out)
@@ -207,20 +209,20 @@ class ExportDialog(QDialog):
         self._busy(False)
         self.cancel_button.setEnabled(False)
         self.bar.setVisible(False)
-        self.status.setText(f"Not exported: {exc}")
+        self.status.setText(_("Not exported: {error}").format(error=exc))
 
     def _csv_clicked(self) -> None:
-        path = save_file(self, "csv", "Export CSV", "cases.csv", "CSV (*.csv)")
+        path = save_file(self, "csv", _("Export CSV"), "cases.csv", "CSV (*.csv)")
         if path:
             self.export_csv(Path(path))
 
     def _folders_clicked(self) -> None:
-        path = choose_folder(self, "class_folders", "Folder for the class folders")
+        path = choose_folder(self, "class_folders", _("Folder for the class folders"))
         if path:
             self.export_folders(Path(path))
 
     def _report_clicked(self) -> None:
-        path = save_file(self, "report", "Save the report", "report.pdf", "PDF (*.pdf)")
+        path = save_file(self, "report", _("Save the report"), "report.pdf", "PDF (*.pdf)")
         if path:
             self.print_report(Path(path))
             self.exported.connect(self._offer_open)
@@ -234,3 +236,30 @@ class ExportDialog(QDialog):
         """Open the file exported last (the CSV, or the report) with the computer's program."""
         if self.last_output is not None and self.last_output.is_file():
             open_written(self, self.last_output)
+
+
+def folders_text(summary: ExportSummary, out: Path) -> str:
+    """What the class folders export wrote, per class, and what it could not find."""
+    per = ", ".join(f"{long_name(k)}: {v}" for k, v in summary.per_class.items()) or _("none")
+    text = ngettext(
+        "{n} labelled image in {path} ({per})", "{n} labelled images in {path} ({per})",
+        summary.written,
+    ).format(n=summary.written, path=out, per=per)  # fmt: skip
+    if summary.missing:
+        text += _("; {n} could not be found").format(n=len(summary.missing))
+    return text
+
+
+def report_text(summary: ReportSummary, out: Path) -> str:
+    """The report's size, and its first note when it has notes."""
+    text = _("{images} images, {pages} pages, {size} MB: {path}").format(
+        images=summary.images,
+        pages=summary.pages,
+        size=format_number(summary.size_bytes / 2**20, 1),
+        path=out,
+    )
+    if summary.problems:
+        text += " " + _("({n} notes: {first})").format(
+            n=len(summary.problems), first=summary.problems[0]
+        )
+    return text

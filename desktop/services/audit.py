@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timezone
 from pathlib import Path
 
 from engine.atomic import atomic_path
+from engine.i18n import N_, _
 from engine.store import Store
 from engine.store.audit import CSV_COLUMNS, KINDS, AuditEvent, write_csv
 from engine.store.disputes import Agreement
@@ -22,12 +23,41 @@ __all__ = [
     "AuditQuery",
     "act_as",
     "details_text",
+    "kind_word",
     "export_events",
     "load_agreement",
     "load_events",
     "record_settings",
     "store_role",
 ]
+
+
+#: The events' kinds in words, for the filter and the table (the recorded kind stays the verb).
+KIND_WORDS = {
+    "label": N_("label"),
+    "undo": N_("undo"),
+    "redo": N_("redo"),
+    "note": N_("note"),
+    "forget": N_("forget"),
+    "backup": N_("backup"),
+    "restore": N_("restore"),
+    "export": N_("export"),
+    "report": N_("report"),
+    "train": N_("train"),
+    "promote": N_("promote"),
+    "activate": N_("activate"),
+    "rollback": N_("rollback"),
+    "discard": N_("discard"),
+    "adjudicate": N_("adjudicate"),
+    "settings": N_("settings"),
+    "visit": N_("visit"),
+    "lab": N_("lab"),
+}
+
+
+def kind_word(kind: str) -> str:
+    """An event's kind in the user's language (a kind this list lacks as recorded)."""
+    return _(KIND_WORDS[kind]) if kind in KIND_WORDS else kind
 
 
 @dataclass(frozen=True)

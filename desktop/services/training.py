@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.i18n import N_, _, format_percent, ngettext
 from engine.images import iter_image_files
 from engine.recipe import BALANCING, MONITORS, RECIPE, SCHEDULES, Recipe
 from engine.store import Store
 from engine.training import STOP_FILE, TrainingProcess, TrainingResult, list_training_runs
+from engine.vocabulary import long_name
 
 __all__ = [
     "BALANCING",
@@ -120,31 +122,45 @@ def training_plan(
     for name, n in plan.totals.items():
         if n < MIN_PER_CLASS:
             plan.warnings.append(
-                f"{name}: only {n} example{'s' if n != 1 else ''}; at least {MIN_PER_CLASS} "
-                "are needed for a meaningful validation split"
+                ngettext(
+                    "{name}: only {n} example; at least {min} are needed for a meaningful "
+                    "validation split",
+                    "{name}: only {n} examples; at least {min} are needed for a meaningful "
+                    "validation split",
+                    n,
+                ).format(name=long_name(name), n=n, min=MIN_PER_CLASS)
             )
     if not plan.can_start:
-        plan.warnings.insert(0, "Training needs labelled images of at least two classes.")
+        plan.warnings.insert(0, _("Training needs labelled images of at least two classes."))
     if plan.disputed:
         plan.warnings.append(
-            f"{plan.disputed} disputed photo(s) left out: clinicians gave them different "
-            "labels; a third clinician's label settles each (Show: Disputed)"
+            ngettext(
+                "{n} disputed photo left out: clinicians gave it different labels; a third "
+                "clinician's label settles it (Show: Disputed)",
+                "{n} disputed photos left out: clinicians gave them different labels; a third "
+                "clinician's label settles each (Show: Disputed)",
+                plan.disputed,
+            ).format(n=plan.disputed)
         )
     if plan.unreadable:
         plan.warnings.append(
-            f"{plan.unreadable} labelled image(s) have no readable copy and will be skipped"
+            ngettext(
+                "{n} labelled image has no readable copy and will be skipped",
+                "{n} labelled images have no readable copy and will be skipped",
+                plan.unreadable,
+            ).format(n=plan.unreadable)
         )
     active = store.active_model()
     plan.model_classes = list((active.meta.get("classes") or []) if active else [])
     plan.split_file = split_path(store) if use_store else None
     plan.split_text = _split_text(plan.split_file)
     if use_store and not folders:  # the trainer cross-fits (unless the gate is chosen)
-        plan.split_text = CROSS_FIT_TEXT
+        plan.split_text = _(CROSS_FIT_TEXT)
     return plan
 
 
 #: What the split line says when every store label both decides and trains (trainer.crossfit).
-CROSS_FIT_TEXT = (
+CROSS_FIT_TEXT = N_(
     "none held out: every label trains the new model, and each is checked by one of 5 fold "
     "models that did not see it (near-duplicates kept together); photos of the reference set "
     "check that nothing the model knew is lost. Choosing 'a held-out gate' under Advanced "
@@ -157,27 +173,31 @@ def class_count_text(counts: dict[str, int], min_labels: int = MIN_LABELS_TO_CHE
     many more would let a class short of the trainer's floor be learnt from and checked."""
     parts = []
     for name, n in counts.items():
-        more = f" ({min_labels - n} more would let it be checked)" if n < min_labels else ""
-        parts.append(f"{name} {n}{more}")
+        part = f"{long_name(name)} {n}"
+        if n < min_labels:
+            part += " " + _("({n} more would let it be checked)").format(n=min_labels - n)
+        parts.append(part)
     return " \u00b7 ".join(parts)
 
 
 def _split_text(path: Path | None) -> str:
     if path is None or not path.is_file():
-        return (
-            f"A new split: {RECIPE.val_fraction:.0%} of each class held out for validation, "
-            f"near-duplicate photos kept together, seed {RECIPE.seed}; it is recorded so later "
-            "runs are judged on the same images."
-        )
+        return _(
+            "A new split: {share} of each class held out for validation, near-duplicate photos "
+            "kept together, seed {seed}; it is recorded so later runs are judged on the same "
+            "images."
+        ).format(share=format_percent(RECIPE.val_fraction), seed=RECIPE.seed)
     try:
         counts = json.loads(path.read_text(encoding="utf-8")).get("counts", {})
         n_val = sum(counts.get("val", {}).values())
     except (OSError, ValueError, AttributeError):
-        return f"The recorded split {path} cannot be read; training will report why."
-    return (
-        f"The recorded split ({n_val} validation images) is reused; new images are added to it "
+        return _("The recorded split {path} cannot be read; training will report why.").format(
+            path=path
+        )
+    return _(
+        "The recorded split ({n} validation images) is reused; new images are added to it "
         "with the same rule, so the new and active models are judged on the same images."
-    )
+    ).format(n=n_val)
 
 
 # --- training in a child process (engine.training) ------------------------------------------------

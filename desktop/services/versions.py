@@ -21,10 +21,12 @@ from typing import Any
 
 from engine.activation import activate_checked, review_activation
 from engine.atomic import atomic_path
+from engine.i18n import N_, _, format_number
 from engine.modelmeta import ModelMeta
 from engine.paths import user_data_dir
 from engine.store import ModelInfo, NotFoundError, Store, StoreError
 from engine.training import trainer_command
+from engine.vocabulary import long_name
 
 __all__ = ["Comparison", "ModelInfo", "PromotionRefused", "evaluation_root"]
 
@@ -89,7 +91,9 @@ def load_comparison(run_dir: Path) -> Comparison:
             training_run=(report.get("registered") or {}).get("training_run"),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise StoreError(f"{path}: not a readable training report ({exc})") from exc
+        raise StoreError(
+            _("{path}: not a readable training report ({error})").format(path=path, error=exc)
+        ) from exc
 
 
 def validate_model_file(path: Path) -> ModelMeta:
@@ -165,7 +169,9 @@ def agreement(store: Store, version: str) -> dict[str, tuple[int, int]]:
 
 def export_model(info: ModelInfo, dest: Path) -> Path:
     if not info.path or not Path(info.path).is_file():
-        raise StoreError(f"{info.version}: its model file is not on this computer")
+        raise StoreError(
+            _("{version}: its model file is not on this computer").format(version=info.version)
+        )
     with atomic_path(dest) as tmp:
         shutil.copyfile(info.path, tmp)
     return Path(dest)
@@ -174,12 +180,20 @@ def export_model(info: ModelInfo, dest: Path) -> Path:
 def _num(value: object, digits: int = 3) -> str:
     """A figure for people: whole numbers as they are, others rounded; "-" when missing."""
     if isinstance(value, bool) or value is None:
-        return "-" if value is None else ("yes" if value else "no")
+        return "-" if value is None else (_("yes") if value else _("no"))
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        return format_number(value, digits)
     return str(value)
+
+
+#: The splits a card lists, in words.
+SPLIT_WORDS = {"train": N_("train"), "val": N_("val"), "test": N_("test")}
+
+
+def _split(name: object) -> str:
+    return _(SPLIT_WORDS[name]) if name in SPLIT_WORDS else str(name)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -197,38 +211,38 @@ def model_card(info: ModelInfo) -> str:
     meta, metrics = info.meta, info.metrics
     lines = [f"# {info.version}", "", meta.get("description") or "", ""]
     lines += _table(["", ""], [
-        ["Created", _when(meta.get("created_at", info.created_at))],
-        ["Parent", info.parent_hash[:12] if info.parent_hash else "none"],
-        ["Classes", ", ".join(meta.get("classes", []))],
-        ["Trained", _num(meta.get("trained"))],
-        ["Calibration temperature", _num(meta.get("temperature"))],
+        [_("Created"), _when(meta.get("created_at", info.created_at))],
+        [_("Parent"), info.parent_hash[:12] if info.parent_hash else _("none")],
+        [_("Classes"), ", ".join(long_name(c) for c in meta.get("classes", []))],
+        [_("Trained"), _num(meta.get("trained"))],
+        [_("Calibration temperature"), _num(meta.get("temperature"))],
     ])  # fmt: skip
     counts = (meta.get("training") or {}).get("split_counts")
     if isinstance(counts, dict) and counts:
-        lines += ["## Data (images per split)", ""]
+        lines += ["## " + _("Data (images per split)"), ""]
         classes = list(meta.get("classes") or [])
         for per in counts.values():
             classes += [c for c in (per if isinstance(per, dict) else {}) if c not in classes]
         rows = [
             [
-                str(split),
+                _split(split),
                 *(_num(per.get(c, 0)) for c in classes),
                 _num(sum(v for v in per.values() if isinstance(v, int))),
             ]
             if isinstance(per, dict)
-            else [str(split), *("-" for _ in classes), _num(per)]
+            else [_split(split), *("-" for _c in classes), _num(per)]
             for split, per in counts.items()
         ]
-        lines += _table(["Split", *classes, "Total"], rows)
+        lines += _table([_("Split"), *(long_name(c) for c in classes), _("Total")], rows)
     rows = [
-        [split, *(_num(m.get(k)) for k in ("accuracy", "macro_f1", "ece", "n"))]
+        [_split(split), *(_num(m.get(k)) for k in ("accuracy", "macro_f1", "ece", "n"))]
         for split, m in ((s, metrics.get(s)) for s in ("val", "test"))
         if isinstance(m, dict)
     ]
     if rows:
-        lines += ["## Metrics", ""]
-        lines += _table(["Split", "Accuracy", "Macro-F1", "ECE", "Images"], rows)
-    lines += ["Screening aid, not a diagnosis."]
+        lines += ["## " + _("Metrics"), ""]
+        lines += _table([_("Split"), _("Accuracy"), _("Macro-F1"), _("ECE"), _("Images")], rows)
+    lines += [_("Screening aid, not a diagnosis.")]
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ signals; it never touches a widget. The plain functions below are the engine cal
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,10 @@ from PySide6.QtGui import QImage
 
 from desktop.services.review import load_photo, photo_file, readable_error
 from desktop.services.tasks import run_task
+from engine.i18n import N_, _, format_number, format_percent, ngettext
 from engine.store import Store
 from engine.store.visits import VisitPhoto, VisitRow
-from engine.visits import LAB_RESULTS, VisitIdError, check_identifier
+from engine.visits import LAB_RESULTS, MAX_ID_LENGTH, VisitIdError, check_identifier
 from engine.vocabulary import long_name, short_name
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "VisitRow",
     "VisitsService",
     "check_ids",
+    "lab_word",
 ]
 
 #: Longest side of a photo in the visit view.
@@ -58,12 +61,37 @@ class VisitDetail:
 
 def check_ids(patient: str, visit: str) -> str | None:
     """None when both identifiers are acceptable, else the reason (for the form's message)."""
-    try:
-        check_identifier(patient, "patient")
-        check_identifier(visit, "visit")
-    except VisitIdError as exc:
-        return str(exc)
+    for value, what in ((patient, _("patient")), (visit, _("visit"))):
+        try:
+            check_identifier(value, what)
+        except VisitIdError:
+            return id_problem(value, what)
     return None
+
+
+def id_problem(text: str, what: str) -> str:
+    """Why engine.visits.check_identifier refused ``text``, in the user's language."""
+    value = (text or "").strip()
+    if not value:
+        return _("{what} is empty").format(what=what)
+    if any(sep in value for sep in ("/", "\\")) or os.sep in value:
+        return _("{what} {value!r} contains a path separator").format(what=what, value=value)
+    if len(value) > MAX_ID_LENGTH:
+        return _("{what} {value!r}... has {n} characters (at most {max})").format(
+            what=what, value=value[:20], n=len(value), max=MAX_ID_LENGTH
+        )
+    return _("{what} {value!r} contains a control character").format(what=what, value=value)
+
+
+#: A lab result (the store's word) in words.
+LAB_WORDS = {"positive": N_("positive"), "negative": N_("negative"), "pending": N_("pending")}
+
+
+def lab_word(result: str | None) -> str:
+    """The lab result in the user's language ("-" when none)."""
+    if not result:
+        return "-"
+    return _(LAB_WORDS[result]) if result in LAB_WORDS else result
 
 
 def _card(store: Store, photo: VisitPhoto) -> CardData:
@@ -76,7 +104,7 @@ def _card(store: Store, photo: VisitPhoto) -> CardData:
     return CardData(
         sha256=item.sha256,
         name=name,
-        class_text=f"{short_name(item.top_class)} {item.confidence:.0%}",
+        class_text=f"{short_name(item.top_class)} {format_percent(item.confidence)}",
         referred=photo.referred,
         label=item.current_label,
         image=image,
@@ -105,13 +133,42 @@ def lab_summary(store: Store, rows: Sequence[VisitRow]) -> str:
 
     n = sum(r.lab_result in ("positive", "negative") for r in rows)
     if not n:
-        return "No visit has a lab result yet."
-    lines = [f"Against the lab ({n} visit{'s' if n != 1 else ''} with a result):"]
+        return _("No visit has a lab result yet.")
+    lines = [
+        ngettext(
+            "Against the lab ({n} visit with a result):",
+            "Against the lab ({n} visits with a result):",
+            n,
+        ).format(n=n)
+    ]
     for c in compare_with_lab(rows, store.referral_rule().mpox_class):
         lines.append(
-            f"{c.who}: sensitivity {c.sensitivity.text()}; specificity {c.specificity.text()}"
+            _("{who}: sensitivity {sensitivity}; specificity {specificity}").format(
+                who=_(CALLERS[c.who]) if c.who in CALLERS else c.who,
+                sensitivity=rate_text(c.sensitivity),
+                specificity=rate_text(c.specificity),
+            )
         )
     return "\n".join(lines)
+
+
+#: Who is compared with the lab (engine.lab_compare's names), in words.
+CALLERS = {"model": N_("model"), "clinicians": N_("clinicians")}
+
+
+def rate_text(rate: Any) -> str:
+    """ "0.83 (5/6, 95% CI 0.44-0.97)" in the user's language, or "n/a (no visits)"."""
+    if not rate.n or rate.interval is None:
+        return _("n/a (no visits)")
+    low, high = rate.interval
+    return _("{value} ({hits}/{n}, {ci} CI {low}-{high})").format(
+        value=format_number(rate.hits / rate.n, 2),
+        hits=rate.hits,
+        n=rate.n,
+        ci=format_percent(0.95),
+        low=format_number(low, 2),
+        high=format_number(high, 2),
+    )
 
 
 def load_rows(store: Store, run_id: int | None) -> tuple[list[VisitRow], str]:
@@ -165,7 +222,13 @@ class VisitsService(QObject):
 
         def write() -> str:
             store.visits.decide(patient, visit, decision, who=who, classes=store.label_classes())
-            return f"{patient}/{visit}: visit decision {long_name(decision or '') or 'cleared'}"
+            if decision:
+                return _("{patient}/{visit}: visit decision {decision}").format(
+                    patient=patient, visit=visit, decision=long_name(decision)
+                )
+            return _("{patient}/{visit}: visit decision cleared").format(
+                patient=patient, visit=visit
+            )
 
         self._run(write, self.saved.emit)
 
@@ -174,7 +237,9 @@ class VisitsService(QObject):
 
         def write() -> str:
             store.visits.set_lab(patient, visit, result, who=who, on=on or None, test=test)
-            return f"{patient}/{visit}: lab result {result}"
+            return _("{patient}/{visit}: lab result {result}").format(
+                patient=patient, visit=visit, result=lab_word(result)
+            )
 
         self._run(write, self.saved.emit)
 
@@ -183,8 +248,13 @@ class VisitsService(QObject):
 
         def write() -> str:
             n = store.visits.assign(list(shas), patient, visit)
-            where = f"{patient}/{visit}" if patient else "no visit"
-            return f"{n} photo{'s' if n != 1 else ''} now in {where}"
+            if not patient:
+                return ngettext(
+                    "{n} photo now in no visit", "{n} photos now in no visit", n
+                ).format(n=n)
+            return ngettext("{n} photo now in {where}", "{n} photos now in {where}", n).format(
+                n=n, where=f"{patient}/{visit}"
+            )
 
         self._run(write, self.saved.emit)
 
@@ -192,5 +262,5 @@ class VisitsService(QObject):
         store, who = self.store, self.who()
         self._run(
             lambda: write_visit_report(store, patient, visit, out, who, clinic),
-            lambda _summary: self.saved.emit(f"Visit report written to {out}"),
+            lambda _summary: self.saved.emit(_("Visit report written to {path}").format(path=out)),
         )

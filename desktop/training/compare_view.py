@@ -37,26 +37,33 @@ from PySide6.QtWidgets import (
 from desktop.services import model_checks
 from desktop.services import versions as models
 from desktop.services.active_model import ActiveModel
+from desktop.services.i18n import N_, _, format_number
 from desktop.services.tasks import run_in_pool
-from desktop.services.vocabulary import short_name
+from desktop.services.vocabulary import long_name, short_name
 from desktop.shell.confirm import ask_risky
-from desktop.training.decision_view import METHODS, DecisionView
+from desktop.training.decision_view import METHODS, DecisionView, signed
 from desktop.training.decision_view import short_numbers as _short_numbers
 
 OVERALL = [  # key, label, higher is better
-    ("accuracy", "Accuracy", True),
-    ("macro_f1", "Macro-F1", True),
-    ("weighted_f1", "Weighted F1", True),
-    ("balanced_accuracy", "Balanced accuracy", True),
-    ("mcc", "MCC", True),
-    ("ece", "Calibration error (ECE)", False),
-    ("nll", "Log loss (NLL)", False),
-    ("n", "Images compared", None),
+    ("accuracy", N_("Accuracy"), True),
+    ("macro_f1", N_("Macro-F1"), True),
+    ("weighted_f1", N_("Weighted F1"), True),
+    ("balanced_accuracy", N_("Balanced accuracy"), True),
+    ("mcc", N_("MCC"), True),
+    ("ece", N_("Calibration error (ECE)"), False),
+    ("nll", N_("Log loss (NLL)"), False),
+    ("n", N_("Images compared"), None),
 ]
 _SPLIT_NAMES = {
-    "gate": "held-out gate images",
-    "val": "validation images",
-    "cross-fit": "labelled photos (each judged by a model that did not see it)",
+    "gate": N_("held-out gate images"),
+    "val": N_("validation images"),
+    "cross-fit": N_("labelled photos (each judged by a model that did not see it)"),
+}
+#: How the run ended (the trainer's status), in words.
+_STATUS_WORDS = {
+    "finished": N_("finished"),
+    "early_stopped": N_("stopped early"),
+    "stopped": N_("stopped"),
 }
 BETTER = QColor("#DFF2E9")
 WORSE = QColor("#FBE3D6")
@@ -74,7 +81,12 @@ def _num(value: Any, digits: int = 3) -> str:
         return "-"
     if isinstance(value, int):
         return str(value)
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+    return format_number(value, digits) if isinstance(value, float) else str(value)
+
+
+def _split_name(split: str) -> str:
+    """The images both models were scored on, in words."""
+    return _(_SPLIT_NAMES[split]) if split in _SPLIT_NAMES else split
 
 
 def _fit(table: QTableWidget) -> None:
@@ -102,10 +114,12 @@ class ConfusionTable(QTableWidget):
         super().__init__(len(classes), len(classes))
         self.setHorizontalHeaderLabels([_short_class(c) for c in classes])
         for i, name in enumerate(classes):
-            self.horizontalHeaderItem(i).setToolTip(f"predicted {name}")
-        self.setVerticalHeaderLabels(classes)
+            self.horizontalHeaderItem(i).setToolTip(
+                _("predicted {name}").format(name=long_name(name))
+            )
+        self.setVerticalHeaderLabels([long_name(c) for c in classes])
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setToolTip("rows: clinician's / true class; columns: the model's prediction")
+        self.setToolTip(_("rows: clinician's / true class; columns: the model's prediction"))
         for r, row in enumerate(matrix or []):
             total = max(sum(row), 1)
             for c, value in enumerate(row):
@@ -129,7 +143,7 @@ class CompareView(QDialog):
 
     def __init__(self, active: ActiveModel, run_dir: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Compare models")
+        self.setWindowTitle(_("Compare models"))
         self.active = active
         self.run_dir = Path(run_dir)
         self.comparison = models.load_comparison(self.run_dir)
@@ -140,7 +154,7 @@ class CompareView(QDialog):
         self.decision.show_decision(self.comparison.decision)
         self.decision.headline.hide()  # the header above says the verdict and the reason
         layout.addWidget(self.decision)
-        self.checks = QLabel("Reading which checks each model carries...", wordWrap=True)
+        self.checks = QLabel(_("Reading which checks each model carries..."), wordWrap=True)
         self.checks.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.checks)
         body = QHBoxLayout()
@@ -154,7 +168,9 @@ class CompareView(QDialog):
         run_in_pool(
             lambda: model_checks.comparison_checks(store, new_model),
             self._show_checks,
-            lambda exc: self.checks.setText(f"The models' checks could not be read: {exc}"),
+            lambda exc: self.checks.setText(
+                _("The models' checks could not be read: {error}").format(error=exc)
+            ),
         )
 
     # --- layout -----------------------------------------------------------------------------
@@ -162,15 +178,23 @@ class CompareView(QDialog):
     def _header(self) -> QWidget:
         cmp = self.comparison
         gate = cmp.decision
-        verdict = "promote" if cmp.gate_allows else "keep the active model"
-        text = (
-            f"<b>Active:</b> {cmp.active_version or '(none)'} &nbsp;&nbsp; "
-            f"<b>New:</b> {cmp.new_version} ({cmp.status.replace('_', ' ')})<br/>"
-            f"Both scored on the same {cmp.new_val.get('n', '?')} {_SPLIT_NAMES.get(cmp.split, cmp.split)}.<br/>"
-            f"<b>Gate:</b> {verdict} \u2014 {_short_numbers(gate.get('reason', 'no decision recorded'))}"
+        verdict = _("promote the new model") if cmp.gate_allows else _("keep the active model")
+        text = _(
+            "<b>Active:</b> {active} &nbsp;&nbsp; <b>New:</b> {new} ({status})<br/>"
+            "Both scored on the same {n} {split}.<br/><b>Gate:</b> {verdict} \u2014 {reason}"
+        ).format(
+            active=cmp.active_version or _("(none)"),
+            new=cmp.new_version,
+            status=_(_STATUS_WORDS[cmp.status])
+            if cmp.status in _STATUS_WORDS
+            else cmp.status.replace("_", " "),
+            n=cmp.new_val.get("n", "?"),
+            split=_split_name(cmp.split),
+            verdict=verdict,
+            reason=_short_numbers(gate.get("reason") or _("no decision recorded")),
         )
         if gate.get("method") in METHODS:
-            text += f" <i>({METHODS[gate['method']]})</i>"
+            text += f" <i>({_(METHODS[gate['method']])})</i>"
         self.gate_label = QLabel(text, wordWrap=True)
         self.gate_label.setTextFormat(Qt.TextFormat.RichText)
         colour = "#DFF2E9" if cmp.gate_allows else "#FBE3D6"
@@ -181,28 +205,31 @@ class CompareView(QDialog):
         """Each model's checks, and in red what the new model lacks that the one in use has."""
         if not shiboken6.isValid(self.checks):  # the dialog closed before the answer came
             return
-        text = (
-            f"<b>Checks, model in use:</b> {'; '.join(found['active'].lines())}<br/>"
-            f"<b>Checks, new model:</b> {'; '.join(found['new'].lines())}"
+        text = _(
+            "<b>Checks, model in use:</b> {active}<br/><b>Checks, new model:</b> {new}"
+        ).format(
+            active="; ".join(model_checks.check_lines(found["active"])),
+            new="; ".join(model_checks.check_lines(found["new"])),
         )
         for line in found["missing"]:
-            text += f"<br/><span style='color:#B00020'><b>Note:</b> {line}.</span>"
+            note = _("<b>Note:</b> {line}.").format(line=line)
+            text += f"<br/><span style='color:#B00020'>{note}</span>"
         self.checks.setText(text)
         self.layout().activate()  # room for the extra lines now, not at the next event
 
     def _overall(self) -> QGroupBox:
-        box = QGroupBox(f"Overall ({_SPLIT_NAMES.get(self.comparison.split, '')})")
-        self.overall = _table(len(OVERALL), ["Metric", "Active", "New", "Change"])
+        box = QGroupBox(_("Overall ({split})").format(split=_split_name(self.comparison.split)))
+        self.overall = _table(len(OVERALL), [_("Metric"), _("Active"), _("New"), _("Change")])
         active = self.comparison.active_val or {}
         new = self.comparison.new_val
         for row, (key, label, higher) in enumerate(OVERALL):
             a, b = active.get(key), new.get(key)
-            self.overall.setItem(row, 0, _cell(label, align_right=False))
+            self.overall.setItem(row, 0, _cell(_(label), align_right=False))
             self.overall.setItem(row, 1, _cell(_num(a)))
             self.overall.setItem(row, 2, _cell(_num(b)))
             if isinstance(a, float) and isinstance(b, float) and higher is not None:
                 a, b = round(a, 3), round(b, 3)  # colour only changes that show
-                change = _cell(f"{b - a:+.3f}")
+                change = _cell(signed(b - a))
                 improved = (b > a) if higher else (b < a)
                 if b != a:
                     change.setBackground(BETTER if improved else WORSE)
@@ -214,14 +241,16 @@ class CompareView(QDialog):
         return box
 
     def _per_class(self) -> QGroupBox:
-        box = QGroupBox("Per class: recall / precision (active \u2192 new)")
+        box = QGroupBox(_("Per class: recall / precision (active \u2192 new)"))
         classes = self.comparison.classes
-        self.per_class = _table(len(classes), ["Class", "Recall", "Precision", "F1", "n"])
+        self.per_class = _table(
+            len(classes), [_("Class"), _("Recall"), _("Precision"), _("F1"), _("n")]
+        )
         active = (self.comparison.active_val or {}).get("per_class", {})
         new = self.comparison.new_val.get("per_class", {})
         for row, name in enumerate(classes):
             a, b = active.get(name, {}), new.get(name, {})
-            self.per_class.setItem(row, 0, _cell(name, align_right=False))
+            self.per_class.setItem(row, 0, _cell(long_name(name), align_right=False))
             for col, key in enumerate(("recall", "precision", "f1"), start=1):
                 item = _cell(f"{_num(a.get(key), 2)} \u2192 {_num(b.get(key), 2)}")
                 if isinstance(a.get(key), float) and isinstance(b.get(key), float):
@@ -238,14 +267,16 @@ class CompareView(QDialog):
 
     def _matrices(self) -> QGroupBox:
         box = QGroupBox(
-            f"Confusion matrices and calibration ({_SPLIT_NAMES.get(self.comparison.split, '')})"
+            _("Confusion matrices and calibration ({split})").format(
+                split=_split_name(self.comparison.split)
+            )
         )
         grid = QGridLayout(box)
         classes = self.comparison.classes
         active_cm = (self.comparison.active_val or {}).get("confusion_matrix")
-        grid.addWidget(QLabel("<b>Active model</b>"), 0, 0)
-        grid.addWidget(QLabel("<b>New model</b>"), 0, 1)
-        grid.addWidget(QLabel("<b>New model: reliability</b>"), 0, 2)
+        grid.addWidget(QLabel("<b>" + _("Active model") + "</b>"), 0, 0)
+        grid.addWidget(QLabel("<b>" + _("New model") + "</b>"), 0, 1)
+        grid.addWidget(QLabel("<b>" + _("New model: reliability") + "</b>"), 0, 2)
         self.active_matrix = ConfusionTable(classes, active_cm)
         self.new_matrix = ConfusionTable(classes, self.comparison.new_val.get("confusion_matrix"))
         grid.addWidget(self.active_matrix, 1, 0)
@@ -260,23 +291,27 @@ class CompareView(QDialog):
                               Qt.TransformationMode.SmoothTransformation)
             )  # fmt: skip
         else:
-            self.reliability.setText("no reliability diagram in this run's report")
+            self.reliability.setText(_("no reliability diagram in this run's report"))
         grid.addWidget(self.reliability, 1, 2, 2, 1)
         grid.setRowStretch(2, 1)
         grid.setColumnStretch(2, 1)
         ece_a = (self.comparison.active_val or {}).get("ece")
         ece_b = self.comparison.new_val.get("ece")
         grid.addWidget(
-            QLabel(f"ECE active {_num(ece_a)} \u2192 new {_num(ece_b)} (lower: more honest)"),
+            QLabel(
+                _("ECE active {active} \u2192 new {new} (lower: more honest)").format(
+                    active=_num(ece_a), new=_num(ece_b)
+                )
+            ),
             3, 2,
         )  # fmt: skip
         return box
 
     def _buttons(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        self.promote_button = QPushButton("Promote (make it the active model)")
-        self.discard_button = QPushButton("Discard the new model")
-        close = QPushButton("Decide later")
+        self.promote_button = QPushButton(_("Promote (make it the active model)"))
+        self.discard_button = QPushButton(_("Discard the new model"))
+        close = QPushButton(_("Decide later"))
         self.promote_button.clicked.connect(self.promote)
         self.discard_button.clicked.connect(self.discard)
         close.clicked.connect(self.close)
@@ -294,10 +329,12 @@ class CompareView(QDialog):
         reason = _short_numbers(self.comparison.decision.get("reason", ""))
         return ask_risky(
             self,
-            "Promote anyway?",
-            f"The gate advises against this model: {reason}.\n\nPromote it anyway? "
-            "The promotion is recorded as forced, and you can roll back in the models view.",
-            "Promote anyway",
+            _("Promote anyway?"),
+            _(
+                "The gate advises against this model: {reason}.\n\nPromote it anyway? The "
+                "promotion is recorded as forced, and you can roll back in the models view."
+            ).format(reason=reason),
+            _("Promote anyway"),
         )
 
     def promote(self) -> None:
@@ -306,18 +343,22 @@ class CompareView(QDialog):
             if not self.confirm_force():
                 return
             force = True
-        self._busy("Promoting...")
+        self._busy(_("Promoting..."))
         self.active.promote(
             self.comparison, force=force, who=_who(),
-            on_done=lambda info: self._done("promoted", f"Active model: {info.version}"),
+            on_done=lambda info: self._done(
+                "promoted", _("Active model: {version}").format(version=info.version)
+            ),
             on_error=self._failed,
         )  # fmt: skip
 
     def discard(self) -> None:
-        self._busy("Discarding...")
+        self._busy(_("Discarding..."))
         self.active.discard(
             self.comparison, _who(),
-            on_done=lambda _r: self._done("discarded", "Discarded: the active model stays in use."),
+            on_done=lambda _r: self._done(
+                "discarded", _("Discarded: the active model stays in use.")
+            ),
             on_error=self._failed,
         )  # fmt: skip
 
@@ -334,7 +375,7 @@ class CompareView(QDialog):
         self.decided.emit(outcome)
 
     def _failed(self, exc: BaseException) -> None:
-        self.status.setText(f"Not done: {exc}")
+        self.status.setText(_("Not done: {error}").format(error=exc))
         self.promote_button.setEnabled(True)
         self.discard_button.setEnabled(True)
 

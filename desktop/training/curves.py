@@ -9,6 +9,7 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
+from desktop.services.i18n import _
 from desktop.services.vocabulary import PALETTE
 
 # Okabe-Ito colours, as everywhere in the app, and for readers who do not tell them apart (or a
@@ -52,7 +53,7 @@ class EpochAxis(pg.AxisItem):
 def _plot(title: str, y_label: str, legend_at: tuple[int, int]) -> pg.PlotWidget:
     plot = pg.PlotWidget(background="w", axisItems={"bottom": EpochAxis("bottom")})
     plot.setTitle(title, color="#222", size="10pt")
-    plot.setLabel("bottom", "epoch")
+    plot.setLabel("bottom", _("epoch"))
     plot.setLabel("left", y_label)
     plot.showGrid(x=True, y=True, alpha=0.25)
     plot.getAxis("left").enableAutoSIPrefix(False)
@@ -66,8 +67,8 @@ class TrainingCurves(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.loss_plot = _plot("Loss", "loss", (-10, 10))  # top right
-        self.metric_plot = _plot("Validation", "score", (-10, -30))  # bottom right
+        self.loss_plot = _plot(_("Loss"), _("loss"), (-10, 10))  # top right
+        self.metric_plot = _plot(_("Validation"), _("score"), (-10, -30))  # bottom right
         self.metric_plot.setYRange(0, 1)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -78,9 +79,9 @@ class TrainingCurves(QWidget):
         self._curves = {
             key: plot.plot([], [], name=name, **STYLES[key])
             for key, plot, name in (
-                ("train_loss", self.loss_plot, "train"),
-                ("val_loss", self.loss_plot, "validation"),
-                ("val_accuracy", self.metric_plot, "accuracy"),
+                ("train_loss", self.loss_plot, _("train")),
+                ("val_loss", self.loss_plot, _("validation")),
+                ("val_accuracy", self.metric_plot, _("accuracy")),
                 ("val_macro_f1", self.metric_plot, "macro-F1"),
             )
         }

@@ -25,18 +25,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.services.i18n import N_, _, format_number
+
 FIGURES = {  # figure -> (label, higher is better)
-    "mcc": ("MCC (agreement beyond chance)", True),
-    "macro_f1": ("Macro-F1", True),
-    "accuracy": ("Accuracy", True),
-    "balanced_accuracy": ("Balanced accuracy", True),
-    "ece": ("Calibration error (ECE)", False),
-    "nll": ("Log loss (NLL)", False),
+    "mcc": (N_("MCC (agreement beyond chance)"), True),
+    "macro_f1": (N_("Macro-F1"), True),
+    "accuracy": (N_("Accuracy"), True),
+    "balanced_accuracy": (N_("Balanced accuracy"), True),
+    "ece": (N_("Calibration error (ECE)"), False),
+    "nll": (N_("Log loss (NLL)"), False),
 }
 METHODS = {
-    "cross-fit": "judged by cross-fitting: every labelled photo checked by a model that did "
-    "not learn from it",
-    "gate": "judged on check photos held out from training",
+    "cross-fit": N_(
+        "judged by cross-fitting: every labelled photo checked by a model that did not learn "
+        "from it"
+    ),
+    "gate": N_("judged on check photos held out from training"),
 }
 
 
@@ -45,10 +49,15 @@ def short_numbers(text: str) -> str:
     return re.sub(r"\d+\.\d{5,}", lambda m: f"{float(m.group()):.4f}", str(text))
 
 
+def signed(value: float, digits: int = 3) -> str:
+    """A change with its sign, in the language's numbers (``+0,012`` in French)."""
+    return ("+" if value >= 0 else "") + format_number(value, digits)
+
+
 def _num(value: Any) -> str:
-    return (
-        f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
-    )
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_number(value, 3)
+    return "-"
 
 
 class DecisionView(QWidget):
@@ -61,12 +70,14 @@ class DecisionView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.headline = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
         self.plain = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
-        self.toggle = QToolButton(text="Details", checkable=True)
+        self.toggle = QToolButton(text=_("Details"), checkable=True)
         self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.toggle.toggled.connect(self._toggled)
         self.details = QTableWidget(0, 4)
-        self.details.setHorizontalHeaderLabels(["Figure", "Model in use", "New model", "Change"])
+        self.details.setHorizontalHeaderLabels(
+            [_("Figure"), _("Model in use"), _("New model"), _("Change")]
+        )
         self.details.verticalHeader().setVisible(False)
         self.details.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.details.hide()
@@ -80,13 +91,15 @@ class DecisionView(QWidget):
         decision = dict(decision or {})
         promote = bool(decision.get("activate"))
         verdict = (
-            "Promote: the new model does better on the clinic's photos"
+            _("Promote: the new model does better on the clinic's photos")
             if promote
-            else "Keep the model in use: the new model does not do better"
+            else _("Keep the model in use: the new model does not do better")
         )
         if not decision:
-            verdict = "No promotion decision is recorded for this run"
-        method = METHODS.get(str(decision.get("method")), "")
+            verdict = _("No promotion decision is recorded for this run")
+        method = (
+            _(METHODS[str(decision.get("method"))]) if decision.get("method") in METHODS else ""
+        )
         text = f"<b>{verdict}</b>" + (f" <i>({method})</i>" if method else "")
         if self.show_reason and decision.get("reason"):
             text += f"<br/>{html.escape(short_numbers(decision['reason']))}"
@@ -105,12 +118,15 @@ class DecisionView(QWidget):
         self.details.setRowCount(len(rows))
         for row, (key, pair) in enumerate(rows):
             label, higher = FIGURES.get(key, (key, None))
+            label = _(label) if key in FIGURES else label
             new, old = pair.get("candidate"), pair.get("active")
             change = ""
             if isinstance(new, (int, float)) and isinstance(old, (int, float)):
                 better = (new > old) if higher else (new < old)
-                change = f"{new - old:+.3f}" + (
-                    "" if higher is None or new == old else (" better" if better else " worse")
+                change = signed(new - old) + (
+                    ""
+                    if higher is None or new == old
+                    else " " + (_("better") if better else _("worse"))
                 )
             for col, value in enumerate([label, _num(old), _num(new), change]):
                 self.details.setItem(row, col, QTableWidgetItem(value))

@@ -15,33 +15,27 @@ from typing import Any
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QApplication,
     QCheckBox,
     QDialog,
     QFrame,
-    QGridLayout,
-    QGroupBox,
     QHBoxLayout,
-    QLabel,
-    QListWidget,
     QMessageBox,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.services import training as backend
 from desktop.services.active_model import ActiveModel
+from desktop.services.i18n import _
 from desktop.services.store import db_url
 from desktop.services.tasks import run_in_pool
 from desktop.settings import Settings
 from desktop.shell.file_dialogs import choose_folder
 from desktop.training.compare_view import CompareView
+from desktop.training.data_box import build_data_box, fill_counts, finished_text, plan_texts
 from desktop.training.decision_view import DecisionView
 from desktop.training.progress_view import TrainingProgress
 from desktop.training.recipe_form import RecipeForm
@@ -64,7 +58,7 @@ class FinetuneDialog(QDialog):
         app_settings: Settings | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Fine-tune the model")
+        self.setWindowTitle(_("Fine-tune the model"))
         self.setModal(False)
         self.active = active
         self.run_root = run_root
@@ -82,7 +76,7 @@ class FinetuneDialog(QDialog):
             self.recipe.set_values(app_settings.recipe)
         # the data, and the recipe's Advanced rows once opened, scroll: the dialog fits a
         # 1366x768 screen with the main settings and the curves in view
-        self.top_area = scroll_area(self._build_data(), self.recipe.advanced)
+        self.top_area = scroll_area(build_data_box(self), self.recipe.advanced)
         reveal_when_opened(self.top_area, self.recipe.advanced_toggle, self.recipe.advanced)
         layout.addWidget(self.top_area, stretch=2)
         layout.addWidget(self.recipe)
@@ -106,54 +100,12 @@ class FinetuneDialog(QDialog):
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         return QSize(980, fitting_height(self))
 
-    def _build_data(self) -> QGroupBox:
-        box = QGroupBox("Training data")
-        grid = QGridLayout(box)
-        self.use_store = QCheckBox("Clinicians' labels in the case store", checked=True)
-        self.use_store.toggled.connect(self.refresh_plan)
-        self.lab_only = QCheckBox("Only photos of lab-confirmed visits")
-        self.lab_only.setToolTip("Learn only from photos of visits with a PCR result")
-        self.folders = QListWidget()
-        self.folders.setMaximumHeight(60)
-        self.folders.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        add, remove = QPushButton("Add class folders..."), QPushButton("Remove")
-        add.clicked.connect(self._add_folder)
-        remove.clicked.connect(self._remove_folder)
-        self.counts = QTableWidget(0, 4)
-        self.counts.setHorizontalHeaderLabels(["Class", "Store labels", "Folders", "Total"])
-        self.counts.verticalHeader().setVisible(False)
-        self.counts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.counts.setMaximumHeight(110)
-        self.excluded = QLabel()
-        self.warnings = QLabel(wordWrap=True)
-        self.warnings.setStyleSheet("color: #A04000;")
-        self.split = QLabel(wordWrap=True)
-        self.class_counts = QLabel(wordWrap=True)
-        self.class_counts.setToolTip(
-            "Labels per class of the model being fine-tuned. A class short of labels is kept as "
-            "the model knew it; with enough, it is learnt from and checked."
-        )
-        grid.addWidget(self.use_store, 0, 0, 1, 2)
-        grid.addWidget(QLabel("Class folders (FOLDER/<class>/images):"), 1, 0, 1, 2)
-        grid.addWidget(self.folders, 2, 0, 2, 1)
-        grid.addWidget(add, 2, 1)
-        grid.addWidget(remove, 3, 1)
-        grid.addWidget(self.counts, 0, 2, 4, 1)
-        grid.addWidget(self.excluded, 4, 0, 1, 3)
-        grid.addWidget(self.warnings, 5, 0, 1, 3)
-        grid.addWidget(self.split, 6, 0, 1, 3)
-        grid.addWidget(self.class_counts, 7, 0, 1, 3)
-        grid.addWidget(self.lab_only, 8, 0, 1, 3)
-        grid.setColumnStretch(2, 1)
-        box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)  # never cut
-        return box
-
     def _build_buttons(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        self.start_button = QPushButton("Start")
-        self.stop_button = QPushButton("Stop")
-        self.compare_button = QPushButton("Compare with the active model...")
-        close = QPushButton("Close")
+        self.start_button = QPushButton(_("Start"))
+        self.stop_button = QPushButton(_("Stop"))
+        self.compare_button = QPushButton(_("Compare with the active model..."))
+        close = QPushButton(_("Close"))
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
         self.compare_button.clicked.connect(self.open_comparison)
@@ -177,7 +129,7 @@ class FinetuneDialog(QDialog):
         self.refresh_plan()
 
     def _add_folder(self) -> None:
-        folder = choose_folder(self, "class_folders", "Folder with one sub-folder per class")
+        folder = choose_folder(self, "class_folders", _("Folder with one sub-folder per class"))
         if folder:
             self.add_folder(Path(folder))
 
@@ -201,21 +153,19 @@ class FinetuneDialog(QDialog):
     def _show_plan(self, plan: backend.TrainingPlan) -> None:
         self.plan = plan
         fill_counts(self.counts, plan)
-        self.excluded.setText(
-            f"Excluded: {plan.excluded_refer} labelled \u201crefer / uncertain\u201d, "
-            f"{plan.unreadable} without a readable image."
-        )
-        self.warnings.setText("\n".join(f"\u26a0 {w}" for w in plan.warnings))
-        self.split.setText(f"Split: {plan.split_text}")
-        self.lab_only.setText(
-            f"Only photos of lab-confirmed visits ({plan.lab_confirmed} of the labelled photos)"
-        )
+        excluded, warnings, split, lab_only = plan_texts(plan)
+        self.excluded.setText(excluded)
+        self.warnings.setText(warnings)
+        self.split.setText(split)
+        self.lab_only.setText(lab_only)
         self._show_class_counts(plan.class_counts(), backend.MIN_LABELS_TO_CHECK)
         self.start_button.setEnabled(plan.can_start and not self.is_running)
 
     def _show_class_counts(self, counts: dict[str, int], min_labels: int) -> None:
         text = backend.class_count_text(counts, min_labels)
-        self.class_counts.setText(f"<b>Labels per class:</b> {text}" if text else "")
+        self.class_counts.setText(
+            _("<b>Labels per class:</b> {counts}").format(counts=text) if text else ""
+        )
 
     def _handle(self, event: dict[str, Any]) -> None:
         """One progress event: the live view, and the trainer's own per-class label counts."""
@@ -225,7 +175,9 @@ class FinetuneDialog(QDialog):
             self._show_class_counts(event["counts"], min_labels)
 
     def _plan_failed(self, exc: BaseException) -> None:
-        self.warnings.setText(f"\u26a0 Could not count the training data: {exc}")
+        self.warnings.setText(
+            "\u26a0 " + _("Could not count the training data: {error}").format(error=exc)
+        )
 
     # --- running ------------------------------------------------------------------------------
 
@@ -248,7 +200,7 @@ class FinetuneDialog(QDialog):
             self.app_settings.recipe = self.settings()
         store = self.active.store
         self.proc = backend.start_training(args, db_url(store), run_dir, store)
-        self._begin_watching("Starting the trainer...")
+        self._begin_watching(_("Starting the trainer..."))
 
     def _begin_watching(self, text: str) -> None:
         self.result = None
@@ -268,7 +220,9 @@ class FinetuneDialog(QDialog):
             proc = self.proc
             run_in_pool(proc.stop, lambda _r: None, self._plan_failed)
             self.stop_button.setEnabled(False)
-            self.status.setText("Stopping after the current step; the best model so far is kept...")
+            self.status.setText(
+                _("Stopping after the current step; the best model so far is kept...")
+            )
 
     def _poll(self) -> None:
         if self.proc is None:
@@ -286,14 +240,11 @@ class FinetuneDialog(QDialog):
         self.start_button.setEnabled(bool(self.plan and self.plan.can_start))
         self.progress.finish(complete=backend.model_file(result) is not None)
         if backend.model_file(result) is None:
-            why = result.message if result else "the trainer ended without a result"
-            self.status.setText(f"No new model: {why}")
+            why = result.message if result else _("the trainer ended without a result")
+            self.status.setText(_("No new model: {why}").format(why=why))
             return
         self.show_decision(result.promotion)
-        self.status.setText(
-            f"Training {result.status.replace('_', ' ')}: {result.model_version}. "
-            "Compare it with the active model to promote or discard it."
-        )
+        self.status.setText(finished_text(result.status, result.model_version))
         self.compare_button.setEnabled(True)
         self.finished_run.emit(self.proc.run_dir)
         self.open_comparison()
@@ -316,7 +267,7 @@ class FinetuneDialog(QDialog):
             return
         self.proc = backend.attach(run_dir)
         if self.proc.running:
-            self._begin_watching(f"Re-attached to the run in {run_dir}")
+            self._begin_watching(_("Re-attached to the run in {folder}").format(folder=run_dir))
         else:
             for event in self.proc.events:
                 self._handle(event)
@@ -327,7 +278,11 @@ class FinetuneDialog(QDialog):
         model = backend.model_file(result)
         if result is not None and model is not None and model.is_file():
             self.show_decision(result.promotion)
-            self.status.setText(f"A finished run awaits a decision: {result.model_version}.")
+            self.status.setText(
+                _("A finished run awaits a decision: {version}.").format(
+                    version=result.model_version
+                )
+            )
             self.compare_button.setEnabled(True)
 
     # --- closing ------------------------------------------------------------------------------
@@ -377,19 +332,6 @@ def reveal_when_opened(area: QScrollArea, toggle: QCheckBox, widget: QWidget) ->
     )
 
 
-def fill_counts(table: QTableWidget, plan: backend.TrainingPlan) -> None:
-    """One row per class: store labels, folder images, total."""
-    table.setRowCount(len(plan.totals))
-    for row, (name, total) in enumerate(plan.totals.items()):
-        values = [name, plan.store_counts.get(name, 0), plan.folder_counts.get(name, 0), total]
-        for col, value in enumerate(values):
-            item = QTableWidgetItem(str(value))
-            if col:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            table.setItem(row, col, item)
-    table.resizeColumnsToContents()
-
-
 def fitting_height(widget: QWidget, wanted: int = 900, margin: int = 80) -> int:
     """``wanted`` pixels high, or less on a small screen (taskbar and title bar left free)."""
     screen = widget.screen() or QApplication.primaryScreen()
@@ -401,13 +343,13 @@ def fitting_height(widget: QWidget, wanted: int = 900, margin: int = 80) -> int:
 def ask_stop_or_keep(parent: QWidget) -> str:
     """STOP, BACKGROUND or CANCEL: what to do with a run that is still going."""
     box = QMessageBox(parent)
-    box.setWindowTitle("Training is running")
-    box.setText("A fine-tuning run is still going. Stop it, or let it finish in the background?")
+    box.setWindowTitle(_("Training is running"))
+    box.setText(_("A fine-tuning run is still going. Stop it, or let it finish in the background?"))
     box.setInformativeText(
-        "A run left in the background is picked up the next time you open this dialog."
+        _("A run left in the background is picked up the next time you open this dialog.")
     )
-    stop = box.addButton("Stop training", QMessageBox.ButtonRole.DestructiveRole)
-    keep = box.addButton("Keep training in background", QMessageBox.ButtonRole.AcceptRole)
+    stop = box.addButton(_("Stop training"), QMessageBox.ButtonRole.DestructiveRole)
+    keep = box.addButton(_("Keep training in background"), QMessageBox.ButtonRole.AcceptRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.exec()
     clicked = box.clickedButton()

@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from desktop.services.i18n import N_, _, format_number
 from desktop.training.curves import TrainingCurves
 
 Event = dict[str, Any]  # one progress line of the trainer (JSON)
@@ -15,9 +16,9 @@ Event = dict[str, Any]  # one progress line of the trainer (JSON)
 # What follows the epochs (or the fitted models), counted in the bar and in the time left.
 GATE_TAIL = ("calibrate", "evaluate", "guard", "save", "export", "register")
 CROSS_FIT_TAIL = ("reference", "save", "export", "register")
-STARTED = "elapsed {elapsed}"
-GOING = "elapsed {elapsed} \u00b7 about {left} left"
-ENDED = "elapsed {elapsed} \u00b7 ended"
+STARTED = N_("elapsed {elapsed}")
+GOING = N_("elapsed {elapsed} \u00b7 about {left} left")
+ENDED = N_("elapsed {elapsed} \u00b7 ended")
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -32,12 +33,13 @@ class TrainingProgress(QGroupBox):
     """Shows the trainer's events (start, stage, step, epoch, stopping)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Progress", parent)
+        super().__init__(_("Progress"), parent)
         layout = QVBoxLayout(self)
         self.curves = TrainingCurves()
-        self.status = QLabel("Not started.", wordWrap=True)
+        self.status = QLabel(_("Not started."), wordWrap=True)
         self.times = QLabel("")
         self.bar = QProgressBar()
+        self.bar.setFormat(_("%p%"))  # "45 %" in French
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         layout.addWidget(self.curves, stretch=1)
@@ -75,12 +77,12 @@ class TrainingProgress(QGroupBox):
         elapsed = (time.time() if now is None else now) - self._t0
         done = self.bar.value() / max(1, self.bar.maximum())
         if not self._running:
-            text = ENDED.format(elapsed=fmt_duration(elapsed))
+            text = _(ENDED).format(elapsed=fmt_duration(elapsed))
         elif done <= 0.0:
-            text = STARTED.format(elapsed=fmt_duration(elapsed))
+            text = _(STARTED).format(elapsed=fmt_duration(elapsed))
         else:
             left = elapsed * (1.0 - done) / done
-            text = GOING.format(elapsed=fmt_duration(elapsed), left=fmt_duration(left))
+            text = _(GOING).format(elapsed=fmt_duration(elapsed), left=fmt_duration(left))
         self.times.setText(text)
 
     def handle(self, event: Event) -> None:
@@ -97,8 +99,15 @@ class TrainingProgress(QGroupBox):
             self._start_cross_fit(event)
         elif kind == "start":
             self.status.setText(
-                f"Training on {event.get('n_train')} images, validating on {event.get('n_val')}; "
-                f"device {event.get('device')} ({event.get('device_reason', '')})"
+                _(
+                    "Training on {n_train} images, validating on {n_val}; device {device} "
+                    "({reason})"
+                ).format(
+                    n_train=event.get("n_train"),
+                    n_val=event.get("n_val"),
+                    device=event.get("device"),
+                    reason=event.get("device_reason", ""),
+                )
             )
             self._units(int(event.get("epochs") or 1))
         elif kind == "stage":
@@ -114,7 +123,11 @@ class TrainingProgress(QGroupBox):
             self.curves.add_epoch(event)
             self._show_epoch(event)
         elif kind == "stopping":
-            self.status.setText(f"Stopping ({event.get('reason')}); keeping the best model...")
+            self.status.setText(
+                _("Stopping ({reason}); keeping the best model...").format(
+                    reason=event.get("reason")
+                )
+            )
 
     def _start_cross_fit(self, event: Event) -> None:
         """No epochs to draw: fold models, then the final model, each fitted in seconds."""
@@ -124,8 +137,10 @@ class TrainingProgress(QGroupBox):
         self._units(models)
         self.bar.setValue(0)
         self.status.setText(
-            f"Cross-fitting on {event.get('n_train')} labels: {models - 1} fold models, each "
-            "checking the labels it did not see, then the final model on all of them"
+            _(
+                "Cross-fitting on {n} labels: {folds} fold models, each checking the labels it "
+                "did not see, then the final model on all of them"
+            ).format(n=event.get("n_train"), folds=models - 1)
         )
 
     def _show_step(self, event: Event) -> None:
@@ -135,22 +150,30 @@ class TrainingProgress(QGroupBox):
         self._units(int(event.get("epochs", 0) or 1))
         self._advance(1000 * done)
         loss = event.get("loss")
-        self.status.setText(
-            f"Epoch {epoch}/{event.get('epochs')}, step {event.get('step')}/{steps}"
-            + (f", training loss {loss:.3f}" if isinstance(loss, (int, float)) else "")
-            + (f". Last epoch: {self._epoch_text}" if self._epoch_text else "")
+        text = _("Epoch {epoch}/{epochs}, step {step}/{steps}").format(
+            epoch=epoch, epochs=event.get("epochs"), step=event.get("step"), steps=steps
         )
+        if isinstance(loss, (int, float)):
+            text += _(", training loss {loss}").format(loss=format_number(loss, 3))
+        if self._epoch_text:
+            text += _(". Last epoch: {epoch}").format(epoch=self._epoch_text)
+        self.status.setText(text)
 
     def _show_epoch(self, event: Event) -> None:
         epoch, epochs = int(event.get("epoch", 0)), int(event.get("epochs", 0) or 1)
         self._units(epochs)
         self._advance(1000 * epoch)
         best = event.get("best_score")
-        self._epoch_text = (
-            f"validation macro-F1 {event.get('val_macro_f1') or 0:.3f}, "
-            f"best {best if best is None else f'{best:.3f}'} (epoch {event.get('best_epoch')})"
+        self._epoch_text = _("validation macro-F1 {f1}, best {best} (epoch {best_epoch})").format(
+            f1=format_number(event.get("val_macro_f1") or 0, 3),
+            best=best if best is None else format_number(best, 3),
+            best_epoch=event.get("best_epoch"),
         )
-        self.status.setText(f"Epoch {epoch}/{epochs}: {self._epoch_text}")
+        self.status.setText(
+            _("Epoch {epoch}/{epochs}: {text}").format(
+                epoch=epoch, epochs=epochs, text=self._epoch_text
+            )
+        )
 
     def finish(self, complete: bool = True) -> None:
         """The run has ended (``complete``: with a model, so the bar is full)."""

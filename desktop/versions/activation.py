@@ -11,33 +11,45 @@ from typing import TYPE_CHECKING, Any
 from desktop.services import model_checks
 from desktop.services import versions as ops
 from desktop.services.active_model import ActiveModel
+from desktop.services.i18n import N_, _
 from desktop.services.store import ModelInfo
 from desktop.services.tasks import run_in_pool
 from desktop.shell.confirm import ask_reason
 
+#: How a version was made active (the registry's words), as the history lists it.
+HOW = {
+    "activate": N_("activated"),
+    "roll back": N_("rolled back to"),
+    "rollback": N_("rolled back to"),
+    "promote": N_("promoted"),
+}
 
-def _question(review: model_checks.ActivationReview, verb: str) -> str:
+
+def _question(review: model_checks.ActivationReview, rollback: bool) -> str:
     """The figures, the marks it will carry, and the question (plain text)."""
     listed = "\n".join(f"\u2022 {c[0].upper()}{c[1:]}." for c in review.concerns)
     marks = ", ".join(m.word for m in review.marks)
-    return (
-        f"Before {review.target.version} screens your photos:\n\n{listed}\n\n"
-        f"While it is in use, the status bar shows \u201c\u26a0 Model: {marks}\u201d.\n"
-        f"{verb} it anyway? Your reason is recorded with your name and the time; you can "
-        "activate another model in this view at any time."
-    )
+    ask = _("Roll back to it anyway?") if rollback else _("Activate it anyway?")
+    return _(
+        "Before {version} screens your photos:\n\n{concerns}\n\nWhile it is in use, the "
+        "status bar shows \u201c\u26a0 Model: {marks}\u201d.\n{question} Your reason is "
+        "recorded with your name and the time; you can activate another model in this view at "
+        "any time."
+    ).format(version=review.target.version, concerns=listed, marks=marks, question=ask)
 
 
 def history_html(records: list[dict[str, Any]]) -> str:
     """Who activated the version, when, how, and why (newest first)."""
     if not records:
-        return "<i>No activation of this version is recorded.</i>"
+        return "<i>" + _("No activation of this version is recorded.") + "</i>"
     lines = []
     for r in reversed(records[-8:]):
         when = str(r.get("at", ""))[:16].replace("T", " ")
-        line = f"{html.escape(when)} \u00b7 {html.escape(str(r.get('who')))} \u00b7 {r.get('how')}"
+        how = _(HOW[r.get("how")]) if r.get("how") in HOW else str(r.get("how"))
+        line = f"{html.escape(when)} \u00b7 {html.escape(str(r.get('who')))} \u00b7 {how}"
         if r.get("forced"):
-            line += " <b style='color:#B00020'>against the records' advice</b>"
+            advice = _("against the records' advice")
+            line += f" <b style='color:#B00020'>{advice}</b>"
         if r.get("reason"):
             line += f": \u201c{html.escape(str(r['reason']))}\u201d"
         lines.append(line)
@@ -86,18 +98,22 @@ class ActivationQuestions:
         if review.needs_reason:
             answer = self.confirm_activation(review, rollback)
             if answer is None:
-                self.say(f"Not activated: {version}; the model in use stays.")
+                self.say(
+                    _("Not activated: {version}; the model in use stays.").format(version=version)
+                )
                 return
             reason = answer
         if rollback:
             self.active.roll_back(
-                on_done=lambda i: self.say(f"Rolled back; active model: {i.version}"),
+                on_done=lambda i: self.say(
+                    _("Rolled back; active model: {version}").format(version=i.version)
+                ),
                 on_error=self._failed, ref=review.target.content_hash, reason=reason,
             )  # fmt: skip
         else:
             self.active.activate(
                 review.target.content_hash,
-                on_done=lambda i: self.say(f"Active model: {i.version}"),
+                on_done=lambda i: self.say(_("Active model: {version}").format(version=i.version)),
                 on_error=self._failed, reason=reason,
             )  # fmt: skip
 
@@ -106,10 +122,9 @@ class ActivationQuestions:
     ) -> str | None:
         """Ask for a reason before using a version its records advise against (Cancel by
         default); the reason, or None when the clinician cancelled."""
-        verb = "Roll back to" if rollback else "Activate"
         return ask_reason(
             self,
-            "Roll back to this model?" if rollback else "Activate this model?",
-            _question(review, verb),
-            f"{verb} anyway" if rollback else "Activate anyway",
+            _("Roll back to this model?") if rollback else _("Activate this model?"),
+            _question(review, rollback),
+            _("Roll back to it anyway") if rollback else _("Activate anyway"),
         )

@@ -36,8 +36,10 @@ from PySide6.QtWidgets import (
 from desktop.services import model_checks
 from desktop.services import versions as ops
 from desktop.services.active_model import ActiveModel
+from desktop.services.i18n import N_, _, format_datetime, format_number, format_percent
 from desktop.services.store import ModelInfo
 from desktop.services.tasks import run_in_pool
+from desktop.services.vocabulary import long_name
 from desktop.shell.file_dialogs import choose_folder, open_file, save_file
 from desktop.shell.role_gate import NEEDS_ADMIN
 from desktop.versions.activation import ActivationQuestions, history_html
@@ -46,13 +48,13 @@ T = TypeVar("T")
 
 COLUMNS = [
     "",
-    "Name",
-    "Version",
-    "Created",
-    "Parent",
-    "Training data",
-    "Val. macro-F1",
-    "Val. acc.",
+    N_("Name"),
+    N_("Version"),
+    N_("Created"),
+    N_("Parent"),
+    N_("Training data"),
+    N_("Val. macro-F1"),
+    N_("Val. acc."),
 ]
 PLOTS = ("confusion_matrix", "roc", "pr", "reliability")
 
@@ -61,17 +63,21 @@ def _data_summary(meta: dict[str, Any]) -> str:
     counts = (meta.get("training") or {}).get("split_counts") or {}
     train = counts.get("train") or {}
     if not train:
-        return "not recorded" if meta.get("trained") else "not trained"
-    return f"{sum(train.values())} train images, {len(train)} classes"
+        return _("not recorded") if meta.get("trained") else _("not trained")
+    return _("{n} train images, {classes} classes").format(
+        n=sum(train.values()), classes=len(train)
+    )
 
 
 def _eval_summary(folder: Path) -> str:
     """One line from an evaluation's report.json (empty when it cannot be read)."""
     try:
         m = json.loads((folder / "report.json").read_text(encoding="utf-8"))["metrics"]
-        return (
-            f"{m['n']} images: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, "
-            f"ECE {m['ece']:.3f}."
+        return _("{n} images: accuracy {accuracy}, macro-F1 {f1}, ECE {ece}.").format(
+            n=m["n"],
+            accuracy=format_number(m["accuracy"], 3),
+            f1=format_number(m["macro_f1"], 3),
+            ece=format_number(m["ece"], 3),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return ""
@@ -79,7 +85,7 @@ def _eval_summary(folder: Path) -> str:
 
 def _metric(metrics: dict[str, Any], key: str) -> str:
     value = (metrics.get("val") or {}).get(key)
-    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+    return format_number(value, 3) if isinstance(value, (int, float)) else "-"
 
 
 class ModelsDialog(ActivationQuestions, QDialog):
@@ -89,7 +95,7 @@ class ModelsDialog(ActivationQuestions, QDialog):
         self, active: ActiveModel, parent: QWidget | None = None, admin: bool = True
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Models")
+        self.setWindowTitle(_("Models"))
         self.active = active
         self.admin = admin  # False: a clinician on a shared store (activate, roll back refused)
         self.models: list[ModelInfo] = []
@@ -113,7 +119,7 @@ class ModelsDialog(ActivationQuestions, QDialog):
 
     def _build_table(self) -> QTableWidget:
         self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setHorizontalHeaderLabels([_(c) if c else "" for c in COLUMNS])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -125,18 +131,18 @@ class ModelsDialog(ActivationQuestions, QDialog):
     def _build_details(self) -> QWidget:
         widget = QWidget()
         row = QHBoxLayout(widget)
-        agree_box = QGroupBox("Clinicians' agreement with this version's predictions")
+        agree_box = QGroupBox(_("Clinicians' agreement with this version's predictions"))
         self.agreement = QTableWidget(0, 4)
         self.agreement.setHorizontalHeaderLabels(
-            ["Clinician's label", "Agreed", "Disagreed", "Rate"]
+            [_("Clinician's label"), _("Agreed"), _("Disagreed"), _("Rate")]
         )
         self.agreement.verticalHeader().setVisible(False)
         self.agreement.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         QVBoxLayout(agree_box).addWidget(self.agreement)
-        eval_box = QGroupBox("Evaluation on a folder")
+        eval_box = QGroupBox(_("Evaluation on a folder"))
         grid = QGridLayout(eval_box)
         self.eval_status = QLabel(
-            "Choose \u201cEvaluate on a folder...\u201d (one sub-folder per class)."
+            _("Choose \u201cEvaluate on a folder...\u201d (one sub-folder per class).")
         )
         self.eval_status.setWordWrap(True)
         grid.addWidget(self.eval_status, 0, 0, 1, 4)
@@ -146,7 +152,7 @@ class ModelsDialog(ActivationQuestions, QDialog):
             label.setMinimumSize(180, 150)
             self.plots[name] = label
             grid.addWidget(label, 1, i)
-        history_box = QGroupBox("Activations of this version")
+        history_box = QGroupBox(_("Activations of this version"))
         self.history = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignTop)
         self.history.setTextFormat(Qt.TextFormat.RichText)
         QVBoxLayout(history_box).addWidget(self.history)
@@ -159,21 +165,21 @@ class ModelsDialog(ActivationQuestions, QDialog):
         row = QHBoxLayout()
         self.buttons: dict[str, QPushButton] = {}
         for key, text, slot in (
-            ("activate", "Activate", self.activate_selected),
-            ("rollback", "Roll back", self.roll_back),
-            ("import", "Import model file...", self._import_clicked),
-            ("export", "Export active model...", self._export_clicked),
-            ("card", "Model card", self.show_card),
-            ("evaluate", "Evaluate on a folder...", self._evaluate_clicked),
+            ("activate", N_("Activate"), self.activate_selected),
+            ("rollback", N_("Roll back"), self.roll_back),
+            ("import", N_("Import model file..."), self._import_clicked),
+            ("export", N_("Export active model..."), self._export_clicked),
+            ("card", N_("Model card"), self.show_card),
+            ("evaluate", N_("Evaluate on a folder..."), self._evaluate_clicked),
         ):
-            button = QPushButton(text)
+            button = QPushButton(_(text))
             button.clicked.connect(slot)
             self.buttons[key] = button
             if key in ("activate", "rollback") and not self.admin:
-                button.setToolTip(NEEDS_ADMIN)
+                button.setToolTip(_(NEEDS_ADMIN))
             row.addWidget(button)
         row.addStretch(1)
-        close = QPushButton("Close")
+        close = QPushButton(_("Close"))
         close.clicked.connect(self.close)
         row.addWidget(close)
         return row
@@ -195,10 +201,10 @@ class ModelsDialog(ActivationQuestions, QDialog):
         for row, m in enumerate(self.models):
             parent = by_hash.get(m.parent_hash or "")
             values = [
-                "\u25cf active" if m.active else "",
+                "\u25cf " + _("active") if m.active else "",
                 m.name,
                 m.content_hash[:12],
-                m.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+                format_datetime(m.created_at.astimezone()),
                 parent.version if parent else (m.parent_hash or "")[:12],
                 _data_summary(m.meta),
                 _metric(m.metrics, "macro_f1"),
@@ -242,12 +248,12 @@ class ModelsDialog(ActivationQuestions, QDialog):
             return
         self.agreement.setRowCount(len(counts))
         self.agreement.setToolTip(
-            "" if counts else "No clinician has labelled an image this version predicted yet."
+            "" if counts else _("No clinician has labelled an image this version predicted yet.")
         )
         for row, (name, (agreed, disagreed)) in enumerate(counts.items()):
             total = agreed + disagreed
-            rate = f"{agreed / total:.0%}" if total else "-"
-            for col, value in enumerate([name, str(agreed), str(disagreed), rate]):
+            rate = format_percent(agreed / total) if total else "-"
+            for col, value in enumerate([long_name(name), str(agreed), str(disagreed), rate]):
                 self.agreement.setItem(row, col, QTableWidgetItem(value))
         self.agreement.resizeColumnsToContents()
 
@@ -264,22 +270,27 @@ class ModelsDialog(ActivationQuestions, QDialog):
         store = self.active.store
         self._run(
             lambda: ops.import_model(store, Path(path)),
-            lambda i: f"Imported {i.version} (not active; select it and press Activate)",
+            lambda i: _("Imported {version} (not active; select it and press Activate)").format(
+                version=i.version
+            ),
         )
 
     def export_active(self, dest: Path) -> None:
         active = next((m for m in self.models if m.active), None)
         if active is None:
-            self.say("No active model to export.", error=True)
+            self.say(_("No active model to export."), error=True)
             return
-        self._run(lambda: ops.export_model(active, Path(dest)), lambda p: f"Exported to {p}")
+        self._run(
+            lambda: ops.export_model(active, Path(dest)),
+            lambda p: _("Exported to {path}").format(path=p),
+        )
 
     def show_card(self) -> None:
         model = self.selected()
         if model is None:
             return
         view = QDialog(self)
-        view.setWindowTitle(f"Model card: {model.version}")
+        view.setWindowTitle(_("Model card: {version}").format(version=model.version))
         text = QTextBrowser()
         text.setMarkdown(ops.model_card(model))
         QVBoxLayout(view).addWidget(text)
@@ -292,20 +303,20 @@ class ModelsDialog(ActivationQuestions, QDialog):
         self.message.setText(text)
 
     def _failed(self, exc: BaseException) -> None:
-        self.say(f"Not done: {exc}", error=True)
+        self.say(_("Not done: {error}").format(error=exc), error=True)
 
     def _import_clicked(self) -> None:
-        path = open_file(self, "model", "Import a model file", "Models (*.safetensors)")
+        path = open_file(self, "model", _("Import a model file"), _("Models (*.safetensors)"))
         if path:
             self.import_file(Path(path))
 
     def _export_clicked(self) -> None:
-        path = save_file(self, "model", "Export the active model", "model.safetensors")
+        path = save_file(self, "model", _("Export the active model"), "model.safetensors")
         if path:
             self.export_active(Path(path))
 
     def _evaluate_clicked(self) -> None:
-        folder = choose_folder(self, "class_folders", "Folder with one sub-folder per class")
+        folder = choose_folder(self, "class_folders", _("Folder with one sub-folder per class"))
         if folder:
             self.evaluate(Path(folder))
 
@@ -315,13 +326,15 @@ class ModelsDialog(ActivationQuestions, QDialog):
         """Evaluate the selected model on ``folder`` in a child process."""
         model = self.selected()
         if model is None or not model.path or not Path(model.path).is_file():
-            self.say("The selected model's file is not on this computer.", error=True)
+            self.say(_("The selected model's file is not on this computer."), error=True)
             return
         stamp = time.strftime("%Y%m%d-%H%M%S")
         root = out_root or ops.evaluation_root()
         self.eval_dir = root / f"{model.name}-{model.content_hash[:12]}-{stamp}"
         self.eval_proc = ops.start_evaluation(Path(model.path), folder, self.eval_dir)
-        self.eval_status.setText(f"Evaluating {model.version} on {folder}...")
+        self.eval_status.setText(
+            _("Evaluating {version} on {folder}...").format(version=model.version, folder=folder)
+        )
         self.buttons["evaluate"].setEnabled(False)
         self._eval_timer.start()
 
@@ -334,10 +347,14 @@ class ModelsDialog(ActivationQuestions, QDialog):
         assert self.eval_dir is not None
         if code != 0:
             log = (self.eval_dir / "evaluate.log").read_text(errors="replace").strip()
-            self.eval_status.setText(f"Evaluation failed: {log.splitlines()[-1] if log else code}")
+            self.eval_status.setText(
+                _("Evaluation failed: {why}").format(why=log.splitlines()[-1] if log else code)
+            )
             return
         self.eval_status.setText(
-            f"{_eval_summary(self.eval_dir)} Report and plots saved in {self.eval_dir}"
+            _("{summary} Report and plots saved in {folder}").format(
+                summary=_eval_summary(self.eval_dir), folder=self.eval_dir
+            )
         )
         for name, label in self.plots.items():
             png = self.eval_dir / f"eval_{name}.png"

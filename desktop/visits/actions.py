@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 
 from desktop.menus import make_action
+from desktop.services.i18n import _
 from desktop.services.visits import VisitsService
 from desktop.shell.file_dialogs import choose_folder
 from desktop.visits.assign_dialog import AssignDialog
@@ -33,14 +34,14 @@ class VisitActions(QObject):
         self.service.failed.connect(lambda text: window.statusBar().showMessage(text, 15000))
         self.view: VisitView | None = None
         self.dialog: AssignDialog | None = None
-        self.open_view = self._action("&Visits...", self.show_view, "Ctrl+Shift+V",
-                                      "All photos of a visit, its decision and lab result")  # fmt: skip
+        self.open_view = self._action(_("&Visits..."), self.show_view, "Ctrl+Shift+V",
+                                      _("All photos of a visit, its decision and lab result"))  # fmt: skip
         self.screen_by_layout = self._action(
-            "Screen a PATIENT/VISIT folder...", self.ask_folder, None,
-            "Screen a folder laid out as PATIENT/VISIT/photo: each photo gets its visit",
+            _("Screen a PATIENT/VISIT folder..."), self.ask_folder, None,
+            _("Screen a folder laid out as PATIENT/VISIT/photo: each photo gets its visit"),
         )  # fmt: skip
-        self.assign = self._action("Set &patient and visit...", self.ask_assign, "Ctrl+Shift+P",
-                                   "Patient and visit of the selected photos")  # fmt: skip
+        self.assign = self._action(_("Set &patient and visit..."), self.ask_assign, "Ctrl+Shift+P",
+                                   _("Patient and visit of the selected photos"))  # fmt: skip
         window.cases.switched.connect(self._switched)
 
     def _action(self, text: str, slot: Callable[[], object], keys: str | None, tip: str) -> QAction:
@@ -62,7 +63,7 @@ class VisitActions(QObject):
         return self.view
 
     def ask_folder(self) -> None:
-        folder = choose_folder(self.window, "screening", "Screen a PATIENT/VISIT folder")
+        folder = choose_folder(self.window, "screening", _("Screen a PATIENT/VISIT folder"))
         if folder:
             self.screen(folder)
 
@@ -76,7 +77,7 @@ class VisitActions(QObject):
         """The patient-and-visit form for the gallery's selected photos (not modal)."""
         items = self.window.gallery.selected_items()
         if not items:
-            self.window.statusBar().showMessage("Select one or more photos first", 5000)
+            self.window.statusBar().showMessage(_("Select one or more photos first"), 5000)
             return None
         shas = [i.sha256 for i in items]
         first = items[0]

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.services.i18n import _, ngettext
 from desktop.services.visits import check_ids
 
 
@@ -30,16 +31,23 @@ class AssignDialog(QDialog):
         self, count: int, patient: str = "", visit: str = "", parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Patient and visit")
+        self.setWindowTitle(_("Patient and visit"))
         form = QFormLayout(self)
-        what = "this photo" if count == 1 else f"these {count} photos"
-        form.addRow(QLabel(f"Pseudonymous identifiers for {what} (never a name)."))
+        form.addRow(
+            QLabel(
+                ngettext(
+                    "Pseudonymous identifiers for this photo (never a name).",
+                    "Pseudonymous identifiers for these {n} photos (never a name).",
+                    count,
+                ).format(n=count)
+            )
+        )
         self.patient = QLineEdit(patient)
         self.visit = QLineEdit(visit)
-        self.patient.setPlaceholderText("e.g. P-0042")
-        self.visit.setPlaceholderText("e.g. 2026-12-01")
-        form.addRow("Patient", self.patient)
-        form.addRow("Visit", self.visit)
+        self.patient.setPlaceholderText(_("e.g. P-0042"))
+        self.visit.setPlaceholderText(_("e.g. 2026-12-01"))
+        form.addRow(_("Patient"), self.patient)
+        form.addRow(_("Visit"), self.visit)
         self.problem = QLabel("")
         self.problem.setStyleSheet("color: #c0392b;")
         self.problem.setWordWrap(True)
@@ -47,8 +55,8 @@ class AssignDialog(QDialog):
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        self.clear = QPushButton("No visit")
-        self.clear.setToolTip("Take the photos out of any visit")
+        self.clear = QPushButton(_("No visit"))
+        self.clear.setToolTip(_("Take the photos out of any visit"))
         self.buttons.addButton(self.clear, QDialogButtonBox.ButtonRole.ResetRole)
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)

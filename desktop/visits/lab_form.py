@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.services.visits import LAB_RESULTS, VisitRow
+from desktop.services.i18n import _
+from desktop.services.visits import LAB_RESULTS, VisitRow, lab_word
 
 
 class LabForm(QGroupBox):
@@ -22,35 +23,40 @@ class LabForm(QGroupBox):
     submitted = Signal(str, str, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Lab result (PCR)", parent)
+        super().__init__(_("Lab result (PCR)"), parent)
         form = QFormLayout(self)
-        self.current = QLabel("No lab result recorded")
+        self.current = QLabel(_("No lab result recorded"))
         self.result = QComboBox()
-        self.result.addItems(list(LAB_RESULTS))
+        for result in LAB_RESULTS:
+            self.result.addItem(lab_word(result), result)
         self.date = QLineEdit()
-        self.date.setPlaceholderText("YYYY-MM-DD")
+        self.date.setPlaceholderText(_("YYYY-MM-DD"))
         self.test = QLineEdit()
-        self.test.setPlaceholderText("e.g. MPXV PCR")
-        self.save = QPushButton("Save lab result")
+        self.test.setPlaceholderText(_("e.g. MPXV PCR"))
+        self.save = QPushButton(_("Save lab result"))
         self.save.clicked.connect(self._submit)
         form.addRow(self.current)
-        form.addRow("Result", self.result)
-        form.addRow("Date", self.date)
-        form.addRow("Test", self.test)
+        form.addRow(_("Result"), self.result)
+        form.addRow(_("Date"), self.date)
+        form.addRow(_("Test"), self.test)
         form.addRow(self.save)
 
     def _submit(self) -> None:
-        self.submitted.emit(self.result.currentText(), self.date.text().strip(), self.test.text())
+        self.submitted.emit(
+            str(self.result.currentData()), self.date.text().strip(), self.test.text()
+        )
 
     def show_row(self, row: VisitRow) -> None:
         """Show the visit's recorded result, and fill the form with it."""
         if row.lab_result is None:
-            self.current.setText("No lab result recorded")
+            self.current.setText(_("No lab result recorded"))
             self.date.clear()
             self.test.clear()
             return
-        parts = [row.lab_result, row.lab_date or "", row.lab_test or ""]
-        self.current.setText("Recorded: " + ", ".join(p for p in parts if p))
-        self.result.setCurrentText(row.lab_result)
+        parts = [lab_word(row.lab_result), row.lab_date or "", row.lab_test or ""]
+        self.current.setText(
+            _("Recorded: {result}").format(result=", ".join(p for p in parts if p))
+        )
+        self.result.setCurrentIndex(max(0, self.result.findData(row.lab_result)))
         self.date.setText(row.lab_date or "")
         self.test.setText(row.lab_test or "")

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
+from desktop.services.i18n import _
 from desktop.services.visits import CARD_SIDE, CardData
 from desktop.services.vocabulary import long_name
 
@@ -31,16 +32,20 @@ class PhotoCard(QFrame):
         if card.image is not None and not card.image.isNull():
             self.picture.setPixmap(QPixmap.fromImage(card.image))
         else:
-            self.picture.setText("photo not found")
+            self.picture.setText(_("photo not found"))
         self.name = QLabel(card.name)
         self.name.setToolTip(card.name)
         self.name.setMaximumWidth(CARD_SIDE)
         self.class_label = QLabel(card.class_text)
         self.class_label.setStyleSheet("font-weight: bold;")
-        self.referral = QLabel("Refer" if card.referred else "No referral")
+        self.referral = QLabel(_("Refer") if card.referred else _("No referral"))
         self.referral.setStyleSheet(REFER_STYLE if card.referred else CLEAR_STYLE)
-        self.referral.setAccessibleName("Referral")
-        label = f"Label: {long_name(card.label)}" if card.label else "Not labelled"
+        self.referral.setAccessibleName(_("Referral"))
+        label = (
+            _("Label: {label}").format(label=long_name(card.label))
+            if card.label
+            else _("Not labelled")
+        )
         self.label = QLabel(label)
         for widget in (self.picture, self.name, self.class_label, self.referral, self.label):
             lay.addWidget(widget)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from desktop.services.visits import VisitRow
+from desktop.services.i18n import N_, _
+from desktop.services.visits import VisitRow, lab_word
 from desktop.services.vocabulary import long_name
 
-COLUMNS = ("Patient", "Visit", "Photos", "Referred", "Decision", "Lab")
+COLUMNS = (N_("Patient"), N_("Visit"), N_("Photos"), N_("Referred"), N_("Decision"), N_("Lab"))
 
 
 class VisitList(QTableWidget):
@@ -18,13 +19,13 @@ class VisitList(QTableWidget):
 
     def __init__(self) -> None:
         super().__init__(0, len(COLUMNS))
-        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self.setHorizontalHeaderLabels([_(c) for c in COLUMNS])
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.verticalHeader().hide()
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.setAccessibleName("Visits")
+        self.setAccessibleName(_("Visits"))
         self.rows: list[VisitRow] = []
         self.currentCellChanged.connect(lambda row, *_: self._chosen(row))
 
@@ -35,9 +36,13 @@ class VisitList(QTableWidget):
         self.rows = list(rows)
         self.setRowCount(len(rows))
         for i, r in enumerate(rows):
-            referred = f"{r.referred_photos} of {r.photos}" if r.referred else "no"
+            referred = (
+                _("{n} of {total}").format(n=r.referred_photos, total=r.photos)
+                if r.referred
+                else _("no")
+            )
             cells = (r.patient, r.visit, str(r.photos), referred,
-                     long_name(r.decision) if r.decision else "-", r.lab_result or "-")  # fmt: skip
+                     long_name(r.decision) if r.decision else "-", lab_word(r.lab_result))  # fmt: skip
             for j, text in enumerate(cells):
                 self.setItem(i, j, QTableWidgetItem(text))
         self.blockSignals(False)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.review.label_bar import LabelBar, button_key
+from desktop.services.i18n import _, ngettext
 from desktop.services.visits import VisitDetail, VisitRow, VisitsService
 from desktop.services.vocabulary import REFER, long_name
 from desktop.shell.file_dialogs import save_file
@@ -35,8 +36,13 @@ def referral_text(row: VisitRow) -> str:
     """ "Referred: 1 of 3 photos", or "Not referred: no photo is" (the visit is referred when
     any of its photos is)."""
     if row.referred:
-        return f"Referred: {row.referred_photos} of {row.photos} photos"
-    return f"Not referred: none of its {row.photos} photos is"
+        return ngettext(
+            "Referred: {n} of {total} photo", "Referred: {n} of {total} photos", row.photos
+        ).format(n=row.referred_photos, total=row.photos)
+    return ngettext(
+        "Not referred: its one photo is not", "Not referred: none of its {total} photos is",
+        row.photos,
+    ).format(total=row.photos)  # fmt: skip
 
 
 class VisitView(QWidget):
@@ -48,7 +54,7 @@ class VisitView(QWidget):
         self, service: VisitsService, clinic: str | None = None, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
-        self.setWindowTitle("Visits - PoxScreen")
+        self.setWindowTitle(_("Visits - PoxScreen"))
         self.setObjectName("visit_view")
         self.service, self.clinic = service, clinic
         self.visit: tuple[str, str] | None = None
@@ -58,7 +64,9 @@ class VisitView(QWidget):
         service.comparison.connect(self.comparison.setText)
         service.detail.connect(self._show_detail)
         service.saved.connect(self._saved)
-        service.failed.connect(lambda text: self.message.setText(f"Not saved: {text}"))
+        service.failed.connect(
+            lambda text: self.message.setText(_("Not saved: {error}").format(error=text))
+        )
         self.list.chosen.connect(self.open_visit)
         self.decision_bar.chosen.connect(self.decide)
         self.lab.submitted.connect(self._save_lab)
@@ -69,8 +77,8 @@ class VisitView(QWidget):
         self.list = VisitList()
         self.comparison = QLabel("")
         self.comparison.setWordWrap(True)
-        self.comparison.setAccessibleName("Against the lab")
-        self.title = QLabel("Choose a visit")
+        self.comparison.setAccessibleName(_("Against the lab"))
+        self.title = QLabel(_("Choose a visit"))
         self.title.setStyleSheet("font-size: 15pt; font-weight: bold;")
         self.referral = QLabel("")
         self.strip = QWidget()
@@ -81,13 +89,13 @@ class VisitView(QWidget):
         scroll.setWidget(self.strip)
         scroll.setMinimumHeight(400)
         self.decision_bar = LabelBar()
-        self.decision_text = QLabel("No visit decision yet")
-        decision = QGroupBox("Visit decision (keys 1-4, R)")
+        self.decision_text = QLabel(_("No visit decision yet"))
+        decision = QGroupBox(_("Visit decision (keys 1-4, R)"))
         box = QVBoxLayout(decision)
         box.addWidget(self.decision_text)
         box.addWidget(self.decision_bar)
         self.lab = LabForm()
-        self.report_button = QPushButton("Print visit report...")
+        self.report_button = QPushButton(_("Print visit report..."))
         self.message = QLabel("")
         self.message.setWordWrap(True)
         bottom = QHBoxLayout()
@@ -126,7 +134,9 @@ class VisitView(QWidget):
 
     def open_visit(self, patient: str, visit: str) -> None:
         self.visit = (patient, visit)
-        self.title.setText(f"Patient {patient}  /  visit {visit}")
+        self.title.setText(
+            _("Patient {patient}  /  visit {visit}").format(patient=patient, visit=visit)
+        )
         self.service.load_visit(patient, visit)
 
     def _show_detail(self, detail: VisitDetail) -> None:
@@ -147,7 +157,9 @@ class VisitView(QWidget):
         decided = detail.row.decision
         who = f" ({detail.row.decided_by})" if detail.row.decided_by else ""
         self.decision_text.setText(
-            f"Decision: {long_name(decided)}{who}" if decided else "No visit decision yet"
+            _("Decision: {decision}").format(decision=long_name(decided)) + who
+            if decided
+            else _("No visit decision yet")
         )
         self.lab.show_row(detail.row)
         self.set_visit_enabled(True)
@@ -167,13 +179,13 @@ class VisitView(QWidget):
         """Record the visit decision (a class or refer) for the visit shown."""
         if self.visit is None or self.detail is None:
             return
-        self.message.setText("Saving the visit decision...")
+        self.message.setText(_("Saving the visit decision..."))
         self.service.decide(*self.visit, decision)
 
     def _save_lab(self, result: str, date: str, test: str) -> None:
         if self.visit is None:
             return
-        self.message.setText("Saving the lab result...")
+        self.message.setText(_("Saving the lab result..."))
         self.service.set_lab(*self.visit, result, date, test)
 
     def _saved(self, text: str) -> None:
@@ -187,7 +199,7 @@ class VisitView(QWidget):
         if self.visit is None:
             return
         name = f"visit-{self.visit[0]}-{self.visit[1]}.pdf"
-        out = save_file(self, "report", "Save the visit report", name, "PDF (*.pdf)")
+        out = save_file(self, "report", _("Save the visit report"), name, "PDF (*.pdf)")
         if out:
             self.write_report(Path(out))
 
@@ -195,5 +207,5 @@ class VisitView(QWidget):
         """Print the visit's report to ``out`` on the pool (the message says when it is done)."""
         if self.visit is None:
             return
-        self.message.setText(f"Writing the visit report to {out}...")
+        self.message.setText(_("Writing the visit report to {path}...").format(path=out))
         self.service.report(*self.visit, out, self.clinic)

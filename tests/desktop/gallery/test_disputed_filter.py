@@ -41,7 +41,7 @@ def test_disputed_filter_shows_both_readings(
         w.grab().save(str(SHOTS / "disputed_filter.png"))
     plan = training_plan(store)
     assert plan.disputed == 1 and plan.store_counts == {"Normal": 1}
-    assert any("1 disputed photo(s) left out" in line for line in plan.warnings)
+    assert any("1 disputed photo left out" in line for line in plan.warnings)
     store.label(shas["alpha.png"], "Normal", who="Dr C. Adu")  # a third reader settles it
     w.refresh_all()
     settle(qtbot, w)

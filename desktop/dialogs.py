@@ -127,6 +127,10 @@ class Dialogs(QObject):
             w.cases.set_referral_rule(rule[0], rule[1], s.clinician)
         if "database" in changed:
             w.switch_database(s.database or None)
+        if "language" in changed:  # last: the window is built again in the new language
+            from desktop.shell.language_switch import switch_language
+
+            switch_language(w, s.language or None)
 
     def choose_database(self) -> None:
         path = open_file(

@@ -253,7 +253,8 @@ class GalleryModel(QAbstractListModel):
         share = format_percent(item.confidence)
         lines.append(_("Model: {cls} ({share})").format(cls=cls, share=share))
         version = item.model_version[:12] if item.model_version else "?"
-        model = f"{item.model_name or _('model')}@{version}"
+        name = item.model_name or _("model")
+        model = f"{name}@{version}"
         lines.append(_("Screened by model {model}").format(model=model))
         return "<br>".join(_esc(x) if i else x for i, x in enumerate(lines))
 

@@ -84,7 +84,8 @@ class ReviewHeader(QWidget):
         differs = label not in (None, REFER, item.top_class)
         mark = "  " + _("(! differs from the model)") if differs else ""
         self.summary.setText(_("Label: {label}").format(label=long_name(label)) + f"{mark}\n{said}")
-        model = f"{item.model_name or _('model')}@{item.model_version or '?'}"
+        name = item.model_name or _("model")
+        model = f"{name}@{item.model_version or '?'}"
         self.summary.setToolTip(_("Prediction made by model {model}").format(model=model))
 
     def set_others(self, lines: list[str]) -> None:

@@ -29,7 +29,7 @@ class EmptyState(QWidget):
         bfont = QFont(self.button.font())
         bfont.setPointSizeF(bfont.pointSizeF() * 1.4)
         self.button.setFont(bfont)
-        self.button.setMinimumSize(300, 64)
+        self.button.setMinimumSize(280, 64)
         self.button.setToolTip(_("Choose a folder of photos to screen (Ctrl+O)"))
         self.button.clicked.connect(self.screenRequested)
         hint = QLabel(_("or drop a folder here"))

@@ -51,3 +51,8 @@ def switch_language(window: MainWindow, code: str | None) -> MainWindow | None:
     window.close()
     window.deleteLater()
     return new
+
+
+def latest_window() -> MainWindow | None:
+    """The window the last language change built (None before any)."""
+    return _windows[-1] if _windows else None

@@ -138,7 +138,7 @@ def widget_texts(root: QWidget) -> list[str]:
     out = [root.windowTitle()]
     for w in [root, *root.findChildren(QWidget)]:
         out.append(w.toolTip())
-        if isinstance(w, QLabel) or isinstance(w, QAbstractButton):
+        if isinstance(w, (QLabel, QAbstractButton)):
             out.append(w.text())
         elif isinstance(w, QGroupBox):
             out.append(w.title())

@@ -32,7 +32,16 @@ def _english_afterwards() -> Iterator[None]:
 
 
 def window_texts(w: Any) -> list[str]:
-    return menu_texts(w.menuBar()) + widget_texts(w)
+    """Menus, widgets, and the gallery's painted tiles with their tooltips."""
+    from PySide6.QtCore import Qt
+
+    from desktop.gallery.tile_text import tile_text
+
+    tiles = []
+    for row in range(w.model.rowCount()):
+        tiles += tile_text(w.model.item(row)).lines()
+        tiles.append(w.model.data(w.model.index(row), Qt.ItemDataRole.ToolTipRole) or "")
+    return menu_texts(w.menuBar()) + widget_texts(w) + [t for t in tiles if t]
 
 
 def to_french(w: Any, qtbot: Any, request: pytest.FixtureRequest) -> Any:

@@ -97,29 +97,7 @@ class FilterPanel(QWidget):
         layout.addWidget(self.runs, 1)
         self._rescreen_box(layout)
         layout.addWidget(self._show_box())
-        form = QFormLayout()
-        self.cls = QComboBox()
-        self.cls.addItem(_("All classes"), None)
-        for c in CLASS_ORDER:
-            self.cls.addItem(short_name(c), c)
-        self.cls.setToolTip(_("Only images the model put in this class"))
-        form.addRow(_("Class"), self.cls)
-        self.sort = QComboBox()
-        for key, text in SORT_LABELS.items():
-            self.sort.addItem(_(text), key)
-        self.sort.setToolTip(_("Order of the gallery (N jumps to the next most uncertain image)"))
-        form.addRow(_("Sort"), self.sort)
-        self.patient, self.visit = QLineEdit(), QLineEdit()
-        fields = (
-            (self.patient, _("Patient"), _("any patient"), _("Filter by patient")),
-            (self.visit, _("Visit"), _("any visit"), _("Filter by visit")),
-        )
-        for edit, title, placeholder, accessible in fields:
-            edit.setPlaceholderText(placeholder)
-            edit.setClearButtonEnabled(True)
-            edit.setAccessibleName(accessible)
-            form.addRow(title, edit)
-        layout.addLayout(form)
+        layout.addLayout(self._filter_form())
         self.by_label = QCheckBox(_("By clinician's label"))
         self.by_label.setToolTip(
             _(
@@ -143,6 +121,32 @@ class FilterPanel(QWidget):
         self.runs.currentRowChanged.connect(self._emit)
         self.runs.currentRowChanged.connect(lambda _r: self._update_rescreen())
         self.set_runs([])
+
+    def _filter_form(self) -> QFormLayout:
+        """Class, sort, patient and visit."""
+        form = QFormLayout()
+        self.cls = QComboBox()
+        self.cls.addItem(_("All classes"), None)
+        for c in CLASS_ORDER:
+            self.cls.addItem(short_name(c), c)
+        self.cls.setToolTip(_("Only images the model put in this class"))
+        form.addRow(_("Class"), self.cls)
+        self.sort = QComboBox()
+        for key, text in SORT_LABELS.items():
+            self.sort.addItem(_(text), key)
+        self.sort.setToolTip(_("Order of the gallery (N jumps to the next most uncertain image)"))
+        form.addRow(_("Sort"), self.sort)
+        self.patient, self.visit = QLineEdit(), QLineEdit()
+        fields = (
+            (self.patient, _("Patient"), _("any patient"), _("Filter by patient")),
+            (self.visit, _("Visit"), _("any visit"), _("Filter by visit")),
+        )
+        for edit, title, placeholder, accessible in fields:
+            edit.setPlaceholderText(placeholder)
+            edit.setClearButtonEnabled(True)
+            edit.setAccessibleName(accessible)
+            form.addRow(title, edit)
+        return form
 
     def _rescreen_box(self, layout: QVBoxLayout) -> None:
         """Under the runs list: which model screened the chosen run and, when it is an older

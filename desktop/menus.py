@@ -36,7 +36,7 @@ def make_action(
     if slot is not None:
         action.triggered.connect(lambda _checked=False: slot())
     shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-    tip = tip or text.replace("&", "").rstrip(".")
+    tip = tip or text.replace("&", "").rstrip(".…")
     action.setToolTip(f"{tip} ({shortcut})" if shortcut else tip)
     return action
 

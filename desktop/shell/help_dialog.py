@@ -23,7 +23,7 @@ def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
     rows, seen = [], set()
     for a in actions:
         keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts())
-        text = a.text().replace("&", "").rstrip(".")
+        text = a.text().replace("&", "").rstrip(".…")
         if keys and (keys, text) not in seen:
             seen.add((keys, text))
             rows.append((keys, text))

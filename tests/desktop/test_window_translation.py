@@ -167,6 +167,7 @@ def test_translation_lang_option_starts_in_french(make_window: Any, desk_env: Pa
     titles = [a.text() for a in w.menuBar().actions()]
     assert titles[:3] == ["&Fichier", "&Dépistage", "&Relecture"]
     assert w.menus.act_screen.text() == "&Dépister un dossier…"
+    assert w.menus.act_open_db.toolTip() == "Ouvrir une base de cas"  # no "…" in a tooltip
     assert w.filters.runs.item(0).text() == "Toutes les séries"
     assert w.settings.language == ""  # --lang is for this start; Settings keep their choice
 

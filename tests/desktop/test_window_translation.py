@@ -126,6 +126,18 @@ def _dialog_texts(fr: Any, which: str) -> list[str]:
         return widget_texts(forget_box(fr, "alpha.png")[0])
     if which == "store_open":
         return modal_texts(lambda: ask_with_dialog("locked", "/tmp/case.db", "busy", fr))
+    if which == "restore":
+        return modal_texts(lambda: fr.menus.restore.restore(folder="/backups/2026-03-12"))
+    if which == "care":
+        from desktop.services.store import BackupView, Restored
+        from desktop.shell.restore_action import restored_text
+        from desktop.shell.store_actions import backup_text, problems_text
+
+        return [
+            backup_text(BackupView("/backups/b1", 2, 3 * 2**20), "/data/case.db"),
+            problems_text(["page 3 is never used"] * 12, "/data/case.db"),
+            restored_text(Restored("/data/case.db", "/data/case.db.before-restore", 2)),
+        ]
     opened = {
         "export": lambda: (d.export(), d.export_dialog),
         "report": lambda: (d.export(report=True), d.export_dialog),
@@ -142,7 +154,7 @@ def _dialog_texts(fr: Any, which: str) -> list[str]:
 #: Dialogs of the desktop's shell (this branch) and of the training, versions, reports, audit
 #: and visits folders (translated on their own branch).
 DIALOGS = [
-    "settings", "about", "shortcuts", "name", "forget", "store_open",
+    "settings", "about", "shortcuts", "name", "forget", "store_open", "restore", "care",
     "export", "report", "finetune", "models", "audit", "visits",
 ]  # fmt: skip
 

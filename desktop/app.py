@@ -32,6 +32,9 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument(
         "--screen", metavar="FOLDER", help="start screening FOLDER once the window is up"
     )
+    p.add_argument(
+        "--lang", help="language of the app: en, fr or pt (default: Settings, else the system's)"
+    )
     return p.parse_known_args(argv)
 
 
@@ -76,6 +79,9 @@ def build_window(
     if install_hooks:
         reporter.install_hooks()
     settings = Settings(args.settings)
+    from desktop.services.i18n import apply_language
+
+    apply_language(args.lang or settings.language or None)  # before any widget is made
     file_dialogs.use_settings(settings)  # the case-store dialog too starts in the last folder
     if not settings.name_given:
         from desktop.shell.name_prompt import ask_name

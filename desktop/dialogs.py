@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QMessageBox
 from desktop.reports.export_dialog import ExportDialog
 from desktop.services.audit import record_settings
 from desktop.services.gallery import review_filter
+from desktop.services.i18n import N_, _
 from desktop.services.reports import ReviewFilter
 from desktop.shell.file_dialogs import open_file
 from desktop.shell.help_dialog import ShortcutsDialog
@@ -28,7 +29,7 @@ from desktop.versions.models_dialog import ModelsDialog
 if TYPE_CHECKING:
     from desktop.main_window import MainWindow
 
-ABOUT = (
+ABOUT = N_(
     "<b>PoxScreen</b><br>An offline screening aid for skin photos (Mpox, Chickenpox, Measles, "
     "Normal).<br><br><b>Not a diagnosis.</b> Every result needs a clinician's judgement. Photos "
     "never leave this computer.<br><br>Shipped model and reference photos: Monkeypox Skin Images "
@@ -36,8 +37,8 @@ ABOUT = (
 )
 
 
-ABOUT_VERSIONS = "PoxScreen {app}<br>Model in use: {model}<br><br>"
-NOT_LOADED = "not loaded yet"
+ABOUT_VERSIONS = N_("PoxScreen {app}<br>Model in use: {model}<br><br>")
+NOT_LOADED = N_("not loaded yet")
 
 
 def app_version() -> str:
@@ -50,7 +51,8 @@ def app_version() -> str:
 
 def about_text(model: str | None) -> str:
     """The About box: app and model versions, then what PoxScreen is and the data credits."""
-    return ABOUT_VERSIONS.format(app=app_version(), model=html.escape(model or NOT_LOADED)) + ABOUT
+    model_text = html.escape(model or _(NOT_LOADED))
+    return _(ABOUT_VERSIONS).format(app=app_version(), model=model_text) + _(ABOUT)
 
 
 class Dialogs(QObject):
@@ -127,10 +129,17 @@ class Dialogs(QObject):
             w.cases.set_referral_rule(rule[0], rule[1], s.clinician)
         if "database" in changed:
             w.switch_database(s.database or None)
+        if "language" in changed:  # last: the window is built again in the new language
+            from desktop.shell.language_switch import switch_language
+
+            switch_language(w, s.language or None)
 
     def choose_database(self) -> None:
         path = open_file(
-            self.window, "database", "Open case store", "PoxScreen database (*.db);;All files (*)"
+            self.window,
+            "database",
+            _("Open case store"),
+            _("PoxScreen database (*.db);;All files (*)"),
         )
         if path:
             self.window.switch_database(path)
@@ -141,7 +150,7 @@ class Dialogs(QObject):
     def about(self) -> None:
         handle = self.window.active.handle
         QMessageBox.about(
-            self.window, "About PoxScreen", about_text(handle.version if handle else None)
+            self.window, _("About PoxScreen"), about_text(handle.version if handle else None)
         )
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)

@@ -29,6 +29,7 @@ from desktop.review.panel import ReviewPanel
 from desktop.services.active_model import ActiveModel
 from desktop.services.cases import CaseStore
 from desktop.services.gallery import GalleryQuery, thumbnail_cache
+from desktop.services.i18n import _
 from desktop.services.model import ActiveModelHandle
 from desktop.services.review import ReviewService
 from desktop.services.screening import Prediction, Screening, ScreeningSummary
@@ -39,7 +40,7 @@ from desktop.shell.error_reporting import ErrorReporter
 from desktop.shell.errors_panel import ErrorsPanel
 from desktop.shell.file_dialogs import choose_folder
 from desktop.shell.forgotten_prompt import offer_readd
-from desktop.shell.progress_strip import ProgressStrip
+from desktop.shell.progress_strip import ProgressStrip, finished_message, stopped_message
 from desktop.shell.rescreen import Rescreen
 from desktop.shell.role_gate import RoleGate
 from desktop.shell.session_state import SessionState
@@ -56,7 +57,7 @@ class MainWindow(QMainWindow):
         self, store: Store, settings: Settings, reporter: ErrorReporter, db: str | None = None
     ) -> None:
         super().__init__()
-        self.setWindowTitle("PoxScreen")
+        self.setWindowTitle("PoxScreen")  # the name, in every language
         self.setObjectName("main_window")
         self.settings, self.reporter, self.db = settings, reporter, db
         self.pool = QThreadPool.globalInstance()
@@ -151,7 +152,7 @@ class MainWindow(QMainWindow):
         sc.progress.connect(self.progress.update_progress)
         sc.results.connect(self._on_results)
         sc.finished.connect(self._on_screening_finished)
-        sc.failed.connect(lambda f, exc: self.reporter.report(f"Screening of {f} stopped", exc))
+        sc.failed.connect(lambda f, exc: self.reporter.report(stopped_message(f), exc))
         sc.ended.connect(self._screening_done)
 
     # --- state -----------------------------------------------------------------------------
@@ -203,10 +204,10 @@ class MainWindow(QMainWindow):
 
     def screen_folder(self, folder: str | None = None) -> None:
         if self.screening.running:
-            QMessageBox.information(self, "PoxScreen",
-                "A screening is already running; cancel it or wait for it to finish.")  # fmt: skip
+            QMessageBox.information(self, "PoxScreen", _(
+                "A screening is already running; cancel it or wait for it to finish."))  # fmt: skip
             return
-        folder = folder or choose_folder(self, "screening", "Screen a folder of photos")
+        folder = folder or choose_folder(self, "screening", _("Screen a folder of photos"))
         if folder:
             self.screening.start(folder)
 
@@ -231,12 +232,7 @@ class MainWindow(QMainWindow):
             self.refresh_timer.start()
 
     def _on_screening_finished(self, summary: ScreeningSummary) -> None:
-        state = "cancelled" if summary.cancelled else "finished"
-        self.statusBar().showMessage(
-            f"Screening {state}: {summary.predicted} new, {summary.skipped} already screened, "
-            f"{len(summary.errors)} unreadable",
-            15_000,
-        )
+        self.statusBar().showMessage(finished_message(summary), 15_000)
         for path, reason in summary.errors:
             self.errors.add(path, reason)
         folder = self.screening.folder
@@ -272,7 +268,7 @@ class MainWindow(QMainWindow):
         """Open another case store (never while a screening writes to this one)."""
         if self.screening.running:
             QMessageBox.information(
-                self, "PoxScreen", "Cancel the running screening before changing the case store."
+                self, "PoxScreen", _("Cancel the running screening before changing the case store.")
             )
             return
         if self.cases.switch(db):

@@ -18,6 +18,7 @@ SETTINGS_ENV = "POXSCREEN_SETTINGS"
 DEVICES = ("auto", "cpu", "cuda")
 COLORMAPS = ("inferno", "viridis", "magma", "plasma", "cividis")
 THUMB_SIZES = (96, 128, 160, 200, 256)
+LANGUAGES = ("en", "fr", "pt")  # "" (not listed): the system's language
 
 
 def _default_clinician() -> str:
@@ -78,6 +79,16 @@ class Settings:
     @clinic.setter
     def clinic(self, value: str) -> None:
         self._set("clinic", value.strip())
+
+    @property
+    def language(self) -> str:
+        """The language chosen in Settings (``en``, ``fr``, ``pt``; empty: the system's)."""
+        value = str(self._get("language", "") or "")
+        return value if value in LANGUAGES else ""
+
+    @language.setter
+    def language(self, value: str) -> None:
+        self._set("language", value if value in LANGUAGES else "")
 
     @property
     def device(self) -> str:

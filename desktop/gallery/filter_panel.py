@@ -27,25 +27,28 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services.gallery import GalleryQuery
+from desktop.services.i18n import N_, _, format_datetime, format_number, ngettext
 from desktop.services.store import RunInfo
 from desktop.services.vocabulary import CLASS_ORDER, short_name
 
 SHOW_LABELS = {
-    "all": "All images",
-    "to_review": "To review",
-    "reviewed": "Reviewed",
-    "disagreed": "Disagreed with the model",
-    "disputed": "Disputed (readers disagree)",
-    "referral": "Flagged for referral",
+    "all": N_("All images"),
+    "to_review": N_("To review"),
+    "reviewed": N_("Reviewed"),
+    "disagreed": N_("Disagreed with the model"),
+    "disputed": N_("Disputed (readers disagree)"),
+    "referral": N_("Flagged for referral"),
 }
 SORT_LABELS = {
-    "uncertain": "Most uncertain first",
-    "confidence": "Lowest confidence first",
-    "name": "File name",
-    "newest": "Newest first",
-    "class": "By class",
+    "uncertain": N_("Most uncertain first"),
+    "confidence": N_("Lowest confidence first"),
+    "name": N_("File name"),
+    "newest": N_("Newest first"),
+    "class": N_("By class"),
 }
-RESCREEN = "Re-screen with the active model"
+RESCREEN = N_("Re-screen with the active model")
+#: A run's state as the runs list shows it (a finished run shows none).
+RUN_STATES = {"running": N_("running"), "cancelled": N_("cancelled"), "failed": N_("failed")}
 COUNTED = "{label} ({count})"  # a "Show" filter with its number of photos
 
 
@@ -59,14 +62,13 @@ def run_title(run: RunInfo, active: str | None = None) -> str:
     the model version that screened it ("older model" when it is not the active one)."""
     name = os.path.basename(run.folder.rstrip("/\\")) or run.folder
     n = run.counts.seen or run.total or 0
-    when = run.started_at.strftime("%Y-%m-%d %H:%M")
-    state = "" if run.status == "finished" else f" · {run.status}"
-    older = " (older model)" if is_older(run, active) else ""
-    again = f" · re-screen of #{run.rescreen_of}" if run.rescreen_of else ""
-    return (
-        f"{name}\n{n} photo{'s' if n != 1 else ''} · {when}{state}\n"
-        f"model {model_text(run)}{older}{again}"
-    )
+    when = format_datetime(run.started_at)
+    state = "" if run.status == "finished" else " · " + _(RUN_STATES.get(run.status, run.status))
+    older = " " + _("(older model)") if is_older(run, active) else ""
+    again = " · " + _("re-screen of #{run}").format(run=run.rescreen_of) if run.rescreen_of else ""
+    photos = ngettext("{n} photo", "{n} photos", n).format(n=format_number(n))
+    model = _("model {version}").format(version=model_text(run))
+    return f"{name}\n{photos} · {when}{state}\n{model}{older}{again}"
 
 
 def is_older(run: RunInfo, active: str | None) -> bool:
@@ -83,48 +85,32 @@ class FilterPanel(QWidget):
         self.setMinimumWidth(200)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(QLabel("<b>Runs</b>"))
+        layout.addWidget(QLabel("<b>" + _("Runs") + "</b>"))
         self.runs = QListWidget()
-        self.runs.setAccessibleName("Screening runs")
+        self.runs.setAccessibleName(_("Screening runs"))
         self.runs.setWordWrap(True)
         self.runs.setSpacing(2)
         self.runs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.runs.setToolTip("Show the images of one screening run, or of all runs")
+        self.runs.setToolTip(_("Show the images of one screening run, or of all runs"))
         self.runs.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.runs.customContextMenuRequested.connect(self._run_menu)
         layout.addWidget(self.runs, 1)
         self._rescreen_box(layout)
         layout.addWidget(self._show_box())
-        form = QFormLayout()
-        self.cls = QComboBox()
-        self.cls.addItem("All classes", None)
-        for c in CLASS_ORDER:
-            self.cls.addItem(short_name(c), c)
-        self.cls.setToolTip("Only images the model put in this class")
-        form.addRow("Class", self.cls)
-        self.sort = QComboBox()
-        for key, text in SORT_LABELS.items():
-            self.sort.addItem(text, key)
-        self.sort.setToolTip("Order of the gallery (N jumps to the next most uncertain image)")
-        form.addRow("Sort", self.sort)
-        self.patient, self.visit = QLineEdit(), QLineEdit()
-        for edit, what in ((self.patient, "patient"), (self.visit, "visit")):
-            edit.setPlaceholderText(f"any {what}")
-            edit.setClearButtonEnabled(True)
-            edit.setAccessibleName(f"Filter by {what}")
-            form.addRow(what.capitalize(), edit)
-        layout.addLayout(form)
-        self.by_label = QCheckBox("By clinician's label")
+        layout.addLayout(self._filter_form())
+        self.by_label = QCheckBox(_("By clinician's label"))
         self.by_label.setToolTip(
-            "Class filter and class sort: the clinician's label where one is given,"
-            " the model's class on the other photos"
+            _(
+                "Class filter and class sort: the clinician's label where one is given,"
+                " the model's class on the other photos"
+            )
         )
         layout.addWidget(self.by_label)
         self.by_label.toggled.connect(self._emit)
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search file name (Ctrl+F)")
+        self.search.setPlaceholderText(_("Search file name (Ctrl+F)"))
         self.search.setClearButtonEnabled(True)
-        self.search.setAccessibleName("Search by file name")
+        self.search.setAccessibleName(_("Search by file name"))
         self._debounce = QTimer(self, singleShot=True, interval=250)
         self._debounce.timeout.connect(self._emit)
         self.search.textChanged.connect(lambda _t: self._debounce.start())
@@ -136,6 +122,32 @@ class FilterPanel(QWidget):
         self.runs.currentRowChanged.connect(lambda _r: self._update_rescreen())
         self.set_runs([])
 
+    def _filter_form(self) -> QFormLayout:
+        """Class, sort, patient and visit."""
+        form = QFormLayout()
+        self.cls = QComboBox()
+        self.cls.addItem(_("All classes"), None)
+        for c in CLASS_ORDER:
+            self.cls.addItem(short_name(c), c)
+        self.cls.setToolTip(_("Only images the model put in this class"))
+        form.addRow(_("Class"), self.cls)
+        self.sort = QComboBox()
+        for key, text in SORT_LABELS.items():
+            self.sort.addItem(_(text), key)
+        self.sort.setToolTip(_("Order of the gallery (N jumps to the next most uncertain image)"))
+        form.addRow(_("Sort"), self.sort)
+        self.patient, self.visit = QLineEdit(), QLineEdit()
+        fields = (
+            (self.patient, _("Patient"), _("any patient"), _("Filter by patient")),
+            (self.visit, _("Visit"), _("any visit"), _("Filter by visit")),
+        )
+        for edit, title, placeholder, accessible in fields:
+            edit.setPlaceholderText(placeholder)
+            edit.setClearButtonEnabled(True)
+            edit.setAccessibleName(accessible)
+            form.addRow(title, edit)
+        return form
+
     def _rescreen_box(self, layout: QVBoxLayout) -> None:
         """Under the runs list: which model screened the chosen run and, when it is an older
         one, the offer to screen the folder again with the active model (a new, linked run)."""
@@ -144,11 +156,13 @@ class FilterPanel(QWidget):
         self._want: int | None = None  # a run to show once the list holds it
         self.run_model = QLabel()
         self.run_model.setWordWrap(True)
-        self.run_model.setAccessibleName("Model of the chosen run")
-        self.rescreen = QPushButton(RESCREEN)
+        self.run_model.setAccessibleName(_("Model of the chosen run"))
+        self.rescreen = QPushButton(_(RESCREEN))
         self.rescreen.setToolTip(
-            "Screen this run's folder again with the model in use now, as a new run linked to"
-            " this one; both sets of predictions are kept"
+            _(
+                "Screen this run's folder again with the model in use now, as a new run linked"
+                " to this one; both sets of predictions are kept"
+            )
         )
         self.rescreen.clicked.connect(self._ask_rescreen)
         layout.addWidget(self.run_model)
@@ -187,15 +201,21 @@ class FilterPanel(QWidget):
             self.run_model.setText("")
         elif offered:
             self.run_model.setText(
-                f"Screened with an older model ({model_text(run)}); its results are kept."
+                _("Screened with an older model ({model}); its results are kept.").format(
+                    model=model_text(run)
+                )
             )
         elif (redone := self._redone(run)) is not None:
             self.run_model.setText(
-                f"Screened with an older model ({model_text(run)}); screened again with the"
-                f" active model as run #{redone.id}."
+                _(
+                    "Screened with an older model ({model}); screened again with the"
+                    " active model as run #{run}."
+                ).format(model=model_text(run), run=redone.id)
             )
         else:
-            self.run_model.setText(f"Screened with the active model ({model_text(run)}).")
+            self.run_model.setText(
+                _("Screened with the active model ({model}).").format(model=model_text(run))
+            )
         self.run_model.setVisible(run is not None)
         self.rescreen.setVisible(offered)
 
@@ -210,18 +230,18 @@ class FilterPanel(QWidget):
             return
         self.runs.setCurrentItem(item)
         menu = QMenu(self)
-        act = menu.addAction(RESCREEN, self._ask_rescreen)
+        act = menu.addAction(_(RESCREEN), self._ask_rescreen)
         act.setEnabled(self.rescreen_offered())
         menu.exec(self.runs.viewport().mapToGlobal(pos))
 
     def _show_box(self) -> QGroupBox:
-        box = QGroupBox("Show")
+        box = QGroupBox(_("Show"))
         lay = QVBoxLayout(box)
         self.show_group = QButtonGroup(self)
         for n, (key, text) in enumerate(SHOW_LABELS.items()):
-            rb = QRadioButton(text)
+            rb = QRadioButton(_(text))
             rb.setProperty("key", key)
-            rb.setAccessibleName(text)
+            rb.setAccessibleName(_(text))
             rb.setChecked(n == 0)
             self.show_group.addButton(rb, n)
             lay.addWidget(rb)
@@ -232,9 +252,10 @@ class FilterPanel(QWidget):
         """The number of photos beside each "Show" filter, e.g. "To review (37)"."""
         for button in self.show_group.buttons():
             key = button.property("key")
-            label = SHOW_LABELS[key]
+            label = _(SHOW_LABELS[key])
             count = counts.get(key)
-            button.setText(label if count is None else COUNTED.format(label=label, count=count))
+            shown = COUNTED.format(label=label, count=format_number(count or 0))
+            button.setText(label if count is None else shown)
 
     def counts(self) -> dict[str, str]:
         """What each "Show" filter reads now (tests, accessibility)."""
@@ -247,15 +268,16 @@ class FilterPanel(QWidget):
         self._runs, self._active = {r.id: r for r in runs}, active
         self.runs.blockSignals(True)
         self.runs.clear()
-        all_item = QListWidgetItem("All runs")
+        all_item = QListWidgetItem(_("All runs"))
         all_item.setData(Qt.ItemDataRole.UserRole, None)
         self.runs.addItem(all_item)
         row = 0
         for run in runs:
             it = QListWidgetItem(run_title(run, active))
             it.setData(Qt.ItemDataRole.UserRole, run.id)
+            version = f"{run.model_name}@{run.model_version[:12]}"
             it.setToolTip(
-                f"{run.folder}\nScreened with model {run.model_name}@{run.model_version[:12]}"
+                run.folder + "\n" + _("Screened with model {version}").format(version=version)
             )
             self.runs.addItem(it)
             if run.id == keep:

@@ -24,6 +24,7 @@ from PySide6.QtCore import (
 from desktop.gallery.thumbnails import FORGOTTEN, ThumbnailLoader
 from desktop.gallery.tile_text import tile_text
 from desktop.services import gallery as ea
+from desktop.services.i18n import _, format_datetime, format_percent
 from desktop.services.store import DEFAULT_REFERRAL_RULE, ReferralRule, ReviewItem, Store
 from desktop.services.tasks import Reporter, run_task
 from desktop.services.vocabulary import long_name
@@ -238,16 +239,23 @@ class GalleryModel(QAbstractListModel):
 
     def _tooltip(self, item: ReviewItem, name: str) -> str:
         cls = long_name(item.top_class)
-        where = "(file not on this computer)" if _has_file(item) else f"({FORGOTTEN})"
+        where = _("(file not on this computer)") if _has_file(item) else f"({_(FORGOTTEN)})"
         lines = [f"<b>{name}</b>", item.path or where]
         if item.current_label:
-            lines.append(f"Clinician: {long_name(item.current_label)}")
+            lines.append(_("Clinician: {label}").format(label=long_name(item.current_label)))
         for r in item.readings:  # a disputed photo: each reader's label, by whom, when
-            when = r.at.astimezone().strftime("%Y-%m-%d %H:%M")
-            lines.append(f"Disputed: {long_name(r.label)} by {r.who}, {when}")
-        lines.append(f"Model: {cls} ({item.confidence:.0%})")
+            when = format_datetime(r.at.astimezone())
+            lines.append(
+                _("Disputed: {label} by {who}, {when}").format(
+                    label=long_name(r.label), who=r.who, when=when
+                )
+            )
+        share = format_percent(item.confidence)
+        lines.append(_("Model: {cls} ({share})").format(cls=cls, share=share))
         version = item.model_version[:12] if item.model_version else "?"
-        lines.append(f"Screened by model {item.model_name or 'model'}@{version}")
+        name = item.model_name or _("model")
+        model = f"{name}@{version}"
+        lines.append(_("Screened by model {model}").format(model=model))
         return "<br>".join(_esc(x) if i else x for i, x in enumerate(lines))
 
 

@@ -16,12 +16,13 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from desktop.services.gallery import ThumbnailCache
+from desktop.services.i18n import N_, _
 from desktop.services.review import pil_to_qimage
 
 log = logging.getLogger(__name__)
 
 #: What a tile says instead of a thumbnail once its photo was forgotten.
-FORGOTTEN = "photo forgotten"
+FORGOTTEN = N_("photo forgotten")  # kept in English (a key); translated where it is shown
 
 
 class _Signals(QObject):
@@ -45,7 +46,7 @@ class _Job(QRunnable):
         try:
             path = self.locate()
             if path is None:
-                raise FileNotFoundError("file not found (moved or deleted?)")
+                raise FileNotFoundError(_("file not found (moved or deleted?)"))
             img = self.cache.get(path, sha256=self.sha, size=self.size)
             self.signals.ready.emit(self.sha, pil_to_qimage(img))
         except Exception as exc:  # unreadable/moved file: the tile says so, nothing crashes

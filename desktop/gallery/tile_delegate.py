@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from desktop.gallery.model import GalleryModel
 from desktop.gallery.tile_text import TileText, tile_text
+from desktop.services.i18n import _
 from desktop.services.store import ReviewItem
 from desktop.services.vocabulary import class_colour, long_name
 
@@ -40,14 +41,14 @@ def tile_marks(item: ReviewItem, referral: bool) -> list[tuple[str, str]]:
     marks = []
     label = item.current_label
     if label:
-        marks.append(("✓", f"reviewed: {long_name(label)}"))
+        marks.append(("✓", _("reviewed: {label}").format(label=long_name(label))))
     if referral:
-        marks.append(("⚑", "flagged for referral"))
+        marks.append(("⚑", _("flagged for referral")))
     if label and label != "refer" and label != item.top_class:
-        marks.append(("!", "clinician disagreed with the model"))
+        marks.append(("!", _("clinician disagreed with the model")))
     check = photo_check_text(item)
     if check:
-        marks.append(("?", f"check photo: {check}"))
+        marks.append(("?", _("check photo: {why}").format(why=check)))
     return marks
 
 
@@ -56,11 +57,11 @@ def photo_check_text(item: ReviewItem) -> str:
     not: ReviewItem's ``out_of_scope`` / ``quality_issues`` (its ``check_photo``)."""
     reasons = []
     if item.out_of_scope:
-        reasons.append("not a skin photo?")
+        reasons.append(_("not a skin photo?"))
     if item.quality_issues:
-        reasons.append(f"poor quality ({item.quality_issues})")
+        reasons.append(_("poor quality ({issues})").format(issues=item.quality_issues))
     if not reasons and item.check_photo:
-        reasons.append("check photo")
+        reasons.append(_("check photo"))
     return ", ".join(reasons)
 
 
@@ -115,7 +116,7 @@ class TileDelegate(QStyledItemDelegate):
         p.fillRect(box, QColor("#E6E6E6"))
         p.setPen(QColor("#555555"))
         error = index.data(GalleryModel.ThumbErrorRole)
-        text = f"no preview\n{error}" if error else "loading..."
+        text = _("no preview") + f"\n{_(error)}" if error else _("loading...")
         p.drawText(
             box.adjusted(4, 4, -4, -4),
             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,

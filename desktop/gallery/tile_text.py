@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from desktop.services.i18n import _, format_percent
 from desktop.services.store import ReviewItem
 from desktop.services.vocabulary import short_name
 
@@ -30,20 +31,21 @@ class TileText:
     def lines(self) -> list[str]:
         """The tile's text top to bottom (what a screen reader or a test reads)."""
         top = f"{self.first} {self.first_note}".strip()
-        return [x for x in (top, self.second, f"model {self.model}") if x]
+        model = _("model {version}").format(version=self.model)
+        return [x for x in (top, self.second, model) if x]
 
 
 def tile_text(item: ReviewItem) -> TileText:
     """What the tile of ``item`` says: the clinician's label first where there is one."""
-    said = f"{short_name(item.top_class)} {item.confidence:.0%}"
+    said = f"{short_name(item.top_class)} {format_percent(item.confidence)}"
     label = item.current_label
     if item.disputed:
         said_by = " / ".join(short_name(r.label) for r in item.readings)  # who, when: tooltip
         return TileText(
             first=short_name(label or item.top_class),
             first_class=label or item.top_class,
-            first_note="⚠ disputed",
-            second=said_by or f"Model: {said}",
+            first_note="⚠ " + _("disputed"),
+            second=said_by or _("Model: {said}").format(said=said),
             model=item.model_text,
             labelled=bool(label),
         )
@@ -51,15 +53,15 @@ def tile_text(item: ReviewItem) -> TileText:
         return TileText(
             first=short_name(label),
             first_class=label,
-            first_note="✓ label",
-            second=f"Model: {said}",
+            first_note="✓ " + _("label"),
+            second=_("Model: {said}").format(said=said),
             model=item.model_text,
             labelled=True,
         )
     return TileText(
         first=short_name(item.top_class),
         first_class=item.top_class,
-        first_note=f"{item.confidence:.0%}",
+        first_note=format_percent(item.confidence),
         second="",
         model=item.model_text,
         labelled=False,

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from desktop.gallery.model import GalleryModel
 from desktop.gallery.tile_delegate import TileDelegate
+from desktop.services.i18n import _
 from desktop.services.store import ReviewItem
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -38,10 +39,10 @@ class GalleryView(QListView):
         self.setSpacing(4)
         self.setWrapping(True)
         self.setMouseTracking(True)
-        self.setAccessibleName("Gallery")
+        self.setAccessibleName(_("Gallery"))
         self.delegate = TileDelegate(thumb_size, self)
         self.setItemDelegate(self.delegate)
-        self.empty_text = "No images match this filter."
+        self.empty_text = _("No images match this filter.")
         self._keep: tuple[str | None, int] = (None, 0)
         self._pending: str | None = None
         self._announce: str | None = None  # asked for by select_sha: the panel must hear of it

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from desktop.review.case_actions import CaseActions
 from desktop.review.image_view import WHEEL_STEP
+from desktop.services.i18n import N_, _
 from desktop.services.vocabulary import REFER, long_name
 
 if TYPE_CHECKING:
@@ -26,10 +27,10 @@ if TYPE_CHECKING:
 
 _TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
 _NAV = (
-    ("next", "Next image", "Space"),
-    ("prev", "Previous image", "Backspace"),
-    ("unreviewed", "Next unreviewed image", "U"),
-    ("uncertain", "Next most uncertain image", "N"),
+    ("next", N_("Next image"), "Space"),
+    ("prev", N_("Previous image"), "Backspace"),
+    ("unreviewed", N_("Next unreviewed image"), "U"),
+    ("uncertain", N_("Next most uncertain image"), "N"),
 )
 
 
@@ -42,30 +43,32 @@ class ReviewActions(QObject):
         self.text_focus = False
         p, A = panel, self._action
         self.label_actions = [
-            A(f"Label {i + 1}", str(i + 1), lambda _=False, i=i: p.label_index(i)) for i in range(4)
+            A(_("Label {n}").format(n=i + 1), str(i + 1), lambda _c=False, i=i: p.label_index(i))
+            for i in range(4)
         ]
         self.label_actions.append(
-            A(f"Label {long_name(REFER)}", "R", lambda: p.label_current(REFER))
+            A(_("Label {name}").format(name=long_name(REFER)), "R", lambda: p.label_current(REFER))
         )
-        self.overlay = A("Grad-CAM overlay", "G", p.overlay_bar.overlay_box.toggle)
+        self.overlay = A(_("Grad-CAM overlay"), "G", p.overlay_bar.overlay_box.toggle)
         self.overlay.setCheckable(True)
         self.overlay.setChecked(True)
         p.overlay_bar.overlay_box.toggled.connect(self.overlay.setChecked)
         nav = [
-            A(text, key, lambda _=False, w=where: p.navigate.emit(w)) for where, text, key in _NAV
+            A(_(text), key, lambda _c=False, w=where: p.navigate.emit(w))
+            for where, text, key in _NAV
         ]
         view = p.view
         self.all = [
             *self.label_actions,
-            A("Undo label", "Ctrl+Z", p.undo, single_key=False),
-            A("Redo label", "Ctrl+Shift+Z", p.redo, single_key=False),
+            A(_("Undo label"), "Ctrl+Z", p.undo, single_key=False),
+            A(_("Redo label"), "Ctrl+Shift+Z", p.redo, single_key=False),
             *nav,
             self.overlay,
-            A("Fit photo", "F", view.fit),
-            A("Zoom in", "+", lambda: view.zoom_by(WHEEL_STEP)),
-            A("Zoom out", "-", lambda: view.zoom_by(1 / WHEEL_STEP)),
-            A("Actual pixels (100%)", "0", view.actual_size),
-            A("Detach / maximise review", "F11", lambda: toggle_detached(p), False),
+            A(_("Fit photo"), "F", view.fit),
+            A(_("Zoom in"), "+", lambda: view.zoom_by(WHEEL_STEP)),
+            A(_("Zoom out"), "-", lambda: view.zoom_by(1 / WHEEL_STEP)),
+            A(_("Actual pixels (100%)"), "0", view.actual_size),
+            A(_("Detach / maximise review"), "F11", lambda: toggle_detached(p), False),
         ]
         panel.addActions(self.all)
         self.case = CaseActions(panel)  # the Case menu's note, folder and SHA-256 actions
@@ -90,7 +93,11 @@ class ReviewActions(QObject):
         """Keys 1-4 follow the classes of the model on show (hidden when it has fewer)."""
         for i, action in enumerate(self.label_actions[:-1]):
             name = classes[i] if i < len(classes) else None
-            action.setText(f"Label {long_name(name)}, next" if name else f"Label {i + 1}")
+            action.setText(
+                _("Label {name}, next").format(name=long_name(name))
+                if name
+                else _("Label {n}").format(n=i + 1)
+            )
             action.setVisible(name is not None)
 
     def update(self, has_item: bool, saving: bool) -> None:
@@ -117,7 +124,7 @@ def toggle_detached(panel: ReviewPanel) -> None:
         panel.show()
     elif panel.parentWidget() is not None:
         panel.setWindowFlag(Qt.WindowType.Window, True)
-        panel.setWindowTitle(f"Review - {panel.title.text()}")
+        panel.setWindowTitle(_("Review - {name}").format(name=panel.title.text()))
         panel.showMaximized()
     elif panel.isMaximized():
         panel.showNormal()

@@ -15,20 +15,21 @@ from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QMessageBox
 
 from desktop.review.header import item_name
+from desktop.services.i18n import N_, _
 
 if TYPE_CHECKING:
     from desktop.review.panel import ReviewPanel
 
-NOTE_TEXT = "Add a &note..."
-NOTE_TIP = "Type a note about this photo; it is saved with the next label"
-FOLDER_TEXT = "Open containing &folder"
-FOLDER_TIP = "Open the folder that holds this photo in the file manager"
-COPY_TEXT = "Copy &SHA-256"
-COPY_TIP = "Copy the photo's SHA-256 (its identity in the case store) to the clipboard"
-COPIED = "SHA-256 of {name} copied to the clipboard"
-FOLDER_TITLE = "Open containing folder"
-NO_FOLDER = "The folder of {name} cannot be found:\n{folder}\nThe photo may have been moved."
-OPEN_FAILED = (
+NOTE_TEXT = N_("Add a &note...")
+NOTE_TIP = N_("Type a note about this photo; it is saved with the next label")
+FOLDER_TEXT = N_("Open containing &folder")
+FOLDER_TIP = N_("Open the folder that holds this photo in the file manager")
+COPY_TEXT = N_("Copy &SHA-256")
+COPY_TIP = N_("Copy the photo's SHA-256 (its identity in the case store) to the clipboard")
+COPIED = N_("SHA-256 of {name} copied to the clipboard")
+FOLDER_TITLE = N_("Open containing folder")
+NO_FOLDER = N_("The folder of {name} cannot be found:\n{folder}\nThe photo may have been moved.")
+OPEN_FAILED = N_(
     "Could not open the folder {folder} in a file manager.\n"
     "Its path is copied to the clipboard: paste it into your file manager."
 )
@@ -40,9 +41,9 @@ class CaseActions(QObject):
     def __init__(self, panel: ReviewPanel) -> None:
         super().__init__(panel)
         self.panel = panel
-        self.note = self._action(NOTE_TEXT, NOTE_TIP, self.add_note)
-        self.open_folder = self._action(FOLDER_TEXT, FOLDER_TIP, self.open_containing_folder)
-        self.copy_sha = self._action(COPY_TEXT, COPY_TIP, self.copy_sha256)
+        self.note = self._action(_(NOTE_TEXT), _(NOTE_TIP), self.add_note)
+        self.open_folder = self._action(_(FOLDER_TEXT), _(FOLDER_TIP), self.open_containing_folder)
+        self.copy_sha = self._action(_(COPY_TEXT), _(COPY_TIP), self.copy_sha256)
         self.all = [self.note, self.open_folder, self.copy_sha]
 
     def _action(self, text: str, tip: str, slot: object) -> QAction:
@@ -76,17 +77,17 @@ class CaseActions(QObject):
         if item is None:
             return False
         if folder is None or not folder.is_dir():
-            text = NO_FOLDER.format(name=item_name(item), folder=folder or item.sha256)
-            QMessageBox.warning(self.panel, FOLDER_TITLE, text)
+            text = _(NO_FOLDER).format(name=item_name(item), folder=folder or item.sha256)
+            QMessageBox.warning(self.panel, _(FOLDER_TITLE), text)
             return False
         if QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
             return True
         QGuiApplication.clipboard().setText(str(folder))
-        QMessageBox.warning(self.panel, FOLDER_TITLE, OPEN_FAILED.format(folder=folder))
+        QMessageBox.warning(self.panel, _(FOLDER_TITLE), _(OPEN_FAILED).format(folder=folder))
         return False
 
     def copy_sha256(self) -> None:
         item = self.panel.current_item()
         if item is not None:
             QGuiApplication.clipboard().setText(item.sha256)
-            self.panel.status.setText(COPIED.format(name=item_name(item)))
+            self.panel.status.setText(_(COPIED).format(name=item_name(item)))

@@ -13,18 +13,19 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage
 
+from desktop.services.i18n import N_, _, format_number
 from desktop.services.vocabulary import long_name
 
 if TYPE_CHECKING:
     from desktop.review.panel import ReviewPanel
     from desktop.services.review import ImageExplanation
 
-CAPTION = "Grad-CAM: where the model looked for {name} ({probability:.2f})"
-COMPUTING = "Computing Grad-CAM..."
-COMPUTING_FOR = "Computing Grad-CAM for {name}..."
-OTHER_MODEL = "{caption} (active model {version})"
-TOOLTIP = "Model {version}"
-TOOLTIP_TIMED = "Model {version}, computed in {ms:.0f} ms"
+CAPTION = N_("Grad-CAM: where the model looked for {name} ({probability})")
+COMPUTING = N_("Computing Grad-CAM...")
+COMPUTING_FOR = N_("Computing Grad-CAM for {name}...")
+OTHER_MODEL = N_("{caption} (active model {version})")
+TOOLTIP = N_("Model {version}")
+TOOLTIP_TIMED = N_("Model {version}, computed in {ms:.0f} ms")
 
 
 class GradCam(QObject):
@@ -44,26 +45,25 @@ class GradCam(QObject):
         self.panel.chart.set_explained(None)
 
     def computing(self) -> None:
-        self.info.setText(COMPUTING)
+        self.info.setText(_(COMPUTING))
 
     def show(self, ex: ImageExplanation) -> None:
         """Name the class the heatmap explains, with its probability; outline its bar."""
         self.last = ex
         target = ex.target_class
         self.panel.chart.set_explained(target)
-        text = CAPTION.format(
-            name=long_name(target), probability=ex.probabilities.get(target, ex.confidence)
-        )
+        probability = format_number(ex.probabilities.get(target, ex.confidence), 2)
+        text = _(CAPTION).format(name=long_name(target), probability=probability)
         item = self.panel.current_item()
         if (
             item is not None
             and item.model_version
             and item.model_version[:12] not in str(ex.model_version)
         ):  # an earlier run's prediction: the heatmap is the active model's
-            text = OTHER_MODEL.format(caption=text, version=ex.model_version)
+            text = _(OTHER_MODEL).format(caption=text, version=ex.model_version)
         self.info.setText(text)
         ms = ex.elapsed_ms
-        tip = TOOLTIP_TIMED if ms else TOOLTIP
+        tip = _(TOOLTIP_TIMED) if ms else _(TOOLTIP)
         self.info.setToolTip(tip.format(version=ex.model_version, ms=ms))
 
     def choose(self, name: str) -> None:
@@ -73,7 +73,7 @@ class GradCam(QObject):
         if item is None or (self.last is not None and self.last.target_class == name):
             return
         request = panel.request_id()
-        self.info.setText(COMPUTING_FOR.format(name=long_name(name)))
+        self.info.setText(_(COMPUTING_FOR).format(name=long_name(name)))
         panel.services.explain(item, request, lambda: panel.request_id() == request, target=name)
 
     def set_colormap(self, name: str) -> None:

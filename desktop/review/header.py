@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from desktop.services.i18n import _, format_percent
 from desktop.services.store import ReviewItem
 from desktop.services.vocabulary import REFER, class_colour, long_name
 
@@ -22,11 +23,11 @@ def mark_text(item: ReviewItem, referral: str | None) -> str:
     """One line per mark: referral (with the rule's reason), out of scope, poor quality."""
     marks = []
     if referral:
-        marks.append(f"⚑ Refer: {referral}")
+        marks.append("⚑ " + _("Refer: {reason}").format(reason=referral))
     if item.out_of_scope:
-        marks.append("? Out of scope: may not be a skin photo the model knows")
+        marks.append("? " + _("Out of scope: may not be a skin photo the model knows"))
     if item.quality_issues:
-        marks.append(f"? Poor quality: {item.quality_issues}")
+        marks.append("? " + _("Poor quality: {issues}").format(issues=item.quality_issues))
     return "\n".join(marks)
 
 
@@ -44,7 +45,7 @@ class ReviewHeader(QWidget):
         self.summary.setWordWrap(True)
         self.others = QLabel(self)  # other runs' predictions of the photo, when they differ
         self.others.setWordWrap(True)
-        self.others.setAccessibleName("Other runs' predictions")
+        self.others.setAccessibleName(_("Other runs' predictions"))
         self.flags = QLabel(self)
         self.flags.setWordWrap(True)
         refer = QColor(class_colour(REFER))
@@ -59,9 +60,9 @@ class ReviewHeader(QWidget):
         self.show_empty()
 
     def show_empty(self) -> None:
-        self.title.setText("No image selected")
+        self.title.setText(_("No image selected"))
         self.title.setToolTip("")
-        self.summary.setText("Pick a photo in the gallery; Space goes to the next one.")
+        self.summary.setText(_("Pick a photo in the gallery; Space goes to the next one."))
         self.set_marks("")
         self.set_others([])
 
@@ -75,13 +76,17 @@ class ReviewHeader(QWidget):
     def show_label(self, item: ReviewItem, label: str | None) -> None:
         """The label in force, the model's call with the version that made it, and a mark when
         they disagree."""
-        said = f"Model {item.model_text}: {long_name(item.top_class)} {item.confidence:.0%}"
-        differs = label not in (None, REFER, item.top_class)
-        mark = "  (! differs from the model)" if differs else ""
-        self.summary.setText(f"Label: {long_name(label)}{mark}\n{said}")
-        self.summary.setToolTip(
-            f"Prediction made by model {item.model_name or 'model'}@{item.model_version or '?'}"
+        said = _("Model {model}: {cls} {share}").format(
+            model=item.model_text,
+            cls=long_name(item.top_class),
+            share=format_percent(item.confidence),
         )
+        differs = label not in (None, REFER, item.top_class)
+        mark = "  " + _("(! differs from the model)") if differs else ""
+        self.summary.setText(_("Label: {label}").format(label=long_name(label)) + f"{mark}\n{said}")
+        name = item.model_name or _("model")
+        model = f"{name}@{item.model_version or '?'}"
+        self.summary.setToolTip(_("Prediction made by model {model}").format(model=model))
 
     def set_others(self, lines: list[str]) -> None:
         """Other runs' predictions of the photo (another model's), under the one on show."""

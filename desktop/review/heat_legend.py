@@ -13,9 +13,11 @@ from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-LOW_TEXT = "low"
-HIGH_TEXT = "high"
-TOOLTIP_TEXT = (
+from desktop.services.i18n import N_, _
+
+LOW_TEXT = N_("low")
+HIGH_TEXT = N_("high")
+TOOLTIP_TEXT = N_(
     "Grad-CAM colours ({colormap}): from low to high importance of a region for the class"
 )
 
@@ -51,8 +53,8 @@ class HeatLegend(QWidget):
             "HeatLegend { background-color: rgba(0, 0, 0, 170); border-radius: 3px; }"
             "QLabel { color: white; background: transparent; }"
         )
-        self.low = QLabel(LOW_TEXT, self)
-        self.high = QLabel(HIGH_TEXT, self)
+        self.low = QLabel(_(LOW_TEXT), self)
+        self.high = QLabel(_(HIGH_TEXT), self)
         self.ramp = _Ramp(self)
         self.colormap = ""
         row = QHBoxLayout(self)
@@ -61,7 +63,7 @@ class HeatLegend(QWidget):
         row.addWidget(self.low)
         row.addWidget(self.ramp, 0, Qt.AlignmentFlag.AlignVCenter)
         row.addWidget(self.high)
-        self.setAccessibleName("Grad-CAM colour legend")
+        self.setAccessibleName(_("Grad-CAM colour legend"))
         parent.installEventFilter(self)
         self._place()
 
@@ -83,7 +85,7 @@ class HeatLegend(QWidget):
         """Show ``ramp`` (low on the left), the colours of ``colormap``."""
         self.colormap = colormap
         self.ramp.image = ramp
-        self.setToolTip(TOOLTIP_TEXT.format(colormap=colormap))
+        self.setToolTip(_(TOOLTIP_TEXT).format(colormap=colormap))
         self.ramp.update()
 
     def ramp_image(self) -> QImage:

@@ -11,17 +11,18 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
+from desktop.services.i18n import _, format_datetime
 from desktop.services.vocabulary import class_colour, long_name
 
 
 def _what(row) -> str:  # noqa: ANN001 (desktop.services.review.HistoryRow)
     if row.what == "undo":
-        now = long_name(row.label_after) if row.label_after else "unlabelled"
-        return f"Undo (now {now})"
+        now = long_name(row.label_after) if row.label_after else _("unlabelled")
+        return _("Undo (now {label})").format(label=now)
     if row.what.startswith("redo "):
-        return f"Redo {long_name(row.what[5:])}"
+        return _("Redo {label}").format(label=long_name(row.what[5:]))
     if row.what.startswith("adjudication "):  # a third reader settled a dispute
-        return f"Adjudication: {long_name(row.what[13:])}"
+        return _("Adjudication: {label}").format(label=long_name(row.what[13:]))
     return long_name(row.what)
 
 
@@ -35,10 +36,14 @@ def _swatch(label: str | None) -> QIcon:
 
 def row_text(row) -> str:  # noqa: ANN001 (desktop.services.review.HistoryRow)
     """The two lines shown for one event."""
-    when = row.when.astimezone().strftime("%d %b %Y %H:%M")
-    second = f"model said {row.model}" if row.model else "no screening result before this label"
+    when = format_datetime(row.when.astimezone())
+    second = (
+        _("model said {model}").format(model=row.model)
+        if row.model
+        else _("no screening result before this label")
+    )
     if row.note:
-        second += f" · note: {row.note}"
+        second += " · " + _("note: {note}").format(note=row.note)
     return f"{_what(row)} — {row.who}, {when}\n{second}"
 
 
@@ -51,7 +56,7 @@ class HistoryView(QListWidget):
         self.setWordWrap(True)
         self.setAlternatingRowColors(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setToolTip("Label history of this image, newest first")
+        self.setToolTip(_("Label history of this image, newest first"))
         self._rows: list = []
         self.set_rows([])
 
@@ -64,7 +69,7 @@ class HistoryView(QListWidget):
         self.clear()
         self._rows = list(rows)
         if not rows:
-            item = QListWidgetItem("Not labelled yet")
+            item = QListWidgetItem(_("Not labelled yet"))
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.addItem(item)
             return
@@ -72,7 +77,7 @@ class HistoryView(QListWidget):
             item = QListWidgetItem(row_text(row))
             shown = row.label_after if row.what == "undo" else row.what.removeprefix("redo ")
             item.setIcon(_swatch(shown))
-            item.setToolTip(row.model_detail or "no screening result before this label")
+            item.setToolTip(row.model_detail or _("no screening result before this label"))
             self.addItem(item)
 
     def rows(self) -> list:

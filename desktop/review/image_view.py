@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.services.i18n import _
+
 MIN_SCALE = 0.02
 MAX_SCALE = 32.0
 WHEEL_STEP = 1.25  # zoom factor per wheel notch (120 eighths of a degree)
@@ -50,7 +52,7 @@ class ImageView(QGraphicsView):
         self._overlay_on = True
         self._opacity = 0.45
         self._heat.setVisible(False)
-        self.show_message("No image selected")
+        self.show_message(_("No image selected"))
 
     # --- content -------------------------------------------------------------------------
 

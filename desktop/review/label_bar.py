@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QPushButton, QSizePolicy, QWidget
 
+from desktop.services.i18n import _
 from desktop.services.vocabulary import REFER, class_colour, long_name
 
 
@@ -55,7 +56,11 @@ class LabelBar(QWidget):
         button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         button.setAutoExclusive(False)
         button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        button.setToolTip(f"Label as {long_name(name)}, save and go to the next image ({key})")
+        button.setToolTip(
+            _("Label as {name}, save and go to the next image ({key})").format(
+                name=long_name(name), key=key
+            )
+        )
         colour = class_colour(name)
         button.setStyleSheet(
             f"QPushButton {{ border-left: 6px solid {colour}; padding: 4px 8px; text-align: left; }}"

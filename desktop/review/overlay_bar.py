@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QToolButt
 
 from desktop.review.heat_legend import HeatLegend
 from desktop.review.image_view import ImageView
+from desktop.services.i18n import _, format_percent
 
 
 class OverlayBar(QWidget):
@@ -20,21 +21,23 @@ class OverlayBar(QWidget):
         self.view = view
         self.overlay_box = QCheckBox("Grad-CAM", self)
         self.overlay_box.setChecked(True)
-        self.overlay_box.setToolTip("Show where the model looked (Grad-CAM heatmap) (G)")
+        self.overlay_box.setToolTip(_("Show where the model looked (Grad-CAM heatmap) (G)"))
         self.overlay_box.toggled.connect(view.set_overlay_visible)
         self.legend = HeatLegend(view)  # in the photo view's corner, on the overlay
         self.overlay_box.toggled.connect(self.legend.setVisible)
         self.opacity = QSlider(Qt.Orientation.Horizontal, self)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(round(opacity * 100))
-        self.opacity.setToolTip("Heatmap opacity")
-        self.opacity.setAccessibleName("Heatmap opacity")
+        self.opacity.setToolTip(_("Heatmap opacity"))
+        self.opacity.setAccessibleName(_("Heatmap opacity"))
         self.opacity.valueChanged.connect(self._on_opacity)
-        self.opacity_value = QLabel(f"{self.opacity.value()}%", self)
-        self.fit_button = self._tool_button("Fit", "Fit the photo to the view (F)", view.fit)
-        self.actual_button = self._tool_button("100%", "Actual pixels (0)", view.actual_size)
+        self.opacity_value = QLabel(format_percent(self.opacity.value() / 100), self)
+        self.fit_button = self._tool_button(_("Fit"), _("Fit the photo to the view (F)"), view.fit)
+        self.actual_button = self._tool_button(
+            format_percent(1), _("Actual pixels (0)"), view.actual_size
+        )
         self.zoom_label = QLabel(self)
-        view.zoomChanged.connect(lambda s: self.zoom_label.setText(f"{s * 100:.0f}%"))
+        view.zoomChanged.connect(lambda s: self.zoom_label.setText(format_percent(s)))
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         for widget in (self.overlay_box, self.opacity, self.opacity_value, self.fit_button,
@@ -50,7 +53,7 @@ class OverlayBar(QWidget):
         return button
 
     def _on_opacity(self, value: int) -> None:
-        self.opacity_value.setText(f"{value}%")
+        self.opacity_value.setText(format_percent(value / 100))
         self.view.set_opacity(value / 100.0)
 
     def set_opacity(self, opacity: float) -> None:

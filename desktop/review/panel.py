@@ -28,12 +28,20 @@ from desktop.review.history import HistoryView
 from desktop.review.image_view import ImageView
 from desktop.review.label_bar import REFER, LabelBar
 from desktop.review.label_session import LabelSession
+from desktop.review.messages import (
+    cannot_show_text,
+    failed_text,
+    loading_text,
+    saved_text,
+    saving_text,
+)
 from desktop.review.note_field import NoteField
 from desktop.review.overlay_bar import OverlayBar
 from desktop.review.prob_chart import ProbChart
+from desktop.services.i18n import _
 from desktop.services.review import ReviewService
 from desktop.services.store import ReviewItem
-from desktop.services.vocabulary import CLASS_ORDER, long_name
+from desktop.services.vocabulary import CLASS_ORDER
 
 if TYPE_CHECKING:
     from desktop.services.review import ImageExplanation
@@ -79,7 +87,7 @@ class ReviewPanel(QWidget):
         )
         self.view = ImageView(self)
         self.view.set_opacity(self.services.opacity)
-        self.view.setAccessibleName("Photo with Grad-CAM overlay")
+        self.view.setAccessibleName(_("Photo with Grad-CAM overlay"))
         top = QWidget(self)
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -107,7 +115,7 @@ class ReviewPanel(QWidget):
         self.info.setWordWrap(True)
         self.status = QLabel(self)  # label saves, undo, redo: never overwritten by Grad-CAM news
         self.status.setWordWrap(True)
-        self.status.setAccessibleName("Label status")
+        self.status.setAccessibleName(_("Label status"))
         self.chart = ProbChart(self)
         self.labels = LabelBar(self)
         self.labels.set_classes(list(CLASS_ORDER))
@@ -116,7 +124,7 @@ class ReviewPanel(QWidget):
         self.history = HistoryView(self)
         for widget in (self.info, self.chart, self.labels, self.status, self.note):
             layout.addWidget(widget)
-        layout.addWidget(QLabel("History", self))
+        layout.addWidget(QLabel(_("History"), self))
         layout.addWidget(self.history)
         lower.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         return lower
@@ -155,13 +163,13 @@ class ReviewPanel(QWidget):
             self._show_empty()
         else:
             self._show_header(item)
-            self.view.show_message(f"Loading {item_name(item)}...")
+            self.view.show_message(loading_text(item_name(item)))
             self._start_loading(item)
         self.update_actions()
 
     def _show_empty(self) -> None:
         self.header.show_empty()
-        self.view.show_message("No image selected")
+        self.view.show_message(_("No image selected"))
         self.chart.set_probabilities(None)
         self.labels.set_current(None)
         self.history.set_rows([])
@@ -251,15 +259,14 @@ class ReviewPanel(QWidget):
             if kind != "label":
                 self._session.failed(kind, self._writing)
             self.update_actions()
-            what = {"label": "Label NOT saved", "undo": "Undo failed", "redo": "Redo failed"}
-            self.status.setText(f"{what[kind]}: {message}")
+            self.status.setText(failed_text(kind, message))
             return
         if request != self._request:
             self.stale_dropped += 1
             return
         if kind == "photo":
-            self.view.show_message(f"Cannot show this photo:\n{message}")
-        self.info.setText(f"{'Grad-CAM' if kind == 'explain' else 'Loading'} failed: {message}")
+            self.view.show_message(cannot_show_text(message))
+        self.info.setText(failed_text("explain" if kind == "explain" else "load", message))
 
     # --- overlay and zoom ----------------------------------------------------------------
 
@@ -288,7 +295,7 @@ class ReviewPanel(QWidget):
         if item is None or self._saving:
             return
         self._write("label", (item.sha256, item_name(item)), label, self.note.text().strip())
-        self.status.setText(f"Saving {long_name(label)}...")
+        self.status.setText(saving_text(label))
 
     def undo(self) -> None:
         """Take back the last label given in this session (else the one on the image on show);
@@ -320,7 +327,7 @@ class ReviewPanel(QWidget):
         if kind == "label" and request != self._request:
             return  # saved for an image no longer shown: the gallery still hears of it
         if not on_show:  # undo/redo of the previous image: say which, and offer to show it
-            self.status.setText(f"{kind.capitalize()} on {target[1]}: now {long_name(now)}")
+            self.status.setText(saved_text(kind, now, target[1], on_show=False))
             self._session.landing = (target[0], now)
             self.reveal.emit(target[0])
             return
@@ -328,8 +335,7 @@ class ReviewPanel(QWidget):
             self.note.clear()
         self._item = replace(self._item, current_label=now)
         self._show_label(now)
-        done = "Saved" if kind == "label" else f"{kind.capitalize()} saved; label now"
-        self.status.setText(f"{done} {long_name(now)} for {target[1]}")
+        self.status.setText(saved_text(kind, now, target[1]))
         self._load_meta()
         if kind == "label":
             self.navigate.emit("next")

@@ -12,6 +12,7 @@ from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from desktop.services.i18n import _, format_number
 from desktop.services.vocabulary import class_colour, short_name
 
 ROW_GAP = 4
@@ -30,16 +31,18 @@ class ProbChart(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip(
-            "Calibrated class probabilities of the screening model."
-            " Click a class to see where the model looked for it."
+            _(
+                "Calibrated class probabilities of the screening model."
+                " Click a class to see where the model looked for it."
+            )
         )
-        self.setAccessibleName("Class probabilities")
+        self.setAccessibleName(_("Class probabilities"))
 
     def set_probabilities(self, probs: dict[str, float] | None, caption: str = "") -> None:
         """Show ``probs`` (``None`` or empty clears the chart); ``caption`` names the model."""
         self._probs = [(str(k), float(v)) for k, v in (probs or {}).items()]
         self._caption = caption
-        text = "; ".join(f"{short_name(k)} {v:.2f}" for k, v in self._probs)
+        text = "; ".join(f"{short_name(k)} {format_number(v, 2)}" for k, v in self._probs)
         self.setAccessibleDescription(text)
         self.updateGeometry()
         self.update()
@@ -81,7 +84,7 @@ class ProbChart(QWidget):
     def _label_width(self) -> int:
         """Wide enough for every name in bold (the top class is drawn bold)."""
         fm = QFontMetrics(self._font(bold=True))
-        names = [short_name(k) for k, _ in self._probs] or ["Chickenpox"]
+        names = [short_name(k) for k, _v in self._probs] or [short_name("Chickenpox")]
         return max(fm.horizontalAdvance(n) for n in names) + 8
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -104,7 +107,7 @@ class ProbChart(QWidget):
                 QRectF(track.x(), track.y(), bar_w * max(0.0, min(1.0, p)), track.height()),
                 QColor(class_colour(name)),
             )
-            painter.drawText(QRectF(label_w + bar_w, y, value_w, row), _RIGHT, f"{p:.2f}")
+            painter.drawText(QRectF(label_w + bar_w, y, value_w, row), _RIGHT, format_number(p, 2))
             if name == self._explained:
                 painter.setPen(QPen(text_colour, 1.5))
                 painter.drawRect(QRectF(1, y + 1, self.width() - 2, row - 2))

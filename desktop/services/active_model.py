@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from desktop.services import versions
+from desktop.services.i18n import _
 from desktop.services.model import ActiveModelHandle, load_active_model
 from desktop.services.tasks import run_task
 from engine.store import ModelInfo, Store
@@ -90,7 +91,7 @@ class ActiveModel(QObject):
         self._waiting.clear()
         self.failed.emit(str(exc))
         if self.reporter is not None:
-            self.reporter.report("The screening model could not be loaded", exc)
+            self.reporter.report(_("The screening model could not be loaded"), exc)
 
     def when_ready(self, callback: Callable[[ActiveModelHandle], None]) -> None:
         """Call ``callback(handle)`` on the GUI thread once the model is loaded."""
@@ -184,7 +185,7 @@ class ActiveModel(QObject):
             on_done,
             on_error=on_error,
             reporter=self.reporter,
-            what="The new model could not be discarded",
+            what=_("The new model could not be discarded"),
         )
 
     def _change(
@@ -203,5 +204,5 @@ class ActiveModel(QObject):
             done,
             on_error=on_error,
             reporter=self.reporter,
-            what="The active model could not be changed",
+            what=_("The active model could not be changed"),
         )

@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from desktop.services import store as ops
 from desktop.services.active_model import ActiveModel
+from desktop.services.i18n import _
 from desktop.services.tasks import Reporter, run_task
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
 from engine.store import Store
@@ -39,12 +40,12 @@ class CaseStore(QObject):
         store, report = self.store, self.reporter
         run_task(self.pool, lambda: (ops.runs(store), ops.active_version(store)),
                  lambda found: self.runs.emit(*found),
-                 what="Could not read the screening runs", reporter=report)  # fmt: skip
+                 what=_("Could not read the screening runs"), reporter=report)  # fmt: skip
         run_task(self.pool, lambda: ops.stats(store), self.stats.emit,
-                 what="Could not count the case store", reporter=report)  # fmt: skip
+                 what=_("Could not count the case store"), reporter=report)  # fmt: skip
         if rule:
             run_task(self.pool, lambda: ops.referral_rule(store), self._on_rule,
-                     what="Could not read the referral rule", reporter=report)  # fmt: skip
+                     what=_("Could not read the referral rule"), reporter=report)  # fmt: skip
 
     def _on_rule(self, rule: ReferralRule) -> None:
         self.current_rule = rule
@@ -70,7 +71,7 @@ class CaseStore(QObject):
             self.pool,
             lambda: ops.set_referral_rule(store, min_confidence, mpox_above, who),
             lambda _rule: self.refresh(),
-            what="Could not save the referral rule",
+            what=_("Could not save the referral rule"),
             reporter=self.reporter,
         )
 
@@ -81,8 +82,9 @@ class CaseStore(QObject):
             store = ops.open_store(db)
         except Exception as exc:  # StoreError, StoreVersionError, OSError...
             self.reporter.report(
-                f"The case store {db or '(default)'} could not be opened; "
-                "the current one stays open",
+                _(
+                    "The case store {location} could not be opened; the current one stays open"
+                ).format(location=db or _("(default)")),
                 exc,
             )
             return False

@@ -53,7 +53,7 @@ class ActiveModelHandle:
 
     @property
     def device_text(self) -> str:
-        kind = "CUDA" if str(self.device.device).startswith("cuda") else "CPU"
+        kind = "CUDA" if str(self.device.device).startswith("cuda") else "CPU"  # names
         return f"{kind} ({self.device.reason})"
 
     def predictor(self, batch_size: int = 16) -> BatchPredictor:

@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from desktop.services.tasks import run_task
+from engine.i18n import _, format_number, format_percent
 from engine.images import ImageLoadError, load_preview
 from engine.store import (
     LabelEntry,
@@ -30,7 +31,7 @@ from engine.store import (
     ReviewItem,
     Store,
 )
-from engine.vocabulary import long_name
+from engine.vocabulary import long_name, short_name
 
 if TYPE_CHECKING:
     from engine.explain import Explainer, ImageExplanation
@@ -165,10 +166,11 @@ def _prediction_texts(pred: PredictionRecord | None) -> tuple[str | None, str | 
     """Short text for the history column and a longer one with the model version."""
     if pred is None:
         return None, None
-    name = pred.model_name or "model"
+    name = pred.model_name or _("model")
     version = str(pred.model_version)[:12]
-    said = f"{pred.top_class} {pred.confidence:.2f}"
-    return f"{said} ({name})", f"{said} from model {name}@{version}"
+    said = f"{short_name(pred.top_class)} {format_number(pred.confidence, 2)}"
+    detail = _("{said} from model {model}").format(said=said, model=f"{name}@{version}")
+    return f"{said} ({name})", detail
 
 
 def load_history(store: Store, sha256: str) -> list[HistoryRow]:
@@ -193,11 +195,15 @@ def other_predictions(store: Store, item: ReviewItem) -> list[str]:
             continue
         if p.top_class == item.top_class and round(p.confidence, 2) == round(item.confidence, 2):
             continue
-        when = "Other"
+        text = _("Other run (model {model}): {cls} {share}")
         if p.run_id is not None and item.run_id is not None and p.run_id != item.run_id:
-            when = "Earlier" if p.run_id < item.run_id else "Later"
+            earlier = _("Earlier run (model {model}): {cls} {share}")
+            text = (
+                earlier if p.run_id < item.run_id else _("Later run (model {model}): {cls} {share}")
+            )
         model = f"{p.model_name}@{p.model_version[:6]}"
-        lines.append(f"{when} run (model {model}): {long_name(p.top_class)} {p.confidence:.0%}")
+        share = format_percent(p.confidence)
+        lines.append(text.format(model=model, cls=long_name(p.top_class), share=share))
     return lines
 
 
@@ -207,15 +213,23 @@ def referral_reason(store: Store, item: ReviewItem) -> str | None:
     skin photo? poor quality?) is always referred."""
     rule, probs = store.referral_rule(), item.probabilities
     if not rule.flags(probs):
-        return "check photo" if item.check_photo else None
+        return _("check photo") if item.check_photo else None
     top = max(probs.values())
     mpox = float(probs.get(rule.mpox_class, 0.0))
     reasons = []
     if top < rule.min_confidence:
-        reasons.append(f"confidence {top:.2f} below {rule.min_confidence:.2f}")
+        reasons.append(
+            _("confidence {value} below {limit}").format(
+                value=format_number(top, 2), limit=format_number(rule.min_confidence, 2)
+            )
+        )
     if mpox > rule.mpox_above:
-        reasons.append(f"Mpox probability {mpox:.2f} above {rule.mpox_above:.2f}")
-    return "; ".join(reasons) or "flagged for referral"
+        reasons.append(
+            _("Mpox probability {value} above {limit}").format(
+                value=format_number(mpox, 2), limit=format_number(rule.mpox_above, 2)
+            )
+        )
+    return "; ".join(reasons) or _("flagged for referral")
 
 
 def save_label(store: Store, sha256: str, label: str, who: str, note: str | None) -> str | None:
@@ -229,7 +243,7 @@ def undo_label(store: Store, sha256: str, who: str) -> str | None:
     try:
         return store.undo(sha256, who=who).current_label
     except NothingToUndoError as exc:
-        raise LookupError("nothing to undo: this image has no label") from exc
+        raise LookupError(_("nothing to undo: this image has no label")) from exc
 
 
 def redo_label(store: Store, sha256: str, who: str) -> str | None:
@@ -237,7 +251,7 @@ def redo_label(store: Store, sha256: str, who: str) -> str | None:
     try:
         return store.redo(sha256, who=who).current_label
     except NothingToRedoError as exc:
-        raise LookupError("nothing to redo: no label was undone since the last one") from exc
+        raise LookupError(_("nothing to redo: no label was undone since the last one")) from exc
 
 
 def readable_error(exc: BaseException) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.atomic import os_cause
+from engine.i18n import _
 from engine.paths import user_data_dir
 from engine.referral import DEFAULT_REFERRAL_RULE, ReferralRule
 from engine.store import (
@@ -182,8 +183,10 @@ def backup_store(store: Store, dest: str | os.PathLike[str]) -> BackupView:
     unplugged disk) is an error, never a new folder quietly made on this computer."""
     if not os.path.isdir(dest):
         raise StoreWriteError(
-            f"{os.fspath(dest)}: cannot write the backup: the folder does not exist "
-            "(was the disk removed?)"
+            _(
+                "{folder}: cannot write the backup: the folder does not exist (was the disk"
+                " removed?)"
+            ).format(folder=os.fspath(dest))
         )
     info = store.backup(dest)
     return BackupView(str(info.folder), int(info.images), int(info.bytes))
@@ -208,7 +211,9 @@ def restore_backup(store: Store, backup: str | os.PathLike[str]) -> Restored:
     path = store.db.sqlite_path
     if path is None:
         raise StoreError(
-            f"{store.location}: a server database is restored with the server's own tools"
+            _("{location}: a server database is restored with the server's own tools").format(
+                location=store.location
+            )
         )
     image_root, who = store.images.root, store.audit.who()
     store.close()

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from engine.i18n import N_, _
+
 log = logging.getLogger(__name__)
 
 #: Tasks whose result has not been delivered yet: keeps their signal objects alive until then.
@@ -61,7 +63,7 @@ def run_task(
     fn: Callable[..., Any],
     on_done: Callable[[Any], None] | None = None,
     *,
-    what: str = "A background task failed",
+    what: str = N_("A background task failed"),
     on_error: Callable[[BaseException], None] | None = None,
     on_early: Callable[[Any], None] | None = None,
     reporter: Reporter | None = None,
@@ -80,7 +82,7 @@ def run_task(
         if on_error is not None:
             on_error(exc)
         elif reporter is not None:
-            reporter.report(what, exc)
+            reporter.report(_(what), exc)
         else:
             log.error("%s", what, exc_info=exc)
 

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.services.i18n import _
+
 
 def risky_box(parent: QWidget | None, title: str, text: str, action: str) -> QMessageBox:
     """A warning box with ``action`` and Cancel; Cancel is the default and the escape button."""
@@ -54,7 +56,7 @@ class ReasonDialog(QDialog):
         top.addWidget(icon, alignment=Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.text, stretch=1)
         self.reason = QPlainTextEdit()
-        self.reason.setPlaceholderText("Why this model, although its records advise against it")
+        self.reason.setPlaceholderText(_("Why this model, although its records advise against it"))
         self.reason.setTabChangesFocus(True)
         self.reason.setFixedHeight(self.fontMetrics().lineSpacing() * 3 + 16)
         buttons = QDialogButtonBox()
@@ -71,7 +73,9 @@ class ReasonDialog(QDialog):
         )
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(QLabel("<b>Reason</b> (required; recorded with your name and the time):"))
+        layout.addWidget(
+            QLabel(_("<b>Reason</b> (required; recorded with your name and the time):"))
+        )
         layout.addWidget(self.reason)
         layout.addWidget(buttons)
         self.reason.setFocus()

@@ -11,16 +11,17 @@ from collections.abc import Callable
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from desktop.services import store as ea
+from desktop.services.i18n import N_, _
 from desktop.shell.file_dialogs import open_file, save_file
 
 log = logging.getLogger(__name__)
 
 #: What the clinician reads for each kind of problem.
 PROBLEMS = {
-    "newer": "This case store was written by a newer version of PoxScreen.",
-    "foreign": "This file is not a PoxScreen case store.",
-    "locked": "This case store is locked by another program.",
-    "other": "The case store could not be opened.",
+    "newer": N_("This case store was written by a newer version of PoxScreen."),
+    "foreign": N_("This file is not a PoxScreen case store."),
+    "locked": N_("This case store is locked by another program."),
+    "other": N_("The case store could not be opened."),
 }
 #: ask(kind, location, reason) -> ("open", path) | ("new", path) | ("retry", None) | ("quit", None)
 Asker = Callable[[str, str, str], tuple[str, str | None]]
@@ -32,27 +33,27 @@ def ask_with_dialog(
     """The real dialog: choices that fit the problem; file pickers for open / new."""
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle("PoxScreen: case store")
-    box.setText(f"<b>{PROBLEMS[kind]}</b>")
-    box.setInformativeText(f"{location}\n\n{reason}\n\nThe file was left untouched.")
-    open_b = box.addButton("Open another...", QMessageBox.ButtonRole.AcceptRole)
-    new_b = box.addButton("Start a new case store...", QMessageBox.ButtonRole.AcceptRole)
+    box.setWindowTitle(_("PoxScreen: case store"))
+    box.setText(f"<b>{_(PROBLEMS[kind])}</b>")
+    box.setInformativeText(f"{location}\n\n{reason}\n\n" + _("The file was left untouched."))
+    open_b = box.addButton(_("Open another..."), QMessageBox.ButtonRole.AcceptRole)
+    new_b = box.addButton(_("Start a new case store..."), QMessageBox.ButtonRole.AcceptRole)
     retry_b = (
-        box.addButton("Retry", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(_("Retry"), QMessageBox.ButtonRole.ActionRole)
         if kind in ("locked", "other")
         else None
     )
-    box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+    box.addButton(_("Quit"), QMessageBox.ButtonRole.RejectRole)
     box.exec()
     clicked = box.clickedButton()
     if clicked is open_b:
         path = open_file(
-            parent, "database", "Open case store", "PoxScreen database (*.db);;All files (*)"
+            parent, "database", _("Open case store"), _("PoxScreen database (*.db);;All files (*)")
         )
         return ("open", path) if path else ("retry", None)
     if clicked is new_b:
         path = save_file(
-            parent, "database", "New case store", "poxscreen.db", "PoxScreen database (*.db)"
+            parent, "database", _("New case store"), "poxscreen.db", _("PoxScreen database (*.db)")
         )
         return ("new", path) if path else ("retry", None)
     if retry_b is not None and clicked is retry_b:
@@ -67,12 +68,12 @@ def open_store_interactive(
     (None, None) when the clinician chose to quit."""
     ask = ask or ask_with_dialog
     target = db
-    for _ in range(max_tries):
+    for _try in range(max_tries):
         try:
             return ea.open_store(target or None), target
         except Exception as exc:  # StoreError, StoreVersionError, OSError...
             kind = ea.classify_open_error(exc)
-            location, reason = ea.open_error_parts(exc, target or "the default case store")
+            location, reason = ea.open_error_parts(exc, target or _("the default case store"))
             log.warning("cannot open case store %s (%s): %s", location, kind, exc)
             choice, path = ask(kind, str(location), str(reason))
             if choice == "quit":

@@ -8,6 +8,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFont
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
+from desktop.services.i18n import _
+
 
 class EmptyState(QWidget):
     screenRequested = Signal()
@@ -16,25 +18,27 @@ class EmptyState(QWidget):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.addStretch(2)
-        title = QLabel("No photos screened yet")
+        title = QLabel(_("No photos screened yet"))
         font = QFont(title.font())
         font.setPointSizeF(font.pointSizeF() * 1.6)
         font.setBold(True)
         title.setFont(font)
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.button = QPushButton("Screen a folder...")
+        self.button = QPushButton(_("Screen a folder..."))
         self.button.setObjectName("screen_folder_cta")
         bfont = QFont(self.button.font())
         bfont.setPointSizeF(bfont.pointSizeF() * 1.4)
         self.button.setFont(bfont)
         self.button.setMinimumSize(280, 64)
-        self.button.setToolTip("Choose a folder of photos to screen (Ctrl+O)")
+        self.button.setToolTip(_("Choose a folder of photos to screen (Ctrl+O)"))
         self.button.clicked.connect(self.screenRequested)
-        hint = QLabel("or drop a folder here")
+        hint = QLabel(_("or drop a folder here"))
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         note = QLabel(
-            "PoxScreen sorts skin photos into Mpox, Chickenpox, Measles or Normal and shows why.\n"
-            "It is a screening aid, not a diagnosis. Photos never leave this computer."
+            _(
+                "PoxScreen sorts skin photos into Mpox, Chickenpox, Measles or Normal and shows"
+                " why.\nIt is a screening aid, not a diagnosis. Photos never leave this computer."
+            )
         )
         note.setAlignment(Qt.AlignmentFlag.AlignCenter)
         note.setWordWrap(True)

@@ -19,6 +19,7 @@ import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from desktop.services.i18n import _
 from desktop.services.store import log_folder
 
 log = logging.getLogger("poxscreen.desktop")
@@ -91,12 +92,13 @@ class ErrorReporter(QObject):
             parent = self.parent_widget = None
         box = QMessageBox(parent)
         box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("PoxScreen: something went wrong")
+        box.setWindowTitle(_("PoxScreen: something went wrong"))
         box.setText(f"<b>{_escape(what)}</b>")
-        box.setInformativeText(
-            f"{_escape(reason)}<br><br>Work already saved stays saved.<br>"
-            f"The log file has the details: <tt>{_escape(str(self.log_path))}</tt>"
+        saved = _("Work already saved stays saved.")
+        where = _("The log file has the details: {path}").format(
+            path=f"<tt>{_escape(str(self.log_path))}</tt>"
         )
+        box.setInformativeText(f"{_escape(reason)}<br><br>{saved}<br>{where}")
         box.setDetailedText(details or reason)
         box.setStandardButtons(QMessageBox.StandardButton.Close)
         box.setWindowModality(Qt.WindowModality.NonModal)
@@ -116,13 +118,15 @@ class ErrorReporter(QObject):
             if issubclass(kind, KeyboardInterrupt):
                 QApplication.quit()
                 return
-            self.report("An unexpected error occurred", exc, tb)
+            self.report(_("An unexpected error occurred"), exc, tb)
 
         def thread_hook(args: threading.ExceptHookArgs) -> None:
             if args.exc_value is not None:
-                name = args.thread.name if args.thread else "a background task"
+                name = args.thread.name if args.thread else _("a background task")
                 self.report(
-                    f"A background task ({name}) failed", args.exc_value, args.exc_traceback
+                    _("A background task ({name}) failed").format(name=name),
+                    args.exc_value,
+                    args.exc_traceback,
                 )
 
         sys.excepthook = hook

@@ -16,12 +16,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.services.i18n import _, format_number, ngettext
+
 
 class ErrorsPanel(QDockWidget):
     """``add(path, reason)`` per unreadable file; the title counts them."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Unreadable files", parent)
+        super().__init__(_("Unreadable files"), parent)
         self.setObjectName("errors_panel")
         body = QWidget()
         lay = QVBoxLayout(body)
@@ -29,16 +31,16 @@ class ErrorsPanel(QDockWidget):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["File", "Reason", "Folder"])
+        self.tree.setHeaderLabels([_("File"), _("Reason"), _("Folder")])
         self.tree.setRootIsDecorated(False)
         self.tree.setAlternatingRowColors(True)
-        self.tree.setAccessibleName("Unreadable files")
+        self.tree.setAccessibleName(_("Unreadable files"))
         self.tree.setColumnWidth(0, 220)
         self.tree.setColumnWidth(1, 320)
         row = QHBoxLayout()
         row.addWidget(self.summary, 1)
-        self.clear_button = QPushButton("Clear list")
-        self.clear_button.setToolTip("Forget these messages (the files are not touched)")
+        self.clear_button = QPushButton(_("Clear list"))
+        self.clear_button.setToolTip(_("Forget these messages (the files are not touched)"))
         self.clear_button.clicked.connect(self.clear)
         row.addWidget(self.clear_button)
         lay.addLayout(row)
@@ -74,9 +76,15 @@ class ErrorsPanel(QDockWidget):
 
     def _update(self) -> None:
         n = self.count()
-        self.setWindowTitle(f"Unreadable files ({n})" if n else "Unreadable files")
+        title = _("Unreadable files ({n})").format(n=format_number(n))
+        self.setWindowTitle(title if n else _("Unreadable files"))
         self.summary.setText(
-            f"{n} file{'s' if n != 1 else ''} could not be screened and "
-            f"{'were' if n != 1 else 'was'} skipped; the other photos are not affected."
+            ngettext(
+                "{n} file could not be screened and was skipped; the other photos are not"
+                " affected.",
+                "{n} files could not be screened and were skipped; the other photos are not"
+                " affected.",
+                n,
+            ).format(n=format_number(n))
         )
         self.setVisible(n > 0)

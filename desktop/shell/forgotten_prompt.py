@@ -7,16 +7,25 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QMessageBox
 
+from desktop.services.i18n import _, ngettext
+
 if TYPE_CHECKING:
     from desktop.main_window import MainWindow
 
 
 def readd_question(count: int) -> str:
-    photos = "1 photo" if count == 1 else f"{count} photos"
+    first = ngettext(
+        "{n} photo in this folder had been forgotten in the case store and was skipped.",
+        "{n} photos in this folder had been forgotten in the case store and were skipped.",
+        count,
+    ).format(n=count)
     return (
-        f"{photos} in this folder had been forgotten in the case store and were skipped.\n\n"
-        "Add them again? Their copies, thumbnails and file names come back into the case store. "
-        "Choose No to keep them forgotten."
+        first
+        + "\n\n"
+        + _(
+            "Add them again? Their copies, thumbnails and file names come back into the case"
+            " store. Choose No to keep them forgotten."
+        )
     )
 
 
@@ -25,7 +34,7 @@ def offer_readd(window: MainWindow, folder: str, count: int) -> bool:
     to (and the screening started)."""
     answer = QMessageBox.question(
         window,
-        "Add forgotten photos again?",
+        _("Add forgotten photos again?"),
         readd_question(count),
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         QMessageBox.StandardButton.No,

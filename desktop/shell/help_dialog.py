@@ -15,13 +15,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.services.i18n import _
+
 
 def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
     """(keys, what) for every action that has a shortcut, in menu order, without duplicates."""
     rows, seen = [], set()
     for a in actions:
         keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts())
-        text = a.text().replace("&", "").rstrip(".")
+        text = a.text().replace("&", "").rstrip(".…")
         if keys and (keys, text) not in seen:
             seen.add((keys, text))
             rows.append((keys, text))
@@ -31,10 +33,10 @@ def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
 class ShortcutsDialog(QDialog):
     def __init__(self, actions: Iterable[QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Keyboard shortcuts")
+        self.setWindowTitle(_("Keyboard shortcuts"))
         rows = shortcut_rows(actions)
         table = QTableWidget(len(rows), 2)
-        table.setHorizontalHeaderLabels(["Keys", "Action"])
+        table.setHorizontalHeaderLabels([_("Keys"), _("Action")])
         for r, (keys, text) in enumerate(rows):
             table.setItem(r, 0, QTableWidgetItem(keys))
             table.setItem(r, 1, QTableWidgetItem(text))
@@ -45,7 +47,7 @@ class ShortcutsDialog(QDialog):
         self.table = table
         lay = QVBoxLayout(self)
         lay.addWidget(
-            QLabel("Single-letter keys are off while a text field (search, note) has focus.")
+            QLabel(_("Single-letter keys are off while a text field (search, note) has focus."))
         )
         lay.addWidget(table)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

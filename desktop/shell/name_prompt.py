@@ -19,9 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.services.i18n import N_, _
 from desktop.settings import Settings
 
-INTRO = (
+INTRO = N_(
     "<b>Who is screening?</b><br>PoxScreen records your name with every label, note and "
     "decision, so the clinic can show who did what. You can change it later in Settings."
 )
@@ -35,27 +36,27 @@ class NamePrompt(QDialog):
 
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Welcome to PoxScreen")
+        self.setWindowTitle(_("Welcome to PoxScreen"))
         self.setObjectName("name_prompt")
         self.settings = settings
         lay = QVBoxLayout(self)
-        intro = QLabel(INTRO)
+        intro = QLabel(_(INTRO))
         intro.setWordWrap(True)
         lay.addWidget(intro)
         form = QFormLayout()
-        self.clinician = QLineEdit(placeholderText="e.g. Dr A. Mensah")
+        self.clinician = QLineEdit(placeholderText=_("e.g. Dr A. Mensah"))
         self.clinician.setObjectName("clinician_name")
-        self.clinic = QLineEdit(settings.clinic, placeholderText="optional; printed on reports")
+        self.clinic = QLineEdit(settings.clinic, placeholderText=_("optional; printed on reports"))
         self.clinic.setObjectName("clinic_name")
-        form.addRow("Your name", self.clinician)
-        form.addRow("Clinic", self.clinic)
+        form.addRow(_("Your name"), self.clinician)
+        form.addRow(_("Clinic"), self.clinic)
         lay.addLayout(form)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setText("Start")
-        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Quit")
+        self.ok.setText(_("Start"))
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(_("Quit"))
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)

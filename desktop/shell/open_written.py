@@ -10,12 +10,14 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-NOT_OPENED = "{name} was written, but it could not be opened."
-WHERE = (
+from desktop.services.i18n import N_, _
+
+NOT_OPENED = N_("{name} was written, but it could not be opened.")
+WHERE = N_(
     "No program on this computer opened it. The file is in:\n{folder}\n\n"
     "Show it in its folder to open it from there."
 )
-SHOW = "Show in folder"
+SHOW = N_("Show in folder")
 
 
 def failure_box(parent: QWidget | None, path: Path) -> QMessageBox:
@@ -23,9 +25,9 @@ def failure_box(parent: QWidget | None, path: Path) -> QMessageBox:
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle("PoxScreen")
-    box.setText(NOT_OPENED.format(name=path.name))
-    box.setInformativeText(WHERE.format(folder=path.parent))
-    box.addButton(SHOW, QMessageBox.ButtonRole.ActionRole)
+    box.setText(_(NOT_OPENED).format(name=path.name))
+    box.setInformativeText(_(WHERE).format(folder=path.parent))
+    box.addButton(_(SHOW), QMessageBox.ButtonRole.ActionRole)
     box.addButton(QMessageBox.StandardButton.Close)
     return box
 
@@ -35,7 +37,7 @@ def ask_show_in_folder(parent: QWidget | None, path: Path) -> bool:
     box = failure_box(parent, path)
     box.exec()
     clicked = box.clickedButton()
-    return clicked is not None and clicked.text() == SHOW
+    return clicked is not None and clicked.text() == _(SHOW)
 
 
 def show_in_folder(path: Path) -> bool:

@@ -5,7 +5,27 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from desktop.services.screening import ProgressView
+from desktop.services.i18n import _, format_number, ngettext
+from desktop.services.screening import ProgressView, ScreeningSummary
+
+
+def finished_message(summary: ScreeningSummary) -> str:
+    """The status bar's line when a screening ends."""
+    text = (
+        _("Screening cancelled: {new} new, {skipped} already screened, {errors} unreadable")
+        if summary.cancelled
+        else _("Screening finished: {new} new, {skipped} already screened, {errors} unreadable")
+    )
+    return text.format(
+        new=format_number(summary.predicted),
+        skipped=format_number(summary.skipped),
+        errors=format_number(len(summary.errors)),
+    )
+
+
+def stopped_message(folder: str) -> str:
+    """What the error dialog says when a screening stopped on an error."""
+    return _("Screening of {folder} stopped").format(folder=folder)
 
 
 def format_eta(seconds: float | None) -> str:
@@ -14,12 +34,12 @@ def format_eta(seconds: float | None) -> str:
         return ""
     s = int(round(seconds))
     if s < 60:
-        return f"about {s} s left"
+        return _("about {s} s left").format(s=s)
     m, s = divmod(s, 60)
     if m < 60:
-        return f"about {m} min {s:02d} s left"
+        return _("about {m} min {s:02d} s left").format(m=m, s=s)
     h, m = divmod(m, 60)
-    return f"about {h} h {m:02d} min left"
+    return _("about {h} h {m:02d} min left").format(h=h, m=m)
 
 
 class ProgressStrip(QWidget):
@@ -29,15 +49,17 @@ class ProgressStrip(QWidget):
         super().__init__(parent)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(8, 4, 8, 4)
-        self.title = QLabel("Screening")
+        self.title = QLabel(_("Screening"))
         self.bar = QProgressBar()
         self.bar.setTextVisible(False)
-        self.bar.setAccessibleName("Screening progress")
+        self.bar.setAccessibleName(_("Screening progress"))
         self.count = QLabel()
         self.rate = QLabel()
         self.eta = QLabel()
-        self.cancel = QPushButton("Cancel")
-        self.cancel.setToolTip("Stop after the current batch; what was screened is kept (Ctrl+.)")
+        self.cancel = QPushButton(_("Cancel"))
+        self.cancel.setToolTip(
+            _("Stop after the current batch; what was screened is kept (Ctrl+.)")
+        )
         self.cancel.clicked.connect(self._on_cancel)
         for w in (self.title, self.bar, self.count, self.rate, self.eta, self.cancel):
             lay.addWidget(w)
@@ -45,36 +67,41 @@ class ProgressStrip(QWidget):
         self.hide()
 
     def start(self, folder: str) -> None:
-        self.title.setText(f"Screening <b>{folder}</b>")
+        self.title.setText(_("Screening <b>{folder}</b>").format(folder=folder))
         self.title.setToolTip(folder)
         self.bar.setRange(0, 0)  # busy until the folder walk gives a total
-        self.count.setText("finding images...")
+        self.count.setText(_("finding images..."))
         self.rate.clear()
         self.eta.clear()
         self.cancel.setEnabled(True)
-        self.cancel.setText("Cancel")
+        self.cancel.setText(_("Cancel"))
         self.show()
 
     def update_progress(self, v: ProgressView) -> None:
         if v.phase == "walking" or v.total <= 0:
             self.bar.setRange(0, 0)
-            self.count.setText(f"found {v.total} images...")
+            self.count.setText(
+                ngettext("found {n} image...", "found {n} images...", v.total).format(
+                    n=format_number(v.total)
+                )
+            )
             return
         self.bar.setRange(0, v.total)
         self.bar.setValue(v.done)
         extra = []
         if v.skipped:
-            extra.append(f"{v.skipped} already screened")
+            extra.append(_("{n} already screened").format(n=format_number(v.skipped)))
         if v.errors:
-            extra.append(f"{v.errors} unreadable")
+            extra.append(_("{n} unreadable").format(n=format_number(v.errors)))
         tail = f" ({', '.join(extra)})" if extra else ""
-        self.count.setText(f"{v.done} / {v.total}{tail}")
-        self.rate.setText(f"{v.rate:.1f} images/s" if v.rate > 0 else "")
+        self.count.setText(f"{format_number(v.done)} / {format_number(v.total)}{tail}")
+        rate = format_number(v.rate, 1)
+        self.rate.setText(_("{rate} images/s").format(rate=rate) if v.rate > 0 else "")
         self.eta.setText(format_eta(v.eta_s))
 
     def _on_cancel(self) -> None:
         self.cancel.setEnabled(False)
-        self.cancel.setText("Cancelling...")
+        self.cancel.setText(_("Cancelling..."))
         self.cancelRequested.emit()
 
     def finish(self) -> None:

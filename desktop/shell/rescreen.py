@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
+from desktop.services.i18n import _
 from desktop.services.screening import ScreeningSummary
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ class Rescreen(QObject):
         """Screen run ``run_id``'s folder again with the active model (a new, linked run)."""
         w = self.window
         if w.screening.running:
-            w.statusBar().showMessage("A screening is already running.", 10_000)
+            w.statusBar().showMessage(_("A screening is already running."), 10_000)
             return
 
         def screen(folder: str) -> None:

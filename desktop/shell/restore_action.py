@@ -15,13 +15,14 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox
 
 from desktop.services import store as ea
+from desktop.services.i18n import N_, _, ngettext
 from desktop.services.tasks import run_task
 from desktop.shell.file_dialogs import choose_folder
 
 if TYPE_CHECKING:
     from desktop.main_window import MainWindow
 
-CONFIRM = (
+CONFIRM = N_(
     "The case store {location} will be replaced by the backup\n{folder}\n\n"
     "The current database is kept beside it (…before-restore-…), not deleted. Photos forgotten "
     "since the backup was made stay forgotten.\n\nPoxScreen closes the case store while it "
@@ -31,12 +32,16 @@ CONFIRM = (
 
 def restored_text(result: ea.Restored) -> str:
     """What the clinician reads after a restore."""
-    lines = [f"The backup was restored into {result.location}."]
+    lines = [_("The backup was restored into {location}.").format(location=result.location)]
     if result.kept_as:
-        lines.append(f"The database it replaced was kept as {result.kept_as}.")
+        lines.append(_("The database it replaced was kept as {path}.").format(path=result.kept_as))
     if result.reforgotten:
         lines.append(
-            f"{result.reforgotten} photos forgotten since the backup was made were forgotten again."
+            ngettext(
+                "{n} photo forgotten since the backup was made was forgotten again.",
+                "{n} photos forgotten since the backup was made were forgotten again.",
+                result.reforgotten,
+            ).format(n=result.reforgotten)
         )
     return "\n\n".join(lines)
 
@@ -48,8 +53,8 @@ class RestoreAction(QObject):
         super().__init__(window)
         self.window = window
         self.running = False
-        self.action = QAction("&Restore case store...", window)
-        self.action.setToolTip("Replace the case store with a backup made by Back up case store")
+        self.action = QAction(_("&Restore case store..."), window)
+        self.action.setToolTip(_("Replace the case store with a backup made by Back up case store"))
         self.action.triggered.connect(lambda: self.restore())
 
     def restore(self, folder: str | None = None) -> None:
@@ -59,22 +64,22 @@ class RestoreAction(QObject):
             return
         if w.screening.running:
             QMessageBox.information(
-                w, "PoxScreen", "Cancel the running screening before restoring a backup."
+                w, "PoxScreen", _("Cancel the running screening before restoring a backup.")
             )
             return
         if folder is None:
-            folder = choose_folder(w, "backup", "Choose the backup folder to restore")
+            folder = choose_folder(w, "backup", _("Choose the backup folder to restore"))
         if not folder:
             return
         store = w.store
         answer = QMessageBox.question(
-            w, "Restore this backup?", CONFIRM.format(location=store.location, folder=folder)
+            w, _("Restore this backup?"), _(CONFIRM).format(location=store.location, folder=folder)
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
         self.running = True
         self.action.setEnabled(False)
-        w.statusBar().showMessage(f"Restoring {folder}...")
+        w.statusBar().showMessage(_("Restoring {folder}...").format(folder=folder))
 
         def work() -> ea.Restored | BaseException:
             try:
@@ -93,9 +98,10 @@ class RestoreAction(QObject):
         if isinstance(result, BaseException):
             reason = ea.care_error(result)
             if reason is None:
-                w.reporter.report("The backup could not be restored", result)
+                w.reporter.report(_("The backup could not be restored"), result)
             else:
-                w.reporter.report_text("The backup could not be restored", reason)
+                w.reporter.report_text(_("The backup could not be restored"), reason)
             return
-        w.statusBar().showMessage(f"Backup restored into {result.location}", 15_000)
-        QMessageBox.information(w, "Backup restored", restored_text(result))
+        done = _("Backup restored into {location}").format(location=result.location)
+        w.statusBar().showMessage(done, 15_000)
+        QMessageBox.information(w, _("Backup restored"), restored_text(result))

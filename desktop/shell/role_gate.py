@@ -13,10 +13,11 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 
 from desktop.services.audit import act_as, store_role
+from desktop.services.i18n import N_, _
 from desktop.services.store import Store
 from desktop.services.tasks import run_in_pool
 
-NEEDS_ADMIN = "Needs the admin role: you are signed in to this shared case store as a clinician"
+NEEDS_ADMIN = N_("Needs the admin role: you are signed in to this shared case store as a clinician")
 
 
 class RoleGate(QObject):
@@ -50,4 +51,4 @@ class RoleGate(QObject):
 
 def admin_tip(tip: str, admin: bool) -> str:
     """A tooltip that says why an admin action is disabled."""
-    return tip if admin else f"{tip}\n{NEEDS_ADMIN}"
+    return tip if admin else f"{tip}\n{_(NEEDS_ADMIN)}"

@@ -21,12 +21,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.services.i18n import LANGUAGE_NAMES, N_, _, format_percent
 from desktop.services.store import ReferralRule
-from desktop.settings import COLORMAPS, DEVICES, THUMB_SIZES, Settings
+from desktop.settings import COLORMAPS, DEVICES, LANGUAGES, THUMB_SIZES, Settings
 from desktop.shell.file_dialogs import save_file
 from desktop.shell.role_gate import NEEDS_ADMIN
 
-DEVICE_LABELS = {"auto": "Automatic (CUDA GPU if present)", "cpu": "CPU", "cuda": "CUDA GPU"}
+DEVICE_LABELS = {
+    "auto": N_("Automatic (CUDA GPU if present)"),
+    "cpu": "CPU",
+    "cuda": N_("CUDA GPU"),
+}
 
 
 class SettingsDialog(QDialog):
@@ -40,7 +45,7 @@ class SettingsDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Settings")
+        self.setWindowTitle(_("Settings"))
         self.settings = settings
         lay = QVBoxLayout(self)
         lay.addWidget(self._general_box())
@@ -56,59 +61,68 @@ class SettingsDialog(QDialog):
 
     def _general_box(self) -> QGroupBox:
         s = self.settings
-        box = QGroupBox("General")
+        box = QGroupBox(_("General"))
         form = QFormLayout(box)
         self.clinician = QLineEdit(s.clinician)
-        self.clinician.setToolTip("Recorded with every label you give")
-        form.addRow("Clinician name", self.clinician)
-        self.clinic = QLineEdit(s.clinic, placeholderText="printed on every page of a report")
-        self.clinic.setToolTip("The clinic's name, printed on reports (optional)")
-        form.addRow("Clinic", self.clinic)
+        self.clinician.setToolTip(_("Recorded with every label you give"))
+        form.addRow(_("Clinician name"), self.clinician)
+        self.clinic = QLineEdit(s.clinic, placeholderText=_("printed on every page of a report"))
+        self.clinic.setToolTip(_("The clinic's name, printed on reports (optional)"))
+        form.addRow(_("Clinic"), self.clinic)
         self.device = QComboBox()
         for d in DEVICES:
-            self.device.addItem(DEVICE_LABELS[d], d)
+            self.device.addItem(_(DEVICE_LABELS[d]), d)
         self.device.setCurrentIndex(self.device.findData(s.device))
-        form.addRow("Device", self.device)
+        form.addRow(_("Device"), self.device)
+        self.language = QComboBox()
+        self.language.addItem(_("System default"), "")
+        for code in LANGUAGES:
+            self.language.addItem(LANGUAGE_NAMES[code], code)  # each in its own words
+        self.language.setCurrentIndex(max(0, self.language.findData(s.language)))
+        self.language.setToolTip(_("The window is rebuilt in the new language at once"))
+        form.addRow(_("Language"), self.language)
         row = QHBoxLayout()
         self.database = QLineEdit(s.database)
-        self.database.setPlaceholderText("default: poxscreen.db in the user data folder")
-        self.database.setToolTip("A database file, or an SQLAlchemy URL (e.g. a clinic server)")
-        browse = QPushButton("Browse...")
+        self.database.setPlaceholderText(_("default: poxscreen.db in the user data folder"))
+        self.database.setToolTip(_("A database file, or an SQLAlchemy URL (e.g. a clinic server)"))
+        browse = QPushButton(_("Browse..."))
         browse.clicked.connect(self._browse)
         row.addWidget(self.database, 1)
         row.addWidget(browse)
-        form.addRow("Database", row)
+        form.addRow(_("Database"), row)
         return box
 
     def _display_box(self) -> QGroupBox:
         s = self.settings
-        box = QGroupBox("Display")
+        box = QGroupBox(_("Display"))
         form = QFormLayout(box)
         self.colormap = QComboBox()
         self.colormap.addItems(list(COLORMAPS))
         self.colormap.setCurrentText(s.colormap)
-        self.colormap.setToolTip("Perceptually uniform colour maps only")
-        form.addRow("Overlay colour map", self.colormap)
+        self.colormap.setToolTip(_("Perceptually uniform colour maps only"))
+        form.addRow(_("Overlay colour map"), self.colormap)
         row = QHBoxLayout()
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(round(s.opacity * 100))
         self.opacity_label = QLabel()
-        self.opacity.valueChanged.connect(lambda v: self.opacity_label.setText(f"{v}%"))
-        self.opacity_label.setText(f"{self.opacity.value()}%")
-        self.opacity_label.setMinimumWidth(40)
+        self.opacity.valueChanged.connect(
+            lambda v: self.opacity_label.setText(format_percent(v / 100))
+        )
+        self.opacity_label.setText(format_percent(self.opacity.value() / 100))
+        self.opacity_label.setMinimumWidth(48)
         row.addWidget(self.opacity, 1)
         row.addWidget(self.opacity_label)
-        form.addRow("Default overlay opacity", row)
+        form.addRow(_("Default overlay opacity"), row)
         self.thumb = QComboBox()
         for size in THUMB_SIZES:
             self.thumb.addItem(f"{size} px", size)
         self.thumb.setCurrentIndex(self.thumb.findData(s.thumb_size))
-        form.addRow("Thumbnail size", self.thumb)
+        form.addRow(_("Thumbnail size"), self.thumb)
         return box
 
     def _referral_box(self, rule: ReferralRule, editable: bool) -> QGroupBox:
-        box = QGroupBox("Referral rule (kept in the case store, shared with reports)")
+        box = QGroupBox(_("Referral rule (kept in the case store, shared with reports)"))
         form = QFormLayout(box)
         self.min_conf = QDoubleSpinBox()
         self.mpox_above = QDoubleSpinBox()
@@ -121,10 +135,10 @@ class SettingsDialog(QDialog):
             spin.setDecimals(2)
             spin.setValue(float(value))
             spin.setEnabled(editable)
-        form.addRow("Refer when confidence is below", self.min_conf)
-        form.addRow("or the Mpox probability is above", self.mpox_above)
+        form.addRow(_("Refer when confidence is below"), self.min_conf)
+        form.addRow(_("or the Mpox probability is above"), self.mpox_above)
         if not editable:
-            box.setToolTip(NEEDS_ADMIN)  # a clinician on a shared store with roles
+            box.setToolTip(_(NEEDS_ADMIN))  # a clinician on a shared store with roles
         self.rule_editable = editable
         self._rule = (float(rule.min_confidence), float(rule.mpox_above))
         return box
@@ -133,9 +147,9 @@ class SettingsDialog(QDialog):
         path = save_file(
             self,
             "database",
-            "Database file",
+            _("Database file"),
             self.database.text(),
-            "PoxScreen database (*.db);;All files (*)",
+            _("PoxScreen database (*.db);;All files (*)"),
             confirm_overwrite=False,
         )
         if path:
@@ -154,6 +168,8 @@ class SettingsDialog(QDialog):
             out.add("clinic")
         if self.device.currentData() != s.device:
             out.add("device")
+        if self.language.currentData() != s.language:
+            out.add("language")
         if self.database.text().strip() != s.database:
             out.add("database")
         if self.colormap.currentText() != s.colormap:
@@ -173,6 +189,7 @@ class SettingsDialog(QDialog):
         s.clinician = self.clinician.text()
         s.clinic = self.clinic.text()
         s.device = self.device.currentData()
+        s.language = self.language.currentData()
         s.database = self.database.text()
         s.colormap = self.colormap.currentText()
         s.opacity = self.opacity.value() / 100

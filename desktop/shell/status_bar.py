@@ -7,10 +7,11 @@ import html
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStatusBar, QWidget
 
+from desktop.services.i18n import N_, _, format_number
 from desktop.services.model import ActiveModelHandle, Mark
 from desktop.services.store import Stats
 
-UNTRAINED_TEXT = (
+UNTRAINED_TEXT = N_(
     "UNTRAINED MODEL: the results come from an ImageNet backbone with a random head and are "
     "NOT a diagnosis. Install or train a model before relying on them."
 )
@@ -29,8 +30,8 @@ class StatusBar(QStatusBar):
         self.mark_label.setObjectName("model_mark")
         self.mark_label.setStyleSheet(MARK_STYLE)
         self.mark_label.hide()
-        self.model_label = QLabel("model: loading...")
-        self.device_label = QLabel("device: -")
+        self.model_label = QLabel(_("model: loading..."))
+        self.device_label = QLabel(_("device: -"))
         self.counts_label = QLabel()
         self.who_label = QLabel()
         self.who_label.setObjectName("who_label")
@@ -43,38 +44,52 @@ class StatusBar(QStatusBar):
         self.set_counts(Stats())
 
     def set_model(self, handle: ActiveModelHandle) -> None:
-        trained = "trained" if handle.trained else "UNTRAINED"
-        self.model_label.setText(f"Model {handle.name} ({trained})")
-        self.model_label.setToolTip(f"{handle.version}, loaded in {handle.loaded_s:.1f} s")
+        trained = _("trained") if handle.trained else _("UNTRAINED")
+        self.model_label.setText(
+            _("Model {name} ({trained})").format(name=handle.name, trained=trained)
+        )
+        self.model_label.setToolTip(
+            _("{version}, loaded in {seconds} s").format(
+                version=handle.version, seconds=format_number(handle.loaded_s, 1)
+            )
+        )
         self.device_label.setText(handle.device_text)
-        self.device_label.setToolTip(f"Device: {handle.device}")
+        self.device_label.setToolTip(_("Device: {device}").format(device=handle.device))
         self.set_marks(handle.marks)
 
     def set_marks(self, marks: list[Mark]) -> None:
         """Show the mark while the model in use was forced, is untrained or lacks the guard."""
-        self.mark_label.setText(f"\u26a0 Model: {', '.join(m.word for m in marks)}")
+        words = ", ".join(m.word for m in marks)
+        self.mark_label.setText("\u26a0 " + _("Model: {marks}").format(marks=words))
         self.mark_label.setMinimumWidth(self.mark_label.sizeHint().width())  # never clipped
         self.mark_label.setVisible(bool(marks))
         self.mark_label.setToolTip(
-            "<b>The model in use is marked:</b><ul>"
+            "<b>"
+            + _("The model in use is marked:")
+            + "</b><ul>"
             + "".join(f"<li><b>{m.word}</b>: {html.escape(m.why)}</li>" for m in marks)
-            + "</ul>Activate or roll back to another model in Models to clear the mark."
+            + "</ul>"
+            + _("Activate or roll back to another model in Models to clear the mark.")
         )
 
     def set_model_error(self, reason: str) -> None:
-        self.model_label.setText("model: could not be loaded")
+        self.model_label.setText(_("model: could not be loaded"))
         self.model_label.setToolTip(reason)
 
     def set_who(self, clinician: str, clinic: str) -> None:
         """Who the labels given here are recorded for (changed in Settings)."""
         self.who_label.setText(f"{clinician} · {clinic}" if clinic else clinician)
         self.who_label.setToolTip(
-            "Recorded with every label, note and decision; change it in Settings"
+            _("Recorded with every label, note and decision; change it in Settings")
         )
 
     def set_counts(self, s: Stats) -> None:
         self.counts_label.setText(
-            f"{s.screened} screened · {s.reviewed} reviewed · {s.to_review} to review"
+            _("{screened} screened · {reviewed} reviewed · {to_review} to review").format(
+                screened=format_number(s.screened),
+                reviewed=format_number(s.reviewed),
+                to_review=format_number(s.to_review),
+            )
         )
 
 
@@ -91,7 +106,7 @@ class UntrainedBanner(QWidget):
         )
         lay = QHBoxLayout(self)
         lay.setContentsMargins(10, 6, 10, 6)
-        self.label = QLabel(f"⚠  <b>{UNTRAINED_TEXT}</b>")
+        self.label = QLabel("⚠  <b>" + _(UNTRAINED_TEXT) + "</b>")
         self.label.setWordWrap(True)
         lay.addWidget(self.label)
         self.hide()

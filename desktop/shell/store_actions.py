@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QMessageBox, QWidge
 
 from desktop.gallery.tile_delegate import item_name
 from desktop.services import store as ea
+from desktop.services.i18n import N_, _, format_number, ngettext
 from desktop.services.store import ReviewItem
 from desktop.services.tasks import run_task
 from desktop.shell.file_dialogs import choose_folder
@@ -31,22 +32,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORGET_REMOVED = (
+FORGET_REMOVED = N_(
     "Removed from this computer: the case store's copy of the photo, its thumbnails and "
     "previews, and the name and folder of the file it was screened from."
 )
-FORGET_KEPT = (
+FORGET_KEPT = N_(
     "Kept: the photo's fingerprint (SHA-256), the model's predictions and the label history, "
     "so the record still shows what was decided, by whom and when."
 )
-FORGET_NOTE = (
+FORGET_NOTE = N_(
     "The original file in your folder is not touched: delete it yourself if it must go "
     "(screening that folder again would add the photo again).\n\nThis cannot be undone."
 )
 SHOWN_PROBLEMS = 10
 
 
-FORGET_TIP = (
+FORGET_TIP = N_(
     "Delete this photo's copy, thumbnails, previews and file name from the case store; "
     "its history is kept"
 )
@@ -57,10 +58,10 @@ def forget_box(parent: QWidget, name: str) -> tuple[QMessageBox, QAbstractButton
     default, so Enter never deletes anything)."""
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle("Forget this photo?")
-    box.setText(f"<b>Forget the photo {html.escape(name)}?</b>")
-    box.setInformativeText("\n\n".join((FORGET_REMOVED, FORGET_KEPT, FORGET_NOTE)))
-    forget = box.addButton("Forget photo", QMessageBox.ButtonRole.DestructiveRole)
+    box.setWindowTitle(_("Forget this photo?"))
+    box.setText("<b>" + _("Forget the photo {name}?").format(name=html.escape(name)) + "</b>")
+    box.setInformativeText("\n\n".join(_(t) for t in (FORGET_REMOVED, FORGET_KEPT, FORGET_NOTE)))
+    forget = box.addButton(_("Forget photo"), QMessageBox.ButtonRole.DestructiveRole)
     cancel = box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(cancel)
     box.setEscapeButton(cancel)
@@ -76,14 +77,21 @@ def confirm_forget(parent: QWidget, name: str) -> bool:
 
 def backup_text(info: ea.BackupView, location: str) -> str:
     """What the clinician reads after a backup: where it is, what it holds, how to use it."""
-    copies = "image copy" if info.images == 1 else "image copies"
+    holds = ngettext(
+        "It holds the database (every screening result, label and history) and {n} image copy"
+        " ({mb} MB).",
+        "It holds the database (every screening result, label and history) and {n} image copies"
+        " ({mb} MB).",
+        info.images,
+    ).format(n=format_number(info.images), mb=format_number(info.bytes / 2**20, 1))
     return (
-        f"The case store was backed up to:\n{info.folder}\n\n"
-        f"It holds the database (every screening result, label and history) and "
-        f"{info.images} {copies} ({info.bytes / 2**20:.1f} MB).\n\n"
-        "Keep backups on another disk. To put this one back, use File > Restore case store... "
-        "or run:\n"
-        f'poxscreen restore "{info.folder}" --db "{location}"'
+        _("The case store was backed up to:\n{folder}").format(folder=info.folder)
+        + f"\n\n{holds}\n\n"
+        + _(
+            "Keep backups on another disk. To put this one back, use File > Restore case"
+            " store... or run:"
+        )
+        + f'\npoxscreen restore "{info.folder}" --db "{location}"'
     )
 
 
@@ -91,16 +99,22 @@ def problems_text(problems: list[str], location: str) -> str:
     """The check's findings and what to do about them."""
     shown = [f"• {p}" for p in problems[:SHOWN_PROBLEMS]]
     if len(problems) > SHOWN_PROBLEMS:
-        shown.append(f"... and {len(problems) - SHOWN_PROBLEMS} more")
+        shown.append(_("... and {n} more").format(n=len(problems) - SHOWN_PROBLEMS))
     return (
-        f"The case store {location} is damaged. The check found:\n\n"
+        _("The case store {location} is damaged. The check found:").format(location=location)
+        + "\n\n"
         + "\n".join(shown)
-        + "\n\nWhat to do: stop screening and labelling in this case store, and restore your "
-        "latest backup (File > Back up case store... makes them) with File > Restore case "
-        "store..., or run:\n"
-        f'poxscreen restore BACKUP_FOLDER --db "{location}"\n'
-        "The damaged database is kept beside it, not deleted. Without a backup, ask your IT "
-        "support before changing anything."
+        + "\n\n"
+        + _(
+            "What to do: stop screening and labelling in this case store, and restore your "
+            "latest backup (File > Back up case store... makes them) with File > Restore case "
+            "store..., or run:"
+        )
+        + f'\npoxscreen restore BACKUP_FOLDER --db "{location}"\n'
+        + _(
+            "The damaged database is kept beside it, not deleted. Without a backup, ask your IT "
+            "support before changing anything."
+        )
     )
 
 
@@ -112,14 +126,14 @@ class StoreActions(QObject):
         self.window = window
         self.busy: str | None = None  # the status line of the job running, None when idle
         self._reshow: str | None = None  # forgotten photo to show again once re-read
-        self.forget = QAction("&Forget this photo...", window)
-        self.forget.setToolTip(FORGET_TIP)
+        self.forget = QAction(_("&Forget this photo..."), window)
+        self.forget.setToolTip(_(FORGET_TIP))
         self.forget.triggered.connect(self.forget_current)
-        self.backup = QAction("&Back up case store...", window)
-        self.backup.setToolTip("Copy the database and its image copies into a folder")
+        self.backup = QAction(_("&Back up case store..."), window)
+        self.backup.setToolTip(_("Copy the database and its image copies into a folder"))
         self.backup.triggered.connect(lambda: self.backup_store())
-        self.check = QAction("C&heck case store", window)
-        self.check.setToolTip("Full integrity check of the case store's database")
+        self.check = QAction(_("C&heck case store"), window)
+        self.check.setToolTip(_("Full integrity check of the case store's database"))
         self.check.triggered.connect(self.check_store)
         window.gallery.currentItemChanged.connect(lambda _item: self.update_enabled())
         window.model.modelReset.connect(self.update_enabled)
@@ -155,10 +169,10 @@ class StoreActions(QObject):
             return ea.forget_case(store, sha, thumbs.cache)
 
         self._run(
-            f"Forgetting {name}...",
+            _("Forgetting {name}...").format(name=name),
             work,
             lambda result: self._forgotten(name, result),
-            f"{name} could not be forgotten",
+            _("{name} could not be forgotten").format(name=name),
         )
 
     def _showing(self, sha: str) -> bool:
@@ -169,11 +183,16 @@ class StoreActions(QObject):
         self._reshow = result.sha256
         self.window.model.refresh()
         self.window.statusBar().showMessage(
-            f"Forgot {name}: {result.removed} files deleted; kept its {result.kept}.", 15_000
+            _("Forgot {name}: {removed} files deleted; kept its {kept}.").format(
+                name=name, removed=result.removed, kept=result.kept
+            ),
+            15_000,
         )
         if result.failed:
             self._reporter().report_text(
-                f"Some files of the forgotten photo {name} could not be deleted",
+                _("Some files of the forgotten photo {name} could not be deleted").format(
+                    name=name
+                ),
                 "; ".join(result.failed[:3]),
                 "\n".join(result.failed),
             )
@@ -200,20 +219,21 @@ class StoreActions(QObject):
         if self.busy is not None:
             return
         if dest is None:
-            dest = choose_folder(self.window, "backup", "Back up the case store into a folder")
+            dest = choose_folder(self.window, "backup", _("Back up the case store into a folder"))
         if not dest:
             return
         store = self.window.store
         self._run(
-            f"Backing up the case store to {dest}...",
+            _("Backing up the case store to {folder}...").format(folder=dest),
             lambda: ea.backup_store(store, dest),
             lambda info: self._backed_up(info, store.location),
-            f"The case store could not be backed up to {dest}",
+            _("The case store could not be backed up to {folder}").format(folder=dest),
         )
 
     def _backed_up(self, info: ea.BackupView, location: str) -> None:
-        self.window.statusBar().showMessage(f"Backup written: {info.folder}", 15_000)
-        QMessageBox.information(self.window, "Backup written", backup_text(info, location))
+        written = _("Backup written: {folder}").format(folder=info.folder)
+        self.window.statusBar().showMessage(written, 15_000)
+        QMessageBox.information(self.window, _("Backup written"), backup_text(info, location))
 
     def check_store(self) -> None:
         """The full integrity check on a worker (slow on a big store), then its findings."""
@@ -221,24 +241,27 @@ class StoreActions(QObject):
             return
         store = self.window.store
         self._run(
-            "Checking the case store (a minute or more for a large one)...",
+            _("Checking the case store (a minute or more for a large one)..."),
             lambda: ea.check_store(store),
             lambda problems: self._checked(problems, store.location),
-            f"The case store {store.location} could not be checked",
+            _("The case store {location} could not be checked").format(location=store.location),
         )
 
     def _checked(self, problems: list[str], location: str) -> None:
         if not problems:
-            self.window.statusBar().showMessage("Case store checked: no problems found", 15_000)
+            bar = self.window.statusBar()
+            bar.showMessage(_("Case store checked: no problems found"), 15_000)
             QMessageBox.information(
                 self.window,
-                "Case store checked",
-                f"No problems found in {location}.\n\nThe full integrity check found the "
-                "database sound.",
+                _("Case store checked"),
+                _(
+                    "No problems found in {location}.\n\nThe full integrity check found the "
+                    "database sound."
+                ).format(location=location),
             )
             return
         log.error("case store check of %s: %s", location, problems[:SHOWN_PROBLEMS])
-        QMessageBox.warning(self.window, "Case store damaged", problems_text(problems, location))
+        QMessageBox.warning(self.window, _("Case store damaged"), problems_text(problems, location))
 
     # --- running -----------------------------------------------------------------------------
 
@@ -283,6 +306,6 @@ class StoreActions(QObject):
         """Enable what can run now (forgetting needs a photo selected and the admin role)."""
         idle, admin = self.busy is None, self.window.roles.admin
         self.forget.setEnabled(idle and self.current_item() is not None and admin)
-        self.forget.setToolTip(admin_tip(FORGET_TIP, admin))
+        self.forget.setToolTip(admin_tip(_(FORGET_TIP), admin))
         self.backup.setEnabled(idle)
         self.check.setEnabled(idle)

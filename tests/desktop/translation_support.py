@@ -1,142 +1,200 @@
-"""What a window shows, collected for the translation tests: every visible text of a widget
-tree (window title, labels, buttons, group titles, tooltips, placeholders, combo items, table
-headers, chart titles, axes and legends), and what in it is still English in French."""
+"""Reading every visible text of a window or dialog, and judging whether a French window still
+shows English: helpers for tests/desktop/test_window_translation.py."""
 
 from __future__ import annotations
 
+import ast
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from babel.messages.pofile import read_po
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMenu,
+    QMenuBar,
+    QMessageBox,
+    QPlainTextEdit,
+    QTableWidget,
+    QTreeWidget,
+    QWidget,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Names and terms that read the same in French (checked word by word, lower case).
-ALLOWED = {"poxscreen", "grad", "cam", "mpox", "sha", "onnx", "cpu", "cuda", "mcc", "ece", "nll",
-           "macro", "f1", "csv", "pdf", "pcr", "mpxv", "imagenet", "pytorch", "utc", "kappa"}  # fmt: skip
-#: Words that are English and not French: one in a French window is a string left untranslated.
-_ENGLISH_WORDS = (
-    "the of and with to is are for from by into at as it its this that these was were be been "
-    "model models training trained labels label labelled class folder folders "
-    "run runs step steps epoch epochs loss accuracy none yes no not new start stop close save "
-    "open choose select show print settings advanced data clinician clinicians visit "
-    "visits result results decision split agreed disagreed name "
-    "created metric better worse promote discard keep later device batch "
-    "frozen learning seed weight decay schedule balancing size threads early stopping "
-    "cancel remove add report who what when workstation object details since everything "
-    "any referred referral recorded pending lab saving writing "
-    "reading checks check held out gate overall recall per reliability"
-)
-ENGLISH = set(_ENGLISH_WORDS.split())
-
-
-@contextmanager
-def french() -> Iterator[None]:
-    """French for the block (PoxScreen's text, Qt's buttons, numbers in spin boxes), English
-    again after it (whatever happens)."""
-    from desktop.services.i18n import apply_language
-
-    apply_language("fr")
-    try:
-        yield
-    finally:
-        apply_language("en")
+FR_PO = ROOT / "resources" / "locale" / "fr" / "LC_MESSAGES" / "poxscreen.po"
+#: Names that read the same in every language (products, methods, formats, units).
+ALLOWED = {
+    "poxscreen", "grad", "cam", "mpox", "sha", "onnx", "cpu", "gpu", "cuda", "mcc", "ece",
+    "csv", "pdf", "msid", "imagenet", "sqlalchemy", "url", "png", "jpg", "db", "ctrl", "shift",
+    "esc", "space", "backspace", "inferno", "viridis", "magma", "plasma", "cividis", "dr",
+    "english", "français", "português", "ms", "px", "min", "bala", "hossain", "monkeypox",
+    "skin", "images", "dataset", "by", "cc", "ok",
+}  # fmt: skip
 
 
 @cache
-def french_catalogue() -> dict[str, str]:
-    """msgid -> French (singular forms; plural msgids by their singular and plural)."""
-    with (ROOT / "resources/locale/fr/LC_MESSAGES/poxscreen.po").open("rb") as f:
-        catalog = read_po(f, locale="fr")
-    found: dict[str, str] = {}
-    for m in catalog:
-        if isinstance(m.id, (list, tuple)):
-            found.update(zip(m.id, m.string, strict=False))
-        elif m.id:
-            found[m.id] = m.string
-    return found
+def catalogue() -> dict[str, str]:
+    """English msgid -> French msgstr (singular forms; plural forms both ways)."""
+    with FR_PO.open("rb") as f:
+        cat = read_po(f, locale="fr")
+    out: dict[str, str] = {}
+    for m in cat:
+        if not m.id:
+            continue
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strs = m.string if isinstance(m.string, tuple) else (m.string,)
+        for i, s in zip(ids, strs, strict=False):
+            out[i] = s
+    return out
 
 
-def _plain(text: str) -> str:
-    text = re.sub(r"<[^>]+>", " ", text).replace("&nbsp;", " ")
-    return text.replace("&&", "\0").replace("&", "").replace("\0", "&").strip()
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"[A-Za-zÀ-ÿ]{2,}", text)}
 
 
-def _table_headers(widget: Any) -> list[str]:
-    from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QTableView
-
-    if not isinstance(widget, QTableView) or widget.model() is None:
-        return []
-    model = widget.model()
-    return [
-        str(model.headerData(c, Qt.Orientation.Horizontal) or "")
-        for c in range(model.columnCount())
-    ]
+def _source_strings() -> Iterator[str]:
+    """Every string literal of the desktop's code (marked for translation or not yet)."""
+    for path in (ROOT / "desktop").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                yield node.value
 
 
-def _plot_texts(widget: Any) -> list[str]:
-    import pyqtgraph as pg
-
-    if not isinstance(widget, pg.PlotWidget):
-        return []
-    item = widget.getPlotItem()
-    texts = [item.titleLabel.text or ""]
-    texts += [item.getAxis(side).labelText or "" for side in ("left", "bottom")]
-    if item.legend is not None:
-        texts += [label.text for _sample, label in item.legend.items]
-    return texts
+@cache
+def english_only_words() -> frozenset[str]:
+    """Words of the English msgids and of the desktop's string literals that no French
+    translation uses (so a text holding one of them is English)."""
+    cat = catalogue()
+    texts = [*cat, *_source_strings()]
+    english = set().union(*(_words(re.sub(r"\{[^}]*\}|<[^>]*>", " ", k)) for k in texts))
+    french = set().union(*(_words(v) for v in cat.values()))
+    return frozenset(english - french - ALLOWED)
 
 
-def visible_texts(root: Any, skip: tuple[Any, ...] = ()) -> list[str]:
-    """Every text ``root`` and its children show (HTML tags and mnemonics taken out), but for
-    the widgets in ``skip`` and theirs (made by another part of the app)."""
-    from PySide6.QtWidgets import (
-        QAbstractButton,
-        QAbstractSpinBox,
-        QComboBox,
-        QGroupBox,
-        QLabel,
-        QLineEdit,
-        QWidget,
-    )
+def _variants(text: str) -> set[str]:
+    """The text, without accelerators, without a trailing "(shortcut)", line by line."""
+    out = set()
+    for line in [text, *text.split("\n")]:
+        line = line.replace("&&", "\0").replace("&", "").replace("\0", "&").strip()
+        out |= {line, re.sub(r"\s*\([^()]*\)$", "", line).strip(), line.rstrip(".…")}
+    return {v for v in out if v}
 
-    texts = [root.windowTitle()]
-    skipped = {id(w) for s in skip for w in [s, *s.findChildren(QWidget)]}
+
+def untranslated(texts: Iterable[str]) -> list[str]:
+    """Texts that are an English msgid whose French translation differs."""
+    cat = catalogue()
+    bad = []
+    for t in texts:
+        for v in _variants(t):
+            for key in (v, v + "...", v + "."):
+                fr = cat.get(key)
+                if fr and fr.replace("&", "") != key.replace("&", ""):
+                    bad.append(t)
+    return sorted(set(bad))
+
+
+def _prose(text: str) -> str:
+    """``text`` without paths, file names, model versions and hashes (data, not words)."""
+    return re.sub(r"\S*[/\\@]\S*|\S+\.[A-Za-z]{2,4}\b|\b[0-9a-f]{6,}\b", " ", text)
+
+
+def still_english(english: Iterable[str], french: Iterable[str]) -> list[str]:
+    """Texts shown alike in the English and the French window that hold English words."""
+    words = english_only_words()
+    same = set(english) & set(french)
+    return sorted(t for t in same if _words(_prose(t)) & words)
+
+
+def action_texts(actions: Iterable[QAction]) -> list[str]:
+    out = []
+    for a in actions:
+        if a.isSeparator():
+            continue
+        out += [a.text(), a.toolTip(), a.statusTip()]
+        if a.menu() is not None:
+            out += menu_texts(a.menu())
+    return [t for t in out if t]
+
+
+def menu_texts(menu: QMenu | QMenuBar) -> list[str]:
+    texts = [menu.title()] if isinstance(menu, QMenu) else []
+    return texts + action_texts(menu.actions())
+
+
+def widget_texts(root: QWidget) -> list[str]:
+    """Every text ``root`` and its children show: titles, labels, buttons, placeholders,
+    tooltips, combo items, list items and headers."""
+    out = [root.windowTitle()]
     for w in [root, *root.findChildren(QWidget)]:
-        if id(w) in skipped:
-            continue
-        texts.append(w.toolTip())
+        out.append(w.toolTip())
         if isinstance(w, (QLabel, QAbstractButton)):
-            texts.append(w.text())
+            out.append(w.text())
         elif isinstance(w, QGroupBox):
-            texts.append(w.title())
-        elif isinstance(w, QLineEdit):
-            texts.append(w.placeholderText())
+            out.append(w.title())
+        elif isinstance(w, (QLineEdit, QPlainTextEdit)):
+            out.append(w.placeholderText())
         elif isinstance(w, QComboBox):
-            texts += [w.itemText(i) for i in range(w.count())]
-        if isinstance(w, QAbstractSpinBox):
-            texts.append(w.specialValueText())
-        texts += _table_headers(w) + _plot_texts(w)
-    return [p for p in (_plain(t) for t in texts) if p]
+            out += [w.itemText(i) for i in range(w.count())]
+        elif isinstance(w, QListWidget):
+            out += [w.item(i).text() for i in range(w.count())]
+        elif isinstance(w, QTreeWidget):
+            head = w.headerItem()
+            out += [head.text(i) for i in range(head.columnCount())]
+        elif isinstance(w, QTableWidget):
+            out += [
+                w.horizontalHeaderItem(i).text()
+                for i in range(w.columnCount())
+                if w.horizontalHeaderItem(i)
+            ]
+        elif isinstance(w, QDockWidget):
+            out.append(w.windowTitle())
+        if isinstance(w, QMessageBox):
+            out += [w.text(), w.informativeText()]
+        out += action_texts(QWidget.actions(w))  # the review panel's .actions is its own
+    return [t for t in out if t and t.strip()]
 
 
-def english_left(texts: list[str]) -> list[str]:
-    """The texts a French window should not show: an English msgid whose French differs, or
-    a text with English words (paths, model versions and the allowed names aside)."""
-    catalogue = french_catalogue()
-    left = []
-    for text in texts:
-        if text in catalogue and catalogue[text] and catalogue[text] != text:
-            left.append(text)
+def modal_texts(open_modal: Callable[[], Any]) -> list[str]:
+    """Texts of the modal dialog ``open_modal`` shows, read and closed from a timer."""
+    seen: list[str] = []
+
+    def read_and_close() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(50, read_and_close)
+            return
+        seen.extend(widget_texts(dialog))
+        dialog.close()
+
+    QTimer.singleShot(50, read_and_close)
+    open_modal()
+    return seen
+
+
+def accelerator_clashes(menu: QMenu | QMenuBar) -> list[str]:
+    """Menus (and the menu bar) where two visible entries share an ``&`` key."""
+    clashes = []
+    keys: dict[str, str] = {}
+    for a in menu.actions():
+        if a.isSeparator() or not a.isVisible():
             continue
-        words = re.findall(
-            r"[A-Za-z']+", " ".join(t for t in text.split() if "/" not in t and "@" not in t)
-        )
-        english = {w.lower() for w in words} & ENGLISH - ALLOWED
-        if english:
-            left.append(f"{text!r} ({', '.join(sorted(english))})")
-    return left
+        m = re.search(r"&([^&])", a.text().replace("&&", ""))
+        if m:
+            key = m.group(1).lower()
+            if key in keys:
+                clashes.append(f"{keys[key]!r} / {a.text()!r}")
+            keys[key] = a.text()
+        if a.menu() is not None:
+            clashes += accelerator_clashes(a.menu())
+    return clashes

@@ -6,8 +6,8 @@ from typing import Any
 
 from engine.store import Store
 from tests.desktop.audit.test_audit_view import audited  # noqa: F401 (fixture)
+from tests.desktop.dialog_translation_support import english_left, french, visible_texts
 from tests.desktop.models_support import screenshot
-from tests.desktop.translation_support import english_left, french, visible_texts
 
 
 def test_translation_audit_view_speaks_french(qtbot: Any, audited: Store) -> None:  # noqa: F811

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.desktop.dialog_translation_support import english_left, french, visible_texts
 from tests.desktop.models_support import screenshot
-from tests.desktop.translation_support import english_left, french, visible_texts
 
 
 def test_translation_export_dialog_speaks_french(

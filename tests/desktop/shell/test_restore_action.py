@@ -51,7 +51,7 @@ def test_restore_from_the_menu_replaces_the_store_and_reopens_it(
     qtbot.waitUntil(lambda: w.model.rowCount() == len(CASES), timeout=10_000)
     assert shas[LABELLED[0]] in w.store.forgotten_hashes()
     [(title, text)] = answers
-    assert title == "Backup restored" and "kept as" in text and "1 photos forgotten" in text
+    assert title == "Backup restored" and "kept as" in text and "1 photo forgotten" in text
 
 
 def test_restore_is_refused_while_another_process_has_the_store_open(

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.desktop.dialog_translation_support import english_left, french, visible_texts
 from tests.desktop.models_support import labelled_store, screenshot
 from tests.desktop.training import test_finetune_fit as english_fit
 from tests.desktop.training.test_decision import PROMOTION, _finish
 from tests.desktop.training.test_finetune_dialog import _open
-from tests.desktop.translation_support import english_left, french, visible_texts
 
 
 def test_translation_finetune_dialog_fits_1366x768_in_french(

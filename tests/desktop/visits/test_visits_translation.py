@@ -8,8 +8,8 @@ from typing import Any
 
 from engine.store import Store
 from tests.desktop.casefill import fill_store
+from tests.desktop.dialog_translation_support import english_left, french, visible_texts
 from tests.desktop.models_support import screenshot
-from tests.desktop.translation_support import english_left, french, visible_texts
 
 
 def test_translation_visit_windows_speak_french(qtbot: Any, tmp_path: Path) -> None:

@@ -15,16 +15,37 @@ from pathlib import Path
 from typing import Any
 
 from engine.guard import read_guard_tensors
+from engine.i18n import N_, format_number
+from engine.i18n import gettext as _
 from engine.modelmeta import graph_path, read_meta
 from engine.store import ModelInfo, Store, StoreError
 from engine.store.registry import ACTIVATIONS, ActivationNote
 
 METRIC_NAMES = {
-    "macro_f1": "macro-F1",
-    "accuracy": "accuracy",
-    "balanced_accuracy": "balanced accuracy",
+    "macro_f1": N_("macro-F1"),
+    "accuracy": N_("accuracy"),
+    "balanced_accuracy": N_("balanced accuracy"),
 }
-NO_GUARD = "it has no out-of-scope guard: it cannot flag photos that are not skin"
+NO_GUARD = N_("it has no out-of-scope guard: it cannot flag photos that are not skin")
+#: What a model lacks, said of "the new model" (a comparison) or of "this model" (activation).
+_LACKS = {
+    "new": {
+        "unreadable": N_("the new model's file could not be read"),
+        "guard": N_("the new model has no out-of-scope guard: it cannot flag non-skin pictures"),
+        "calibration": N_(
+            "the new model is not calibrated: its percentages may read more certain than it is"
+        ),
+        "graph": N_("the new model has no ONNX screening graph: screening will be slower"),
+    },
+    "this": {
+        "unreadable": N_("this model's file could not be read"),
+        "guard": N_("this model has no out-of-scope guard: it cannot flag non-skin pictures"),
+        "calibration": N_(
+            "this model is not calibrated: its percentages may read more certain than it is"
+        ),
+        "graph": N_("this model has no ONNX screening graph: screening will be slower"),
+    },
+}
 
 
 class ReasonNeeded(StoreError):
@@ -48,14 +69,20 @@ class ModelChecks:
         return self.temperature is not None and abs(self.temperature - 1.0) > 1e-6
 
     def lines(self) -> list[str]:
-        """One line per check, for the comparison's list."""
+        """One line per check, for the comparison's list, in the user's language."""
         if self.guard is None:
-            return ["the model file could not be read"]
-        temp = f"yes (temperature {self.temperature:.2f})" if self.calibrated else "no"
+            return [_("the model file could not be read")]
+        yes, no = _("yes"), _("no")
+        temp = (
+            _("yes (temperature {t})").format(t=format_number(self.temperature or 0.0, 2))
+            if self.calibrated
+            else no
+        )
+        graph = yes if self.graph else _("no (screens on PyTorch, slower)")
         return [
-            f"out-of-scope guard: {'yes' if self.guard else 'no'}",
-            f"calibrated: {temp}",
-            f"ONNX screening graph: {'yes' if self.graph else 'no (screens on PyTorch, slower)'}",
+            _("out-of-scope guard: {answer}").format(answer=yes if self.guard else no),
+            _("calibrated: {answer}").format(answer=temp),
+            _("ONNX screening graph: {answer}").format(answer=graph),
         ]
 
 
@@ -94,17 +121,19 @@ def checks_of(path: str | Path | None) -> ModelChecks:
     )
 
 
-def missing_checks(new: ModelChecks, active: ModelChecks, who: str = "the new model") -> list[str]:
-    """Plain sentences for each check the model in use has and ``new`` lacks."""
+def missing_checks(new: ModelChecks, active: ModelChecks, subject: str = "new") -> list[str]:
+    """Plain sentences, in the user's language, for each check the model in use has and ``new``
+    lacks; ``subject`` "new" speaks of "the new model", "this" of "this model"."""
+    says = _LACKS[subject]
     if new.guard is None or active.guard is None:
-        return [] if active.guard is None else [f"{who}'s file could not be read"]
+        return [] if active.guard is None else [_(says["unreadable"])]
     found = []
     if active.guard and not new.guard:
-        found.append(f"{who} has no out-of-scope guard: it cannot flag non-skin pictures")
+        found.append(_(says["guard"]))
     if active.calibrated and not new.calibrated:
-        found.append(f"{who} is not calibrated: its percentages may read more certain than it is")
+        found.append(_(says["calibration"]))
     if active.graph and not new.graph:
-        found.append(f"{who} has no ONNX screening graph: screening will be slower")
+        found.append(_(says["graph"]))
     return found
 
 
@@ -117,19 +146,28 @@ def score_concerns(candidate: ModelInfo, active: ModelInfo) -> list[str]:
     """Why the recorded scores advise against ``candidate`` (empty: they do not)."""
     gate = candidate.metrics.get("gate") or {}
     new, old = gate.get("new_value"), gate.get("active_value")
-    name = METRIC_NAMES.get(str(gate.get("metric")), str(gate.get("metric") or "score"))
+    metric = str(gate.get("metric") or "")
+    name = _(METRIC_NAMES[metric]) if metric in METRIC_NAMES else (metric or _("score"))
     if gate and gate.get("active_hash") == active.content_hash and None not in (new, old):
         if gate.get("passed") and new >= old:
             return []
         return [
-            f"this model scored {new:.3f} on its {gate.get('n', '?')} check photos; the model "
-            f"in use scored {old:.3f} on the same photos ({name})"
+            _(
+                "this model scored {new} on its {n} check photos; the model in use scored "
+                "{old} on the same photos ({metric})"
+            ).format(
+                new=format_number(new, 3),
+                n=gate.get("n", "?"),
+                old=format_number(old, 3),
+                metric=name,
+            )
         ]
     concerns = []
     if gate:
         concerns.append(
-            f"this model was checked against {gate.get('active_version') or 'another model'}, "
-            "not against the model in use"
+            _("this model was checked against {other}, not against the model in use").format(
+                other=gate.get("active_version") or _("another model")
+            )
         )
     new_val, old_val = (
         _score(candidate.metrics, "val", "macro_f1"),
@@ -137,12 +175,14 @@ def score_concerns(candidate: ModelInfo, active: ModelInfo) -> list[str]:
     )
     if new_val is not None and old_val is not None and new_val < old_val:
         concerns.append(
-            f"this model scored {new_val:.3f} on its validation photos; the model in use scored "
-            f"{old_val:.3f} on its own (macro-F1, not the same photos)"
+            _(
+                "this model scored {new} on its validation photos; the model in use scored "
+                "{old} on its own (macro-F1, not the same photos)"
+            ).format(new=format_number(new_val, 3), old=format_number(old_val, 3))
         )
     if not gate and new_val is None:
         concerns.append(
-            "this model has no recorded evaluation: nobody has measured how well it screens"
+            _("this model has no recorded evaluation: nobody has measured how well it screens")
         )
     return concerns
 
@@ -157,15 +197,18 @@ def model_marks(info: ModelInfo, checks: ModelChecks, forced: bool | None = None
     last = (info.meta.get(ACTIVATIONS) or [{}])[-1]
     marks = []
     if forced or (forced is None and last.get("forced")):
-        why = "it was made active against the advice of its records"
+        why = _("it was made active against the advice of its records")
         if forced is None:
-            reason = f": \u201c{last.get('reason')}\u201d" if last.get("reason") else ""
-            why += f" by {last.get('who')} on {str(last.get('at', ''))[:16]}{reason}"
-        marks.append(Mark("forced", why))
+            why = _("it was made active against the advice of its records by {who} on {at}").format(
+                who=last.get("who"), at=str(last.get("at", ""))[:16]
+            )
+            if last.get("reason"):
+                why += ": \u201c{reason}\u201d".format(reason=last.get("reason"))
+        marks.append(Mark(_("forced"), why))
     if untrained(info):
-        marks.append(Mark("untrained", "no training or evaluation is recorded for it"))
+        marks.append(Mark(_("untrained"), _("no training or evaluation is recorded for it")))
     if checks.guard is False:
-        marks.append(Mark("no guard", NO_GUARD))
+        marks.append(Mark(_("no guard"), _(NO_GUARD)))
     return marks
 
 
@@ -181,9 +224,9 @@ def activation_concerns(store: Store, content_hash: str) -> list[str]:
 def _concerns(candidate: ModelInfo, active: ModelInfo) -> list[str]:
     new, old = checks_of(candidate.path), checks_of(active.path)
     concerns = score_concerns(candidate, active)
-    concerns += missing_checks(new, old, "this model")
+    concerns += missing_checks(new, old, "this")
     if new.guard is False and not old.guard:  # not said above: the model in use lacks it too
-        concerns.append(f"this model: {NO_GUARD}")
+        concerns.append(_("this model: {why}").format(why=_(NO_GUARD)))
     return concerns
 
 
@@ -213,8 +256,10 @@ def activate_checked(
     if review.needs_reason and not reason:
         listed = "; ".join(review.concerns)
         raise ReasonNeeded(
-            f"{review.target.version}: {listed}. Give a reason (--reason TEXT) to use it anyway; "
-            "it is recorded, and the model is marked while in use",
+            _(
+                "{version}: {concerns}. Give a reason (--reason TEXT) to use it anyway; it is "
+                "recorded, and the model is marked while in use"
+            ).format(version=review.target.version, concerns=listed),
             review.concerns,
         )
     how = "roll back" if rollback else "activate"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.device import check_preference, cuda_driver_present
+from engine.i18n import gettext as _
 from engine.modelmeta import ModelMeta, read_meta
 from engine.pipeline import BatchPredictor
 
@@ -31,16 +32,16 @@ TorchLoader = Callable[[], tuple[Any, ModelMeta, Any]]
 def _cpu_reason(pref: str) -> str | None:
     """Why the CPU is the device (and so ONNX Runtime applies), or None to go to the GPU."""
     if pref == "cpu":
-        return "CPU requested"
+        return _("CPU requested")
     if pref != "auto":
         return None
     present, why = cuda_driver_present()
     if not present:
-        return f"CUDA not used: {why}"
+        return _("CUDA not used: {why}").format(why=why)
     from engine.device import cuda_status
 
     ok, info = cuda_status()  # a driver is there: torch decides (this imports torch)
-    return None if ok else f"CUDA not used: {info}"
+    return None if ok else _("CUDA not used: {why}").format(why=info)
 
 
 def screening_predictor(

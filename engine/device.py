@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from engine.i18n import gettext as _
+
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
@@ -45,21 +47,21 @@ def cuda_driver_present() -> tuple[bool, str]:
     """Whether an NVIDIA driver is installed (no torch import), and what says so or why not."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None and visible.strip() in ("", "-1"):
-        return False, "CUDA_VISIBLE_DEVICES hides every GPU"
+        return False, _("CUDA_VISIBLE_DEVICES hides every GPU")
     if sys.platform == "darwin":
-        return False, "no CUDA on macOS"
+        return False, _("no CUDA on macOS")
     if sys.platform.startswith("linux") and os.path.exists("/proc/driver/nvidia/version"):
-        return True, "NVIDIA driver loaded"
+        return True, _("NVIDIA driver loaded")
     names = ("nvcuda.dll",) if sys.platform == "win32" else ("libcuda.so.1", "libcuda.so")
     for name in names:
         try:
             ctypes.CDLL(name)
         except OSError:
             continue
-        return True, f"CUDA driver library {name} found"
+        return True, _("CUDA driver library {name} found").format(name=name)
     if ctypes.util.find_library("cuda") or shutil.which("nvidia-smi"):
-        return True, "CUDA driver found"
-    return False, "no CUDA GPU or driver found"
+        return True, _("CUDA driver found")
+    return False, _("no CUDA GPU or driver found")
 
 
 def cuda_status() -> tuple[bool, str]:
@@ -67,13 +69,13 @@ def cuda_status() -> tuple[bool, str]:
     import torch
 
     if not torch.backends.cuda.is_built():
-        return False, "this PyTorch build has no CUDA support"
+        return False, _("this PyTorch build has no CUDA support")
     try:
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     except Exception as exc:  # broken drivers raise assorted errors; report, don't crash
-        return False, f"CUDA driver error: {exc}"
+        return False, _("CUDA driver error: {error}").format(error=exc)
     if count == 0:
-        return False, "no CUDA GPU or driver found"
+        return False, _("no CUDA GPU or driver found")
     return True, torch.cuda.get_device_name(0)
 
 
@@ -83,7 +85,7 @@ def select_device(preference: str = "auto") -> DeviceChoice:
 
     pref = check_preference(preference)
     if pref == "cpu":
-        return DeviceChoice(torch.device("cpu"), "CPU requested")
+        return DeviceChoice(torch.device("cpu"), _("CPU requested"))
     ok, info = cuda_status()
     if pref.startswith("cuda"):
         if not ok:
@@ -93,7 +95,9 @@ def select_device(preference: str = "auto") -> DeviceChoice:
             raise DeviceError(
                 f"{pref} requested but only {torch.cuda.device_count()} GPU(s) present"
             )
-        return DeviceChoice(device, f"CUDA requested: {torch.cuda.get_device_name(device)}")
+        return DeviceChoice(
+            device, _("CUDA requested: {gpu}").format(gpu=torch.cuda.get_device_name(device))
+        )
     if ok:
-        return DeviceChoice(torch.device("cuda"), f"CUDA GPU found: {info}")
-    return DeviceChoice(torch.device("cpu"), f"CUDA not used: {info}")
+        return DeviceChoice(torch.device("cuda"), _("CUDA GPU found: {gpu}").format(gpu=info))
+    return DeviceChoice(torch.device("cpu"), _("CUDA not used: {why}").format(why=info))

@@ -23,7 +23,6 @@ from engine.activation import (
     review_activation,
     score_concerns,
 )
-from engine.i18n import _, format_number
 from engine.store import Store
 
 __all__ = [
@@ -51,36 +50,10 @@ def comparison_checks(store: Store, new_model: Path) -> dict[str, Any]:
 
 
 def check_lines(checks: ModelChecks) -> list[str]:
-    """One line per check, in the user's language (engine.activation.ModelChecks.lines)."""
-    if checks.guard is None:
-        return [_("the model file could not be read")]
-    yes, no = _("yes"), _("no")
-    calibrated = (
-        _("yes (temperature {t})").format(t=format_number(checks.temperature or 0.0, 2))
-        if checks.calibrated
-        else no
-    )
-    return [
-        _("out-of-scope guard: {answer}").format(answer=yes if checks.guard else no),
-        _("calibrated: {answer}").format(answer=calibrated),
-        _("ONNX screening graph: {answer}").format(
-            answer=yes if checks.graph else _("no (screens on PyTorch, slower)")
-        ),
-    ]
+    """One line per check, in the user's language."""
+    return checks.lines()
 
 
 def missing_lines(new: ModelChecks, active: ModelChecks) -> list[str]:
-    """What the new model lacks that the model in use has, in the user's language (the rules:
-    engine.activation.missing_checks)."""
-    if new.guard is None or active.guard is None:
-        return [] if active.guard is None else [_("the new model's file could not be read")]
-    found = []
-    if active.guard and not new.guard:
-        found.append(_("the new model has no out-of-scope guard: it cannot flag non-skin pictures"))
-    if active.calibrated and not new.calibrated:
-        found.append(
-            _("the new model is not calibrated: its percentages may read more certain than it is")
-        )
-    if active.graph and not new.graph:
-        found.append(_("the new model has no ONNX screening graph: screening will be slower"))
-    return found
+    """What the new model lacks that the model in use has, in the user's language."""
+    return missing_checks(new, active, "new")

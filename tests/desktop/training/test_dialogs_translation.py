@@ -18,13 +18,19 @@ def test_translation_finetune_dialog_fits_1366x768_in_french(
 ) -> None:
     """French is about a fifth longer: the English fit test again, in French, and no row wider
     than the screen; $POXSCREEN_SCREENSHOTS=docs/screenshots saves finetune_dialog_fr.png."""
-    from PySide6.QtWidgets import QApplication, QDialog
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.training.finetune_dialog import FinetuneDialog
 
     with french():
         english_fit.test_the_dialog_fits_a_1366x768_screen_with_advanced_open_or_not(
             qtbot, store_env, monkeypatch
         )
-        dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QDialog))
+        dialog = next(  # the one just opened (an earlier test's window may not be deleted yet)
+            w
+            for w in QApplication.topLevelWidgets()
+            if isinstance(w, FinetuneDialog) and w.isVisible()
+        )
         assert dialog.windowTitle() == "Affiner le modèle"
         assert dialog.minimumSizeHint().width() <= english_fit.SMALL.width()
         dialog.resize(1100, 648)

@@ -74,7 +74,9 @@ class Dialogs(QObject):
     def finetune(self) -> None:
         w = self.window
         if self.finetune_dialog is None or not self.finetune_dialog.isVisible():
-            self.finetune_dialog = FinetuneDialog(w.active, parent=w, app_settings=w.settings)
+            self.finetune_dialog = FinetuneDialog(
+                w.active, parent=w, app_settings=w.settings, admin=w.roles.admin
+            )
             self.finetune_dialog.finished_run.connect(lambda _d: w.refresh_all())
         self.finetune_dialog.show()
         self.finetune_dialog.raise_()

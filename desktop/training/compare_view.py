@@ -41,6 +41,7 @@ from desktop.services.i18n import N_, _, format_number
 from desktop.services.tasks import run_in_pool
 from desktop.services.vocabulary import long_name, short_name
 from desktop.shell.confirm import ask_risky
+from desktop.shell.role_gate import admin_tip
 from desktop.training.decision_view import METHODS, DecisionView, signed
 from desktop.training.decision_view import short_numbers as _short_numbers
 
@@ -141,10 +142,13 @@ class CompareView(QDialog):
 
     decided = Signal(str)  # "promoted" | "discarded"
 
-    def __init__(self, active: ActiveModel, run_dir: Path, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, active: ActiveModel, run_dir: Path, parent: QWidget | None = None, admin: bool = True
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(_("Compare models"))
         self.active = active
+        self.admin = admin  # False: a clinician on a shared store (the server refuses both)
         self.run_dir = Path(run_dir)
         self.comparison = models.load_comparison(self.run_dir)
         self.outcome: str | None = None
@@ -163,6 +167,7 @@ class CompareView(QDialog):
         layout.addLayout(body)
         layout.addWidget(self._matrices())
         layout.addLayout(self._buttons())
+        self._enable_decisions(True)
         self.resize(1060, 780)
         store, new_model = active.store, self.comparison.new_model
         run_in_pool(
@@ -362,10 +367,15 @@ class CompareView(QDialog):
             on_error=self._failed,
         )  # fmt: skip
 
+    def _enable_decisions(self, enabled: bool) -> None:
+        """Promote and Discard, for an admin only: a clinician is told why they are off."""
+        for button in (self.promote_button, self.discard_button):
+            button.setEnabled(enabled and self.admin)
+            button.setToolTip(admin_tip("", self.admin).strip())
+
     def _busy(self, text: str) -> None:
         self.status.setText(text)
-        self.promote_button.setEnabled(False)
-        self.discard_button.setEnabled(False)
+        self._enable_decisions(False)
 
     def _done(self, outcome: str, text: str) -> None:
         self.outcome = outcome
@@ -376,8 +386,7 @@ class CompareView(QDialog):
 
     def _failed(self, exc: BaseException) -> None:
         self.status.setText(_("Not done: {error}").format(error=exc))
-        self.promote_button.setEnabled(True)
-        self.discard_button.setEnabled(True)
+        self._enable_decisions(True)
 
 
 def _short_class(name: str) -> str:

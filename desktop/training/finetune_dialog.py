@@ -56,6 +56,7 @@ class FinetuneDialog(QDialog):
         parent: QWidget | None = None,
         run_root: Path | None = None,
         app_settings: Settings | None = None,
+        admin: bool = True,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(_("Fine-tune the model"))
@@ -63,6 +64,7 @@ class FinetuneDialog(QDialog):
         self.active = active
         self.run_root = run_root
         self.app_settings = app_settings  # keeps the recipe chosen last time
+        self.admin = admin  # False: a clinician on a shared store may train, not promote
         self.proc: backend.TrainingProcess | None = None
         self.plan: backend.TrainingPlan | None = None
         self.result: backend.TrainingResult | None = None
@@ -257,7 +259,7 @@ class FinetuneDialog(QDialog):
     def open_comparison(self) -> None:
         if self.proc is None:
             return
-        self.compare = CompareView(self.active, self.proc.run_dir, parent=self)
+        self.compare = CompareView(self.active, self.proc.run_dir, parent=self, admin=self.admin)
         self.compare.decided.connect(lambda _d: self.compare_button.setEnabled(False))
         self.compare.show()
 

@@ -23,7 +23,9 @@ def french() -> Iterator[None]:
 
 
 def _info(**meta: object) -> ModelInfo:
-    return ModelInfo("a" * 64, "clinic", None, dict(meta), {}, None, datetime.now(timezone.utc), True)
+    return ModelInfo(
+        "a" * 64, "clinic", None, dict(meta), {}, None, datetime.now(timezone.utc), True
+    )
 
 
 def test_translation_device_reason_is_french(french: None) -> None:

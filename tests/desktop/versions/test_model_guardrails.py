@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -218,4 +219,34 @@ def test_discard_removes_the_model_from_the_list_and_deletes_its_copy(
     assert [m.name for m in store.models()] == ["in-use"]
     dialog = _dialog(qtbot, active)
     assert [dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())] == ["in-use"]
+    store.close()
+
+
+def test_a_clinician_cannot_promote_or_discard_in_the_comparison_and_is_told_why(
+    qtbot: Any, store_env: Path, active_for: Any
+) -> None:
+    from desktop.training.compare_view import CompareView
+    from desktop.training.finetune_dialog import FinetuneDialog
+    from engine.store import Store
+
+    store = Store.open(store_env / "case.db")
+    used = _guarded_model_file(store_env / "used.safetensors", "in-use", seed=1)
+    store.register_model_file(store_env / "used.safetensors", activate=True)
+    run_dir = _run_dir(store_env, store, used, guarded_new=True)
+    active = active_for(store)
+    admin = CompareView(active, run_dir)
+    clinician = CompareView(active, run_dir, admin=False)
+    for view in (admin, clinician):
+        qtbot.addWidget(view)
+    assert admin.promote_button.isEnabled() and admin.discard_button.isEnabled()
+    assert not clinician.promote_button.isEnabled()
+    assert not clinician.discard_button.isEnabled()
+    assert "admin role" in clinician.discard_button.toolTip()
+    clinician._failed(RuntimeError("server refused"))  # an error does not turn them back on
+    assert not clinician.promote_button.isEnabled()
+    dialog = FinetuneDialog(active, run_root=store_env / "runs", admin=False)
+    qtbot.addWidget(dialog)
+    dialog.proc = SimpleNamespace(run_dir=run_dir, running=False)  # a finished run
+    dialog.open_comparison()
+    assert dialog.compare is not None and not dialog.compare.discard_button.isEnabled()
     store.close()

@@ -29,6 +29,7 @@ class ImageView(QGraphicsView):
     """Photo + heat layer; ``zoomChanged`` reports device pixels per photo pixel (1.0 = 100%)."""
 
     zoomChanged = Signal(float)
+    heatChanged = Signal(bool)  # a heat layer is there (True) or was dropped (False)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -101,6 +102,7 @@ class ImageView(QGraphicsView):
         self._heat.setPixmap(QPixmap.fromImage(heat))
         self._place_heat()
         self._apply_heat()
+        self.heatChanged.emit(self.has_heat())
 
     def _place_heat(self) -> None:
         """Stretch the heat layer over the whole photo (the model saw the whole photo)."""
@@ -112,6 +114,7 @@ class ImageView(QGraphicsView):
     def clear_heat(self) -> None:
         self._heat.setPixmap(QPixmap())
         self._heat.setVisible(False)
+        self.heatChanged.emit(False)
 
     def has_heat(self) -> bool:
         return not self._heat.pixmap().isNull()

@@ -24,7 +24,8 @@ class OverlayBar(QWidget):
         self.overlay_box.setToolTip(_("Show where the model looked (Grad-CAM heatmap) (G)"))
         self.overlay_box.toggled.connect(view.set_overlay_visible)
         self.legend = HeatLegend(view)  # in the photo view's corner, on the overlay
-        self.overlay_box.toggled.connect(self.legend.setVisible)
+        self.overlay_box.toggled.connect(self._show_legend)
+        view.heatChanged.connect(self._show_legend)
         self.opacity = QSlider(Qt.Orientation.Horizontal, self)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(round(opacity * 100))
@@ -44,6 +45,11 @@ class OverlayBar(QWidget):
                        self.actual_button, self.zoom_label):  # fmt: skip
             row.addWidget(widget)
         row.setStretch(1, 1)
+        self._show_legend()
+
+    def _show_legend(self, *_args: object) -> None:
+        """The legend explains a heatmap on show: none without one, or with the overlay off."""
+        self.legend.setVisible(self.overlay_box.isChecked() and self.view.has_heat())
 
     def _tool_button(self, text: str, tip: str, slot: Callable[[], object]) -> QToolButton:
         button = QToolButton(self)

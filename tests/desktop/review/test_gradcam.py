@@ -33,9 +33,14 @@ def test_the_legend_shows_the_colour_map_in_use_from_low_to_high(
     low, high = _ends(panel)
     assert low.blue() > low.green() and high.red() > 200 and high.blue() < 80  # purple to yellow
     assert "viridis" in legend.toolTip()
-    assert legend.isVisible()
+    assert not legend.isVisible()  # no photo, no heatmap: nothing for a legend to explain
+    panel.show_item(review_env.items[0])
+    wait_pool(panel, qtbot, lambda: "Grad-CAM:" in panel.info.text())
+    assert panel.view.has_heat() and legend.isVisible()
     panel.overlay_box.setChecked(False)
     assert not legend.isVisible()
+    panel.overlay_box.setChecked(True)
+    assert legend.isVisible()
 
 
 def _bar_point(panel: Any, name: str) -> QPoint:

@@ -51,6 +51,7 @@ RESULTS = ROOT / "bench" / "results"
 WORK = Path(os.environ.get("POXSCREEN_DEV_CACHE", "/tmp/poxscreen-dev-adaptation"))
 MISSING = "Measles"
 FORGET_N = 80
+BN_FROM = ["labelled"]  # whose photos set the mixed BatchNorm statistics: "labelled" or "all"
 
 
 def _jpeg(img: Image.Image, quality: int) -> Image.Image:
@@ -108,8 +109,10 @@ VARIANTS: dict[str, dict[str, float | int]] = {
     "unlab_lr1e-3": {"lr": 1e-3, "epochs": 16, "unlabelled_distill": 0.5},
     "bn0.5": {"bn_share": 0.5},
     "bn1.0": {"bn_share": 1.0},
-    "bn0.5_unlab": {"bn_share": 0.5, "unlabelled_distill": 0.5},
-    "bn1.0_unlab": {"bn_share": 1.0, "unlabelled_distill": 0.5},
+    "bn0.25": {"bn_share": 0.25},
+    "bn0.15": {"bn_share": 0.15},
+    "bn0.25_lr1e-3": {"bn_share": 0.25, "lr": 1e-3},
+    "bn0.25_d0.7": {"bn_share": 0.25, "distill": 0.7},
     "last_block": {"train_blocks": 1, "l2sp": 1e-3},
 }
 
@@ -181,48 +184,68 @@ class Clinic:
         self.forget = forget  # (decoded, y) of the forgetting slice
         self._feats: dict[tuple, object] = {}
 
-    def backbone(self, parent, share: float):
-        """The parent with its BatchNorms moved ``share`` towards all this clinic's photos."""
+    def backbone(self, parent, share: float, pick: list[int]):
+        """The parent with its BatchNorms moved ``share`` towards the photos ``pick``."""
         if share == 0:
             return parent
         import torch
 
+        from engine.images import load_image
         from engine.preprocess import make_transform
         from trainer.bn import mix_bn_statistics
 
         model = copy.deepcopy(parent)
-        rng = np.random.default_rng(5)
-        pick = rng.permutation(len(self.decoded))[:64]
-        tf = make_transform(self.meta)
-        from engine.images import load_image
-
-        size = int(self.meta.input_size)
+        tf, size = make_transform(self.meta), int(self.meta.input_size)
         x = torch.stack(
-            [tf(load_image(self.decoded[i].sample.path, target_size=size)) for i in pick]
+            [tf(load_image(self.decoded[i].sample.path, target_size=size)) for i in pick[:64]]
         )
         mix_bn_statistics(model, x, share)
         return model
 
-    def features(self, parent, recipe):
-        """(clinic cache with recipe.views, forgetting-slice plain cache, backbone model)."""
+    def features(self, parent, recipe, chosen: list[int]):
+        """(labelled photos' cache with recipe.views, the other photos' plain maps, the
+        forgetting slice's plain cache, the backbone): with ``BN_FROM == "labelled"`` the
+        BatchNorm statistics are mixed from the labelled photos only (the app's way)."""
         from trainer.adapt import cache_features
 
-        key = (recipe.bn_share, recipe.views, recipe.train_blocks)
+        everyone = list(np.random.default_rng(5).permutation(len(self.decoded)))
+        per_run = recipe.bn_share > 0 and BN_FROM[0] == "labelled"
+        key = (
+            recipe.bn_share,
+            recipe.views,
+            recipe.train_blocks,
+            tuple(chosen) if per_run else None,
+        )
         if key not in self._feats:
-            model = self.backbone(parent, recipe.bn_share)
-            cache = cache_features(model, self.decoded, self.y, self.meta, recipe=recipe)
+            model = self.backbone(parent, recipe.bn_share, list(chosen) if per_run else everyone)
+            photos = chosen if per_run else list(range(len(self.decoded)))
+            cache = cache_features(
+                model, [self.decoded[i] for i in photos], self.y[photos], self.meta, recipe=recipe
+            )
             one = dataclasses.replace(recipe, views=1)
+            rest = [i for i in range(len(self.decoded)) if i not in set(chosen)] if per_run else []
+            rest_cache = cache_features(
+                model, [self.decoded[i] for i in rest], self.y[rest], self.meta, recipe=one
+            ) if rest else None  # fmt: skip
             fd, fy = self.forget
             fcache = cache_features(model, fd, fy, self.meta, recipe=one)
-            self._feats[key] = (cache, fcache, model)
-        return self._feats[key]
+            self._feats[key] = (cache, rest_cache, fcache, model, photos, rest)
+        cache, rest_cache, fcache, model, photos, rest = self._feats[key]
+        pos = {p: i for i, p in enumerate(photos)}
+        lab = cache.subset([pos[i] for i in chosen])
+        others = [i for i in range(len(self.decoded)) if i not in set(chosen)]
+        if rest_cache is not None:
+            other_maps = rest_cache.features[:, 0]
+        else:
+            other_maps = cache.features[torch_index(np.array([pos[i] for i in others])), 0]
+        return lab, other_maps, fcache, model
 
     def parent_plain(self, parent):
         """The shipped model's plain-view logits on the clinic and on the forgetting slice."""
         from engine.recipe import ADAPT
 
         base = dataclasses.replace(ADAPT, views=1, train_blocks=0, bn_share=0.0)
-        cache, fcache, _ = self.features(parent, base)
+        cache, _, fcache, _ = self.features(parent, base, list(range(len(self.decoded))))
         return cache.parent[:, 0].double().numpy(), fcache.parent[:, 0].double().numpy()
 
 
@@ -256,13 +279,15 @@ def one_run(
     from trainer.decision import ReferenceCheck, decide_on_clinic_photos
     from trainer.splits import group_near_duplicates
 
-    cache, fcache, backbone = clinic.features(parent, recipe)
     p_clinic, p_forget = clinic.parent_plain(parent)
     chosen, y = labelled_set(clinic, n, kind, seed)
-    others = np.setdiff1d(np.arange(len(clinic.y)), chosen)
-    sub = cache.subset(chosen)
+    sub, other_maps, fcache, backbone = clinic.features(parent, recipe, chosen)
+    others = np.array([i for i in range(len(clinic.y)) if i not in set(chosen)])
     sub = FeatureCache(sub.features, sub.parent, y)
-    pool = cache.subset(others) if recipe.unlabelled_distill > 0 else None
+    pool = None
+    if recipe.unlabelled_distill > 0:
+        with_logits = head_logits(backbone, other_maps, recipe)[:, None]
+        pool = FeatureCache(other_maps[:, None], with_logits, clinic.y[others])
     groups = group_near_duplicates([clinic.decoded[i].hashes for i in chosen], 10)
     folds = assign_folds(y, groups, DECISION.folds, DECISION.seed)
     t0 = time.monotonic()
@@ -274,7 +299,7 @@ def one_run(
     f_before = _scores(fy, p_forget)
     f_after = _scores(fy, head_logits(final, fcache.features[:, 0], recipe).double().numpy())
     o_before = _scores(clinic.y[others], p_clinic[others])
-    after = head_logits(final, cache.features[torch_index(others), 0], recipe).double().numpy()
+    after = head_logits(final, other_maps, recipe).double().numpy()
     o_after = _scores(clinic.y[others], after)
     ref = ReferenceCheck(f_after[1], f_before[1], n=len(fy))
     run = {"clinic": clinic.name, "n": n, "kind": kind, "seed": seed, "promoted": None,
@@ -329,9 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--kinds", nargs="+", default=["all", "noM", "shuffled"])
     ap.add_argument("--clinics", nargs="+", default=list(CAMERAS))
+    ap.add_argument("--bn-from", choices=["labelled", "all"], default="labelled")
     ap.add_argument("--quick", action="store_true", help="final model only: no cross-fitting")
     ap.add_argument("--tag", default="", help="suffix of the saved variant names")
     args = ap.parse_args(argv)
+    BN_FROM[0] = args.bn_from
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))

@@ -27,7 +27,7 @@ from engine.preprocess import make_transform
 from engine.recipe import ADAPT, AdaptRecipe
 from trainer.data import Decoded, class_weights, train_transform
 
-__all__ = ["FeatureCache", "cache_features", "fit_head", "head_logits"]
+__all__ = ["FeatureCache", "adapted_backbone", "cache_features", "fit_head", "head_logits"]
 
 
 @dataclass
@@ -95,6 +95,31 @@ def cache_features(
     if not feats:
         raise ValueError("no photos to adapt to")
     return FeatureCache(torch.stack(feats), torch.stack(logits), np.asarray(targets, dtype=int))
+
+
+BN_PHOTOS = 64  # the most photos whose statistics are measured (one batch through the network)
+
+
+@torch.no_grad()
+def adapted_backbone(
+    parent: nn.Module, items: Sequence[Decoded], meta: object, recipe: AdaptRecipe = ADAPT
+) -> nn.Module:
+    """``parent`` itself, or (``recipe.bn_share`` > 0) a copy whose BatchNorm statistics moved
+    that share towards the clinic's labelled photos, seen exactly as screening sees them.
+
+    Why: a clinic's camera shifts every layer's statistics; its own photos say by how much,
+    labels or not. Only a share moves, so photos from other cameras (the reference set) are
+    not normalised as if they came from this one."""
+    if recipe.bn_share <= 0 or not items:
+        return parent
+    from trainer.bn import mix_bn_statistics
+
+    model = copy.deepcopy(parent).cpu().eval()
+    plain = _screening_view(meta)
+    step = max(1, len(items) // BN_PHOTOS)
+    batch = torch.stack([plain(item) for item in list(items)[::step][:BN_PHOTOS]])
+    mix_bn_statistics(model, batch, recipe.bn_share)
+    return model
 
 
 def cut_index(model: nn.Module, recipe: AdaptRecipe) -> int:

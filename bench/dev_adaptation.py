@@ -309,7 +309,8 @@ def one_run(
             y, oof, p_clinic[chosen], clinic.classes, ref, active_version="shipped"
         )
         failed = [c for c in ("learnt", "better", "mpox", "reference") if not d.checks[c]["passed"]]
-        run.update(promoted=d.activate, win=d.checks["better"]["win_share"], failed=failed)
+        run.update(promoted=d.activate, win=d.checks["better"]["win_share"], failed=failed,
+                   oof_acc=d.new_value, in_use_acc=d.active_value)  # fmt: skip
     return {
         **run, "other_before": o_before[0],
         "other_after": o_after[0], "gain": o_after[0] - o_before[0],

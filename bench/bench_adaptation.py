@@ -94,9 +94,16 @@ def score(model_path: Path, photos: list[tuple[Path, str]]) -> dict[str, float]:
 
 
 def one_run(
-    photos: list[tuple[Path, str]], labelled: list[int], shuffle: bool, work: Path
+    photos: list[tuple[Path, str]],
+    labelled: list[int],
+    shuffle: bool,
+    work: Path,
+    bn_share: float | None = None,
 ) -> dict[str, object]:
     """Label ``labelled`` in a fresh store, fine-tune through the app's path, report."""
+    import dataclasses
+
+    from engine.recipe import ADAPT
     from engine.store import Store
     from trainer.class_plan import NotEnoughLabels
     from trainer.progress import Reporter
@@ -113,7 +120,14 @@ def one_run(
     with open(work / "progress.jsonl", "w", encoding="utf-8") as log:
         try:
             report = run_training(
-                TrainOptions(from_store=True, db=str(db), out=work / "run"),
+                TrainOptions(
+                    from_store=True,
+                    db=str(db),
+                    out=work / "run",
+                    adapt=ADAPT
+                    if bn_share is None
+                    else dataclasses.replace(ADAPT, bn_share=bn_share),
+                ),  # fmt: skip
                 Reporter(log, bar=False),
             )
         except NotEnoughLabels as exc:  # the command's exit 2: nothing trained, nothing changed
@@ -129,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 40, 80])
     ap.add_argument("--no-controls", action="store_true")
+    ap.add_argument(
+        "--bn-share", type=float, default=None,
+        help="informational: the recipe with this BatchNorm share instead of the default",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     if not SHARED.is_dir():
         print(f"skipped: {SHARED} not found (the benchmark needs MSID)")
@@ -155,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             others = [photos[i] for i in range(len(photos)) if i not in set(labelled)]
             work = Path(tmp) / f"run{k}"
             work.mkdir()
-            run = one_run(photos, labelled, shuffle, work)
+            run = one_run(photos, labelled, shuffle, work, args.bn_share)
             after = Path(run["model"]) if run["model"] else shipped  # refused: nothing changed
             row = {"n": len(labelled), "kind": kind, "n_other": len(others), **run,
                    "other_before": score(shipped, others), "other_after": score(after, others),
@@ -170,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "adaptation.json").write_text(json.dumps({"rows": rows}, indent=2, default=str))
+    name = "adaptation.json" if args.bn_share is None else f"adaptation_bn{args.bn_share}.json"
+    (RESULTS / name).write_text(json.dumps({"rows": rows}, indent=2, default=str))
     bad = [r for r in rows if r["kind"] == "shuffled" and r["promoted"]]
     if bad:
         print(f"FAILED: a shuffled-label control was promoted ({len(bad)})", file=sys.stderr)

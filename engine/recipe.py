@@ -76,6 +76,9 @@ class AdaptRecipe:
     distill_temperature: float = 2.0
     augmentation: str = "phone"
     seed: int = 0
+    l2sp: float = 0.0  # weight of the squared distance of the trained weights from the parent's
+    unlabelled_distill: float = 0.0  # weight of the KL to the parent on unlabelled clinic photos
+    bn_share: float = 0.0  # share of the clinic's own statistics in the backbone's BatchNorms
 
 
 @dataclass(frozen=True)

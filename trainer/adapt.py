@@ -27,7 +27,7 @@ from engine.preprocess import make_transform
 from engine.recipe import ADAPT, AdaptRecipe
 from trainer.data import Decoded, class_weights, train_transform
 
-__all__ = ["FeatureCache", "cache_features", "fit_head", "head_logits"]
+__all__ = ["FeatureCache", "adapted_backbone", "cache_features", "fit_head", "head_logits"]
 
 
 @dataclass
@@ -97,6 +97,31 @@ def cache_features(
     return FeatureCache(torch.stack(feats), torch.stack(logits), np.asarray(targets, dtype=int))
 
 
+BN_PHOTOS = 64  # the most photos whose statistics are measured (one batch through the network)
+
+
+@torch.no_grad()
+def adapted_backbone(
+    parent: nn.Module, items: Sequence[Decoded], meta: object, recipe: AdaptRecipe = ADAPT
+) -> nn.Module:
+    """``parent`` itself, or (``recipe.bn_share`` > 0) a copy whose BatchNorm statistics moved
+    that share towards the clinic's labelled photos, seen exactly as screening sees them.
+
+    Why: a clinic's camera shifts every layer's statistics; its own photos say by how much,
+    labels or not. Only a share moves, so photos from other cameras (the reference set) are
+    not normalised as if they came from this one."""
+    if recipe.bn_share <= 0 or not items:
+        return parent
+    from trainer.bn import mix_bn_statistics
+
+    model = copy.deepcopy(parent).cpu().eval()
+    plain = _screening_view(meta)
+    step = max(1, len(items) // BN_PHOTOS)
+    batch = torch.stack([plain(item) for item in list(items)[::step][:BN_PHOTOS]])
+    mix_bn_statistics(model, batch, recipe.bn_share)
+    return model
+
+
 def cut_index(model: nn.Module, recipe: AdaptRecipe) -> int:
     """The first backbone block that is trained (the blocks before it are cached)."""
     return len(model.features) - recipe.train_blocks
@@ -157,6 +182,26 @@ def _distilled_loss(
     return (1 - recipe.distill) * ce + recipe.distill * t * t * kl
 
 
+def _l2sp(params: Sequence[nn.Parameter], start: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Squared distance of the trained weights from the parent's (L2-SP): the head may move
+    where the clinic's labels pull it, but pays for every step away from what it knew."""
+    return sum(((p - s) ** 2).sum() for p, s in zip(params, start, strict=True))  # type: ignore[return-value]
+
+
+def _unlabelled_kl(
+    model: nn.Module, pool: FeatureCache, gen: torch.Generator, recipe: AdaptRecipe
+) -> torch.Tensor:
+    """KL to the parent on a batch of the clinic's unlabelled photos (plain views)."""
+    ix = torch.randint(0, len(pool), (recipe.batch_size,), generator=gen)
+    logits = forward_rest(model, pool.features[ix, 0].float(), recipe)
+    t = recipe.distill_temperature
+    kl = F.kl_div(
+        F.log_softmax(logits / t, 1), F.log_softmax(pool.parent[ix, 0] / t, 1), log_target=True,
+        reduction="batchmean",
+    )  # fmt: skip
+    return t * t * kl
+
+
 def fit_head(
     parent: nn.Module,
     cache: FeatureCache,
@@ -164,21 +209,25 @@ def fit_head(
     *,
     recipe: AdaptRecipe = ADAPT,
     seed: int | None = None,
+    unlabelled: FeatureCache | None = None,
 ) -> nn.Module:
     """A copy of ``parent`` whose head is fitted on ``cache`` (an epoch: every view of every
-    photo once, shuffled);
-    the backbone is shared in value, never changed. Returns the model in eval mode."""
+    photo once, shuffled); the backbone is shared in value, never changed. ``unlabelled``: the
+    clinic's other photos, pulled towards the parent's answers when ``recipe.unlabelled_distill``
+    is set. Returns the model in eval mode."""
     model = copy.deepcopy(parent).cpu()
     gen = torch.Generator().manual_seed(recipe.seed if seed is None else seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(recipe.seed if seed is None else seed)
         params = _trained_params(model, recipe)
+        start = [p.detach().clone() for p in params]
         opt = torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
         n, v = cache.features.shape[:2]
         y_all = torch.as_tensor(cache.targets, dtype=torch.long).repeat_interleave(v)
         flat = cache.features.flatten(0, 1)  # every view of every photo is one example
         soft = cache.parent.flatten(0, 1)
         weights = class_weights(cache.targets.tolist(), num_classes)
+        pool = unlabelled if unlabelled is not None and len(unlabelled) else None
         for _ in range(recipe.epochs):
             model.train()
             _freeze_norms(model)
@@ -187,6 +236,12 @@ def fit_head(
                 ix = order[i : i + recipe.batch_size]
                 logits = forward_rest(model, flat[ix].float(), recipe)
                 loss = _distilled_loss(logits, y_all[ix], soft[ix], weights, recipe)
+                if recipe.l2sp > 0:
+                    loss = loss + recipe.l2sp * _l2sp(params, start)
+                if pool is not None and recipe.unlabelled_distill > 0:
+                    loss = loss + recipe.unlabelled_distill * _unlabelled_kl(
+                        model, pool, gen, recipe
+                    )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

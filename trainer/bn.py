@@ -161,3 +161,36 @@ def freeze_backbone(model: nn.Module, fraction: float) -> list[RemovableHandle]:
 def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
     """The parameters the optimiser updates (frozen blocks are left out)."""
     return [p for p in model.parameters() if p.requires_grad]
+
+
+@torch.no_grad()
+def mix_bn_statistics(model: nn.Module, images: torch.Tensor, share: float) -> None:
+    """Move every BatchNorm's running statistics ``share`` of the way towards the statistics
+    of ``images`` (one batch, normalised, as screening feeds them), in place; AdaBN at 1.
+
+    Why: a clinic's camera (colour cast, blur, JPEG) shifts what every layer sees; its own
+    photos, labelled or not, say by how much. Each layer normalises with the mixed statistics
+    during the pass, so the layers after it are measured on what they will really see."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"the BatchNorm share must be within [0, 1], got {share}")
+    if share == 0 or len(images) == 0:
+        return
+
+    def mixed(mod: nn.modules.batchnorm._BatchNorm, inp: tuple, _out: torch.Tensor) -> torch.Tensor:
+        x = inp[0]
+        dims = [d for d in range(x.dim()) if d != 1]
+        mean = (1 - share) * mod.running_mean + share * x.mean(dims)
+        var = (1 - share) * mod.running_var + share * x.var(dims, unbiased=True)
+        mod.running_mean.copy_(mean)
+        mod.running_var.copy_(var)
+        return torch.nn.functional.batch_norm(
+            x, mean, var, mod.weight, mod.bias, False, 0.0, mod.eps
+        )
+
+    handles = [m.register_forward_hook(mixed) for _, m in batchnorms(model)]
+    model.eval()
+    try:
+        model(images)
+    finally:
+        for h in handles:
+            h.remove()

@@ -21,7 +21,7 @@ from torch import nn
 from engine.checkpoint import ModelMeta, load_model, load_model_and_guard, save_model
 from engine.onnx_export import try_export
 from engine.recipe import ADAPT, DECISION, AdaptRecipe, DecisionRule
-from trainer.adapt import FeatureCache, cache_features, fit_head, head_logits
+from trainer.adapt import FeatureCache, adapted_backbone, cache_features, fit_head, head_logits
 from trainer.calibration import fit_temperature
 from trainer.crossfit import assign_folds, cross_fit
 from trainer.data import Decoded, Sample, Skipped, cache_size_for, decode_samples
@@ -46,6 +46,7 @@ class ClinicFit:
     skipped: list[Skipped]
     counts: dict[str, int]
     compared: dict[str, dict[str, Any]]  # "candidate"/"active": figures on the compared photos
+    bn_share: float = 0.0  # how far the backbone's BatchNorm statistics moved to the clinic's
 
 
 def use_cross_fit(decision: str, from_store: bool, data_dirs: Sequence[Path], init: str, n: int,
@@ -149,8 +150,10 @@ def fit_for_clinic(
     reporter.emit(
         "stage", stage="features", message=f"backbone features, {recipe.views} views each"
     )
-    cache = cache_features(parent, decoded, y, meta, recipe=recipe)
-    active_logits = _active_logits(cache, decoded, y, meta, active)
+    backbone = adapted_backbone(parent, decoded, meta, recipe)
+    cache = cache_features(backbone, decoded, y, meta, recipe=recipe)
+    in_use = active if active is not None or backbone is parent else (parent, meta)
+    active_logits = _active_logits(cache, decoded, y, meta, in_use)
     in_use_meta = active[1] if active is not None else meta
     shas = [d.sample.sha256 for d in decoded]
     trained = trained_photos(in_use_meta)
@@ -162,11 +165,11 @@ def fit_for_clinic(
         reporter.emit("stage", stage="crossfit", message=f"fold model {i} of {n} fitted")
         stop.check(f"after fold {i}")
 
-    oof = cross_fit(parent, cache, len(classes), folds, recipe=recipe, on_fold=on_fold)
+    oof = cross_fit(backbone, cache, len(classes), folds, recipe=recipe, on_fold=on_fold)
     reporter.emit("stage", stage="final", message=f"fitting the final model on all {len(y)} labels")
-    final = fit_head(parent, cache, len(classes), recipe=recipe)
+    final = fit_head(backbone, cache, len(classes), recipe=recipe)
     reporter.emit("stage", stage="reference", message="checking the reference set")
-    ref = reference_check(parent, final, meta, active[0] if active is not None else None, recipe)
+    ref = reference_check(backbone, final, meta, in_use[0] if in_use is not None else None, recipe)
     decision = decide_on_clinic_photos(
         y[include], oof[include], active_logits[include], classes, ref,
         active_version=in_use_meta.version, active_hash=in_use_meta.content_hash,
@@ -176,7 +179,8 @@ def fit_for_clinic(
     compared = {"candidate": scored(y[include], oof[include], classes),
                 "active": scored(y[include], active_logits[include], classes)}  # fmt: skip
     t = fit_temperature(oof, y)
-    return ClinicFit(final, meta, decision, t, shas, skipped, counts, compared)
+    moved = recipe.bn_share if backbone is not parent else 0.0
+    return ClinicFit(final, meta, decision, t, shas, skipped, counts, compared, moved)
 
 
 def _active_logits(
@@ -187,15 +191,16 @@ def _active_logits(
     active: tuple[nn.Module, ModelMeta] | None,
 ) -> np.ndarray:
     """The model in use's logits on each photo's plain view (the parent's, cached, when the
-    parent is the model in use)."""
+    parent is the model in use and the features are its own)."""
     if active is None:
         return cache.parent[:, 0].double().numpy()
     one = dataclasses.replace(ADAPT, views=1, train_blocks=0)
     return cache_features(active[0], decoded, y, meta, recipe=one).parent[:, 0].double().numpy()
 
 
-def parent_guard(parent_path: Path | None) -> tuple[Any, dict[str, Any]]:
-    """The parent's guard and the note recorded with it (the backbone is unchanged)."""
+def parent_guard(parent_path: Path | None, bn_share: float = 0.0) -> tuple[Any, dict[str, Any]]:
+    """The parent's guard and the note recorded with it (the backbone's weights are the
+    parent's; its BatchNorm statistics moved ``bn_share`` towards the clinic's photos)."""
     if parent_path is None:
         return None, {"unavailable": "the parent model has no file to take a guard from"}
     try:
@@ -204,6 +209,12 @@ def parent_guard(parent_path: Path | None) -> tuple[Any, dict[str, Any]]:
         return None, {"unavailable": f"the parent's guard could not be read ({exc})"}
     if guard is None:
         return None, {"unavailable": "the parent model has no out-of-scope guard"}
+    if bn_share > 0:
+        why = (
+            "the backbone's weights are the parent's; its BatchNorm statistics moved "
+            f"{bn_share:.0%} of the way towards the clinic's labelled photos"
+        )
+        return guard, {"source": "parent", "why": why}
     return guard, {"source": "parent", "why": "the backbone is the parent's, unchanged"}
 
 
@@ -229,7 +240,7 @@ def deliver_clinic(
     activate: bool = True,
 ) -> dict[str, Any]:
     """Save the final model (its file first, atomically), its graph and report; register last."""
-    guard, note = parent_guard(parent_path)
+    guard, note = parent_guard(parent_path, fit.bn_share)
     checks = fit.decision.checks
     params = {**params, "method": "cross-fit", "folds": checks.get("folds")}
     meta = dataclasses.replace(

@@ -53,16 +53,23 @@ def cross_fit(
     *,
     recipe: AdaptRecipe = ADAPT,
     on_fold: Callable[[int, int], None] | None = None,
+    unlabelled: FeatureCache | None = None,
 ) -> np.ndarray:
     """Out-of-fold logits (N x K, on each photo's plain view) of fold models fitted with the
-    final model's own recipe on the other folds."""
+    final model's own recipe on the other folds (``unlabelled``: the clinic's photos without a
+    label, as the final model gets them)."""
     out = np.zeros((len(cache), num_classes), dtype=np.float64)
     k = int(folds.max()) + 1
     for f in range(k):
         held = np.flatnonzero(folds == f)
         train = np.flatnonzero(folds != f)
         model = fit_head(
-            parent, cache.subset(train), num_classes, recipe=recipe, seed=recipe.seed + f
+            parent,
+            cache.subset(train),
+            num_classes,
+            recipe=recipe,
+            seed=recipe.seed + f,
+            unlabelled=unlabelled,
         )
         out[held] = head_logits(model, cache.features[torch.as_tensor(held), 0], recipe).numpy()
         if on_fold is not None:

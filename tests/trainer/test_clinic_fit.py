@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from engine.checkpoint import load_model_and_guard
 from engine.recipe import ADAPT
@@ -103,3 +104,32 @@ def test_shuffled_labels_are_refused_and_the_command_exits_0(
     assert promo["reason"] in out
     with open_test_store(db) as store:
         assert store.active_model().content_hash == in_use  # nothing switched
+
+
+def test_batchnorm_moved_towards_the_clinic_is_saved_and_compared_with_the_parent_as_it_is(
+    tmp_path: Path,
+) -> None:
+    """With ``bn_share`` the fine-tune's backbone statistics move towards the clinic's photos:
+    the saved model carries them, and the model in use it is compared
+    with is the parent as it screens (not the parent with the clinic's statistics)."""
+    from engine.checkpoint import load_model
+
+    labels = [CLASSES[i % 2 * 2] for i in range(24)]
+    db, _ = _clinic(tmp_path, labels)
+    reports = {}
+    for share in (0.0, 0.5):
+        recipe = dataclasses.replace(QUICK, bn_share=share)
+        opts = TrainOptions(
+            from_store=True, db=str(db), out=tmp_path / f"run{share}", adapt=recipe,
+            activate=False,
+        )  # fmt: skip
+        reports[share] = run_training(opts, RecordingReporter())
+    start, _ = load_model(tmp_path / "start.safetensors")
+    plain, _ = load_model(Path(reports[0.0]["model"]))
+    moved, _ = load_model(Path(reports[0.5]["model"]))
+    bn = "features.1.conv.0.1.running_mean"
+    assert torch.equal(plain.state_dict()[bn], start.state_dict()[bn])
+    assert not torch.allclose(moved.state_dict()[bn], start.state_dict()[bn])
+    details = {s: r["promotion"]["details"] for s, r in reports.items()}
+    assert details[0.5]["nll"]["active"] == pytest.approx(details[0.0]["nll"]["active"])
+    assert details[0.5]["accuracy"]["active"] == details[0.0]["accuracy"]["active"]

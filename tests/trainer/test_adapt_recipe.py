@@ -1,0 +1,99 @@
+"""The clinic fine-tune's ways of keeping what the parent knew while adapting: BatchNorm
+statistics mixed towards the clinic's photos, L2-SP towards the parent's head, and distillation
+on the clinic's unlabelled photos."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from engine.recipe import ADAPT
+from trainer.adapt import FeatureCache, fit_head, head_logits
+from trainer.bn import mix_bn_statistics
+from trainer.initial_model import imagenet_model
+
+QUICK = dataclasses.replace(ADAPT, views=2, epochs=4, lr=3e-3, distill=0.0)
+
+
+def _two_norms() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4)
+    )
+
+
+def test_mixing_moves_each_statistic_the_share_of_the_way_to_the_photos_measured_in_order() -> None:
+    model = _two_norms()
+    x = torch.randn(16, 3, 5, 5) * 3 + 2
+    with torch.no_grad():
+        first_in = model[0](x)
+    old = model[1].running_mean.clone()
+    mix_bn_statistics(model, x, 0.5)
+    want = 0.5 * old + 0.5 * first_in.mean((0, 2, 3))
+    assert torch.allclose(model[1].running_mean, want, atol=1e-5)
+    # the second norm is measured on what it sees after the first one's mixed statistics
+    with torch.no_grad():
+        second_in = model[2](model[1](first_in))
+    assert torch.allclose(model[3].running_mean, 0.5 * second_in.mean((0, 2, 3)), atol=1e-5)
+    full = _two_norms()
+    mix_bn_statistics(full, x, 1.0)
+    assert torch.allclose(full[1].running_var, first_in.var((0, 2, 3)), atol=1e-4)
+
+
+def test_a_share_of_zero_changes_nothing_and_a_share_outside_0_1_is_refused() -> None:
+    model = _two_norms()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    mix_bn_statistics(model, torch.randn(4, 3, 5, 5), 0.0)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match="within"):
+        mix_bn_statistics(model, torch.randn(4, 3, 5, 5), 1.5)
+
+
+def _cache(n: int, seed: int) -> tuple[nn.Module, FeatureCache]:
+    """A tiny parent and random cached maps whose labels it can learn (channel 0's sign)."""
+    parent, _ = imagenet_model(["a", "b", "c"], seed=0)
+    parent.eval()
+    g = torch.Generator().manual_seed(seed)
+    feats = torch.randn(n, 2, 1280, 2, 2, generator=g)
+    y = (feats[:, 0, 0].mean((1, 2)) > 0).long().numpy()
+    feats[:, :, 0] += torch.as_tensor(y * 4.0 - 2.0)[:, None, None, None]
+    with torch.no_grad():
+        logits = parent.forward_head(feats.flatten(0, 1)).view(n, 2, -1)
+    return parent, FeatureCache(feats.to(torch.float16), logits, y)
+
+
+def _distance(model: nn.Module, parent: nn.Module) -> float:
+    ref = dict(parent.named_parameters())
+    return sum(
+        float(((p.detach() - ref[k].detach()) ** 2).sum())
+        for k, p in model.named_parameters()
+        if "features" not in k
+    )
+
+
+def test_l2sp_keeps_the_fitted_head_nearer_the_parent() -> None:
+    parent, cache = _cache(24, 1)
+    free = fit_head(parent, cache, 3, recipe=QUICK)
+    held = fit_head(parent, cache, 3, recipe=dataclasses.replace(QUICK, l2sp=1.0))
+    assert _distance(held, parent) < 0.5 * _distance(free, parent)
+
+
+def test_unlabelled_photos_pull_the_answers_on_them_towards_the_parent() -> None:
+    parent, cache = _cache(24, 2)
+    _, pool = _cache(32, 3)
+    plain = fit_head(parent, cache, 3, recipe=QUICK, unlabelled=pool)  # weight 0: ignored
+    pulled = fit_head(
+        parent, cache, 3, recipe=dataclasses.replace(QUICK, unlabelled_distill=2.0),
+        unlabelled=pool,
+    )  # fmt: skip
+
+    def gap(model: nn.Module) -> float:
+        mine = torch.log_softmax(head_logits(model, pool.features[:, 0], QUICK), 1)
+        theirs = torch.softmax(pool.parent[:, 0], 1)
+        return float(-(theirs * mine).sum(1).mean())
+
+    assert np.isfinite(gap(pulled)) and gap(pulled) < gap(plain)

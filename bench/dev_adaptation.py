@@ -46,6 +46,9 @@ from PIL import Image, ImageEnhance, ImageFilter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_adaptation import stratified_order  # noqa: E402  (the benchmark's label order)
+
 SHARED = ROOT.parent / "shared" / "datasets" / "msid"
 RESULTS = ROOT / "bench" / "results"
 WORK = Path(os.environ.get("POXSCREEN_DEV_CACHE", "/tmp/poxscreen-dev-adaptation"))
@@ -155,17 +158,6 @@ def protocol_photos() -> tuple[list[tuple[Path, str]], dict[str, list[tuple[Path
             photos.append((target, e["label"]))
         clinics[name] = photos
     return [(source(e), e["label"]) for e in forget], clinics
-
-
-def stratified_order(labels: list[str], seed: int) -> list[int]:
-    """Every prefix holds the classes in their overall proportions (as the benchmark)."""
-    rng = np.random.default_rng(seed)
-    keyed = []
-    for c in sorted(set(labels)):
-        idx = [i for i, lab in enumerate(labels) if lab == c]
-        rng.shuffle(idx)
-        keyed += [((k + rng.random()) / len(idx), i) for k, i in enumerate(idx)]
-    return [i for _, i in sorted(keyed)]
 
 
 class Clinic:

@@ -12,7 +12,7 @@ The rule, on the stack of label-giving events in force (engine.store.labels.repl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,12 +35,11 @@ def _key(who: str) -> str:
     return who.strip().casefold()
 
 
-def readings(stack: Sequence[LabelEvent]) -> list[Reading]:
-    """Each clinician's latest class in force since the last adjudication (``refer`` left out),
-    oldest first."""
-    since = max((i for i, e in enumerate(stack) if e.source == ADJUDICATE), default=0)
+def _latest_per_reader(events: Iterable[LabelEvent]) -> list[Reading]:
+    """Each clinician's latest event among ``events`` as a reading (``refer`` and undone labels
+    left out), the clinician who last spoke last."""
     latest: dict[str, LabelEvent] = {}
-    for event in stack[since:]:
+    for event in events:
         latest.pop(_key(event.who), None)
         latest[_key(event.who)] = event
     return [
@@ -48,6 +47,13 @@ def readings(stack: Sequence[LabelEvent]) -> list[Reading]:
         for e in latest.values()
         if e.label and e.label != REFER
     ]
+
+
+def readings(stack: Sequence[LabelEvent]) -> list[Reading]:
+    """Each clinician's latest class in force since the last adjudication (``refer`` left out),
+    oldest first."""
+    since = max((i for i, e in enumerate(stack) if e.source == ADJUDICATE), default=0)
+    return _latest_per_reader(stack[since:])
 
 
 def is_disputed(stack: Sequence[LabelEvent]) -> bool:
@@ -92,16 +98,7 @@ class Agreement:
 def independent_readings(stack: Sequence[LabelEvent]) -> list[Reading]:
     """Each clinician's latest class in force on a photo, adjudications left out (they settle,
     they do not read independently); ``refer`` left out. Oldest reader first."""
-    latest: dict[str, LabelEvent] = {}
-    for event in stack:
-        if event.source != ADJUDICATE:
-            latest.pop(_key(event.who), None)
-            latest[_key(event.who)] = event
-    return [
-        Reading(e.who, e.label or "", e.created_at)
-        for e in latest.values()
-        if e.label and e.label != REFER
-    ]
+    return _latest_per_reader(e for e in stack if e.source != ADJUDICATE)
 
 
 def agreement(per_photo: Sequence[Sequence[Reading]]) -> Agreement:

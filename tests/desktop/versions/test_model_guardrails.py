@@ -168,16 +168,22 @@ def _run_dir(store_env: Path, store: Any, used: Any, *, guarded_new: bool) -> Pa
     return run_dir
 
 
-def test_forced_promotion_defaults_to_cancel_and_missing_guard_is_named(
-    qtbot: Any, store_env: Path, active_for: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from desktop.training.compare_view import CompareView
+def _in_use_and_new(store_env: Path, guarded_new: bool) -> tuple[Any, Path]:
+    """A store whose guarded model "in-use" is active, and a fine-tune run beside it."""
     from engine.store import Store
 
     store = Store.open(store_env / "case.db")
     used = _guarded_model_file(store_env / "used.safetensors", "in-use", seed=1)
     store.register_model_file(store_env / "used.safetensors", activate=True)
-    run_dir = _run_dir(store_env, store, used, guarded_new=False)
+    return store, _run_dir(store_env, store, used, guarded_new=guarded_new)
+
+
+def test_forced_promotion_defaults_to_cancel_and_missing_guard_is_named(
+    qtbot: Any, store_env: Path, active_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desktop.training.compare_view import CompareView
+
+    store, run_dir = _in_use_and_new(store_env, guarded_new=False)
     boxes = Boxes(monkeypatch)
     compare = CompareView(active_for(store), run_dir)
     qtbot.addWidget(compare)
@@ -199,12 +205,8 @@ def test_discard_removes_the_model_from_the_list_and_deletes_its_copy(
     qtbot: Any, store_env: Path, active_for: Any
 ) -> None:
     from desktop.training.compare_view import CompareView
-    from engine.store import Store
 
-    store = Store.open(store_env / "case.db")
-    used = _guarded_model_file(store_env / "used.safetensors", "in-use", seed=1)
-    store.register_model_file(store_env / "used.safetensors", activate=True)
-    run_dir = _run_dir(store_env, store, used, guarded_new=True)
+    store, run_dir = _in_use_and_new(store_env, guarded_new=True)
     copy = Path(next(m for m in store.models() if m.name == "finetuned").path)
     assert copy.parent == store.models_dir and copy.is_file()
     active = active_for(store)
@@ -227,12 +229,8 @@ def test_a_clinician_cannot_promote_or_discard_in_the_comparison_and_is_told_why
 ) -> None:
     from desktop.training.compare_view import CompareView
     from desktop.training.finetune_dialog import FinetuneDialog
-    from engine.store import Store
 
-    store = Store.open(store_env / "case.db")
-    used = _guarded_model_file(store_env / "used.safetensors", "in-use", seed=1)
-    store.register_model_file(store_env / "used.safetensors", activate=True)
-    run_dir = _run_dir(store_env, store, used, guarded_new=True)
+    store, run_dir = _in_use_and_new(store_env, guarded_new=True)
     active = active_for(store)
     admin = CompareView(active, run_dir)
     clinician = CompareView(active, run_dir, admin=False)

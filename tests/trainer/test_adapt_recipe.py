@@ -1,6 +1,6 @@
 """The clinic fine-tune's ways of keeping what the parent knew while adapting: BatchNorm
-statistics mixed towards the clinic's photos, L2-SP towards the parent's head, and distillation
-on the clinic's unlabelled photos."""
+statistics mixed towards the clinic's photos, L2-SP towards the parent's head, distillation
+on the clinic's unlabelled photos, and cross-entropy masked to the classes the labels hold."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from trainer.adapt import FeatureCache, fit_head, head_logits
 from trainer.bn import mix_bn_statistics
 from trainer.initial_model import imagenet_model
 
-QUICK = dataclasses.replace(ADAPT, views=2, epochs=4, lr=3e-3, distill=0.0)
+QUICK = dataclasses.replace(ADAPT, views=2, epochs=4, lr=3e-3, distill=0.0, mask_absent=False)
 
 
 def _two_norms() -> nn.Sequential:
@@ -97,3 +97,38 @@ def test_unlabelled_photos_pull_the_answers_on_them_towards_the_parent() -> None
         return float(-(theirs * mine).sum(1).mean())
 
     assert np.isfinite(gap(pulled)) and gap(pulled) < gap(plain)
+
+
+def _two_of_three(n: int, seed: int) -> tuple[nn.Module, FeatureCache]:
+    """Cached maps labelled with classes 0 and 1 only: class 2 has no label (not seen yet)."""
+    parent, cache = _cache(n, seed)
+    assert set(cache.targets.tolist()) == {0, 1}
+    return parent, cache
+
+
+def _mean_prob(model: nn.Module, cache: FeatureCache, k: int) -> float:
+    return float(torch.softmax(head_logits(model, cache.features[:, 0], QUICK), 1)[:, k].mean())
+
+
+def test_masking_leaves_a_class_without_labels_where_the_parent_had_it() -> None:
+    parent, cache = _two_of_three(24, 4)
+    recipe = dataclasses.replace(QUICK, distill=ADAPT.distill)  # the parent's answers anchor
+    pushed = fit_head(parent, cache, 3, recipe=recipe)
+    kept = fit_head(parent, cache, 3, recipe=dataclasses.replace(recipe, mask_absent=True))
+    before = _mean_prob(parent, cache, 2)
+    # plain cross-entropy teaches "never class 2" on every labelled photo; masked, only the
+    # distillation speaks of class 2, and it says what the parent said
+    assert _mean_prob(pushed, cache, 2) < 0.67 * before
+    assert _mean_prob(kept, cache, 2) > 0.85 * before
+    # and the labelled classes are still learnt
+    pred = head_logits(kept, cache.features[:, 0], QUICK)[:, :2].argmax(1).numpy()
+    assert (pred == cache.targets).mean() >= 0.8  # chance: 0.5
+
+
+def test_masking_changes_nothing_when_every_class_has_labels() -> None:
+    parent, cache = _cache(24, 5)
+    cache = FeatureCache(cache.features, cache.parent, np.arange(24) % 3)
+    plain = fit_head(parent, cache, 3, recipe=QUICK)
+    masked = fit_head(parent, cache, 3, recipe=dataclasses.replace(QUICK, mask_absent=True))
+    for (name, a), (_, b) in zip(plain.named_parameters(), masked.named_parameters(), strict=True):
+        assert torch.equal(a, b), name

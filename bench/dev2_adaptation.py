@@ -216,10 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                         runs.append(r)
                         print(json.dumps(r), flush=True)
         key = name + args.tag + ("_quick" if args.quick else "")
-        saved[key] = {"recipe": VARIANTS[name], "summary": dev.summarise(runs), "runs": runs}
-        print(key, json.dumps(saved[key]["summary"]), flush=True)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(json.dumps(saved, indent=1))
+        dev.save_variant(out_path, saved, key, VARIANTS[name], runs)
     return 0
 
 

@@ -381,12 +381,16 @@ def main(argv: list[str] | None = None) -> int:
                         r = one_run(clinic, parent, recipe, n, kind, seed, args.quick)
                         runs.append(r)
                         print(json.dumps(r), flush=True)
-        key = name + args.tag
-        saved[key] = {"recipe": VARIANTS[name], "summary": summarise(runs), "runs": runs}
-        print(key, json.dumps(saved[key]["summary"]), flush=True)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(json.dumps(saved, indent=1))
+        save_variant(out_path, saved, name + args.tag, VARIANTS[name], runs)
     return 0
+
+
+def save_variant(out_path: Path, saved: dict, key: str, recipe: dict, runs: list[dict]) -> None:
+    """Record one variant's runs and summary in ``out_path`` (merged with earlier variants)."""
+    saved[key] = {"recipe": recipe, "summary": summarise(runs), "runs": runs}
+    print(key, json.dumps(saved[key]["summary"]), flush=True)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(saved, indent=1))
 
 
 if __name__ == "__main__":

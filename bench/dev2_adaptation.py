@@ -70,6 +70,7 @@ VARIANTS: dict[str, dict] = {
     "mask_d0.7_lr6e-4": {"mask_absent": True, "distill": 0.7, "lr": 6e-4},
     "mask_d0.85_lr6e-4": {"mask_absent": True, "distill": 0.85, "lr": 6e-4},
     "mask_d0.7_lr1.5e-4_ep16": {"mask_absent": True, "distill": 0.7, "lr": 1.5e-4, "epochs": 16},
+    "mask_d0.7_bn0.1": {"mask_absent": True, "distill": 0.7, "bn_share": 0.1},
 }
 
 

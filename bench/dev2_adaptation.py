@@ -159,7 +159,7 @@ def one_run(c: dev.Clinic, parent, recipe, n: int, kind: str, seed: int, quick: 
     run = {"clinic": c.name, "n": n, "kind": kind, "seed": seed, "promoted": None, "win": None,
            "failed": None}  # fmt: skip
     if oof is not None:
-        ref = dev_reference(f_after[1], f_before[1], len(fy), ReferenceCheck)
+        ref = ReferenceCheck(f_after[1], f_before[1], n=len(fy))  # the plain photos stand in
         d = decide_on_clinic_photos(
             y, oof, p_clinic[chosen], c.classes, ref, active_version="parent"
         )
@@ -170,10 +170,6 @@ def one_run(c: dev.Clinic, parent, recipe, n: int, kind: str, seed: int, quick: 
             "gain": o_after[0] - o_before[0], "f1_before": o_before[1], "f1_after": o_after[1],
             "forget_acc": f_after[0] - f_before[0], "forget_f1": f_after[1] - f_before[1],
             "fit_s": round(fit_s, 1)}  # fmt: skip
-
-
-def dev_reference(after: float, before: float, n: int, cls):
-    return cls(after, before, n=n)
 
 
 def main(argv: list[str] | None = None) -> int:

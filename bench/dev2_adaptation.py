@@ -71,6 +71,30 @@ VARIANTS: dict[str, dict] = {
     "mask_d0.85_lr6e-4": {"mask_absent": True, "distill": 0.85, "lr": 6e-4},
     "mask_d0.7_lr1.5e-4_ep16": {"mask_absent": True, "distill": 0.7, "lr": 1.5e-4, "epochs": 16},
     "mask_d0.7_bn0.1": {"mask_absent": True, "distill": 0.7, "bn_share": 0.1},
+    "mask_d0.7_bn0.1_blocks2": {
+        "mask_absent": True,
+        "distill": 0.7,
+        "bn_share": 0.1,
+        "train_blocks": 2,
+    },
+    "mask_d0.7_bn0.15": {"mask_absent": True, "distill": 0.7, "bn_share": 0.15},
+    "mask_d0.8_bn0.15": {"mask_absent": True, "distill": 0.8, "bn_share": 0.15},
+    "mask_d0.7_bn0.1_views10": {"mask_absent": True, "distill": 0.7, "bn_share": 0.1, "views": 10},
+    "mask_d0.7_bn0.1_ep12": {"mask_absent": True, "distill": 0.7, "bn_share": 0.1, "epochs": 12},
+    # BatchNorms moved only from block ``bn_from`` on (the earlier blocks keep the parent's)
+    "mask_d0.7_bn0.25_from10": {
+        "mask_absent": True,
+        "distill": 0.7,
+        "bn_share": 0.25,
+        "bn_from": 10,
+    },
+    "mask_d0.7_bn0.25_from14": {
+        "mask_absent": True,
+        "distill": 0.7,
+        "bn_share": 0.25,
+        "bn_from": 14,
+    },
+    "mask_d0.7_bn0.5_from14": {"mask_absent": True, "distill": 0.7, "bn_share": 0.5, "bn_from": 14},
 }
 
 

@@ -33,7 +33,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
-import copy  # noqa: E402
 import dataclasses  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
@@ -176,23 +175,12 @@ class Clinic:
         self.forget = forget  # (decoded, y) of the forgetting slice
         self._feats: dict[tuple, object] = {}
 
-    def backbone(self, parent, share: float, pick: list[int]):
-        """The parent with its BatchNorms moved ``share`` towards the photos ``pick``."""
-        if share == 0:
-            return parent
-        import torch
+    def backbone(self, parent, recipe, pick: list[int]):
+        """The parent as the app adapts it (``trainer.adapt.adapted_backbone``: its BatchNorms
+        moved ``recipe.bn_share`` towards the photos ``pick``)."""
+        from trainer.adapt import adapted_backbone
 
-        from engine.images import load_image
-        from engine.preprocess import make_transform
-        from trainer.bn import mix_bn_statistics
-
-        model = copy.deepcopy(parent)
-        tf, size = make_transform(self.meta), int(self.meta.input_size)
-        x = torch.stack(
-            [tf(load_image(self.decoded[i].sample.path, target_size=size)) for i in pick[:64]]
-        )
-        mix_bn_statistics(model, x, share)
-        return model
+        return adapted_backbone(parent, [self.decoded[i] for i in pick], self.meta, recipe)
 
     def features(self, parent, recipe, chosen: list[int]):
         """(labelled photos' cache with recipe.views, the other photos' plain maps, the
@@ -204,12 +192,13 @@ class Clinic:
         per_run = recipe.bn_share > 0 and BN_FROM[0] == "labelled"
         key = (
             recipe.bn_share,
+            recipe.bn_from,
             recipe.views,
             recipe.train_blocks,
             tuple(chosen) if per_run else None,
         )
         if key not in self._feats:
-            model = self.backbone(parent, recipe.bn_share, list(chosen) if per_run else everyone)
+            model = self.backbone(parent, recipe, list(chosen) if per_run else everyone[:64])
             photos = chosen if per_run else list(range(len(self.decoded)))
             cache = cache_features(
                 model, [self.decoded[i] for i in photos], self.y[photos], self.meta, recipe=recipe

@@ -81,6 +81,7 @@ class AdaptRecipe:
     l2sp: float = 0.0  # weight of the squared distance of the trained weights from the parent's
     unlabelled_distill: float = 0.0  # weight of the KL to the parent on unlabelled clinic photos
     bn_share: float = 0.1  # share of the clinic's own statistics in the backbone's BatchNorms
+    bn_from: int = 0  # the first backbone block whose BatchNorms move (0: every one)
     mask_absent: bool = True  # cross-entropy only over the classes the labels hold
 
 

@@ -121,7 +121,8 @@ def adapted_backbone(
     plain = _screening_view(meta)
     step = max(1, len(items) // BN_PHOTOS)
     batch = torch.stack([plain(item) for item in list(items)[::step][:BN_PHOTOS]])
-    mix_bn_statistics(model, batch, recipe.bn_share)
+    keep = model.features[: recipe.bn_from] if recipe.bn_from > 0 else None
+    mix_bn_statistics(model, batch, recipe.bn_share, keep)
     return model
 
 

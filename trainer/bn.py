@@ -164,9 +164,12 @@ def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
 
 
 @torch.no_grad()
-def mix_bn_statistics(model: nn.Module, images: torch.Tensor, share: float) -> None:
+def mix_bn_statistics(
+    model: nn.Module, images: torch.Tensor, share: float, keep: nn.Module | None = None
+) -> None:
     """Move every BatchNorm's running statistics ``share`` of the way towards the statistics
     of ``images`` (one batch, normalised, as screening feeds them), in place; AdaBN at 1.
+    The BatchNorms inside ``keep`` (a part of ``model``) keep their statistics.
 
     Why: a clinic's camera (colour cast, blur, JPEG) shifts what every layer sees; its own
     photos, labelled or not, say by how much. Each layer normalises with the mixed statistics
@@ -187,7 +190,9 @@ def mix_bn_statistics(model: nn.Module, images: torch.Tensor, share: float) -> N
             x, mean, var, mod.weight, mod.bias, False, 0.0, mod.eps
         )
 
-    handles = [m.register_forward_hook(mixed) for _, m in batchnorms(model)]
+    kept = {id(m) for _, m in batchnorms(keep)} if keep is not None else set()
+    moving = [m for _, m in batchnorms(model) if id(m) not in kept]
+    handles = [m.register_forward_hook(mixed) for m in moving]
     model.eval()
     try:
         model(images)

@@ -5,6 +5,7 @@ on the clinic's unlabelled photos, and cross-entropy masked to the classes the l
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +13,9 @@ import torch
 from torch import nn
 
 from engine.recipe import ADAPT
-from trainer.adapt import FeatureCache, fit_head, head_logits
+from trainer.adapt import FeatureCache, adapted_backbone, fit_head, head_logits
 from trainer.bn import mix_bn_statistics
+from trainer.data import Decoded, Sample
 from trainer.initial_model import imagenet_model
 
 QUICK = dataclasses.replace(ADAPT, views=2, epochs=4, lr=3e-3, distill=0.0, mask_absent=False)
@@ -51,6 +53,47 @@ def test_a_share_of_zero_changes_nothing_and_a_share_outside_0_1_is_refused() ->
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     with pytest.raises(ValueError, match="within"):
         mix_bn_statistics(model, torch.randn(4, 3, 5, 5), 1.5)
+
+
+def test_norms_inside_keep_hold_their_statistics_and_the_later_ones_still_move() -> None:
+    model = _two_norms()
+    x = torch.randn(16, 3, 5, 5) * 3 + 2
+    first = (model[1].running_mean.clone(), model[1].running_var.clone())
+    second = model[3].running_mean.clone()
+    mix_bn_statistics(model, x, 0.5, keep=model[:2])
+    assert torch.equal(model[1].running_mean, first[0])
+    assert torch.equal(model[1].running_var, first[1])
+    # the second norm moves, measured on what the first (unchanged) norm hands it
+    with torch.no_grad():
+        second_in = model[2](model[1](model[0](x)))
+    want = 0.5 * second + 0.5 * second_in.mean((0, 2, 3))
+    assert torch.allclose(model[3].running_mean, want, atol=1e-5)
+    assert not torch.allclose(model[3].running_mean, second)
+
+
+def test_the_app_moves_only_the_blocks_from_bn_from_on_and_never_touches_the_parent(
+    tmp_path: Path,
+) -> None:
+    parent, meta = imagenet_model(["a", "b", "c"], seed=0)
+    parent.eval()
+    before = {k: v.clone() for k, v in parent.state_dict().items()}
+    g = torch.Generator().manual_seed(0)
+    size = int(meta.input_size)
+    items = [  # files gone since decoding: the decoded copies are what is measured
+        Decoded(
+            sample=Sample(path=tmp_path / f"gone{i}.png", label="a", sha256="", source="t"),
+            image=torch.randint(0, 256, (3, size, size), generator=g, dtype=torch.uint8),
+            hashes=(0, 0),
+        )
+        for i in range(6)
+    ]
+    recipe = dataclasses.replace(ADAPT, bn_share=0.5, bn_from=10)
+    moved = adapted_backbone(parent, items, meta, recipe).state_dict()
+    early = "features.2.conv.0.1.running_mean"
+    late = "features.15.conv.0.1.running_mean"
+    assert torch.equal(moved[early], before[early])
+    assert not torch.allclose(moved[late], before[late])
+    assert all(torch.equal(before[k], v) for k, v in parent.state_dict().items())
 
 
 def _cache(n: int, seed: int) -> tuple[nn.Module, FeatureCache]:

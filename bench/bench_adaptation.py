@@ -8,7 +8,7 @@ the *test* part and is not used here), each photo passed through one fixed "othe
 - blur: Gaussian, radius 1.0 px at 224 px;
 - JPEG quality 40.
 For each N in 10, 20, 40, 80 (capped at the photos available) the first N photos of one
-seeded, class-stratified order are labelled in a fresh store, once with every class and once
+seeded, class-stratified order (``--seed``, 0 by default) are labelled in a fresh store, once with every class and once
 with Measles missing (the clinic has not seen any yet), and ``poxscreen train --from-store``'s
 code path (``trainer.train.run_training``) runs from the shipped model, without force. Two
 controls label N = 20 and 40 with the labels shuffled: both must be refused.
@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 40, 80])
     ap.add_argument("--no-controls", action="store_true")
+    ap.add_argument("--seed", type=int, default=0, help="of the labelled photos' order")
     ap.add_argument(
         "--bn-share", type=float, default=None,
         help="informational: the recipe with this BatchNorm share instead of the default",
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         reference = reference_set()
         shipped = paths.default_model_path()
         ref_before = score(shipped, reference)
-        order = stratified_order([c for _, c in photos])
+        order = stratified_order([c for _, c in photos], args.seed)
         plans = [(n, "all classes", False) for n in args.sizes]
         plans += [(n, f"no {MISSING}", False) for n in args.sizes]
         plans += [] if args.no_controls else [(20, "shuffled", True), (40, "shuffled", True)]
@@ -189,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "adaptation.json" if args.bn_share is None else f"adaptation_bn{args.bn_share}.json"
+    name = name if args.seed == 0 else name.replace(".json", f"_seed{args.seed}.json")
     (RESULTS / name).write_text(json.dumps({"rows": rows}, indent=2, default=str))
     bad = [r for r in rows if r["kind"] == "shuffled" and r["promoted"]]
     if bad:

@@ -8,8 +8,8 @@ the *test* part and is not used here), each photo passed through one fixed "othe
 - blur: Gaussian, radius 1.0 px at 224 px;
 - JPEG quality 40.
 For each N in 10, 20, 40, 80 (capped at the photos available) the first N photos of one
-seeded, class-stratified order (``--seed``, 0 by default) are labelled in a fresh store, once with every class and once
-with Measles missing (the clinic has not seen any yet), and ``poxscreen train --from-store``'s
+seeded, class-stratified order (``--seed``, 0 by default) are labelled in a fresh store, once
+with every class and once with Measles missing (the clinic has not seen any yet), and ``poxscreen train --from-store``'s
 code path (``trainer.train.run_training``) runs from the shipped model, without force. Two
 controls label N = 20 and 40 with the labels shuffled: both must be refused.
 Reported per row: accuracy and macro-F1 on the clinic's other photos and on the reference set,

@@ -8,7 +8,8 @@ comparison is like for like: the same clinics, labelled photos, other photos and
 photos as ``bench/dev2_adaptation.py`` (run that first: it writes the clinics' photos).
 
     python bench/dev2_full_finetune.py [--epochs 40] [--patience 10] [--parents A B]
-Results: ``bench/results/adaptation_dev2_full_e<epochs>_p<patience>.json``. Needs ``../shared`` and /tmp/dev2.
+Results: ``bench/results/adaptation_dev2_full_e<epochs>_p<patience>.json``.
+Needs ``../shared`` and the dev parents and clinics in /tmp/dev2.
 """
 
 from __future__ import annotations
@@ -49,19 +50,20 @@ def one_run(
         shutil.copy(c.decoded[i].sample.path, folder)
     cmd = [sys.executable, "-m", "trainer", "train", "--data", str(data), "--no-register",
            "--init", str(parent_file), "--out", str(work / "run"), "--gate-fraction", "0",
-           "--epochs", str(epochs), "--patience", str(patience), "--threads", os.environ.get("OMP_NUM_THREADS", "2"),
-           "--no-progress-bar", "--db", str(work / "cases.db")]  # fmt: skip
+           "--epochs", str(epochs), "--patience", str(patience),
+           "--threads", os.environ.get("OMP_NUM_THREADS", "2"), "--no-progress-bar", "--db", str(work / "cases.db")]  # fmt: skip
     t0 = time.monotonic()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     fit_s = time.monotonic() - t0
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
-    others = [i for i in range(len(c.y)) if i not in set(chosen)]
-    clinic = [(c.decoded[i].sample.path, c.classes[c.y[i]]) for i in others]
+    picked = set(chosen)
+    others = [i for i in range(len(c.y)) if i not in picked]
+    camera = [(c.decoded[i].sample.path, c.classes[c.y[i]]) for i in others]
     plain = [(c.forget[0][i].sample.path, c.classes[c.y[i]]) for i in others]
     model = work / "run" / "model.safetensors"
-    before = bench.score(parent_file, clinic), bench.score(parent_file, plain)
-    after = bench.score(model, clinic), bench.score(model, plain)
+    before = bench.score(parent_file, camera), bench.score(parent_file, plain)
+    after = bench.score(model, camera), bench.score(model, plain)
     return {"clinic": c.name, "kind": kind, "other_before": before[0]["accuracy"],
             "other_after": after[0]["accuracy"],
             "gain": round(after[0]["accuracy"] - before[0]["accuracy"], 4),

@@ -12,7 +12,8 @@ seeded, class-stratified order (``--seed``, 0 by default) are labelled in a fres
 with every class and once with Measles missing (the clinic has not seen any yet), and ``poxscreen train --from-store``'s
 code path (``trainer.train.run_training``) runs from the shipped model, without force. Two
 controls label N = 20 and 40 with the labels shuffled: both must be refused.
-Reported per row: accuracy and macro-F1 on the clinic's other photos and on the reference set,
+Reported per row: accuracy and macro-F1 (and Mpox recall) on the clinic's other photos and on
+the reference set,
 before (shipped model) and after (the fine-tuned model, promoted or not), the decision and its
 reason, the wall time. Writes bench/results/adaptation.json. Needs ``../shared``.
 """
@@ -90,7 +91,9 @@ def score(model_path: Path, photos: list[tuple[Path, str]]) -> dict[str, float]:
     model, meta = load_model(model_path)
     samples = [Sample(path=p, label=c, sha256="", source="bench") for p, c in photos]
     m = score_samples(model, meta, samples, torch.device("cpu")).metrics
-    return {"accuracy": round(m["accuracy"], 3), "macro_f1": round(m["macro_f1"], 3)}
+    mpox = m.get("per_class", {}).get("Monkeypox", {})
+    return {"accuracy": round(m["accuracy"], 3), "macro_f1": round(m["macro_f1"], 3),
+            "mpox_recall": round(mpox["recall"], 3) if mpox.get("support") else None}  # fmt: skip
 
 
 def one_run(
@@ -184,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"N={row['n']:3d} {kind:12s} other {row['other_before']['accuracy']:.3f}->"
                 f"{row['other_after']['accuracy']:.3f} (F1 {row['other_before']['macro_f1']:.3f}->"
                 f"{row['other_after']['macro_f1']:.3f}, {len(others)} photos)  reference "
-                f"{ref_before['accuracy']:.3f}->{row['reference_after']['accuracy']:.3f}  "
+                f"{ref_before['accuracy']:.3f}->{row['reference_after']['accuracy']:.3f}  Mpox recall "
+                f"{row['other_before']['mpox_recall']}->{row['other_after']['mpox_recall']}  "
                 f"{'PROMOTED' if row['promoted'] else 'kept'}  {row['wall_s']:.0f}s  {row['reason']}",
                 flush=True,
             )

@@ -15,6 +15,7 @@ __all__ = [
     "BN_MODES",
     "DECISION",
     "MONITORS",
+    "OUTCOMES",
     "RECIPE",
     "SCHEDULES",
     "AdaptRecipe",
@@ -26,6 +27,7 @@ MONITORS = ("macro_f1", "accuracy", "val_loss")
 BALANCING = ("sampler", "loss", "none")
 SCHEDULES = ("constant", "plateau", "cosine")
 BN_MODES = ("auto", "preserve", "recalibrate", "none")
+OUTCOMES = ("brier", "accuracy")
 
 
 @dataclass(frozen=True)
@@ -90,19 +92,25 @@ class DecisionRule:
     """When a clinic fine-tune replaces the model in use (trainer.decision), declared before any
     figure is read.
 
-    ``folds``: k of the cross-fitting on the clinic's labels. ``level``: the share of bootstrap
-    resamples of the paired per-photo outcomes in which the candidate must be right more often
-    than the model in use. ``reference_drop``: the most macro-F1 the candidate may lose on the
+    ``folds``: k of the cross-fitting on the clinic's labels. ``outcome``: what is compared per
+    photo: "brier" (the Brier score of each model's probabilities, at the model's own best
+    temperature, and the candidate must be right on at least as many photos) or "accuracy"
+    (right or wrong). ``level``: the share of bootstrap resamples of the paired per-photo
+    outcomes in which the candidate must do better than the model in use. ``reference_drop``: the most macro-F1 the candidate may lose on the
     shipped reference set. ``chance_p``: the candidate's out-of-fold accuracy must beat guessing
     the commonest class at this one-sided p-value (labels that cannot be learnt decide nothing).
-    ``crossfit_max``: above this many labels a plain held-out gate (>= 100 photos) decides."""
+    ``crossfit_max``: above this many labels a plain held-out gate (>= 100 photos) decides.
+    ``keep_mpox``: raise the candidate's Mpox logit just enough that, out of fold, it catches as
+    many of the clinic's Mpox photos as the model in use (trainer.mpox_point), then judge it."""
 
     folds: int = 5
+    outcome: str = "brier"
     level: float = 0.80
     bootstrap: int = 2000
     reference_drop: float = 0.02
     chance_p: float = 0.05
     crossfit_max: int = 700
+    keep_mpox: bool = True
     seed: int = 0
 
 

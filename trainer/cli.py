@@ -201,7 +201,7 @@ def _add_train_regularisation(p: argparse.ArgumentParser) -> None:
 
 def _add_train_promotion(p: argparse.ArgumentParser) -> None:
     """Naming, the promotion gate and how the run can be stopped."""
-    from engine.recipe import DECISION
+    from engine.recipe import DECISION, OUTCOMES
     from trainer.promote import DEFAULT_MIN_DELTA, GATE_METRICS, MIN_GATE_IMAGES
 
     p.add_argument(
@@ -216,10 +216,17 @@ def _add_train_promotion(p: argparse.ArgumentParser) -> None:
         "--folds", type=int, default=DECISION.folds, help=f"cross-fitting folds ({DECISION.folds})"
     )
     p.add_argument(
+        "--outcome",
+        choices=OUTCOMES,
+        default=DECISION.outcome,
+        help="what the cross-fitting compares per photo: the Brier score of the probabilities "
+        "(and right at least as often) or right/wrong (default %(default)s)",
+    )
+    p.add_argument(
         "--level",
         type=float,
         default=DECISION.level,
-        help="share of bootstrap resamples in which the new model must be right more often "
+        help="share of bootstrap resamples in which the new model must do better "
         f"(default {DECISION.level})",
     )
     p.add_argument(
@@ -345,8 +352,9 @@ def train_options(args: argparse.Namespace) -> Any:
         mix=args.mix,
     )
     rule = dataclasses.replace(
-        DECISION, folds=args.folds, level=args.level, reference_drop=args.reference_drop
-    )
+        DECISION, folds=args.folds, outcome=args.outcome, level=args.level,
+        reference_drop=args.reference_drop,
+    )  # fmt: skip
     return TrainOptions(
         decision=args.decision,
         rule=rule,

@@ -26,6 +26,7 @@ from trainer.calibration import fit_temperature
 from trainer.crossfit import assign_folds, cross_fit
 from trainer.data import Decoded, Sample, Skipped, cache_size_for, decode_samples
 from trainer.decision import ReferenceCheck, decide_on_clinic_photos, scored
+from trainer.mpox_point import mpox_offset, raise_mpox, shift_mpox
 from trainer.plots import write_json
 from trainer.progress import Reporter, StopControl
 from trainer.promote import Decision
@@ -47,6 +48,7 @@ class ClinicFit:
     counts: dict[str, int]
     compared: dict[str, dict[str, Any]]  # "candidate"/"active": figures on the compared photos
     bn_share: float = 0.0  # how far the backbone's BatchNorm statistics moved to the clinic's
+    mpox_offset: float = 0.0  # added to the final model's Mpox logit (trainer.mpox_point)
 
 
 def use_cross_fit(decision: str, from_store: bool, data_dirs: Sequence[Path], init: str, n: int,
@@ -166,21 +168,26 @@ def fit_for_clinic(
         stop.check(f"after fold {i}")
 
     oof = cross_fit(backbone, cache, len(classes), folds, recipe=recipe, on_fold=on_fold)
+    offset = 0.0
+    if rule.keep_mpox:
+        offset = mpox_offset(y[include], oof[include], active_logits[include], classes)
+        oof = shift_mpox(oof, classes, offset)
     reporter.emit("stage", stage="final", message=f"fitting the final model on all {len(y)} labels")
     final = fit_head(backbone, cache, len(classes), recipe=recipe)
+    raise_mpox(final, classes, offset)
     reporter.emit("stage", stage="reference", message="checking the reference set")
     ref = reference_check(backbone, final, meta, in_use[0] if in_use is not None else None, recipe)
     decision = decide_on_clinic_photos(
         y[include], oof[include], active_logits[include], classes, ref,
         active_version=in_use_meta.version, active_hash=in_use_meta.content_hash,
-        excluded=int((~include).sum()), folds=k, rule=rule, force=force,
+        excluded=int((~include).sum()), folds=k, rule=rule, force=force, mpox_offset=offset,
     )  # fmt: skip
     counts = {c: int((y == i).sum()) for c, i in idx.items()}
     compared = {"candidate": scored(y[include], oof[include], classes),
                 "active": scored(y[include], active_logits[include], classes)}  # fmt: skip
     t = fit_temperature(oof, y)
     moved = recipe.bn_share if backbone is not parent else 0.0
-    return ClinicFit(final, meta, decision, t, shas, skipped, counts, compared, moved)
+    return ClinicFit(final, meta, decision, t, shas, skipped, counts, compared, moved, offset)
 
 
 def _active_logits(
@@ -249,7 +256,7 @@ def deliver_clinic(
         guard=note,
         metrics={"cross-fit": fit.decision.details},
         training={**params, "temperature": fit.temperature, "trained_sha256": sorted(fit.shas),
-                  "label_counts": fit.counts},
+                  "label_counts": fit.counts, "mpox_offset": fit.mpox_offset},
     )  # fmt: skip
     reporter.emit("stage", stage="save", message="writing the model and the report")
     model_path = run_dir / "model.safetensors"

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from engine.recipe import DECISION
 from trainer.crossfit import assign_folds
-from trainer.decision import ReferenceCheck, bootstrap_win_share, decide_on_clinic_photos
+from trainer.decision import (
+    ReferenceCheck,
+    bootstrap_win_share,
+    decide_on_clinic_photos,
+    per_photo_outcome,
+)
 
 CLASSES = ["Chickenpox", "Measles", "Monkeypox", "Normal"]
 REF_OK = ReferenceCheck(candidate=0.94, active=0.95, n=87)
@@ -133,3 +140,54 @@ def test_folds_shrink_to_the_groups_there_are_and_refuse_one() -> None:
     assert sorted(set(folds)) == [0, 1]
     with pytest.raises(ValueError, match="only 1 distinct photo"):
         assign_folds([0, 1, 0], [7, 7, 7], 5)
+
+
+def _graded(y: np.ndarray, right: np.ndarray, margin: np.ndarray) -> np.ndarray:
+    """Logits that pick the true class by ``margin`` where ``right``, the next class elsewhere."""
+    out = np.zeros((len(y), len(CLASSES)))
+    pred = np.where(right, y, (y + 1) % len(CLASSES))
+    out[np.arange(len(y)), pred] = margin
+    return out
+
+
+def test_the_brier_outcome_counts_every_photo_not_only_those_the_models_disagree_on() -> None:
+    y = _labels(40)
+    right = np.ones(40, bool)
+    right[:6] = False  # both models wrong on the same 6 photos, right on the same 34
+    rng = np.random.default_rng(1)
+    sure = np.where(right, 4.0, 0.5) + rng.normal(0, 0.2, 40)  # confident where right only
+    unsure = 1.5 + rng.normal(0, 0.2, 40)  # as confident wrong as right
+    cand, act = _graded(y, right, sure), _graded(y, right, unsure)
+    by_brier = decide_on_clinic_photos(y, cand, act, CLASSES, REF_OK, active_version="v")
+    assert by_brier.activate and by_brier.checks["better"]["outcome"] == "brier"
+    assert "its probabilities closer to the right answers" in by_brier.reason
+    assert "wrong on as many photos" in by_brier.plain[0]
+    rule = dataclasses.replace(DECISION, outcome="accuracy")
+    by_count = decide_on_clinic_photos(y, cand, act, CLASSES, REF_OK, active_version="v", rule=rule)
+    assert not by_count.activate and "right more often in only 0%" in by_count.reason
+
+
+def test_the_brier_outcome_still_refuses_a_candidate_right_on_fewer_photos() -> None:
+    y = _labels(40)
+    act_right = np.ones(40, bool)
+    act_right[:4] = False
+    cand_right = np.ones(40, bool)
+    cand_right[:5] = False  # one more wrong, though far surer where it is right
+    cand = _graded(y, cand_right, np.where(cand_right, 6.0, 0.2))
+    act = _graded(y, act_right, np.full(40, 1.0))
+    d = decide_on_clinic_photos(y, cand, act, CLASSES, REF_OK, active_version="v")
+    assert d.checks["better"]["win_share"] >= DECISION.level  # better probabilities ...
+    assert not d.activate  # ... but not right as often
+    assert "right on fewer of the clinic's own photos (35 instead of 36)" in d.reason
+
+
+def test_the_brier_outcome_does_not_depend_on_how_confidence_was_tuned() -> None:
+    y = _labels(40)
+    rng = np.random.default_rng(2)
+    logits = rng.normal(0, 1, (40, 4))
+    logits[np.arange(40), y] += 1.0
+    a = per_photo_outcome(y, logits, "brier")
+    assert np.allclose(a, per_photo_outcome(y, 3.0 * logits, "brier"), atol=1e-4)
+    assert (a <= 0).all() and (a >= -2).all()
+    with pytest.raises(ValueError, match="unknown outcome"):
+        per_photo_outcome(y, logits, "auc")

@@ -223,6 +223,12 @@ def _add_train_promotion(p: argparse.ArgumentParser) -> None:
         "(and right at least as often) or right/wrong (default %(default)s)",
     )
     p.add_argument(
+        "--no-mpox-offset",
+        action="store_true",
+        help="judge the new model as fitted, without raising its Mpox logit to catch as many "
+        "labelled Mpox photos as the model in use",
+    )
+    p.add_argument(
         "--level",
         type=float,
         default=DECISION.level,
@@ -353,7 +359,7 @@ def train_options(args: argparse.Namespace) -> Any:
     )
     rule = dataclasses.replace(
         DECISION, folds=args.folds, outcome=args.outcome, level=args.level,
-        reference_drop=args.reference_drop,
+        reference_drop=args.reference_drop, keep_mpox=not args.no_mpox_offset,
     )  # fmt: skip
     return TrainOptions(
         decision=args.decision,

@@ -9,7 +9,7 @@ an out-of-fold candidate's (trainer.crossfit). The candidate replaces the model 
    is by default minus the Brier score of each model's probabilities, each at its own best
    temperature, and then the candidate must also be right on at least as many photos; or
    right/wrong. Why the Brier score: right/wrong counts only the few photos on which the two
-   models disagree (0 to 6 of 40 on the dev clinics), so a real gain of 5 points could not be
+   models disagree (2 to 6 of 40 on the dev clinics), so a real gain of 5 points could not be
    told from chance; the probabilities say something on every photo;
 3. it catches at least as many Mpox photos as the model in use;
 4. it keeps what the model knew: it loses at most ``reference_drop`` macro-F1 on the shipped

@@ -40,3 +40,14 @@ def test_the_train_options_defaults_are_the_recipe() -> None:
         RECIPE.promote_metric,
         RECIPE.hash_threshold,
     )
+
+
+def test_the_rule_s_settings_reach_the_train_options_from_the_command_line() -> None:
+    from engine.recipe import DECISION
+
+    assert (DECISION.outcome, DECISION.keep_mpox) == ("brier", True)
+    args = build_parser().parse_args(
+        ["train", "--outcome", "accuracy", "--no-mpox-offset", "--level", "0.9"]
+    )
+    rule = train_options(args).rule
+    assert (rule.outcome, rule.keep_mpox, rule.level) == ("accuracy", False, 0.9)

@@ -1,0 +1,171 @@
+"""Dev protocol 2 for the promotion rule: out-of-fold answers kept, rules compared afterwards.
+
+Why: the rule (``trainer.decision``) reads only the labels, the out-of-fold logits and the model
+in use's logits, so one cross-fitted run per clinic, label order and kind can be judged by every
+candidate rule without fitting again. Each run (``dev2_adaptation``'s clinics, the default
+recipe) records those, and the final model's and the parent's logits on the clinic's other
+photos and on the same photos before the camera, so a rule's Mpox offset can be applied to the
+final model too (``trainer.mpox_point``).
+
+    python bench/dev2_rule.py collect --seeds 0 --n 40 30      (about a minute per run)
+    python bench/dev2_rule.py table                              (seed 0; markdown)
+Raw runs: ``$POXSCREEN_DEV2/rule_runs.jsonl`` (not committed: logits of every photo).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+import dev2_adaptation as d2  # noqa: E402
+import dev_adaptation as dev  # noqa: E402
+
+RUNS = d2.WORK / "rule_runs.jsonl"
+KINDS = ("all", "noM", "shuffled")
+
+
+def collect(seeds: list[int], sizes: list[int]) -> None:
+    """One cross-fitted run per (seed, N, kind, clinic) not yet in ``RUNS``."""
+    import torch
+
+    from engine.checkpoint import load_model
+    from engine.recipe import ADAPT, DECISION
+    from trainer.adapt import FeatureCache, fit_head, head_logits
+    from trainer.crossfit import assign_folds, cross_fit
+    from trainer.splits import group_near_duplicates
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    clinics = []
+    for p, cams in d2.PLAN.items():
+        model, meta = load_model(d2.WORK / f"run_{p}" / "model.safetensors")
+        for cam in cams:
+            c = d2.clinic(p, cam, meta)
+            clinics.append((model.eval(), c, c.parent_plain(model)))
+    done = {(r["clinic"], r["n"], r["kind"], r["seed"]) for r in _runs()}
+    with RUNS.open("a", encoding="utf-8") as out:
+        for seed in seeds:
+            for n in sizes:
+                for kind in KINDS:
+                    for model, c, (p_clinic, p_forget) in clinics:
+                        if (c.name, n, kind, seed) in done:
+                            continue
+                        t0 = time.monotonic()
+                        chosen, y = dev.labelled_set(c, n, kind, seed)
+                        sub, other_maps, fcache, backbone = c.features(model, ADAPT, chosen)
+                        others = np.array([i for i in range(len(c.y)) if i not in set(chosen)])
+                        sub = FeatureCache(sub.features, sub.parent, y)
+                        groups = group_near_duplicates([c.decoded[i].hashes for i in chosen], 10)
+                        folds = assign_folds(y, groups, DECISION.folds, DECISION.seed)
+                        oof = cross_fit(backbone, sub, len(c.classes), folds, recipe=ADAPT)
+                        final = fit_head(backbone, sub, len(c.classes), recipe=ADAPT)
+                        f_maps = fcache.features[dev.torch_index(others), 0]
+                        run = {
+                            "clinic": c.name, "n": n, "kind": kind, "seed": seed,
+                            "y": y.tolist(), "oof": oof.round(4).tolist(),
+                            "active": p_clinic[chosen].round(4).tolist(),
+                            "oy": c.y[others].tolist(),
+                            "o_final": head_logits(final, other_maps).numpy().round(4).tolist(),
+                            "o_parent": p_clinic[others].round(4).tolist(),
+                            "fy": c.forget[1][others].tolist(),
+                            "f_final": head_logits(final, f_maps).numpy().round(4).tolist(),
+                            "f_parent": p_forget[others].round(4).tolist(),
+                            "s": round(time.monotonic() - t0, 1),
+                        }  # fmt: skip
+                        out.write(json.dumps(run) + "\n")
+                        out.flush()
+                        print(c.name, n, kind, seed, run["s"], flush=True)
+
+
+def _runs() -> list[dict]:
+    if not RUNS.exists():
+        return []
+    return [json.loads(line) for line in RUNS.read_text(encoding="utf-8").splitlines() if line]
+
+
+def judge(run: dict, outcome: str, keep_mpox: bool) -> dict:
+    """A rule on one run: the decision (the plain photos before the camera stand in for the
+    reference set), and the final model's gain, Mpox recall change and forgetting."""
+    from sklearn.metrics import f1_score
+
+    from engine.recipe import DECISION
+    from trainer.decision import ReferenceCheck, decide_on_clinic_photos
+    from trainer.mpox_point import mpox_offset, shift_mpox
+
+    classes = ["Chickenpox", "Measles", "Monkeypox", "Normal"]
+    y, oof, act = (np.array(run[k]) for k in ("y", "oof", "active"))
+    offset = mpox_offset(y, oof, act, classes) if keep_mpox else 0.0
+    fy, oy = np.array(run["fy"]), np.array(run["oy"])
+    f_final = shift_mpox(np.array(run["f_final"]), classes, offset)
+    o_final = shift_mpox(np.array(run["o_final"]), classes, offset)
+
+    def f1(z: np.ndarray) -> float:
+        return f1_score(fy, z.argmax(1), average="macro", labels=np.unique(fy), zero_division=0)
+
+    forget = f1(f_final) - f1(np.array(run["f_parent"]))
+    ref = ReferenceCheck(0.9 + forget, 0.9, n=len(fy))
+    rule = dataclasses.replace(DECISION, outcome=outcome)
+    d = decide_on_clinic_photos(y, shift_mpox(oof, classes, offset), act, classes, ref,
+                                active_version="parent", rule=rule)  # fmt: skip
+    right_after, right_before = o_final.argmax(1) == oy, np.array(run["o_parent"]).argmax(1) == oy
+    mpox = oy == classes.index("Monkeypox")
+    failed = [k for k in ("learnt", "better", "mpox", "reference") if not d.checks[k]["passed"]]
+    return {"promoted": d.activate, "failed": failed, "win": d.checks["better"]["win_share"],
+            "offset": offset, "gain": float(right_after.mean() - right_before.mean()),
+            "mpox_recall": float(right_after[mpox].mean() - right_before[mpox].mean()),
+            "forget": forget}  # fmt: skip
+
+
+def table(seed: int) -> None:
+    """The old rule (right/wrong, no offset) against the new default, per run, in markdown."""
+    runs = sorted((r for r in _runs() if r["seed"] == seed), key=lambda r: (-r["n"], r["kind"]))
+    print("| clinic | N | labels | old rule | offset | win share | new rule | gain | Mpox recall | "
+          "forgetting F1 |\n|---|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+    summary: dict[str, list] = {"old": [], "new": []}
+    for r in runs:
+        old, new = judge(r, "accuracy", False), judge(r, "brier", True)
+        summary["old"].append((r, old))
+        summary["new"].append((r, new))
+        words = [("**promoted**" if j["promoted"] else "kept: " + ", ".join(j["failed"]))
+                 for j in (old, new)]  # fmt: skip
+        print(f"| {r['clinic']} | {r['n']} | {r['kind']} | {words[0]} | {new['offset']:.2f} | "
+              f"{new['win']:.2f} | {words[1]} | {100 * new['gain']:+.1f} | "
+              f"{100 * new['mpox_recall']:+.1f} | {100 * new['forget']:+.1f} |")  # fmt: skip
+    for name, rows in summary.items():
+        real = [j for r, j in rows if r["kind"] != "shuffled"]
+        big = [j for j in real if j["gain"] >= 0.05]
+        shuffled = [j for r, j in rows if r["kind"] == "shuffled"]
+        print(f"{name}: promoted {sum(j['promoted'] for j in real)} of {len(real)} real runs, "
+              f"{sum(j['promoted'] for j in big)} of the {len(big)} that gained >= 5 points; "
+              f"shuffled promoted {sum(j['promoted'] for j in shuffled)} of {len(shuffled)}; "
+              f"mean gain {100 * np.mean([j['gain'] for j in real]):+.1f}, "
+              f"Mpox recall {100 * np.mean([j['mpox_recall'] for j in real]):+.1f}")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=("collect", "table"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--n", type=int, nargs="+", default=[40, 30])
+    args = ap.parse_args(argv)
+    if args.what == "collect":
+        collect(args.seeds, args.n)
+    else:
+        table(args.seeds[0])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

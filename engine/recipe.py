@@ -108,7 +108,7 @@ class DecisionRule:
     level: float = 0.80
     bootstrap: int = 2000
     reference_drop: float = 0.02
-    chance_p: float = 0.05
+    chance_p: float = 0.01  # real dev runs: p <= 0.0009; shuffled controls: p >= 0.56
     crossfit_max: int = 700
     keep_mpox: bool = True
     seed: int = 0

@@ -199,19 +199,10 @@ def _add_train_regularisation(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_train_promotion(p: argparse.ArgumentParser) -> None:
-    """Naming, the promotion gate and how the run can be stopped."""
+def _add_train_rule(p: argparse.ArgumentParser) -> None:
+    """The cross-fitting's promotion rule (engine.recipe.DecisionRule)."""
     from engine.recipe import DECISION, OUTCOMES
-    from trainer.promote import DEFAULT_MIN_DELTA, GATE_METRICS, MIN_GATE_IMAGES
 
-    p.add_argument(
-        "--decision",
-        choices=("auto", "cross-fit", "gate"),
-        default="auto",
-        help="how the new model is judged: cross-fitting on every label (auto: a fine-tune of "
-        f"the model in use on the store's labels, up to {DECISION.crossfit_max}) or a held-out "
-        "gate slice",
-    )
     p.add_argument(
         "--folds", type=int, default=DECISION.folds, help=f"cross-fitting folds ({DECISION.folds})"
     )
@@ -242,6 +233,22 @@ def _add_train_promotion(p: argparse.ArgumentParser) -> None:
         help="most macro-F1 the new model may lose on the shipped reference set "
         f"(default {DECISION.reference_drop})",
     )
+
+
+def _add_train_promotion(p: argparse.ArgumentParser) -> None:
+    """Naming, the promotion gate and how the run can be stopped."""
+    from engine.recipe import DECISION
+    from trainer.promote import DEFAULT_MIN_DELTA, GATE_METRICS, MIN_GATE_IMAGES
+
+    p.add_argument(
+        "--decision",
+        choices=("auto", "cross-fit", "gate"),
+        default="auto",
+        help="how the new model is judged: cross-fitting on every label (auto: a fine-tune of "
+        f"the model in use on the store's labels, up to {DECISION.crossfit_max}) or a held-out "
+        "gate slice",
+    )
+    _add_train_rule(p)
     p.add_argument("--promote-metric", choices=GATE_METRICS, default=RECIPE.promote_metric)
     p.add_argument(
         "--min-delta",

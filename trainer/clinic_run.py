@@ -168,10 +168,9 @@ def fit_for_clinic(
         stop.check(f"after fold {i}")
 
     oof = cross_fit(backbone, cache, len(classes), folds, recipe=recipe, on_fold=on_fold)
-    offset = 0.0
-    if rule.keep_mpox:
-        offset = mpox_offset(y[include], oof[include], active_logits[include], classes)
-        oof = shift_mpox(oof, classes, offset)
+    offset = mpox_offset(y[include], oof[include], active_logits[include], classes)
+    offset = offset if rule.keep_mpox else 0.0
+    oof = shift_mpox(oof, classes, offset)
     reporter.emit("stage", stage="final", message=f"fitting the final model on all {len(y)} labels")
     final = fit_head(backbone, cache, len(classes), recipe=recipe)
     raise_mpox(final, classes, offset)

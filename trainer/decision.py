@@ -156,27 +156,10 @@ def decide_on_clinic_photos(
     cand_ok = candidate_logits.argmax(1) == y
     act_ok = active_logits.argmax(1) == y
     mpox = mpox_index(classes)
-    win = bootstrap_win_share(
-        per_photo_outcome(y, candidate_logits, rule.outcome),
-        per_photo_outcome(y, active_logits, rule.outcome), rule.bootstrap, rule.seed,
-    )  # fmt: skip
-    as_often = rule.outcome == "accuracy" or int(cand_ok.sum()) >= int(act_ok.sum())
-    p_chance, share = chance_p_value(cand_ok, y) if len(y) else (1.0, 1.0)
     cm, am = scored(y, candidate_logits, classes), scored(y, active_logits, classes)
     checks = {
-        "learnt": {
-            "p_value": p_chance,
-            "commonest_share": share,
-            "passed": p_chance < rule.chance_p,
-        },
-        "better": {
-            "win_share": win,
-            "level": rule.level,
-            "outcome": rule.outcome,
-            "right": int(cand_ok.sum()),
-            "right_before": int(act_ok.sum()),
-            "passed": win >= rule.level and as_often,
-        },  # fmt: skip
+        "learnt": _learnt_check(y, cand_ok, rule),
+        "better": _better_check(y, candidate_logits, active_logits, rule),
         "mpox": {**_mpox_check(y, cand_ok, act_ok, mpox), "offset": mpox_offset},
         "reference": _reference_check(reference, rule),
     }
@@ -203,6 +186,22 @@ def decide_on_clinic_photos(
     }
     decision.checks = {**checks, "folds": folds, "excluded": excluded}
     return decision
+
+
+def _learnt_check(y: np.ndarray, cand_ok: np.ndarray, rule: DecisionRule) -> dict:
+    p_chance, share = chance_p_value(cand_ok, y) if len(y) else (1.0, 1.0)
+    return {"p_value": p_chance, "commonest_share": share, "passed": p_chance < rule.chance_p}
+
+
+def _better_check(y: np.ndarray, cand: np.ndarray, active: np.ndarray, rule: DecisionRule) -> dict:
+    right, before = int((cand.argmax(1) == y).sum()), int((active.argmax(1) == y).sum())
+    win = bootstrap_win_share(
+        per_photo_outcome(y, cand, rule.outcome), per_photo_outcome(y, active, rule.outcome),
+        rule.bootstrap, rule.seed,
+    )  # fmt: skip
+    as_often = rule.outcome == "accuracy" or right >= before
+    return {"win_share": win, "level": rule.level, "outcome": rule.outcome, "right": right,
+            "right_before": before, "passed": win >= rule.level and as_often}  # fmt: skip
 
 
 def _mpox_check(y: np.ndarray, cand: np.ndarray, act: np.ndarray, mpox: int | None) -> dict:

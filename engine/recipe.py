@@ -97,8 +97,9 @@ class DecisionRule:
     temperature, and the candidate must be right on at least as many photos) or "accuracy"
     (right or wrong). ``level``: the share of bootstrap resamples of the paired per-photo
     outcomes in which the candidate must do better than the model in use. ``reference_drop``:
-    the most macro-F1 the candidate may lose on the shipped reference set. ``chance_p``: the candidate's out-of-fold accuracy must beat guessing
-    the commonest class at this one-sided p-value (labels that cannot be learnt decide nothing).
+    the most macro-F1 the candidate may lose on the shipped reference set. ``chance_p``: the
+    candidate's out-of-fold accuracy must beat guessing the commonest class at this one-sided
+    p-value (labels that cannot be learnt decide nothing).
     ``crossfit_max``: above this many labels a plain held-out gate (>= 100 photos) decides.
     ``keep_mpox``: raise the candidate's Mpox logit just enough that, out of fold, it catches as
     many of the clinic's Mpox photos as the model in use (trainer.mpox_point), then judge it."""

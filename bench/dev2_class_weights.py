@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import f1_score
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,9 +43,6 @@ def one(c: dev.Clinic, model, parent_out, seed: int, kind: str) -> dict[str, dic
     oy, fy = c.y[others], c.forget[1][others]
     mpox = oy == c.classes.index("Monkeypox")
 
-    def f1(pred: np.ndarray) -> float:
-        return f1_score(fy, pred, average="macro", labels=np.unique(fy), zero_division=0)
-
     out = {}
     for name, weights in (("balanced", BALANCED), ("none", unweighted)):
         adapt.class_weights = weights
@@ -56,7 +52,7 @@ def one(c: dev.Clinic, model, parent_out, seed: int, kind: str) -> dict[str, dic
         plain = adapt.head_logits(final, fcache.features[dev.torch_index(others), 0]).numpy()
         out[name] = {"gain": after.mean() - before.mean(),
                      "mpox_recall": after[mpox].mean() - before[mpox].mean(),
-                     "forget": f1(plain.argmax(1)) - f1(p_forget[others].argmax(1))}  # fmt: skip
+                     "forget": dev._scores(fy, plain)[1] - dev._scores(fy, p_forget[others])[1]}  # fmt: skip
     adapt.class_weights = BALANCED
     return out
 

@@ -98,8 +98,6 @@ def _runs() -> list[dict]:
 def judge(run: dict, outcome: str, keep_mpox: bool) -> dict:
     """A rule on one run: the decision (the plain photos before the camera stand in for the
     reference set), and the final model's gain, Mpox recall change and forgetting."""
-    from sklearn.metrics import f1_score
-
     from engine.recipe import DECISION
     from trainer.decision import ReferenceCheck, decide_on_clinic_photos
     from trainer.mpox_point import mpox_offset, shift_mpox
@@ -110,11 +108,7 @@ def judge(run: dict, outcome: str, keep_mpox: bool) -> dict:
     fy, oy = np.array(run["fy"]), np.array(run["oy"])
     f_final = shift_mpox(np.array(run["f_final"]), classes, offset)
     o_final = shift_mpox(np.array(run["o_final"]), classes, offset)
-
-    def f1(z: np.ndarray) -> float:
-        return f1_score(fy, z.argmax(1), average="macro", labels=np.unique(fy), zero_division=0)
-
-    forget = f1(f_final) - f1(np.array(run["f_parent"]))
+    forget = dev._scores(fy, f_final)[1] - dev._scores(fy, np.array(run["f_parent"]))[1]
     ref = ReferenceCheck(0.9 + forget, 0.9, n=len(fy))
     rule = dataclasses.replace(DECISION, outcome=outcome)
     d = decide_on_clinic_photos(y, shift_mpox(oof, classes, offset), act, classes, ref,

@@ -35,10 +35,12 @@ import dev_adaptation as dev  # noqa: E402
 
 RUNS = d2.WORK / "rule_runs.jsonl"
 KINDS = ("all", "noM", "shuffled")
+#: Recipes a run may be collected with (``--variant``): changes to the default ``ADAPT``.
+VARIANTS: dict[str, dict] = {"default": {}, "unweighted": {"balance": False}}
 
 
-def collect(seeds: list[int], sizes: list[int]) -> None:
-    """One cross-fitted run per (seed, N, kind, clinic) not yet in ``RUNS``."""
+def collect(seeds: list[int], sizes: list[int], variant: str = "default") -> None:
+    """One cross-fitted run per (seed, N, kind, clinic) not yet in ``RUNS`` for ``variant``."""
     import torch
 
     from engine.checkpoint import load_model
@@ -48,13 +50,14 @@ def collect(seeds: list[int], sizes: list[int]) -> None:
     from trainer.splits import group_near_duplicates
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    recipe = dataclasses.replace(ADAPT, **VARIANTS[variant])
     clinics = []
     for p, cams in d2.PLAN.items():
         model, meta = load_model(d2.WORK / f"run_{p}" / "model.safetensors")
         for cam in cams:
             c = d2.clinic(p, cam, meta)
             clinics.append((model.eval(), c, c.parent_plain(model)))
-    done = {(r["clinic"], r["n"], r["kind"], r["seed"]) for r in _runs()}
+    done = {(r["clinic"], r["n"], r["kind"], r["seed"]) for r in _runs(variant)}
     with RUNS.open("a", encoding="utf-8") as out:
         for seed in seeds:
             for n in sizes:
@@ -64,16 +67,17 @@ def collect(seeds: list[int], sizes: list[int]) -> None:
                             continue
                         t0 = time.monotonic()
                         chosen, y = dev.labelled_set(c, n, kind, seed)
-                        sub, other_maps, fcache, backbone = c.features(model, ADAPT, chosen)
+                        sub, other_maps, fcache, backbone = c.features(model, recipe, chosen)
                         others = np.array([i for i in range(len(c.y)) if i not in set(chosen)])
                         sub = FeatureCache(sub.features, sub.parent, y)
                         groups = group_near_duplicates([c.decoded[i].hashes for i in chosen], 10)
                         folds = assign_folds(y, groups, DECISION.folds, DECISION.seed)
-                        oof = cross_fit(backbone, sub, len(c.classes), folds, recipe=ADAPT)
-                        final = fit_head(backbone, sub, len(c.classes), recipe=ADAPT)
+                        oof = cross_fit(backbone, sub, len(c.classes), folds, recipe=recipe)
+                        final = fit_head(backbone, sub, len(c.classes), recipe=recipe)
                         f_maps = fcache.features[dev.torch_index(others), 0]
                         run = {
                             "clinic": c.name, "n": n, "kind": kind, "seed": seed,
+                            "variant": variant,
                             "y": y.tolist(), "oof": oof.round(4).tolist(),
                             "active": p_clinic[chosen].round(4).tolist(),
                             "oy": c.y[others].tolist(),
@@ -89,10 +93,12 @@ def collect(seeds: list[int], sizes: list[int]) -> None:
                         print(c.name, n, kind, seed, run["s"], flush=True)
 
 
-def _runs() -> list[dict]:
+def _runs(variant: str = "default") -> list[dict]:
+    """The kept runs of one recipe variant (runs before variants existed are "default")."""
     if not RUNS.exists():
         return []
-    return [json.loads(line) for line in RUNS.read_text(encoding="utf-8").splitlines() if line]
+    runs = [json.loads(line) for line in RUNS.read_text(encoding="utf-8").splitlines() if line]
+    return [r for r in runs if r.get("variant", "default") == variant]
 
 
 def judge(run: dict, outcome: str, keep_mpox: bool) -> dict:
@@ -148,14 +154,44 @@ def table(seed: int) -> None:
               f"Mpox recall {100 * np.mean([j['mpox_recall'] for j in real]):+.1f}")  # fmt: skip
 
 
+def compare(seeds: list[int], sizes: list[int], variants: list[str]) -> None:
+    """The default rule on each recipe variant's runs of the same clinics, label orders and N:
+    per run, then promotions, gain, Mpox recall and forgetting over them (markdown)."""
+    keys = None
+    for v in variants:  # only the runs every variant has
+        have = {(r["clinic"], r["n"], r["kind"], r["seed"]) for r in _runs(v)
+                if r["seed"] in seeds and r["n"] in sizes}  # fmt: skip
+        keys = have if keys is None else keys & have
+    print("| variant | real promoted | of those that gained >= 5 | shuffled promoted | mean gain | "
+          "Mpox recall | forgetting F1 | runs |\n|---|---|---|---|---|---|---|---|")  # fmt: skip
+    for v in variants:
+        judged = [(r, judge(r, "brier", True)) for r in _runs(v)
+                  if (r["clinic"], r["n"], r["kind"], r["seed"]) in (keys or set())]  # fmt: skip
+        real = [j for r, j in judged if r["kind"] != "shuffled"]
+        big = [j for j in real if j["gain"] >= 0.05]
+        shuffled = [j for r, j in judged if r["kind"] == "shuffled"]
+
+        def mean(k: str, js: list[dict] = real) -> float:
+            return 100 * float(np.mean([j[k] for j in js])) if js else float("nan")
+
+        print(f"| {v} | {sum(j['promoted'] for j in real)} of {len(real)} | "
+              f"{sum(j['promoted'] for j in big)} of {len(big)} | "
+              f"{sum(j['promoted'] for j in shuffled)} of {len(shuffled)} | {mean('gain'):+.1f} | "
+              f"{mean('mpox_recall'):+.1f} | {mean('forget'):+.1f} | {len(judged)} |")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("collect", "table"))
+    ap.add_argument("what", choices=("collect", "table", "compare"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--n", type=int, nargs="+", default=[40, 30])
+    ap.add_argument("--variant", nargs="+", default=["default"], choices=sorted(VARIANTS))
     args = ap.parse_args(argv)
     if args.what == "collect":
-        collect(args.seeds, args.n)
+        for v in args.variant:
+            collect(args.seeds, args.n, v)
+    elif args.what == "compare":
+        compare(args.seeds, args.n, args.variant)
     else:
         table(args.seeds[0])
     return 0

@@ -85,6 +85,7 @@ class AdaptRecipe:
     bn_share: float = 0.1  # share of the clinic's own statistics in the backbone's BatchNorms
     bn_from: int = 0  # the first backbone block whose BatchNorms move (0: every one)
     mask_absent: bool = True  # cross-entropy only over the classes the labels hold
+    balance: bool = True  # cross-entropy weighted by inverse class frequency (False: each photo 1)
 
 
 @dataclass(frozen=True)

@@ -168,6 +168,15 @@ def _freeze_norms(model: nn.Module) -> None:
             m.eval()
 
 
+def _weights(targets: list[int], num_classes: int, recipe: AdaptRecipe) -> torch.Tensor:
+    """Per-class cross-entropy weights: balanced, or 1 for every labelled class; 0 for a class
+    with no label (``mask_absent`` reads the 0 to leave it out)."""
+    if recipe.balance:
+        return class_weights(targets, num_classes)
+    present = set(targets)
+    return torch.tensor([1.0 if i in present else 0.0 for i in range(num_classes)])
+
+
 def _distilled_loss(
     logits: torch.Tensor,
     y: torch.Tensor,
@@ -233,7 +242,7 @@ def fit_head(
         y_all = torch.as_tensor(cache.targets, dtype=torch.long).repeat_interleave(v)
         flat = cache.features.flatten(0, 1)  # every view of every photo is one example
         soft = cache.parent.flatten(0, 1)
-        weights = class_weights(cache.targets.tolist(), num_classes)
+        weights = _weights(cache.targets.tolist(), num_classes, recipe)
         pool = unlabelled if unlabelled is not None and len(unlabelled) else None
         for _ in range(recipe.epochs):
             model.train()

@@ -175,3 +175,25 @@ def test_masking_changes_nothing_when_every_class_has_labels() -> None:
     masked = fit_head(parent, cache, 3, recipe=dataclasses.replace(QUICK, mask_absent=True))
     for (name, a), (_, b) in zip(plain.named_parameters(), masked.named_parameters(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_balanced_weights_give_a_rare_class_more_say_than_one_weight_per_photo() -> None:
+    parent, cache = _cache(24, 6)
+    y = np.where(cache.targets == 1, 1, 0)
+    y[np.flatnonzero(y == 1)[3:]] = 0  # three photos of class 1 among 24
+    cache = FeatureCache(cache.features, cache.parent, y)
+    balanced = fit_head(parent, cache, 3, recipe=QUICK)
+    plain = fit_head(parent, cache, 3, recipe=dataclasses.replace(QUICK, balance=False))
+    _, unseen = _cache(48, 8)  # photos neither head trained on: what a head leans towards
+    assert _mean_prob(balanced, unseen, 1) > _mean_prob(plain, unseen, 1) + 0.01
+
+
+def test_without_balance_equal_classes_train_exactly_as_balanced() -> None:
+    parent, cache = _cache(24, 7)
+    cache = FeatureCache(cache.features, cache.parent, np.arange(24) % 3)
+    balanced = fit_head(parent, cache, 3, recipe=QUICK)
+    plain = fit_head(parent, cache, 3, recipe=dataclasses.replace(QUICK, balance=False))
+    for (name, a), (_, b) in zip(
+        balanced.named_parameters(), plain.named_parameters(), strict=True
+    ):
+        assert torch.allclose(a, b, atol=1e-6), name

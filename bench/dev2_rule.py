@@ -35,8 +35,9 @@ import dev_adaptation as dev  # noqa: E402
 
 RUNS = d2.WORK / "rule_runs.jsonl"
 KINDS = ("all", "noM", "shuffled")
-#: Recipes a run may be collected with (``--variant``): changes to the default ``ADAPT``.
-VARIANTS: dict[str, dict] = {"default": {}, "unweighted": {"balance": False}}
+#: What a run may be collected with (``--variant``): changes to the default ``ADAPT`` recipe,
+#: and "folds" for the cross-fitting's k.
+VARIANTS: dict[str, dict] = {"default": {}, "unweighted": {"balance": False}, "k10": {"folds": 10}}
 
 
 def collect(seeds: list[int], sizes: list[int], variant: str = "default") -> None:
@@ -50,7 +51,9 @@ def collect(seeds: list[int], sizes: list[int], variant: str = "default") -> Non
     from trainer.splits import group_near_duplicates
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-    recipe = dataclasses.replace(ADAPT, **VARIANTS[variant])
+    changes = dict(VARIANTS[variant])
+    k = changes.pop("folds", DECISION.folds)
+    recipe = dataclasses.replace(ADAPT, **changes)
     clinics = []
     for p, cams in d2.PLAN.items():
         model, meta = load_model(d2.WORK / f"run_{p}" / "model.safetensors")
@@ -71,7 +74,7 @@ def collect(seeds: list[int], sizes: list[int], variant: str = "default") -> Non
                         others = np.array([i for i in range(len(c.y)) if i not in set(chosen)])
                         sub = FeatureCache(sub.features, sub.parent, y)
                         groups = group_near_duplicates([c.decoded[i].hashes for i in chosen], 10)
-                        folds = assign_folds(y, groups, DECISION.folds, DECISION.seed)
+                        folds = assign_folds(y, groups, k, DECISION.seed)
                         oof = cross_fit(backbone, sub, len(c.classes), folds, recipe=recipe)
                         final = fit_head(backbone, sub, len(c.classes), recipe=recipe)
                         f_maps = fcache.features[dev.torch_index(others), 0]

@@ -9,6 +9,8 @@ final model too (``trainer.mpox_point``).
 
     python bench/dev2_rule.py collect --seeds 0 --n 40 30      (about a minute per run)
     python bench/dev2_rule.py table                              (seed 0; markdown)
+    python bench/dev2_rule.py collect --variant unweighted       (a recipe variant's runs)
+    python bench/dev2_rule.py compare --seeds 0 1 --n 40 --variant default unweighted
 Raw runs: ``$POXSCREEN_DEV2/rule_runs.jsonl`` (not committed: logits of every photo).
 """
 

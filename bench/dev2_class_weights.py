@@ -3,11 +3,13 @@
 A diagnostic for docs/adaptation_dev.md (final model only, no Mpox offset; 4 clinics x label
 orders 0 and 1 x all classes / Measles missing, 40 labels): accuracy gain and Mpox recall change
 on the clinic's other photos, macro-F1 change on the same photos before the camera. "none"
-weighs every labelled class 1 by swapping ``trainer.adapt.class_weights`` in this process.
+weighs every labelled photo 1 (``AdaptRecipe.balance = False``). The cross-fitted comparison
+is ``dev2_rule.py --variant unweighted``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -24,13 +26,7 @@ import trainer.adapt as adapt  # noqa: E402
 from engine.checkpoint import load_model  # noqa: E402
 from engine.recipe import ADAPT  # noqa: E402
 
-BALANCED = adapt.class_weights
-
-
-def unweighted(targets: list[int], k: int) -> torch.Tensor:
-    """1 for every labelled class, 0 for the others (the mask still needs to know them)."""
-    present = set(targets)
-    return torch.tensor([1.0 if i in present else 0.0 for i in range(k)])
+RECIPES = {"balanced": ADAPT, "none": dataclasses.replace(ADAPT, balance=False)}
 
 
 def one(c: dev.Clinic, model, parent_out, seed: int, kind: str) -> dict[str, dict[str, float]]:
@@ -44,16 +40,14 @@ def one(c: dev.Clinic, model, parent_out, seed: int, kind: str) -> dict[str, dic
     mpox = oy == c.classes.index("Monkeypox")
 
     out = {}
-    for name, weights in (("balanced", BALANCED), ("none", unweighted)):
-        adapt.class_weights = weights
-        final = adapt.fit_head(backbone, sub, len(c.classes), recipe=ADAPT)
+    for name, recipe in RECIPES.items():
+        final = adapt.fit_head(backbone, sub, len(c.classes), recipe=recipe)
         after = adapt.head_logits(final, other_maps).numpy().argmax(1) == oy
         before = p_clinic[others].argmax(1) == oy
         plain = adapt.head_logits(final, fcache.features[dev.torch_index(others), 0]).numpy()
         out[name] = {"gain": after.mean() - before.mean(),
                      "mpox_recall": after[mpox].mean() - before[mpox].mean(),
                      "forget": dev._scores(fy, plain)[1] - dev._scores(fy, p_forget[others])[1]}  # fmt: skip
-    adapt.class_weights = BALANCED
     return out
 
 

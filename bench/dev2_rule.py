@@ -38,8 +38,14 @@ import dev_adaptation as dev  # noqa: E402
 RUNS = d2.WORK / "rule_runs.jsonl"
 KINDS = ("all", "noM", "shuffled")
 #: What a run may be collected with (``--variant``): changes to the default ``ADAPT`` recipe,
-#: and "folds" for the cross-fitting's k.
-VARIANTS: dict[str, dict] = {"default": {}, "unweighted": {"balance": False}, "k10": {"folds": 10}}
+#: "folds" for the cross-fitting's k, and "bn_pool" for whose photos move the BatchNorms
+#: ("all": 64 of the clinic's photos, labelled or not; the app uses the labelled ones).
+VARIANTS: dict[str, dict] = {
+    "default": {},
+    "unweighted": {"balance": False},
+    "k10": {"folds": 10},
+    "bn_all": {"bn_pool": "all"},
+}
 
 
 def collect(seeds: list[int], sizes: list[int], variant: str = "default") -> None:
@@ -55,6 +61,7 @@ def collect(seeds: list[int], sizes: list[int], variant: str = "default") -> Non
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     changes = dict(VARIANTS[variant])
     k = changes.pop("folds", DECISION.folds)
+    dev.BN_FROM[0] = changes.pop("bn_pool", "labelled")
     recipe = dataclasses.replace(ADAPT, **changes)
     clinics = []
     for p, cams in d2.PLAN.items():

@@ -140,6 +140,22 @@ def judge(run: dict, outcome: str, keep_mpox: bool) -> dict:
             "forget": forget}  # fmt: skip
 
 
+def _summary(judged: list[tuple[dict, dict]]) -> dict[str, float | int]:
+    """Promotions (real runs, those that gained >= 5 points, shuffled controls) and the real
+    runs' mean gain, Mpox recall change and forgetting, in points."""
+    real = [j for r, j in judged if r["kind"] != "shuffled"]
+    big = [j for j in real if j["gain"] >= 0.05]
+    shuffled = [j for r, j in judged if r["kind"] == "shuffled"]
+
+    def mean(k: str) -> float:
+        return 100 * float(np.mean([j[k] for j in real])) if real else float("nan")
+
+    return {"real": len(real), "real_promoted": sum(j["promoted"] for j in real),
+            "big": len(big), "big_promoted": sum(j["promoted"] for j in big),
+            "shuffled": len(shuffled), "shuffled_promoted": sum(j["promoted"] for j in shuffled),
+            "gain": mean("gain"), "mpox_recall": mean("mpox_recall"), "forget": mean("forget")}  # fmt: skip
+
+
 def table(seed: int) -> None:
     """The old rule (right/wrong, no offset) against the new default, per run, in markdown."""
     runs = sorted((r for r in _runs() if r["seed"] == seed), key=lambda r: (-r["n"], r["kind"]))
@@ -156,14 +172,11 @@ def table(seed: int) -> None:
               f"{new['win']:.2f} | {words[1]} | {100 * new['gain']:+.1f} | "
               f"{100 * new['mpox_recall']:+.1f} | {100 * new['forget']:+.1f} |")  # fmt: skip
     for name, rows in summary.items():
-        real = [j for r, j in rows if r["kind"] != "shuffled"]
-        big = [j for j in real if j["gain"] >= 0.05]
-        shuffled = [j for r, j in rows if r["kind"] == "shuffled"]
-        print(f"{name}: promoted {sum(j['promoted'] for j in real)} of {len(real)} real runs, "
-              f"{sum(j['promoted'] for j in big)} of the {len(big)} that gained >= 5 points; "
-              f"shuffled promoted {sum(j['promoted'] for j in shuffled)} of {len(shuffled)}; "
-              f"mean gain {100 * np.mean([j['gain'] for j in real]):+.1f}, "
-              f"Mpox recall {100 * np.mean([j['mpox_recall'] for j in real]):+.1f}")  # fmt: skip
+        m = _summary(rows)
+        print(f"{name}: promoted {m['real_promoted']} of {m['real']} real runs, "
+              f"{m['big_promoted']} of the {m['big']} that gained >= 5 points; "
+              f"shuffled promoted {m['shuffled_promoted']} of {m['shuffled']}; "
+              f"mean gain {m['gain']:+.1f}, Mpox recall {m['mpox_recall']:+.1f}")  # fmt: skip
 
 
 def compare(seeds: list[int], sizes: list[int], variants: list[str]) -> None:
@@ -179,17 +192,10 @@ def compare(seeds: list[int], sizes: list[int], variants: list[str]) -> None:
     for v in variants:
         judged = [(r, judge(r, "brier", True)) for r in _runs(v)
                   if (r["clinic"], r["n"], r["kind"], r["seed"]) in (keys or set())]  # fmt: skip
-        real = [j for r, j in judged if r["kind"] != "shuffled"]
-        big = [j for j in real if j["gain"] >= 0.05]
-        shuffled = [j for r, j in judged if r["kind"] == "shuffled"]
-
-        def mean(k: str, js: list[dict] = real) -> float:
-            return 100 * float(np.mean([j[k] for j in js])) if js else float("nan")
-
-        print(f"| {v} | {sum(j['promoted'] for j in real)} of {len(real)} | "
-              f"{sum(j['promoted'] for j in big)} of {len(big)} | "
-              f"{sum(j['promoted'] for j in shuffled)} of {len(shuffled)} | {mean('gain'):+.1f} | "
-              f"{mean('mpox_recall'):+.1f} | {mean('forget'):+.1f} | {len(judged)} |")  # fmt: skip
+        m = _summary(judged)
+        print(f"| {v} | {m['real_promoted']} of {m['real']} | {m['big_promoted']} of {m['big']} | "
+              f"{m['shuffled_promoted']} of {m['shuffled']} | {m['gain']:+.1f} | "
+              f"{m['mpox_recall']:+.1f} | {m['forget']:+.1f} | {len(judged)} |")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

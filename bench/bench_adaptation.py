@@ -7,9 +7,10 @@ the *test* part and is not used here), each photo passed through one fixed "othe
 - colour cast: warm light, red x1.12, blue x0.80, +6 on every channel;
 - blur: Gaussian, radius 1.0 px at 224 px;
 - JPEG quality 40.
-For each N in 10, 20, 40, 80 (capped at the photos available) the first N photos of one
-seeded, class-stratified order (``--seed``, 0 by default) are labelled in a fresh store, once
-with every class and once with Measles missing (the clinic has not seen any yet), and ``poxscreen train --from-store``'s
+The clinic first screens all its photos (``poxscreen screen`` into a store, once); for each N in
+10, 20, 40, 80 (capped at the photos available) the first N photos of one seeded,
+class-stratified order (``--seed``, 0 by default) are then labelled in a fresh copy of that
+store, once with every class and once with Measles missing (the clinic has not seen any yet), and ``poxscreen train --from-store``'s
 code path (``trainer.train.run_training``) runs from the shipped model, without force. Two
 controls label N = 20 and 40 with the labels shuffled: both must be refused.
 Reported per row: accuracy and macro-F1 (and Mpox recall) on the clinic's other photos and on
@@ -96,15 +97,29 @@ def score(model_path: Path, photos: list[tuple[Path, str]]) -> dict[str, float]:
             "mpox_recall": round(mpox["recall"], 3) if mpox.get("support") else None}  # fmt: skip
 
 
+def screened_store(folder: Path, work: Path) -> Path:
+    """A store in which the clinic screened every photo of ``folder`` (the shipped model)."""
+    from engine.cli import main as poxscreen
+
+    db = work / "screened.db"
+    code = poxscreen(["screen", str(folder), "--db", str(db), "--quiet"])
+    if code != 0:
+        raise SystemExit(f"screening the clinic's photos failed (exit {code})")
+    return db
+
+
 def one_run(
     photos: list[tuple[Path, str]],
     labelled: list[int],
     shuffle: bool,
     work: Path,
-    bn_share: float | None = None,
+    screened: Path,
+    recipe: dict[str, object],
 ) -> dict[str, object]:
-    """Label ``labelled`` in a fresh store, fine-tune through the app's path, report."""
+    """Label ``labelled`` in a fresh copy of the screened store, fine-tune through the app's
+    path, report."""
     import dataclasses
+    import shutil
 
     from engine.recipe import ADAPT
     from engine.store import Store
@@ -113,6 +128,7 @@ def one_run(
     from trainer.train import TrainOptions, run_training
 
     db = work / "case.db"
+    shutil.copyfile(screened, db)
     labels = [photos[i][1] for i in labelled]
     if shuffle:
         labels = list(np.random.default_rng(1).permutation(labels))
@@ -127,9 +143,7 @@ def one_run(
                     from_store=True,
                     db=str(db),
                     out=work / "run",
-                    adapt=ADAPT
-                    if bn_share is None
-                    else dataclasses.replace(ADAPT, bn_share=bn_share),
+                    adapt=dataclasses.replace(ADAPT, **recipe),  # type: ignore[arg-type]
                 ),  # fmt: skip
                 Reporter(log, bar=False),
             )
@@ -151,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         "--bn-share", type=float, default=None,
         help="informational: the recipe with this BatchNorm share instead of the default",
     )  # fmt: skip
+    ap.add_argument(
+        "--bn-pool", choices=("clinic", "labelled"), default=None,
+        help="informational: whose photos set the BatchNorm statistics, instead of the default",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     if not SHARED.is_dir():
         print(f"skipped: {SHARED} not found (the benchmark needs MSID)")
@@ -164,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         photos = clinic_photos(Path(tmp) / "clinic")
+        screened = screened_store(Path(tmp) / "clinic", Path(tmp))
+        recipe = {k: v for k, v in (("bn_share", args.bn_share), ("bn_pool", args.bn_pool))
+                  if v is not None}  # fmt: skip
         reference = reference_set()
         shipped = paths.default_model_path()
         ref_before = score(shipped, reference)
@@ -177,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             others = [photos[i] for i in range(len(photos)) if i not in set(labelled)]
             work = Path(tmp) / f"run{k}"
             work.mkdir()
-            run = one_run(photos, labelled, shuffle, work, args.bn_share)
+            run = one_run(photos, labelled, shuffle, work, screened, recipe)
             after = Path(run["model"]) if run["model"] else shipped  # refused: nothing changed
             row = {"n": len(labelled), "kind": kind, "n_other": len(others), **run,
                    "other_before": score(shipped, others), "other_after": score(after, others),
@@ -194,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "adaptation.json" if args.bn_share is None else f"adaptation_bn{args.bn_share}.json"
+    name = name if args.bn_pool is None else name.replace(".json", f"_{args.bn_pool}.json")
     name = name if args.seed == 0 else name.replace(".json", f"_seed{args.seed}.json")
     (RESULTS / name).write_text(json.dumps({"rows": rows}, indent=2, default=str))
     bad = [r for r in rows if r["kind"] == "shuffled" and r["promoted"]]

@@ -83,6 +83,9 @@ class AdaptRecipe:
     l2sp: float = 0.0  # weight of the squared distance of the trained weights from the parent's
     unlabelled_distill: float = 0.0  # weight of the KL to the parent on unlabelled clinic photos
     bn_share: float = 0.1  # share of the clinic's own statistics in the backbone's BatchNorms
+    # whose photos those statistics come from: "clinic" (the store's most recent photos,
+    # labelled or only screened) or "labelled" (the labelled photos only)
+    bn_pool: str = "clinic"
     bn_from: int = 0  # the first backbone block whose BatchNorms move (0: every one)
     mask_absent: bool = True  # cross-entropy only over the classes the labels hold
     balance: bool = True  # cross-entropy weighted by inverse class frequency (False: each photo 1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -105,25 +106,47 @@ BN_PHOTOS = 64  # the most photos whose statistics are measured (one batch throu
 
 @torch.no_grad()
 def adapted_backbone(
-    parent: nn.Module, items: Sequence[Decoded], meta: object, recipe: AdaptRecipe = ADAPT
+    parent: nn.Module,
+    photos: Sequence[Decoded | Path],
+    meta: object,
+    recipe: AdaptRecipe = ADAPT,
 ) -> nn.Module:
     """``parent`` itself, or (``recipe.bn_share`` > 0) a copy whose BatchNorm statistics moved
-    that share towards the clinic's labelled photos, seen exactly as screening sees them.
+    that share towards the clinic's photos (decoded labelled photos, or photo files, labelled
+    or not), seen exactly as screening sees them; files that cannot be read are passed over.
 
     Why: a clinic's camera shifts every layer's statistics; its own photos say by how much,
     labels or not. Only a share moves, so photos from other cameras (the reference set) are
     not normalised as if they came from this one."""
-    if recipe.bn_share <= 0 or not items:
+    if recipe.bn_share <= 0:
+        return parent
+    batch = _bn_batch(photos, meta)
+    if batch is None:
         return parent
     from trainer.bn import mix_bn_statistics
 
     model = copy.deepcopy(parent).cpu().eval()
-    plain = _screening_view(meta)
-    step = max(1, len(items) // BN_PHOTOS)
-    batch = torch.stack([plain(item) for item in list(items)[::step][:BN_PHOTOS]])
     keep = model.features[: recipe.bn_from] if recipe.bn_from > 0 else None
     mix_bn_statistics(model, batch, recipe.bn_share, keep)
     return model
+
+
+def _bn_batch(photos: Sequence[Decoded | Path], meta: object) -> torch.Tensor | None:
+    """Up to ``BN_PHOTOS`` of ``photos``, evenly spread, as screening sees them (None: none)."""
+    plain = _screening_view(meta)
+    transform = make_transform(meta)  # type: ignore[arg-type]
+    size = int(meta.input_size)  # type: ignore[attr-defined]
+    step = max(1, len(photos) // BN_PHOTOS)
+    views = []
+    for item in list(photos)[::step][:BN_PHOTOS]:
+        if isinstance(item, Decoded):
+            views.append(plain(item))
+            continue
+        try:
+            views.append(transform(load_image(item, target_size=size)))
+        except ImageLoadError:  # gone or unreadable since the store listed it
+            continue
+    return torch.stack(views) if views else None
 
 
 def cut_index(model: nn.Module, recipe: AdaptRecipe) -> int:

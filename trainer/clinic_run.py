@@ -21,7 +21,14 @@ from torch import nn
 from engine.checkpoint import ModelMeta, load_model, load_model_and_guard, save_model
 from engine.onnx_export import try_export
 from engine.recipe import ADAPT, DECISION, AdaptRecipe, DecisionRule
-from trainer.adapt import FeatureCache, adapted_backbone, cache_features, fit_head, head_logits
+from trainer.adapt import (
+    BN_PHOTOS,
+    FeatureCache,
+    adapted_backbone,
+    cache_features,
+    fit_head,
+    head_logits,
+)
 from trainer.calibration import fit_temperature
 from trainer.crossfit import assign_folds, cross_fit
 from trainer.data import Decoded, Sample, Skipped, cache_size_for, decode_samples
@@ -49,6 +56,7 @@ class ClinicFit:
     compared: dict[str, dict[str, Any]]  # "candidate"/"active": figures on the compared photos
     bn_share: float = 0.0  # how far the backbone's BatchNorm statistics moved to the clinic's
     mpox_offset: float = 0.0  # added to the final model's Mpox logit (trainer.mpox_point)
+    bn_photos: str = ""  # whose photos moved the BatchNorm statistics, in words
 
 
 def use_cross_fit(decision: str, from_store: bool, data_dirs: Sequence[Path], init: str, n: int,
@@ -139,9 +147,10 @@ def fit_for_clinic(
     rule: DecisionRule = DECISION,
     force: bool = False,
     hash_threshold: int = 10,
+    clinic_photos: Sequence[Path] = (),
 ) -> ClinicFit:
     """Cache features, cross-fit, decide, fit the final head on every label. ``active``: the
-    model in use when it is not ``parent`` (None: it is), with its metadata."""
+    model in use when it is not ``parent`` (None: it is); ``clinic_photos``: see ``_bn_pool``."""
     classes = list(meta.classes)
     idx = {c: i for i, c in enumerate(classes)}
     reporter.emit("stage", stage="decode", message=f"reading {len(samples)} labelled photos")
@@ -149,11 +158,7 @@ def fit_for_clinic(
     y = np.array([idx[d.sample.label] for d in decoded], dtype=int)
     groups = group_near_duplicates([d.hashes for d in decoded], hash_threshold)
     stop.check("before the features")
-    reporter.emit(
-        "stage", stage="features", message=f"backbone features, {recipe.views} views each"
-    )
-    backbone = adapted_backbone(parent, decoded, meta, recipe)
-    cache = cache_features(backbone, decoded, y, meta, recipe=recipe)
+    backbone, cache, words = _features(parent, decoded, y, meta, recipe, clinic_photos, reporter)
     in_use = active if active is not None or backbone is parent else (parent, meta)
     active_logits = _active_logits(cache, decoded, y, meta, in_use)
     in_use_meta = active[1] if active is not None else meta
@@ -186,7 +191,40 @@ def fit_for_clinic(
                 "active": scored(y[include], active_logits[include], classes)}  # fmt: skip
     t = fit_temperature(oof, y)
     moved = recipe.bn_share if backbone is not parent else 0.0
-    return ClinicFit(final, meta, decision, t, shas, skipped, counts, compared, moved, offset)
+    return ClinicFit(
+        final, meta, decision, t, shas, skipped, counts, compared, moved, offset, words
+    )
+
+
+def _features(
+    parent: nn.Module,
+    decoded: list[Decoded],
+    y: np.ndarray,
+    meta: ModelMeta,
+    recipe: AdaptRecipe,
+    clinic_photos: Sequence[Path],
+    reporter: Reporter,
+) -> tuple[nn.Module, FeatureCache, str]:
+    """The backbone (BatchNorms moved towards the clinic's photos), every labelled photo's
+    cached views through it, and whose photos moved the statistics, in words."""
+    reporter.emit(
+        "stage", stage="features", message=f"backbone features, {recipe.views} views each"
+    )
+    pool, pool_words = _bn_pool(decoded, clinic_photos, recipe)
+    backbone = adapted_backbone(parent, pool, meta, recipe)
+    return backbone, cache_features(backbone, decoded, y, meta, recipe=recipe), pool_words
+
+
+def _bn_pool(
+    decoded: list[Decoded], clinic_photos: Sequence[Path], recipe: AdaptRecipe
+) -> tuple[Sequence[Decoded | Path], str]:
+    """The photos the backbone's BatchNorm statistics are measured on, and that in words:
+    ``clinic_photos`` (the store's recent photos, labelled or not) when ``recipe.bn_pool`` is
+    "clinic" and there are any, else the labelled photos."""
+    if recipe.bn_pool == "clinic" and clinic_photos:
+        shown = min(len(clinic_photos), BN_PHOTOS)
+        return list(clinic_photos), f"{shown} of the clinic's recent photos, labelled or not"
+    return decoded, "the clinic's labelled photos"
 
 
 def _active_logits(
@@ -204,9 +242,11 @@ def _active_logits(
     return cache_features(active[0], decoded, y, meta, recipe=one).parent[:, 0].double().numpy()
 
 
-def parent_guard(parent_path: Path | None, bn_share: float = 0.0) -> tuple[Any, dict[str, Any]]:
+def parent_guard(
+    parent_path: Path | None, bn_share: float = 0.0, bn_photos: str = "the clinic's photos"
+) -> tuple[Any, dict[str, Any]]:
     """The parent's guard and the note recorded with it (the backbone's weights are the
-    parent's; its BatchNorm statistics moved ``bn_share`` towards the clinic's photos)."""
+    parent's; its BatchNorm statistics moved ``bn_share`` towards ``bn_photos``)."""
     if parent_path is None:
         return None, {"unavailable": "the parent model has no file to take a guard from"}
     try:
@@ -218,7 +258,7 @@ def parent_guard(parent_path: Path | None, bn_share: float = 0.0) -> tuple[Any, 
     if bn_share > 0:
         why = (
             "the backbone's weights are the parent's; its BatchNorm statistics moved "
-            f"{bn_share:.0%} of the way towards the clinic's labelled photos"
+            f"{bn_share:.0%} of the way towards {bn_photos}"
         )
         return guard, {"source": "parent", "why": why}
     return guard, {"source": "parent", "why": "the backbone is the parent's, unchanged"}
@@ -246,7 +286,7 @@ def deliver_clinic(
     activate: bool = True,
 ) -> dict[str, Any]:
     """Save the final model (its file first, atomically), its graph and report; register last."""
-    guard, note = parent_guard(parent_path, fit.bn_share)
+    guard, note = parent_guard(parent_path, fit.bn_share, fit.bn_photos)
     checks = fit.decision.checks
     params = {**params, "method": "cross-fit", "folds": checks.get("folds")}
     meta = dataclasses.replace(
@@ -255,7 +295,8 @@ def deliver_clinic(
         guard=note,
         metrics={"cross-fit": fit.decision.details},
         training={**params, "temperature": fit.temperature, "trained_sha256": sorted(fit.shas),
-                  "label_counts": fit.counts, "mpox_offset": fit.mpox_offset},
+                  "label_counts": fit.counts, "mpox_offset": fit.mpox_offset,
+                  "batchnorm_photos": fit.bn_photos if fit.bn_share else None},
     )  # fmt: skip
     reporter.emit("stage", stage="save", message="writing the model and the report")
     model_path = run_dir / "model.safetensors"

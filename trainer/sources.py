@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.paths import user_data_dir, user_models_dir
+from engine.recipe import AdaptRecipe
 from trainer.data import DataError, Sample, Skipped
 
 
@@ -64,6 +65,16 @@ def store_samples(
             Sample(path=Path(item.file), label=item.label, sha256=item.sha256, source="store")
         )
     return samples, skipped
+
+
+def clinic_photo_files(store: Any | None, recipe: AdaptRecipe) -> list[Path]:
+    """The clinic's recent photos, labelled or only screened, whose BatchNorm statistics a
+    fine-tune's backbone takes (``recipe.bn_pool`` "clinic"); none without a store."""
+    if store is None or recipe.bn_share <= 0 or recipe.bn_pool != "clinic":
+        return []
+    from trainer.adapt import BN_PHOTOS
+
+    return list(store.clinic_photos(BN_PHOTOS))
 
 
 def store_models_dir(store: Any | None) -> Path:

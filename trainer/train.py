@@ -244,6 +244,7 @@ def _run_clinic(
 ) -> dict[str, Any]:
     """The clinic fine-tune: cross-fitted decision, final head on every label (CPU: seconds)."""
     from trainer.clinic_run import deliver_clinic, fit_for_clinic, load_in_use
+    from trainer.sources import clinic_photo_files
 
     model, meta = start
     parent_hash = meta.content_hash or None
@@ -258,6 +259,7 @@ def _run_clinic(
     fit = fit_for_clinic(
         model.cpu(), meta, samples, in_use, reporter, stop, recipe=opts.adapt, rule=opts.rule,
         force=opts.force_promote, hash_threshold=opts.hash_threshold,
+        clinic_photos=clinic_photo_files(store, opts.adapt),
     )  # fmt: skip
     params = {
         "init": start_desc, "parent": parent_hash, "method": "cross-fit", "device": "cpu",

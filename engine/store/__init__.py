@@ -25,9 +25,9 @@ underneath, and for any other caller::
 GUI: ``review_queue(ReviewFilter(...), limit=100, after=page.next_cursor)``, ``count``,
 ``class_counts``, ``image``, ``predictions``, ``label``, ``undo``, ``history``,
 ``current_label``, ``runs``, ``run``, ``redo``, ``run_errors``, ``agreement``,
-``referral_rule``, ``set_referral_rule``, ``stats``. Trainer: ``labelled_images``, ``start_training_run``,
-``update_training_run``, ``register_model``, ``register_model_file``, ``activate_model``,
-``models``, ``active_model``, ``active_model_path``.
+``referral_rule``, ``set_referral_rule``, ``stats``. Trainer: ``labelled_images``,
+``clinic_photos``, ``start_training_run``, ``update_training_run``, ``register_model``,
+``register_model_file``, ``activate_model``, ``models``, ``active_model``, ``active_model_path``.
 Exports: ``export_csv``, ``export_imagefolder``. Patient data: ``forget`` (copy and paths
 removed, hash and history kept; then the ``on_forget`` hooks run, such as
 engine.thumbnails.forget_hook for thumbnails and previews), ``check`` (integrity), ``backup``.

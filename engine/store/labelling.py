@@ -18,7 +18,7 @@ from engine.store.dto import LabelEntry, LabelledImage, LabelOutcome
 from engine.store.errors import StoreError
 from engine.store.photos import Photos, find_image, image_record
 from engine.store.roles import role_of
-from engine.store.tables import REFER, Image, LabelEvent, utcnow
+from engine.store.tables import REFER, Image, LabelEvent, Prediction, utcnow
 
 #: labels.undo_label or labels.redo_label: one step through the event history.
 Step = Callable[..., tuple[LabelEvent, str | None]]
@@ -176,11 +176,34 @@ class Labels:
                 stmt = stmt.where(Image.current_label != REFER)
             out = []
             for img in s.scalars(stmt):
-                file = self.db.images.path(img.stored_path) if img.stored_path else None
-                original = Path(path_from_text(img.path)) if img.path else None
-                if (file is None or not file.is_file()) and original and original.is_file():
-                    file = original
+                file = self._file_of(img)
                 out.append(
                     LabelledImage(img.sha256, img.current_label or "", file, bool(img.disputed))
                 )
             return out
+
+    def clinic_photos(self, limit: int) -> list[Path]:
+        """The files of the store's ``limit`` most recently added photos, labelled or only
+        screened, leaving out any a model called out of scope and any whose file is gone.
+
+        Why: they show what this clinic's camera produces, labels or not; a fine-tune measures
+        its backbone's BatchNorm statistics on them (trainer.adapt.adapted_backbone)."""
+        flagged = select(Prediction.image_id).where(Prediction.out_of_scope.is_(True))
+        stmt = select(Image).where(Image.id.not_in(flagged)).order_by(Image.id.desc())
+        out: list[Path] = []
+        with self.db.read() as s:
+            for img in s.scalars(stmt.execution_options(yield_per=256)):
+                if len(out) >= limit:
+                    break
+                file = self._file_of(img)
+                if file is not None and file.is_file():
+                    out.append(file)
+        return out
+
+    def _file_of(self, img: Image) -> Path | None:
+        """The photo's file: the store's copy, else the original where it still is."""
+        file = self.db.images.path(img.stored_path) if img.stored_path else None
+        original = Path(path_from_text(img.path)) if img.path else None
+        if (file is None or not file.is_file()) and original and original.is_file():
+            file = original
+        return file

@@ -204,6 +204,7 @@ class Store:
     history = _forward("labels", Labels.history)
     current_label = _forward("labels", Labels.current_label)
     labelled_images = _forward("labels", Labels.labelled_images)
+    clinic_photos = _forward("labels", Labels.clinic_photos)
     readings = _forward("labels", Labels.readings)
 
     # --- model registry and training runs -------------------------------------------------

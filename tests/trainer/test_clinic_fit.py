@@ -133,3 +133,35 @@ def test_batchnorm_moved_towards_the_clinic_is_saved_and_compared_with_the_paren
     details = {s: r["promotion"]["details"] for s, r in reports.items()}
     assert details[0.5]["nll"]["active"] == pytest.approx(details[0.0]["nll"]["active"])
     assert details[0.5]["accuracy"]["active"] == details[0.0]["accuracy"]["active"]
+
+
+def test_batchnorm_statistics_come_from_the_clinics_unlabelled_photos_too(tmp_path: Path) -> None:
+    """The clinic's photos nobody labelled show its camera as well: by default the backbone's
+    statistics are measured on the store's newest photos, labelled or not, and the model's
+    training record says so; ``bn_pool="labelled"`` measures the labelled photos only."""
+    from engine.checkpoint import load_model
+
+    labels = [CLASSES[i % 2 * 2] for i in range(24)]
+    db, _ = _clinic(tmp_path, labels)
+    with open_test_store(db) as store:
+        for i in range(30):  # screened, never labelled: all Green
+            path = tmp_path / "inbox" / f"u{i:03d}.png"
+            photo(9000 + i, CLASSES[1]).save(path)
+            store.add_image(path)
+    models, records = {}, {}
+    for pool in ("clinic", "labelled"):
+        recipe = dataclasses.replace(QUICK, bn_share=0.5, bn_pool=pool)
+        opts = TrainOptions(
+            from_store=True, db=str(db), out=tmp_path / pool, adapt=recipe, activate=False
+        )
+        report = run_training(opts, RecordingReporter())
+        models[pool], meta = load_model(Path(report["model"]))
+        records[pool] = meta.training["batchnorm_photos"]
+    assert records == {
+        "clinic": "54 of the clinic's recent photos, labelled or not",
+        "labelled": "the clinic's labelled photos",
+    }
+    bn = "features.1.conv.0.1.running_mean"
+    assert not torch.allclose(
+        models["clinic"].state_dict()[bn], models["labelled"].state_dict()[bn]
+    )

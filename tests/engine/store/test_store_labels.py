@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.store import REFER, NotFoundError, NothingToUndoError, Store, StoreError
-from tests.engine.store.conftest import CLASSES, MODEL_A, make_photo, sha_of
+from tests.engine.store.conftest import CLASSES, MODEL_A, fake_result, make_photo, sha_of
 
 
 @pytest.fixture()
@@ -114,3 +114,27 @@ def test_unknown_images_and_bad_files_give_typed_errors(store: Store, tmp_path: 
     notes.write_text("not an image")
     with pytest.raises(StoreError, match="notes.jpg"):
         store.label(notes, "Measles", who="dr a")
+
+
+def test_clinic_photos_are_the_newest_files_labelled_or_screened_and_in_scope(
+    store: Store, tmp_path: Path
+) -> None:
+    """What a fine-tune measures the clinic's camera on: newest first, screened or labelled,
+    never a picture a model called out of scope, never a file that is gone."""
+    files = [make_photo(tmp_path / "clinic" / f"p{i}.png", seed=100 + i) for i in range(6)]
+    run = store.begin_run(str(tmp_path / "clinic"), {}, MODEL_A, model_meta={"classes": CLASSES})
+    store.record_results(
+        run,
+        [
+            fake_result(i, path=str(f), sha256=sha_of(f), out_of_scope=i == 3)
+            for i, f in enumerate(files[:5])
+        ],
+    )
+    store.finish_run(run, "finished")
+    store.label(files[5], "Measles", who="dr a", classes=CLASSES)  # added last, never screened
+    labelled = sha_of(files[5])
+    files[5].unlink()  # the original is gone: the store's copy serves
+    files[1].unlink()  # screened only, and gone
+    shas = [sha_of(p) for p in store.clinic_photos(3)]
+    assert shas == [labelled, sha_of(files[4]), sha_of(files[2])]
+    assert [sha_of(p) for p in store.clinic_photos(10)][1:] == [sha_of(files[i]) for i in (4, 2, 0)]

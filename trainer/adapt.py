@@ -102,6 +102,7 @@ def cache_features(
 
 
 BN_PHOTOS = 64  # the most photos whose statistics are measured (one batch through the network)
+BN_WINDOW = 640  # ... spread over this many of the clinic's most recent photos
 
 
 @torch.no_grad()
@@ -131,14 +132,24 @@ def adapted_backbone(
     return model
 
 
+def spread_evenly(n: int, k: int) -> list[int]:
+    """``min(n, k)`` distinct indices spread evenly over ``range(n)``, first and last included.
+
+    Why: photos come in runs (a folder of one diagnosis screened at once, labels given class by
+    class); taking the first ``k`` of a list would measure one run's statistics, not the
+    camera's."""
+    if n <= k:
+        return list(range(n))
+    return sorted({int(i) for i in np.linspace(0, n - 1, k).round()})
+
+
 def _bn_batch(photos: Sequence[Decoded | Path], meta: object) -> torch.Tensor | None:
-    """Up to ``BN_PHOTOS`` of ``photos``, evenly spread, as screening sees them (None: none)."""
+    """Up to ``BN_PHOTOS`` of ``photos``, spread evenly, as screening sees them (None: none)."""
     plain = _screening_view(meta)
     transform = make_transform(meta)  # type: ignore[arg-type]
     size = int(meta.input_size)  # type: ignore[attr-defined]
-    step = max(1, len(photos) // BN_PHOTOS)
     views = []
-    for item in list(photos)[::step][:BN_PHOTOS]:
+    for item in [photos[i] for i in spread_evenly(len(photos), BN_PHOTOS)]:
         if isinstance(item, Decoded):
             views.append(plain(item))
             continue

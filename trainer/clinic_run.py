@@ -222,8 +222,11 @@ def _bn_pool(
     ``clinic_photos`` (the store's recent photos, labelled or not) when ``recipe.bn_pool`` is
     "clinic" and there are any, else the labelled photos."""
     if recipe.bn_pool == "clinic" and clinic_photos:
-        shown = min(len(clinic_photos), BN_PHOTOS)
-        return list(clinic_photos), f"{shown} of the clinic's recent photos, labelled or not"
+        n = len(clinic_photos)
+        used = min(n, BN_PHOTOS)
+        return list(
+            clinic_photos
+        ), f"{used} of the clinic's {n} most recent photos, labelled or not"
     return decoded, "the clinic's labelled photos"
 
 

@@ -68,13 +68,14 @@ def store_samples(
 
 
 def clinic_photo_files(store: Any | None, recipe: AdaptRecipe) -> list[Path]:
-    """The clinic's recent photos, labelled or only screened, whose BatchNorm statistics a
-    fine-tune's backbone takes (``recipe.bn_pool`` "clinic"); none without a store."""
+    """The clinic's most recent photos, labelled or only screened, over which a fine-tune
+    measures its backbone's BatchNorm statistics (``recipe.bn_pool`` "clinic"); none without a
+    store."""
     if store is None or recipe.bn_share <= 0 or recipe.bn_pool != "clinic":
         return []
-    from trainer.adapt import BN_PHOTOS
+    from trainer.adapt import BN_WINDOW
 
-    return list(store.clinic_photos(BN_PHOTOS))
+    return list(store.clinic_photos(BN_WINDOW))
 
 
 def store_models_dir(store: Any | None) -> Path:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from engine.recipe import ADAPT
-from trainer.adapt import FeatureCache, adapted_backbone, fit_head, head_logits
+from trainer.adapt import FeatureCache, adapted_backbone, fit_head, head_logits, spread_evenly
 from trainer.bn import mix_bn_statistics
 from trainer.data import Decoded, Sample
 from trainer.initial_model import imagenet_model
@@ -94,6 +94,15 @@ def test_the_app_moves_only_the_blocks_from_bn_from_on_and_never_touches_the_par
     assert torch.equal(moved[early], before[early])
     assert not torch.allclose(moved[late], before[late])
     assert all(torch.equal(before[k], v) for k, v in parent.state_dict().items())
+
+
+def test_the_batchnorm_photos_span_the_whole_list_not_its_first_run() -> None:
+    """A clinic that screened 22 Chickenpox photos, then 64 others: the 64 photos measured are
+    spread over both runs in proportion, not the 64 newest."""
+    picks = spread_evenly(86, 64)
+    assert len(picks) == len(set(picks)) == 64 and (picks[0], picks[-1]) == (0, 85)
+    assert 15 <= sum(i < 22 for i in picks) <= 18  # 22 x 64 / 86 = 16.4
+    assert spread_evenly(10, 64) == list(range(10))
 
 
 def _cache(n: int, seed: int) -> tuple[nn.Module, FeatureCache]:

@@ -158,7 +158,7 @@ def test_batchnorm_statistics_come_from_the_clinics_unlabelled_photos_too(tmp_pa
         models[pool], meta = load_model(Path(report["model"]))
         records[pool] = meta.training["batchnorm_photos"]
     assert records == {
-        "clinic": "54 of the clinic's recent photos, labelled or not",
+        "clinic": "54 of the clinic's 54 most recent photos, labelled or not",
         "labelled": "the clinic's labelled photos",
     }
     bn = "features.1.conv.0.1.running_mean"

@@ -58,13 +58,19 @@ def _views(item: Decoded, plain: Callable, augment: nn.Module, views: int) -> to
     return torch.stack([plain(item)] + [augment(item.image) for _ in range(views - 1)])
 
 
-def _screening_view(meta: object) -> Callable[[Decoded], torch.Tensor]:
+def _file_view(meta: object) -> Callable[[Path], torch.Tensor]:
+    """A photo file exactly as screening sees it (the app's loader and transform)."""
     transform = make_transform(meta)  # type: ignore[arg-type]
     size = int(meta.input_size)  # type: ignore[attr-defined]
+    return lambda path: transform(load_image(path, target_size=size))
+
+
+def _screening_view(meta: object) -> Callable[[Decoded], torch.Tensor]:
+    from_file = _file_view(meta)
 
     def view(item: Decoded) -> torch.Tensor:
         try:
-            return transform(load_image(item.sample.path, target_size=size))
+            return from_file(item.sample.path)
         except ImageLoadError:  # decoded once already; a file gone since: the cached copy
             return train_transform(meta, augment=False)(item.image)  # type: ignore[arg-type]
 
@@ -145,16 +151,11 @@ def spread_evenly(n: int, k: int) -> list[int]:
 
 def _bn_batch(photos: Sequence[Decoded | Path], meta: object) -> torch.Tensor | None:
     """Up to ``BN_PHOTOS`` of ``photos``, spread evenly, as screening sees them (None: none)."""
-    plain = _screening_view(meta)
-    transform = make_transform(meta)  # type: ignore[arg-type]
-    size = int(meta.input_size)  # type: ignore[attr-defined]
+    plain, from_file = _screening_view(meta), _file_view(meta)
     views = []
     for item in [photos[i] for i in spread_evenly(len(photos), BN_PHOTOS)]:
-        if isinstance(item, Decoded):
-            views.append(plain(item))
-            continue
         try:
-            views.append(transform(load_image(item, target_size=size)))
+            views.append(plain(item) if isinstance(item, Decoded) else from_file(item))
         except ImageLoadError:  # gone or unreadable since the store listed it
             continue
     return torch.stack(views) if views else None

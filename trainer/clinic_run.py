@@ -223,10 +223,8 @@ def _bn_pool(
     "clinic" and there are any, else the labelled photos."""
     if recipe.bn_pool == "clinic" and clinic_photos:
         n = len(clinic_photos)
-        used = min(n, BN_PHOTOS)
-        return list(
-            clinic_photos
-        ), f"{used} of the clinic's {n} most recent photos, labelled or not"
+        words = f"{min(n, BN_PHOTOS)} of the clinic's {n} most recent photos, labelled or not"
+        return list(clinic_photos), words
     return decoded, "the clinic's labelled photos"
 
 

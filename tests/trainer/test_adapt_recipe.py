@@ -105,6 +105,27 @@ def test_the_batchnorm_photos_span_the_whole_list_not_its_first_run() -> None:
     assert spread_evenly(10, 64) == list(range(10))
 
 
+def test_unreadable_clinic_photos_are_passed_over(tmp_path: Path) -> None:
+    """A screened photo emptied or deleted since the store listed it does not stop the
+    fine-tune: the readable ones are measured, and with none readable the parent stays."""
+    from tests.trainer.synth import photo
+
+    parent, meta = imagenet_model(["a", "b", "c"], seed=0)
+    parent.eval()
+    good = tmp_path / "good.png"
+    photo(1, "Red").save(good)
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    recipe = dataclasses.replace(ADAPT, bn_share=0.5)
+    bad = [empty, tmp_path / "gone.png"]
+    assert adapted_backbone(parent, bad, meta, recipe) is parent
+    moved = adapted_backbone(parent, [bad[0], good, bad[1]], meta, recipe)
+    one = adapted_backbone(parent, [good], meta, recipe)
+    key = "features.1.conv.0.1.running_mean"
+    assert not torch.allclose(moved.state_dict()[key], parent.state_dict()[key])
+    assert torch.equal(moved.state_dict()[key], one.state_dict()[key])
+
+
 def _cache(n: int, seed: int) -> tuple[nn.Module, FeatureCache]:
     """A tiny parent and random cached maps whose labels it can learn (channel 0's sign)."""
     parent, _ = imagenet_model(["a", "b", "c"], seed=0)
